@@ -1,0 +1,153 @@
+/**
+ * The autograd tape (micrograd's shape): a list of nodes in execution order, hence already
+ * topologically sorted; `backward` walks it once in reverse, summing gradients per tensor id.
+ * Saved tensors are extra handles on their storage, released as soon as their node has run.
+ */
+import type { Engine } from '../gpu/engine.js';
+import { ShapeError, fmtShape } from '../gpu/errors.js';
+import type { Tensor } from '../tensor.js';
+
+/** Returns one gradient per input (null where that input needs none). */
+export type BackwardFn = (gradOut: Tensor, saved: readonly Tensor[], needs: readonly boolean[]) => (Tensor | null)[];
+
+interface TapeNode {
+  readonly name: string;
+  readonly inputs: readonly Tensor[];
+  readonly output: Tensor;
+  saved: Tensor[];
+  readonly backward: BackwardFn;
+}
+
+/** Hooks the engine calls to build gradients (elementwise ops are registered by ops/). */
+export interface GradHelpers {
+  ones(engine: Engine, shape: readonly number[]): Tensor;
+  add(a: Tensor, b: Tensor): Tensor;
+}
+
+let helpers: GradHelpers | null = null;
+export function setGradHelpers(h: GradHelpers): void {
+  helpers = h;
+}
+
+class Tape {
+  nodes: TapeNode[] = [];
+  noGradDepth = 0;
+}
+
+const tapes = new WeakMap<Engine, Tape>();
+
+function tapeOf(engine: Engine): Tape {
+  let tape = tapes.get(engine);
+  if (!tape) {
+    const created = new Tape();
+    tapes.set(engine, created);
+    // Leaving the outermost scope ends a step: records nobody differentiated are dropped.
+    engine.onScopeEnd((depth) => {
+      if (depth === 0) dropNodes(created);
+    });
+    tape = created;
+  }
+  return tape;
+}
+
+function dropNodes(tape: Tape): void {
+  for (const node of tape.nodes) for (const s of node.saved) s.dispose();
+  tape.nodes = [];
+}
+
+export function isGradEnabled(engine: Engine): boolean {
+  return tapeOf(engine).noGradDepth === 0;
+}
+
+/** Runs fn without recording (inference, optimizer updates, gradient arithmetic). */
+export function noGrad<T>(engine: Engine, fn: () => T): T {
+  const tape = tapeOf(engine);
+  tape.noGradDepth++;
+  try {
+    return fn();
+  } finally {
+    tape.noGradDepth--;
+  }
+}
+
+/** Records an op if any input requires grad; `saved` are the tensors its backward reads. */
+export function record(
+  name: string,
+  inputs: readonly Tensor[],
+  output: Tensor,
+  saved: readonly Tensor[],
+  backward: BackwardFn,
+): Tensor {
+  const engine = output.engine;
+  const tape = tapeOf(engine);
+  if (tape.noGradDepth > 0 || !inputs.some((t) => t.requiresGrad)) return output;
+  output.requiresGrad = true;
+  output.hasNode = true;
+  tape.nodes.push({ name, inputs, output, saved: saved.map((t) => t.retain()), backward });
+  return output;
+}
+
+/**
+ * Back-propagates from a one-element loss; leaves (tensors with requiresGrad and no node) get
+ * their gradient added to `.grad`, which is kept out of scopes. Clears the tape.
+ */
+export function backward(loss: Tensor): void {
+  if (loss.size !== 1) throw new ShapeError('backward', `loss must have one element, got ${fmtShape(loss.shape)}`);
+  if (!loss.requiresGrad) throw new Error('backward: loss does not depend on any tensor with requiresGrad');
+  if (!helpers) throw new Error('backward: ops not loaded');
+  const h = helpers;
+  const engine = loss.engine;
+  const tape = tapeOf(engine);
+  const nodes = tape.nodes;
+  tape.nodes = [];
+  const grads = new Map<number, Tensor>();
+  const leaves = new Map<number, Tensor>();
+
+  const accumulate = (t: Tensor, g: Tensor): void => {
+    if (g.size !== t.size) {
+      throw new ShapeError('backward', `gradient ${fmtShape(g.shape)} does not match tensor ${fmtShape(t.shape)}`);
+    }
+    const own = g.view(t.shape, false);
+    const prev = grads.get(t.id);
+    if (prev) {
+      grads.set(t.id, engine.keep(h.add(prev, own)));
+      prev.dispose();
+      own.dispose();
+    } else grads.set(t.id, own);
+    if (!t.hasNode) leaves.set(t.id, t);
+  };
+
+  noGrad(engine, () => {
+    engine.tidy(() => {
+      accumulate(loss, h.ones(engine, loss.shape));
+      for (let i = nodes.length - 1; i >= 0; i--) {
+        const node = nodes[i]!;
+        const g = grads.get(node.output.id);
+        if (g) {
+          grads.delete(node.output.id);
+          const needs = node.inputs.map((t) => t.requiresGrad);
+          const inputGrads = node.backward(g, node.saved, needs);
+          node.inputs.forEach((input, k) => {
+            const gi = inputGrads[k];
+            if (gi && needs[k]) accumulate(input, gi);
+          });
+          g.dispose();
+        }
+        for (const s of node.saved) s.dispose();
+        node.saved = [];
+      }
+      for (const [id, leaf] of leaves) {
+        const g = grads.get(id);
+        if (!g) continue;
+        grads.delete(id);
+        if (leaf.grad && !leaf.grad.disposed) {
+          const sum = engine.keep(h.add(leaf.grad, g));
+          leaf.grad.dispose();
+          g.dispose();
+          leaf.grad = sum;
+        } else leaf.grad = g;
+      }
+      for (const g of grads.values()) g.dispose();
+    });
+  });
+}

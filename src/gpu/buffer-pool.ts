@@ -1,0 +1,105 @@
+/**
+ * GPU buffers recycled by (usage, size bucket). Buckets are quarter-octaves of powers of two, so a
+ * buffer is at most 25 % larger than asked for and a training step's recurring sizes hit the
+ * free lists after the first step.
+ *
+ * A released buffer may still be read by commands not yet submitted, and `queue.writeBuffer`
+ * runs before those commands; so released buffers wait in `pending` until the engine submits
+ * its encoder, and only then become reusable.
+ */
+
+export interface PoolStats {
+  /** Buffers handed out and not yet released. */
+  liveBuffers: number;
+  liveBytes: number;
+  /** Buffers idle in the free lists (including those waiting for the next submit). */
+  pooledBuffers: number;
+  pooledBytes: number;
+  /** GPU buffers ever created by this pool: stops growing once a workload is warm. */
+  createdBuffers: number;
+}
+
+export function bucketSize(bytes: number): number {
+  const min = 256;
+  if (bytes <= min) return min;
+  const octave = 2 ** Math.floor(Math.log2(bytes));
+  for (const step of [1, 1.25, 1.5, 1.75, 2]) {
+    const size = octave * step;
+    if (size >= bytes) return size;
+  }
+  return octave * 2;
+}
+
+export class BufferPool {
+  private readonly free = new Map<string, GPUBuffer[]>();
+  private pending: GPUBuffer[] = [];
+  private readonly live = new Set<GPUBuffer>();
+  private created = 0;
+  private pooledBytes = 0;
+  private pooledCount = 0;
+
+  constructor(private readonly device: GPUDevice) {}
+
+  acquire(bytes: number, usage: GPUBufferUsageFlags, label: string): GPUBuffer {
+    const size = bucketSize(bytes);
+    const list = this.free.get(key(usage, size));
+    let buffer = list?.pop();
+    if (buffer) {
+      this.pooledBytes -= size;
+      this.pooledCount--;
+    } else {
+      if (size > this.device.limits.maxBufferSize) {
+        throw new RangeError(
+          `buffer of ${bytes} bytes exceeds this device's maxBufferSize (${this.device.limits.maxBufferSize})`,
+        );
+      }
+      buffer = this.device.createBuffer({ size, usage, label });
+      this.created++;
+    }
+    this.live.add(buffer);
+    return buffer;
+  }
+
+  release(buffer: GPUBuffer): void {
+    if (!this.live.delete(buffer)) throw new Error(`buffer "${buffer.label}" released twice`);
+    this.pending.push(buffer);
+    this.pooledBytes += buffer.size;
+    this.pooledCount++;
+  }
+
+  /** Called after each queue submit: buffers released before it may now be reused. */
+  recycle(): void {
+    for (const buffer of this.pending) {
+      const k = key(buffer.usage, buffer.size);
+      let list = this.free.get(k);
+      if (!list) this.free.set(k, (list = []));
+      list.push(buffer);
+    }
+    this.pending = [];
+  }
+
+  stats(): PoolStats {
+    let liveBytes = 0;
+    for (const b of this.live) liveBytes += b.size;
+    return {
+      liveBuffers: this.live.size,
+      liveBytes,
+      pooledBuffers: this.pooledCount,
+      pooledBytes: this.pooledBytes,
+      createdBuffers: this.created,
+    };
+  }
+
+  destroy(): void {
+    for (const list of this.free.values()) for (const b of list) b.destroy();
+    for (const b of this.pending) b.destroy();
+    for (const b of this.live) b.destroy();
+    this.free.clear();
+    this.pending = [];
+    this.live.clear();
+  }
+}
+
+function key(usage: number, size: number): string {
+  return `${usage}:${size}`;
+}

@@ -1,0 +1,307 @@
+/**
+ * The engine owns the device, the shader modules and pipeline cache, the buffer pool, the open
+ * command encoder and the scope stack. Ops call `dispatch`; dispatches accumulate in one compute
+ * pass of one encoder until something needs the results on the CPU (`read`) or a step ends
+ * (`flush`), so a whole training step is one submit.
+ */
+import { BufferPool, type PoolStats } from './buffer-pool.js';
+import { acquireDevice, type AdapterDescription, type DeviceOptions } from './device.js';
+import { GpuValidationError } from './errors.js';
+import { allKernels, pipelineKey, ShaderCompileError, type KernelDef } from './kernel.js';
+import { defaultShaderSource, type ShaderSource } from './shader-source.js';
+import { packUniforms, type UniformValues } from './uniforms.js';
+
+export interface EngineOptions extends DeviceOptions {
+  shaderSource?: ShaderSource;
+}
+
+export interface MemoryInfo extends PoolStats {
+  /** Tensor handles not yet disposed. */
+  liveTensors: number;
+}
+
+/** Something that holds GPU memory and is released by a scope. */
+export interface Disposable {
+  dispose(): void;
+  readonly disposed: boolean;
+}
+
+const STORAGE_USAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST (GPUBufferUsage may be absent at load)
+const UNIFORM_USAGE = 0x40 | 0x08; // UNIFORM | COPY_DST
+const READBACK_USAGE = 0x01 | 0x08; // MAP_READ | COPY_DST
+const MAX_GROUPS = 65535;
+
+export class Engine {
+  readonly pool: BufferPool;
+  private readonly modules = new Map<string, GPUShaderModule>();
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private errorChecks: Promise<GPUError | null>[] = [];
+  private readonly scopes: Set<Disposable>[] = [];
+  private readonly scopeHooks: ((depth: number) => void)[] = [];
+  private lostMessage: string | null = null;
+  /** Tensor handles alive; maintained by Tensor. */
+  liveTensors = 0;
+  /** Dispatches encoded since creation (for tests and benches). */
+  dispatchCount = 0;
+  submitCount = 0;
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly adapter: GPUAdapter,
+    readonly adapterInfo: AdapterDescription,
+    private readonly shaderSource: ShaderSource,
+  ) {
+    this.pool = new BufferPool(device);
+    void device.lost.then((info) => {
+      if (info.reason !== 'destroyed') this.lostMessage = `WebGPU device lost (${info.reason}): ${info.message}`;
+    });
+  }
+
+  static async create(options: EngineOptions = {}): Promise<Engine> {
+    const { device, adapter, adapterInfo } = await acquireDevice(options);
+    const engine = new Engine(device, adapter, adapterInfo, options.shaderSource ?? defaultShaderSource());
+    await engine.loadShaders();
+    return engine;
+  }
+
+  /** Compiles every registered shader file not yet loaded; throws ShaderCompileError on errors. */
+  async loadShaders(files: readonly string[] = [...new Set(allKernels().map((k) => k.file))]): Promise<void> {
+    await Promise.all(
+      files
+        .filter((f) => !this.modules.has(f))
+        .map(async (file) => {
+          const code = await this.shaderSource(file);
+          const module = this.device.createShaderModule({ code, label: file });
+          const info = await module.getCompilationInfo();
+          const errors = info.messages.filter((m) => m.type === 'error');
+          if (errors.length > 0) throw new ShaderCompileError(file, '(module)', errors, code);
+          this.modules.set(file, module);
+        }),
+    );
+  }
+
+  pipeline(def: KernelDef, constants: Readonly<Record<string, number>> = {}): GPUComputePipeline {
+    const merged = { ...def.constants, ...constants };
+    const key = pipelineKey(def, merged);
+    let pipeline = this.pipelines.get(key);
+    if (!pipeline) {
+      const module = this.modules.get(def.file);
+      if (!module) throw new Error(`shader ${def.file} is not loaded (call engine.loadShaders())`);
+      pipeline = this.device.createComputePipeline({
+        label: key,
+        layout: 'auto',
+        compute: { module, entryPoint: def.entry, constants: merged },
+      });
+      this.pipelines.set(key, pipeline);
+    }
+    return pipeline;
+  }
+
+  /** Compiles a pipeline now and reports errors as a thrown ShaderCompileError-like message. */
+  async compileCheck(def: KernelDef, constants: Readonly<Record<string, number>> = {}): Promise<void> {
+    this.device.pushErrorScope('validation');
+    this.pipeline(def, constants);
+    const error = await this.device.popErrorScope();
+    if (error) throw new Error(`pipeline ${def.file} entry ${def.entry}: ${error.message}`);
+  }
+
+  // ---- buffers ---------------------------------------------------------------------------
+
+  createStorage(bytes: number, label: string): GPUBuffer {
+    this.checkAlive();
+    return this.pool.acquire(Math.max(4, bytes), STORAGE_USAGE, label);
+  }
+
+  releaseStorage(buffer: GPUBuffer): void {
+    this.pool.release(buffer);
+  }
+
+  /** Writes CPU data into a buffer. Flushes first if commands still pending might read it. */
+  write(buffer: GPUBuffer, data: ArrayBufferView, offsetBytes = 0, hasPendingUse = true): void {
+    if (hasPendingUse && this.encoder) this.flush();
+    this.device.queue.writeBuffer(buffer, offsetBytes, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  // ---- encoding --------------------------------------------------------------------------
+
+  dispatch<F extends string>(
+    def: KernelDef<F>,
+    params: UniformValues<F>,
+    buffers: readonly GPUBuffer[],
+    workgroups: readonly [number, number?, number?],
+    constants: Readonly<Record<string, number>> = {},
+  ): void {
+    this.checkAlive();
+    if (buffers.length !== def.bindings.length) {
+      throw new Error(`${def.file}#${def.entry}: expected ${def.bindings.length} buffers, got ${buffers.length}`);
+    }
+    const [x, y = 1, z = 1] = workgroups;
+    if (x === 0 || y === 0 || z === 0) return;
+    if (x > MAX_GROUPS || y > MAX_GROUPS || z > MAX_GROUPS) {
+      throw new RangeError(`${def.file}#${def.entry}: dispatch ${x}x${y}x${z} exceeds ${MAX_GROUPS} workgroups per dimension`);
+    }
+    const pipeline = this.pipeline(def, constants);
+    const uniform = this.pool.acquire(def.params.byteSize, UNIFORM_USAGE, def.params.struct);
+    this.device.queue.writeBuffer(uniform, 0, new Uint8Array(packUniforms(def.params, params)));
+    const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform, size: def.params.byteSize } }];
+    def.bindings.forEach((binding, i) => entries.push({ binding, resource: { buffer: buffers[i]! } }));
+    const bindGroup = this.device.createBindGroup({
+      label: `${def.file}#${def.entry}`,
+      layout: pipeline.getBindGroupLayout(0),
+      entries,
+    });
+    const pass = this.computePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    this.pool.release(uniform); // reusable after this encoder is submitted
+    this.dispatchCount++;
+  }
+
+  /** Copies bytes between buffers, in order with the dispatches around it. */
+  copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /** Submits everything encoded so far (one command buffer). */
+  flush(): void {
+    if (!this.encoder) return;
+    this.endPass();
+    this.device.queue.submit([this.encoder.finish()]);
+    this.errorChecks.push(this.device.popErrorScope());
+    this.encoder = null;
+    this.submitCount++;
+    this.pool.recycle();
+  }
+
+  /** Reads a buffer back to the CPU; the only place the engine waits for the GPU. */
+  async read(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+    const staging = this.pool.acquire(bytes, READBACK_USAGE, 'readback');
+    this.copy(buffer, staging, Math.ceil(bytes / 4) * 4);
+    this.flush();
+    try {
+      await staging.mapAsync(1 /* GPUMapMode.READ */, 0, Math.ceil(bytes / 4) * 4);
+      await this.checkErrors();
+      const out = staging.getMappedRange(0, Math.ceil(bytes / 4) * 4).slice(0, bytes);
+      staging.unmap();
+      return out;
+    } catch (e) {
+      this.checkAlive();
+      await this.checkErrors();
+      throw e;
+    } finally {
+      this.pool.release(staging);
+    }
+  }
+
+  /** Waits until the GPU has finished all submitted work; throws validation errors raised by it. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    await this.checkErrors();
+  }
+
+  private async checkErrors(): Promise<void> {
+    const checks = this.errorChecks;
+    this.errorChecks = [];
+    const errors = (await Promise.all(checks)).filter((e): e is GPUError => e !== null);
+    if (errors.length > 0) throw new GpuValidationError(errors.map((e) => e.message).join('\n'));
+    this.checkAlive();
+  }
+
+  private commandEncoder(): GPUCommandEncoder {
+    if (!this.encoder) {
+      this.device.pushErrorScope('validation');
+      this.encoder = this.device.createCommandEncoder({ label: 'effconv step' });
+    }
+    return this.encoder;
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    if (!this.pass) this.pass = this.commandEncoder().beginComputePass({ label: 'effconv kernels' });
+    return this.pass;
+  }
+
+  private endPass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+  }
+
+  private checkAlive(): void {
+    if (this.lostMessage) throw new Error(this.lostMessage);
+  }
+
+  // ---- scopes ----------------------------------------------------------------------------
+
+  /**
+   * Runs fn; every tensor created inside and not returned (nor kept) is disposed at the end.
+   * The outermost scope also ends the step: it drops any unused autograd records and submits.
+   */
+  tidy<T>(fn: () => T): T {
+    const scope = new Set<Disposable>();
+    this.scopes.push(scope);
+    let result: T;
+    try {
+      result = fn();
+    } finally {
+      this.scopes.pop();
+    }
+    const keep = new Set<Disposable>();
+    collectDisposables(result, keep);
+    const parent = this.scopes[this.scopes.length - 1];
+    for (const t of scope) {
+      if (keep.has(t)) parent?.add(t);
+      else t.dispose();
+    }
+    for (const hook of this.scopeHooks) hook(this.scopes.length);
+    if (this.scopes.length === 0) this.flush();
+    return result;
+  }
+
+  /** Registers a tensor with the innermost scope (called by Tensor). */
+  track(t: Disposable): void {
+    this.scopes[this.scopes.length - 1]?.add(t);
+  }
+
+  /** Removes a tensor from every scope so it outlives them (parameters, gradients, state). */
+  keep<T extends Disposable>(t: T): T {
+    for (const s of this.scopes) s.delete(t);
+    return t;
+  }
+
+  /** Called with the new scope depth whenever a tidy scope ends (the tape uses it). */
+  onScopeEnd(hook: (depth: number) => void): void {
+    this.scopeHooks.push(hook);
+  }
+
+  get scopeDepth(): number {
+    return this.scopes.length;
+  }
+
+  memory(): MemoryInfo {
+    return { ...this.pool.stats(), liveTensors: this.liveTensors };
+  }
+
+  destroy(): void {
+    this.flush();
+    this.pool.destroy();
+    this.device.destroy();
+  }
+}
+
+function collectDisposables(value: unknown, out: Set<Disposable>): void {
+  if (value === null || typeof value !== 'object') return;
+  if (typeof (value as Disposable).dispose === 'function' && 'disposed' in (value as object)) {
+    out.add(value as Disposable);
+    return;
+  }
+  if (Array.isArray(value)) for (const v of value) collectDisposables(v, out);
+  else if (Object.getPrototypeOf(value) === Object.prototype) {
+    for (const v of Object.values(value as object)) collectDisposables(v, out);
+  }
+}

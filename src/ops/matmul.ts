@@ -1,0 +1,113 @@
+/** Matrix products (shaders/matmul.wgsl) and `linear`. */
+import { fmtShape, ShapeError } from '../gpu/errors.js';
+import { defineKernel } from '../gpu/kernel.js';
+import { uniformLayout } from '../gpu/uniforms.js';
+import { record } from '../autograd/tape.js';
+import { Tensor } from '../tensor.js';
+import { add } from './elementwise.js';
+
+export const MatmulParams = uniformLayout('MatmulParams', [
+  ['M', 'u32'],
+  ['N', 'u32'],
+  ['K', 'u32'],
+  ['a_row', 'u32'],
+  ['a_k', 'u32'],
+  ['a_batch', 'u32'],
+  ['b_k', 'u32'],
+  ['b_col', 'u32'],
+  ['b_batch', 'u32'],
+] as const);
+
+/** Each invocation computes a 4×4 block; a workgroup of WG_X × WG_Y invocations. */
+const TILE = { WG_X: 8, WG_Y: 8 };
+const matmulKernel = defineKernel({
+  file: 'matmul.wgsl',
+  entry: 'matmul',
+  params: MatmulParams,
+  bindings: [1, 2, 3],
+  constants: TILE,
+});
+
+export interface MatmulOptions {
+  transposeA?: boolean;
+  transposeB?: boolean;
+}
+
+/**
+ * op(A) · op(B). A is [M, K] (or [K, M] with transposeA), B is [K, N] (or [N, K] with transposeB);
+ * a leading batch dim on A (and optionally B) gives a batched product.
+ */
+export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  const ta = !!opts.transposeA;
+  const tb = !!opts.transposeB;
+  const op = 'matmul';
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') throw new TypeError(`${op}: expected float32 tensors`);
+  if (a.rank < 2 || a.rank > 3 || b.rank < 2 || b.rank > 3) {
+    throw new ShapeError(op, `expected 2-D or 3-D tensors, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+  }
+  const batch = a.rank === 3 ? a.shape[0]! : 1;
+  const bBatch = b.rank === 3 ? b.shape[0]! : 1;
+  if (b.rank === 3 && (a.rank !== 3 || bBatch !== batch)) {
+    throw new ShapeError(op, `batch dims differ: ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+  }
+  const [ar, ac] = a.shape.slice(-2) as [number, number];
+  const [br, bc] = b.shape.slice(-2) as [number, number];
+  const M = ta ? ac : ar;
+  const Ka = ta ? ar : ac;
+  const Kb = tb ? bc : br;
+  const N = tb ? br : bc;
+  if (Ka !== Kb) {
+    throw new ShapeError(
+      op,
+      `inner dims differ: ${fmtShape(a.shape)}${ta ? 'ᵀ' : ''} · ${fmtShape(b.shape)}${tb ? 'ᵀ' : ''} (${Ka} vs ${Kb})`,
+    );
+  }
+  const outShape = a.rank === 3 ? [batch, M, N] : [M, N];
+  const out = Tensor.empty(a.engine, outShape);
+  if (Ka === 0) throw new ShapeError(op, 'inner dimension is 0');
+  a.engine.dispatch(
+    matmulKernel,
+    {
+      M,
+      N,
+      K: Ka,
+      a_row: ta ? 1 : ac,
+      a_k: ta ? ac : 1,
+      a_batch: a.rank === 3 ? ar * ac : 0,
+      b_k: tb ? 1 : bc,
+      b_col: tb ? bc : 1,
+      b_batch: b.rank === 3 ? br * bc : 0,
+    },
+    [a.buffer, b.buffer, out.buffer],
+    [Math.ceil(N / (4 * TILE.WG_X)), Math.ceil(M / (4 * TILE.WG_Y)), batch],
+  );
+  return record(op, [a, b], out, [a, b], (g, [sa, sb], needs) => {
+    const A = sa!;
+    const B = sb!;
+    let ga: Tensor | null = null;
+    let gb: Tensor | null = null;
+    if (needs[0]) ga = ta ? matmul(B, g, { transposeA: tb, transposeB: true }) : matmul(g, B, { transposeB: !tb });
+    if (needs[1]) {
+      // With a weight shared over the batch, its gradient sums over the batch: fold it into rows.
+      const g2 = b.rank === 2 && a.rank === 3 ? g.view([batch * M, N]) : g;
+      const A2 = b.rank === 2 && a.rank === 3 && !ta ? A.view([batch * M, Ka]) : A;
+      if (b.rank === 2 && a.rank === 3 && ta) {
+        throw new ShapeError(op, 'gradient of a shared B with a batched, transposed A is not supported');
+      }
+      gb = tb ? matmul(g2, A2, { transposeA: true, transposeB: ta }) : matmul(A2, g2, { transposeA: !ta });
+    }
+    return [ga, gb];
+  });
+}
+
+/** y = x · Wᵀ + b with x [N, in], W [out, in], b [out] (PyTorch's layout). */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
+  if (x.rank !== 2 || weight.rank !== 2 || x.shape[1] !== weight.shape[1]) {
+    throw new ShapeError('linear', `input ${fmtShape(x.shape)} does not fit weight ${fmtShape(weight.shape)} (expected [N, ${weight.shape[1]}])`);
+  }
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== weight.shape[0])) {
+    throw new ShapeError('linear', `bias ${fmtShape(bias.shape)} does not fit weight ${fmtShape(weight.shape)}`);
+  }
+  const y = matmul(x, weight, { transposeB: true });
+  return bias ? add(y, bias) : y;
+}

@@ -1,0 +1,88 @@
+/** Sums and means over all or one axis (shaders/reduce.wgsl), and the broadcast-gradient sum. */
+import { fmtShape, ShapeError } from '../gpu/errors.js';
+import { defineKernel } from '../gpu/kernel.js';
+import { uniformLayout } from '../gpu/uniforms.js';
+import { record } from '../autograd/tape.js';
+import { Tensor, sizeOf } from '../tensor.js';
+import { grid1d, gridGroups } from './grid.js';
+
+export const ReduceParams = uniformLayout('ReduceParams', [
+  ['outer', 'u32'],
+  ['mid', 'u32'],
+  ['inner', 'u32'],
+  ['alpha', 'f32'],
+] as const);
+
+const WG = 64;
+const kernel = (entry: string) =>
+  defineKernel({ file: 'reduce.wgsl', entry, params: ReduceParams, bindings: [1, 2], constants: { WG } });
+
+const K = {
+  sum_middle: kernel('sum_middle'),
+  sum_middle_serial: kernel('sum_middle_serial'),
+  sum_keep_middle: kernel('sum_keep_middle'),
+  expand_middle: kernel('expand_middle'),
+};
+
+/** Below this axis length one invocation per output sums serially (cheaper than a workgroup). */
+const SERIAL_MAX = 64;
+
+interface View3 {
+  outer: number;
+  mid: number;
+  inner: number;
+}
+
+function sumMiddle(x: Tensor, v: View3, alpha: number, outShape: readonly number[]): Tensor {
+  const out = Tensor.empty(x.engine, outShape);
+  const outputs = v.outer * v.inner;
+  const p = { ...v, alpha };
+  if (v.mid <= SERIAL_MAX) x.engine.dispatch(K.sum_middle_serial, p, [x.buffer, out.buffer], grid1d(outputs, WG));
+  else x.engine.dispatch(K.sum_middle, p, [x.buffer, out.buffer], gridGroups(outputs));
+  return out;
+}
+
+function expandMiddle(g: Tensor, v: View3, alpha: number, shape: readonly number[]): Tensor {
+  const out = Tensor.empty(g.engine, shape);
+  g.engine.dispatch(K.expand_middle, { ...v, alpha }, [g.buffer, out.buffer], grid1d(out.size, WG));
+  return out;
+}
+
+function reduceOp(name: 'sum' | 'mean', x: Tensor, axis: number | undefined, keepDims: boolean): Tensor {
+  if (x.dtype !== 'float32') throw new TypeError(`${name}: expected float32, got ${x.dtype}`);
+  let v: View3;
+  let outShape: number[];
+  if (axis === undefined) {
+    v = { outer: 1, mid: x.size, inner: 1 };
+    outShape = keepDims ? x.shape.map(() => 1) : [];
+  } else {
+    const ax = axis < 0 ? axis + x.rank : axis;
+    if (!Number.isInteger(ax) || ax < 0 || ax >= x.rank) {
+      throw new ShapeError(name, `axis ${axis} out of range for shape ${fmtShape(x.shape)}`);
+    }
+    v = { outer: sizeOf(x.shape.slice(0, ax)), mid: x.shape[ax]!, inner: sizeOf(x.shape.slice(ax + 1)) };
+    outShape = keepDims ? x.shape.map((d, i) => (i === ax ? 1 : d)) : x.shape.filter((_, i) => i !== ax);
+  }
+  if (v.mid === 0) throw new ShapeError(name, `cannot reduce an empty axis of ${fmtShape(x.shape)}`);
+  const alpha = name === 'mean' ? 1 / v.mid : 1;
+  const out = sumMiddle(x, v, alpha, outShape);
+  return record(name, [x], out, [], (g) => [expandMiddle(g, v, alpha, x.shape)]);
+}
+
+export const sum = (x: Tensor, axis?: number, keepDims = false): Tensor => reduceOp('sum', x, axis, keepDims);
+export const mean = (x: Tensor, axis?: number, keepDims = false): Tensor => reduceOp('mean', x, axis, keepDims);
+
+/**
+ * g viewed as [outer, bn, inner] summed over outer and inner: the gradient of an operand that was
+ * broadcast (bias of a linear layer, per-channel vectors). Used inside backward rules only.
+ */
+export function sumKeepBlock(g: Tensor, v: { outer: number; bn: number; inner: number }, shape: readonly number[]): Tensor {
+  const out = Tensor.empty(g.engine, shape);
+  g.engine.dispatch(
+    K.sum_keep_middle,
+    { outer: v.outer, mid: v.bn, inner: v.inner, alpha: 1 },
+    [g.buffer, out.buffer],
+    gridGroups(v.bn),
+  );
+  return out;
+}

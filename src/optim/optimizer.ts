@@ -1,0 +1,40 @@
+/** What SGD and Adam share: the parameter list, per-parameter state tensors, zeroGrad. */
+import { fmtShape } from '../gpu/errors.js';
+import { zeros } from '../ops/elementwise.js';
+import type { Tensor } from '../tensor.js';
+
+export abstract class Optimizer {
+  protected readonly state = new Map<number, Tensor[]>();
+
+  constructor(readonly params: readonly Tensor[]) {
+    for (const p of params) {
+      if (!p.requiresGrad) throw new Error(`optimizer: parameter ${fmtShape(p.shape)} does not have requiresGrad`);
+    }
+  }
+
+  /** Applies one update to every parameter that has a gradient; nothing is read back. */
+  abstract step(): void;
+
+  /** Releases the gradients (their buffers return to the pool for the next step). */
+  zeroGrad(): void {
+    for (const p of this.params) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+  }
+
+  /** Lazily created, zero-initialised state tensors for a parameter, kept out of scopes. */
+  protected stateOf(p: Tensor, count: number): Tensor[] {
+    let s = this.state.get(p.id);
+    if (!s) {
+      s = Array.from({ length: count }, () => p.engine.keep(zeros(p.engine, p.shape)));
+      this.state.set(p.id, s);
+    }
+    return s;
+  }
+
+  dispose(): void {
+    for (const s of this.state.values()) for (const t of s) t.dispose();
+    this.state.clear();
+  }
+}

@@ -1,0 +1,57 @@
+import { defineKernel } from '../gpu/kernel.js';
+import { uniformLayout } from '../gpu/uniforms.js';
+import { grid1d } from '../ops/grid.js';
+import type { Tensor } from '../tensor.js';
+import { Optimizer } from './optimizer.js';
+
+export const SgdParams = uniformLayout('SgdParams', [
+  ['n', 'u32'],
+  ['lr', 'f32'],
+  ['momentum', 'f32'],
+  ['dampening', 'f32'],
+  ['weight_decay', 'f32'],
+  ['nesterov', 'u32'],
+] as const);
+
+const WG = 256;
+const sgdStep = defineKernel({ file: 'optim.wgsl', entry: 'sgd_step', params: SgdParams, bindings: [1, 2, 3], constants: { WG } });
+
+export interface SgdOptions {
+  lr: number;
+  momentum?: number;
+  dampening?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+}
+
+/** SGD with momentum and weight decay (PyTorch semantics), as one WGSL update per parameter. */
+export class SGD extends Optimizer {
+  constructor(
+    params: readonly Tensor[],
+    readonly options: SgdOptions,
+  ) {
+    super(params);
+    if (!(options.lr > 0)) throw new RangeError(`SGD: lr must be > 0, got ${options.lr}`);
+  }
+
+  step(): void {
+    const o = this.options;
+    for (const p of this.params) {
+      if (!p.grad) continue;
+      const [buf] = this.stateOf(p, 1);
+      p.engine.dispatch(
+        sgdStep,
+        {
+          n: p.size,
+          lr: o.lr,
+          momentum: o.momentum ?? 0,
+          dampening: o.dampening ?? 0,
+          weight_decay: o.weightDecay ?? 0,
+          nesterov: o.nesterov ? 1 : 0,
+        },
+        [p.buffer, p.grad.buffer, buf!.buffer],
+        grid1d(p.size, WG),
+      );
+    }
+  }
+}
