@@ -17,3 +17,4 @@ export { Adam, type AdamOptions } from './optim/adam.js';
 export { Rng } from './random.js';
 export { parameter, uniformInit, linearParams, type LinearParams } from './nn.js';
 export const version = '0.1.0';
+export { loadMnistJson, type ImageSet } from './data/mnist_json.js';

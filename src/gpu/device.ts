@@ -44,9 +44,9 @@ export class NoAdapterError extends Error {
 let nodeGpu: GPU | undefined;
 
 async function getGpu(): Promise<GPU> {
-  if (nodeGpu) return nodeGpu;
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) return nav.gpu;
+  if (nodeGpu) return nodeGpu;
   const isNode = typeof process !== 'undefined' && !!process.versions?.node;
   if (!isNode) throw new NoAdapterError('navigator.gpu is not available in this browser');
   let mod: { create: (flags: string[]) => GPU; globals: Record<string, unknown> };

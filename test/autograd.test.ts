@@ -1,0 +1,62 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { add, backward, mul, noGrad, parameter, reshape, sum, Tensor, type Engine, flatten, relu } from '../src/index.js';
+import { testEngine } from './helpers/engine.js';
+
+let engine: Engine;
+beforeAll(async () => {
+  engine = await testEngine();
+});
+
+describe('autograd tape', () => {
+  it('sums the gradient of a tensor used twice', async () => {
+    const x = parameter(engine, [1, -2, 3], [3]);
+    engine.tidy(() => backward(sum(add(mul(x, x), x)))); // d/dx (x² + x) = 2x + 1
+    expect(Array.from(await x.grad!.toArray())).toEqual([3, -3, 7]);
+    // a second backward accumulates into .grad
+    engine.tidy(() => backward(sum(x)));
+    expect(Array.from(await x.grad!.toArray())).toEqual([4, -2, 8]);
+    x.grad!.dispose();
+    x.dispose();
+  });
+
+  it('flows through reshape / flatten views', async () => {
+    const x = parameter(engine, [1, 2, 3, 4, 5, 6], [2, 3]);
+    const w = Tensor.from(engine, [1, 0, 2, 0, 3, 0], [6]);
+    engine.tidy(() => backward(sum(mul(reshape(flatten(reshape(x, [2, 1, 3])), [6]), w))));
+    expect(Array.from(await x.grad!.toArray())).toEqual([1, 0, 2, 0, 3, 0]);
+  });
+
+  it('records nothing under noGrad and refuses backward then', () => {
+    const x = parameter(engine, [1, 2], [2]);
+    const y = noGrad(engine, () => sum(mul(x, x)));
+    expect(y.requiresGrad).toBe(false);
+    expect(() => backward(y)).toThrow(/does not depend on any tensor with requiresGrad/);
+    expect(() => backward(mul(x, x))).toThrow(/backward: loss must have one element, got \[2\]/);
+  });
+
+  it('tidy disposes intermediates but keeps returned tensors and gradients', async () => {
+    const x = parameter(engine, [1, 2, 3], [3]);
+    engine.tidy(() => {}); // drops records left on the tape by earlier tests (made outside any scope)
+    const before = engine.memory();
+    const out = engine.tidy(() => {
+      const h = relu(mul(x, x));
+      const loss = sum(h);
+      backward(loss);
+      return loss;
+    });
+    const after = engine.memory();
+    // loss and x.grad survive; everything else went back to the pool
+    expect(after.liveTensors - before.liveTensors).toBe(2);
+    expect(await out.item()).toBe(14);
+    expect(() => relu(Tensor.from(engine, [1], [1])).dispose()).not.toThrow();
+    out.dispose();
+    x.grad!.dispose();
+    x.dispose();
+  });
+
+  it('a disposed tensor cannot be used', () => {
+    const t = Tensor.from(engine, [1], [1]);
+    t.dispose();
+    expect(() => relu(t)).toThrow(/already disposed/);
+  });
+});

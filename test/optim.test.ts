@@ -1,0 +1,95 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Adam, parameter, SGD, Tensor, type Engine } from '../src/index.js';
+import { Rng } from '../src/random.js';
+import { expectClose } from './helpers/check.js';
+import { testEngine } from './helpers/engine.js';
+import { randomArray } from './helpers/random.js';
+
+let engine: Engine;
+beforeAll(async () => {
+  engine = await testEngine();
+});
+
+/** Runs `steps` updates with fixed per-step gradients on the GPU; returns the final weights. */
+async function runGpu(make: (p: Tensor) => SGD | Adam, w0: Float64Array, grads: Float64Array[]): Promise<Float32Array> {
+  const p = parameter(engine, w0, [w0.length]);
+  const opt = make(p);
+  for (const g of grads) {
+    p.grad = engine.keep(Tensor.from(engine, g, [g.length]));
+    opt.step();
+    opt.zeroGrad();
+  }
+  const out = await p.toFloat32();
+  opt.dispose();
+  p.dispose();
+  return out;
+}
+
+function refSgd(w: Float64Array, grads: Float64Array[], lr: number, momentum: number, dampening: number, wd: number, nesterov: boolean): Float64Array {
+  w = w.slice();
+  const buf = new Float64Array(w.length);
+  grads.forEach((grad, t) => {
+    for (let i = 0; i < w.length; i++) {
+      let g = grad[i]! + wd * w[i]!;
+      if (momentum > 0) {
+        buf[i] = t === 0 ? g : momentum * buf[i]! + (1 - dampening) * g;
+        g = nesterov ? g + momentum * buf[i]! : buf[i]!;
+      }
+      w[i]! -= lr * g;
+    }
+  });
+  return w;
+}
+
+function refAdam(w: Float64Array, grads: Float64Array[], lr: number, b1: number, b2: number, eps: number, wd: number, decoupled: boolean): Float64Array {
+  w = w.slice();
+  const m = new Float64Array(w.length);
+  const v = new Float64Array(w.length);
+  grads.forEach((grad, t) => {
+    for (let i = 0; i < w.length; i++) {
+      let g = grad[i]!;
+      if (decoupled) w[i]! *= 1 - lr * wd;
+      else g += wd * w[i]!;
+      m[i] = b1 * m[i]! + (1 - b1) * g;
+      v[i] = b2 * v[i]! + (1 - b2) * g * g;
+      const mh = m[i]! / (1 - b1 ** (t + 1));
+      const vh = v[i]! / (1 - b2 ** (t + 1));
+      w[i]! -= (lr * mh) / (Math.sqrt(vh) + eps);
+    }
+  });
+  return w;
+}
+
+describe('optimizers vs float64 reference', () => {
+  const rng = new Rng(3);
+  const n = 517; // not a multiple of the workgroup size
+  const w0 = randomArray(rng, n);
+  const grads = Array.from({ length: 5 }, () => randomArray(rng, n));
+
+  // PyTorch starts the momentum buffer at the first gradient; our buffer starts at zero with
+  // dampening applied, which is the same when dampening = 0.
+  for (const [momentum, wd, nesterov] of [
+    [0, 0, false],
+    [0.9, 0, false],
+    [0.9, 1e-2, true],
+  ] as const) {
+    it(`SGD momentum=${momentum} weightDecay=${wd} nesterov=${nesterov}`, async () => {
+      const gpu = await runGpu((p) => new SGD([p], { lr: 0.1, momentum, weightDecay: wd, nesterov }), w0, grads);
+      expectClose(gpu, refSgd(w0, grads, 0.1, momentum, 0, wd, nesterov), { rtol: 1e-5, atol: 1e-6 });
+    });
+  }
+
+  for (const decoupled of [false, true]) {
+    it(`${decoupled ? 'AdamW' : 'Adam'} with weight decay`, async () => {
+      const gpu = await runGpu((p) => new Adam([p], { lr: 0.01, weightDecay: 0.1, decoupled }), w0, grads);
+      expectClose(gpu, refAdam(w0, grads, 0.01, 0.9, 0.999, 1e-8, 0.1, decoupled), { rtol: 1e-5, atol: 1e-6 });
+    });
+  }
+
+  it('rejects bad hyper-parameters and parameters without requiresGrad', () => {
+    const p = parameter(engine, [1, 2], [2]);
+    expect(() => new SGD([p], { lr: 0 })).toThrow(/SGD: lr must be > 0/);
+    expect(() => new Adam([p], { beta1: 1 })).toThrow(/betas/);
+    expect(() => new Adam([Tensor.from(engine, [1], [1])])).toThrow(/requiresGrad/);
+  });
+});
