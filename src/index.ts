@@ -18,3 +18,4 @@ export { Rng } from './random.js';
 export { parameter, uniformInit, linearParams, type LinearParams } from './nn.js';
 export const version = '0.1.0';
 export { loadMnistJson, type ImageSet } from './data/mnist_json.js';
+export { parseIdx, loadIdxImages, DatasetError, FASHION_MNIST_DIR } from './data/idx.js';

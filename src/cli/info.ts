@@ -1,0 +1,27 @@
+/** `effconv info`: what WebGPU adapter effconv runs on. */
+import type { Engine } from '../gpu/engine.js';
+
+export function describeEngine(engine: Engine): string {
+  const a = engine.adapterInfo;
+  const limits = engine.device.limits;
+  const lines = [
+    `adapter       ${[a.vendor, a.architecture, a.device].filter(Boolean).join(' / ') || '(unnamed)'}`,
+    `description   ${a.description || '(none)'}`,
+    `kind          ${a.isCpu ? 'CPU implementation (lavapipe/llvmpipe or similar): expect CPU speed' : 'GPU'}`,
+    `backend       ${process.versions?.node ? "Dawn (npm 'webgpu') in Node " + process.versions.node : 'navigator.gpu'}`,
+    `features      ${[...engine.device.features].sort().join(', ') || '(none)'}`,
+    'limits',
+  ];
+  for (const name of [
+    'maxBufferSize',
+    'maxStorageBufferBindingSize',
+    'maxComputeWorkgroupStorageSize',
+    'maxComputeInvocationsPerWorkgroup',
+    'maxComputeWorkgroupSizeX',
+    'maxComputeWorkgroupsPerDimension',
+    'maxStorageBuffersPerShaderStage',
+  ] as const) {
+    lines.push(`  ${name.padEnd(36)} ${limits[name]}`);
+  }
+  return lines.join('\n');
+}
