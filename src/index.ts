@@ -19,3 +19,5 @@ export { parameter, uniformInit, linearParams, type LinearParams } from './nn.js
 export const version = '0.1.0';
 export { loadMnistJson, type ImageSet } from './data/mnist_json.js';
 export { parseIdx, loadIdxImages, DatasetError, FASHION_MNIST_DIR } from './data/idx.js';
+export { conv2d, type Conv2dOptions } from './ops/conv2d.js';
+export { gaussianMask } from './ops/gaussian_mask.js';

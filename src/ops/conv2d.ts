@@ -1,0 +1,125 @@
+/**
+ * Variable-size 2-D convolution with the optional fused Gaussian mask (shaders/conv2d.wgsl).
+ * Serves both stages of EffConv: the search (predicted ŵ on the k_max grid, runtime size s, soft
+ * size v) and final training (plain s × s weights).
+ */
+import type { Engine } from '../gpu/engine.js';
+import { fmtShape, ShapeError } from '../gpu/errors.js';
+import { defineKernel } from '../gpu/kernel.js';
+import { uniformLayout } from '../gpu/uniforms.js';
+import { record } from '../autograd/tape.js';
+import { Tensor } from '../tensor.js';
+import { add, ones } from './elementwise.js';
+import { checkOddSize } from './gaussian_mask.js';
+import { grid1d } from './grid.js';
+import { sum } from './reduce.js';
+import { reshape } from './shape.js';
+
+export const ConvParams = uniformLayout('ConvParams', [
+  ['N', 'u32'],
+  ['Cin', 'u32'],
+  ['H', 'u32'],
+  ['W', 'u32'],
+  ['Cout', 'u32'],
+  ['Ho', 'u32'],
+  ['Wo', 'u32'],
+  ['s', 'u32'],
+  ['kw', 'u32'],
+  ['off', 'u32'],
+  ['stride', 'u32'],
+  ['pad', 'i32'],
+  ['masked', 'u32'],
+] as const);
+
+const WG = 64;
+const kernel = (entry: string, bindings: number[]) =>
+  defineKernel({ file: 'conv2d.wgsl', entry, params: ConvParams, bindings, constants: { WG } });
+const K = {
+  fwd: kernel('conv2d_fwd', [1, 2, 3, 5]),
+  bwdInput: kernel('conv2d_bwd_input', [2, 3, 4, 5]),
+  bwdWeight: kernel('conv2d_bwd_weight', [1, 3, 4, 5]),
+  bwdSize: kernel('conv2d_bwd_size', [2, 3, 4, 5]),
+};
+
+export interface Conv2dOptions {
+  /** Odd kernel size s ≤ the stored grid kw; default kw. The centred s × s window of w is used. */
+  size?: number;
+  stride?: 1 | 2;
+  /** 'same' = (s − 1)/2 (default), or an explicit non-negative padding. */
+  padding?: 'same' | number;
+  /** Bias [Cout]. */
+  bias?: Tensor;
+  /** Soft size v (one-element tensor): applies the Gaussian mask on the fly. */
+  softSize?: Tensor;
+}
+
+// The shader always binds a v buffer; unmasked convolutions get this placeholder.
+const placeholders = new WeakMap<Engine, Tensor>();
+function placeholderV(engine: Engine): Tensor {
+  let t = placeholders.get(engine);
+  if (!t || t.disposed) {
+    t = engine.keep(ones(engine, [1]));
+    placeholders.set(engine, t);
+  }
+  return t;
+}
+
+/**
+ * y = conv2d(x, w) with x [N, Cin, H, W] and w [Cout, Cin, kw, kw]; output [N, Cout, Ho, Wo].
+ * Gradients reach x, w (zero outside the window), bias and the soft size v.
+ */
+export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d';
+  if (x.rank !== 4) throw new ShapeError(op, `input must be [N, Cin, H, W], got ${fmtShape(x.shape)}`);
+  if (w.rank !== 4 || w.shape[2] !== w.shape[3]) {
+    throw new ShapeError(op, `weight must be [Cout, Cin, k, k], got ${fmtShape(w.shape)}`);
+  }
+  const [N, Cin, H, W] = x.shape as [number, number, number, number];
+  const [Cout, wCin, kw] = w.shape as [number, number, number];
+  if (wCin !== Cin) throw new ShapeError(op, `input has ${Cin} channels but weight ${fmtShape(w.shape)} expects ${wCin}`);
+  checkOddSize(op, 'stored kernel size', kw);
+  const s = opts.size ?? kw;
+  checkOddSize(op, 'kernel size s', s);
+  if (s > kw) throw new RangeError(`${op}: kernel size s = ${s} exceeds the weight grid ${kw} (k_max)`);
+  const stride = opts.stride ?? 1;
+  if (stride !== 1 && stride !== 2) throw new RangeError(`${op}: stride must be 1 or 2, got ${stride}`);
+  const pad = opts.padding === undefined || opts.padding === 'same' ? (s - 1) / 2 : opts.padding;
+  if (!Number.isInteger(pad) || pad < 0) throw new RangeError(`${op}: padding must be 'same' or an integer ≥ 0, got ${pad}`);
+  const Ho = Math.floor((H + 2 * pad - s) / stride) + 1;
+  const Wo = Math.floor((W + 2 * pad - s) / stride) + 1;
+  if (H + 2 * pad < s || W + 2 * pad < s || Ho < 1 || Wo < 1) {
+    throw new ShapeError(op, `input ${H}×${W} with padding ${pad} is smaller than the ${s}×${s} kernel`);
+  }
+  const v = opts.softSize;
+  if (v && v.size !== 1) throw new ShapeError(op, `soft size must have one element, got ${fmtShape(v.shape)}`);
+  if (opts.bias && (opts.bias.rank !== 1 || opts.bias.shape[0] !== Cout)) {
+    throw new ShapeError(op, `bias ${fmtShape(opts.bias.shape)} does not match ${Cout} output channels`);
+  }
+  const engine = x.engine;
+  const vt = v ?? placeholderV(engine);
+  const params = { N, Cin, H, W, Cout, Ho, Wo, s, kw, off: (kw - s) / 2, stride, pad, masked: v ? 1 : 0 };
+
+  const y = Tensor.empty(engine, [N, Cout, Ho, Wo]);
+  engine.dispatch(K.fwd, params, [x.buffer, w.buffer, y.buffer, vt.buffer], grid1d(y.size, WG));
+  const inputs = v ? [x, w, v] : [x, w];
+  const out = record(op, inputs, y, [x, w, vt], (g, [sx, sw, sv], needs) => {
+    let dx: Tensor | null = null;
+    let dw: Tensor | null = null;
+    let dv: Tensor | null = null;
+    if (needs[0]) {
+      dx = Tensor.empty(engine, x.shape);
+      engine.dispatch(K.bwdInput, params, [sw!.buffer, dx.buffer, g.buffer, sv!.buffer], grid1d(dx.size, WG));
+    }
+    if (needs[1] || needs[2]) {
+      dw = Tensor.empty(engine, w.shape);
+      engine.dispatch(K.bwdWeight, params, [sx!.buffer, dw.buffer, g.buffer, sv!.buffer], grid1d(dw.size, WG));
+    }
+    if (v && needs[2]) {
+      const terms = Tensor.empty(engine, [kw * kw]);
+      engine.dispatch(K.bwdSize, params, [sw!.buffer, terms.buffer, dw!.buffer, sv!.buffer], [Math.ceil((kw * kw) / WG)]);
+      dv = sum(terms).view(v.shape);
+    }
+    return v ? [dx, needs[1] ? dw : null, dv] : [dx, dw];
+  });
+  return opts.bias ? add(out, reshape(opts.bias, [Cout, 1, 1])) : out;
+}

@@ -1,0 +1,175 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { backward, conv2d, gaussianMask, mul, parameter, reshape, ShapeError, sum, Tensor, type Engine } from '../src/index.js';
+import { Rng } from '../src/random.js';
+import { checkOp, expectClose } from './helpers/check.js';
+import { refConv, refConvGrad, refMask, type ConvShape } from './helpers/conv_reference.js';
+import { testEngine } from './helpers/engine.js';
+import { randomArray } from './helpers/random.js';
+
+let engine: Engine;
+beforeAll(async () => {
+  engine = await testEngine();
+});
+
+interface Case extends ConvShape {
+  v?: number;
+}
+
+function caseName(c: Case): string {
+  return `N=${c.N} ${c.Cin}→${c.Cout} ${c.H}×${c.W} s=${c.s}/k=${c.kw} stride=${c.stride} pad=${c.pad}${c.v === undefined ? '' : ` v=${c.v}`}`;
+}
+
+async function checkConv(c: Case, seed: number): Promise<void> {
+  const rng = new Rng(seed);
+  const xs = randomArray(rng, c.N * c.Cin * c.H * c.W);
+  const ws = randomArray(rng, c.Cout * c.Cin * c.kw * c.kw);
+  const masked = c.v !== undefined;
+  await checkOp(engine, {
+    name: caseName(c),
+    inputs: [
+      { shape: [c.N, c.Cin, c.H, c.W], data: xs },
+      { shape: [c.Cout, c.Cin, c.kw, c.kw], data: ws },
+      ...(masked ? [{ shape: [1], data: Float64Array.of(c.v!) }] : []),
+    ],
+    gpu: (x, w, v) => conv2d(x, w, { size: c.s, stride: c.stride as 1 | 2, padding: c.pad, softSize: v }),
+    ref: (x, w, v) => refConv(c, x, w, v?.[0]),
+    refGrad: (g, x, w, v) => {
+      const r = refConvGrad(c, g, x, w, v?.[0]);
+      return masked ? [r.dx, r.dw, Float64Array.of(r.dv)] : [r.dx, r.dw];
+    },
+    fwdTol: { rtol: 1e-4, atol: 1e-4 },
+    gradTol: { rtol: 1e-4, atol: 2e-4 },
+    seed,
+  });
+}
+
+describe('conv2d (plain) vs float64 reference', () => {
+  const cases: Case[] = [
+    { N: 1, Cin: 1, H: 5, W: 5, Cout: 1, kw: 1, s: 1, stride: 1, pad: 0 },
+    { N: 2, Cin: 3, H: 7, W: 6, Cout: 5, kw: 3, s: 3, stride: 1, pad: 1 },
+    { N: 2, Cin: 3, H: 9, W: 7, Cout: 2, kw: 3, s: 3, stride: 2, pad: 1 },
+    { N: 1, Cin: 2, H: 6, W: 6, Cout: 3, kw: 5, s: 5, stride: 1, pad: 0 },
+    { N: 3, Cin: 5, H: 11, W: 13, Cout: 6, kw: 5, s: 5, stride: 2, pad: 2 },
+    { N: 1, Cin: 1, H: 9, W: 9, Cout: 1, kw: 9, s: 9, stride: 1, pad: 4 },
+  ];
+  cases.forEach((c, i) => it(caseName(c), () => checkConv(c, 100 + i)));
+});
+
+describe('masked variable-size conv2d vs float64 reference', () => {
+  const cases: Case[] = [];
+  for (const kw of [5, 9]) {
+    for (let s = 1; s <= kw; s += 2) {
+      const stride = s % 4 === 1 ? 1 : 2;
+      cases.push({ N: s % 3 === 0 ? 1 : 2, Cin: s === 1 ? 1 : 3, H: 7 + (s % 3), W: 9, Cout: s === 3 ? 1 : 5, kw, s, stride, pad: (s - 1) / 2, v: 1 + s * 0.4 });
+    }
+  }
+  cases.push({ N: 2, Cin: 2, H: 8, W: 7, Cout: 3, kw: 9, s: 5, stride: 1, pad: 0, v: 3.3 }); // explicit padding
+  cases.forEach((c, i) => it(caseName(c), () => checkConv(c, 200 + i)));
+});
+
+describe('fused mask equals the unfused path (mask kernel → multiply → plain conv)', () => {
+  for (const [kw, s, stride] of [
+    [9, 3, 1],
+    [9, 7, 2],
+    [5, 5, 1],
+  ] as const) {
+    it(`k_max=${kw} s=${s} stride=${stride}`, async () => {
+      const rng = new Rng(kw * 10 + s);
+      const [N, Cin, Cout, H, W] = [2, 3, 4, 9, 8];
+      const xData = randomArray(rng, N * Cin * H * W);
+      const wData = randomArray(rng, Cout * Cin * kw * kw);
+      const g = Tensor.from(engine, randomArray(rng, N * Cout * Math.ceil(H / stride) * Math.ceil(W / stride)), [N * Cout * Math.ceil(H / stride) * Math.ceil(W / stride)]);
+      const run = async (fused: boolean) => {
+        const x = parameter(engine, xData, [N, Cin, H, W]);
+        const w = parameter(engine, wData, [Cout, Cin, kw, kw]);
+        const v = parameter(engine, [2.7], [1]);
+        const y = engine.tidy(() => {
+          const y = fused
+            ? conv2d(x, w, { size: s, stride, softSize: v })
+            : conv2d(x, mul(w, gaussianMask(v, kw)), { size: s, stride });
+          backward(sum(mul(reshape(y, [y.size]), g)));
+          return y;
+        });
+        const out = { y: await y.toFloat32(), dx: await x.grad!.toFloat32(), dw: await w.grad!.toFloat32(), dv: await v.grad!.toFloat32() };
+        for (const t of [y, x.grad!, w.grad!, v.grad!, x, w, v]) t.dispose();
+        return out;
+      };
+      const fused = await run(true);
+      const unfused = await run(false);
+      expectClose(fused.y, unfused.y, { rtol: 1e-5, atol: 1e-5 }, 'y');
+      expectClose(fused.dx, unfused.dx, { rtol: 1e-5, atol: 1e-5 }, 'dx');
+      expectClose(fused.dw, unfused.dw, { rtol: 1e-5, atol: 1e-5 }, 'dŵ');
+      expectClose(fused.dv, unfused.dv, { rtol: 1e-4, atol: 1e-4 }, 'dv');
+    });
+  }
+});
+
+describe('gaussianMask', () => {
+  for (const [k, v] of [
+    [1, 0.7],
+    [5, 1.3],
+    [9, 4.2],
+  ] as const) {
+    it(`k=${k} v=${v}`, async () => {
+      await checkOp(engine, {
+        name: `mask k=${k}`,
+        inputs: [{ shape: [1], data: Float64Array.of(v) }],
+        gpu: (vt) => gaussianMask(vt, k),
+        ref: (vv) => refMask(k, vv[0]),
+        refGrad: (g, vv) => {
+          const c = (k - 1) / 2;
+          let d = 0;
+          refMask(k, vv[0]).forEach((m, idx) => {
+            const r2 = (Math.floor(idx / k) - c) ** 2 + ((idx % k) - c) ** 2;
+            d += (g[idx]! * m * 2 * r2) / vv[0]! ** 3;
+          });
+          return [Float64Array.of(d)];
+        },
+        fwdTol: { rtol: 1e-5, atol: 1e-6 },
+        dirEps: 1e-2,
+      });
+    });
+  }
+});
+
+describe('conv2d bad input', () => {
+  it('names the op and the problem', () => {
+    const x = Tensor.from(engine, new Float32Array(2 * 3 * 5 * 5), [2, 3, 5, 5]);
+    const w = Tensor.from(engine, new Float32Array(4 * 3 * 5 * 5), [4, 3, 5, 5]);
+    const w2 = Tensor.from(engine, new Float32Array(4 * 2 * 3 * 3), [4, 2, 3, 3]);
+    expect(() => conv2d(x, w, { size: 4 })).toThrow(/conv2d: kernel size s must be an odd integer ≥ 1, got 4/);
+    expect(() => conv2d(x, w, { size: 7 })).toThrow(/conv2d: kernel size s = 7 exceeds the weight grid 5/);
+    expect(() => conv2d(x, w, { size: -1 })).toThrow(/odd integer ≥ 1, got -1/);
+    expect(() => conv2d(x, w2)).toThrow(ShapeError);
+    expect(() => conv2d(x, w2)).toThrow(/conv2d: input has 3 channels but weight \[4, 2, 3, 3\] expects 2/);
+    const small = Tensor.from(engine, new Float32Array(3 * 3 * 3), [1, 3, 3, 3]);
+    expect(() => conv2d(small, w, { padding: 0 })).toThrow(/conv2d: input 3×3 with padding 0 is smaller than the 5×5 kernel/);
+    expect(() => gaussianMask(Tensor.from(engine, [1], [1]), 4)).toThrow(/gaussianMask: k must be an odd integer/);
+  });
+});
+
+describe('conv2d bias', () => {
+  it('adds a per-channel bias whose gradient sums over N, H, W', async () => {
+    const c: ConvShape = { N: 2, Cin: 2, H: 5, W: 6, Cout: 3, kw: 3, s: 3, stride: 1, pad: 1 };
+    const rng = new Rng(77);
+    const plane = 5 * 6;
+    await checkOp(engine, {
+      name: 'conv2d + bias',
+      inputs: [
+        { shape: [2, 2, 5, 6], data: randomArray(rng, 2 * 2 * plane) },
+        { shape: [3, 2, 3, 3], data: randomArray(rng, 3 * 2 * 9) },
+        { shape: [3], data: randomArray(rng, 3) },
+      ],
+      gpu: (x, w, b) => conv2d(x, w, { bias: b }),
+      ref: (x, w, b) => refConv(c, x, w).map((v, i) => v + b[Math.floor(i / plane) % 3]!),
+      refGrad: (g, x, w) => {
+        const r = refConvGrad(c, g, x, w);
+        const db = new Float64Array(3);
+        g.forEach((v, i) => (db[Math.floor(i / plane) % 3]! += v));
+        return [r.dx, r.dw, db];
+      },
+      fwdTol: { rtol: 1e-4, atol: 1e-4 },
+      gradTol: { rtol: 1e-4, atol: 2e-4 },
+    });
+  });
+});
