@@ -21,3 +21,4 @@ export { loadMnistJson, type ImageSet } from './data/mnist_json.js';
 export { parseIdx, loadIdxImages, DatasetError, FASHION_MNIST_DIR } from './data/idx.js';
 export { conv2d, type Conv2dOptions } from './ops/conv2d.js';
 export { gaussianMask } from './ops/gaussian_mask.js';
+export { maxPool2x2, avgPool2x2, globalAvgPool } from './ops/pool.js';

@@ -1,0 +1,105 @@
+// pool.wgsl — 2×2 max and average pooling (stride 2, floor: an odd last row/column is dropped,
+// as in PyTorch) and global average pooling, forward and backward. NCHW float32.
+//
+//   x [N, C, H, W]   →   2×2 pools: out [N, C, H/2, W/2] (floor);  global: out [N, C]
+//   max_pool2_fwd   out[p] = max of the 2×2 window; ties take the first in row-major order
+//   max_pool2_bwd   dx[q] = g[p] if q is the window's (first) maximum, else 0; one invocation per
+//                   input element, which recomputes its window's argmax (no index buffer)
+//   avg_pool2_fwd   out[p] = mean of the window;  avg_pool2_bwd  dx[q] = g[p] / 4 (0 if dropped)
+//   global_avg_fwd  out[n, c] = mean over H × W (one invocation per plane)
+//   global_avg_bwd  dx[n, c, y, x] = g[n, c] / (H W)
+
+struct PoolParams {
+  planes: u32,   // N * C
+  H: u32,
+  W: u32,
+  Ho: u32,
+  Wo: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: PoolParams;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<storage, read> g: array<f32>;
+
+override WG: u32 = 64;
+
+fn flat_index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
+  return (wid.y * nwg.x + wid.x) * WG + lid;
+}
+
+// Flat index (within x) of the first maximum of window (oy, ox) of plane `pl`.
+fn window_argmax(pl: u32, oy: u32, ox: u32) -> u32 {
+  let base = pl * p.H * p.W + (2u * oy) * p.W + 2u * ox;
+  var best = base;
+  for (var k = 1u; k < 4u; k++) {
+    let q = base + (k / 2u) * p.W + (k % 2u);
+    if (x[q] > x[best]) { best = q; }
+  }
+  return best;
+}
+
+@compute @workgroup_size(WG)
+fn max_pool2_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat_index(wid, nwg, lid);
+  if (i >= p.planes * p.Ho * p.Wo) { return; }
+  let ox = i % p.Wo;
+  let oy = (i / p.Wo) % p.Ho;
+  let pl = i / (p.Wo * p.Ho);
+  out[i] = x[window_argmax(pl, oy, ox)];
+}
+
+@compute @workgroup_size(WG)
+fn max_pool2_bwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let q = flat_index(wid, nwg, lid);
+  if (q >= p.planes * p.H * p.W) { return; }
+  let ix = q % p.W;
+  let iy = (q / p.W) % p.H;
+  let pl = q / (p.W * p.H);
+  let oy = iy / 2u;
+  let ox = ix / 2u;
+  if (oy >= p.Ho || ox >= p.Wo) { out[q] = 0.0; return; }
+  out[q] = select(0.0, g[(pl * p.Ho + oy) * p.Wo + ox], window_argmax(pl, oy, ox) == q);
+}
+
+@compute @workgroup_size(WG)
+fn avg_pool2_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat_index(wid, nwg, lid);
+  if (i >= p.planes * p.Ho * p.Wo) { return; }
+  let ox = i % p.Wo;
+  let oy = (i / p.Wo) % p.Ho;
+  let pl = i / (p.Wo * p.Ho);
+  let base = pl * p.H * p.W + (2u * oy) * p.W + 2u * ox;
+  out[i] = 0.25 * (x[base] + x[base + 1u] + x[base + p.W] + x[base + p.W + 1u]);
+}
+
+@compute @workgroup_size(WG)
+fn avg_pool2_bwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let q = flat_index(wid, nwg, lid);
+  if (q >= p.planes * p.H * p.W) { return; }
+  let ix = q % p.W;
+  let iy = (q / p.W) % p.H;
+  let pl = q / (p.W * p.H);
+  let oy = iy / 2u;
+  let ox = ix / 2u;
+  if (oy >= p.Ho || ox >= p.Wo) { out[q] = 0.0; return; }
+  out[q] = 0.25 * g[(pl * p.Ho + oy) * p.Wo + ox];
+}
+
+@compute @workgroup_size(WG)
+fn global_avg_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let pl = flat_index(wid, nwg, lid);
+  if (pl >= p.planes) { return; }
+  let n = p.H * p.W;
+  var acc = 0.0;
+  for (var k = 0u; k < n; k++) { acc += x[pl * n + k]; }
+  out[pl] = acc / f32(n);
+}
+
+@compute @workgroup_size(WG)
+fn global_avg_bwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let q = flat_index(wid, nwg, lid);
+  let n = p.H * p.W;
+  if (q >= p.planes * n) { return; }
+  out[q] = g[q / n] / f32(n);
+}
