@@ -27,7 +27,7 @@ if [ ! -d node_modules/webgpu ] || [ ! -d node_modules/vitest ] || [ package-loc
   npm ci --no-audit --no-fund >&2
 fi
 stamp=dist/.build-stamp
-if [ ! -f "$stamp" ] || [ -n "$(find src tsconfig.json package.json -newer "$stamp" -print -quit)" ]; then
+if [ ! -f "$stamp" ] || [ -n "$(find src bench tsconfig.json package.json -newer "$stamp" -print -quit)" ]; then
   say "building (tsc)"
   npx tsc -p tsconfig.json
   touch "$stamp"

@@ -22,3 +22,4 @@ export { parseIdx, loadIdxImages, DatasetError, FASHION_MNIST_DIR } from './data
 export { conv2d, type Conv2dOptions } from './ops/conv2d.js';
 export { gaussianMask } from './ops/gaussian_mask.js';
 export { maxPool2x2, avgPool2x2, globalAvgPool } from './ops/pool.js';
+export { accuracy, type LabelledImages } from './evaluate.js';

