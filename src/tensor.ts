@@ -88,7 +88,10 @@ export class Tensor {
     return this.shape.length;
   }
 
-  /** A new handle on the same storage with another shape (no copy). */
+  /**
+   * A new handle on the same storage with another shape (no copy). Not recorded on the autograd
+   * tape: use `reshape()` when gradients must flow through the new shape.
+   */
   view(shape: readonly number[], track = true): Tensor {
     if (sizeOf(shape) !== this.size) {
       throw new ShapeError('reshape', `cannot view ${fmtShape(this.shape)} as ${fmtShape(shape)}`);

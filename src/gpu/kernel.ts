@@ -15,6 +15,13 @@ export interface KernelDef<F extends string = string> {
   readonly constants?: Readonly<Record<string, number>>;
 }
 
+const registry: KernelDef[] = [];
+
+/** Every kernel defined so far (the engine loads their files; a test compiles each). */
+export function allKernels(): readonly KernelDef[] {
+  return registry;
+}
+
 export function defineKernel<F extends string>(def: KernelDef<F>): KernelDef<F> {
   registry.push(def as KernelDef);
   return def;
@@ -41,11 +48,4 @@ export class ShaderCompileError extends Error {
     super(`WGSL compile error in ${file} (entry point ${entry}):\n${detail}`);
     this.name = 'ShaderCompileError';
   }
-}
-
-const registry: KernelDef[] = [];
-
-/** Every kernel defined so far (the engine loads their files; a test compiles each). */
-export function allKernels(): readonly KernelDef[] {
-  return registry;
 }
