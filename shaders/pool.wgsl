@@ -28,9 +28,25 @@ fn flat_index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
   return (wid.y * nwg.x + wid.x) * WG + lid;
 }
 
-// Flat index (within x) of the first maximum of window (oy, ox) of plane `pl`.
-fn window_argmax(pl: u32, oy: u32, ox: u32) -> u32 {
-  let base = pl * p.H * p.W + (2u * oy) * p.W + 2u * ox;
+// (plane, oy, ox) of output element i.
+fn output_coords(i: u32) -> vec3u {
+  return vec3u(i / (p.Wo * p.Ho), (i / p.Wo) % p.Ho, i % p.Wo);
+}
+
+// (plane, oy, ox) of the window holding input element q; oy ≥ Ho or ox ≥ Wo for a dropped
+// odd last row/column.
+fn window_of(q: u32) -> vec3u {
+  return vec3u(q / (p.W * p.H), ((q / p.W) % p.H) / 2u, (q % p.W) / 2u);
+}
+
+// Flat index (within x) of the top-left element of window c = (plane, oy, ox).
+fn window_base(c: vec3u) -> u32 {
+  return c.x * p.H * p.W + (2u * c.y) * p.W + 2u * c.z;
+}
+
+// Flat index (within x) of the first maximum of window c = (plane, oy, ox).
+fn window_argmax(c: vec3u) -> u32 {
+  let base = window_base(c);
   var best = base;
   for (var k = 1u; k < 4u; k++) {
     let q = base + (k / 2u) * p.W + (k % 2u);
@@ -43,33 +59,26 @@ fn window_argmax(pl: u32, oy: u32, ox: u32) -> u32 {
 fn max_pool2_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = flat_index(wid, nwg, lid);
   if (i >= p.planes * p.Ho * p.Wo) { return; }
-  let ox = i % p.Wo;
-  let oy = (i / p.Wo) % p.Ho;
-  let pl = i / (p.Wo * p.Ho);
-  out[i] = x[window_argmax(pl, oy, ox)];
+  let c = output_coords(i);
+  out[i] = x[window_argmax(c)];
 }
 
 @compute @workgroup_size(WG)
 fn max_pool2_bwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let q = flat_index(wid, nwg, lid);
   if (q >= p.planes * p.H * p.W) { return; }
-  let ix = q % p.W;
-  let iy = (q / p.W) % p.H;
-  let pl = q / (p.W * p.H);
-  let oy = iy / 2u;
-  let ox = ix / 2u;
-  if (oy >= p.Ho || ox >= p.Wo) { out[q] = 0.0; return; }
-  out[q] = select(0.0, g[(pl * p.Ho + oy) * p.Wo + ox], window_argmax(pl, oy, ox) == q);
+  let c = window_of(q);
+  if (c.y >= p.Ho || c.z >= p.Wo) { out[q] = 0.0; return; }
+  let gi = (c.x * p.Ho + c.y) * p.Wo + c.z;
+  out[q] = select(0.0, g[gi], window_argmax(c) == q);
 }
 
 @compute @workgroup_size(WG)
 fn avg_pool2_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = flat_index(wid, nwg, lid);
   if (i >= p.planes * p.Ho * p.Wo) { return; }
-  let ox = i % p.Wo;
-  let oy = (i / p.Wo) % p.Ho;
-  let pl = i / (p.Wo * p.Ho);
-  let base = pl * p.H * p.W + (2u * oy) * p.W + 2u * ox;
+  let c = output_coords(i);
+  let base = window_base(c);
   out[i] = 0.25 * (x[base] + x[base + 1u] + x[base + p.W] + x[base + p.W + 1u]);
 }
 
@@ -77,13 +86,10 @@ fn avg_pool2_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
 fn avg_pool2_bwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let q = flat_index(wid, nwg, lid);
   if (q >= p.planes * p.H * p.W) { return; }
-  let ix = q % p.W;
-  let iy = (q / p.W) % p.H;
-  let pl = q / (p.W * p.H);
-  let oy = iy / 2u;
-  let ox = ix / 2u;
-  if (oy >= p.Ho || ox >= p.Wo) { out[q] = 0.0; return; }
-  out[q] = 0.25 * g[(pl * p.Ho + oy) * p.Wo + ox];
+  let c = window_of(q);
+  if (c.y >= p.Ho || c.z >= p.Wo) { out[q] = 0.0; return; }
+  let gi = (c.x * p.Ho + c.y) * p.Wo + c.z;
+  out[q] = 0.25 * g[gi];
 }
 
 @compute @workgroup_size(WG)
