@@ -6,7 +6,10 @@
 //   w   [Cout, Cin, kw, kw]       the stored kernel grid (k_max for predicted weights ŵ)
 //   out [N, Cout, Ho, Wo]         Ho = (H + 2 pad − s) / stride + 1
 // Only the centred s × s window of w is used: tap (a, b), 0 ≤ a, b < s, reads w at grid position
-// (off + a, off + b) with off = (kw − s) / 2, so work grows with s², not kw². s is a uniform.
+// (off + a, off + b) with off = (kw − s) / 2, so work grows with s², not kw². s is a uniform, or,
+// when the uniform s is 0, the hard size the EffConv size predictor assigns to v, computed here
+// so that the search never reads v back: s = clamp(2·⌊(v − 1)/2 + ½⌋ + 1, kmin, kw), with 'same'
+// padding (s − 1)/2 (the output size does not depend on s then).
 // Effective weight: w_eff = w · m(off + a, off + b), m(i, j) = exp(−r²/v²) with
 // r² = (i − c)² + (j − c)², c = (kw − 1) / 2, v = size_v[0]; when masked = 0, m ≡ 1.
 //
@@ -34,6 +37,7 @@ struct ConvParams {
   stride: u32,
   pad: i32,
   masked: u32,
+  kmin: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: ConvParams;
@@ -56,6 +60,20 @@ fn radius2(i: u32, j: u32) -> f32 {
   return di * di + dj * dj;
 }
 
+struct Window {
+  s: u32,    // kernel size in use
+  off: u32,  // grid position of the window's first tap: (kw − s) / 2
+  pad: i32,
+}
+
+fn window() -> Window {
+  if (p.s != 0u) { return Window(p.s, p.off, p.pad); }
+  let v = size_v[0];
+  let half = floor((v - 1.0) * 0.5 + 0.5);
+  let s = clamp(2u * u32(max(half, 0.0)) + 1u, p.kmin, p.kw);
+  return Window(s, (p.kw - s) / 2u, i32((s - 1u) / 2u));
+}
+
 // Mask at grid position (i, j).
 fn mask(i: u32, j: u32) -> f32 {
   if (p.masked == 0u) { return 1.0; }
@@ -75,15 +93,16 @@ fn conv2d_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
   let n = t / p.Cout;
   let plane = p.H * p.W;
   let kk = p.kw * p.kw;
+  let win = window();
   var acc = 0.0;
-  for (var a = 0u; a < p.s; a++) {
-    let iy = i32(oy * p.stride + a) - p.pad;
+  for (var a = 0u; a < win.s; a++) {
+    let iy = i32(oy * p.stride + a) - win.pad;
     if (iy < 0 || iy >= i32(p.H)) { continue; }
-    for (var b = 0u; b < p.s; b++) {
-      let ix = i32(ox * p.stride + b) - p.pad;
+    for (var b = 0u; b < win.s; b++) {
+      let ix = i32(ox * p.stride + b) - win.pad;
       if (ix < 0 || ix >= i32(p.W)) { continue; }
-      let gi = p.off + a;
-      let gj = p.off + b;
+      let gi = win.off + a;
+      let gj = win.off + b;
       var xi = n * p.Cin * plane + u32(iy) * p.W + u32(ix);
       var wi = o * p.Cin * kk + gi * p.kw + gj;
       var tap = 0.0;
@@ -111,17 +130,18 @@ fn conv2d_bwd_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   let st = i32(p.stride);
   let oplane = p.Ho * p.Wo;
   let kk = p.kw * p.kw;
+  let win = window();
   var acc = 0.0;
-  for (var a = 0u; a < p.s; a++) {
-    let ty = i32(iy) + p.pad - i32(a);
+  for (var a = 0u; a < win.s; a++) {
+    let ty = i32(iy) + win.pad - i32(a);
     if (ty < 0 || ty % st != 0 || ty / st >= i32(p.Ho)) { continue; }
     let oy = u32(ty / st);
-    for (var b = 0u; b < p.s; b++) {
-      let tx = i32(ix) + p.pad - i32(b);
+    for (var b = 0u; b < win.s; b++) {
+      let tx = i32(ix) + win.pad - i32(b);
       if (tx < 0 || tx % st != 0 || tx / st >= i32(p.Wo)) { continue; }
       let ox = u32(tx / st);
-      let gi = p.off + a;
-      let gj = p.off + b;
+      let gi = win.off + a;
+      let gj = win.off + b;
       var gidx = n * p.Cout * oplane + oy * p.Wo + ox;
       var wi = c * kk + gi * p.kw + gj;
       var tap = 0.0;
@@ -146,21 +166,22 @@ fn conv2d_bwd_weight(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
   t /= p.kw;
   let c = t % p.Cin;
   let o = t / p.Cin;
-  if (i < p.off || j < p.off || i >= p.off + p.s || j >= p.off + p.s) {
+  let win = window();
+  if (i < win.off || j < win.off || i >= win.off + win.s || j >= win.off + win.s) {
     out[idx] = 0.0;  // outside the s × s window: no gradient
     return;
   }
-  let a = i - p.off;
-  let b = j - p.off;
+  let a = i - win.off;
+  let b = j - win.off;
   var acc = 0.0;
   for (var n = 0u; n < p.N; n++) {
     let xbase = (n * p.Cin + c) * p.H * p.W;
     let gbase = (n * p.Cout + o) * p.Ho * p.Wo;
     for (var oy = 0u; oy < p.Ho; oy++) {
-      let iy = i32(oy * p.stride + a) - p.pad;
+      let iy = i32(oy * p.stride + a) - win.pad;
       if (iy < 0 || iy >= i32(p.H)) { continue; }
       for (var ox = 0u; ox < p.Wo; ox++) {
-        let ix = i32(ox * p.stride + b) - p.pad;
+        let ix = i32(ox * p.stride + b) - win.pad;
         if (ix < 0 || ix >= i32(p.W)) { continue; }
         acc += g[gbase + oy * p.Wo + ox] * x[xbase + u32(iy) * p.W + u32(ix)];
       }

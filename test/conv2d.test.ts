@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { backward, conv2d, gaussianMask, mul, parameter, reshape, ShapeError, sum, Tensor, type Engine } from '../src/index.js';
+import { backward, conv2d, hardSize, gaussianMask, mul, parameter, reshape, ShapeError, sum, Tensor, type Engine } from '../src/index.js';
 import { Rng } from '../src/random.js';
 import { checkOp, expectClose } from './helpers/check.js';
 import { refConv, refConvGrad, refMask, type ConvShape } from './helpers/conv_reference.js';
@@ -132,6 +132,44 @@ describe('gaussianMask', () => {
   }
 });
 
+/** Nearest odd integer to v (ties to the larger), clamped: written independently of hardSize. */
+function nearestOdd(v: number, kMin: number, kMax: number): number {
+  let best = kMin;
+  for (let o = kMin; o <= kMax; o += 2) if (Math.abs(v - o) <= Math.abs(v - best)) best = o;
+  return best;
+}
+
+describe("size 'fromSoftSize': the hard size is derived from v on the GPU", () => {
+  for (const [v, kMin, stride] of [[0.6, 1, 1], [2.3, 1, 2], [3.4, 3, 1], [4.2, 1, 1], [6.1, 1, 2], [8.7, 1, 1], [1.2, 3, 1]] as const) {
+    const s = nearestOdd(v, kMin, 9);
+    it(`v=${v} kMin=${kMin} → s=${s} (stride ${stride}): values and gradients vs float64 reference`, async () => {
+      const c: Case = { N: 2, Cin: 3, H: 9, W: 8, Cout: 2, kw: 9, s, stride, pad: (s - 1) / 2, v };
+      const rng = new Rng(Math.round(v * 10));
+      await checkOp(engine, {
+        name: caseName(c),
+        inputs: [
+          { shape: [c.N, c.Cin, c.H, c.W], data: randomArray(rng, c.N * c.Cin * c.H * c.W) },
+          { shape: [c.Cout, c.Cin, 9, 9], data: randomArray(rng, c.Cout * c.Cin * 81) },
+          { shape: [1], data: Float64Array.of(v) },
+        ],
+        gpu: (x, w, sv) => conv2d(x!, w!, { size: 'fromSoftSize', kMin, stride, softSize: sv }),
+        ref: (x, w, sv) => refConv(c, x!, w!, sv![0]),
+        refGrad: (g, x, w, sv) => {
+          const r = refConvGrad(c, g, x!, w!, sv![0]);
+          return [r.dx, r.dw, Float64Array.of(r.dv)];
+        },
+        fwdTol: { rtol: 1e-4, atol: 1e-4 },
+        gradTol: { rtol: 1e-4, atol: 2e-4 },
+        dirEps: 1e-3, // small enough that v's hard size does not change
+      });
+    });
+  }
+  it('hardSize agrees with the nearest odd size', () => {
+    for (let v = 0.05; v < 10; v += 0.1) expect(hardSize(v, 3, 9)).toBe(nearestOdd(v, 3, 9));
+    expect([2, 4, 6, 8].map((v) => hardSize(v, 1, 9))).toEqual([3, 5, 7, 9]); // ties go to the larger size
+  });
+});
+
 describe('conv2d bad input', () => {
   it('names the op and the problem', () => {
     const x = Tensor.from(engine, new Float32Array(2 * 3 * 5 * 5), [2, 3, 5, 5]);
@@ -145,6 +183,11 @@ describe('conv2d bad input', () => {
     const small = Tensor.from(engine, new Float32Array(3 * 3 * 3), [1, 3, 3, 3]);
     expect(() => conv2d(small, w, { padding: 0 })).toThrow(/conv2d: input 3×3 with padding 0 is smaller than the 5×5 kernel/);
     expect(() => gaussianMask(Tensor.from(engine, [1], [1]), 4)).toThrow(/gaussianMask: k must be an odd integer/);
+    expect(() => conv2d(x, w, { softSize: 0 })).toThrow(/conv2d: soft size v must be finite and > 0, got 0/);
+    expect(() => conv2d(x, w, { softSize: -2 })).toThrow(/conv2d: soft size v must be finite and > 0/);
+    expect(() => conv2d(x, w, { size: 'fromSoftSize' })).toThrow(/conv2d: size 'fromSoftSize' needs a softSize/);
+    expect(() => conv2d(x, w, { size: 'fromSoftSize', softSize: 3, padding: 0 })).toThrow(/needs 'same' padding/);
+    expect(() => conv2d(x, w, { size: 'fromSoftSize', softSize: 3, kMin: 4 })).toThrow(/conv2d: kMin must be an odd integer/);
   });
 });
 

@@ -29,6 +29,7 @@ export const ConvParams = uniformLayout('ConvParams', [
   ['stride', 'u32'],
   ['pad', 'i32'],
   ['masked', 'u32'],
+  ['kmin', 'u32'],
 ] as const);
 
 const WG = 64;
@@ -41,16 +42,35 @@ const K = {
   bwdSize: kernel('conv2d_bwd_size', [2, 3, 4, 5]),
 };
 
+/**
+ * The EffConv hard size of a soft size v: the nearest odd integer (ties upward), clamped to
+ * [kMin, kMax]. conv2d.wgsl computes the same on the GPU for `size: 'fromSoftSize'`.
+ */
+export function hardSize(v: number, kMin: number, kMax: number): number {
+  const s = 2 * Math.max(0, Math.floor((v - 1) / 2 + 0.5)) + 1;
+  return Math.min(kMax, Math.max(kMin, s));
+}
+
 export interface Conv2dOptions {
-  /** Odd kernel size s ≤ the stored grid kw; default kw. The centred s × s window of w is used. */
-  size?: number;
+  /**
+   * Odd kernel size s ≤ the stored grid kw; default kw. The centred s × s window of w is used.
+   * 'fromSoftSize': s = hardSize(v, kMin, kw) computed on the GPU from `softSize` (no readback;
+   * padding must be 'same').
+   */
+  size?: number | 'fromSoftSize';
+  /** Smallest admissible size for `size: 'fromSoftSize'` (odd, default 1). */
+  kMin?: number;
   stride?: 1 | 2;
   /** 'same' = (s − 1)/2 (default), or an explicit non-negative padding. */
   padding?: 'same' | number;
   /** Bias [Cout]. */
   bias?: Tensor;
-  /** Soft size v (one-element tensor): applies the Gaussian mask on the fly. */
-  softSize?: Tensor;
+  /**
+   * Soft size v: applies the Gaussian mask on the fly. A one-element tensor (differentiable; its
+   * value is not checked on the GPU — the size predictor keeps it in (k_min, k_max) by
+   * construction) or a number (checked: finite and > 0).
+   */
+  softSize?: Tensor | number;
 }
 
 // The shader always binds a v buffer; unmasked convolutions get this placeholder.
@@ -78,7 +98,13 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   const [Cout, wCin, kw] = w.shape as [number, number, number];
   if (wCin !== Cin) throw new ShapeError(op, `input has ${Cin} channels but weight ${fmtShape(w.shape)} expects ${wCin}`);
   checkOddSize(op, 'stored kernel size', kw);
-  const s = opts.size ?? kw;
+  const auto = opts.size === 'fromSoftSize';
+  const kMin = opts.kMin ?? 1;
+  checkOddSize(op, 'kMin', kMin);
+  if (kMin > kw) throw new RangeError(`${op}: kMin = ${kMin} exceeds the weight grid ${kw} (k_max)`);
+  if (auto && opts.softSize === undefined) throw new RangeError(`${op}: size 'fromSoftSize' needs a softSize`);
+  if (auto && opts.padding !== undefined && opts.padding !== 'same') throw new RangeError(`${op}: size 'fromSoftSize' needs 'same' padding`);
+  const s = auto ? kw : ((opts.size as number | undefined) ?? kw); // auto: shapes are those of any size under 'same'
   checkOddSize(op, 'kernel size s', s);
   if (s > kw) throw new RangeError(`${op}: kernel size s = ${s} exceeds the weight grid ${kw} (k_max)`);
   const stride = opts.stride ?? 1;
@@ -90,14 +116,17 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   if (H + 2 * pad < s || W + 2 * pad < s || Ho < 1 || Wo < 1) {
     throw new ShapeError(op, `input ${H}×${W} with padding ${pad} is smaller than the ${s}×${s} kernel`);
   }
-  const v = opts.softSize;
+  if (typeof opts.softSize === 'number' && !(Number.isFinite(opts.softSize) && opts.softSize > 0)) {
+    throw new RangeError(`${op}: soft size v must be finite and > 0, got ${opts.softSize}`);
+  }
+  const v = typeof opts.softSize === 'number' ? Tensor.from(x.engine, [opts.softSize], [1]) : opts.softSize;
   if (v && v.size !== 1) throw new ShapeError(op, `soft size must have one element, got ${fmtShape(v.shape)}`);
   if (opts.bias && (opts.bias.rank !== 1 || opts.bias.shape[0] !== Cout)) {
     throw new ShapeError(op, `bias ${fmtShape(opts.bias.shape)} does not match ${Cout} output channels`);
   }
   const engine = x.engine;
   const vt = v ?? placeholderV(engine);
-  const params = { N, Cin, H, W, Cout, Ho, Wo, s, kw, off: (kw - s) / 2, stride, pad, masked: v ? 1 : 0 };
+  const params = { N, Cin, H, W, Cout, Ho, Wo, s: auto ? 0 : s, kw, off: (kw - s) / 2, stride, pad, masked: v ? 1 : 0, kmin: kMin };
 
   const y = Tensor.empty(engine, [N, Cout, Ho, Wo]);
   engine.dispatch(K.fwd, params, [x.buffer, w.buffer, y.buffer, vt.buffer], grid1d(y.size, WG));

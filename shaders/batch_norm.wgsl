@@ -1,0 +1,142 @@
+// batch_norm.wgsl — BatchNorm2d (PyTorch semantics), forward and backward.
+//
+// Layouts: x, y, g [N, C, HW] (NCHW with H·W flattened); gamma, beta [C];
+//   stats [2C]: mean at c, inv_std = 1/√(var + eps) at C + c (what the forward normalised with);
+//   running [2C]: running mean at c, running (unbiased) variance at C + c.
+// M = N·HW values per channel.
+//   batch_norm_stats      one workgroup per channel (tree reduction in workgroup memory):
+//                         two passes, mean then biased var, into stats; when update_running = 1,
+//                         running ← (1 − momentum)·running + momentum·(mean, var · M/(M − 1)).
+//   batch_norm_eval_stats stats from running (eval mode); one invocation per channel.
+//   batch_norm_fwd        y = (x − mean)·inv_std·γ + β, one invocation per element.
+//   batch_norm_bwd_params one workgroup per channel: sums = [Σ g | Σ g·x̂], x̂ = (x − mean)·inv_std;
+//                         dβ = Σ g and dγ = Σ g·x̂.
+//   batch_norm_bwd_input  one invocation per element:
+//                         training: dx = γ·inv_std/M · (M·g − Σg − x̂·Σg·x̂)   (batch statistics)
+//                         eval:     dx = γ·inv_std·g                          (constant statistics)
+
+struct BnParams {
+  N: u32,
+  C: u32,
+  HW: u32,
+  eps: f32,
+  momentum: f32,
+  training: u32,
+  update_running: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: BnParams;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> gamma: array<f32>;
+@group(0) @binding(3) var<storage, read> beta: array<f32>;
+@group(0) @binding(4) var<storage, read_write> stats: array<f32>;
+@group(0) @binding(5) var<storage, read_write> running: array<f32>;
+@group(0) @binding(6) var<storage, read_write> out: array<f32>;
+@group(0) @binding(7) var<storage, read> g: array<f32>;
+@group(0) @binding(8) var<storage, read_write> sums: array<f32>;   // [Σg (C) | Σg·x̂ (C)]
+
+override WG: u32 = 64;
+
+var<workgroup> partial: array<f32, WG>;
+var<workgroup> partial2: array<f32, WG>;
+
+// Element i (0 ≤ i < M) of channel c.
+fn at(c: u32, i: u32) -> u32 {
+  return ((i / p.HW) * p.C + c) * p.HW + i % p.HW;
+}
+
+// Sums partial[] and partial2[] over the workgroup; every invocation must call it.
+fn reduce_pair(lid: u32) {
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
+    if (lid < stride) {
+      partial[lid] += partial[lid + stride];
+      partial2[lid] += partial2[lid + stride];
+    }
+    workgroupBarrier();
+  }
+}
+
+@compute @workgroup_size(WG)
+fn batch_norm_stats(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let c = wid.x;
+  let M = p.N * p.HW;
+  var s = 0.0;
+  for (var i = lid; i < M; i += WG) { s += x[at(c, i)]; }
+  partial[lid] = s;
+  partial2[lid] = 0.0;
+  reduce_pair(lid);
+  let mean = partial[0] / f32(M);
+  workgroupBarrier();
+  var q = 0.0;
+  for (var i = lid; i < M; i += WG) {
+    let d = x[at(c, i)] - mean;
+    q += d * d;
+  }
+  partial[lid] = q;
+  reduce_pair(lid);
+  if (lid == 0u) {
+    let v = partial[0] / f32(M);
+    stats[c] = mean;
+    stats[p.C + c] = inverseSqrt(v + p.eps);
+    if (p.update_running == 1u) {
+      let unbiased = select(v, v * f32(M) / f32(M - 1u), M > 1u);
+      running[c] = (1.0 - p.momentum) * running[c] + p.momentum * mean;
+      running[p.C + c] = (1.0 - p.momentum) * running[p.C + c] + p.momentum * unbiased;
+    }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn batch_norm_eval_stats(@builtin(global_invocation_id) gid: vec3u) {
+  let c = gid.x;
+  if (c >= p.C) { return; }
+  stats[c] = running[c];
+  stats[p.C + c] = inverseSqrt(running[p.C + c] + p.eps);
+}
+
+@compute @workgroup_size(WG)
+fn batch_norm_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let idx = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (idx >= p.N * p.C * p.HW) { return; }
+  let c = (idx / p.HW) % p.C;
+  out[idx] = (x[idx] - stats[c]) * stats[p.C + c] * gamma[c] + beta[c];
+}
+
+@compute @workgroup_size(WG)
+fn batch_norm_bwd_params(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let c = wid.x;
+  let M = p.N * p.HW;
+  let mean = stats[c];
+  let inv = stats[p.C + c];
+  var sg = 0.0;
+  var sgx = 0.0;
+  for (var i = lid; i < M; i += WG) {
+    let k = at(c, i);
+    sg += g[k];
+    sgx += g[k] * (x[k] - mean) * inv;
+  }
+  partial[lid] = sg;
+  partial2[lid] = sgx;
+  reduce_pair(lid);
+  if (lid == 0u) {
+    sums[c] = partial[0];
+    sums[p.C + c] = partial2[0];
+  }
+}
+
+@compute @workgroup_size(WG)
+fn batch_norm_bwd_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let idx = (wid.y * nwg.x + wid.x) * WG + lid;
+  if (idx >= p.N * p.C * p.HW) { return; }
+  let c = (idx / p.HW) % p.C;
+  let inv = stats[p.C + c];
+  let scale = gamma[c] * inv;
+  if (p.training == 0u) {
+    out[idx] = scale * g[idx];
+    return;
+  }
+  let M = f32(p.N * p.HW);
+  let xhat = (x[idx] - stats[c]) * inv;
+  out[idx] = scale / M * (M * g[idx] - sums[c] - xhat * sums[p.C + c]);
+}

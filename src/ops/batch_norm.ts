@@ -1,0 +1,91 @@
+/** BatchNorm2d (shaders/batch_norm.wgsl): batch statistics in training, running statistics in eval. */
+import type { Engine } from '../gpu/engine.js';
+import { fmtShape, ShapeError } from '../gpu/errors.js';
+import { defineKernel } from '../gpu/kernel.js';
+import { uniformLayout } from '../gpu/uniforms.js';
+import { record } from '../autograd/tape.js';
+import { Tensor } from '../tensor.js';
+import { parameter } from '../nn.js';
+import { slice } from './concat.js';
+import { grid1d } from './grid.js';
+
+export const BnParams = uniformLayout('BnParams', [
+  ['N', 'u32'],
+  ['C', 'u32'],
+  ['HW', 'u32'],
+  ['eps', 'f32'],
+  ['momentum', 'f32'],
+  ['training', 'u32'],
+  ['update_running', 'u32'],
+] as const);
+
+const WG = 64;
+const kernel = (entry: string, bindings: number[]) =>
+  defineKernel({ file: 'batch_norm.wgsl', entry, params: BnParams, bindings, constants: { WG } });
+const K = {
+  stats: kernel('batch_norm_stats', [1, 4, 5]),
+  evalStats: kernel('batch_norm_eval_stats', [4, 5]),
+  fwd: kernel('batch_norm_fwd', [1, 2, 3, 4, 6]),
+  bwdParams: kernel('batch_norm_bwd_params', [1, 4, 7, 8]),
+  bwdInput: kernel('batch_norm_bwd_input', [1, 2, 4, 6, 7, 8]),
+};
+
+/** Learned affine (γ, β) and running statistics of one BatchNorm2d layer. */
+export interface BatchNormState {
+  gamma: Tensor; // [C], trained
+  beta: Tensor; // [C], trained
+  /** [2C]: running mean, then running unbiased variance (not trained; updated in training mode). */
+  running: Tensor;
+  eps: number;
+  momentum: number;
+}
+
+/** PyTorch's defaults: γ = 1, β = 0, running mean 0, running var 1, eps 1e-5, momentum 0.1. */
+export function batchNormState(engine: Engine, channels: number, opts: { eps?: number; momentum?: number } = {}): BatchNormState {
+  const running = new Float32Array(2 * channels);
+  running.fill(1, channels);
+  return {
+    gamma: parameter(engine, new Float32Array(channels).fill(1), [channels]),
+    beta: parameter(engine, new Float32Array(channels), [channels]),
+    running: engine.keep(Tensor.from(engine, running, [2 * channels])),
+    eps: opts.eps ?? 1e-5,
+    momentum: opts.momentum ?? 0.1,
+  };
+}
+
+/**
+ * y = γ·(x − μ)/√(σ² + eps) + β per channel of x [N, C, H, W]. Training mode normalises with the
+ * batch's statistics (biased variance) and updates the running ones; eval mode uses the running
+ * statistics. Gradients reach x, γ and β.
+ */
+export function batchNorm2d(x: Tensor, bn: BatchNormState, training: boolean): Tensor {
+  const op = 'batchNorm2d';
+  if (x.rank !== 4) throw new ShapeError(op, `input must be [N, C, H, W], got ${fmtShape(x.shape)}`);
+  const [N, C, H, W] = x.shape as [number, number, number, number];
+  if (bn.gamma.size !== C || bn.beta.size !== C || bn.running.size !== 2 * C) {
+    throw new ShapeError(op, `input has ${C} channels but the layer was built for ${bn.gamma.size}`);
+  }
+  if (training && N * H * W < 2) throw new ShapeError(op, `training needs more than one value per channel, got ${fmtShape(x.shape)}`);
+  const engine = x.engine;
+  const params = { N, C, HW: H * W, eps: bn.eps, momentum: bn.momentum, training: training ? 1 : 0, update_running: training ? 1 : 0 };
+  const stats = Tensor.empty(engine, [2 * C]);
+  if (training) engine.dispatch(K.stats, params, [x.buffer, stats.buffer, bn.running.buffer], [C]);
+  else engine.dispatch(K.evalStats, params, [stats.buffer, bn.running.buffer], grid1d(C, WG));
+  const y = Tensor.empty(engine, x.shape);
+  engine.dispatch(K.fwd, params, [x.buffer, bn.gamma.buffer, bn.beta.buffer, stats.buffer, y.buffer], grid1d(y.size, WG));
+  const out = record(op, [x, bn.gamma, bn.beta], y, [x, bn.gamma, stats], (g, [sx, sgamma, sstats], needs) => {
+    const sums = Tensor.empty(engine, [2 * C]);
+    engine.dispatch(K.bwdParams, params, [sx!.buffer, sstats!.buffer, g.buffer, sums.buffer], [C]);
+    let dx: Tensor | null = null;
+    if (needs[0]) {
+      dx = Tensor.empty(engine, x.shape);
+      engine.dispatch(K.bwdInput, params, [sx!.buffer, sgamma!.buffer, sstats!.buffer, dx.buffer, g.buffer, sums.buffer], grid1d(dx.size, WG));
+    }
+    const dgamma = needs[1] ? slice(sums, 0, C, C) : null;
+    const dbeta = needs[2] ? slice(sums, 0, 0, C) : null;
+    sums.dispose();
+    return [dx, dgamma, dbeta];
+  });
+  stats.dispose();
+  return out;
+}

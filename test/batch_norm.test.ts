@@ -1,0 +1,152 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { batchNorm2d, batchNormState, noGrad, Tensor, type Engine } from '../src/index.js';
+import { Rng } from '../src/random.js';
+import { checkOp, expectClose } from './helpers/check.js';
+import { testEngine } from './helpers/engine.js';
+import { randomArray } from './helpers/random.js';
+
+let engine: Engine;
+beforeAll(async () => {
+  engine = await testEngine();
+});
+
+const EPS = 1e-5;
+
+/** Per-channel mean and biased variance of x [N, C, HW], float64. */
+function channelStats(x: Float64Array, N: number, C: number, HW: number) {
+  const M = N * HW;
+  const mean = new Float64Array(C);
+  const variance = new Float64Array(C);
+  for (let c = 0; c < C; c++) {
+    let s = 0;
+    for (let n = 0; n < N; n++) for (let i = 0; i < HW; i++) s += x[(n * C + c) * HW + i]!;
+    mean[c] = s / M;
+    let q = 0;
+    for (let n = 0; n < N; n++) for (let i = 0; i < HW; i++) q += (x[(n * C + c) * HW + i]! - mean[c]!) ** 2;
+    variance[c] = q / M;
+  }
+  return { mean, variance };
+}
+
+function refBn(x: Float64Array, gamma: Float64Array, beta: Float64Array, mean: Float64Array, variance: Float64Array, N: number, C: number, HW: number) {
+  const y = new Float64Array(x.length);
+  for (let n = 0; n < N; n++)
+    for (let c = 0; c < C; c++)
+      for (let i = 0; i < HW; i++) {
+        const k = (n * C + c) * HW + i;
+        y[k] = ((x[k]! - mean[c]!) / Math.sqrt(variance[c]! + EPS)) * gamma[c]! + beta[c]!;
+      }
+  return y;
+}
+
+/** Backward of training-mode BN, derived independently: through μ and σ² explicitly. */
+function refBnTrainGrad(g: Float64Array, x: Float64Array, gamma: Float64Array, N: number, C: number, HW: number) {
+  const { mean, variance } = channelStats(x, N, C, HW);
+  const M = N * HW;
+  const dx = new Float64Array(x.length);
+  const dgamma = new Float64Array(C);
+  const dbeta = new Float64Array(C);
+  for (let c = 0; c < C; c++) {
+    const sd = Math.sqrt(variance[c]! + EPS);
+    const idx: number[] = [];
+    for (let n = 0; n < N; n++) for (let i = 0; i < HW; i++) idx.push((n * C + c) * HW + i);
+    let dvar = 0;
+    let dmean = 0;
+    for (const k of idx) {
+      const dxhat = g[k]! * gamma[c]!;
+      dgamma[c]! += g[k]! * (x[k]! - mean[c]!) / sd;
+      dbeta[c]! += g[k]!;
+      dvar += dxhat * (x[k]! - mean[c]!) * -0.5 * sd ** -3;
+      dmean += -dxhat / sd;
+    }
+    for (const k of idx) dx[k] = (g[k]! * gamma[c]!) / sd + (dvar * 2 * (x[k]! - mean[c]!)) / M + dmean / M;
+  }
+  return [dx, dgamma, dbeta];
+}
+
+function withState(C: number, gamma: Tensor, beta: Tensor, running: Float64Array) {
+  const st = batchNormState(engine, C);
+  st.gamma = gamma;
+  st.beta = beta;
+  st.running.write(running);
+  return st;
+}
+
+describe('batchNorm2d', () => {
+  // batch 1 and > 1, C = 1 and non-multiples of 4, odd spatial sizes, M not a multiple of 64
+  for (const [N, C, H, W] of [[1, 1, 3, 3], [2, 3, 5, 7], [4, 6, 1, 1], [3, 5, 9, 11]] as const) {
+    it(`training ${N}×${C}×${H}×${W}: forward (batch statistics) and gradients of x, γ, β`, async () => {
+      const rng = new Rng(N * 1000 + C * 100 + H * 10 + W);
+      const HW = H * W;
+      const running = new Float64Array(2 * C).fill(1, C);
+      await checkOp(engine, {
+        name: `batchNorm2d train ${N}×${C}×${H}×${W}`,
+        inputs: [
+          { shape: [N, C, H, W], data: randomArray(rng, N * C * HW, -2, 3) },
+          { shape: [C], data: randomArray(rng, C, 0.5, 1.5) },
+          { shape: [C], data: randomArray(rng, C) },
+        ],
+        gpu: (x, gamma, beta) => batchNorm2d(x!, withState(C, gamma!, beta!, running), true),
+        ref: (x, gamma, beta) => {
+          const { mean, variance } = channelStats(x!, N, C, HW);
+          return refBn(x!, gamma!, beta!, mean, variance, N, C, HW);
+        },
+        refGrad: (g, x, gamma) => refBnTrainGrad(g, x!, gamma!, N, C, HW),
+        fwdTol: { rtol: 1e-4, atol: 1e-4 },
+        gradTol: { rtol: 1e-3, atol: 1e-4 },
+        fdEps: 1e-5,
+      });
+    });
+  }
+
+  it('training updates the running mean and unbiased variance with momentum 0.1', async () => {
+    const rng = new Rng(21);
+    const [N, C, HW] = [3, 4, 10];
+    const x = randomArray(rng, N * C * HW, -1, 4);
+    const st = batchNormState(engine, C);
+    const xt = Tensor.from(engine, x, [N, C, 2, 5]);
+    noGrad(engine, () => engine.tidy(() => batchNorm2d(xt, st, true)));
+    const { mean, variance } = channelStats(x, N, C, HW);
+    const M = N * HW;
+    const expected = [...Array.from(mean, (m) => 0.1 * m), ...Array.from(variance, (v) => 0.9 + (0.1 * v * M) / (M - 1))];
+    expectClose(await st.running.toArray(), expected, { rtol: 1e-5, atol: 1e-6 }, 'running stats');
+  });
+
+  it('eval: normalises with the running statistics, gradients of x, γ, β', async () => {
+    const rng = new Rng(22);
+    const [N, C, H, W] = [2, 3, 3, 5];
+    const HW = H * W;
+    const running = Float64Array.from([0.3, -0.2, 1.1, 0.5, 2.0, 0.8]);
+    const st0 = batchNormState(engine, C);
+    await checkOp(engine, {
+      name: 'batchNorm2d eval',
+      inputs: [
+        { shape: [N, C, H, W], data: randomArray(rng, N * C * HW, -2, 2) },
+        { shape: [C], data: randomArray(rng, C, 0.5, 1.5) },
+        { shape: [C], data: randomArray(rng, C) },
+      ],
+      gpu: (x, gamma, beta) => batchNorm2d(x!, { ...st0, gamma: gamma!, beta: beta!, running: withState(C, gamma!, beta!, running).running }, false),
+      ref: (x, gamma, beta) => refBn(x!, gamma!, beta!, running.subarray(0, C), running.subarray(C), N, C, HW),
+      refGrad: (g, x, gamma) => {
+        const dx = new Float64Array(x!.length);
+        const dgamma = new Float64Array(C);
+        const dbeta = new Float64Array(C);
+        for (let k = 0; k < x!.length; k++) {
+          const c = Math.floor(k / HW) % C;
+          const sd = Math.sqrt(running[C + c]! + EPS);
+          dx[k] = (g[k]! * gamma![c]!) / sd;
+          dgamma[c]! += (g[k]! * (x![k]! - running[c]!)) / sd;
+          dbeta[c]! += g[k]!;
+        }
+        return [dx, dgamma, dbeta];
+      },
+    });
+  });
+
+  it('rejects a channel mismatch and a single value per channel in training, naming the op', () => {
+    const st = batchNormState(engine, 3);
+    expect(() => batchNorm2d(Tensor.from(engine, new Float32Array(8), [1, 2, 2, 2]), st, true)).toThrow(/batchNorm2d.*2 channels.*3/);
+    expect(() => batchNorm2d(Tensor.from(engine, new Float32Array(3), [1, 3, 1, 1]), st, true)).toThrow(/batchNorm2d: training needs more than one value/);
+    expect(() => batchNorm2d(Tensor.from(engine, new Float32Array(3), [3, 1]), st, true)).toThrow(/batchNorm2d.*\[N, C, H, W\]/);
+  });
+});
