@@ -26,3 +26,4 @@ export { accuracy, type LabelledImages } from './evaluate.js';
 export { concat, stack, slice, unstack } from './ops/concat.js';
 export { gruCell, gruGates, gruSequence, biGru, gruCellParams, gruCellParamList, type GruCellParams } from './ops/gru.js';
 export { batchNorm2d, batchNormState, type BatchNormState } from './ops/batch_norm.js';
+export { sizeOneHot } from './ops/size_encoding.js';

@@ -2,54 +2,44 @@
 /** The `effconv` command line. */
 import { parseArgs } from 'node:util';
 import { Engine } from '../gpu/engine.js';
-import { demoDefaults, runDemo } from './demo.js';
+import { evalCommand, searchCommand, trainCommand } from './commands.js';
+import { DEMO_DEFAULTS } from './demo.js';
 import { describeEngine } from './info.js';
+import { RUN_HELP, RUN_OPTIONS, UsageError } from './run_options.js';
 
-const HELP = `effconv — learned convolution kernel sizes on WebGPU (WGSL kernels)
+const HELP = `effconv — learned convolution kernel sizes (EffConv) on WebGPU, all numerics in WGSL
 
 Usage: effconv <command> [options]
 
 Commands:
-  info                 show the WebGPU adapter, its features and limits
-  demo                 engine check on Fashion-MNIST (see note below)
-      --data DIR       IDX files directory (default ${demoDefaults.dataDir})
-      --steps N        training steps (default ${demoDefaults.steps})
-      --batch N        batch size (default ${demoDefaults.batch})
-      --seed N         random seed (default ${demoDefaults.seed})
+  search     stage 1 (kernel-size search under a parameter budget), then final training of the
+             found sizes and of the baselines at the same budget; writes a run folder
+  train      final training of given sizes only: --sizes 3,5,3,3,5,3 (plus baselines)
+  eval       accuracy of a run folder's trained models: --run DIR
+  demo       a short search on a Fashion-MNIST subset, final training of the found sizes and of
+             the 3×3 baseline, a printed table (what \`npm start\` runs; ~10 min on 2 CPU cores)
+  info       the WebGPU adapter, its features and limits
+
+${RUN_HELP}
+
+Examples:
+  effconv search --budget 100000 --search-epochs 1 --epochs 10 --out runs/fmnist-100k
+  effconv search --resume runs/fmnist-100k
+  effconv train --sizes 3,3,5,5,3,3 --epochs 5
+  effconv eval --run runs/fmnist-100k
 
 Options:
-  -h, --help           show this help
-
-Note: the EffConv kernel-size search (search / train / eval commands) is not implemented yet;
-'demo' currently trains an MLP with effconv's kernels to check the engine end to end.
+  -h, --help   show this help
 `;
 
-function positiveInt(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} must be a positive integer, got "${value}"`);
-  return n;
-}
-
-class UsageError extends Error {}
-
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      help: { type: 'boolean', short: 'h' },
-      data: { type: 'string' },
-      steps: { type: 'string' },
-      batch: { type: 'string' },
-      seed: { type: 'string' },
-    },
-  });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { help: { type: 'boolean', short: 'h' }, ...RUN_OPTIONS } });
   const command = positionals[0];
   if (values.help || !command) {
     process.stdout.write(HELP);
     return command || values.help ? 0 : 2;
   }
+  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
   switch (command) {
     case 'info': {
       const engine = await Engine.create();
@@ -57,19 +47,18 @@ async function main(argv: string[]): Promise<number> {
       engine.destroy();
       return 0;
     }
-    case 'demo': {
-      const options = {
-        dataDir: values.data ?? demoDefaults.dataDir,
-        steps: positiveInt('steps', values.steps, demoDefaults.steps),
-        batch: positiveInt('batch', values.batch, demoDefaults.batch),
-        seed: positiveInt('seed', values.seed, demoDefaults.seed + 1) - 1,
-      };
-      const engine = await Engine.create();
-      console.log(`effconv demo on ${engine.adapterInfo.description || engine.adapterInfo.device}`);
-      await runDemo(engine, options, (s) => console.log(s));
-      engine.destroy();
+    case 'search':
+      await searchCommand(values);
       return 0;
-    }
+    case 'demo':
+      await searchCommand(values, DEMO_DEFAULTS, 'demo');
+      return 0;
+    case 'train':
+      await trainCommand(values);
+      return 0;
+    case 'eval':
+      await evalCommand(values);
+      return 0;
     default:
       throw new UsageError(`unknown command "${command}" (try effconv --help)`);
   }

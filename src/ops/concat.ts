@@ -105,3 +105,11 @@ export function unstack(x: Tensor, axis = 0): Tensor[] {
   const shape = x.shape.filter((_, i) => i !== a);
   return Array.from({ length: x.shape[a]! }, (_, i) => reshape(slice(x, a, i, 1), shape));
 }
+
+/** Copies all of src into dst starting at element `offset` (no tape record; for GPU-side logs). */
+export function copyInto(src: Tensor, dst: Tensor, offset: number): void {
+  if (offset < 0 || offset + src.size > dst.size) {
+    throw new RangeError(`copyInto: ${src.size} values at offset ${offset} do not fit in ${fmtShape(dst.shape)}`);
+  }
+  copyBlock(src, dst, { rows: 1, cols: src.size, src_off: 0, src_stride: src.size, dst_off: offset, dst_stride: src.size });
+}

@@ -45,6 +45,15 @@ export class Adam extends Optimizer {
   get stepCount(): number {
     return this.t;
   }
+  /** Restores the step count (resuming from a checkpoint). */
+  set stepCount(t: number) {
+    this.t = t;
+  }
+
+  /** First and second moments of every parameter, in parameter order (for checkpoints). */
+  stateTensors(): Tensor[] {
+    return this.params.flatMap((p) => this.stateOf(p, 2));
+  }
 
   step(): void {
     this.t++;

@@ -1,0 +1,102 @@
+/** `effconv search | train | eval | demo`: runs in a run folder, with progress on stderr. */
+import { existsSync } from 'node:fs';
+import { Engine } from '../gpu/engine.js';
+import { datasetInfo } from '../data/datasets.js';
+import { resolveBudget } from '../effconv/budget.js';
+import { FinalTraining } from '../effconv/final_training.js';
+import { readSafetensors, restoreInto } from '../effconv/checkpoint.js';
+import { prepareData, runEffConv, type RunConfig, type RunResults } from '../effconv/run.js';
+import { RunFolder } from '../effconv/run_folder.js';
+import { parameterCount, resolveSpec } from '../effconv/spec.js';
+import { runConfig, UsageError, type Values } from './run_options.js';
+
+const log = (s: string) => console.log(s);
+
+function defaultOut(cfg: RunConfig, kind: string): string {
+  const stamp = new Date().toISOString().replace(/[:T]/g, '-').slice(0, 19);
+  return `runs/${stamp}-${kind}-${cfg.backbone.name}`;
+}
+
+/** Loads the dataset, failing before any training starts. */
+function loadData(cfg: RunConfig, dir: string | undefined) {
+  return datasetInfo(cfg.dataset).load(dir);
+}
+
+function printResults(r: RunResults, evalName = 'test'): void {
+  if (r.search) log(`\nsearched sizes [${r.search.sizes.join(', ')}]: ${r.search.parameters.toLocaleString('en')} parameters (budget ${Math.round(r.search.target).toLocaleString('en')}, ${(100 * r.search.deviation).toFixed(2)} %), search ${r.search.seconds.toFixed(1)} s`);
+  log(`\n| model | sizes | parameters | ${evalName} accuracy | s/epoch |\n|---|---|---|---|---|`);
+  for (const m of r.models) log(`| ${m.name} | ${m.sizes.join(' ')} | ${m.parameters.toLocaleString('en')} | ${(100 * m.accuracy).toFixed(2)} % | ${m.secondsPerEpoch.toFixed(1)} |`);
+}
+
+/** search (stage 1 + 2 + baselines) and demo. */
+export async function searchCommand(v: Values, defaults: Partial<RunConfig> = {}, kind = 'search'): Promise<void> {
+  let cfg: RunConfig;
+  let folder: RunFolder;
+  let dataDir: string | undefined;
+  if (typeof v.resume === 'string') {
+    if (!existsSync(`${v.resume}/config.json`)) throw new UsageError(`--resume ${v.resume}: no config.json there (not a run folder)`);
+    folder = new RunFolder(v.resume);
+    const saved = folder.readJson<{ config: RunConfig; dataDir?: string }>('config.json');
+    cfg = saved.config;
+    dataDir = saved.dataDir;
+    log(`resuming ${v.resume}`);
+  } else {
+    cfg = runConfig(v, defaults);
+    dataDir = typeof v.data === 'string' ? v.data : undefined;
+    resolveBudget(cfg.backbone, cfg, cfg.budget); // an infeasible budget fails before anything is loaded
+    folder = new RunFolder(typeof v.out === 'string' ? v.out : defaultOut(cfg, kind));
+    folder.writeJson('config.json', { config: cfg, dataDir, command: process.argv.slice(2).join(' ') });
+  }
+  const data = loadData(cfg, dataDir);
+  const engine = await Engine.create();
+  log(`effconv ${kind}: ${cfg.backbone.name} on ${cfg.dataset}, adapter ${engine.adapterInfo.description || engine.adapterInfo.device}; run folder ${folder.dir}`);
+  const results = await runEffConv(engine, cfg, data, folder, { resume: typeof v.resume === 'string', log });
+  printResults(results, cfg.validation > 0 ? 'validation' : 'test');
+  log(`\nrun folder: ${folder.dir} (summary.md, sizes.json, trajectory.csv, metrics.jsonl, plots/, checkpoints/)`);
+  engine.destroy();
+}
+
+/** train: final training of given sizes only (no search). */
+export async function trainCommand(v: Values): Promise<void> {
+  if (typeof v.sizes !== 'string') throw new UsageError('train needs --sizes, e.g. --sizes 3,5,3,3,5,3 (or run `effconv search`)');
+  const cfg = runConfig(v);
+  const sizes = v.sizes.split(',').map(Number);
+  const L = cfg.backbone.layers.length;
+  if (sizes.length !== L) throw new UsageError(`--sizes has ${sizes.length} values but ${cfg.backbone.name} has ${L} conv layers`);
+  for (const s of sizes) if (!Number.isInteger(s) || s < cfg.kMin || s > cfg.kMax || s % 2 === 0) throw new UsageError(`--sizes: ${s} is not an odd size in [${cfg.kMin}, ${cfg.kMax}]`);
+  const parameters = parameterCount(cfg.backbone, sizes);
+  cfg.budget = parameters; // baselines are matched to the given network
+  const folder = new RunFolder(typeof v.out === 'string' ? v.out : defaultOut(cfg, 'train'));
+  folder.writeJson('config.json', { config: cfg, sizes, dataDir: v.data, command: process.argv.slice(2).join(' ') });
+  const data = loadData(cfg, typeof v.data === 'string' ? v.data : undefined);
+  const engine = await Engine.create();
+  // A run with the search already "done" at the given sizes: stage 2 and baselines only.
+  const results: RunResults = { models: [] };
+  folder.writeJson('results.json', {
+    ...results,
+    search: { sizes, v: sizes, parameters, target: parameters, deviation: 0, independentSizes: sizes, independentParameters: parameters, seconds: 0, steps: 0, epochs: 0 },
+  });
+  const r = await runEffConv(engine, cfg, data, folder, { resume: true, log });
+  printResults(r);
+  engine.destroy();
+}
+
+/** eval: accuracy of a run's trained models, from their final checkpoints. */
+export async function evalCommand(v: Values): Promise<void> {
+  if (typeof v.run !== 'string') throw new UsageError('eval needs --run DIR (a run folder)');
+  const folder = new RunFolder(v.run);
+  if (!folder.exists('results.json')) throw new UsageError(`--run ${v.run}: no results.json (not a finished run folder)`);
+  const { config: cfg, dataDir } = folder.readJson<{ config: RunConfig; dataDir?: string }>('config.json');
+  const results = folder.readJson<RunResults>('results.json');
+  const prep = prepareData(cfg, loadData(cfg, dataDir));
+  const engine = await Engine.create();
+  for (const [i, m] of results.models.entries()) {
+    const spec = { ...resolveSpec(cfg.backbone), layers: cfg.backbone.layers.map((l, k) => ({ ...l, out: m.channels[k]! })) };
+    const t = new FinalTraining(engine, spec, m.sizes, { batch: cfg.batch, lr: cfg.lr, steps: 1, seed: 0, logEvery: 1 });
+    const file = folder.path('checkpoints', `final-${i}.safetensors`);
+    restoreInto(file, t.state(), readSafetensors(file).tensors);
+    const acc = await t.evaluate(prep.evalImages, prep.evalLabels);
+    log(`${m.name}: sizes [${m.sizes.join(', ')}], ${m.parameters.toLocaleString('en')} parameters, ${prep.evalName} accuracy ${(100 * acc).toFixed(2)} %`);
+  }
+  engine.destroy();
+}

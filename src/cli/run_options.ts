@@ -1,0 +1,124 @@
+/** Turns command-line options into a RunConfig, checking each value. */
+import { readFileSync } from 'node:fs';
+import type { RunConfig } from '../effconv/run.js';
+import { resolveSpec, type BackboneSpec } from '../effconv/spec.js';
+import { datasetInfo } from '../data/datasets.js';
+
+export class UsageError extends Error {}
+
+export type Values = Record<string, string | boolean | undefined>;
+
+export const RUN_OPTIONS = {
+  preset: { type: 'string' },
+  spec: { type: 'string' },
+  dataset: { type: 'string' },
+  data: { type: 'string' },
+  budget: { type: 'string' },
+  lambda: { type: 'string' },
+  asymmetric: { type: 'boolean' },
+  'k-min': { type: 'string' },
+  'k-max': { type: 'string' },
+  batch: { type: 'string' },
+  'search-epochs': { type: 'string' },
+  epochs: { type: 'string' },
+  lr: { type: 'string' },
+  'search-lr': { type: 'string' },
+  seed: { type: 'string' },
+  'train-limit': { type: 'string' },
+  'test-limit': { type: 'string' },
+  validation: { type: 'string' },
+  baselines: { type: 'string' },
+  'log-every': { type: 'string' },
+  'checkpoint-every': { type: 'string' },
+  out: { type: 'string' },
+  resume: { type: 'string' },
+  sizes: { type: 'string' },
+  run: { type: 'string' },
+} as const;
+
+export const RUN_HELP = `Run options (search, train, demo):
+  --preset NAME          backbone preset: fmnist-6 (default), cifar-8
+  --spec FILE            backbone spec as JSON instead of a preset:
+                         {"input":[C,H,W],"classes":K,"layers":[{"out":16},{"out":32,"pool":"max"},{"out":32,"stride":2}]}
+  --dataset NAME         fashion-mnist (default), mnist, mnist-json, cifar10, stl10, imagenet32
+  --data DIR             dataset directory (fashion-mnist default: /usr/share/datasets/fashion-mnist)
+  --budget P             parameter budget: a count (e.g. 100000) or a fraction ≤ 1 of the k_max network
+  --lambda X             weight of the budget loss (default 2)
+  --asymmetric           budget loss log(max(P, P_t)/P_t): only exceeding costs (default symmetric log²)
+  --k-min N --k-max N    admissible odd sizes (default 1 and 9)
+  --batch N              batch size (default 128)
+  --search-epochs X      search length in epochs, may be fractional (default 1)
+  --epochs X             final-training epochs (default 10)
+  --lr X                 final-training Adam learning rate, cosine-decayed (default 0.002)
+  --search-lr X          search Adam learning rate (default 0.003)
+  --seed N               random seed (default 0)
+  --train-limit N        use only the first N training images (default all)
+  --test-limit N         use only the first N test images (default all)
+  --validation F         hold out fraction F of the training set and report on it instead of test
+  --baselines LIST       comma list of 3x3, kmax, or none (default 3x3)
+  --log-every N          steps between loss readbacks / progress lines (default 20)
+  --checkpoint-every N   steps between checkpoints, a multiple of --log-every (default 200)
+  --out DIR              run folder (default runs/<date>-<preset>)
+  --resume DIR           continue an interrupted run from its last checkpoint (other options are read from DIR/config.json)`;
+
+function num(v: Values, name: string, fallback: number, check: (n: number) => boolean, what: string): number {
+  const raw = v[name];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (typeof raw !== 'string' || !Number.isFinite(n) || !check(n)) throw new UsageError(`--${name} must be ${what}, got "${String(raw)}"`);
+  return n;
+}
+
+const posInt = (n: number) => Number.isInteger(n) && n > 0;
+const nonNegInt = (n: number) => Number.isInteger(n) && n >= 0;
+
+function backbone(v: Values): BackboneSpec {
+  if (v.spec && v.preset) throw new UsageError('give either --preset or --spec, not both');
+  if (typeof v.spec === 'string') {
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(v.spec, 'utf8'));
+    } catch (e) {
+      throw new UsageError(`--spec ${v.spec}: ${(e as Error).message}`);
+    }
+    return resolveSpec(json as object);
+  }
+  return resolveSpec(typeof v.preset === 'string' ? v.preset : 'fmnist-6');
+}
+
+/** A RunConfig from options over `defaults` (the demo passes smaller ones). */
+export function runConfig(v: Values, defaults: Partial<RunConfig> = {}): RunConfig {
+  const spec = backbone(v);
+  const dataset = typeof v.dataset === 'string' ? v.dataset : (defaults.dataset ?? 'fashion-mnist');
+  const info = datasetInfo(dataset);
+  if (info.classes !== spec.classes) throw new UsageError(`dataset ${dataset} has ${info.classes} classes but backbone ${spec.name} has ${spec.classes}`);
+  const logEvery = num(v, 'log-every', defaults.logEvery ?? 20, posInt, 'a positive integer');
+  const checkpointEvery = num(v, 'checkpoint-every', defaults.checkpointEvery ?? 200, (n) => posInt(n) && n % logEvery === 0, `a positive multiple of --log-every (${logEvery})`);
+  const baselinesRaw = typeof v.baselines === 'string' ? v.baselines : (defaults.baselines ?? ['3x3']).join(',');
+  const baselines = baselinesRaw === 'none' ? [] : baselinesRaw.split(',').map((b) => b.trim());
+  for (const b of baselines) if (b !== '3x3' && b !== 'kmax') throw new UsageError(`--baselines: unknown baseline "${b}" (3x3, kmax or none)`);
+  const kMin = num(v, 'k-min', 1, (n) => posInt(n) && n % 2 === 1, 'an odd positive integer');
+  const kMax = num(v, 'k-max', 9, (n) => posInt(n) && n % 2 === 1 && n >= kMin, `an odd integer ≥ --k-min (${kMin})`);
+  return {
+    backbone: spec,
+    dataset,
+    kMin,
+    kMax,
+    budget: num(v, 'budget', defaults.budget ?? 100_000, (n) => n > 0, 'a positive number'),
+    lambda: num(v, 'lambda', 2, (n) => n >= 0, 'a number ≥ 0'),
+    lossKind: v.asymmetric ? 'asymmetric' : 'symmetric',
+    batch: num(v, 'batch', defaults.batch ?? 128, posInt, 'a positive integer'),
+    searchEpochs: num(v, 'search-epochs', defaults.searchEpochs ?? 1, (n) => n > 0, 'a positive number'),
+    finalEpochs: num(v, 'epochs', defaults.finalEpochs ?? 10, (n) => n > 0, 'a positive number'),
+    lr: num(v, 'lr', 2e-3, (n) => n > 0, 'a positive number'),
+    searchLr: num(v, 'search-lr', 3e-3, (n) => n > 0, 'a positive number'),
+    seed: num(v, 'seed', 0, nonNegInt, 'an integer ≥ 0'),
+    logEvery,
+    checkpointEvery,
+    trainLimit: num(v, 'train-limit', defaults.trainLimit ?? 0, nonNegInt, 'an integer ≥ 0'),
+    testLimit: num(v, 'test-limit', defaults.testLimit ?? 0, nonNegInt, 'an integer ≥ 0'),
+    validation: num(v, 'validation', 0, (n) => n >= 0 && n < 1, 'a fraction in [0, 1)'),
+    baselines: baselines as ('3x3' | 'kmax')[],
+    augment: info.colour,
+  };
+}

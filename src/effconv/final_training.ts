@@ -1,0 +1,95 @@
+/**
+ * Stage 2, final training: the classifier with plain s_l × s_l convolutions (no predictors, no
+ * mask), from scratch, Adam with a cosine learning-rate decay. The same class trains the
+ * baselines (all-3×3 width-matched, all-k_max). Losses go to a GPU log read every `logEvery` steps.
+ */
+import { backward, noGrad } from '../autograd/tape.js';
+import type { Engine } from '../gpu/engine.js';
+import { copyInto } from '../ops/concat.js';
+import { crossEntropy } from '../ops/softmax_xent.js';
+import { Adam } from '../optim/adam.js';
+import { Rng } from '../random.js';
+import { Tensor } from '../tensor.js';
+import { accuracy } from '../evaluate.js';
+import { Classifier, PlainConvs } from './classifier.js';
+import { parameterCount, type BackboneSpec } from './spec.js';
+
+export interface TrainOptions {
+  batch: number;
+  lr: number;
+  /** Total steps (for the cosine schedule). */
+  steps: number;
+  seed: number;
+  logEvery: number;
+  weightDecay?: number;
+}
+
+export class FinalTraining {
+  readonly convs: PlainConvs;
+  readonly classifier: Classifier;
+  readonly optimizer: Adam;
+  readonly x: Tensor;
+  private readonly log: Tensor;
+  private logged = 0;
+  step = 0;
+
+  constructor(readonly engine: Engine, readonly spec: BackboneSpec, readonly sizes: readonly number[], readonly o: TrainOptions) {
+    const rng = new Rng(o.seed);
+    this.convs = new PlainConvs(engine, spec, sizes, rng);
+    this.classifier = new Classifier(engine, spec, rng);
+    this.optimizer = new Adam([...this.convs.weights, ...this.classifier.parameters()], { lr: o.lr, weightDecay: o.weightDecay ?? 0, decoupled: true });
+    this.x = engine.keep(Tensor.empty(engine, [o.batch, ...spec.input]));
+    this.log = engine.keep(Tensor.empty(engine, [o.logEvery]));
+  }
+
+  get parameterCount(): number {
+    return parameterCount(this.spec, this.sizes);
+  }
+
+  /** Learning rate at a step: cosine decay from lr to 0 over o.steps. */
+  lrAt(step: number): number {
+    return 0.5 * this.o.lr * (1 + Math.cos((Math.PI * Math.min(step, this.o.steps)) / this.o.steps));
+  }
+
+  /** One training step on the batch in this.x with labels y. Encodes only. */
+  run(y: Int32Array): void {
+    if (this.logged === this.o.logEvery) throw new Error('train: the step log is full; call flush() every logEvery steps');
+    this.optimizer.options.lr = this.lrAt(this.step);
+    this.engine.tidy(() => {
+      const loss = crossEntropy(this.forward(this.x, true), y);
+      backward(loss);
+      this.optimizer.step();
+      this.optimizer.zeroGrad();
+      copyInto(loss, this.log, this.logged);
+    });
+    this.logged++;
+    this.step++;
+  }
+
+  forward(x: Tensor, training: boolean): Tensor {
+    return this.classifier.forward(x, this.convs.conv, training);
+  }
+
+  /** Losses of the steps since the last flush (one readback). */
+  async flush(): Promise<{ step: number; loss: number }[]> {
+    const n = this.logged;
+    this.logged = 0;
+    if (n === 0) return [];
+    const data = await this.log.toFloat32();
+    return Array.from({ length: n }, (_, i) => ({ step: this.step - n + i + 1, loss: data[i]! }));
+  }
+
+  /** Accuracy on normalised images [count, C·H·W] (eval-mode batch norm). */
+  evaluate(images: Float32Array, labels: Int32Array, batch = 500): Promise<number> {
+    return noGrad(this.engine, () => accuracy(this.engine, (x) => this.forward(x, false), { images, labels, count: labels.length }, this.spec.input, batch));
+  }
+
+  state(): Record<string, Tensor> {
+    const named: Record<string, Tensor> = {};
+    const add = (prefix: string, ts: Tensor[]) => ts.forEach((t, i) => (named[`${prefix}.${i}`] = t));
+    add('conv', this.convs.weights);
+    add('classifier', [...this.classifier.parameters(), ...this.classifier.buffers()]);
+    add('adam', this.optimizer.stateTensors());
+    return named;
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The loop both stages share: batches in, one encoded step each, a readback of the GPU step log
+ * every `logEvery` steps (losses checked for NaN/inf there), atomic checkpoints every
+ * `checkpointEvery` steps, and exact resumption from the last checkpoint.
+ */
+import { existsSync } from 'node:fs';
+import type { Batches, BatchCursor } from '../data/batches.js';
+import type { Adam } from '../optim/adam.js';
+import type { Tensor } from '../tensor.js';
+import { Progress } from '../cli/progress.js';
+import { readSafetensors, restoreInto, snapshot, writeSafetensors } from './checkpoint.js';
+
+export interface Stepper<Row extends { step: number }> {
+  readonly x: Tensor;
+  readonly optimizer: Adam;
+  step: number;
+  run(y: Int32Array): void;
+  flush(): Promise<Row[]>;
+  state(): Record<string, Tensor>;
+}
+
+export class NonFiniteLossError extends Error {
+  constructor(stage: string, step: number, value: number, checkpoint: string | null) {
+    super(
+      `${stage}: the loss became ${value} at step ${step}; stopped. ` +
+        (checkpoint ? `The last good checkpoint is ${checkpoint} (resume with --resume, perhaps with a lower --lr).` : 'No checkpoint was written yet.'),
+    );
+    this.name = 'NonFiniteLossError';
+  }
+}
+
+export interface StageOptions<Row> {
+  name: string;
+  totalSteps: number;
+  logEvery: number;
+  /** A multiple of logEvery (checkpoints are written right after a checked readback). */
+  checkpointEvery: number;
+  checkpointFile: string;
+  resume: boolean;
+  batches: Batches;
+  /** The values that must be finite in a row (losses). */
+  losses(row: Row): number[];
+  /** Receives every row once, in order (after a resume, from the checkpoint's step on). */
+  onRows(rows: Row[], elapsedSeconds: number): void | Promise<void>;
+  /** Text for the progress line from the latest row. */
+  describe(row: Row): string;
+  /** Called after a checkpoint is restored (the step it restored). */
+  onResume?(step: number): void;
+}
+
+/** Runs (or resumes) a stage to its last step; returns the wall time of the steps run here. */
+export async function runStage<Row extends { step: number }>(stepper: Stepper<Row>, o: StageOptions<Row>): Promise<number> {
+  if (o.checkpointEvery % o.logEvery !== 0) throw new RangeError('checkpointEvery must be a multiple of logEvery');
+  let lastCheckpoint: string | null = null;
+  if (o.resume && existsSync(o.checkpointFile)) {
+    const { tensors, metadata } = readSafetensors(o.checkpointFile);
+    restoreInto(o.checkpointFile, stepper.state(), tensors);
+    stepper.step = Number(metadata.step);
+    stepper.optimizer.stepCount = Number(metadata.adam_step);
+    o.batches.restore(JSON.parse(metadata.batches!) as BatchCursor);
+    lastCheckpoint = o.checkpointFile;
+    o.onResume?.(stepper.step);
+  }
+  const progress = new Progress(o.name, o.totalSteps, o.logEvery);
+  const start = Date.now();
+  const startStep = stepper.step;
+  while (stepper.step < o.totalSteps) {
+    o.batches.next();
+    stepper.x.write(o.batches.x);
+    stepper.run(o.batches.y);
+    const step = stepper.step;
+    if (step % o.logEvery !== 0 && step !== o.totalSteps) continue;
+    const rows = await stepper.flush();
+    for (const row of rows) {
+      const bad = o.losses(row).find((v) => !Number.isFinite(v));
+      if (bad !== undefined) throw new NonFiniteLossError(o.name, row.step, bad, lastCheckpoint);
+    }
+    const elapsed = (Date.now() - start) / 1000;
+    await o.onRows(rows, elapsed);
+    const ips = ((step - startStep) * o.batches.o.batch) / Math.max(elapsed, 1e-9);
+    progress.update(step, `${o.describe(rows[rows.length - 1]!)}  ${ips.toFixed(0)} img/s`);
+    if (step % o.checkpointEvery === 0 || step === o.totalSteps) {
+      const cursor = o.batches.save();
+      writeSafetensors(o.checkpointFile, await snapshot(stepper.state()), {
+        format: 'effconv-checkpoint-1',
+        stage: o.name,
+        step: String(step),
+        adam_step: String(stepper.optimizer.stepCount),
+        batches: JSON.stringify(cursor),
+      });
+      lastCheckpoint = o.checkpointFile;
+    }
+  }
+  return (Date.now() - start) / 1000;
+}
