@@ -14,11 +14,12 @@
 // r² = (i − c)² + (j − c)², c = (kw − 1) / 2, v = size_v[0]; when masked = 0, m ≡ 1.
 //
 //   conv2d_fwd         out[n,o,oy,ox] = Σ_{a,b} m(a,b) Σ_c x[n,c,oy·st−pad+a, ox·st−pad+b] w[o,c,a,b]
-//                      one invocation per output element
+//                      one invocation per 4 output channels × 4 output columns
 //   conv2d_bwd_input   dx[n,c,iy,ix] = Σ_{o,a,b: iy = oy·st−pad+a, ...} g[n,o,oy,ox] w_eff[o,c,a,b]
-//                      one invocation per input element
+//                      one invocation per 4 input channels × 4 input columns
 //   conv2d_bwd_weight  dw[o,c,i,j] = m(i,j) Σ_{n,oy,ox} g[n,o,oy,ox] x[n,c,oy·st−pad+a, ox·st−pad+b]
-//                      for (i,j) in the window, 0 elsewhere; one invocation per grid element
+//                      for (i,j) in the window, 0 elsewhere; one invocation per 4 × 4 channel
+//                      pairs of one grid tap
 //   conv2d_bwd_size    t[i,j] = Σ_{o,c} dw[o,c,i,j] w[o,c,i,j] · 2 r² / v³ (dm/dv = m·2r²/v³, and
 //                      dw already carries m); dL/dv = Σ t via reduce.wgsl. One invocation per tap.
 // Out-of-range input positions are zero padding.
@@ -81,113 +82,233 @@ fn mask(i: u32, j: u32) -> f32 {
   return exp(-radius2(i, j) / (v * v));
 }
 
+// ---- register-blocked kernels ----------------------------------------------------------------
+// Each invocation computes a 4 × 4 block (4 channels × 4 neighbouring columns, or 4 × 4 channel
+// pairs for the weight gradient) in vec4 accumulators, reading straight from storage (no
+// workgroup memory, no barriers: on lavapipe the CPU caches do the tiling and barriers are
+// expensive). Neighbouring invocations handle neighbouring columns, so their loads are adjacent.
+// Out-of-range columns are read at a clamped address and zeroed by a 0/1 lane mask after the
+// channel loop, so the inner loop has no branches; row ranges are computed once per invocation.
+
+// 0/1 per lane: which of the 4 columns cols are inside [0, W).
+fn inside(cols: vec4i, limit: u32) -> vec4f {
+  return select(vec4f(0.0), vec4f(1.0), (cols >= vec4i(0)) & (cols < vec4i(i32(limit))));
+}
+
+fn clamp_cols(cols: vec4i, limit: u32) -> vec4u {
+  return vec4u(clamp(cols, vec4i(0), vec4i(i32(limit) - 1)));
+}
+
+// Writes up to 4 columns of one output row (columns ≥ width are dropped).
+fn store_row(base: u32, col0: u32, width: u32, v: vec4f) {
+  out[base + col0] = v.x;
+  if (col0 + 1u < width) { out[base + col0 + 1u] = v.y; }
+  if (col0 + 2u < width) { out[base + col0 + 2u] = v.z; }
+  if (col0 + 3u < width) { out[base + col0 + 3u] = v.w; }
+}
+
+// conv2d_fwd: invocation (n, output-channel block ob, oy, column block bx) computes
+// out[n, 4ob + k, oy, 4bx + j] for k, j < 4.
 @compute @workgroup_size(WG)
 fn conv2d_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let idx = flat_index(wid, nwg, lid);
-  if (idx >= p.N * p.Cout * p.Ho * p.Wo) { return; }
-  let ox = idx % p.Wo;
-  var t = idx / p.Wo;
+  let nbx = (p.Wo + 3u) / 4u;
+  let nbo = (p.Cout + 3u) / 4u;
+  if (idx >= p.N * nbo * p.Ho * nbx) { return; }
+  let bx = idx % nbx;
+  var t = idx / nbx;
   let oy = t % p.Ho;
   t /= p.Ho;
-  let o = t % p.Cout;
-  let n = t / p.Cout;
-  let plane = p.H * p.W;
-  let kk = p.kw * p.kw;
+  let o0 = (t % nbo) * 4u;
+  let n = t / nbo;
   let win = window();
-  var acc = 0.0;
-  for (var a = 0u; a < win.s; a++) {
-    let iy = i32(oy * p.stride + a) - win.pad;
-    if (iy < 0 || iy >= i32(p.H)) { continue; }
+  let kk = p.kw * p.kw;
+  let plane = p.H * p.W;
+  let st = i32(p.stride);
+  // weight offsets of the 4 output channels (clamped: extra channels compute and are dropped)
+  let wo = vec4u(min(vec4u(o0) + vec4u(0u, 1u, 2u, 3u), vec4u(p.Cout - 1u))) * (p.Cin * kk);
+  let iy0 = i32(oy) * st - win.pad;
+  let a_lo = u32(max(0, -iy0));
+  let a_hi = u32(clamp(i32(p.H) - iy0, 0, i32(win.s)));
+  let lane_cols = (vec4i(i32(bx * 4u)) + vec4i(0, 1, 2, 3)) * st - vec4i(win.pad);
+  var acc0 = vec4f(0.0);
+  var acc1 = vec4f(0.0);
+  var acc2 = vec4f(0.0);
+  var acc3 = vec4f(0.0);
+  for (var a = a_lo; a < a_hi; a++) {
+    let xrow = n * p.Cin * plane + u32(iy0 + i32(a)) * p.W;
     for (var b = 0u; b < win.s; b++) {
-      let ix = i32(ox * p.stride + b) - win.pad;
-      if (ix < 0 || ix >= i32(p.W)) { continue; }
-      let gi = win.off + a;
-      let gj = win.off + b;
-      var xi = n * p.Cin * plane + u32(iy) * p.W + u32(ix);
-      var wi = o * p.Cin * kk + gi * p.kw + gj;
-      var tap = 0.0;
+      let cols = lane_cols + vec4i(i32(b));
+      let cc = clamp_cols(cols, p.W);
+      var xi = xrow;
+      var wi = (win.off + a) * p.kw + win.off + b;
+      var t0 = vec4f(0.0);
+      var t1 = vec4f(0.0);
+      var t2 = vec4f(0.0);
+      var t3 = vec4f(0.0);
       for (var c = 0u; c < p.Cin; c++) {
-        tap += x[xi] * w[wi];
+        let xv = vec4f(x[xi + cc.x], x[xi + cc.y], x[xi + cc.z], x[xi + cc.w]);
+        t0 += xv * w[wo.x + wi];
+        t1 += xv * w[wo.y + wi];
+        t2 += xv * w[wo.z + wi];
+        t3 += xv * w[wo.w + wi];
         xi += plane;
         wi += kk;
       }
-      acc += mask(gi, gj) * tap;
+      let m = inside(cols, p.W) * mask(win.off + a, win.off + b);
+      acc0 += t0 * m;
+      acc1 += t1 * m;
+      acc2 += t2 * m;
+      acc3 += t3 * m;
     }
   }
-  out[idx] = acc;
+  let oplane = p.Ho * p.Wo;
+  let ob = (n * p.Cout + o0) * oplane + oy * p.Wo;
+  store_row(ob, bx * 4u, p.Wo, acc0);
+  if (o0 + 1u < p.Cout) { store_row(ob + oplane, bx * 4u, p.Wo, acc1); }
+  if (o0 + 2u < p.Cout) { store_row(ob + 2u * oplane, bx * 4u, p.Wo, acc2); }
+  if (o0 + 3u < p.Cout) { store_row(ob + 3u * oplane, bx * 4u, p.Wo, acc3); }
 }
 
+// conv2d_bwd_input: invocation (n, input-channel block, iy, column block) computes
+// dx[n, 4cb + k, iy, 4bx + j]: the sum over output positions (oy, ox) and taps (a, b) with
+// iy = oy·st − pad + a, ix = ox·st − pad + b. A lane whose (ix + pad − b) is not a multiple of
+// the stride, or lands outside the output, contributes nothing (its 0/1 mask).
 @compute @workgroup_size(WG)
 fn conv2d_bwd_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let idx = flat_index(wid, nwg, lid);
-  if (idx >= p.N * p.Cin * p.H * p.W) { return; }
-  let ix = idx % p.W;
-  var t = idx / p.W;
+  let nbx = (p.W + 3u) / 4u;
+  let nbc = (p.Cin + 3u) / 4u;
+  if (idx >= p.N * nbc * p.H * nbx) { return; }
+  let bx = idx % nbx;
+  var t = idx / nbx;
   let iy = t % p.H;
   t /= p.H;
-  let c = t % p.Cin;
-  let n = t / p.Cin;
+  let c0 = (t % nbc) * 4u;
+  let n = t / nbc;
+  let win = window();
+  let kk = p.kw * p.kw;
   let st = i32(p.stride);
   let oplane = p.Ho * p.Wo;
-  let kk = p.kw * p.kw;
-  let win = window();
-  var acc = 0.0;
+  let wc = min(vec4u(c0) + vec4u(0u, 1u, 2u, 3u), vec4u(p.Cin - 1u)) * kk;
+  let ostride = p.Cin * kk;
+  let lane_ix = vec4i(i32(bx * 4u)) + vec4i(0, 1, 2, 3);
+  var acc0 = vec4f(0.0);
+  var acc1 = vec4f(0.0);
+  var acc2 = vec4f(0.0);
+  var acc3 = vec4f(0.0);
   for (var a = 0u; a < win.s; a++) {
     let ty = i32(iy) + win.pad - i32(a);
     if (ty < 0 || ty % st != 0 || ty / st >= i32(p.Ho)) { continue; }
-    let oy = u32(ty / st);
+    let grow = n * p.Cout * oplane + u32(ty / st) * p.Wo;
     for (var b = 0u; b < win.s; b++) {
-      let tx = i32(ix) + win.pad - i32(b);
-      if (tx < 0 || tx % st != 0 || tx / st >= i32(p.Wo)) { continue; }
-      let ox = u32(tx / st);
-      let gi = win.off + a;
-      let gj = win.off + b;
-      var gidx = n * p.Cout * oplane + oy * p.Wo + ox;
-      var wi = c * kk + gi * p.kw + gj;
-      var tap = 0.0;
+      let tx = lane_ix + vec4i(win.pad - i32(b));
+      let on_grid = select(vec4f(0.0), vec4f(1.0), (tx % vec4i(st)) == vec4i(0));
+      let oxs = tx / vec4i(st);
+      let ok = inside(oxs, p.Wo) * on_grid * select(vec4f(0.0), vec4f(1.0), tx >= vec4i(0));
+      let cc = clamp_cols(oxs, p.Wo);
+      var gi = grow;
+      var wi = (win.off + a) * p.kw + win.off + b;
+      var t0 = vec4f(0.0);
+      var t1 = vec4f(0.0);
+      var t2 = vec4f(0.0);
+      var t3 = vec4f(0.0);
       for (var o = 0u; o < p.Cout; o++) {
-        tap += g[gidx] * w[wi];
-        gidx += oplane;
-        wi += p.Cin * kk;
+        let gv = vec4f(g[gi + cc.x], g[gi + cc.y], g[gi + cc.z], g[gi + cc.w]);
+        t0 += gv * w[wc.x + wi];
+        t1 += gv * w[wc.y + wi];
+        t2 += gv * w[wc.z + wi];
+        t3 += gv * w[wc.w + wi];
+        gi += oplane;
+        wi += ostride;
       }
-      acc += mask(gi, gj) * tap;
+      let m = ok * mask(win.off + a, win.off + b);
+      acc0 += t0 * m;
+      acc1 += t1 * m;
+      acc2 += t2 * m;
+      acc3 += t3 * m;
     }
   }
-  out[idx] = acc;
+  let plane = p.H * p.W;
+  let xb = (n * p.Cin + c0) * plane + iy * p.W;
+  store_row(xb, bx * 4u, p.W, acc0);
+  if (c0 + 1u < p.Cin) { store_row(xb + plane, bx * 4u, p.W, acc1); }
+  if (c0 + 2u < p.Cin) { store_row(xb + 2u * plane, bx * 4u, p.W, acc2); }
+  if (c0 + 3u < p.Cin) { store_row(xb + 3u * plane, bx * 4u, p.W, acc3); }
 }
 
+// conv2d_bwd_weight: invocation (output-channel block, input-channel block, grid tap (i, j))
+// computes dw[4ob + k, 4cb + l, i, j] = m(i, j) Σ_{n, oy, ox} g[n, o, oy, ox] x[n, c, iy, ix]
+// (16 sums in 4 vec4 accumulators, one per output channel, lanes = input channels). Taps
+// outside the s × s window get 0. The valid (oy, ox) ranges are fixed per tap, so the
+// reduction loop has no bounds checks.
 @compute @workgroup_size(WG)
 fn conv2d_bwd_weight(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let idx = flat_index(wid, nwg, lid);
-  if (idx >= p.Cout * p.Cin * p.kw * p.kw) { return; }
-  let j = idx % p.kw;
-  var t = idx / p.kw;
-  let i = t % p.kw;
-  t /= p.kw;
-  let c = t % p.Cin;
-  let o = t / p.Cin;
+  let kk = p.kw * p.kw;
+  let nbc = (p.Cin + 3u) / 4u;
+  let nbo = (p.Cout + 3u) / 4u;
+  if (idx >= nbo * nbc * kk) { return; }
+  let tap = idx % kk;
+  var t = idx / kk;
+  let c0 = (t % nbc) * 4u;
+  let o0 = (t / nbc) * 4u;
+  let i = tap / p.kw;
+  let j = tap % p.kw;
   let win = window();
-  if (i < win.off || j < win.off || i >= win.off + win.s || j >= win.off + win.s) {
-    out[idx] = 0.0;  // outside the s × s window: no gradient
-    return;
-  }
-  let a = i - win.off;
-  let b = j - win.off;
-  var acc = 0.0;
-  for (var n = 0u; n < p.N; n++) {
-    let xbase = (n * p.Cin + c) * p.H * p.W;
-    let gbase = (n * p.Cout + o) * p.Ho * p.Wo;
-    for (var oy = 0u; oy < p.Ho; oy++) {
-      let iy = i32(oy * p.stride + a) - win.pad;
-      if (iy < 0 || iy >= i32(p.H)) { continue; }
-      for (var ox = 0u; ox < p.Wo; ox++) {
-        let ix = i32(ox * p.stride + b) - win.pad;
-        if (ix < 0 || ix >= i32(p.W)) { continue; }
-        acc += g[gbase + oy * p.Wo + ox] * x[xbase + u32(iy) * p.W + u32(ix)];
+  var acc0 = vec4f(0.0);
+  var acc1 = vec4f(0.0);
+  var acc2 = vec4f(0.0);
+  var acc3 = vec4f(0.0);
+  let in_window = i >= win.off && j >= win.off && i < win.off + win.s && j < win.off + win.s;
+  if (in_window) {
+    let a = i32(i - win.off);
+    let b = i32(j - win.off);
+    let st = i32(p.stride);
+    // oy with 0 ≤ oy·st − pad + a < H, likewise ox
+    let oy_lo = u32(max(0, (win.pad - a + st - 1) / st));
+    let oy_hi = u32(clamp((i32(p.H) - 1 + win.pad - a) / st + 1, 0, i32(p.Ho)));
+    let ox_lo = u32(max(0, (win.pad - b + st - 1) / st));
+    let ox_hi = u32(clamp((i32(p.W) - 1 + win.pad - b) / st + 1, 0, i32(p.Wo)));
+    let plane = p.H * p.W;
+    let oplane = p.Ho * p.Wo;
+    let cs = min(vec4u(c0) + vec4u(0u, 1u, 2u, 3u), vec4u(p.Cin - 1u)) * plane;
+    let os = min(vec4u(o0) + vec4u(0u, 1u, 2u, 3u), vec4u(p.Cout - 1u)) * oplane;
+    for (var n = 0u; n < p.N; n++) {
+      let xn = n * p.Cin * plane;
+      let gn = n * p.Cout * oplane;
+      for (var oy = oy_lo; oy < oy_hi; oy++) {
+        let xr = xn + u32(i32(oy) * st - win.pad + a) * p.W;
+        let gr = gn + oy * p.Wo;
+        for (var ox = ox_lo; ox < ox_hi; ox++) {
+          let xi = xr + u32(i32(ox) * st - win.pad + b);
+          let gi = gr + ox;
+          let xv = vec4f(x[cs.x + xi], x[cs.y + xi], x[cs.z + xi], x[cs.w + xi]);
+          acc0 += g[os.x + gi] * xv;
+          acc1 += g[os.y + gi] * xv;
+          acc2 += g[os.z + gi] * xv;
+          acc3 += g[os.w + gi] * xv;
+        }
       }
     }
+    let m = mask(i, j);
+    acc0 *= m;
+    acc1 *= m;
+    acc2 *= m;
+    acc3 *= m;
   }
-  out[idx] = mask(i, j) * acc;
+  // out[((o·Cin + c)·kw + i)·kw + j]; channels beyond Cout / Cin are dropped
+  let accs = array<vec4f, 4>(acc0, acc1, acc2, acc3);
+  for (var k = 0u; k < 4u; k++) {
+    let o = o0 + k;
+    if (o >= p.Cout) { break; }
+    let v = accs[k];
+    let base = (o * p.Cin + c0) * kk + tap;
+    out[base] = v.x;
+    if (c0 + 1u < p.Cin) { out[base + kk] = v.y; }
+    if (c0 + 2u < p.Cin) { out[base + 2u * kk] = v.z; }
+    if (c0 + 3u < p.Cin) { out[base + 3u * kk] = v.w; }
+  }
 }
 
 @compute @workgroup_size(WG)

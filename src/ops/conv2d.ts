@@ -129,7 +129,8 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   const params = { N, Cin, H, W, Cout, Ho, Wo, s: auto ? 0 : s, kw, off: (kw - s) / 2, stride, pad, masked: v ? 1 : 0, kmin: kMin };
 
   const y = Tensor.empty(engine, [N, Cout, Ho, Wo]);
-  engine.dispatch(K.fwd, params, [x.buffer, w.buffer, y.buffer, vt.buffer], grid1d(y.size, WG));
+  // one invocation per 4 output channels × 4 output columns (see conv2d.wgsl)
+  engine.dispatch(K.fwd, params, [x.buffer, w.buffer, y.buffer, vt.buffer], grid1d(N * Math.ceil(Cout / 4) * Ho * Math.ceil(Wo / 4), WG));
   const inputs = v ? [x, w, v] : [x, w];
   const out = record(op, inputs, y, [x, w, vt], (g, [sx, sw, sv], needs) => {
     let dx: Tensor | null = null;
@@ -137,11 +138,11 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
     let dv: Tensor | null = null;
     if (needs[0]) {
       dx = Tensor.empty(engine, x.shape);
-      engine.dispatch(K.bwdInput, params, [sw!.buffer, dx.buffer, g.buffer, sv!.buffer], grid1d(dx.size, WG));
+      engine.dispatch(K.bwdInput, params, [sw!.buffer, dx.buffer, g.buffer, sv!.buffer], grid1d(N * Math.ceil(Cin / 4) * H * Math.ceil(W / 4), WG));
     }
     if (needs[1] || needs[2]) {
       dw = Tensor.empty(engine, w.shape);
-      engine.dispatch(K.bwdWeight, params, [sx!.buffer, dw.buffer, g.buffer, sv!.buffer], grid1d(dw.size, WG));
+      engine.dispatch(K.bwdWeight, params, [sx!.buffer, dw.buffer, g.buffer, sv!.buffer], grid1d(Math.ceil(Cout / 4) * Math.ceil(Cin / 4) * kw * kw, WG));
     }
     if (v && needs[2]) {
       const terms = Tensor.empty(engine, [kw * kw]);
