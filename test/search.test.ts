@@ -1,0 +1,181 @@
+/** The EffConv stages on a tiny backbone: budget honoured, budget loss steers v, no allocation, resume, NaN. */
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Engine } from '../src/index.js';
+import { Batches, channelStatistics } from '../src/data/batches.js';
+import { resolveBudget, roundSizesJointly } from '../src/effconv/budget.js';
+import { readSafetensors, snapshot } from '../src/effconv/checkpoint.js';
+import { FinalTraining } from '../src/effconv/final_training.js';
+import { Search, type SearchOptions } from '../src/effconv/search.js';
+import { NonFiniteLossError, runStage } from '../src/effconv/stage.js';
+import { testEngine } from './helpers/engine.js';
+import { syntheticImages, TINY } from './helpers/synthetic.js';
+
+let engine: Engine;
+beforeAll(async () => {
+  engine = await testEngine();
+});
+
+const range = { kMin: 1, kMax: 7 };
+const data = syntheticImages(256, 1);
+const norm = channelStatistics(data);
+const searchOptions = (target: number, extra: Partial<SearchOptions> = {}): SearchOptions => ({
+  ...range,
+  target,
+  lambda: 2,
+  lossKind: 'symmetric',
+  batch: 16,
+  lr: 0.01,
+  seed: 3,
+  logEvery: 4,
+  ...extra,
+});
+
+const quietStage = { losses: (r: { classLoss?: number; loss?: number; paramLoss?: number }) => [r.classLoss ?? r.loss!, r.paramLoss ?? 0], onRows: () => {}, describe: () => '' };
+
+describe('search', () => {
+  it('a short search ends with real (rounded) parameter count within ±2 % of the budget', async () => {
+    for (const budget of [2_000, 3_500]) {
+      const target = resolveBudget(TINY, range, budget);
+      const search = new Search(engine, TINY, searchOptions(target));
+      const batches = new Batches(data, { batch: 16, seed: 1, norm });
+      for (let i = 0; i < 12; i++) {
+        batches.next();
+        search.x.write(batches.x);
+        search.run(batches.y);
+        if (search.step % 4 === 0) await search.flush();
+      }
+      const v = await search.softSizes();
+      const r = roundSizesJointly(TINY, v, target, range);
+      expect(Math.abs(r.deviation), `budget ${budget}: sizes ${r.sizes} give ${r.parameters}`).toBeLessThanOrEqual(0.02);
+    }
+  });
+
+  it('the budget loss moves P(v) toward the budget from a start far above it', async () => {
+    const target = resolveBudget(TINY, range, 1_500);
+    const search = new Search(engine, TINY, searchOptions(target, { lambda: 20, sizePredictor: { initialSize: 6 } }));
+    const batches = new Batches(data, { batch: 16, seed: 2, norm });
+    const P: number[] = [];
+    for (let i = 0; i < 24; i++) {
+      batches.next();
+      search.x.write(batches.x);
+      search.run(batches.y);
+      if (search.step % 4 === 0) P.push(...(await search.flush()).map((r) => r.softParameters));
+    }
+    const first = Math.abs(Math.log(P[0]! / target));
+    const last = Math.abs(Math.log(P[P.length - 1]! / target));
+    expect(last).toBeLessThan(0.5 * first);
+  });
+
+  it('search and final-training steps create no GPU buffers after warm-up and log v, s, losses per step', async () => {
+    const target = resolveBudget(TINY, range, 2_500);
+    const search = new Search(engine, TINY, searchOptions(target));
+    const train = new FinalTraining(engine, TINY, [3, 5, 1], { batch: 16, lr: 1e-3, steps: 20, seed: 0, logEvery: 4 });
+    for (const stepper of [search, train]) {
+      const batches = new Batches(data, { batch: 16, seed: 4, norm });
+      let created = 0;
+      for (let i = 0; i < 16; i++) {
+        batches.next();
+        stepper.x.write(batches.x);
+        stepper.run(batches.y);
+        if (stepper.step % 4 === 0) await stepper.flush();
+        if (i === 7) created = engine.memory().createdBuffers;
+      }
+      expect(engine.memory().createdBuffers).toBe(created);
+    }
+    batchesRun: {
+      const batches = new Batches(data, { batch: 16, seed: 4, norm });
+      for (let i = 0; i < 3; i++) {
+        batches.next();
+        search.x.write(batches.x);
+        search.run(batches.y);
+      }
+      const rows = await search.flush();
+      expect(rows.map((r) => r.step)).toEqual([17, 18, 19]);
+      for (const r of rows) {
+        expect(r.v).toHaveLength(3);
+        r.v.forEach((v, l) => {
+          expect(v).toBeGreaterThan(range.kMin);
+          expect(v).toBeLessThan(range.kMax);
+          expect(Math.abs(r.s[l]! - v)).toBeLessThanOrEqual(1); // nearest odd size
+        });
+        expect(Number.isFinite(r.classLoss) && Number.isFinite(r.paramLoss)).toBe(true);
+      }
+      break batchesRun;
+    }
+  });
+});
+
+async function searchWeights(s: Search): Promise<Float32Array[]> {
+  return Object.values(await snapshot(s.state())).map((a) => a.data);
+}
+
+describe('resume', () => {
+  it('a search killed after a checkpoint and resumed ends with the same sizes and weights as an uninterrupted one', async () => {
+    const target = resolveBudget(TINY, range, 2_500);
+    const stage = (dir: string, resume: boolean, extra: object = {}) => ({
+      name: 'search',
+      totalSteps: 12,
+      logEvery: 2,
+      checkpointEvery: 4,
+      checkpointFile: join(dir, 'search.safetensors'),
+      resume,
+      batches: new Batches(data, { batch: 16, seed: 7, norm, cropPadding: 1, flip: true }),
+      ...quietStage,
+      ...extra,
+    });
+    const straight = new Search(engine, TINY, searchOptions(target));
+    const dirA = mkdtempSync(join(tmpdir(), 'effconv-a-'));
+    await runStage(straight, stage(dirA, false));
+
+    const dirB = mkdtempSync(join(tmpdir(), 'effconv-b-'));
+    const killed = new Search(engine, TINY, searchOptions(target));
+    const kill = (rows: { step: number }[]) => {
+      if (rows[rows.length - 1]!.step === 6) throw new Error('killed');
+    };
+    await expect(runStage(killed, stage(dirB, false, { onRows: kill }))).rejects.toThrow('killed');
+    expect(readSafetensors(join(dirB, 'search.safetensors')).metadata.step).toBe('4');
+
+    const resumed = new Search(engine, TINY, searchOptions(target, { seed: 99 })); // different init: all state must come from the checkpoint
+    let resumedAt = -1;
+    await runStage(resumed, stage(dirB, true, { onResume: (s: number) => (resumedAt = s) }));
+    expect(resumedAt).toBe(4);
+    expect(resumed.step).toBe(12);
+    const a = await searchWeights(straight);
+    const b = await searchWeights(resumed);
+    expect(b.length).toBe(a.length);
+    a.forEach((t, i) => expect(Array.from(b[i]!), `tensor ${i}`).toEqual(Array.from(t)));
+    const va = await straight.softSizes();
+    const vb = await resumed.softSizes();
+    expect(roundSizesJointly(TINY, vb, target, range).sizes).toEqual(roundSizesJointly(TINY, va, target, range).sizes);
+    expect(readdirSync(dirB).filter((f) => f.includes('.tmp'))).toEqual([]); // atomic writes leave nothing behind
+  });
+
+  it('a NaN loss stops the stage naming the step, and the last good checkpoint stays', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'effconv-nan-'));
+    const train = new FinalTraining(engine, TINY, [3, 3, 3], { batch: 16, lr: 1e-3, steps: 12, seed: 0, logEvery: 2 });
+    const poison = (rows: { step: number }[]) => {
+      if (rows[rows.length - 1]!.step === 6) train.classifier.head.weight.write(new Float32Array(train.classifier.head.weight.size).fill(Number.NaN));
+    };
+    const file = join(dir, 'final.safetensors');
+    const run = runStage(train, {
+      name: 'train',
+      totalSteps: 12,
+      logEvery: 2,
+      checkpointEvery: 4,
+      checkpointFile: file,
+      resume: false,
+      batches: new Batches(data, { batch: 16, seed: 1, norm }),
+      ...quietStage,
+      onRows: poison,
+    });
+    await expect(run).rejects.toThrow(NonFiniteLossError);
+    await expect(run).rejects.toThrow(/train: the loss became NaN at step 7; stopped\. The last good checkpoint is .*final\.safetensors/);
+    const saved = readSafetensors(file);
+    expect(saved.metadata.step).toBe('4');
+    for (const t of Object.values(saved.tensors)) expect(t.data.every(Number.isFinite)).toBe(true);
+    expect(existsSync(file)).toBe(true);
+  });
+});
