@@ -73,8 +73,9 @@ export interface RoundedSizes {
  * Chooses the odd sizes jointly: rounding each v_l on its own can miss the budget by several
  * percent (the sizes' errors add up). Among combinations whose count is within `tolerance` of the
  * target, take the one nearest the soft sizes (Σ (s_l − v_l)²); if none is, the one with the count
- * nearest the target. Candidates per layer: every admissible size within `reach` of v_l (the
- * nearest odd sizes first); exhaustive over those, which stays small for the backbones used here.
+ * nearest the target. Candidates per layer: every admissible size within `reach` of v_l;
+ * exhaustive over those (small for the backbones used here), then over all sizes when no
+ * combination of the near ones is within tolerance and the network is small enough.
  */
 export function roundSizesJointly(spec: BackboneSpec, v: readonly number[], target: number, r: SizeRange, tolerance = 0.01): RoundedSizes {
   const pairs = channelPairs(spec);
@@ -88,23 +89,33 @@ export function roundSizesJointly(spec: BackboneSpec, v: readonly number[], targ
     const fallback = [hardSize(vl, r.kMin, r.kMax)];
     return (near.length ? near : fallback).sort((a, b) => Math.abs(a - vl) - Math.abs(b - vl));
   });
-  let best: { sizes: number[]; within: boolean; score: number } | null = null;
-  const current: number[] = new Array(L);
-  const visit = (l: number, count: number, dist: number): void => {
-    if (l === L) {
-      const p = count + rest;
-      const within = Math.abs(p - target) <= tolerance * target;
-      const score = within ? dist : Math.abs(p - target);
-      if (!best || (within && !best.within) || (within === best.within && score < best.score)) best = { sizes: current.slice(), within, score };
-      return;
-    }
-    for (const s of candidates[l]!) {
-      current[l] = s;
-      visit(l + 1, count + pairs[l]!.cin * pairs[l]!.cout * s * s, dist + (s - v[l]!) ** 2);
-    }
+  const search = (sets: number[][]) => {
+    let best: { sizes: number[]; within: boolean; score: number } | null = null;
+    const current: number[] = new Array(L);
+    const visit = (l: number, count: number, dist: number): void => {
+      if (l === L) {
+        const p = count + rest;
+        const within = Math.abs(p - target) <= tolerance * target;
+        const score = within ? dist : Math.abs(p - target);
+        if (!best || (within && !best.within) || (within === best.within && score < best.score)) best = { sizes: current.slice(), within, score };
+        return;
+      }
+      for (const s of sets[l]!) {
+        current[l] = s;
+        visit(l + 1, count + pairs[l]!.cin * pairs[l]!.cout * s * s, dist + (s - v[l]!) ** 2);
+      }
+    };
+    visit(0, 0, 0);
+    return best!;
   };
-  visit(0, 0, 0);
-  const sizes = best!.sizes;
+  let best = search(candidates);
+  // Coarse networks may need a size further from v to come near the budget: widen to every size.
+  const count = (sizes: number[]) => sizes.reduce((c, s, l) => c + pairs[l]!.cin * pairs[l]!.cout * s * s, rest);
+  if (Math.abs(count(best.sizes) - target) > 2 * tolerance * target && admissible.length ** L <= 2_000_000) {
+    const wide = search(v.map(() => admissible));
+    if (Math.abs(count(wide.sizes) - target) < Math.abs(count(best.sizes) - target)) best = wide;
+  }
+  const sizes = best.sizes;
   const parameters = parameterCount(spec, sizes);
   return { sizes, parameters, deviation: (parameters - target) / target };
 }

@@ -1,0 +1,100 @@
+/** The effconv command: help, bad input before any work, and a tiny end-to-end run folder. */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { readSafetensors, writeSafetensors } from '../src/effconv/checkpoint.js';
+
+const run = promisify(execFile);
+const CLI = new URL('../dist/src/cli/main.js', import.meta.url).pathname;
+
+async function effconv(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  try {
+    const r = await run(process.execPath, [CLI, ...args], { timeout: 120_000 });
+    return { code: 0, out: r.stdout, err: r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, out: x.stdout, err: x.stderr };
+  }
+}
+
+describe('effconv CLI', () => {
+  it('--help lists the commands and options', async () => {
+    const r = await effconv('--help');
+    expect(r.code).toBe(0);
+    for (const w of ['search', 'train', 'eval', 'demo', 'info', '--budget', '--resume', '--spec']) expect(r.out).toContain(w);
+  });
+
+  it('an infeasible budget fails before loading anything, giving the range', async () => {
+    const r = await effconv('search', '--budget', '1000', '--out', join(tmpdir(), 'never'));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/budget 1,000 parameters is outside the feasible range 9,050 \(all 1×1\) … 645,210 \(all 9×9\) of fmnist-6/);
+  });
+
+  it('a missing dataset names the files expected; a corrupt one names file and byte', async () => {
+    const missing = await effconv('search', '--data', '/nonexistent/fm', '--out', mkdtempSync(join(tmpdir(), 'run-')));
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/dataset not found: expected \/nonexistent\/fm\/train-images-idx3-ubyte\[\.gz\]/);
+    const dir = mkdtempSync(join(tmpdir(), 'bad-'));
+    writeFileSync(join(dir, 'train-images-idx3-ubyte'), Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8));
+    writeFileSync(join(dir, 'train-labels-idx1-ubyte'), Uint8Array.of(0, 0, 8, 1, 0, 0, 0, 0));
+    const corrupt = await effconv('search', '--data', dir, '--out', mkdtempSync(join(tmpdir(), 'run-')));
+    expect(corrupt.code).toBe(1);
+    expect(corrupt.err).toMatch(/train-images-idx3-ubyte: bad magic at byte 0/);
+    expect(corrupt.out).not.toMatch(/search: \d+ steps/); // nothing started
+  });
+
+  it('rejects bad option values with usage errors', async () => {
+    expect((await effconv('search', '--batch', '0')).err).toMatch(/--batch must be a positive integer/);
+    expect((await effconv('search', '--k-max', '8')).err).toMatch(/--k-max must be an odd integer/);
+    expect((await effconv('search', '--log-every', '10', '--checkpoint-every', '15')).err).toMatch(/--checkpoint-every must be a positive multiple of --log-every \(10\)/);
+    expect((await effconv('train', '--sizes', '3,3')).err).toMatch(/--sizes has 2 values but fmnist-6 has 6 conv layers/);
+    expect((await effconv('frobnicate')).err).toMatch(/unknown command "frobnicate"/);
+  });
+
+  it('a tiny search + final training writes the whole run folder; eval reads its checkpoints', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tiny-run-'));
+    const spec = join(dir, 'spec.json');
+    writeFileSync(spec, JSON.stringify({ name: 'tiny28', input: [1, 28, 28], classes: 10, layers: [{ out: 4, stride: 2 }, { out: 8, pool: 'max' }, { out: 8 }] }));
+    const out = join(dir, 'run');
+    const args = ['--spec', spec, '--dataset', 'mnist-json', '--budget', '1200', '--k-max', '7', '--batch', '32', '--train-limit', '256', '--test-limit', '100'];
+    const r = await effconv('search', ...args, '--search-epochs', '1', '--epochs', '1', '--log-every', '4', '--checkpoint-every', '4', '--out', out);
+    expect(r.err).not.toMatch(/effconv:/);
+    expect(r.code).toBe(0);
+    for (const f of ['config.json', 'sizes.json', 'trajectory.csv', 'metrics.jsonl', 'summary.md', 'results.json', 'plots/kernel_sizes.svg', 'plots/masks.svg', 'plots/train_loss.svg', 'plots/accuracy.svg', 'checkpoints/search.safetensors', 'checkpoints/final-0.safetensors', 'checkpoints/final-1.safetensors']) {
+      expect(existsSync(join(out, f)), f).toBe(true);
+    }
+    const sizes = JSON.parse(readFileSync(join(out, 'sizes.json'), 'utf8')) as { sizes: number[]; deviation: number };
+    expect(Math.abs(sizes.deviation)).toBeLessThanOrEqual(0.02);
+    const csv = readFileSync(join(out, 'trajectory.csv'), 'utf8').trim().split('\n');
+    expect(csv[0]).toBe('step,v1,v2,v3,s1,s2,s3,class_loss,param_loss,soft_parameters,parameters');
+    expect(csv).toHaveLength(1 + 8); // one row per search step (256 / 32 = 8)
+    expect(readFileSync(join(out, 'summary.md'), 'utf8')).toMatch(/\| effconv \|.*\| all-3x3 \(width-matched\) \|/s);
+    expect(readFileSync(join(out, 'plots/kernel_sizes.svg'), 'utf8')).toMatch(/^<svg /);
+    const ev = await effconv('eval', '--run', out);
+    expect(ev.code).toBe(0);
+    expect(ev.out).toMatch(/effconv: sizes \[.*\], .* test accuracy \d+\.\d+ %/);
+  }, 180_000);
+});
+
+describe('checkpoints', () => {
+  it('round-trip safetensors with metadata; a truncated file is an error naming it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ckpt-'));
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'a.safetensors');
+    writeSafetensors(file, { w: { shape: [2, 3], data: Float32Array.of(1, 2, 3, 4, 5, 6) }, b: { shape: [1], data: Float32Array.of(-1) } }, { step: '7' });
+    const back = readSafetensors(file);
+    expect(back.metadata.step).toBe('7');
+    expect(Array.from(back.tensors.w!.data)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(back.tensors.w!.shape).toEqual([2, 3]);
+    // the header layout other readers expect: u64 length, JSON with dtype/shape/data_offsets
+    const bytes = readFileSync(file);
+    const header = JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString()) as Record<string, { data_offsets: number[] }>;
+    expect(header.b!.data_offsets).toEqual([0, 4]);
+    expect(header.w!.data_offsets).toEqual([4, 28]);
+    writeFileSync(file, bytes.subarray(0, bytes.length - 4));
+    expect(() => readSafetensors(file)).toThrow(/checkpoint .*a\.safetensors: tensor w: data \[4, 28\) does not fit/);
+  });
+});
