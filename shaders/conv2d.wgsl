@@ -39,6 +39,7 @@ struct ConvParams {
   pad: i32,
   masked: u32,
   kmin: u32,
+  cs: u32,   // column stride of the register block (see below)
 }
 
 @group(0) @binding(0) var<uniform> p: ConvParams;
@@ -83,10 +84,12 @@ fn mask(i: u32, j: u32) -> f32 {
 }
 
 // ---- register-blocked kernels ----------------------------------------------------------------
-// Each invocation computes a 4 × 4 block (4 channels × 4 neighbouring columns, or 4 × 4 channel
-// pairs for the weight gradient) in vec4 accumulators, reading straight from storage (no
-// workgroup memory, no barriers: on lavapipe the CPU caches do the tiling and barriers are
-// expensive). Neighbouring invocations handle neighbouring columns, so their loads are adjacent.
+// Each invocation computes an 8 × 4 block (8 channels × 4 columns, or 8 × 4 channel pairs for
+// the weight gradient) in vec4 accumulators, reading straight from storage (no workgroup memory,
+// no barriers: on lavapipe the CPU caches do the tiling and barriers are expensive). The 4
+// columns of an invocation are cs apart, and the cs invocations of a strip of 4·cs columns are
+// neighbours: column j of invocation q is strip·4·cs + q + cs·j, so neighbouring invocations
+// (which a CPU adapter runs as SIMD lanes) load neighbouring addresses. cs = min(8, ⌈W/4⌉).
 // Out-of-range columns are read at a clamped address and zeroed by a 0/1 lane mask after the
 // channel loop, so the inner loop has no branches; row ranges are computed once per invocation.
 
@@ -99,27 +102,28 @@ fn clamp_cols(cols: vec4i, limit: u32) -> vec4u {
   return vec4u(clamp(cols, vec4i(0), vec4i(i32(limit) - 1)));
 }
 
-// Writes up to 4 columns of one output row (columns ≥ width are dropped).
+// Writes an invocation's 4 columns col0 + cs·j of one row (columns ≥ width are dropped).
 fn store_row(base: u32, col0: u32, width: u32, v: vec4f) {
-  out[base + col0] = v.x;
-  if (col0 + 1u < width) { out[base + col0 + 1u] = v.y; }
-  if (col0 + 2u < width) { out[base + col0 + 2u] = v.z; }
-  if (col0 + 3u < width) { out[base + col0 + 3u] = v.w; }
+  if (col0 < width) { out[base + col0] = v.x; }
+  if (col0 + p.cs < width) { out[base + col0 + p.cs] = v.y; }
+  if (col0 + 2u * p.cs < width) { out[base + col0 + 2u * p.cs] = v.z; }
+  if (col0 + 3u * p.cs < width) { out[base + col0 + 3u * p.cs] = v.w; }
 }
 
 // conv2d_fwd: invocation (n, output-channel block ob, oy, column block bx) computes
-// out[n, 4ob + k, oy, 4bx + j] for k, j < 4.
+// out[n, 8ob + k, oy, col0 + cs·j] for k < 8, j < 4 (8 vec4 accumulators).
 @compute @workgroup_size(WG)
 fn conv2d_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let idx = flat_index(wid, nwg, lid);
-  let nbx = (p.Wo + 3u) / 4u;
-  let nbo = (p.Cout + 3u) / 4u;
+  let nbx = (p.Wo + 4u * p.cs - 1u) / (4u * p.cs) * p.cs;
+  let nbo = (p.Cout + 7u) / 8u;
   if (idx >= p.N * nbo * p.Ho * nbx) { return; }
   let bx = idx % nbx;
+  let col0 = (bx / p.cs) * 4u * p.cs + bx % p.cs;  // first of this invocation's columns
   var t = idx / nbx;
   let oy = t % p.Ho;
   t /= p.Ho;
-  let o0 = (t % nbo) * 4u;
+  let o0 = (t % nbo) * 8u;
   let n = t / nbo;
   let win = window();
   let kk = p.kw * p.kw;
@@ -127,14 +131,19 @@ fn conv2d_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
   let st = i32(p.stride);
   // weight offsets of the 4 output channels (clamped: extra channels compute and are dropped)
   let wo = vec4u(min(vec4u(o0) + vec4u(0u, 1u, 2u, 3u), vec4u(p.Cout - 1u))) * (p.Cin * kk);
+  let wo2 = vec4u(min(vec4u(o0) + vec4u(4u, 5u, 6u, 7u), vec4u(p.Cout - 1u))) * (p.Cin * kk);
   let iy0 = i32(oy) * st - win.pad;
   let a_lo = u32(max(0, -iy0));
   let a_hi = u32(clamp(i32(p.H) - iy0, 0, i32(win.s)));
-  let lane_cols = (vec4i(i32(bx * 4u)) + vec4i(0, 1, 2, 3)) * st - vec4i(win.pad);
+  let lane_cols = (vec4i(i32(col0)) + vec4i(0, 1, 2, 3) * i32(p.cs)) * st - vec4i(win.pad);
   var acc0 = vec4f(0.0);
   var acc1 = vec4f(0.0);
   var acc2 = vec4f(0.0);
   var acc3 = vec4f(0.0);
+  var acc4 = vec4f(0.0);
+  var acc5 = vec4f(0.0);
+  var acc6 = vec4f(0.0);
+  var acc7 = vec4f(0.0);
   for (var a = a_lo; a < a_hi; a++) {
     let xrow = n * p.Cin * plane + u32(iy0 + i32(a)) * p.W;
     for (var b = 0u; b < win.s; b++) {
@@ -146,12 +155,20 @@ fn conv2d_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
       var t1 = vec4f(0.0);
       var t2 = vec4f(0.0);
       var t3 = vec4f(0.0);
+      var t4 = vec4f(0.0);
+      var t5 = vec4f(0.0);
+      var t6 = vec4f(0.0);
+      var t7 = vec4f(0.0);
       for (var c = 0u; c < p.Cin; c++) {
         let xv = vec4f(x[xi + cc.x], x[xi + cc.y], x[xi + cc.z], x[xi + cc.w]);
         t0 += xv * w[wo.x + wi];
         t1 += xv * w[wo.y + wi];
         t2 += xv * w[wo.z + wi];
         t3 += xv * w[wo.w + wi];
+        t4 += xv * w[wo2.x + wi];
+        t5 += xv * w[wo2.y + wi];
+        t6 += xv * w[wo2.z + wi];
+        t7 += xv * w[wo2.w + wi];
         xi += plane;
         wi += kk;
       }
@@ -160,43 +177,57 @@ fn conv2d_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
       acc1 += t1 * m;
       acc2 += t2 * m;
       acc3 += t3 * m;
+      acc4 += t4 * m;
+      acc5 += t5 * m;
+      acc6 += t6 * m;
+      acc7 += t7 * m;
     }
   }
   let oplane = p.Ho * p.Wo;
   let ob = (n * p.Cout + o0) * oplane + oy * p.Wo;
-  store_row(ob, bx * 4u, p.Wo, acc0);
-  if (o0 + 1u < p.Cout) { store_row(ob + oplane, bx * 4u, p.Wo, acc1); }
-  if (o0 + 2u < p.Cout) { store_row(ob + 2u * oplane, bx * 4u, p.Wo, acc2); }
-  if (o0 + 3u < p.Cout) { store_row(ob + 3u * oplane, bx * 4u, p.Wo, acc3); }
+  store_row(ob, col0, p.Wo, acc0);
+  if (o0 + 1u < p.Cout) { store_row(ob + oplane, col0, p.Wo, acc1); }
+  if (o0 + 2u < p.Cout) { store_row(ob + 2u * oplane, col0, p.Wo, acc2); }
+  if (o0 + 3u < p.Cout) { store_row(ob + 3u * oplane, col0, p.Wo, acc3); }
+  if (o0 + 4u < p.Cout) { store_row(ob + 4u * oplane, col0, p.Wo, acc4); }
+  if (o0 + 5u < p.Cout) { store_row(ob + 5u * oplane, col0, p.Wo, acc5); }
+  if (o0 + 6u < p.Cout) { store_row(ob + 6u * oplane, col0, p.Wo, acc6); }
+  if (o0 + 7u < p.Cout) { store_row(ob + 7u * oplane, col0, p.Wo, acc7); }
 }
 
 // conv2d_bwd_input: invocation (n, input-channel block, iy, column block) computes
-// dx[n, 4cb + k, iy, 4bx + j]: the sum over output positions (oy, ox) and taps (a, b) with
+// dx[n, 8cb + k, iy, col0 + cs·j] (k < 8, j < 4): the sum over output positions (oy, ox) and taps (a, b) with
 // iy = oy·st − pad + a, ix = ox·st − pad + b. A lane whose (ix + pad − b) is not a multiple of
 // the stride, or lands outside the output, contributes nothing (its 0/1 mask).
 @compute @workgroup_size(WG)
 fn conv2d_bwd_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let idx = flat_index(wid, nwg, lid);
-  let nbx = (p.W + 3u) / 4u;
-  let nbc = (p.Cin + 3u) / 4u;
+  let nbx = (p.W + 4u * p.cs - 1u) / (4u * p.cs) * p.cs;
+  let nbc = (p.Cin + 7u) / 8u;
   if (idx >= p.N * nbc * p.H * nbx) { return; }
   let bx = idx % nbx;
+  let col0 = (bx / p.cs) * 4u * p.cs + bx % p.cs;
   var t = idx / nbx;
   let iy = t % p.H;
   t /= p.H;
-  let c0 = (t % nbc) * 4u;
+  let c0 = (t % nbc) * 8u;
   let n = t / nbc;
   let win = window();
   let kk = p.kw * p.kw;
   let st = i32(p.stride);
   let oplane = p.Ho * p.Wo;
   let wc = min(vec4u(c0) + vec4u(0u, 1u, 2u, 3u), vec4u(p.Cin - 1u)) * kk;
+  let wc2 = min(vec4u(c0) + vec4u(4u, 5u, 6u, 7u), vec4u(p.Cin - 1u)) * kk;
   let ostride = p.Cin * kk;
-  let lane_ix = vec4i(i32(bx * 4u)) + vec4i(0, 1, 2, 3);
+  let lane_ix = vec4i(i32(col0)) + vec4i(0, 1, 2, 3) * i32(p.cs);
   var acc0 = vec4f(0.0);
   var acc1 = vec4f(0.0);
   var acc2 = vec4f(0.0);
   var acc3 = vec4f(0.0);
+  var acc4 = vec4f(0.0);
+  var acc5 = vec4f(0.0);
+  var acc6 = vec4f(0.0);
+  var acc7 = vec4f(0.0);
   for (var a = 0u; a < win.s; a++) {
     let ty = i32(iy) + win.pad - i32(a);
     if (ty < 0 || ty % st != 0 || ty / st >= i32(p.Ho)) { continue; }
@@ -213,12 +244,20 @@ fn conv2d_bwd_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
       var t1 = vec4f(0.0);
       var t2 = vec4f(0.0);
       var t3 = vec4f(0.0);
+      var t4 = vec4f(0.0);
+      var t5 = vec4f(0.0);
+      var t6 = vec4f(0.0);
+      var t7 = vec4f(0.0);
       for (var o = 0u; o < p.Cout; o++) {
         let gv = vec4f(g[gi + cc.x], g[gi + cc.y], g[gi + cc.z], g[gi + cc.w]);
         t0 += gv * w[wc.x + wi];
         t1 += gv * w[wc.y + wi];
         t2 += gv * w[wc.z + wi];
         t3 += gv * w[wc.w + wi];
+        t4 += gv * w[wc2.x + wi];
+        t5 += gv * w[wc2.y + wi];
+        t6 += gv * w[wc2.z + wi];
+        t7 += gv * w[wc2.w + wi];
         gi += oplane;
         wi += ostride;
       }
@@ -227,19 +266,27 @@ fn conv2d_bwd_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
       acc1 += t1 * m;
       acc2 += t2 * m;
       acc3 += t3 * m;
+      acc4 += t4 * m;
+      acc5 += t5 * m;
+      acc6 += t6 * m;
+      acc7 += t7 * m;
     }
   }
   let plane = p.H * p.W;
   let xb = (n * p.Cin + c0) * plane + iy * p.W;
-  store_row(xb, bx * 4u, p.W, acc0);
-  if (c0 + 1u < p.Cin) { store_row(xb + plane, bx * 4u, p.W, acc1); }
-  if (c0 + 2u < p.Cin) { store_row(xb + 2u * plane, bx * 4u, p.W, acc2); }
-  if (c0 + 3u < p.Cin) { store_row(xb + 3u * plane, bx * 4u, p.W, acc3); }
+  store_row(xb, col0, p.W, acc0);
+  if (c0 + 1u < p.Cin) { store_row(xb + plane, col0, p.W, acc1); }
+  if (c0 + 2u < p.Cin) { store_row(xb + 2u * plane, col0, p.W, acc2); }
+  if (c0 + 3u < p.Cin) { store_row(xb + 3u * plane, col0, p.W, acc3); }
+  if (c0 + 4u < p.Cin) { store_row(xb + 4u * plane, col0, p.W, acc4); }
+  if (c0 + 5u < p.Cin) { store_row(xb + 5u * plane, col0, p.W, acc5); }
+  if (c0 + 6u < p.Cin) { store_row(xb + 6u * plane, col0, p.W, acc6); }
+  if (c0 + 7u < p.Cin) { store_row(xb + 7u * plane, col0, p.W, acc7); }
 }
 
 // conv2d_bwd_weight: invocation (output-channel block, input-channel block, grid tap (i, j))
-// computes dw[4ob + k, 4cb + l, i, j] = m(i, j) Σ_{n, oy, ox} g[n, o, oy, ox] x[n, c, iy, ix]
-// (16 sums in 4 vec4 accumulators, one per output channel, lanes = input channels). Taps
+// computes dw[8ob + k, 4cb + l, i, j] = m(i, j) Σ_{n, oy, ox} g[n, o, oy, ox] x[n, c, iy, ix]
+// (32 sums in 8 vec4 accumulators, one per output channel, lanes = input channels). Taps
 // outside the s × s window get 0. The valid (oy, ox) ranges are fixed per tap, so the
 // reduction loop has no bounds checks.
 @compute @workgroup_size(WG)
@@ -247,12 +294,12 @@ fn conv2d_bwd_weight(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
   let idx = flat_index(wid, nwg, lid);
   let kk = p.kw * p.kw;
   let nbc = (p.Cin + 3u) / 4u;
-  let nbo = (p.Cout + 3u) / 4u;
+  let nbo = (p.Cout + 7u) / 8u;
   if (idx >= nbo * nbc * kk) { return; }
   let tap = idx % kk;
   var t = idx / kk;
   let c0 = (t % nbc) * 4u;
-  let o0 = (t / nbc) * 4u;
+  let o0 = (t / nbc) * 8u;
   let i = tap / p.kw;
   let j = tap % p.kw;
   let win = window();
@@ -260,6 +307,10 @@ fn conv2d_bwd_weight(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
   var acc1 = vec4f(0.0);
   var acc2 = vec4f(0.0);
   var acc3 = vec4f(0.0);
+  var acc4 = vec4f(0.0);
+  var acc5 = vec4f(0.0);
+  var acc6 = vec4f(0.0);
+  var acc7 = vec4f(0.0);
   let in_window = i >= win.off && j >= win.off && i < win.off + win.s && j < win.off + win.s;
   if (in_window) {
     let a = i32(i - win.off);
@@ -274,6 +325,7 @@ fn conv2d_bwd_weight(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
     let oplane = p.Ho * p.Wo;
     let cs = min(vec4u(c0) + vec4u(0u, 1u, 2u, 3u), vec4u(p.Cin - 1u)) * plane;
     let os = min(vec4u(o0) + vec4u(0u, 1u, 2u, 3u), vec4u(p.Cout - 1u)) * oplane;
+    let os2 = min(vec4u(o0) + vec4u(4u, 5u, 6u, 7u), vec4u(p.Cout - 1u)) * oplane;
     for (var n = 0u; n < p.N; n++) {
       let xn = n * p.Cin * plane;
       let gn = n * p.Cout * oplane;
@@ -288,6 +340,10 @@ fn conv2d_bwd_weight(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
           acc1 += g[os.y + gi] * xv;
           acc2 += g[os.z + gi] * xv;
           acc3 += g[os.w + gi] * xv;
+          acc4 += g[os2.x + gi] * xv;
+          acc5 += g[os2.y + gi] * xv;
+          acc6 += g[os2.z + gi] * xv;
+          acc7 += g[os2.w + gi] * xv;
         }
       }
     }
@@ -296,10 +352,14 @@ fn conv2d_bwd_weight(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
     acc1 *= m;
     acc2 *= m;
     acc3 *= m;
+    acc4 *= m;
+    acc5 *= m;
+    acc6 *= m;
+    acc7 *= m;
   }
   // out[((o·Cin + c)·kw + i)·kw + j]; channels beyond Cout / Cin are dropped
-  let accs = array<vec4f, 4>(acc0, acc1, acc2, acc3);
-  for (var k = 0u; k < 4u; k++) {
+  let accs = array<vec4f, 8>(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7);
+  for (var k = 0u; k < 8u; k++) {
     let o = o0 + k;
     if (o >= p.Cout) { break; }
     let v = accs[k];

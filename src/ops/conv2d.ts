@@ -30,7 +30,13 @@ export const ConvParams = uniformLayout('ConvParams', [
   ['pad', 'i32'],
   ['masked', 'u32'],
   ['kmin', 'u32'],
+  ['cs', 'u32'],
 ] as const);
+
+/** Column stride of the register block (conv2d.wgsl): up to 8 neighbouring invocations per strip. */
+const columnStride = (width: number) => Math.min(8, Math.max(1, Math.ceil(width / 4)));
+/** Invocations along a row of `width` columns: strips of 4·cs columns, cs invocations each. */
+const rowInvocations = (width: number, cs: number) => Math.ceil(width / (4 * cs)) * cs;
 
 const WG = 64;
 const kernel = (entry: string, bindings: number[]) =>
@@ -126,11 +132,13 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   }
   const engine = x.engine;
   const vt = v ?? placeholderV(engine);
-  const params = { N, Cin, H, W, Cout, Ho, Wo, s: auto ? 0 : s, kw, off: (kw - s) / 2, stride, pad, masked: v ? 1 : 0, kmin: kMin };
+  const base = { N, Cin, H, W, Cout, Ho, Wo, s: auto ? 0 : s, kw, off: (kw - s) / 2, stride, pad, masked: v ? 1 : 0, kmin: kMin };
+  const params = { ...base, cs: columnStride(Wo) }; // forward and weight gradient: output columns
+  const inputParams = { ...base, cs: columnStride(W) }; // input gradient: input columns
 
   const y = Tensor.empty(engine, [N, Cout, Ho, Wo]);
   // one invocation per 4 output channels × 4 output columns (see conv2d.wgsl)
-  engine.dispatch(K.fwd, params, [x.buffer, w.buffer, y.buffer, vt.buffer], grid1d(N * Math.ceil(Cout / 4) * Ho * Math.ceil(Wo / 4), WG));
+  engine.dispatch(K.fwd, params, [x.buffer, w.buffer, y.buffer, vt.buffer], grid1d(N * Math.ceil(Cout / 8) * Ho * rowInvocations(Wo, params.cs), WG));
   const inputs = v ? [x, w, v] : [x, w];
   const out = record(op, inputs, y, [x, w, vt], (g, [sx, sw, sv], needs) => {
     let dx: Tensor | null = null;
@@ -138,11 +146,11 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
     let dv: Tensor | null = null;
     if (needs[0]) {
       dx = Tensor.empty(engine, x.shape);
-      engine.dispatch(K.bwdInput, params, [sw!.buffer, dx.buffer, g.buffer, sv!.buffer], grid1d(N * Math.ceil(Cin / 4) * H * Math.ceil(W / 4), WG));
+      engine.dispatch(K.bwdInput, inputParams, [sw!.buffer, dx.buffer, g.buffer, sv!.buffer], grid1d(N * Math.ceil(Cin / 8) * H * rowInvocations(W, inputParams.cs), WG));
     }
     if (needs[1] || needs[2]) {
       dw = Tensor.empty(engine, w.shape);
-      engine.dispatch(K.bwdWeight, params, [sx!.buffer, dw.buffer, g.buffer, sv!.buffer], grid1d(Math.ceil(Cout / 4) * Math.ceil(Cin / 4) * kw * kw, WG));
+      engine.dispatch(K.bwdWeight, params, [sx!.buffer, dw.buffer, g.buffer, sv!.buffer], grid1d(Math.ceil(Cout / 8) * Math.ceil(Cin / 4) * kw * kw, WG));
     }
     if (v && needs[2]) {
       const terms = Tensor.empty(engine, [kw * kw]);
