@@ -40,10 +40,6 @@ override WG: u32 = 64;
 var<workgroup> partial: array<f32, WG>;
 var<workgroup> partial2: array<f32, WG>;
 
-// Element i (0 ≤ i < M) of channel c.
-fn at(c: u32, i: u32) -> u32 {
-  return ((i / p.HW) * p.C + c) * p.HW + i % p.HW;
-}
 
 // Sums partial[] and partial2[] over the workgroup; every invocation must call it.
 fn reduce_pair(lid: u32) {
@@ -62,16 +58,22 @@ fn batch_norm_stats(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation
   let c = wid.x;
   let M = p.N * p.HW;
   var s = 0.0;
-  for (var i = lid; i < M; i += WG) { s += x[at(c, i)]; }
+  for (var n = 0u; n < p.N; n++) {
+    let base = (n * p.C + c) * p.HW;
+    for (var i = lid; i < p.HW; i += WG) { s += x[base + i]; }
+  }
   partial[lid] = s;
   partial2[lid] = 0.0;
   reduce_pair(lid);
   let mean = partial[0] / f32(M);
   workgroupBarrier();
   var q = 0.0;
-  for (var i = lid; i < M; i += WG) {
-    let d = x[at(c, i)] - mean;
-    q += d * d;
+  for (var n = 0u; n < p.N; n++) {
+    let base = (n * p.C + c) * p.HW;
+    for (var i = lid; i < p.HW; i += WG) {
+      let d = x[base + i] - mean;
+      q += d * d;
+    }
   }
   partial[lid] = q;
   reduce_pair(lid);
@@ -95,12 +97,16 @@ fn batch_norm_eval_stats(@builtin(global_invocation_id) gid: vec3u) {
   stats[p.C + c] = inverseSqrt(running[p.C + c] + p.eps);
 }
 
+// Element-wise entries run on a grid (⌈HW / WG⌉, N·C): workgroup row = one (n, c) plane, so the
+// channel needs no per-element division.
 @compute @workgroup_size(WG)
-fn batch_norm_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let idx = (wid.y * nwg.x + wid.x) * WG + lid;
-  if (idx >= p.N * p.C * p.HW) { return; }
-  let c = (idx / p.HW) % p.C;
-  out[idx] = (x[idx] - stats[c]) * stats[p.C + c] * gamma[c] + beta[c];
+fn batch_norm_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = wid.x * WG + lid;
+  if (i >= p.HW) { return; }
+  let c = wid.y % p.C;
+  let idx = wid.y * p.HW + i;
+  let scale = stats[p.C + c] * gamma[c];
+  out[idx] = (x[idx] - stats[c]) * scale + beta[c];
 }
 
 @compute @workgroup_size(WG)
@@ -111,11 +117,14 @@ fn batch_norm_bwd_params(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoc
   let inv = stats[p.C + c];
   var sg = 0.0;
   var sgx = 0.0;
-  for (var i = lid; i < M; i += WG) {
-    let k = at(c, i);
-    sg += g[k];
-    sgx += g[k] * (x[k] - mean) * inv;
+  for (var n = 0u; n < p.N; n++) {
+    let base = (n * p.C + c) * p.HW;
+    for (var i = lid; i < p.HW; i += WG) {
+      sg += g[base + i];
+      sgx += g[base + i] * (x[base + i] - mean);
+    }
   }
+  sgx *= inv;
   partial[lid] = sg;
   partial2[lid] = sgx;
   reduce_pair(lid);
@@ -126,10 +135,11 @@ fn batch_norm_bwd_params(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoc
 }
 
 @compute @workgroup_size(WG)
-fn batch_norm_bwd_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let idx = (wid.y * nwg.x + wid.x) * WG + lid;
-  if (idx >= p.N * p.C * p.HW) { return; }
-  let c = (idx / p.HW) % p.C;
+fn batch_norm_bwd_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = wid.x * WG + lid;
+  if (i >= p.HW) { return; }
+  let c = wid.y % p.C;
+  let idx = wid.y * p.HW + i;
   let inv = stats[p.C + c];
   let scale = gamma[c] * inv;
   if (p.training == 0u) {

@@ -72,14 +72,17 @@ export function batchNorm2d(x: Tensor, bn: BatchNormState, training: boolean): T
   if (training) engine.dispatch(K.stats, params, [x.buffer, stats.buffer, bn.running.buffer], [C]);
   else engine.dispatch(K.evalStats, params, [stats.buffer, bn.running.buffer], grid1d(C, WG));
   const y = Tensor.empty(engine, x.shape);
-  engine.dispatch(K.fwd, params, [x.buffer, bn.gamma.buffer, bn.beta.buffer, stats.buffer, y.buffer], grid1d(y.size, WG));
+  // one workgroup row per (n, c) plane (N·C ≤ 65535 rows)
+  const planes: [number, number] = [Math.ceil((H * W) / WG), N * C];
+  if (N * C > 65535) throw new ShapeError(op, `N·C = ${N * C} planes exceeds the 65535 workgroup rows of one dispatch`);
+  engine.dispatch(K.fwd, params, [x.buffer, bn.gamma.buffer, bn.beta.buffer, stats.buffer, y.buffer], planes);
   const out = record(op, [x, bn.gamma, bn.beta], y, [x, bn.gamma, stats], (g, [sx, sgamma, sstats], needs) => {
     const sums = Tensor.empty(engine, [2 * C]);
     engine.dispatch(K.bwdParams, params, [sx!.buffer, sstats!.buffer, g.buffer, sums.buffer], [C]);
     let dx: Tensor | null = null;
     if (needs[0]) {
       dx = Tensor.empty(engine, x.shape);
-      engine.dispatch(K.bwdInput, params, [sx!.buffer, sgamma!.buffer, sstats!.buffer, dx.buffer, g.buffer, sums.buffer], grid1d(dx.size, WG));
+      engine.dispatch(K.bwdInput, params, [sx!.buffer, sgamma!.buffer, sstats!.buffer, dx.buffer, g.buffer, sums.buffer], planes);
     }
     const dgamma = needs[1] ? slice(sums, 0, C, C) : null;
     const dbeta = needs[2] ? slice(sums, 0, 0, C) : null;
