@@ -113,18 +113,16 @@ fn store_row(base: u32, col0: u32, width: u32, v: vec4f) {
 // conv2d_fwd: invocation (n, output-channel block ob, oy, column block bx) computes
 // out[n, 8ob + k, oy, col0 + cs·j] for k < 8, j < 4 (8 vec4 accumulators).
 @compute @workgroup_size(WG)
-fn conv2d_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let idx = flat_index(wid, nwg, lid);
+fn conv2d_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let nbx = (p.Wo + 4u * p.cs - 1u) / (4u * p.cs) * p.cs;
   let nbo = (p.Cout + 7u) / 8u;
-  if (idx >= p.N * nbo * p.Ho * nbx) { return; }
-  let bx = idx % nbx;
+  let pix = wid.x * WG + lid;  // (oy, column block) within the plane
+  if (pix >= p.Ho * nbx) { return; }
+  let bx = pix % nbx;
   let col0 = (bx / p.cs) * 4u * p.cs + bx % p.cs;  // first of this invocation's columns
-  var t = idx / nbx;
-  let oy = t % p.Ho;
-  t /= p.Ho;
-  let o0 = (t % nbo) * 8u;
-  let n = t / nbo;
+  let oy = pix / nbx;
+  let o0 = (wid.y % nbo) * 8u;  // uniform over the workgroup: weight loads are broadcasts
+  let n = wid.y / nbo;
   let win = window();
   let kk = p.kw * p.kw;
   let plane = p.H * p.W;
@@ -133,8 +131,6 @@ fn conv2d_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
   let wo = vec4u(min(vec4u(o0) + vec4u(0u, 1u, 2u, 3u), vec4u(p.Cout - 1u))) * (p.Cin * kk);
   let wo2 = vec4u(min(vec4u(o0) + vec4u(4u, 5u, 6u, 7u), vec4u(p.Cout - 1u))) * (p.Cin * kk);
   let iy0 = i32(oy) * st - win.pad;
-  let a_lo = u32(max(0, -iy0));
-  let a_hi = u32(clamp(i32(p.H) - iy0, 0, i32(win.s)));
   let lane_cols = (vec4i(i32(col0)) + vec4i(0, 1, 2, 3) * i32(p.cs)) * st - vec4i(win.pad);
   var acc0 = vec4f(0.0);
   var acc1 = vec4f(0.0);
@@ -144,8 +140,12 @@ fn conv2d_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
   var acc5 = vec4f(0.0);
   var acc6 = vec4f(0.0);
   var acc7 = vec4f(0.0);
-  for (var a = a_lo; a < a_hi; a++) {
-    let xrow = n * p.Cin * plane + u32(iy0 + i32(a)) * p.W;
+  // Loop bounds are uniform (every lane runs every tap); rows outside the input are read at a
+  // clamped row and zeroed by the lane mask, like columns.
+  for (var a = 0u; a < win.s; a++) {
+    let iy = iy0 + i32(a);
+    let row_ok = select(0.0, 1.0, iy >= 0 && iy < i32(p.H));
+    let xrow = n * p.Cin * plane + u32(clamp(iy, 0, i32(p.H) - 1)) * p.W;
     for (var b = 0u; b < win.s; b++) {
       let cols = lane_cols + vec4i(i32(b));
       let cc = clamp_cols(cols, p.W);
@@ -172,7 +172,7 @@ fn conv2d_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
         xi += plane;
         wi += kk;
       }
-      let m = inside(cols, p.W) * mask(win.off + a, win.off + b);
+      let m = inside(cols, p.W) * (row_ok * mask(win.off + a, win.off + b));
       acc0 += t0 * m;
       acc1 += t1 * m;
       acc2 += t2 * m;
@@ -200,18 +200,16 @@ fn conv2d_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
 // iy = oy·st − pad + a, ix = ox·st − pad + b. A lane whose (ix + pad − b) is not a multiple of
 // the stride, or lands outside the output, contributes nothing (its 0/1 mask).
 @compute @workgroup_size(WG)
-fn conv2d_bwd_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let idx = flat_index(wid, nwg, lid);
+fn conv2d_bwd_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let nbx = (p.W + 4u * p.cs - 1u) / (4u * p.cs) * p.cs;
   let nbc = (p.Cin + 7u) / 8u;
-  if (idx >= p.N * nbc * p.H * nbx) { return; }
-  let bx = idx % nbx;
+  let pix = wid.x * WG + lid;
+  if (pix >= p.H * nbx) { return; }
+  let bx = pix % nbx;
   let col0 = (bx / p.cs) * 4u * p.cs + bx % p.cs;
-  var t = idx / nbx;
-  let iy = t % p.H;
-  t /= p.H;
-  let c0 = (t % nbc) * 8u;
-  let n = t / nbc;
+  let iy = pix / nbx;
+  let c0 = (wid.y % nbc) * 8u;  // uniform over the workgroup
+  let n = wid.y / nbc;
   let win = window();
   let kk = p.kw * p.kw;
   let st = i32(p.stride);
@@ -230,8 +228,8 @@ fn conv2d_bwd_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   var acc7 = vec4f(0.0);
   for (var a = 0u; a < win.s; a++) {
     let ty = i32(iy) + win.pad - i32(a);
-    if (ty < 0 || ty % st != 0 || ty / st >= i32(p.Ho)) { continue; }
-    let grow = n * p.Cout * oplane + u32(ty / st) * p.Wo;
+    let row_ok = select(0.0, 1.0, ty >= 0 && ty % st == 0 && ty / st < i32(p.Ho));
+    let grow = n * p.Cout * oplane + u32(clamp(ty / st, 0, i32(p.Ho) - 1)) * p.Wo;
     for (var b = 0u; b < win.s; b++) {
       let tx = lane_ix + vec4i(win.pad - i32(b));
       let on_grid = select(vec4f(0.0), vec4f(1.0), (tx % vec4i(st)) == vec4i(0));
@@ -261,7 +259,7 @@ fn conv2d_bwd_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
         gi += oplane;
         wi += ostride;
       }
-      let m = ok * mask(win.off + a, win.off + b);
+      let m = ok * (row_ok * mask(win.off + a, win.off + b));
       acc0 += t0 * m;
       acc1 += t1 * m;
       acc2 += t2 * m;

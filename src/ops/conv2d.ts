@@ -138,7 +138,9 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
 
   const y = Tensor.empty(engine, [N, Cout, Ho, Wo]);
   // one invocation per 4 output channels × 4 output columns (see conv2d.wgsl)
-  engine.dispatch(K.fwd, params, [x.buffer, w.buffer, y.buffer, vt.buffer], grid1d(N * Math.ceil(Cout / 8) * Ho * rowInvocations(Wo, params.cs), WG));
+  // grid: x over the output plane's (row, column block)s, y over (n, block of 8 output channels)
+  if (N * Math.ceil(Math.max(Cout, Cin) / 8) > 65535) throw new ShapeError(op, `batch ${N} × ${Math.max(Cout, Cin)} channels exceeds one dispatch's 65535 workgroup rows`);
+  engine.dispatch(K.fwd, params, [x.buffer, w.buffer, y.buffer, vt.buffer], [Math.ceil((Ho * rowInvocations(Wo, params.cs)) / WG), N * Math.ceil(Cout / 8)]);
   const inputs = v ? [x, w, v] : [x, w];
   const out = record(op, inputs, y, [x, w, vt], (g, [sx, sw, sv], needs) => {
     let dx: Tensor | null = null;
@@ -146,7 +148,7 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
     let dv: Tensor | null = null;
     if (needs[0]) {
       dx = Tensor.empty(engine, x.shape);
-      engine.dispatch(K.bwdInput, inputParams, [sw!.buffer, dx.buffer, g.buffer, sv!.buffer], grid1d(N * Math.ceil(Cin / 8) * H * rowInvocations(W, inputParams.cs), WG));
+      engine.dispatch(K.bwdInput, inputParams, [sw!.buffer, dx.buffer, g.buffer, sv!.buffer], [Math.ceil((H * rowInvocations(W, inputParams.cs)) / WG), N * Math.ceil(Cin / 8)]);
     }
     if (needs[1] || needs[2]) {
       dw = Tensor.empty(engine, w.shape);
