@@ -19,7 +19,7 @@ export { parameter, uniformInit, linearParams, type LinearParams } from './nn.js
 export const version = '0.1.0';
 export { loadMnistJson, type ImageSet } from './data/mnist_json.js';
 export { parseIdx, loadIdxImages, DatasetError, FASHION_MNIST_DIR } from './data/idx.js';
-export { conv2d, hardSize, type Conv2dOptions } from './ops/conv2d.js';
+export { conv2d, conv2dKernels, hardSize, type Conv2dOptions } from './ops/conv2d.js';
 export { gaussianMask } from './ops/gaussian_mask.js';
 export { maxPool2x2, avgPool2x2, globalAvgPool } from './ops/pool.js';
 export { accuracy, type LabelledImages } from './evaluate.js';
@@ -27,3 +27,4 @@ export { concat, stack, slice, unstack } from './ops/concat.js';
 export { gruCell, gruGates, gruSequence, biGru, gruCellParams, gruCellParamList, type GruCellParams } from './ops/gru.js';
 export { batchNorm2d, batchNormState, type BatchNormState } from './ops/batch_norm.js';
 export { sizeOneHot } from './ops/size_encoding.js';
+export { fmaPeak, fmaPeakFlops } from './ops/fma_peak.js';

@@ -43,7 +43,8 @@ export class NoAdapterError extends Error {
 // garbage-collected its worker threads are torn down under the device (a crash, not an error).
 let nodeGpu: GPU | undefined;
 
-async function getGpu(): Promise<GPU> {
+/** The WebGPU entry point effconv uses: navigator.gpu, or one Dawn instance in Node (shared, e.g. with a peer library in the bench). */
+export async function getGpu(): Promise<GPU> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) return nav.gpu;
   if (nodeGpu) return nodeGpu;

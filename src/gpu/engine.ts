@@ -37,6 +37,7 @@ export class Engine {
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
+  private timing: { set: GPUQuerySet; used: number; capacity: number } | null = null;
   private errorChecks: Promise<GPUError | null>[] = [];
   private readonly scopes: Set<Disposable>[] = [];
   private readonly scopeHooks: ((depth: number) => void)[] = [];
@@ -221,8 +222,57 @@ export class Engine {
   }
 
   private computePass(): GPUComputePassEncoder {
-    if (!this.pass) this.pass = this.commandEncoder().beginComputePass({ label: 'effconv kernels' });
+    if (!this.pass) {
+      const t = this.timing;
+      const timestampWrites =
+        t && t.used + 2 <= t.capacity ? { querySet: t.set, beginningOfPassWriteIndex: t.used, endOfPassWriteIndex: t.used + 1 } : undefined;
+      if (t && timestampWrites) t.used += 2;
+      this.pass = this.commandEncoder().beginComputePass({ label: 'effconv kernels', ...(timestampWrites ? { timestampWrites } : {}) });
+    }
     return this.pass;
+  }
+
+  /** Whether GPU timestamps can time the work (the adapter has 'timestamp-query'). */
+  get canTime(): boolean {
+    return this.device.features.has('timestamp-query');
+  }
+
+  /**
+   * Starts timing: every compute pass begun from now on records GPU timestamps at its start and
+   * end (up to maxPasses passes). For benchmarks; `endTiming` returns the total.
+   */
+  beginTiming(maxPasses = 64): void {
+    if (!this.canTime) throw new Error("engine: the adapter has no 'timestamp-query' feature");
+    this.flush();
+    this.timing?.set.destroy();
+    this.timing = { set: this.device.createQuerySet({ type: 'timestamp', count: 2 * maxPasses, label: 'effconv timing' }), used: 0, capacity: 2 * maxPasses };
+  }
+
+  /** Stops timing; the summed GPU time of the timed passes in milliseconds (one readback). */
+  async endTiming(): Promise<number> {
+    const t = this.timing;
+    if (!t) throw new Error('engine: endTiming without beginTiming');
+    this.flush();
+    this.timing = null;
+    if (t.used === 0) {
+      t.set.destroy();
+      return 0;
+    }
+    const bytes = t.used * 8;
+    const resolve = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, label: 'timing resolve' });
+    const staging = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'timing readback' });
+    const enc = this.device.createCommandEncoder({ label: 'timing' });
+    enc.resolveQuerySet(t.set, 0, t.used, resolve, 0);
+    enc.copyBufferToBuffer(resolve, 0, staging, 0, bytes);
+    this.device.queue.submit([enc.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    const stamps = new BigUint64Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    for (const b of [resolve, staging]) b.destroy();
+    t.set.destroy();
+    let ns = 0n;
+    for (let i = 0; i + 1 < stamps.length; i += 2) if (stamps[i + 1]! > stamps[i]!) ns += stamps[i + 1]! - stamps[i]!;
+    return Number(ns) / 1e6;
   }
 
   private endPass(): void {

@@ -6,7 +6,7 @@
 import type { Engine } from '../gpu/engine.js';
 import { fmtShape, ShapeError } from '../gpu/errors.js';
 import { defineKernel } from '../gpu/kernel.js';
-import { uniformLayout } from '../gpu/uniforms.js';
+import { uniformLayout, type UniformValues } from '../gpu/uniforms.js';
 import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
 import { add, ones } from './elementwise.js';
@@ -90,12 +90,22 @@ function placeholderV(engine: Engine): Tensor {
   return t;
 }
 
-/**
- * y = conv2d(x, w) with x [N, Cin, H, W] and w [Cout, Cin, kw, kw]; output [N, Cout, Ho, Wo].
- * Gradients reach x, w (zero outside the window), bias and the soft size v.
- */
-export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
-  const op = 'conv2d';
+type ConvUniforms = UniformValues<(typeof ConvParams.fields)[number][0]>;
+
+/** Checked shapes, uniforms and grids of one convolution (shared by the op and the raw kernels). */
+interface ConvPlan {
+  x: Tensor;
+  w: Tensor;
+  /** The soft size tensor, or the placeholder when unmasked. */
+  vt: Tensor;
+  masked: boolean;
+  outShape: number[];
+  params: ConvUniforms;
+  inputParams: ConvUniforms;
+  grids: { fwd: [number, number]; bwdInput: [number, number]; bwdWeight: [number, number] };
+}
+
+function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPlan {
   if (x.rank !== 4) throw new ShapeError(op, `input must be [N, Cin, H, W], got ${fmtShape(x.shape)}`);
   if (w.rank !== 4 || w.shape[2] !== w.shape[3]) {
     throw new ShapeError(op, `weight must be [Cout, Cin, k, k], got ${fmtShape(w.shape)}`);
@@ -130,36 +140,83 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   if (opts.bias && (opts.bias.rank !== 1 || opts.bias.shape[0] !== Cout)) {
     throw new ShapeError(op, `bias ${fmtShape(opts.bias.shape)} does not match ${Cout} output channels`);
   }
-  const engine = x.engine;
-  const vt = v ?? placeholderV(engine);
+  // grids: x over a plane's (row, column block)s, y over (n, block of 8 channels); see conv2d.wgsl
+  if (N * Math.ceil(Math.max(Cout, Cin) / 8) > 65535) {
+    throw new ShapeError(op, `batch ${N} × ${Math.max(Cout, Cin)} channels exceeds one dispatch's 65535 workgroup rows`);
+  }
   const base = { N, Cin, H, W, Cout, Ho, Wo, s: auto ? 0 : s, kw, off: (kw - s) / 2, stride, pad, masked: v ? 1 : 0, kmin: kMin };
   const params = { ...base, cs: columnStride(Wo) }; // forward and weight gradient: output columns
   const inputParams = { ...base, cs: columnStride(W) }; // input gradient: input columns
+  return {
+    x,
+    w,
+    vt: v ?? placeholderV(x.engine),
+    masked: !!v,
+    outShape: [N, Cout, Ho, Wo],
+    params,
+    inputParams,
+    grids: {
+      fwd: [Math.ceil((Ho * rowInvocations(Wo, params.cs)) / WG), N * Math.ceil(Cout / 8)],
+      bwdInput: [Math.ceil((H * rowInvocations(W, inputParams.cs)) / WG), N * Math.ceil(Cin / 8)],
+      bwdWeight: grid1d(Math.ceil(Cout / 8) * Math.ceil(Cin / 4) * kw * kw, WG),
+    },
+  };
+}
 
-  const y = Tensor.empty(engine, [N, Cout, Ho, Wo]);
-  // one invocation per 4 output channels × 4 output columns (see conv2d.wgsl)
-  // grid: x over the output plane's (row, column block)s, y over (n, block of 8 output channels)
-  if (N * Math.ceil(Math.max(Cout, Cin) / 8) > 65535) throw new ShapeError(op, `batch ${N} × ${Math.max(Cout, Cin)} channels exceeds one dispatch's 65535 workgroup rows`);
-  engine.dispatch(K.fwd, params, [x.buffer, w.buffer, y.buffer, vt.buffer], [Math.ceil((Ho * rowInvocations(Wo, params.cs)) / WG), N * Math.ceil(Cout / 8)]);
+function runForward(p: ConvPlan, x: Tensor, w: Tensor): Tensor {
+  const y = Tensor.empty(x.engine, p.outShape);
+  x.engine.dispatch(K.fwd, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd);
+  return y;
+}
+
+function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor): Tensor {
+  const dx = Tensor.empty(w.engine, p.x.shape);
+  w.engine.dispatch(K.bwdInput, p.inputParams, [w.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput);
+  return dx;
+}
+
+function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tensor {
+  const dw = Tensor.empty(x.engine, p.w.shape);
+  x.engine.dispatch(K.bwdWeight, p.params, [x.buffer, dw.buffer, g.buffer, vt.buffer], p.grids.bwdWeight);
+  return dw;
+}
+
+/**
+ * y = conv2d(x, w) with x [N, Cin, H, W] and w [Cout, Cin, kw, kw]; output [N, Cout, Ho, Wo].
+ * Gradients reach x, w (zero outside the window), bias and the soft size v.
+ */
+export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d';
+  const plan = planConv(op, x, w, opts);
+  const engine = x.engine;
+  const v = plan.masked ? plan.vt : undefined;
+  const kw = w.shape[2]!;
+  const y = runForward(plan, x, w);
   const inputs = v ? [x, w, v] : [x, w];
-  const out = record(op, inputs, y, [x, w, vt], (g, [sx, sw, sv], needs) => {
-    let dx: Tensor | null = null;
-    let dw: Tensor | null = null;
+  const out = record(op, inputs, y, [x, w, plan.vt], (g, [sx, sw, sv], needs) => {
+    const dx = needs[0] ? runBackwardInput(plan, sw!, g, sv!) : null;
+    const dw = needs[1] || needs[2] ? runBackwardWeight(plan, sx!, g, sv!) : null;
     let dv: Tensor | null = null;
-    if (needs[0]) {
-      dx = Tensor.empty(engine, x.shape);
-      engine.dispatch(K.bwdInput, inputParams, [sw!.buffer, dx.buffer, g.buffer, sv!.buffer], [Math.ceil((H * rowInvocations(W, inputParams.cs)) / WG), N * Math.ceil(Cin / 8)]);
-    }
-    if (needs[1] || needs[2]) {
-      dw = Tensor.empty(engine, w.shape);
-      engine.dispatch(K.bwdWeight, params, [sx!.buffer, dw.buffer, g.buffer, sv!.buffer], grid1d(Math.ceil(Cout / 8) * Math.ceil(Cin / 4) * kw * kw, WG));
-    }
     if (v && needs[2]) {
       const terms = Tensor.empty(engine, [kw * kw]);
-      engine.dispatch(K.bwdSize, params, [sw!.buffer, terms.buffer, dw!.buffer, sv!.buffer], [Math.ceil((kw * kw) / WG)]);
+      engine.dispatch(K.bwdSize, plan.params, [sw!.buffer, terms.buffer, dw!.buffer, sv!.buffer], [Math.ceil((kw * kw) / WG)]);
       dv = sum(terms).view(v.shape);
     }
     return v ? [dx, needs[1] ? dw : null, dv] : [dx, dw];
   });
-  return opts.bias ? add(out, reshape(opts.bias, [Cout, 1, 1])) : out;
+  return opts.bias ? add(out, reshape(opts.bias, [plan.outShape[1]!, 1, 1])) : out;
+}
+
+/**
+ * The three convolution kernels without the tape (for benchmarks and kernel studies): the same
+ * checks and dispatches as conv2d; each call returns a new tensor.
+ */
+export function conv2dKernels(x: Tensor, w: Tensor, opts: Conv2dOptions = {}) {
+  const plan = planConv('conv2d', x, w, opts);
+  return {
+    outShape: plan.outShape,
+    forward: (): Tensor => runForward(plan, x, w),
+    backwardInput: (g: Tensor): Tensor => runBackwardInput(plan, w, g, plan.vt),
+    backwardWeight: (g: Tensor): Tensor => runBackwardWeight(plan, x, g, plan.vt),
+  };
 }
