@@ -1,0 +1,285 @@
+/**
+ * `npm run bench`: device FMA peak, the kernels, end-to-end training steps, and the peer (TF.js
+ * WebGPU on the same Dawn instance) side by side. Prints markdown tables and writes the same as
+ * JSON (adapter, date, commit) to bench/results/.
+ *
+ *   node dist/bench/main.js [--only peak,conv,masked,matmul,gru,mask,e2e] [--reps 5] [--no-peer] [--out FILE]
+ *
+ * FLOP formulas (stated once, used for every GFLOP/s figure):
+ *   conv (each of forward, backward-input, backward-weight)  2·N·Ho·Wo·Cin·Cout·s²
+ *   matmul M×K by K×N                                         2·M·N·K
+ *   GRU cell forward (the two affine maps)                    2·B·(I + H)·3H;  backward 2× that
+ *   FMA peak                                                  invocations · iterations · 64
+ */
+import { execSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { backward, conv2dKernels, Engine, fmaPeak, fmaPeakFlops, gaussianMask, gruCell, gruCellParams, matmul, parameter, sum, Tensor, type Engine as EngineT } from '../src/index.js';
+import { Rng } from '../src/random.js';
+import { PRESETS } from '../src/effconv/spec.js';
+import { Search } from '../src/effconv/search.js';
+import { FinalTraining } from '../src/effconv/final_training.js';
+import { resolveBudget } from '../src/effconv/budget.js';
+import { loadTfjs, timeTf, type Tf } from './peer_tfjs.js';
+import { timeGpu, type Timing } from './timing.js';
+
+const SECTIONS = ['peak', 'conv', 'masked', 'matmul', 'gru', 'mask', 'e2e'] as const;
+const { values } = parseArgs({
+  options: { only: { type: 'string' }, reps: { type: 'string', default: '5' }, 'no-peer': { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+});
+if (values.help) {
+  console.log(`usage: npm run bench -- [--only ${SECTIONS.join(',')}] [--reps N (≥ 5 recommended)] [--no-peer] [--out FILE]`);
+  process.exit(0);
+}
+const only = new Set(values.only ? values.only.split(',') : SECTIONS);
+for (const s of only) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--only: unknown section "${s}" (${SECTIONS.join(', ')})`);
+const reps = Number(values.reps);
+if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps must be a positive integer, got ${values.reps}`);
+
+const engine = await Engine.create();
+const rng = new Rng(0);
+const rand = (n: number) => Float32Array.from({ length: n }, () => rng.uniform(-1, 1));
+const gf = (flops: number, ms: number) => flops / (ms * 1e6);
+const f2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '–');
+const pct = (g: number) => (peakGflops ? `${((100 * g) / peakGflops).toFixed(1)} %` : '–');
+const report: Record<string, unknown> = {};
+const lines: string[] = [];
+const out = (s = '') => {
+  console.log(s);
+  lines.push(s);
+};
+
+let tf: Tf | null = null;
+if (!values['no-peer'] && (only.has('conv') || only.has('e2e'))) {
+  try {
+    tf = await loadTfjs();
+  } catch (e) {
+    console.error(`peer unavailable: ${(e as Error).message}`);
+  }
+}
+
+const adapter = engine.adapterInfo;
+const commit = (() => {
+  try {
+    return execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return 'unknown';
+  }
+})();
+out(`# effconv bench — ${adapter.description || adapter.device} (${adapter.isCpu ? 'CPU adapter' : 'GPU'}), ${new Date().toISOString().slice(0, 10)}, commit ${commit}`);
+out(`Timing: ${engine.canTime ? 'GPU timestamp queries' : 'wall clock around queue completion'}; 1 warm-up + ${reps} repetitions, median (min–max). Peer: ${tf ? `TF.js ${tf.version.tfjs} WebGPU on the same Dawn instance` : 'not run'}.`);
+
+// ---- device peak ----
+let peakGflops = 0;
+if (only.has('peak') || only.size > 0) {
+  let n = 1 << 14;
+  let iters = 256;
+  let t: Timing;
+  for (;;) {
+    t = await timeGpu(engine, () => void fmaPeak(engine, n, iters), reps);
+    if (t.medianMs > 50 || n >= 1 << 22) break;
+    if (iters < 4096) iters *= 4;
+    else n *= 4;
+  }
+  peakGflops = gf(fmaPeakFlops(n, iters), t.minMs);
+  report.peak = { gflops: peakGflops, invocations: n, iterations: iters, timing: t };
+  out(`\n## Device FMA peak\n\n${f2(peakGflops)} GFLOP/s fp32 (WGSL, ${n} invocations × ${iters} rounds of 8 vec4 FMA chains, best of ${reps}); every "% peak" below is relative to this.`);
+}
+
+// ---- conv ----
+interface ConvShape {
+  N: number;
+  HW: number;
+  Cin: number;
+  Cout: number;
+}
+async function effconvConv(c: ConvShape, s: number, kw = s, softSize?: number) {
+  const x = parameter(engine, rand(c.N * c.Cin * c.HW * c.HW), [c.N, c.Cin, c.HW, c.HW]);
+  const w = parameter(engine, rand(c.Cout * c.Cin * kw * kw), [c.Cout, c.Cin, kw, kw]);
+  const v = softSize === undefined ? undefined : Tensor.from(engine, [softSize], [1]);
+  const k = conv2dKernels(x, w, { size: s, ...(v ? { softSize: v } : {}) });
+  const g = Tensor.from(engine, rand(c.N * c.Cout * c.HW * c.HW), k.outShape);
+  const fwd = await timeGpu(engine, () => void k.forward(), reps);
+  const bwdIn = await timeGpu(engine, () => void k.backwardInput(g), reps);
+  const bwdW = await timeGpu(engine, () => void k.backwardWeight(g), reps);
+  for (const t of [x, w, g, v]) t?.dispose();
+  return { fwd, bwdIn, bwdW };
+}
+
+async function peerConv(c: ConvShape, s: number) {
+  if (!tf) return null;
+  const t = tf;
+  const x = t.randomNormal([c.N, c.HW, c.HW, c.Cin]);
+  const f = t.randomNormal([s, s, c.Cin, c.Cout]);
+  const fwd = await timeTf(t, () => t.tidy(() => void t.conv2d(x, f, 1, 'same')), reps);
+  const grad = t.grads((a: any, b: any) => t.sum(t.conv2d(a, b, 1, 'same')));
+  const fb = await timeTf(t, () => t.tidy(() => void grad([x, f])), reps);
+  x.dispose();
+  f.dispose();
+  return { fwd, fb };
+}
+
+if (only.has('conv')) {
+  out('\n## conv2d (plain, stride 1, same padding)\n');
+  out('| shape | k | fwd ms | fwd GFLOP/s | bwd-input ms | bwd-input GFLOP/s | bwd-weight ms | bwd-weight GFLOP/s | fwd+bwd GFLOP/s | fwd % peak | fwd+bwd % peak | TF.js fwd GFLOP/s | TF.js fwd+bwd GFLOP/s | × TF.js fwd | × TF.js fwd+bwd |');
+  out('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  const rows: unknown[] = [];
+  const cases: [ConvShape, number[]][] = [
+    [{ N: 32, HW: 32, Cin: 32, Cout: 64 }, [1, 3, 5, 7, 9]],
+    [{ N: 32, HW: 16, Cin: 64, Cout: 128 }, [3, 7]],
+  ];
+  for (const [c, ks] of cases) {
+    for (const k of ks) {
+      const flops = 2 * c.N * c.HW * c.HW * c.Cin * c.Cout * k * k;
+      const e = await effconvConv(c, k);
+      const p = await peerConv(c, k);
+      const fbMs = e.fwd.medianMs + e.bwdIn.medianMs + e.bwdW.medianMs;
+      const row = {
+        shape: `N=${c.N} ${c.HW}×${c.HW} ${c.Cin}→${c.Cout}`,
+        k,
+        flops,
+        effconv: { fwd: e.fwd, bwdInput: e.bwdIn, bwdWeight: e.bwdW, fwdGflops: gf(flops, e.fwd.medianMs), fwdBwdGflops: gf(3 * flops, fbMs) },
+        peer: p ? { fwd: p.fwd, fwdBwd: p.fb, fwdGflops: gf(flops, p.fwd.medianMs), fwdBwdGflops: gf(3 * flops, p.fb.medianMs) } : null,
+      };
+      rows.push(row);
+      const E = row.effconv;
+      out(
+        `| ${row.shape} | ${k} | ${f2(e.fwd.medianMs)} (${f2(e.fwd.minMs)}–${f2(e.fwd.maxMs)}) | ${f2(E.fwdGflops)} | ${f2(e.bwdIn.medianMs)} | ${f2(gf(flops, e.bwdIn.medianMs))} | ${f2(e.bwdW.medianMs)} | ${f2(gf(flops, e.bwdW.medianMs))} | ${f2(E.fwdBwdGflops)} | ${pct(E.fwdGflops)} | ${pct(E.fwdBwdGflops)} | ` +
+          (row.peer ? `${f2(row.peer.fwdGflops)} | ${f2(row.peer.fwdBwdGflops)} | ${f2(p!.fwd.medianMs / e.fwd.medianMs)} | ${f2(p!.fb.medianMs / fbMs)} |` : '– | – | – | – |'),
+      );
+    }
+  }
+  report.conv = rows;
+}
+
+if (only.has('masked')) {
+  const c = { N: 16, HW: 16, Cin: 32, Cout: 32 };
+  out(`\n## Masked conv2d, k_max = 9, N=${c.N} ${c.HW}×${c.HW} ${c.Cin}→${c.Cout} (Gaussian mask fused; GFLOP/s count the s×s window)\n`);
+  out('| s | fwd ms | bwd-input ms | bwd-weight ms | fwd+bwd ms | fwd+bwd GFLOP/s | % peak | fwd ms / s² | × plain s×s (fwd+bwd) |');
+  out('|---|---|---|---|---|---|---|---|---|');
+  const rows: unknown[] = [];
+  for (let s = 1; s <= 9; s += 2) {
+    const flops = 2 * c.N * c.HW * c.HW * c.Cin * c.Cout * s * s;
+    const m = await effconvConv(c, s, 9, s / 2 + 0.3);
+    const plain = s === 3 ? await effconvConv(c, 3) : null;
+    const total = (r: typeof m) => r.fwd.medianMs + r.bwdIn.medianMs + r.bwdW.medianMs;
+    rows.push({ s, masked: m, plain3: plain });
+    out(`| ${s} | ${f2(m.fwd.medianMs)} | ${f2(m.bwdIn.medianMs)} | ${f2(m.bwdW.medianMs)} | ${f2(total(m))} | ${f2(gf(3 * flops, total(m)))} | ${pct(gf(3 * flops, total(m)))} | ${(m.fwd.medianMs / (s * s)).toFixed(3)} | ${plain ? f2(total(m) / total(plain)) : ''} |`);
+  }
+  report.masked = rows;
+}
+
+if (only.has('matmul')) {
+  out('\n## matmul\n\n| size | ms | GFLOP/s | % peak |\n|---|---|---|---|');
+  const rows: unknown[] = [];
+  for (const n of [512, 2048]) {
+    const a = Tensor.from(engine, rand(n * n), [n, n]);
+    const b = Tensor.from(engine, rand(n * n), [n, n]);
+    const t = await timeGpu(engine, () => void matmul(a, b), reps);
+    const g = gf(2 * n * n * n, t.medianMs);
+    rows.push({ n, timing: t, gflops: g });
+    out(`| ${n}³ | ${f2(t.medianMs)} | ${f2(g)} | ${pct(g)} |`);
+    a.dispose();
+    b.dispose();
+  }
+  report.matmul = rows;
+}
+
+if (only.has('gru')) {
+  out('\n## GRU cell (input size = hidden size)\n\n| batch | hidden | fwd ms | fwd GFLOP/s | fwd+bwd ms | fwd+bwd GFLOP/s |\n|---|---|---|---|---|---|');
+  const rows: unknown[] = [];
+  for (const B of [1, 64]) {
+    for (const H of [64, 256]) {
+      const p = gruCellParams(engine, rng, H, H);
+      const x = parameter(engine, rand(B * H), [B, H]);
+      const h = parameter(engine, rand(B * H), [B, H]);
+      const flops = 2 * B * 2 * H * 3 * H;
+      const fwd = await timeGpu(engine, () => void gruCell(x, h, p), reps);
+      const fb = await timeGpu(engine, () => {
+        backward(sum(gruCell(x, h, p)));
+        for (const t of [x, h, p.wIh, p.wHh, p.bIh, p.bHh]) {
+          t.grad?.dispose();
+          t.grad = null;
+        }
+      }, reps);
+      rows.push({ batch: B, hidden: H, fwd, fwdBwd: fb });
+      out(`| ${B} | ${H} | ${f2(fwd.medianMs)} | ${f2(gf(flops, fwd.medianMs))} | ${f2(fb.medianMs)} | ${f2(gf(3 * flops, fb.medianMs))} |`);
+    }
+  }
+  report.gru = rows;
+}
+
+if (only.has('mask')) {
+  const v = parameter(engine, [3.2], [1]);
+  const fwd = await timeGpu(engine, () => void gaussianMask(v, 9), reps);
+  const fb = await timeGpu(engine, () => {
+    backward(sum(gaussianMask(v, 9)));
+    v.grad?.dispose();
+    v.grad = null;
+  }, reps);
+  report.mask = { fwd, fwdBwd: fb };
+  out(`\n## Gaussian mask (k = 9)\n\nforward ${(1000 * fwd.medianMs).toFixed(1)} µs, forward+backward ${(1000 * fb.medianMs).toFixed(1)} µs (dispatch-bound: 81 taps).`);
+}
+
+async function e2e(eng: EngineT) {
+  const spec = PRESETS['fmnist-6']!;
+  const B = 128;
+  const data = rand(B * 784);
+  const y = Int32Array.from({ length: B }, () => rng.int(10));
+  const target = resolveBudget(spec, { kMin: 1, kMax: 9 }, 100_000);
+  const search = new Search(eng, spec, { kMin: 1, kMax: 9, target, lambda: 2, lossKind: 'symmetric', batch: B, lr: 1e-3, seed: 0, logEvery: 1000 });
+  const final = new FinalTraining(eng, spec, [3, 3, 3, 3, 3, 3], { batch: B, lr: 1e-3, steps: 1000, seed: 0, logEvery: 1000 });
+  const step = async (s: Search | FinalTraining) => {
+    s.x.write(data);
+    const t = await timeGpu(eng, () => s.run(y), reps);
+    await s.flush();
+    return t;
+  };
+  const ts = await step(search);
+  const tfin = await step(final);
+  let peer: Timing | null = null;
+  if (tf) {
+    const t = tf;
+    const model = t.sequential();
+    spec.layers.forEach((l, i) => {
+      model.add(t.layers.conv2d!({ filters: l.out, kernelSize: 3, padding: 'same', useBias: false, ...(i === 0 ? { inputShape: [28, 28, 1] } : {}) }));
+      model.add(t.layers.batchNormalization!({}));
+      model.add(t.layers.activation!({ activation: 'relu' }));
+      if (l.pool) model.add(t.layers.maxPooling2d!({ poolSize: 2 }));
+    });
+    model.add(t.layers.globalAveragePooling2d!({}));
+    model.add(t.layers.dense!({ units: 10 }));
+    model.compile({ optimizer: t.train.adam(1e-3), loss: 'sparseCategoricalCrossentropy' });
+    const xs = t.randomNormal([B, 28, 28, 1]);
+    const ys = t.tensor1d(Array.from(y), 'float32');
+    const times: number[] = [];
+    for (let i = 0; i < reps + 1; i++) {
+      const t0 = performance.now();
+      await model.trainOnBatch(xs, ys); // returns the loss: includes one readback, as effconv reads its loss every N steps
+      if (i > 0) times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    peer = { medianMs: times[Math.floor(times.length / 2)]!, minMs: times[0]!, maxMs: times[times.length - 1]!, reps, method: 'wall' };
+  }
+  return { search: ts, final: tfin, peer, batch: B };
+}
+
+if (only.has('e2e')) {
+  const r = await e2e(engine);
+  report.e2e = r;
+  const ips = (t: Timing) => (r.batch / (t.medianMs / 1000)).toFixed(1);
+  out(`\n## End to end: fmnist-6, batch ${r.batch} (sizes all 3×3 at the search's start for a 100 k budget)\n`);
+  out('| step | ms | images/s |\n|---|---|---|');
+  out(`| search step (predictors + masked convs + budget loss + Adam) | ${f2(r.search.medianMs)} | ${ips(r.search)} |`);
+  out(`| final-training step (plain 3×3) | ${f2(r.final.medianMs)} | ${ips(r.final)} |`);
+  if (r.peer) out(`| TF.js final-training step (same model, NHWC, wall clock incl. loss readback) | ${f2(r.peer.medianMs)} | ${ips(r.peer)} |`);
+  out(`\nsearch step / final step = ${f2(r.search.medianMs / r.final.medianMs)}${r.peer ? `; effconv / TF.js images/s = ${f2(r.peer.medianMs / r.final.medianMs)}` : ''}`);
+}
+
+mkdirSync('bench/results', { recursive: true });
+const file = values.out ?? `bench/results/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+writeFileSync(file, JSON.stringify({ adapter, date: new Date().toISOString(), commit, reps, peer: tf ? `tfjs ${tf.version.tfjs}` : null, ...report }, null, 2));
+writeFileSync(file.replace(/\.json$/, '.md'), `${lines.join('\n')}\n`);
+console.log(`\nwritten ${file} (and .md)`);
+engine.destroy();
+process.exit(0);
