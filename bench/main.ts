@@ -20,7 +20,7 @@ import { PRESETS } from '../src/effconv/spec.js';
 import { Search } from '../src/effconv/search.js';
 import { FinalTraining } from '../src/effconv/final_training.js';
 import { resolveBudget } from '../src/effconv/budget.js';
-import { loadTfjs, timeTf, type Tf } from './peer_tfjs.js';
+import { loadTfjs, timeTf, type Tf, type TfTensor } from './peer_tfjs.js';
 import { timeGpu, type Timing } from './timing.js';
 
 const SECTIONS = ['peak', 'conv', 'masked', 'matmul', 'gru', 'mask', 'e2e'] as const;
@@ -67,7 +67,7 @@ const commit = (() => {
   }
 })();
 out(`# effconv bench — ${adapter.description || adapter.device} (${adapter.isCpu ? 'CPU adapter' : 'GPU'}), ${new Date().toISOString().slice(0, 10)}, commit ${commit}`);
-out(`Timing: ${engine.canTime ? 'GPU timestamp queries' : 'wall clock around queue completion'}; 1 warm-up + ${reps} repetitions, median (min–max). Peer: ${tf ? `TF.js ${tf.version.tfjs} WebGPU on the same Dawn instance` : 'not run'}.`);
+out(`Timing: ${engine.canTime ? 'GPU timestamp queries' : 'wall clock around queue completion'}; a warm-up run (conv rows: on a batch of 2), then ${reps} repetitions, median (min–max). Peer: ${tf ? `TF.js ${tf.version.tfjs} WebGPU on the same Dawn instance` : 'not run'}.`);
 
 // ---- device peak ----
 let peakGflops = 0;
@@ -93,27 +93,32 @@ interface ConvShape {
   Cin: number;
   Cout: number;
 }
-async function effconvConv(c: ConvShape, s: number, kw = s, softSize?: number) {
+async function effconvConv(c: ConvShape, s: number, kw = s, softSize?: number, warm = true) {
+  // Warm-up (pipeline creation) on a batch of 2: same kernels and constants, a fraction of the time.
+  if (warm && c.N > 2) await effconvConv({ ...c, N: 2 }, s, kw, softSize, false);
   const x = parameter(engine, rand(c.N * c.Cin * c.HW * c.HW), [c.N, c.Cin, c.HW, c.HW]);
   const w = parameter(engine, rand(c.Cout * c.Cin * kw * kw), [c.Cout, c.Cin, kw, kw]);
   const v = softSize === undefined ? undefined : Tensor.from(engine, [softSize], [1]);
   const k = conv2dKernels(x, w, { size: s, ...(v ? { softSize: v } : {}) });
   const g = Tensor.from(engine, rand(c.N * c.Cout * c.HW * c.HW), k.outShape);
-  const fwd = await timeGpu(engine, () => void k.forward(), reps);
-  const bwdIn = await timeGpu(engine, () => void k.backwardInput(g), reps);
-  const bwdW = await timeGpu(engine, () => void k.backwardWeight(g), reps);
+  const n = warm ? reps : 1;
+  const fwd = await timeGpu(engine, () => void k.forward(), n, undefined, 0);
+  const bwdIn = await timeGpu(engine, () => void k.backwardInput(g), n, undefined, 0);
+  const bwdW = await timeGpu(engine, () => void k.backwardWeight(g), n, undefined, 0);
   for (const t of [x, w, g, v]) t?.dispose();
   return { fwd, bwdIn, bwdW };
 }
 
-async function peerConv(c: ConvShape, s: number) {
+async function peerConv(c: ConvShape, s: number, warm = true) {
   if (!tf) return null;
   const t = tf;
+  if (warm && c.N > 2) await peerConv({ ...c, N: 2 }, s, false); // warm-up (shader compilation) on a batch of 2
   const x = t.randomNormal([c.N, c.HW, c.HW, c.Cin]);
   const f = t.randomNormal([s, s, c.Cin, c.Cout]);
-  const fwd = await timeTf(t, () => t.tidy(() => void t.conv2d(x, f, 1, 'same')), reps);
-  const grad = t.grads((a: any, b: any) => t.sum(t.conv2d(a, b, 1, 'same')));
-  const fb = await timeTf(t, () => t.tidy(() => void grad([x, f])), reps);
+  const n = warm ? reps : 1;
+  const fwd = await timeTf(t, () => t.tidy(() => void t.conv2d(x, f, 1, 'same')), n, 0);
+  const grad = t.grads((a: TfTensor, b: TfTensor) => t.sum(t.conv2d(a, b, 1, 'same')));
+  const fb = await timeTf(t, () => t.tidy(() => void grad([x, f])), n, 0);
   x.dispose();
   f.dispose();
   return { fwd, fb };

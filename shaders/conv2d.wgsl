@@ -110,6 +110,62 @@ fn store_row(base: u32, col0: u32, width: u32, v: vec4f) {
   if (col0 + 3u * p.cs < width) { out[base + col0 + 3u * p.cs] = v.w; }
 }
 
+// 8 channels × 4 columns of sums: the register block of the forward and input-gradient kernels.
+struct Block8 {
+  c0: vec4f,
+  c1: vec4f,
+  c2: vec4f,
+  c3: vec4f,
+  c4: vec4f,
+  c5: vec4f,
+  c6: vec4f,
+  c7: vec4f,
+}
+
+fn zero_block() -> Block8 {
+  return Block8(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
+}
+
+// t.ck += v · w[wk + wi] for the 8 channels whose weight offsets are lo (0–3) and hi (4–7).
+fn fma_block(t: ptr<function, Block8>, v: vec4f, lo: vec4u, hi: vec4u, wi: u32) {
+  (*t).c0 += v * w[lo.x + wi];
+  (*t).c1 += v * w[lo.y + wi];
+  (*t).c2 += v * w[lo.z + wi];
+  (*t).c3 += v * w[lo.w + wi];
+  (*t).c4 += v * w[hi.x + wi];
+  (*t).c5 += v * w[hi.y + wi];
+  (*t).c6 += v * w[hi.z + wi];
+  (*t).c7 += v * w[hi.w + wi];
+}
+
+// acc += t · m (m: the per-column lane mask times the tap's Gaussian mask).
+fn add_block(acc: ptr<function, Block8>, t: Block8, m: vec4f) {
+  (*acc).c0 += t.c0 * m;
+  (*acc).c1 += t.c1 * m;
+  (*acc).c2 += t.c2 * m;
+  (*acc).c3 += t.c3 * m;
+  (*acc).c4 += t.c4 * m;
+  (*acc).c5 += t.c5 * m;
+  (*acc).c6 += t.c6 * m;
+  (*acc).c7 += t.c7 * m;
+}
+
+fn scale_block(b: Block8, m: f32) -> Block8 {
+  return Block8(b.c0 * m, b.c1 * m, b.c2 * m, b.c3 * m, b.c4 * m, b.c5 * m, b.c6 * m, b.c7 * m);
+}
+
+// Stores the block's rows: channel k (first + k < count) at base + k·plane.
+fn store_block(base: u32, plane: u32, first: u32, count: u32, col0: u32, width: u32, b: Block8) {
+  store_row(base, col0, width, b.c0);
+  if (first + 1u < count) { store_row(base + plane, col0, width, b.c1); }
+  if (first + 2u < count) { store_row(base + 2u * plane, col0, width, b.c2); }
+  if (first + 3u < count) { store_row(base + 3u * plane, col0, width, b.c3); }
+  if (first + 4u < count) { store_row(base + 4u * plane, col0, width, b.c4); }
+  if (first + 5u < count) { store_row(base + 5u * plane, col0, width, b.c5); }
+  if (first + 6u < count) { store_row(base + 6u * plane, col0, width, b.c6); }
+  if (first + 7u < count) { store_row(base + 7u * plane, col0, width, b.c7); }
+}
+
 // conv2d_fwd: invocation (n, output-channel block ob, oy, column block bx) computes
 // out[n, 8ob + k, oy, col0 + cs·j] for k < 8, j < 4 (8 vec4 accumulators).
 @compute @workgroup_size(WG)
@@ -132,14 +188,7 @@ fn conv2d_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index
   let wo2 = vec4u(min(vec4u(o0) + vec4u(4u, 5u, 6u, 7u), vec4u(p.Cout - 1u))) * (p.Cin * kk);
   let iy0 = i32(oy) * st - win.pad;
   let lane_cols = (vec4i(i32(col0)) + vec4i(0, 1, 2, 3) * i32(p.cs)) * st - vec4i(win.pad);
-  var acc0 = vec4f(0.0);
-  var acc1 = vec4f(0.0);
-  var acc2 = vec4f(0.0);
-  var acc3 = vec4f(0.0);
-  var acc4 = vec4f(0.0);
-  var acc5 = vec4f(0.0);
-  var acc6 = vec4f(0.0);
-  var acc7 = vec4f(0.0);
+  var acc = zero_block();
   // Loop bounds are uniform (every lane runs every tap); rows outside the input are read at a
   // clamped row and zeroed by the lane mask, like columns.
   for (var a = 0u; a < win.s; a++) {
@@ -151,48 +200,20 @@ fn conv2d_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index
       let cc = clamp_cols(cols, p.W);
       var xi = xrow;
       var wi = (win.off + a) * p.kw + win.off + b;
-      var t0 = vec4f(0.0);
-      var t1 = vec4f(0.0);
-      var t2 = vec4f(0.0);
-      var t3 = vec4f(0.0);
-      var t4 = vec4f(0.0);
-      var t5 = vec4f(0.0);
-      var t6 = vec4f(0.0);
-      var t7 = vec4f(0.0);
+      var t = zero_block();
       for (var c = 0u; c < p.Cin; c++) {
         let xv = vec4f(x[xi + cc.x], x[xi + cc.y], x[xi + cc.z], x[xi + cc.w]);
-        t0 += xv * w[wo.x + wi];
-        t1 += xv * w[wo.y + wi];
-        t2 += xv * w[wo.z + wi];
-        t3 += xv * w[wo.w + wi];
-        t4 += xv * w[wo2.x + wi];
-        t5 += xv * w[wo2.y + wi];
-        t6 += xv * w[wo2.z + wi];
-        t7 += xv * w[wo2.w + wi];
+        fma_block(&t, xv, wo, wo2, wi);
         xi += plane;
         wi += kk;
       }
       let m = inside(cols, p.W) * (row_ok * mask(win.off + a, win.off + b));
-      acc0 += t0 * m;
-      acc1 += t1 * m;
-      acc2 += t2 * m;
-      acc3 += t3 * m;
-      acc4 += t4 * m;
-      acc5 += t5 * m;
-      acc6 += t6 * m;
-      acc7 += t7 * m;
+      add_block(&acc, t, m);
     }
   }
   let oplane = p.Ho * p.Wo;
   let ob = (n * p.Cout + o0) * oplane + oy * p.Wo;
-  store_row(ob, col0, p.Wo, acc0);
-  if (o0 + 1u < p.Cout) { store_row(ob + oplane, col0, p.Wo, acc1); }
-  if (o0 + 2u < p.Cout) { store_row(ob + 2u * oplane, col0, p.Wo, acc2); }
-  if (o0 + 3u < p.Cout) { store_row(ob + 3u * oplane, col0, p.Wo, acc3); }
-  if (o0 + 4u < p.Cout) { store_row(ob + 4u * oplane, col0, p.Wo, acc4); }
-  if (o0 + 5u < p.Cout) { store_row(ob + 5u * oplane, col0, p.Wo, acc5); }
-  if (o0 + 6u < p.Cout) { store_row(ob + 6u * oplane, col0, p.Wo, acc6); }
-  if (o0 + 7u < p.Cout) { store_row(ob + 7u * oplane, col0, p.Wo, acc7); }
+  store_block(ob, oplane, o0, p.Cout, col0, p.Wo, acc);
 }
 
 // conv2d_bwd_input: invocation (n, input-channel block, iy, column block) computes
@@ -218,14 +239,7 @@ fn conv2d_bwd_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation
   let wc2 = min(vec4u(c0) + vec4u(4u, 5u, 6u, 7u), vec4u(p.Cin - 1u)) * kk;
   let ostride = p.Cin * kk;
   let lane_ix = vec4i(i32(col0)) + vec4i(0, 1, 2, 3) * i32(p.cs);
-  var acc0 = vec4f(0.0);
-  var acc1 = vec4f(0.0);
-  var acc2 = vec4f(0.0);
-  var acc3 = vec4f(0.0);
-  var acc4 = vec4f(0.0);
-  var acc5 = vec4f(0.0);
-  var acc6 = vec4f(0.0);
-  var acc7 = vec4f(0.0);
+  var acc = zero_block();
   for (var a = 0u; a < win.s; a++) {
     let ty = i32(iy) + win.pad - i32(a);
     let row_ok = select(0.0, 1.0, ty >= 0 && ty % st == 0 && ty / st < i32(p.Ho));
@@ -238,48 +252,20 @@ fn conv2d_bwd_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation
       let cc = clamp_cols(oxs, p.Wo);
       var gi = grow;
       var wi = (win.off + a) * p.kw + win.off + b;
-      var t0 = vec4f(0.0);
-      var t1 = vec4f(0.0);
-      var t2 = vec4f(0.0);
-      var t3 = vec4f(0.0);
-      var t4 = vec4f(0.0);
-      var t5 = vec4f(0.0);
-      var t6 = vec4f(0.0);
-      var t7 = vec4f(0.0);
+      var t = zero_block();
       for (var o = 0u; o < p.Cout; o++) {
         let gv = vec4f(g[gi + cc.x], g[gi + cc.y], g[gi + cc.z], g[gi + cc.w]);
-        t0 += gv * w[wc.x + wi];
-        t1 += gv * w[wc.y + wi];
-        t2 += gv * w[wc.z + wi];
-        t3 += gv * w[wc.w + wi];
-        t4 += gv * w[wc2.x + wi];
-        t5 += gv * w[wc2.y + wi];
-        t6 += gv * w[wc2.z + wi];
-        t7 += gv * w[wc2.w + wi];
+        fma_block(&t, gv, wc, wc2, wi);
         gi += oplane;
         wi += ostride;
       }
       let m = ok * (row_ok * mask(win.off + a, win.off + b));
-      acc0 += t0 * m;
-      acc1 += t1 * m;
-      acc2 += t2 * m;
-      acc3 += t3 * m;
-      acc4 += t4 * m;
-      acc5 += t5 * m;
-      acc6 += t6 * m;
-      acc7 += t7 * m;
+      add_block(&acc, t, m);
     }
   }
   let plane = p.H * p.W;
   let xb = (n * p.Cin + c0) * plane + iy * p.W;
-  store_row(xb, col0, p.W, acc0);
-  if (c0 + 1u < p.Cin) { store_row(xb + plane, col0, p.W, acc1); }
-  if (c0 + 2u < p.Cin) { store_row(xb + 2u * plane, col0, p.W, acc2); }
-  if (c0 + 3u < p.Cin) { store_row(xb + 3u * plane, col0, p.W, acc3); }
-  if (c0 + 4u < p.Cin) { store_row(xb + 4u * plane, col0, p.W, acc4); }
-  if (c0 + 5u < p.Cin) { store_row(xb + 5u * plane, col0, p.W, acc5); }
-  if (c0 + 6u < p.Cin) { store_row(xb + 6u * plane, col0, p.W, acc6); }
-  if (c0 + 7u < p.Cin) { store_row(xb + 7u * plane, col0, p.W, acc7); }
+  store_block(xb, plane, c0, p.Cin, col0, p.W, acc);
 }
 
 // conv2d_bwd_weight: invocation (output-channel block, input-channel block, grid tap (i, j))
@@ -301,14 +287,7 @@ fn conv2d_bwd_weight(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
   let i = tap / p.kw;
   let j = tap % p.kw;
   let win = window();
-  var acc0 = vec4f(0.0);
-  var acc1 = vec4f(0.0);
-  var acc2 = vec4f(0.0);
-  var acc3 = vec4f(0.0);
-  var acc4 = vec4f(0.0);
-  var acc5 = vec4f(0.0);
-  var acc6 = vec4f(0.0);
-  var acc7 = vec4f(0.0);
+  var acc = zero_block();
   let in_window = i >= win.off && j >= win.off && i < win.off + win.s && j < win.off + win.s;
   if (in_window) {
     let a = i32(i - win.off);
@@ -334,29 +313,21 @@ fn conv2d_bwd_weight(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
           let xi = xr + u32(i32(ox) * st - win.pad + b);
           let gi = gr + ox;
           let xv = vec4f(x[cs.x + xi], x[cs.y + xi], x[cs.z + xi], x[cs.w + xi]);
-          acc0 += g[os.x + gi] * xv;
-          acc1 += g[os.y + gi] * xv;
-          acc2 += g[os.z + gi] * xv;
-          acc3 += g[os.w + gi] * xv;
-          acc4 += g[os2.x + gi] * xv;
-          acc5 += g[os2.y + gi] * xv;
-          acc6 += g[os2.z + gi] * xv;
-          acc7 += g[os2.w + gi] * xv;
+          acc.c0 += g[os.x + gi] * xv;
+          acc.c1 += g[os.y + gi] * xv;
+          acc.c2 += g[os.z + gi] * xv;
+          acc.c3 += g[os.w + gi] * xv;
+          acc.c4 += g[os2.x + gi] * xv;
+          acc.c5 += g[os2.y + gi] * xv;
+          acc.c6 += g[os2.z + gi] * xv;
+          acc.c7 += g[os2.w + gi] * xv;
         }
       }
     }
-    let m = mask(i, j);
-    acc0 *= m;
-    acc1 *= m;
-    acc2 *= m;
-    acc3 *= m;
-    acc4 *= m;
-    acc5 *= m;
-    acc6 *= m;
-    acc7 *= m;
+    acc = scale_block(acc, mask(i, j));
   }
   // out[((o·Cin + c)·kw + i)·kw + j]; channels beyond Cout / Cin are dropped
-  let accs = array<vec4f, 8>(acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7);
+  let accs = array<vec4f, 8>(acc.c0, acc.c1, acc.c2, acc.c3, acc.c4, acc.c5, acc.c6, acc.c7);
   for (var k = 0u; k < 8u; k++) {
     let o = o0 + k;
     if (o >= p.Cout) { break; }
