@@ -144,7 +144,7 @@ export async function runEffConv(
         const last = rows[rows.length - 1]!;
         folder.appendMetric({ stage: 'search', step: last.step, class_loss: last.classLoss, param_loss: last.paramLoss, soft_parameters: last.softParameters, sizes: last.s, elapsed_s: elapsed });
       },
-      describe: (r) => `loss ${r.classLoss.toFixed(3)} + λ·${r.paramLoss.toFixed(4)}  s=[${r.s.join(',')}]  P(v)=${Math.round(r.softParameters)}`,
+      describe: (r, rows) => `loss ${(rows.reduce((a, q) => a + q.classLoss, 0) / rows.length).toFixed(3)} + λ·${r.paramLoss.toFixed(4)}  s=[${r.s.join(',')}]  P(v)=${Math.round(r.softParameters)}`,
     });
     const v = await search.softSizes();
     const joint = roundSizesJointly(cfg.backbone, v, target, range);
@@ -199,7 +199,7 @@ export async function runEffConv(
           folder.appendMetric({ stage, step: last.step, event: 'eval', split: prep.evalName, accuracy: acc });
         }
       },
-      describe: (r) => `loss ${r.loss.toFixed(4)}`,
+      describe: (_r, rows) => `loss ${(rows.reduce((a, r) => a + r.loss, 0) / rows.length).toFixed(4)} (mean of the last ${rows.length} steps)`,
     });
     const acc = await trainer.evaluate(prep.evalImages, prep.evalLabels);
     folder.appendMetric({ stage, step: steps, event: 'eval', split: prep.evalName, accuracy: acc });

@@ -42,8 +42,8 @@ export interface StageOptions<Row> {
   losses(row: Row): number[];
   /** Receives every row once, in order (after a resume, from the checkpoint's step on). */
   onRows(rows: Row[], elapsedSeconds: number): void | Promise<void>;
-  /** Text for the progress line from the latest row. */
-  describe(row: Row): string;
+  /** Text for the progress line from the rows just read (the last one is the latest step). */
+  describe(row: Row, rows: Row[]): string;
   /** Called after a checkpoint is restored (the step it restored). */
   onResume?(step: number): void;
 }
@@ -78,7 +78,7 @@ export async function runStage<Row extends { step: number }>(stepper: Stepper<Ro
     const elapsed = (Date.now() - start) / 1000;
     await o.onRows(rows, elapsed);
     const ips = ((step - startStep) * o.batches.o.batch) / Math.max(elapsed, 1e-9);
-    progress.update(step, `${o.describe(rows[rows.length - 1]!)}  ${ips.toFixed(0)} img/s`);
+    progress.update(step, `${o.describe(rows[rows.length - 1]!, rows)}  ${ips.toFixed(0)} img/s`);
     if (step % o.checkpointEvery === 0 || step === o.totalSteps) {
       const cursor = o.batches.save();
       writeSafetensors(o.checkpointFile, await snapshot(stepper.state()), {
