@@ -77,7 +77,7 @@ export interface RoundedSizes {
  * exhaustive over those (small for the backbones used here), then over all sizes when no
  * combination of the near ones is within tolerance and the network is small enough.
  */
-export function roundSizesJointly(spec: BackboneSpec, v: readonly number[], target: number, r: SizeRange, tolerance = 0.01): RoundedSizes {
+export function roundSizesJointly(spec: BackboneSpec, v: readonly number[], target: number, r: SizeRange, tolerance = 0.02): RoundedSizes {
   const pairs = channelPairs(spec);
   const rest = restParameters(spec);
   const L = v.length;
@@ -111,7 +111,7 @@ export function roundSizesJointly(spec: BackboneSpec, v: readonly number[], targ
   let best = search(candidates);
   // Coarse networks may need a size further from v to come near the budget: widen to every size.
   const count = (sizes: number[]) => sizes.reduce((c, s, l) => c + pairs[l]!.cin * pairs[l]!.cout * s * s, rest);
-  if (Math.abs(count(best.sizes) - target) > 2 * tolerance * target && admissible.length ** L <= 2_000_000) {
+  if (!best.within && admissible.length ** L <= 2_000_000) {
     const wide = search(v.map(() => admissible));
     if (Math.abs(count(wide.sizes) - target) < Math.abs(count(best.sizes) - target)) best = wide;
   }

@@ -17,7 +17,7 @@ import { noGrad } from '../autograd/tape.js';
 import { Adam } from '../optim/adam.js';
 import { Rng } from '../random.js';
 import { Tensor } from '../tensor.js';
-import { budgetLoss, channelProductTensor, uniformSoftSize, type BudgetLossKind, type SizeRange } from './budget.js';
+import { budgetLoss, channelProductTensor, type BudgetLossKind, type SizeRange } from './budget.js';
 import { Classifier } from './classifier.js';
 import { KernelPredictor, type KernelPredictorOptions } from './kernel_predictor.js';
 import { SizePredictor, type SizePredictorOptions } from './size_predictor.js';
@@ -64,8 +64,7 @@ export class Search {
   constructor(readonly engine: Engine, readonly spec: BackboneSpec, readonly o: SearchOptions) {
     const rng = new Rng(o.seed);
     const L = spec.layers.length;
-    const v0 = uniformSoftSize(spec, o.target);
-    this.sizes = new SizePredictor(engine, L, o, rng, { initialSize: v0, ...o.sizePredictor });
+    this.sizes = new SizePredictor(engine, L, o, rng, o.sizePredictor);
     this.kernels = new KernelPredictor(engine, spec, o, rng, o.kernelPredictor);
     this.classifier = new Classifier(engine, spec, rng);
     this.optimizer = new Adam([...this.sizes.parameters(), ...this.kernels.parameters(), ...this.classifier.parameters()], { lr: o.lr });
