@@ -99,14 +99,23 @@ fn batch_norm_eval_stats(@builtin(global_invocation_id) gid: vec3u) {
 
 // Element-wise entries run on a grid (⌈HW / WG⌉, N·C): workgroup row = one (n, c) plane, so the
 // channel needs no per-element division.
+struct PlaneElement {
+  valid: bool,
+  idx: u32,  // flat index into x / out
+  c: u32,    // channel
+}
+
+fn plane_element(wid: vec3u, lid: u32) -> PlaneElement {
+  let i = wid.x * WG + lid;
+  return PlaneElement(i < p.HW, wid.y * p.HW + i, wid.y % p.C);
+}
+
 @compute @workgroup_size(WG)
 fn batch_norm_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = wid.x * WG + lid;
-  if (i >= p.HW) { return; }
-  let c = wid.y % p.C;
-  let idx = wid.y * p.HW + i;
-  let scale = stats[p.C + c] * gamma[c];
-  out[idx] = (x[idx] - stats[c]) * scale + beta[c];
+  let e = plane_element(wid, lid);
+  if (!e.valid) { return; }
+  let scale = stats[p.C + e.c] * gamma[e.c];
+  out[e.idx] = (x[e.idx] - stats[e.c]) * scale + beta[e.c];
 }
 
 @compute @workgroup_size(WG)
@@ -136,10 +145,10 @@ fn batch_norm_bwd_params(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoc
 
 @compute @workgroup_size(WG)
 fn batch_norm_bwd_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = wid.x * WG + lid;
-  if (i >= p.HW) { return; }
-  let c = wid.y % p.C;
-  let idx = wid.y * p.HW + i;
+  let e = plane_element(wid, lid);
+  if (!e.valid) { return; }
+  let c = e.c;
+  let idx = e.idx;
   let inv = stats[p.C + c];
   let scale = gamma[c] * inv;
   if (p.training == 0u) {
