@@ -177,7 +177,8 @@ export async function runEffConv(
     const stage = `train:${m.name}`;
     const trainer = new FinalTraining(engine, m.spec, m.sizes, { batch: cfg.batch, lr: cfg.lr, steps, seed: cfg.seed + 1000 * (i + 1), logEvery: cfg.logEvery, weightDecay: 5e-4 });
     log(`${stage}: sizes [${m.sizes.join(', ')}], channels [${m.spec.layers.map((l) => l.out).join(', ')}], ${trainer.parameterCount.toLocaleString('en')} parameters, ${steps} steps`);
-    const seconds = await runStage(trainer, {
+    let evalSeconds = 0; // per-epoch evaluations, left out of the training time
+    const total = await runStage(trainer, {
       name: stage,
       totalSteps: steps,
       logEvery: cfg.logEvery,
@@ -195,12 +196,15 @@ export async function runEffConv(
         folder.appendMetric({ stage, step: last.step, loss: last.loss, mean_loss: rows.reduce((s, r) => s + r.loss, 0) / rows.length, lr: trainer.lrAt(last.step), elapsed_s: elapsed });
         const epochEnded = Math.floor(last.step / perEpoch) > Math.floor((rows[0]!.step - 1) / perEpoch);
         if (epochEnded && last.step < steps) {
+          const t0 = Date.now();
           const acc = await trainer.evaluate(prep.evalImages, prep.evalLabels);
+          evalSeconds += (Date.now() - t0) / 1000;
           folder.appendMetric({ stage, step: last.step, event: 'eval', split: prep.evalName, accuracy: acc });
         }
       },
       describe: (_r, rows) => `loss ${(rows.reduce((a, r) => a + r.loss, 0) / rows.length).toFixed(4)} (mean of the last ${rows.length} steps)`,
     });
+    const seconds = total - evalSeconds;
     const acc = await trainer.evaluate(prep.evalImages, prep.evalLabels);
     folder.appendMetric({ stage, step: steps, event: 'eval', split: prep.evalName, accuracy: acc });
     const result: ModelResult = {

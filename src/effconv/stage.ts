@@ -48,16 +48,21 @@ export interface StageOptions<Row> {
   onResume?(step: number): void;
 }
 
-/** Runs (or resumes) a stage to its last step; returns the wall time of the steps run here. */
+/**
+ * Runs (or resumes) a stage to its last step; returns its wall time in seconds — after a resume,
+ * the time up to the checkpoint (saved in it) plus the time of the steps run here.
+ */
 export async function runStage<Row extends { step: number }>(stepper: Stepper<Row>, o: StageOptions<Row>): Promise<number> {
   if (o.checkpointEvery % o.logEvery !== 0) throw new RangeError('checkpointEvery must be a multiple of logEvery');
   let lastCheckpoint: string | null = null;
+  let before = 0; // seconds spent before the checkpoint this run resumed from
   if (o.resume && existsSync(o.checkpointFile)) {
     const { tensors, metadata } = readSafetensors(o.checkpointFile);
     restoreInto(o.checkpointFile, stepper.state(), tensors);
     stepper.step = Number(metadata.step);
     stepper.optimizer.stepCount = Number(metadata.adam_step);
     o.batches.restore(JSON.parse(metadata.batches!) as BatchCursor);
+    before = Number(metadata.elapsed_s ?? 0);
     lastCheckpoint = o.checkpointFile;
     o.onResume?.(stepper.step);
   }
@@ -87,9 +92,10 @@ export async function runStage<Row extends { step: number }>(stepper: Stepper<Ro
         step: String(step),
         adam_step: String(stepper.optimizer.stepCount),
         batches: JSON.stringify(cursor),
+        elapsed_s: String(before + (Date.now() - start) / 1000),
       });
       lastCheckpoint = o.checkpointFile;
     }
   }
-  return (Date.now() - start) / 1000;
+  return before + (Date.now() - start) / 1000;
 }
