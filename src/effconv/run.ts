@@ -12,6 +12,7 @@ import { CsvLog, RunFolder } from './run_folder.js';
 import { Search, type SearchRow } from './search.js';
 import { runStage } from './stage.js';
 import { parameterCount, widthMatched, type BackboneSpec } from './spec.js';
+import { hardSize } from '../ops/conv2d.js';
 import { writeReport } from './report.js';
 
 export interface RunConfig {
@@ -148,7 +149,7 @@ export async function runEffConv(
     });
     const v = await search.softSizes();
     const joint = roundSizesJointly(cfg.backbone, v, target, range);
-    const independent = v.map((x) => 2 * Math.round((x - 1) / 2) + 1).map((s) => Math.min(cfg.kMax, Math.max(cfg.kMin, s)));
+    const independent = v.map((x) => hardSize(x, cfg.kMin, cfg.kMax)); // each layer on its own
     results.search = {
       sizes: joint.sizes,
       v,

@@ -5,7 +5,7 @@
  * The hard sizes are derived from v on the GPU; v and the losses of every step are copied into a
  * GPU log that is read back only every `logEvery` steps.
  */
-import { backward } from '../autograd/tape.js';
+import { backward, noGrad } from '../autograd/tape.js';
 import type { Engine } from '../gpu/engine.js';
 import { concat, copyInto, slice } from '../ops/concat.js';
 import { add, mulScalar } from '../ops/elementwise.js';
@@ -13,7 +13,6 @@ import { conv2d, hardSize } from '../ops/conv2d.js';
 import { reshape } from '../ops/shape.js';
 import { sizeOneHot } from '../ops/size_encoding.js';
 import { crossEntropy } from '../ops/softmax_xent.js';
-import { noGrad } from '../autograd/tape.js';
 import { Adam } from '../optim/adam.js';
 import { Rng } from '../random.js';
 import { Tensor } from '../tensor.js';
