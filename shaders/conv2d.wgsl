@@ -200,15 +200,14 @@ fn conv2d_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index
       let cc = clamp_cols(cols, p.W);
       var xi = xrow;
       var wi = (win.off + a) * p.kw + win.off + b;
-      var t = zero_block();
+      // lane mask (padding) and Gaussian mask folded into the loaded inputs: one block of sums
+      let m = inside(cols, p.W) * (row_ok * mask(win.off + a, win.off + b));
       for (var c = 0u; c < p.Cin; c++) {
-        let xv = vec4f(x[xi + cc.x], x[xi + cc.y], x[xi + cc.z], x[xi + cc.w]);
-        fma_block(&t, xv, wo, wo2, wi);
+        let xv = vec4f(x[xi + cc.x], x[xi + cc.y], x[xi + cc.z], x[xi + cc.w]) * m;
+        fma_block(&acc, xv, wo, wo2, wi);
         xi += plane;
         wi += kk;
       }
-      let m = inside(cols, p.W) * (row_ok * mask(win.off + a, win.off + b));
-      add_block(&acc, t, m);
     }
   }
   let oplane = p.Ho * p.Wo;

@@ -19,7 +19,7 @@ export { parameter, uniformInit, linearParams, type LinearParams } from './nn.js
 export const version = '0.1.0';
 export { loadMnistJson, type ImageSet } from './data/mnist_json.js';
 export { parseIdx, loadIdxImages, DatasetError, FASHION_MNIST_DIR } from './data/idx.js';
-export { conv2d, conv2dKernels, hardSize, type Conv2dOptions } from './ops/conv2d.js';
+export { conv2d, conv2dKernels, hardSize, type Conv2dOptions, type ConvVariant } from './ops/conv2d.js';
 export { gaussianMask } from './ops/gaussian_mask.js';
 export { maxPool2x2, avgPool2x2, globalAvgPool } from './ops/pool.js';
 export { accuracy, type LabelledImages } from './evaluate.js';

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { backward, conv2d, hardSize, gaussianMask, mul, parameter, reshape, ShapeError, sum, Tensor, type Engine } from '../src/index.js';
+import { backward, conv2d, hardSize, gaussianMask, mul, parameter, reshape, ShapeError, sum, Tensor, type ConvVariant, type Engine } from '../src/index.js';
 import { Rng } from '../src/random.js';
 import { checkOp, expectClose } from './helpers/check.js';
 import { refConv, refConvGrad, refMask, type ConvShape } from './helpers/conv_reference.js';
@@ -10,6 +10,13 @@ let engine: Engine;
 beforeAll(async () => {
   engine = await testEngine();
 });
+/** A test of the subgroup kernels: skipped on a device without (fixed-size) subgroups. */
+function itSubgroups(name: string, fn: () => Promise<void>): void {
+  it(name, async (ctx) => {
+    if (engine.subgroupSize === null) ctx.skip();
+    await fn();
+  });
+}
 
 interface Case extends ConvShape {
   v?: number;
@@ -19,7 +26,10 @@ function caseName(c: Case): string {
   return `N=${c.N} ${c.Cin}→${c.Cout} ${c.H}×${c.W} s=${c.s}/k=${c.kw} stride=${c.stride} pad=${c.pad}${c.v === undefined ? '' : ` v=${c.v}`}`;
 }
 
-async function checkConv(c: Case, seed: number): Promise<void> {
+/** The subgroup kernels take stride 1 with 'same' padding (on a device with subgroups). */
+const subgroupCase = (c: Case) => c.stride === 1 && c.pad === (c.s - 1) / 2;
+
+async function checkConv(c: Case, seed: number, variant: ConvVariant = 'plain'): Promise<void> {
   const rng = new Rng(seed);
   const xs = randomArray(rng, c.N * c.Cin * c.H * c.W);
   const ws = randomArray(rng, c.Cout * c.Cin * c.kw * c.kw);
@@ -31,7 +41,7 @@ async function checkConv(c: Case, seed: number): Promise<void> {
       { shape: [c.Cout, c.Cin, c.kw, c.kw], data: ws },
       ...(masked ? [{ shape: [1], data: Float64Array.of(c.v!) }] : []),
     ],
-    gpu: (x, w, v) => conv2d(x, w, { size: c.s, stride: c.stride as 1 | 2, padding: c.pad, softSize: v }),
+    gpu: (x, w, v) => conv2d(x, w, { size: c.s, stride: c.stride as 1 | 2, padding: c.pad, softSize: v, variant }),
     ref: (x, w, v) => refConv(c, x, w, v?.[0]),
     refGrad: (g, x, w, v) => {
       const r = refConvGrad(c, g, x, w, v?.[0]);
@@ -53,6 +63,33 @@ describe('conv2d (plain) vs float64 reference', () => {
     { N: 1, Cin: 1, H: 9, W: 9, Cout: 1, kw: 9, s: 9, stride: 1, pad: 4 },
   ];
   cases.forEach((c, i) => it(caseName(c), () => checkConv(c, 100 + i)));
+  cases.filter(subgroupCase).forEach((c, i) => itSubgroups(`subgroups: ${caseName(c)}`, () => checkConv(c, 150 + i, 'subgroups')));
+});
+
+// conv2d_subgroups.wgsl: runs of 4·SG pixels wrap rows and end mid-plane; channel blocks of 8.
+describe('conv2d subgroup kernels vs float64 reference', () => {
+  const cases: Case[] = [
+    { N: 1, Cin: 1, H: 1, W: 1, Cout: 1, kw: 1, s: 1, stride: 1, pad: 0 }, // one pixel
+    { N: 2, Cin: 9, H: 5, W: 3, Cout: 17, kw: 3, s: 3, stride: 1, pad: 1 }, // plane < one run, channels past a block
+    { N: 1, Cin: 4, H: 13, W: 11, Cout: 8, kw: 5, s: 5, stride: 1, pad: 2 }, // rows wrap inside runs
+    { N: 3, Cin: 2, H: 9, W: 37, Cout: 3, kw: 7, s: 7, stride: 1, pad: 3 }, // a row longer than a run
+    { N: 1, Cin: 3, H: 10, W: 10, Cout: 5, kw: 9, s: 9, stride: 1, pad: 4 }, // shift 8 = k_max − 1
+    { N: 2, Cin: 5, H: 12, W: 9, Cout: 6, kw: 9, s: 3, stride: 1, pad: 1, v: 2.2 }, // masked, window inside k_max
+    { N: 1, Cin: 8, H: 7, W: 7, Cout: 9, kw: 9, s: 9, stride: 1, pad: 4, v: 4.4 },
+  ];
+  cases.forEach((c, i) => itSubgroups(caseName(c), () => checkConv(c, 300 + i, 'subgroups')));
+  itSubgroups("'auto' picks the subgroup kernels for stride 1 / 'same' and the plain ones otherwise, with equal results", async () => {
+    const rng = new Rng(5);
+    const x = Tensor.from(engine, randomArray(rng, 2 * 3 * 8 * 8), [2, 3, 8, 8]);
+    const w = Tensor.from(engine, randomArray(rng, 4 * 3 * 9), [4, 3, 3, 3]);
+    const before = engine.dispatchCount;
+    const [a, p] = [conv2d(x, w, { variant: 'auto' }), conv2d(x, w, { variant: 'plain' })];
+    expect(engine.dispatchCount - before).toBe(2);
+    expectClose(await a.toFloat32(), await p.toFloat32(), { rtol: 1e-5, atol: 1e-5 }, 'auto vs plain');
+    expect(() => conv2d(x, w, { variant: 'subgroups', stride: 2 })).toThrow(/conv2d: the subgroup kernels cannot run this convolution: stride is not 1/);
+    expect(() => conv2d(x, w, { variant: 'subgroups', padding: 0 })).toThrow(/padding is not 'same'/);
+    for (const t of [x, w, a, p]) t.dispose();
+  });
 });
 
 describe('masked variable-size conv2d vs float64 reference', () => {
@@ -65,6 +102,7 @@ describe('masked variable-size conv2d vs float64 reference', () => {
   }
   cases.push({ N: 2, Cin: 2, H: 8, W: 7, Cout: 3, kw: 9, s: 5, stride: 1, pad: 0, v: 3.3 }); // explicit padding
   cases.forEach((c, i) => it(caseName(c), () => checkConv(c, 200 + i)));
+  cases.filter(subgroupCase).forEach((c, i) => itSubgroups(`subgroups: ${caseName(c)}`, () => checkConv(c, 250 + i, 'subgroups')));
 });
 
 describe('fused mask equals the unfused path (mask kernel → multiply → plain conv)', () => {

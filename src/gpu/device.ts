@@ -91,7 +91,7 @@ export async function acquireDevice(options: DeviceOptions = {}): Promise<Acquir
   ];
   const requiredLimits: Record<string, number> = {};
   for (const name of wanted) requiredLimits[name] = adapter.limits[name] as number;
-  const requiredFeatures = (['timestamp-query', 'shader-f16'] as GPUFeatureName[]).filter((f) =>
+  const requiredFeatures = (['timestamp-query', 'shader-f16', 'subgroups'] as GPUFeatureName[]).filter((f) =>
     adapter.features.has(f),
   );
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'effconv' });

@@ -67,11 +67,14 @@ export class Engine {
     return engine;
   }
 
-  /** Compiles every registered shader file not yet loaded; throws ShaderCompileError on errors. */
+  /**
+   * Compiles every registered shader file not yet loaded (skipping files whose kernels need a
+   * feature this device lacks); throws ShaderCompileError on errors.
+   */
   async loadShaders(files: readonly string[] = [...new Set(allKernels().map((k) => k.file))]): Promise<void> {
     await Promise.all(
       files
-        .filter((f) => !this.modules.has(f))
+        .filter((f) => !this.modules.has(f) && this.supportsFile(f))
         .map(async (file) => {
           const code = await this.shaderSource(file);
           const module = this.device.createShaderModule({ code, label: file });
@@ -81,6 +84,24 @@ export class Engine {
           this.modules.set(file, module);
         }),
     );
+  }
+
+  /** Whether the device has every feature the kernels of `file` declare. */
+  supportsFile(file: string): boolean {
+    return allKernels().every((k) => k.file !== file || !k.feature || this.device.features.has(k.feature));
+  }
+
+  /**
+   * The device's subgroup size when it has the 'subgroups' feature and one fixed size (e.g. 8 on
+   * lavapipe), else null. Kernels that shuffle across a subgroup assume lanes of one subgroup are
+   * consecutive local invocations, which holds for 1-D workgroups on the drivers we know.
+   */
+  get subgroupSize(): number | null {
+    if (!this.device.features.has('subgroups')) return null;
+    const info = (this.adapter as GPUAdapter & { info?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).info;
+    const min = info?.subgroupMinSize;
+    const max = info?.subgroupMaxSize;
+    return min !== undefined && min === max ? min : null;
   }
 
   pipeline(def: KernelDef, constants: Readonly<Record<string, number>> = {}): GPUComputePipeline {

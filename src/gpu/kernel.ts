@@ -13,6 +13,8 @@ export interface KernelDef<F extends string = string> {
   readonly bindings: readonly number[];
   /** Default override constants (workgroup sizes, tiles). */
   readonly constants?: Readonly<Record<string, number>>;
+  /** A device feature the file needs (its module is compiled only on devices that have it). */
+  readonly feature?: GPUFeatureName;
 }
 
 const registry: KernelDef[] = [];

@@ -41,12 +41,35 @@ const rowInvocations = (width: number, cs: number) => Math.ceil(width / (4 * cs)
 const WG = 64;
 const kernel = (entry: string, bindings: number[]) =>
   defineKernel({ file: 'conv2d.wgsl', entry, params: ConvParams, bindings, constants: { WG } });
+const subgroupKernel = (entry: string, bindings: number[]) =>
+  defineKernel({ file: 'conv2d_subgroups.wgsl', entry, params: ConvParams, bindings, constants: { WG }, feature: 'subgroups' });
 const K = {
   fwd: kernel('conv2d_fwd', [1, 2, 3, 5]),
   bwdInput: kernel('conv2d_bwd_input', [2, 3, 4, 5]),
   bwdWeight: kernel('conv2d_bwd_weight', [1, 3, 4, 5]),
   bwdSize: kernel('conv2d_bwd_size', [2, 3, 4, 5]),
+  fwdSubgroups: subgroupKernel('conv2d_fwd_sg', [1, 2, 3, 5]),
+  bwdInputSubgroups: subgroupKernel('conv2d_bwd_input_sg', [2, 3, 4, 5]),
 };
+
+/**
+ * Which kernels run the forward and input-gradient convolutions: 'subgroups'
+ * (conv2d_subgroups.wgsl: stride 1, 'same' padding, a device with one fixed subgroup size of 8…64
+ * and k_max − 1 ≤ that size), 'plain' (conv2d.wgsl: any case), or 'auto' (default: subgroups
+ * where they apply). Both compute the same sums; the weight gradient always uses conv2d.wgsl.
+ */
+export type ConvVariant = 'auto' | 'plain' | 'subgroups';
+
+/** Why the subgroup kernels cannot run this convolution, or null when they can. */
+function subgroupObstacle(engine: Engine, kw: number, stride: number, same: boolean): string | null {
+  const sg = engine.subgroupSize;
+  if (sg === null) return "the device has no 'subgroups' feature with one fixed subgroup size";
+  if (sg < 8 || sg > WG) return `the subgroup size ${sg} is outside 8…${WG}`;
+  if (kw - 1 > sg) return `k_max ${kw} exceeds subgroup size + 1 (${sg + 1})`;
+  if (stride !== 1) return 'stride is not 1';
+  if (!same) return "padding is not 'same'";
+  return null;
+}
 
 /**
  * The EffConv hard size of a soft size v: the nearest odd integer (ties upward), clamped to
@@ -77,6 +100,8 @@ export interface Conv2dOptions {
    * construction) or a number (checked: finite and > 0).
    */
   softSize?: Tensor | number;
+  /** Kernel variant for the forward and input gradient (default 'auto'); see ConvVariant. */
+  variant?: ConvVariant;
 }
 
 // The shader always binds a v buffer; unmasked convolutions get this placeholder.
@@ -102,6 +127,8 @@ interface ConvPlan {
   outShape: number[];
   params: ConvUniforms;
   inputParams: ConvUniforms;
+  /** Forward and input gradient on conv2d_subgroups.wgsl. */
+  subgroups: boolean;
   grids: { fwd: [number, number]; bwdInput: [number, number]; bwdWeight: [number, number] };
 }
 
@@ -144,6 +171,11 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
   if (N * Math.ceil(Math.max(Cout, Cin) / 8) > 65535) {
     throw new ShapeError(op, `batch ${N} × ${Math.max(Cout, Cin)} channels exceeds one dispatch's 65535 workgroup rows`);
   }
+  const variant = opts.variant ?? 'auto';
+  if (!['auto', 'plain', 'subgroups'].includes(variant)) throw new RangeError(`${op}: variant must be 'auto', 'plain' or 'subgroups', got ${String(variant)}`);
+  const obstacle = variant === 'plain' ? 'plain requested' : subgroupObstacle(x.engine, kw, stride, pad === (s - 1) / 2);
+  if (variant === 'subgroups' && obstacle) throw new RangeError(`${op}: the subgroup kernels cannot run this convolution: ${obstacle}`);
+  const subgroups = obstacle === null;
   const base = { N, Cin, H, W, Cout, Ho, Wo, s: auto ? 0 : s, kw, off: (kw - s) / 2, stride, pad, masked: v ? 1 : 0, kmin: kMin };
   const params = { ...base, cs: columnStride(Wo) }; // forward and weight gradient: output columns
   const inputParams = { ...base, cs: columnStride(W) }; // input gradient: input columns
@@ -155,9 +187,11 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
     outShape: [N, Cout, Ho, Wo],
     params,
     inputParams,
+    subgroups,
     grids: {
-      fwd: [Math.ceil((Ho * rowInvocations(Wo, params.cs)) / WG), N * Math.ceil(Cout / 8)],
-      bwdInput: [Math.ceil((H * rowInvocations(W, inputParams.cs)) / WG), N * Math.ceil(Cin / 8)],
+      // subgroup kernels: 4 pixels per invocation over the flattened plane
+      fwd: [subgroups ? Math.ceil(H * W / 4 / WG) : Math.ceil((Ho * rowInvocations(Wo, params.cs)) / WG), N * Math.ceil(Cout / 8)],
+      bwdInput: [subgroups ? Math.ceil(H * W / 4 / WG) : Math.ceil((H * rowInvocations(W, inputParams.cs)) / WG), N * Math.ceil(Cin / 8)],
       bwdWeight: grid1d(Math.ceil(Cout / 8) * Math.ceil(Cin / 4) * kw * kw, WG),
     },
   };
@@ -165,13 +199,13 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
 
 function runForward(p: ConvPlan, x: Tensor, w: Tensor): Tensor {
   const y = Tensor.empty(x.engine, p.outShape);
-  x.engine.dispatch(K.fwd, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd);
+  x.engine.dispatch(p.subgroups ? K.fwdSubgroups : K.fwd, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd);
   return y;
 }
 
 function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor): Tensor {
   const dx = Tensor.empty(w.engine, p.x.shape);
-  w.engine.dispatch(K.bwdInput, p.inputParams, [w.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput);
+  w.engine.dispatch(p.subgroups ? K.bwdInputSubgroups : K.bwdInput, p.inputParams, [w.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput);
   return dx;
 }
 

@@ -1,0 +1,248 @@
+// conv2d_subgroups.wgsl — the forward and input-gradient convolutions of conv2d.wgsl again, for
+// devices with the 'subgroups' feature, stride 1 and 'same' padding (the EffConv case). Same
+// layouts, uniforms, window and Gaussian mask as conv2d.wgsl; conv2d.ts picks this file when it
+// applies and conv2d.wgsl otherwise (both are tested against the float64 reference).
+//
+// Why: on CPU adapters (lavapipe) every storage load is issued lane by lane with a bounds check,
+// even when all lanes read the same address, so conv2d.wgsl spends most of its time loading
+// weights that are the same for the whole subgroup and re-loading inputs that a neighbouring lane
+// already holds. Here one load serves the whole subgroup and lanes trade values with shuffles:
+//   - weights: lane q loads channel (q mod 8) of the current tap; subgroupBroadcast hands each of
+//     the 8 values to every lane (1 load per tap instead of 8);
+//   - inputs: a subgroup of SG lanes covers a run of 4·SG consecutive pixels of one plane (flat
+//     row-major index, rows wrap), lane q holding pixels base + q + SG·j, j < 4. For one kernel
+//     row it loads the run once (5 values per lane: a run of 5·SG covers every shift up to SG),
+//     and each tap b takes its shifted view with subgroupShuffle (5 loads per row, not 4 per tap).
+// A lane's pixel whose shifted position leaves its row or the plane is zeroed by a 0/1 mask,
+// like conv2d.wgsl's padding. Control flow is uniform over the subgroup throughout (no early
+// return: lanes past the plane compute on clamped addresses and store nothing). Requires
+// SG ≥ 8 (the 8 weight lanes) and s − 1 ≤ SG (the shifts); conv2d.ts checks both.
+//
+//   conv2d_fwd_sg         out[n,o,y,x] = Σ_{a,b} m(a,b) Σ_c x[n,c,y+a−pad,x+b−pad] w[o,c,a,b]
+//   conv2d_bwd_input_sg   dx[n,c,y,x]  = Σ_{a,b} m(a,b) Σ_o g[n,o,y+pad−a,x+pad−b] w[o,c,a,b]
+//                         one invocation per 8 channels × 4 pixels
+
+enable subgroups;
+
+struct ConvParams {
+  N: u32,
+  Cin: u32,
+  H: u32,
+  W: u32,
+  Cout: u32,
+  Ho: u32,
+  Wo: u32,
+  s: u32,
+  kw: u32,
+  off: u32,
+  stride: u32,
+  pad: i32,
+  masked: u32,
+  kmin: u32,
+  cs: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: ConvParams;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read> g: array<f32>;
+@group(0) @binding(5) var<storage, read> size_v: array<f32>;
+
+override WG: u32 = 64;
+
+struct Window {
+  s: u32,
+  off: u32,
+  pad: i32,
+}
+
+// As conv2d.wgsl: the uniform size, or the hard size of v when the uniform s is 0.
+fn window(v: f32) -> Window {
+  if (p.s != 0u) { return Window(p.s, p.off, p.pad); }
+  let half = floor((v - 1.0) * 0.5 + 0.5);
+  let s = clamp(2u * u32(max(half, 0.0)) + 1u, p.kmin, p.kw);
+  return Window(s, (p.kw - s) / 2u, i32((s - 1u) / 2u));
+}
+
+// Gaussian mask at grid position (i, j), 1 when unmasked.
+fn mask(i: u32, j: u32, v: f32) -> f32 {
+  if (p.masked == 0u) { return 1.0; }
+  let c = f32(p.kw - 1u) * 0.5;
+  let di = f32(i) - c;
+  let dj = f32(j) - c;
+  return exp(-(di * di + dj * dj) / (v * v));
+}
+
+// 0/1 per pixel: 0 ≤ pos < limit (one unsigned compare: negative positions wrap past limit).
+fn inside(pos: vec4i, limit: u32) -> vec4f {
+  return select(vec4f(0.0), vec4f(1.0), vec4u(pos) < vec4u(limit));
+}
+
+// Five values per lane of a run of 5·SG consecutive elements: element q + SG·k of the run.
+struct Run {
+  r0: f32,
+  r1: f32,
+  r2: f32,
+  r3: f32,
+  r4: f32,
+}
+
+// Lane q's 4 pixels (q + SG·j) shifted by t ≤ SG along the run: element q + t + SG·j, which lane
+// (q + t) mod SG holds in register j, or j + 1 once q + t passes the subgroup.
+fn shifted(r: Run, t: u32, q: u32, sg: u32) -> vec4f {
+  let src = (q + t) & (sg - 1u);
+  let s0 = subgroupShuffle(r.r0, src);
+  let s1 = subgroupShuffle(r.r1, src);
+  let s2 = subgroupShuffle(r.r2, src);
+  let s3 = subgroupShuffle(r.r3, src);
+  let s4 = subgroupShuffle(r.r4, src);
+  return select(vec4f(s0, s1, s2, s3), vec4f(s1, s2, s3, s4), q + t >= sg);
+}
+
+// Clamps a run element's flat position into [0, size) (the value is masked off when it was out).
+fn clamp_pos(pos: i32, size: u32) -> u32 {
+  return u32(clamp(pos, 0, i32(size) - 1));
+}
+
+fn run_of_x(plane_base: u32, start: i32, sg: u32, size: u32) -> Run {
+  let st = i32(sg);
+  return Run(
+    x[plane_base + clamp_pos(start, size)],
+    x[plane_base + clamp_pos(start + st, size)],
+    x[plane_base + clamp_pos(start + 2 * st, size)],
+    x[plane_base + clamp_pos(start + 3 * st, size)],
+    x[plane_base + clamp_pos(start + 4 * st, size)],
+  );
+}
+
+fn run_of_g(plane_base: u32, start: i32, sg: u32, size: u32) -> Run {
+  let st = i32(sg);
+  return Run(
+    g[plane_base + clamp_pos(start, size)],
+    g[plane_base + clamp_pos(start + st, size)],
+    g[plane_base + clamp_pos(start + 2 * st, size)],
+    g[plane_base + clamp_pos(start + 3 * st, size)],
+    g[plane_base + clamp_pos(start + 4 * st, size)],
+  );
+}
+
+// 8 channels × 4 pixels of sums.
+struct Block8 {
+  c0: vec4f,
+  c1: vec4f,
+  c2: vec4f,
+  c3: vec4f,
+  c4: vec4f,
+  c5: vec4f,
+  c6: vec4f,
+  c7: vec4f,
+}
+
+// t.ck += xs · (channel k's weight, held by lane k).
+fn fma_broadcast(t: ptr<function, Block8>, xs: vec4f, wv: f32) {
+  (*t).c0 += xs * subgroupBroadcast(wv, 0u);
+  (*t).c1 += xs * subgroupBroadcast(wv, 1u);
+  (*t).c2 += xs * subgroupBroadcast(wv, 2u);
+  (*t).c3 += xs * subgroupBroadcast(wv, 3u);
+  (*t).c4 += xs * subgroupBroadcast(wv, 4u);
+  (*t).c5 += xs * subgroupBroadcast(wv, 5u);
+  (*t).c6 += xs * subgroupBroadcast(wv, 6u);
+  (*t).c7 += xs * subgroupBroadcast(wv, 7u);
+}
+
+fn store_px(base: u32, pix: vec4u, size: u32, v: vec4f) {
+  if (pix.x < size) { out[base + pix.x] = v.x; }
+  if (pix.y < size) { out[base + pix.y] = v.y; }
+  if (pix.z < size) { out[base + pix.z] = v.z; }
+  if (pix.w < size) { out[base + pix.w] = v.w; }
+}
+
+// Stores channel k (first + k < count) of the block at base + k·plane.
+fn store_block(base: u32, plane: u32, first: u32, count: u32, pix: vec4u, b: Block8) {
+  store_px(base, pix, plane, b.c0);
+  if (first + 1u < count) { store_px(base + plane, pix, plane, b.c1); }
+  if (first + 2u < count) { store_px(base + 2u * plane, pix, plane, b.c2); }
+  if (first + 3u < count) { store_px(base + 3u * plane, pix, plane, b.c3); }
+  if (first + 4u < count) { store_px(base + 4u * plane, pix, plane, b.c4); }
+  if (first + 5u < count) { store_px(base + 5u * plane, pix, plane, b.c5); }
+  if (first + 6u < count) { store_px(base + 6u * plane, pix, plane, b.c6); }
+  if (first + 7u < count) { store_px(base + 7u * plane, pix, plane, b.c7); }
+}
+
+// The lane's 4 pixels: its subgroup's run starts at 4·(index of the subgroup's lane 0).
+fn lane_pixels(wid: vec3u, lid: u32, q: u32, sg: u32) -> vec4u {
+  let base = (wid.x * WG + lid - q) * 4u;
+  return vec4u(base + q) + vec4u(0u, 1u, 2u, 3u) * sg;
+}
+
+// conv2d_fwd_sg: workgroup row wid.y = (n, block of 8 output channels); x runs over pixels.
+@compute @workgroup_size(WG)
+fn conv2d_fwd_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
+                 @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
+  let nbo = (p.Cout + 7u) / 8u;
+  let o0 = (wid.y % nbo) * 8u;
+  let n = wid.y / nbo;
+  let plane = p.H * p.W;
+  let pix = lane_pixels(wid, lid, q, sg);
+  let py = vec4i(pix / p.W);
+  let px = vec4i(pix % p.W);
+  let v = size_v[0];
+  let win = window(v);
+  let kk = p.kw * p.kw;
+  // this lane's weight row: output channel o0 + (q mod 8), clamped (extra channels are dropped)
+  let wrow = min(o0 + (q & 7u), p.Cout - 1u) * p.Cin * kk;
+  var acc = Block8(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
+  for (var a = 0u; a < win.s; a++) {
+    let dy = i32(a) - win.pad;
+    let row_ok = inside(py + vec4i(dy), p.H);
+    // the run for this kernel row starts at pixel (y + dy, x − pad) of lane 0's first pixel
+    let start = i32(pix.x) + dy * i32(p.W) - win.pad;
+    let wtap = wrow + (win.off + a) * p.kw + win.off;
+    for (var c = 0u; c < p.Cin; c++) {
+      let run = run_of_x((n * p.Cin + c) * plane, start, sg, plane);
+      for (var b = 0u; b < win.s; b++) {
+        let xs = shifted(run, b, q, sg) * (row_ok * inside(px + vec4i(i32(b) - win.pad), p.W));
+        fma_broadcast(&acc, xs, w[wtap + c * kk + b] * mask(win.off + a, win.off + b, v));
+      }
+    }
+  }
+  store_block((n * p.Cout + o0) * plane, plane, o0, p.Cout, pix, acc);
+}
+
+// conv2d_bwd_input_sg: workgroup row wid.y = (n, block of 8 input channels); x runs over pixels.
+// Tap (a, b) reads g at (y + pad − a, x + pad − b): for kernel row a the run starts at column
+// x + pad − (s − 1), and tap b is the shift s − 1 − b.
+@compute @workgroup_size(WG)
+fn conv2d_bwd_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
+                       @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
+  let nbc = (p.Cin + 7u) / 8u;
+  let c0 = (wid.y % nbc) * 8u;
+  let n = wid.y / nbc;
+  let plane = p.H * p.W;
+  let pix = lane_pixels(wid, lid, q, sg);
+  let py = vec4i(pix / p.W);
+  let px = vec4i(pix % p.W);
+  let v = size_v[0];
+  let win = window(v);
+  let kk = p.kw * p.kw;
+  let ostride = p.Cin * kk;
+  // this lane's weight column: input channel c0 + (q mod 8), clamped
+  let wcol = min(c0 + (q & 7u), p.Cin - 1u) * kk;
+  var acc = Block8(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
+  let last = i32(win.s) - 1;
+  for (var a = 0u; a < win.s; a++) {
+    let dy = win.pad - i32(a);
+    let row_ok = inside(py + vec4i(dy), p.H);
+    let start = i32(pix.x) + dy * i32(p.W) + win.pad - last;
+    let wtap = wcol + (win.off + a) * p.kw + win.off;
+    for (var o = 0u; o < p.Cout; o++) {
+      let run = run_of_g((n * p.Cout + o) * plane, start, sg, plane);
+      for (var b = 0u; b < win.s; b++) {
+        let gs = shifted(run, u32(last) - b, q, sg) * (row_ok * inside(px + vec4i(win.pad - i32(b)), p.W));
+        fma_broadcast(&acc, gs, w[wtap + o * ostride + b] * mask(win.off + a, win.off + b, v));
+      }
+    }
+  }
+  store_block((n * p.Cin + c0) * plane, plane, c0, p.Cin, pix, acc);
+}
