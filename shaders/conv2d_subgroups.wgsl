@@ -14,8 +14,9 @@
 //     row it loads the run once (5 values per lane: a run of 5·SG covers every shift up to SG),
 //     and each tap b takes its shifted view with subgroupShuffle (5 loads per row, not 4 per tap).
 // A lane's pixel whose shifted position leaves its row or the plane is zeroed by a 0/1 mask,
-// like conv2d.wgsl's padding. Control flow is uniform over the subgroup throughout (no early
-// return: lanes past the plane compute on clamped addresses and store nothing). Requires
+// like conv2d.wgsl's padding. Control flow is uniform over each subgroup: a subgroup whose run
+// starts past the plane returns at once; lanes past the plane in a working subgroup compute on
+// clamped addresses and store nothing. Requires
 // SG ≥ 8 (the 8 weight lanes) and s − 1 ≤ SG (the shifts); conv2d.ts checks both.
 //
 //   conv2d_fwd_sg         out[n,o,y,x] = Σ_{a,b} m(a,b) Σ_c x[n,c,y+a−pad,x+b−pad] w[o,c,a,b]
@@ -23,6 +24,9 @@
 //                         one invocation per 8 channels × 4 pixels
 
 enable subgroups;
+// The subgroup operations below run under control flow that is uniform per subgroup (early
+// returns of whole subgroups) but not per workgroup, which the uniformity analysis cannot see.
+diagnostic(off, subgroup_uniformity);
 
 struct ConvParams {
   N: u32,
@@ -50,6 +54,12 @@ struct ConvParams {
 @group(0) @binding(5) var<storage, read> size_v: array<f32>;
 
 override WG: u32 = 64;
+// The window size as a pipeline constant (0: read it from the uniforms / soft size). A constant
+// trip count lets the compiler unroll the tap loops, which on lavapipe removes the per-iteration
+// blend of all 32 accumulators with the loop's lane mask. When the size comes from the soft size
+// on the GPU (p.s = 0), the host dispatches one pipeline per admissible size and each one but the
+// matching returns at once (see skip()).
+override S: u32 = 0;
 
 struct Window {
   s: u32,
@@ -59,19 +69,49 @@ struct Window {
 
 // As conv2d.wgsl: the uniform size, or the hard size of v when the uniform s is 0.
 fn window(v: f32) -> Window {
+  if (S != 0u) { return Window(S, (p.kw - S) / 2u, i32((S - 1u) / 2u)); }
   if (p.s != 0u) { return Window(p.s, p.off, p.pad); }
-  let half = floor((v - 1.0) * 0.5 + 0.5);
-  let s = clamp(2u * u32(max(half, 0.0)) + 1u, p.kmin, p.kw);
+  let s = hard_size(v);
   return Window(s, (p.kw - s) / 2u, i32((s - 1u) / 2u));
 }
 
-// Gaussian mask at grid position (i, j), 1 when unmasked.
-fn mask(i: u32, j: u32, v: f32) -> f32 {
+fn hard_size(v: f32) -> u32 {
+  let half = floor((v - 1.0) * 0.5 + 0.5);
+  return clamp(2u * u32(max(half, 0.0)) + 1u, p.kmin, p.kw);
+}
+
+// Whether this subgroup has nothing to do: its run starts past the plane, or this pipeline is
+// specialised on a size S that is not the soft size's hard size.
+fn skip(first_pixel: u32, plane: u32, v: f32) -> bool {
+  return first_pixel >= plane || (S != 0u && p.s == 0u && hard_size(v) != S);
+}
+
+// The Gaussian mask is separable, m(i, j) = e(i)·e(j) with e(i) = exp(−(i − c)²/v²), c the grid
+// centre. The kernels take e(i) once per kernel row and walk e(j) along the row without exp:
+// e(j + 1) = e(j)·r(j) and r(j + 1) = r(j)·exp(−2/v²), r(j) = exp(−(2(j − c) + 1)/v²).
+// All factors are 1 when unmasked.
+fn mask_factor(i: u32, v: f32) -> f32 {
   if (p.masked == 0u) { return 1.0; }
-  let c = f32(p.kw - 1u) * 0.5;
-  let di = f32(i) - c;
-  let dj = f32(j) - c;
-  return exp(-(di * di + dj * dj) / (v * v));
+  let d = f32(i) - f32(p.kw - 1u) * 0.5;
+  return exp(-d * d / (v * v));
+}
+
+struct MaskWalk {
+  e: f32,
+  r: f32,
+  step: f32,
+}
+
+// The walk along a row starting at grid column j.
+fn mask_walk(j: u32, v: f32) -> MaskWalk {
+  if (p.masked == 0u) { return MaskWalk(1.0, 1.0, 1.0); }
+  let d = f32(j) - f32(p.kw - 1u) * 0.5;
+  let iv2 = 1.0 / (v * v);
+  return MaskWalk(exp(-d * d * iv2), exp(-(2.0 * d + 1.0) * iv2), exp(-2.0 * iv2));
+}
+
+fn mask_next(m: MaskWalk) -> MaskWalk {
+  return MaskWalk(m.e * m.r, m.r * m.step, m.step);
 }
 
 // 0/1 per pixel: 0 ≤ pos < limit (one unsigned compare: negative positions wrap past limit).
@@ -188,6 +228,7 @@ fn conv2d_fwd_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
   let py = vec4i(pix / p.W);
   let px = vec4i(pix % p.W);
   let v = size_v[0];
+  if (skip(pix.x - q, plane, v)) { return; }
   let win = window(v);
   let kk = p.kw * p.kw;
   // this lane's weight row: output channel o0 + (q mod 8), clamped (extra channels are dropped)
@@ -199,11 +240,14 @@ fn conv2d_fwd_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
     // the run for this kernel row starts at pixel (y + dy, x − pad) of lane 0's first pixel
     let start = i32(pix.x) + dy * i32(p.W) - win.pad;
     let wtap = wrow + (win.off + a) * p.kw + win.off;
+    let mrow = mask_factor(win.off + a, v);
     for (var c = 0u; c < p.Cin; c++) {
       let run = run_of_x((n * p.Cin + c) * plane, start, sg, plane);
+      var m = mask_walk(win.off, v);
       for (var b = 0u; b < win.s; b++) {
         let xs = shifted(run, b, q, sg) * (row_ok * inside(px + vec4i(i32(b) - win.pad), p.W));
-        fma_broadcast(&acc, xs, w[wtap + c * kk + b] * mask(win.off + a, win.off + b, v));
+        fma_broadcast(&acc, xs, w[wtap + c * kk + b] * (mrow * m.e));
+        m = mask_next(m);
       }
     }
   }
@@ -224,6 +268,7 @@ fn conv2d_bwd_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocat
   let py = vec4i(pix / p.W);
   let px = vec4i(pix % p.W);
   let v = size_v[0];
+  if (skip(pix.x - q, plane, v)) { return; }
   let win = window(v);
   let kk = p.kw * p.kw;
   let ostride = p.Cin * kk;
@@ -236,11 +281,14 @@ fn conv2d_bwd_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocat
     let row_ok = inside(py + vec4i(dy), p.H);
     let start = i32(pix.x) + dy * i32(p.W) + win.pad - last;
     let wtap = wcol + (win.off + a) * p.kw + win.off;
+    let mrow = mask_factor(win.off + a, v);
     for (var o = 0u; o < p.Cout; o++) {
       let run = run_of_g((n * p.Cout + o) * plane, start, sg, plane);
+      var m = mask_walk(win.off, v);
       for (var b = 0u; b < win.s; b++) {
         let gs = shifted(run, u32(last) - b, q, sg) * (row_ok * inside(px + vec4i(win.pad - i32(b)), p.W));
-        fma_broadcast(&acc, gs, w[wtap + o * ostride + b] * mask(win.off + a, win.off + b, v));
+        fma_broadcast(&acc, gs, w[wtap + o * ostride + b] * (mrow * m.e));
+        m = mask_next(m);
       }
     }
   }

@@ -178,9 +178,12 @@ function nearestOdd(v: number, kMin: number, kMax: number): number {
 }
 
 describe("size 'fromSoftSize': the hard size is derived from v on the GPU", () => {
-  for (const [v, kMin, stride] of [[0.6, 1, 1], [2.3, 1, 2], [3.4, 3, 1], [4.2, 1, 1], [6.1, 1, 2], [8.7, 1, 1], [1.2, 3, 1]] as const) {
+  const softCases = [[0.6, 1, 1], [2.3, 1, 2], [3.4, 3, 1], [4.2, 1, 1], [6.1, 1, 2], [8.7, 1, 1], [1.2, 3, 1]] as const;
+  // 'auto' runs the subgroup kernels (window read on the GPU) where the device has them
+  const runs = (['plain', 'auto'] as const).flatMap((variant) => softCases.map((c) => [variant, ...c] as const));
+  for (const [variant, v, kMin, stride] of runs) {
     const s = nearestOdd(v, kMin, 9);
-    it(`v=${v} kMin=${kMin} → s=${s} (stride ${stride}): values and gradients vs float64 reference`, async () => {
+    it(`${variant}: v=${v} kMin=${kMin} → s=${s} (stride ${stride}): values and gradients vs float64 reference`, async () => {
       const c: Case = { N: 2, Cin: 3, H: 9, W: 8, Cout: 2, kw: 9, s, stride, pad: (s - 1) / 2, v };
       const rng = new Rng(Math.round(v * 10));
       await checkOp(engine, {
@@ -190,7 +193,7 @@ describe("size 'fromSoftSize': the hard size is derived from v on the GPU", () =
           { shape: [c.Cout, c.Cin, 9, 9], data: randomArray(rng, c.Cout * c.Cin * 81) },
           { shape: [1], data: Float64Array.of(v) },
         ],
-        gpu: (x, w, sv) => conv2d(x!, w!, { size: 'fromSoftSize', kMin, stride, softSize: sv }),
+        gpu: (x, w, sv) => conv2d(x!, w!, { size: 'fromSoftSize', kMin, stride, softSize: sv, variant }),
         ref: (x, w, sv) => refConv(c, x!, w!, sv![0]),
         refGrad: (g, x, w, sv) => {
           const r = refConvGrad(c, g, x!, w!, sv![0]);

@@ -197,15 +197,31 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
   };
 }
 
+/**
+ * The subgroup kernels are specialised on the window size (pipeline constant S). When the size
+ * comes from the soft size on the GPU, one dispatch per admissible odd size: every one but the
+ * matching returns at once, so the step still reads nothing back.
+ */
+function sizeVariants(p: ConvPlan): number[] {
+  if (p.params.s !== 0) return [p.params.s];
+  const sizes: number[] = [];
+  for (let s = p.params.kmin; s <= p.params.kw; s += 2) sizes.push(s);
+  return sizes;
+}
+
 function runForward(p: ConvPlan, x: Tensor, w: Tensor): Tensor {
   const y = Tensor.empty(x.engine, p.outShape);
-  x.engine.dispatch(p.subgroups ? K.fwdSubgroups : K.fwd, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd);
+  const buffers = [x.buffer, w.buffer, y.buffer, p.vt.buffer];
+  if (!p.subgroups) x.engine.dispatch(K.fwd, p.params, buffers, p.grids.fwd);
+  else for (const S of sizeVariants(p)) x.engine.dispatch(K.fwdSubgroups, p.params, buffers, p.grids.fwd, { S });
   return y;
 }
 
 function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor): Tensor {
   const dx = Tensor.empty(w.engine, p.x.shape);
-  w.engine.dispatch(p.subgroups ? K.bwdInputSubgroups : K.bwdInput, p.inputParams, [w.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput);
+  const buffers = [w.buffer, dx.buffer, g.buffer, vt.buffer];
+  if (!p.subgroups) w.engine.dispatch(K.bwdInput, p.inputParams, buffers, p.grids.bwdInput);
+  else for (const S of sizeVariants(p)) w.engine.dispatch(K.bwdInputSubgroups, p.inputParams, buffers, p.grids.bwdInput, { S });
   return dx;
 }
 
