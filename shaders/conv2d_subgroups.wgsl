@@ -294,3 +294,69 @@ fn conv2d_bwd_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocat
   }
   store_block((n * p.Cin + c0) * plane, plane, c0, p.Cin, pix, acc);
 }
+
+// conv2d_bwd_weight_sg: dw[o, c, off + a, off + b] = m · Σ_{n, y, x} g[n, o, y, x] x[n, c, y + a − pad, x + b − pad]
+// for the S × S window (S is a pipeline constant here; taps outside it are zeroed by the host).
+// Lane = (4 input channels, window tap), 32 sums in 8 vec4 accumulators as in conv2d.wgsl, but
+// every lane of a subgroup shares one block of 8 output channels and walks the same pixels, so
+// one load serves the upstream gradient of all 8 channels (lane k loads channel o0 + k and
+// subgroupBroadcast hands it on) instead of 8 loads per lane. Lanes whose input position falls in
+// the padding read a clamped position and multiply by 0.
+@compute @workgroup_size(WG)
+fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
+                        @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
+  let v = size_v[0];
+  if (p.s == 0u && hard_size(v) != S) { return; }
+  let ss = S * S;
+  let nbc = (p.Cin + 3u) / 4u;
+  let lanes = nbc * ss;
+  let per_block = (lanes + sg - 1u) / sg * sg;  // whole subgroups per output-channel block
+  let idx = wid.x * WG + lid;
+  let o0 = idx / per_block * 8u;
+  if (o0 >= p.Cout) { return; }  // uniform per subgroup
+  let r = idx % per_block;
+  let task = min(r, lanes - 1u);  // idle lanes repeat the last task and store nothing
+  let tap = task % ss;
+  let c0 = task / ss * 4u;
+  let a = tap / S;
+  let b = tap % S;
+  let pad = i32((S - 1u) / 2u);
+  let plane = p.H * p.W;
+  let cs = min(vec4u(c0) + vec4u(0u, 1u, 2u, 3u), vec4u(p.Cin - 1u)) * plane;
+  let og = min(o0 + (q & 7u), p.Cout - 1u) * plane;  // this lane's share of the g loads
+  var acc = Block8(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
+  for (var n = 0u; n < p.N; n++) {
+    let xn = n * p.Cin * plane;
+    let gn = n * p.Cout * plane + og;
+    for (var y = 0u; y < p.H; y++) {
+      let iy = i32(y) - pad + i32(a);
+      let row_ok = u32(iy) < p.H;
+      let xr = xn + clamp_pos(iy, p.H) * p.W;
+      let gr = gn + y * p.W;
+      for (var xx = 0u; xx < p.W; xx++) {
+        let ix = i32(xx) - pad + i32(b);
+        let xi = xr + clamp_pos(ix, p.W);
+        let m = select(0.0, 1.0, row_ok && u32(ix) < p.W);
+        let xv = vec4f(x[cs.x + xi], x[cs.y + xi], x[cs.z + xi], x[cs.w + xi]) * m;
+        fma_broadcast(&acc, xv, g[gr + xx]);
+      }
+    }
+  }
+  if (r >= lanes) { return; }
+  let off = (p.kw - S) / 2u;
+  let i = off + a;
+  let j = off + b;
+  let scale = mask_factor(i, v) * mask_factor(j, v);
+  let kk = p.kw * p.kw;
+  let accs = array<vec4f, 8>(acc.c0, acc.c1, acc.c2, acc.c3, acc.c4, acc.c5, acc.c6, acc.c7);
+  for (var k = 0u; k < 8u; k++) {
+    let o = o0 + k;
+    if (o >= p.Cout) { break; }
+    let val = accs[k] * scale;
+    let base = (o * p.Cin + c0) * kk + i * p.kw + j;
+    out[base] = val.x;
+    if (c0 + 1u < p.Cin) { out[base + kk] = val.y; }
+    if (c0 + 2u < p.Cin) { out[base + 2u * kk] = val.z; }
+    if (c0 + 3u < p.Cin) { out[base + 3u * kk] = val.w; }
+  }
+}

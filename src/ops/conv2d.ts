@@ -9,7 +9,7 @@ import { defineKernel } from '../gpu/kernel.js';
 import { uniformLayout, type UniformValues } from '../gpu/uniforms.js';
 import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
-import { add, ones } from './elementwise.js';
+import { add, fillInPlace, ones } from './elementwise.js';
 import { checkOddSize } from './gaussian_mask.js';
 import { grid1d } from './grid.js';
 import { sum } from './reduce.js';
@@ -50,13 +50,14 @@ const K = {
   bwdSize: kernel('conv2d_bwd_size', [2, 3, 4, 5]),
   fwdSubgroups: subgroupKernel('conv2d_fwd_sg', [1, 2, 3, 5]),
   bwdInputSubgroups: subgroupKernel('conv2d_bwd_input_sg', [2, 3, 4, 5]),
+  bwdWeightSubgroups: subgroupKernel('conv2d_bwd_weight_sg', [1, 3, 4, 5]),
 };
 
 /**
- * Which kernels run the forward and input-gradient convolutions: 'subgroups'
- * (conv2d_subgroups.wgsl: stride 1, 'same' padding, a device with one fixed subgroup size of 8…64
- * and k_max − 1 ≤ that size), 'plain' (conv2d.wgsl: any case), or 'auto' (default: subgroups
- * where they apply). Both compute the same sums; the weight gradient always uses conv2d.wgsl.
+ * Which kernels run the convolution and its gradients: 'subgroups' (conv2d_subgroups.wgsl:
+ * stride 1, 'same' padding, a device with one fixed subgroup size of 8…64 and k_max − 1 ≤ that
+ * size), 'plain' (conv2d.wgsl: any case), or 'auto' (default: subgroups where they apply). Both
+ * compute the same sums; the size gradient always uses conv2d.wgsl.
  */
 export type ConvVariant = 'auto' | 'plain' | 'subgroups';
 
@@ -226,8 +227,21 @@ function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor): Tensor
 }
 
 function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tensor {
-  const dw = Tensor.empty(x.engine, p.w.shape);
-  x.engine.dispatch(K.bwdWeight, p.params, [x.buffer, dw.buffer, g.buffer, vt.buffer], p.grids.bwdWeight);
+  const engine = x.engine;
+  const dw = Tensor.empty(engine, p.w.shape);
+  const buffers = [x.buffer, dw.buffer, g.buffer, vt.buffer];
+  if (!p.subgroups) {
+    engine.dispatch(K.bwdWeight, p.params, buffers, p.grids.bwdWeight);
+    return dw;
+  }
+  // conv2d_bwd_weight_sg writes the window's taps only; the rest of the k_max grid is 0
+  if (p.params.s !== p.params.kw) fillInPlace(dw, 0);
+  const sg = engine.subgroupSize!;
+  const blocks = Math.ceil(p.params.Cout / 8);
+  for (const S of sizeVariants(p)) {
+    const lanes = Math.ceil(Math.ceil(p.params.Cin / 4) * S * S / sg) * sg; // per block of 8 output channels
+    engine.dispatch(K.bwdWeightSubgroups, p.params, buffers, [Math.ceil(blocks * lanes / WG)], { S });
+  }
   return dw;
 }
 
