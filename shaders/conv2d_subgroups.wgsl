@@ -333,12 +333,19 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
       let row_ok = u32(iy) < p.H;
       let xr = xn + clamp_pos(iy, p.H) * p.W;
       let gr = gn + y * p.W;
-      for (var xx = 0u; xx < p.W; xx++) {
+      // two pixels per iteration (halves the loop's per-iteration cost: on lavapipe every loop
+      // iteration blends all 32 accumulators with the lane mask); a second pixel past the row is
+      // masked off
+      for (var xx = 0u; xx < p.W; xx += 2u) {
         let ix = i32(xx) - pad + i32(b);
         let xi = xr + clamp_pos(ix, p.W);
         let m = select(0.0, 1.0, row_ok && u32(ix) < p.W);
         let xv = vec4f(x[cs.x + xi], x[cs.y + xi], x[cs.z + xi], x[cs.w + xi]) * m;
         fma_broadcast(&acc, xv, g[gr + xx]);
+        let xi2 = xr + clamp_pos(ix + 1, p.W);
+        let m2 = select(0.0, 1.0, row_ok && u32(ix + 1) < p.W && xx + 1u < p.W);
+        let xv2 = vec4f(x[cs.x + xi2], x[cs.y + xi2], x[cs.z + xi2], x[cs.w + xi2]) * m2;
+        fma_broadcast(&acc, xv2, g[gr + min(xx + 1u, p.W - 1u)]);
       }
     }
   }
