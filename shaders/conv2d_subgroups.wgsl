@@ -52,71 +52,67 @@ struct ConvParams {
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<storage, read> g: array<f32>;
 @group(0) @binding(5) var<storage, read> size_v: array<f32>;
+@group(0) @binding(6) var<storage, read> wq: array<vec4f>;  // packed window (conv2d_pack_weights_sg)
 
 override WG: u32 = 64;
-// The window size as a pipeline constant (0: read it from the uniforms / soft size). A constant
-// trip count lets the compiler unroll the tap loops, which on lavapipe removes the per-iteration
-// blend of all 32 accumulators with the loop's lane mask. When the size comes from the soft size
-// on the GPU (p.s = 0), the host dispatches one pipeline per admissible size and each one but the
-// matching returns at once (see skip()).
-override S: u32 = 0;
+// The window size, a pipeline constant: constant trip counts let the compiler unroll the tap
+// loops, which on lavapipe removes the per-iteration blend of all 32 accumulators with the loop's
+// lane mask. When the size comes from the soft size on the GPU (p.s = 0), the host dispatches one
+// pipeline per admissible size and all but the matching one return at once (see skip()).
+override S: u32 = 1;
+override PAD: i32 = i32((S - 1u) / 2u);
+// A packed kernel row holds its S taps padded to whole vec4s.
+override Q: u32 = (S + 3u) / 4u;
 
-struct Window {
-  s: u32,
-  off: u32,
-  pad: i32,
+// Grid position of the window's first tap.
+fn window_offset() -> u32 {
+  return (p.kw - S) / 2u;
 }
 
-// As conv2d.wgsl: the uniform size, or the hard size of v when the uniform s is 0.
-fn window(v: f32) -> Window {
-  if (S != 0u) { return Window(S, (p.kw - S) / 2u, i32((S - 1u) / 2u)); }
-  if (p.s != 0u) { return Window(p.s, p.off, p.pad); }
-  let s = hard_size(v);
-  return Window(s, (p.kw - s) / 2u, i32((s - 1u) / 2u));
-}
-
+// As conv2d.wgsl: the hard size of the soft size v.
 fn hard_size(v: f32) -> u32 {
   let half = floor((v - 1.0) * 0.5 + 0.5);
   return clamp(2u * u32(max(half, 0.0)) + 1u, p.kmin, p.kw);
 }
 
-// Whether this subgroup has nothing to do: its run starts past the plane, or this pipeline is
-// specialised on a size S that is not the soft size's hard size.
-fn skip(first_pixel: u32, plane: u32, v: f32) -> bool {
-  return first_pixel >= plane || (S != 0u && p.s == 0u && hard_size(v) != S);
+// Whether this pipeline's S is not the size in use (the soft size's hard size).
+fn other_size(v: f32) -> bool {
+  return p.s == 0u && hard_size(v) != S;
 }
 
-// The Gaussian mask is separable, m(i, j) = e(i)·e(j) with e(i) = exp(−(i − c)²/v²), c the grid
-// centre. The kernels take e(i) once per kernel row and walk e(j) along the row without exp:
-// e(j + 1) = e(j)·r(j) and r(j + 1) = r(j)·exp(−2/v²), r(j) = exp(−(2(j − c) + 1)/v²).
-// All factors are 1 when unmasked.
+// Gaussian mask factor of grid row or column i: m(i, j) = e(i)·e(j), e(i) = exp(−(i − c)²/v²),
+// c the grid centre; 1 when unmasked.
 fn mask_factor(i: u32, v: f32) -> f32 {
   if (p.masked == 0u) { return 1.0; }
   let d = f32(i) - f32(p.kw - 1u) * 0.5;
   return exp(-d * d / (v * v));
 }
 
-struct MaskWalk {
-  e: f32,
-  r: f32,
-  step: f32,
-}
-
-// The walk along a row starting at grid column j.
-fn mask_walk(j: u32, v: f32) -> MaskWalk {
-  if (p.masked == 0u) { return MaskWalk(1.0, 1.0, 1.0); }
-  let d = f32(j) - f32(p.kw - 1u) * 0.5;
-  let iv2 = 1.0 / (v * v);
-  return MaskWalk(exp(-d * d * iv2), exp(-(2.0 * d + 1.0) * iv2), exp(-2.0 * iv2));
-}
-
-fn mask_next(m: MaskWalk) -> MaskWalk {
-  return MaskWalk(m.e * m.r, m.r * m.step, m.step);
-}
-
 // 0/1 per pixel: 0 ≤ pos < limit (one unsigned compare: negative positions wrap past limit).
 fn inside(pos: vec4i, limit: u32) -> vec4f {
   return select(vec4f(0.0), vec4f(1.0), vec4u(pos) < vec4u(limit));
+}
+
+// conv2d_pack_weights_sg: the window of w with the Gaussian mask applied, each kernel row padded
+// with zeros to 4·Q taps: wq[((o·Cin + c)·S + a)·Q + j] holds taps 4j…4j + 3 of row a. The
+// forward and input-gradient kernels then load 4 taps of a lane's channel in one vec4.
+@compute @workgroup_size(WG)
+fn conv2d_pack_weights_sg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                          @builtin(local_invocation_index) lid: u32) {
+  let v = size_v[0];
+  if (other_size(v)) { return; }
+  let idx = (wid.y * nwg.x + wid.x) * WG + lid;
+  let row = 4u * Q;
+  if (idx >= p.Cout * p.Cin * S * row) { return; }
+  let b = idx % row;
+  let a = idx / row % S;
+  let oc = idx / row / S;
+  let off = window_offset();
+  var val = 0.0;
+  if (b < S) {
+    val = w[(oc * p.kw + off + a) * p.kw + off + b] * mask_factor(off + a, v) * mask_factor(off + b, v);
+  }
+  out[idx] = val;
 }
 
 // Five values per lane of a run of 5·SG consecutive elements: element q + SG·k of the run.
@@ -225,29 +221,29 @@ fn conv2d_fwd_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
   let n = wid.y / nbo;
   let plane = p.H * p.W;
   let pix = lane_pixels(wid, lid, q, sg);
+  if (pix.x - q >= plane || other_size(size_v[0])) { return; }  // uniform per subgroup
   let py = vec4i(pix / p.W);
   let px = vec4i(pix % p.W);
-  let v = size_v[0];
-  if (skip(pix.x - q, plane, v)) { return; }
-  let win = window(v);
-  let kk = p.kw * p.kw;
-  // this lane's weight row: output channel o0 + (q mod 8), clamped (extra channels are dropped)
-  let wrow = min(o0 + (q & 7u), p.Cout - 1u) * p.Cin * kk;
+  // this lane's packed weights: output channel o0 + (q mod 8), clamped (extra channels are dropped)
+  let wrow = min(o0 + (q & 7u), p.Cout - 1u) * p.Cin * S * Q;
   var acc = Block8(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
-  for (var a = 0u; a < win.s; a++) {
-    let dy = i32(a) - win.pad;
+  for (var a = 0u; a < S; a++) {
+    let dy = i32(a) - PAD;
     let row_ok = inside(py + vec4i(dy), p.H);
     // the run for this kernel row starts at pixel (y + dy, x − pad) of lane 0's first pixel
-    let start = i32(pix.x) + dy * i32(p.W) - win.pad;
-    let wtap = wrow + (win.off + a) * p.kw + win.off;
-    let mrow = mask_factor(win.off + a, v);
+    let start = i32(pix.x) + dy * i32(p.W) - PAD;
     for (var c = 0u; c < p.Cin; c++) {
       let run = run_of_x((n * p.Cin + c) * plane, start, sg, plane);
-      var m = mask_walk(win.off, v);
-      for (var b = 0u; b < win.s; b++) {
-        let xs = shifted(run, b, q, sg) * (row_ok * inside(px + vec4i(i32(b) - win.pad), p.W));
-        fma_broadcast(&acc, xs, w[wtap + c * kk + b] * (mrow * m.e));
-        m = mask_next(m);
+      let wb = wrow + (c * S + a) * Q;
+      for (var j = 0u; j < Q; j++) {
+        let wv = wq[wb + j];
+        for (var t = 0u; t < 4u; t++) {
+          let b = 4u * j + t;
+          if (b < S) {
+            let xs = shifted(run, b, q, sg) * (row_ok * inside(px + vec4i(i32(b) - PAD), p.W));
+            fma_broadcast(&acc, xs, wv[t]);
+          }
+        }
       }
     }
   }
@@ -256,7 +252,7 @@ fn conv2d_fwd_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
 
 // conv2d_bwd_input_sg: workgroup row wid.y = (n, block of 8 input channels); x runs over pixels.
 // Tap (a, b) reads g at (y + pad − a, x + pad − b): for kernel row a the run starts at column
-// x + pad − (s − 1), and tap b is the shift s − 1 − b.
+// x + pad − (S − 1), and tap b is the shift S − 1 − b.
 @compute @workgroup_size(WG)
 fn conv2d_bwd_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                        @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
@@ -265,30 +261,29 @@ fn conv2d_bwd_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocat
   let n = wid.y / nbc;
   let plane = p.H * p.W;
   let pix = lane_pixels(wid, lid, q, sg);
+  if (pix.x - q >= plane || other_size(size_v[0])) { return; }  // uniform per subgroup
   let py = vec4i(pix / p.W);
   let px = vec4i(pix % p.W);
-  let v = size_v[0];
-  if (skip(pix.x - q, plane, v)) { return; }
-  let win = window(v);
-  let kk = p.kw * p.kw;
-  let ostride = p.Cin * kk;
-  // this lane's weight column: input channel c0 + (q mod 8), clamped
-  let wcol = min(c0 + (q & 7u), p.Cin - 1u) * kk;
+  // this lane's packed weights: input channel c0 + (q mod 8), clamped
+  let wcol = min(c0 + (q & 7u), p.Cin - 1u);
   var acc = Block8(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
-  let last = i32(win.s) - 1;
-  for (var a = 0u; a < win.s; a++) {
-    let dy = win.pad - i32(a);
+  let last = S - 1u;
+  for (var a = 0u; a < S; a++) {
+    let dy = PAD - i32(a);
     let row_ok = inside(py + vec4i(dy), p.H);
-    let start = i32(pix.x) + dy * i32(p.W) + win.pad - last;
-    let wtap = wcol + (win.off + a) * p.kw + win.off;
-    let mrow = mask_factor(win.off + a, v);
+    let start = i32(pix.x) + dy * i32(p.W) + PAD - i32(last);
     for (var o = 0u; o < p.Cout; o++) {
       let run = run_of_g((n * p.Cout + o) * plane, start, sg, plane);
-      var m = mask_walk(win.off, v);
-      for (var b = 0u; b < win.s; b++) {
-        let gs = shifted(run, u32(last) - b, q, sg) * (row_ok * inside(px + vec4i(win.pad - i32(b)), p.W));
-        fma_broadcast(&acc, gs, w[wtap + o * ostride + b] * (mrow * m.e));
-        m = mask_next(m);
+      let wb = ((o * p.Cin + wcol) * S + a) * Q;
+      for (var j = 0u; j < Q; j++) {
+        let wv = wq[wb + j];
+        for (var t = 0u; t < 4u; t++) {
+          let b = 4u * j + t;
+          if (b < S) {
+            let gs = shifted(run, last - b, q, sg) * (row_ok * inside(px + vec4i(PAD - i32(b)), p.W));
+            fma_broadcast(&acc, gs, wv[t]);
+          }
+        }
       }
     }
   }
@@ -306,7 +301,7 @@ fn conv2d_bwd_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocat
 fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                         @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
   let v = size_v[0];
-  if (p.s == 0u && hard_size(v) != S) { return; }
+  if (other_size(v)) { return; }
   let ss = S * S;
   let nbc = (p.Cin + 3u) / 4u;
   let lanes = nbc * ss;
@@ -320,7 +315,6 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   let c0 = task / ss * 4u;
   let a = tap / S;
   let b = tap % S;
-  let pad = i32((S - 1u) / 2u);
   let plane = p.H * p.W;
   let cs = min(vec4u(c0) + vec4u(0u, 1u, 2u, 3u), vec4u(p.Cin - 1u)) * plane;
   let og = min(o0 + (q & 7u), p.Cout - 1u) * plane;  // this lane's share of the g loads
@@ -329,7 +323,7 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
     let xn = n * p.Cin * plane;
     let gn = n * p.Cout * plane + og;
     for (var y = 0u; y < p.H; y++) {
-      let iy = i32(y) - pad + i32(a);
+      let iy = i32(y) - PAD + i32(a);
       let row_ok = u32(iy) < p.H;
       let xr = xn + clamp_pos(iy, p.H) * p.W;
       let gr = gn + y * p.W;
@@ -337,7 +331,7 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
       // iteration blends all 32 accumulators with the lane mask); a second pixel past the row is
       // masked off
       for (var xx = 0u; xx < p.W; xx += 2u) {
-        let ix = i32(xx) - pad + i32(b);
+        let ix = i32(xx) - PAD + i32(b);
         let xi = xr + clamp_pos(ix, p.W);
         let m = select(0.0, 1.0, row_ok && u32(ix) < p.W);
         let xv = vec4f(x[cs.x + xi], x[cs.y + xi], x[cs.z + xi], x[cs.w + xi]) * m;
@@ -350,7 +344,7 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
     }
   }
   if (r >= lanes) { return; }
-  let off = (p.kw - S) / 2u;
+  let off = window_offset();
   let i = off + a;
   let j = off + b;
   let scale = mask_factor(i, v) * mask_factor(j, v);

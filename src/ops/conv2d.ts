@@ -48,8 +48,9 @@ const K = {
   bwdInput: kernel('conv2d_bwd_input', [2, 3, 4, 5]),
   bwdWeight: kernel('conv2d_bwd_weight', [1, 3, 4, 5]),
   bwdSize: kernel('conv2d_bwd_size', [2, 3, 4, 5]),
-  fwdSubgroups: subgroupKernel('conv2d_fwd_sg', [1, 2, 3, 5]),
-  bwdInputSubgroups: subgroupKernel('conv2d_bwd_input_sg', [2, 3, 4, 5]),
+  packSubgroups: subgroupKernel('conv2d_pack_weights_sg', [2, 3, 5]),
+  fwdSubgroups: subgroupKernel('conv2d_fwd_sg', [1, 6, 3, 5]),
+  bwdInputSubgroups: subgroupKernel('conv2d_bwd_input_sg', [6, 3, 4, 5]),
   bwdWeightSubgroups: subgroupKernel('conv2d_bwd_weight_sg', [1, 3, 4, 5]),
 };
 
@@ -210,19 +211,38 @@ function sizeVariants(p: ConvPlan): number[] {
   return sizes;
 }
 
+/**
+ * conv2d_pack_weights_sg for window size S: the masked window of w, kernel rows padded to whole
+ * vec4s, for the subgroup forward and input-gradient kernels.
+ */
+function packWeights(p: ConvPlan, w: Tensor, vt: Tensor, S: number, packed: Tensor): void {
+  const count = p.params.Cout * p.params.Cin * S * 4 * Math.ceil(S / 4);
+  w.engine.dispatch(K.packSubgroups, p.params, [w.buffer, packed.buffer, vt.buffer], grid1d(count, WG), { S });
+}
+
+/** Runs `conv` (a subgroup kernel reading the packed window) once per candidate size. */
+function withPackedWeights(p: ConvPlan, w: Tensor, vt: Tensor, conv: (packed: Tensor, S: number) => void): void {
+  const sizes = sizeVariants(p);
+  const largest = sizes[sizes.length - 1]!;
+  const packed = Tensor.empty(w.engine, [p.params.Cout * p.params.Cin * largest * 4 * Math.ceil(largest / 4)]);
+  for (const S of sizes) {
+    packWeights(p, w, vt, S, packed);
+    conv(packed, S);
+  }
+  packed.dispose();
+}
+
 function runForward(p: ConvPlan, x: Tensor, w: Tensor): Tensor {
   const y = Tensor.empty(x.engine, p.outShape);
-  const buffers = [x.buffer, w.buffer, y.buffer, p.vt.buffer];
-  if (!p.subgroups) x.engine.dispatch(K.fwd, p.params, buffers, p.grids.fwd);
-  else for (const S of sizeVariants(p)) x.engine.dispatch(K.fwdSubgroups, p.params, buffers, p.grids.fwd, { S });
+  if (!p.subgroups) x.engine.dispatch(K.fwd, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd);
+  else withPackedWeights(p, w, p.vt, (wq, S) => x.engine.dispatch(K.fwdSubgroups, p.params, [x.buffer, wq.buffer, y.buffer, p.vt.buffer], p.grids.fwd, { S }));
   return y;
 }
 
 function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor): Tensor {
   const dx = Tensor.empty(w.engine, p.x.shape);
-  const buffers = [w.buffer, dx.buffer, g.buffer, vt.buffer];
-  if (!p.subgroups) w.engine.dispatch(K.bwdInput, p.inputParams, buffers, p.grids.bwdInput);
-  else for (const S of sizeVariants(p)) w.engine.dispatch(K.bwdInputSubgroups, p.inputParams, buffers, p.grids.bwdInput, { S });
+  if (!p.subgroups) w.engine.dispatch(K.bwdInput, p.inputParams, [w.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput);
+  else withPackedWeights(p, w, vt, (wq, S) => w.engine.dispatch(K.bwdInputSubgroups, p.inputParams, [wq.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput, { S }));
   return dx;
 }
 
