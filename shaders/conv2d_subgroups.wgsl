@@ -1,27 +1,34 @@
-// conv2d_subgroups.wgsl — the forward and input-gradient convolutions of conv2d.wgsl again, for
-// devices with the 'subgroups' feature, stride 1 and 'same' padding (the EffConv case). Same
-// layouts, uniforms, window and Gaussian mask as conv2d.wgsl; conv2d.ts picks this file when it
-// applies and conv2d.wgsl otherwise (both are tested against the float64 reference).
+// conv2d_subgroups.wgsl — the convolution and its input and weight gradients again (the size
+// gradient stays in conv2d.wgsl), for devices with the 'subgroups' feature, stride 1 and 'same'
+// padding (the EffConv case). Same layouts, uniforms, window and Gaussian mask as conv2d.wgsl;
+// conv2d.ts picks this file when it applies and conv2d.wgsl otherwise (both are tested against
+// the float64 reference).
 //
 // Why: on CPU adapters (lavapipe) every storage load is issued lane by lane with a bounds check,
 // even when all lanes read the same address, so conv2d.wgsl spends most of its time loading
 // weights that are the same for the whole subgroup and re-loading inputs that a neighbouring lane
 // already holds. Here one load serves the whole subgroup and lanes trade values with shuffles:
-//   - weights: lane q loads channel (q mod 8) of the current tap; subgroupBroadcast hands each of
-//     the 8 values to every lane (1 load per tap instead of 8);
+//   - weights: conv2d_pack_weights_sg first writes the masked S × S window with each kernel row
+//     padded to whole vec4s; lane q loads 4 taps of channel (q mod 8) in one vec4 and
+//     subgroupBroadcast hands each channel's value to every lane (1 load per 4 taps, not 8 per tap);
 //   - inputs: a subgroup of SG lanes covers a run of 4·SG consecutive pixels of one plane (flat
 //     row-major index, rows wrap), lane q holding pixels base + q + SG·j, j < 4. For one kernel
 //     row it loads the run once (5 values per lane: a run of 5·SG covers every shift up to SG),
-//     and each tap b takes its shifted view with subgroupShuffle (5 loads per row, not 4 per tap).
+//     and each tap b takes its shifted view with subgroupShuffle (5 loads per row, not 4 per tap);
+//   - weight gradient: the lanes of a subgroup share a block of 8 output channels, and one load
+//     plus 8 broadcasts serve the upstream gradient of all 8 (conv2d_bwd_weight_sg).
 // A lane's pixel whose shifted position leaves its row or the plane is zeroed by a 0/1 mask,
 // like conv2d.wgsl's padding. Control flow is uniform over each subgroup: a subgroup whose run
 // starts past the plane returns at once; lanes past the plane in a working subgroup compute on
-// clamped addresses and store nothing. Requires
-// SG ≥ 8 (the 8 weight lanes) and s − 1 ≤ SG (the shifts); conv2d.ts checks both.
+// clamped addresses and store nothing. Requires SG ≥ 8 (the 8 weight lanes) and S − 1 ≤ SG (the
+// shifts); conv2d.ts checks both.
 //
-//   conv2d_fwd_sg         out[n,o,y,x] = Σ_{a,b} m(a,b) Σ_c x[n,c,y+a−pad,x+b−pad] w[o,c,a,b]
-//   conv2d_bwd_input_sg   dx[n,c,y,x]  = Σ_{a,b} m(a,b) Σ_o g[n,o,y+pad−a,x+pad−b] w[o,c,a,b]
-//                         one invocation per 8 channels × 4 pixels
+//   conv2d_pack_weights_sg  wq[o,c,a,b] = m(a,b) w[o,c,off+a,off+b], rows padded to 4·⌈S/4⌉
+//   conv2d_fwd_sg           out[n,o,y,x] = Σ_{a,b} Σ_c x[n,c,y+a−pad,x+b−pad] wq[o,c,a,b]
+//   conv2d_bwd_input_sg     dx[n,c,y,x]  = Σ_{a,b} Σ_o g[n,o,y+pad−a,x+pad−b] wq[o,c,a,b]
+//                           one invocation per 8 channels × 4 pixels
+//   conv2d_bwd_weight_sg    dw[o,c,off+a,off+b] = m(a,b) Σ_{n,y,x} g[n,o,y,x] x[n,c,y+a−pad,x+b−pad]
+//                           one invocation per 8 output × 4 input channels of one tap
 
 enable subgroups;
 // The subgroup operations below run under control flow that is uniform per subgroup (early
