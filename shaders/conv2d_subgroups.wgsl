@@ -16,7 +16,8 @@
 //     row it loads the run once (5 values per lane: a run of 5·SG covers every shift up to SG),
 //     and each tap b takes its shifted view with subgroupShuffle (5 loads per row, not 4 per tap);
 //   - weight gradient: the lanes of a subgroup share a block of 8 output channels, and one load
-//     plus 8 broadcasts serve the upstream gradient of all 8 (conv2d_bwd_weight_sg).
+//     plus 8 broadcasts serve the upstream gradient of all 8 (conv2d_bwd_weight_sg); a lane's 4
+//     input channels come in one vec4 from a channel-interleaved copy of x (conv2d_pack_input_sg).
 // A lane's pixel whose shifted position leaves its row or the plane is zeroed by a 0/1 mask,
 // like conv2d.wgsl's padding. Control flow is uniform over each subgroup: a subgroup whose run
 // starts past the plane returns at once; lanes past the plane in a working subgroup compute on
@@ -27,6 +28,7 @@
 //   conv2d_fwd_sg           out[n,o,y,x] = Σ_{a,b} Σ_c x[n,c,y+a−pad,x+b−pad] wq[o,c,a,b]
 //   conv2d_bwd_input_sg     dx[n,c,y,x]  = Σ_{a,b} Σ_o g[n,o,y+pad−a,x+pad−b] wq[o,c,a,b]
 //                           one invocation per 8 channels × 4 pixels
+//   conv2d_pack_input_sg    x4[n,c/4,y,x][c mod 4] = x[n,c,y,x]
 //   conv2d_bwd_weight_sg    dw[o,c,off+a,off+b] = m(a,b) Σ_{n,y,x} g[n,o,y,x] x[n,c,y+a−pad,x+b−pad]
 //                           one invocation per 8 output × 4 input channels of one tap
 
@@ -60,6 +62,7 @@ struct ConvParams {
 @group(0) @binding(4) var<storage, read> g: array<f32>;
 @group(0) @binding(5) var<storage, read> size_v: array<f32>;
 @group(0) @binding(6) var<storage, read> wq: array<vec4f>;  // packed window (conv2d_pack_weights_sg)
+@group(0) @binding(7) var<storage, read> x4: array<vec4f>;  // interleaved input (conv2d_pack_input_sg)
 
 override WG: u32 = 64;
 // The window size, a pipeline constant: constant trip counts let the compiler unroll the tap
@@ -297,6 +300,24 @@ fn conv2d_bwd_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocat
   store_block((n * p.Cin + c0) * plane, plane, c0, p.Cin, pix, acc);
 }
 
+// conv2d_pack_input_sg: x with each group of 4 channels interleaved, x4[(n·⌈Cin/4⌉ + cb)·H·W + pixel]
+// = x[n, 4cb … 4cb + 3, pixel] (0 past Cin), so the weight gradient loads a lane's 4 channels in
+// one vec4.
+@compute @workgroup_size(WG)
+fn conv2d_pack_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                        @builtin(local_invocation_index) lid: u32) {
+  let idx = (wid.y * nwg.x + wid.x) * WG + lid;
+  let plane = p.H * p.W;
+  let nbc = (p.Cin + 3u) / 4u;
+  if (idx >= p.N * nbc * plane * 4u) { return; }
+  let l = idx % 4u;
+  let pixel = idx / 4u % plane;
+  let cb = idx / 4u / plane % nbc;
+  let n = idx / 4u / plane / nbc;
+  let c = 4u * cb + l;
+  out[idx] = select(0.0, x[(n * p.Cin + min(c, p.Cin - 1u)) * plane + pixel], c < p.Cin);
+}
+
 // conv2d_bwd_weight_sg: dw[o, c, off + a, off + b] = m · Σ_{n, y, x} g[n, o, y, x] x[n, c, y + a − pad, x + b − pad]
 // for the S × S window (S is a pipeline constant here; taps outside it are zeroed by the host).
 // Lane = (4 input channels, window tap), 32 sums in 8 vec4 accumulators as in conv2d.wgsl, but
@@ -323,11 +344,11 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   let a = tap / S;
   let b = tap % S;
   let plane = p.H * p.W;
-  let cs = min(vec4u(c0) + vec4u(0u, 1u, 2u, 3u), vec4u(p.Cin - 1u)) * plane;
+  let nbc4 = (p.Cin + 3u) / 4u;
   let og = min(o0 + (q & 7u), p.Cout - 1u) * plane;  // this lane's share of the g loads
   var acc = Block8(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
   for (var n = 0u; n < p.N; n++) {
-    let xn = n * p.Cin * plane;
+    let xn = (n * nbc4 + c0 / 4u) * plane;
     let gn = n * p.Cout * plane + og;
     for (var y = 0u; y < p.H; y++) {
       let iy = i32(y) - PAD + i32(a);
@@ -339,14 +360,10 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
       // masked off
       for (var xx = 0u; xx < p.W; xx += 2u) {
         let ix = i32(xx) - PAD + i32(b);
-        let xi = xr + clamp_pos(ix, p.W);
         let m = select(0.0, 1.0, row_ok && u32(ix) < p.W);
-        let xv = vec4f(x[cs.x + xi], x[cs.y + xi], x[cs.z + xi], x[cs.w + xi]) * m;
-        fma_broadcast(&acc, xv, g[gr + xx]);
-        let xi2 = xr + clamp_pos(ix + 1, p.W);
+        fma_broadcast(&acc, x4[xr + clamp_pos(ix, p.W)] * m, g[gr + xx]);
         let m2 = select(0.0, 1.0, row_ok && u32(ix + 1) < p.W && xx + 1u < p.W);
-        let xv2 = vec4f(x[cs.x + xi2], x[cs.y + xi2], x[cs.z + xi2], x[cs.w + xi2]) * m2;
-        fma_broadcast(&acc, xv2, g[gr + min(xx + 1u, p.W - 1u)]);
+        fma_broadcast(&acc, x4[xr + clamp_pos(ix + 1, p.W)] * m2, g[gr + min(xx + 1u, p.W - 1u)]);
       }
     }
   }

@@ -1,5 +1,6 @@
 /**
- * Variable-size 2-D convolution with the optional fused Gaussian mask (shaders/conv2d.wgsl).
+ * Variable-size 2-D convolution with the optional fused Gaussian mask (shaders/conv2d.wgsl, and
+ * shaders/conv2d_subgroups.wgsl for stride 1 / 'same' on devices with subgroups).
  * Serves both stages of EffConv: the search (predicted ŵ on the k_max grid, runtime size s, soft
  * size v) and final training (plain s × s weights).
  */
@@ -51,7 +52,8 @@ const K = {
   packSubgroups: subgroupKernel('conv2d_pack_weights_sg', [2, 3, 5]),
   fwdSubgroups: subgroupKernel('conv2d_fwd_sg', [1, 6, 3, 5]),
   bwdInputSubgroups: subgroupKernel('conv2d_bwd_input_sg', [6, 3, 4, 5]),
-  bwdWeightSubgroups: subgroupKernel('conv2d_bwd_weight_sg', [1, 3, 4, 5]),
+  packInputSubgroups: subgroupKernel('conv2d_pack_input_sg', [1, 3]),
+  bwdWeightSubgroups: subgroupKernel('conv2d_bwd_weight_sg', [7, 3, 4, 5]),
 };
 
 /**
@@ -249,19 +251,21 @@ function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor): Tensor
 function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tensor {
   const engine = x.engine;
   const dw = Tensor.empty(engine, p.w.shape);
-  const buffers = [x.buffer, dw.buffer, g.buffer, vt.buffer];
   if (!p.subgroups) {
-    engine.dispatch(K.bwdWeight, p.params, buffers, p.grids.bwdWeight);
+    engine.dispatch(K.bwdWeight, p.params, [x.buffer, dw.buffer, g.buffer, vt.buffer], p.grids.bwdWeight);
     return dw;
   }
   // conv2d_bwd_weight_sg writes the window's taps only; the rest of the k_max grid is 0
   if (p.params.s !== p.params.kw) fillInPlace(dw, 0);
+  const { N, Cin, H, W, Cout } = p.params;
+  const x4 = Tensor.empty(engine, [N * Math.ceil(Cin / 4) * H * W * 4]);
+  engine.dispatch(K.packInputSubgroups, p.params, [x.buffer, x4.buffer], grid1d(x4.size, WG));
   const sg = engine.subgroupSize!;
-  const blocks = Math.ceil(p.params.Cout / 8);
   for (const S of sizeVariants(p)) {
-    const lanes = Math.ceil(Math.ceil(p.params.Cin / 4) * S * S / sg) * sg; // per block of 8 output channels
-    engine.dispatch(K.bwdWeightSubgroups, p.params, buffers, [Math.ceil(blocks * lanes / WG)], { S });
+    const lanes = Math.ceil((Math.ceil(Cin / 4) * S * S) / sg) * sg; // per block of 8 output channels
+    engine.dispatch(K.bwdWeightSubgroups, p.params, [x4.buffer, dw.buffer, g.buffer, vt.buffer], [Math.ceil((Math.ceil(Cout / 8) * lanes) / WG)], { S });
   }
+  x4.dispose();
   return dw;
 }
 
