@@ -98,11 +98,6 @@ fn mask_factor(i: u32, v: f32) -> f32 {
   return exp(-d * d / (v * v));
 }
 
-// 0/1 per pixel: 0 ≤ pos < limit (one unsigned compare: negative positions wrap past limit).
-fn inside(pos: vec4i, limit: u32) -> vec4f {
-  return select(vec4f(0.0), vec4f(1.0), vec4u(pos) < vec4u(limit));
-}
-
 // conv2d_pack_weights_sg: the window of w with the Gaussian mask applied, each kernel row padded
 // with zeros to 4·Q taps: wq[((o·Cin + c)·S + a)·Q + j] holds taps 4j…4j + 3 of row a. The
 // forward and input-gradient kernels then load 4 taps of a lane's channel in one vec4.
@@ -151,26 +146,32 @@ fn clamp_pos(pos: i32, size: u32) -> u32 {
   return u32(clamp(pos, 0, i32(size) - 1));
 }
 
+// The run of a plane starting at flat position start (this lane's first element): elements
+// outside the plane read 0, which is the padding above and below the plane (a pixel whose
+// shifted column leaves its row is masked per tap).
 fn run_of_x(plane_base: u32, start: i32, sg: u32, size: u32) -> Run {
   let st = i32(sg);
-  return Run(
-    x[plane_base + clamp_pos(start, size)],
-    x[plane_base + clamp_pos(start + st, size)],
-    x[plane_base + clamp_pos(start + 2 * st, size)],
-    x[plane_base + clamp_pos(start + 3 * st, size)],
-    x[plane_base + clamp_pos(start + 4 * st, size)],
-  );
+  return Run(x_at(plane_base, start, size), x_at(plane_base, start + st, size), x_at(plane_base, start + 2 * st, size),
+             x_at(plane_base, start + 3 * st, size), x_at(plane_base, start + 4 * st, size));
+}
+
+fn x_at(plane_base: u32, pos: i32, size: u32) -> f32 {
+  return select(0.0, x[plane_base + clamp_pos(pos, size)], u32(pos) < size);
 }
 
 fn run_of_g(plane_base: u32, start: i32, sg: u32, size: u32) -> Run {
   let st = i32(sg);
-  return Run(
-    g[plane_base + clamp_pos(start, size)],
-    g[plane_base + clamp_pos(start + st, size)],
-    g[plane_base + clamp_pos(start + 2 * st, size)],
-    g[plane_base + clamp_pos(start + 3 * st, size)],
-    g[plane_base + clamp_pos(start + 4 * st, size)],
-  );
+  return Run(g_at(plane_base, start, size), g_at(plane_base, start + st, size), g_at(plane_base, start + 2 * st, size),
+             g_at(plane_base, start + 3 * st, size), g_at(plane_base, start + 4 * st, size));
+}
+
+fn g_at(plane_base: u32, pos: i32, size: u32) -> f32 {
+  return select(0.0, g[plane_base + clamp_pos(pos, size)], u32(pos) < size);
+}
+
+// Whether each of the lane's 4 pixels, shifted to column col, stays in its row.
+fn in_row(col: vec4i) -> vec4<bool> {
+  return vec4u(col) < vec4u(p.W);
 }
 
 // 8 channels × 4 pixels of sums.
@@ -225,11 +226,11 @@ fn lane_pixels(wid: vec3u, lid: u32, q: u32, sg: u32) -> vec4u {
 // Taps 4j … 4j + 3 (those < S) of one kernel row: packed weights wv, input run shifted by the tap.
 // The kernels call it with constant j for the first quads: with j and S constant the compiler
 // unrolls the taps completely (a loop over j of 3 × 4 taps was left rolled, at a third less speed).
-fn fwd_quad(acc: ptr<function, Block8>, run: Run, wv: vec4f, j: u32, q: u32, sg: u32, row_ok: vec4f, px: vec4i) {
+fn fwd_quad(acc: ptr<function, Block8>, run: Run, wv: vec4f, j: u32, q: u32, sg: u32, px: vec4i) {
   for (var t = 0u; t < 4u; t++) {
     let b = 4u * j + t;
     if (b < S) {
-      let xs = shifted(run, b, q, sg) * (row_ok * inside(px + vec4i(i32(b) - PAD), p.W));
+      let xs = select(vec4f(0.0), shifted(run, b, q, sg), in_row(px + vec4i(i32(b) - PAD)));
       fma_broadcast(acc, xs, wv[t]);
     }
   }
@@ -245,35 +246,33 @@ fn conv2d_fwd_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
   let plane = p.H * p.W;
   let pix = lane_pixels(wid, lid, q, sg);
   if (pix.x - q >= plane || other_size(size_v[0])) { return; }  // uniform per subgroup
-  let py = vec4i(pix / p.W);
   let px = vec4i(pix % p.W);
   // this lane's packed weights: output channel o0 + (q mod 8), clamped (extra channels are dropped)
   let wrow = min(o0 + (q & 7u), p.Cout - 1u) * p.Cin * S * Q;
   var acc = Block8(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
   for (var a = 0u; a < S; a++) {
     let dy = i32(a) - PAD;
-    let row_ok = inside(py + vec4i(dy), p.H);
     // the run for this kernel row starts at pixel (y + dy, x − pad) of lane 0's first pixel
     let start = i32(pix.x) + dy * i32(p.W) - PAD;
     for (var c = 0u; c < p.Cin; c++) {
       let run = run_of_x((n * p.Cin + c) * plane, start, sg, plane);
       let wb = wrow + (c * S + a) * Q;
       // quads 0…2 with constant indices (their tap loops unroll fully), any further in a loop
-      fwd_quad(&acc, run, wq[wb], 0u, q, sg, row_ok, px);
-      if (Q > 1u) { fwd_quad(&acc, run, wq[wb + 1u], 1u, q, sg, row_ok, px); }
-      if (Q > 2u) { fwd_quad(&acc, run, wq[wb + 2u], 2u, q, sg, row_ok, px); }
-      for (var j = 3u; j < Q; j++) { fwd_quad(&acc, run, wq[wb + j], j, q, sg, row_ok, px); }
+      fwd_quad(&acc, run, wq[wb], 0u, q, sg, px);
+      if (Q > 1u) { fwd_quad(&acc, run, wq[wb + 1u], 1u, q, sg, px); }
+      if (Q > 2u) { fwd_quad(&acc, run, wq[wb + 2u], 2u, q, sg, px); }
+      for (var j = 3u; j < Q; j++) { fwd_quad(&acc, run, wq[wb + j], j, q, sg, px); }
     }
   }
   store_block((n * p.Cout + o0) * plane, plane, o0, p.Cout, pix, acc);
 }
 
 // As fwd_quad for the input gradient: tap b reads the run shifted by S − 1 − b.
-fn bwd_input_quad(acc: ptr<function, Block8>, run: Run, wv: vec4f, j: u32, q: u32, sg: u32, row_ok: vec4f, px: vec4i) {
+fn bwd_input_quad(acc: ptr<function, Block8>, run: Run, wv: vec4f, j: u32, q: u32, sg: u32, px: vec4i) {
   for (var t = 0u; t < 4u; t++) {
     let b = 4u * j + t;
     if (b < S) {
-      let gs = shifted(run, S - 1u - b, q, sg) * (row_ok * inside(px + vec4i(PAD - i32(b)), p.W));
+      let gs = select(vec4f(0.0), shifted(run, S - 1u - b, q, sg), in_row(px + vec4i(PAD - i32(b))));
       fma_broadcast(acc, gs, wv[t]);
     }
   }
@@ -291,7 +290,6 @@ fn conv2d_bwd_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocat
   let plane = p.H * p.W;
   let pix = lane_pixels(wid, lid, q, sg);
   if (pix.x - q >= plane || other_size(size_v[0])) { return; }  // uniform per subgroup
-  let py = vec4i(pix / p.W);
   let px = vec4i(pix % p.W);
   // this lane's packed weights: input channel c0 + (q mod 8), clamped
   let wcol = min(c0 + (q & 7u), p.Cin - 1u);
@@ -299,15 +297,14 @@ fn conv2d_bwd_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocat
   let last = S - 1u;
   for (var a = 0u; a < S; a++) {
     let dy = PAD - i32(a);
-    let row_ok = inside(py + vec4i(dy), p.H);
     let start = i32(pix.x) + dy * i32(p.W) + PAD - i32(last);
     for (var o = 0u; o < p.Cout; o++) {
       let run = run_of_g((n * p.Cout + o) * plane, start, sg, plane);
       let wb = ((o * p.Cin + wcol) * S + a) * Q;
-      bwd_input_quad(&acc, run, wq[wb], 0u, q, sg, row_ok, px);
-      if (Q > 1u) { bwd_input_quad(&acc, run, wq[wb + 1u], 1u, q, sg, row_ok, px); }
-      if (Q > 2u) { bwd_input_quad(&acc, run, wq[wb + 2u], 2u, q, sg, row_ok, px); }
-      for (var j = 3u; j < Q; j++) { bwd_input_quad(&acc, run, wq[wb + j], j, q, sg, row_ok, px); }
+      bwd_input_quad(&acc, run, wq[wb], 0u, q, sg, px);
+      if (Q > 1u) { bwd_input_quad(&acc, run, wq[wb + 1u], 1u, q, sg, px); }
+      if (Q > 2u) { bwd_input_quad(&acc, run, wq[wb + 2u], 2u, q, sg, px); }
+      for (var j = 3u; j < Q; j++) { bwd_input_quad(&acc, run, wq[wb + j], j, q, sg, px); }
     }
   }
   store_block((n * p.Cin + c0) * plane, plane, c0, p.Cin, pix, acc);
