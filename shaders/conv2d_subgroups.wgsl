@@ -132,6 +132,7 @@ struct Run {
 // Lane q's 4 pixels (q + SG·j) shifted by t ≤ SG along the run: element q + t + SG·j, which lane
 // (q + t) mod SG holds in register j, or j + 1 once q + t passes the subgroup.
 fn shifted(r: Run, t: u32, q: u32, sg: u32) -> vec4f {
+  if (t == 0u) { return vec4f(r.r0, r.r1, r.r2, r.r3); }  // a lane's own values (t is constant once unrolled)
   let src = (q + t) & (sg - 1u);
   let s0 = subgroupShuffle(r.r0, src);
   let s1 = subgroupShuffle(r.r1, src);
@@ -223,15 +224,25 @@ fn lane_pixels(wid: vec3u, lid: u32, q: u32, sg: u32) -> vec4u {
   return vec4u(base + q) + vec4u(0u, 1u, 2u, 3u) * sg;
 }
 
-// Taps 4j … 4j + 3 (those < S) of one kernel row: packed weights wv, input run shifted by the tap.
-// The kernels call it with constant j for the first quads: with j and S constant the compiler
-// unrolls the taps completely (a loop over j of 3 × 4 taps was left rolled, at a third less speed).
-fn fwd_quad(acc: ptr<function, Block8>, run: Run, wv: vec4f, j: u32, q: u32, sg: u32, px: vec4i) {
+// One kernel row's taps into acc: packed weights at wq[wb …], the run shifted by tap b (forward)
+// or by S − 1 − b (input gradient, flipped). The first three quads of 4 taps are calls with
+// constant j: with j and S constant the compiler unrolls the taps completely (a loop over j of
+// 3 × 4 taps was left rolled, at a third less speed).
+fn row_taps(acc: ptr<function, Block8>, run: Run, wb: u32, q: u32, sg: u32, px: vec4i, flipped: bool) {
+  quad_taps(acc, run, wq[wb], 0u, q, sg, px, flipped);
+  if (Q > 1u) { quad_taps(acc, run, wq[wb + 1u], 1u, q, sg, px, flipped); }
+  if (Q > 2u) { quad_taps(acc, run, wq[wb + 2u], 2u, q, sg, px, flipped); }
+  for (var j = 3u; j < Q; j++) { quad_taps(acc, run, wq[wb + j], j, q, sg, px, flipped); }
+}
+
+// Taps 4j … 4j + 3 (those < S) of one kernel row, weights wv.
+fn quad_taps(acc: ptr<function, Block8>, run: Run, wv: vec4f, j: u32, q: u32, sg: u32, px: vec4i, flipped: bool) {
   for (var t = 0u; t < 4u; t++) {
     let b = 4u * j + t;
     if (b < S) {
-      let xs = select(vec4f(0.0), shifted(run, b, q, sg), in_row(px + vec4i(i32(b) - PAD)));
-      fma_broadcast(acc, xs, wv[t]);
+      let shift = select(b, S - 1u - b, flipped);
+      let col = select(i32(b) - PAD, PAD - i32(b), flipped);
+      fma_broadcast(acc, select(vec4f(0.0), shifted(run, shift, q, sg), in_row(px + vec4i(col))), wv[t]);
     }
   }
 }
@@ -257,25 +268,10 @@ fn conv2d_fwd_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
     for (var c = 0u; c < p.Cin; c++) {
       let run = run_of_x((n * p.Cin + c) * plane, start, sg, plane);
       let wb = wrow + (c * S + a) * Q;
-      // quads 0…2 with constant indices (their tap loops unroll fully), any further in a loop
-      fwd_quad(&acc, run, wq[wb], 0u, q, sg, px);
-      if (Q > 1u) { fwd_quad(&acc, run, wq[wb + 1u], 1u, q, sg, px); }
-      if (Q > 2u) { fwd_quad(&acc, run, wq[wb + 2u], 2u, q, sg, px); }
-      for (var j = 3u; j < Q; j++) { fwd_quad(&acc, run, wq[wb + j], j, q, sg, px); }
+      row_taps(&acc, run, wb, q, sg, px, false);
     }
   }
   store_block((n * p.Cout + o0) * plane, plane, o0, p.Cout, pix, acc);
-}
-
-// As fwd_quad for the input gradient: tap b reads the run shifted by S − 1 − b.
-fn bwd_input_quad(acc: ptr<function, Block8>, run: Run, wv: vec4f, j: u32, q: u32, sg: u32, px: vec4i) {
-  for (var t = 0u; t < 4u; t++) {
-    let b = 4u * j + t;
-    if (b < S) {
-      let gs = select(vec4f(0.0), shifted(run, S - 1u - b, q, sg), in_row(px + vec4i(PAD - i32(b))));
-      fma_broadcast(acc, gs, wv[t]);
-    }
-  }
 }
 
 // conv2d_bwd_input_sg: workgroup row wid.y = (n, block of 8 input channels); x runs over pixels.
@@ -294,17 +290,14 @@ fn conv2d_bwd_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocat
   // this lane's packed weights: input channel c0 + (q mod 8), clamped
   let wcol = min(c0 + (q & 7u), p.Cin - 1u);
   var acc = Block8(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
-  let last = S - 1u;
   for (var a = 0u; a < S; a++) {
     let dy = PAD - i32(a);
-    let start = i32(pix.x) + dy * i32(p.W) + PAD - i32(last);
+    // the run starts at column x + pad − (S − 1): tap b is the shift S − 1 − b
+    let start = i32(pix.x) + dy * i32(p.W) + PAD - i32(S - 1u);
     for (var o = 0u; o < p.Cout; o++) {
       let run = run_of_g((n * p.Cout + o) * plane, start, sg, plane);
       let wb = ((o * p.Cin + wcol) * S + a) * Q;
-      bwd_input_quad(&acc, run, wq[wb], 0u, q, sg, px);
-      if (Q > 1u) { bwd_input_quad(&acc, run, wq[wb + 1u], 1u, q, sg, px); }
-      if (Q > 2u) { bwd_input_quad(&acc, run, wq[wb + 2u], 2u, q, sg, px); }
-      for (var j = 3u; j < Q; j++) { bwd_input_quad(&acc, run, wq[wb + j], j, q, sg, px); }
+      row_taps(&acc, run, wb, q, sg, px, true);
     }
   }
   store_block((n * p.Cin + c0) * plane, plane, c0, p.Cin, pix, acc);
