@@ -63,6 +63,7 @@ struct ConvParams {
 @group(0) @binding(5) var<storage, read> size_v: array<f32>;
 @group(0) @binding(6) var<storage, read> wq: array<vec4f>;  // packed window (conv2d_pack_weights_sg)
 @group(0) @binding(7) var<storage, read> x4: array<vec4f>;  // interleaved input (conv2d_pack_input_sg)
+@group(0) @binding(8) var<storage, read_write> out4: array<vec4f>;  // conv2d_pack_input_sg's output
 
 override WG: u32 = 64;
 // The window size, a pipeline constant: constant trip counts let the compiler unroll the tap
@@ -309,16 +310,17 @@ fn conv2d_bwd_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocat
 @compute @workgroup_size(WG)
 fn conv2d_pack_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                         @builtin(local_invocation_index) lid: u32) {
-  let idx = (wid.y * nwg.x + wid.x) * WG + lid;
+  let idx = (wid.y * nwg.x + wid.x) * WG + lid;  // (n, cb, pixel)
   let plane = p.H * p.W;
   let nbc = (p.Cin + 3u) / 4u;
-  if (idx >= p.N * nbc * plane * 4u) { return; }
-  let l = idx % 4u;
-  let pixel = idx / 4u % plane;
-  let cb = idx / 4u / plane % nbc;
-  let n = idx / 4u / plane / nbc;
-  let c = 4u * cb + l;
-  out[idx] = select(0.0, x[(n * p.Cin + min(c, p.Cin - 1u)) * plane + pixel], c < p.Cin);
+  if (idx >= p.N * nbc * plane) { return; }
+  let pixel = idx % plane;
+  let cb = idx / plane % nbc;
+  let n = idx / plane / nbc;
+  let c = vec4u(4u * cb) + vec4u(0u, 1u, 2u, 3u);
+  let src = (n * p.Cin + min(c, vec4u(p.Cin - 1u))) * plane + pixel;
+  let v = vec4f(x[src.x], x[src.y], x[src.z], x[src.w]);
+  out4[idx] = select(vec4f(0.0), v, c < vec4u(p.Cin));
 }
 
 // conv2d_bwd_weight_sg: dw[o, c, off + a, off + b] = m · Σ_{n, y, x} g[n, o, y, x] x[n, c, y + a − pad, x + b − pad]

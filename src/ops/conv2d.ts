@@ -52,7 +52,7 @@ const K = {
   packSubgroups: subgroupKernel('conv2d_pack_weights_sg', [2, 3, 5]),
   fwdSubgroups: subgroupKernel('conv2d_fwd_sg', [1, 6, 3, 5]),
   bwdInputSubgroups: subgroupKernel('conv2d_bwd_input_sg', [6, 3, 4, 5]),
-  packInputSubgroups: subgroupKernel('conv2d_pack_input_sg', [1, 3]),
+  packInputSubgroups: subgroupKernel('conv2d_pack_input_sg', [1, 8]),
   bwdWeightSubgroups: subgroupKernel('conv2d_bwd_weight_sg', [7, 3, 4, 5]),
 };
 
@@ -259,7 +259,7 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
   if (p.params.s !== p.params.kw) fillInPlace(dw, 0);
   const { N, Cin, H, W, Cout } = p.params;
   const x4 = Tensor.empty(engine, [N * Math.ceil(Cin / 4) * H * W * 4]);
-  engine.dispatch(K.packInputSubgroups, p.params, [x.buffer, x4.buffer], grid1d(x4.size, WG));
+  engine.dispatch(K.packInputSubgroups, p.params, [x.buffer, x4.buffer], grid1d(x4.size / 4, WG));
   const sg = engine.subgroupSize!;
   for (const S of sizeVariants(p)) {
     const lanes = Math.ceil((Math.ceil(Cin / 4) * S * S) / sg) * sg; // per block of 8 output channels
