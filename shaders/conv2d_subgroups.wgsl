@@ -266,10 +266,15 @@ fn conv2d_fwd_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
     let dy = i32(a) - PAD;
     // the run for this kernel row starts at pixel (y + dy, x − pad) of lane 0's first pixel
     let start = i32(pix.x) + dy * i32(p.W) - PAD;
-    for (var c = 0u; c < p.Cin; c++) {
-      let run = run_of_x((n * p.Cin + c) * plane, start, sg, plane);
-      let wb = wrow + (c * S + a) * Q;
-      row_taps(&acc, run, wb, q, sg, px, false);
+    // two channels per iteration: on lavapipe each iteration of this (runtime-length) loop blends
+    // all 32 accumulators with the loop's lane mask
+    for (var c = 0u; c + 1u < p.Cin; c += 2u) {
+      row_taps(&acc, run_of_x((n * p.Cin + c) * plane, start, sg, plane), wrow + (c * S + a) * Q, q, sg, px, false);
+      row_taps(&acc, run_of_x((n * p.Cin + c + 1u) * plane, start, sg, plane), wrow + ((c + 1u) * S + a) * Q, q, sg, px, false);
+    }
+    if ((p.Cin & 1u) == 1u) {
+      let c = p.Cin - 1u;
+      row_taps(&acc, run_of_x((n * p.Cin + c) * plane, start, sg, plane), wrow + (c * S + a) * Q, q, sg, px, false);
     }
   }
   store_block((n * p.Cout + o0) * plane, plane, o0, p.Cout, pix, acc);
@@ -295,10 +300,13 @@ fn conv2d_bwd_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocat
     let dy = PAD - i32(a);
     // the run starts at column x + pad − (S − 1): tap b is the shift S − 1 − b
     let start = i32(pix.x) + dy * i32(p.W) + PAD - i32(S - 1u);
-    for (var o = 0u; o < p.Cout; o++) {
-      let run = run_of_g((n * p.Cout + o) * plane, start, sg, plane);
-      let wb = ((o * p.Cin + wcol) * S + a) * Q;
-      row_taps(&acc, run, wb, q, sg, px, true);
+    for (var o = 0u; o + 1u < p.Cout; o += 2u) {  // two channels per iteration, as in the forward
+      row_taps(&acc, run_of_g((n * p.Cout + o) * plane, start, sg, plane), ((o * p.Cin + wcol) * S + a) * Q, q, sg, px, true);
+      row_taps(&acc, run_of_g((n * p.Cout + o + 1u) * plane, start, sg, plane), (((o + 1u) * p.Cin + wcol) * S + a) * Q, q, sg, px, true);
+    }
+    if ((p.Cout & 1u) == 1u) {
+      let o = p.Cout - 1u;
+      row_taps(&acc, run_of_g((n * p.Cout + o) * plane, start, sg, plane), ((o * p.Cin + wcol) * S + a) * Q, q, sg, px, true);
     }
   }
   store_block((n * p.Cin + c0) * plane, plane, c0, p.Cin, pix, acc);
