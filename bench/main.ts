@@ -125,7 +125,7 @@ async function peerConv(c: ConvShape, s: number, warm = true) {
 }
 
 if (only.has('conv')) {
-  out('\n## conv2d (plain, stride 1, same padding)\n');
+  out('\n## conv2d (unmasked, stride 1, same padding, variant "auto")\n');
   out('| shape | k | fwd ms | fwd GFLOP/s | bwd-input ms | bwd-input GFLOP/s | bwd-weight ms | bwd-weight GFLOP/s | fwd+bwd GFLOP/s | fwd % peak | fwd+bwd % peak | TF.js fwd GFLOP/s | TF.js fwd+bwd GFLOP/s | × TF.js fwd | × TF.js fwd+bwd |');
   out('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   const rows: unknown[] = [];
