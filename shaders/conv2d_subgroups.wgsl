@@ -248,20 +248,42 @@ fn quad_taps(acc: ptr<function, Block8>, run: Run, wv: vec4f, j: u32, q: u32, sg
   }
 }
 
+fn zero_block() -> Block8 {
+  return Block8(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
+}
+
+// What one lane of the forward or input-gradient kernel works on: workgroup row wid.y = (image n,
+// block of 8 channels starting at `first`, out of `channels`), the lane's 4 pixels and their
+// columns; idle when its subgroup's run starts past the plane or the pipeline's size is not in use.
+struct Tile {
+  n: u32,
+  first: u32,
+  pix: vec4u,
+  px: vec4i,
+  idle: bool,
+}
+
+fn tile(wid: vec3u, lid: u32, q: u32, sg: u32, channels: u32) -> Tile {
+  let blocks = (channels + 7u) / 8u;
+  let pix = lane_pixels(wid, lid, q, sg);
+  let idle = pix.x - q >= p.H * p.W || other_size(size_v[0]);
+  return Tile(wid.y / blocks, (wid.y % blocks) * 8u, pix, vec4i(pix % p.W), idle);
+}
+
 // conv2d_fwd_sg: workgroup row wid.y = (n, block of 8 output channels); x runs over pixels.
 @compute @workgroup_size(WG)
 fn conv2d_fwd_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                  @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
-  let nbo = (p.Cout + 7u) / 8u;
-  let o0 = (wid.y % nbo) * 8u;
-  let n = wid.y / nbo;
+  let t = tile(wid, lid, q, sg, p.Cout);
+  if (t.idle) { return; }  // uniform per subgroup
+  let n = t.n;
+  let o0 = t.first;
+  let pix = t.pix;
+  let px = t.px;
   let plane = p.H * p.W;
-  let pix = lane_pixels(wid, lid, q, sg);
-  if (pix.x - q >= plane || other_size(size_v[0])) { return; }  // uniform per subgroup
-  let px = vec4i(pix % p.W);
   // this lane's packed weights: output channel o0 + (q mod 8), clamped (extra channels are dropped)
   let wrow = min(o0 + (q & 7u), p.Cout - 1u) * p.Cin * S * Q;
-  var acc = Block8(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
+  var acc = zero_block();
   for (var a = 0u; a < S; a++) {
     let dy = i32(a) - PAD;
     // the run for this kernel row starts at pixel (y + dy, x − pad) of lane 0's first pixel
@@ -286,16 +308,16 @@ fn conv2d_fwd_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
 @compute @workgroup_size(WG)
 fn conv2d_bwd_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                        @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
-  let nbc = (p.Cin + 7u) / 8u;
-  let c0 = (wid.y % nbc) * 8u;
-  let n = wid.y / nbc;
+  let t = tile(wid, lid, q, sg, p.Cin);
+  if (t.idle) { return; }  // uniform per subgroup
+  let n = t.n;
+  let c0 = t.first;
+  let pix = t.pix;
+  let px = t.px;
   let plane = p.H * p.W;
-  let pix = lane_pixels(wid, lid, q, sg);
-  if (pix.x - q >= plane || other_size(size_v[0])) { return; }  // uniform per subgroup
-  let px = vec4i(pix % p.W);
   // this lane's packed weights: input channel c0 + (q mod 8), clamped
   let wcol = min(c0 + (q & 7u), p.Cin - 1u);
-  var acc = Block8(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
+  var acc = zero_block();
   for (var a = 0u; a < S; a++) {
     let dy = PAD - i32(a);
     // the run starts at column x + pad − (S − 1): tap b is the shift S − 1 − b
@@ -359,7 +381,7 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   let plane = p.H * p.W;
   let nbc4 = (p.Cin + 3u) / 4u;
   let og = min(o0 + (q & 7u), p.Cout - 1u) * plane;  // this lane's share of the g loads
-  var acc = Block8(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
+  var acc = zero_block();
   for (var n = 0u; n < p.N; n++) {
     let xn = (n * nbc4 + c0 / 4u) * plane;
     let gn = n * p.Cout * plane + og;
