@@ -63,7 +63,9 @@ struct ConvParams {
 @group(0) @binding(5) var<storage, read> size_v: array<f32>;
 @group(0) @binding(6) var<storage, read> wq: array<vec4f>;  // packed window (conv2d_pack_weights_sg)
 @group(0) @binding(7) var<storage, read> x4: array<vec4f>;  // interleaved input (conv2d_pack_input_sg)
-@group(0) @binding(8) var<storage, read_write> out4: array<vec4f>;  // conv2d_pack_input_sg's output
+@group(0) @binding(8) var<storage, read_write> out4: array<vec4f>;  // output as quads (packing, 1 × 1 kernels)
+@group(0) @binding(9) var<storage, read> x_quads: array<vec4f>;  // x as quads of pixels (the 1 × 1 kernels)
+@group(0) @binding(10) var<storage, read> g_quads: array<vec4f>;  // g as quads of pixels (the 1 × 1 kernels)
 
 override WG: u32 = 64;
 // The window size, a pipeline constant: constant trip counts let the compiler unroll the tap
@@ -219,10 +221,21 @@ fn store_block(base: u32, plane: u32, first: u32, count: u32, pix: vec4u, b: Blo
   if (first + 7u < count) { store_px(base + 7u * plane, pix, plane, b.c7); }
 }
 
-// The lane's 4 pixels: its subgroup's run starts at 4·(index of the subgroup's lane 0).
-fn lane_pixels(wid: vec3u, lid: u32, q: u32, sg: u32) -> vec4u {
-  let base = (wid.x * WG + lid - q) * 4u;
+// The lane's 4 pixels: its subgroup's run starts at 4·(index of the subgroup's lane 0); lane q
+// holds every SG-th pixel from q, or, in the 1 × 1 kernels (quads), pixels 4q … 4q + 3.
+fn lane_pixels(wid: vec3u, lid: u32, q: u32, sg: u32, quads: bool) -> vec4u {
+  let base = run_base(wid, lid, q);
+  if (quads) { return vec4u(base + 4u * q) + vec4u(0u, 1u, 2u, 3u); }
   return vec4u(base + q) + vec4u(0u, 1u, 2u, 3u) * sg;
+}
+
+fn run_base(wid: vec3u, lid: u32, q: u32) -> u32 {
+  return (wid.x * WG + lid - q) * 4u;
+}
+
+// The quad of 4 pixels starting at `first` of a plane (clamped for lanes past the plane).
+fn quad_index(plane_base: u32, first: u32, plane: u32) -> u32 {
+  return (plane_base + min(first, plane - 4u)) / 4u;
 }
 
 // One kernel row's taps into acc: packed weights at wq[wb …], the run shifted by tap b (forward)
@@ -263,10 +276,10 @@ struct Tile {
   idle: bool,
 }
 
-fn tile(wid: vec3u, lid: u32, q: u32, sg: u32, channels: u32) -> Tile {
+fn tile(wid: vec3u, lid: u32, q: u32, sg: u32, channels: u32, quads: bool) -> Tile {
   let blocks = (channels + 7u) / 8u;
-  let pix = lane_pixels(wid, lid, q, sg);
-  let idle = pix.x - q >= p.H * p.W || other_size(size_v[0]);
+  let pix = lane_pixels(wid, lid, q, sg, quads);
+  let idle = run_base(wid, lid, q) >= p.H * p.W || other_size(size_v[0]);
   return Tile(wid.y / blocks, (wid.y % blocks) * 8u, pix, vec4i(pix % p.W), idle);
 }
 
@@ -274,7 +287,7 @@ fn tile(wid: vec3u, lid: u32, q: u32, sg: u32, channels: u32) -> Tile {
 @compute @workgroup_size(WG)
 fn conv2d_fwd_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                  @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
-  let t = tile(wid, lid, q, sg, p.Cout);
+  let t = tile(wid, lid, q, sg, p.Cout, false);
   if (t.idle) { return; }  // uniform per subgroup
   let n = t.n;
   let o0 = t.first;
@@ -308,7 +321,7 @@ fn conv2d_fwd_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
 @compute @workgroup_size(WG)
 fn conv2d_bwd_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                        @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
-  let t = tile(wid, lid, q, sg, p.Cin);
+  let t = tile(wid, lid, q, sg, p.Cin, false);
   if (t.idle) { return; }  // uniform per subgroup
   let n = t.n;
   let c0 = t.first;
@@ -332,6 +345,68 @@ fn conv2d_bwd_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocat
     }
   }
   store_block((n * p.Cin + c0) * plane, plane, c0, p.Cin, pix, acc);
+}
+
+// The 1 × 1 window (S = 1) on planes of a multiple of 4 pixels: nothing is shifted, so a lane
+// takes 4 consecutive pixels and loads and stores them as one vec4 (x, g and out bound as quads).
+// Channels go 4 per loop iteration (fewer accumulator blends on lavapipe).
+//   conv2d_fwd_1x1_sg        as conv2d_fwd_sg
+//   conv2d_bwd_input_1x1_sg  as conv2d_bwd_input_sg
+@compute @workgroup_size(WG)
+fn conv2d_fwd_1x1_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
+                     @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
+  let t = tile(wid, lid, q, sg, p.Cout, true);
+  if (t.idle) { return; }  // uniform per subgroup
+  let plane = p.H * p.W;
+  let wrow = min(t.first + (q & 7u), p.Cout - 1u) * p.Cin;  // packed rows are one quad each
+  let xn = t.n * p.Cin * plane;
+  var acc = zero_block();
+  var c = 0u;
+  for (; c + 4u <= p.Cin; c += 4u) {
+    for (var k = 0u; k < 4u; k++) {
+      fma_broadcast(&acc, x_quads[quad_index(xn + (c + k) * plane, t.pix.x, plane)], wq[wrow + c + k].x);
+    }
+  }
+  for (; c < p.Cin; c++) {
+    fma_broadcast(&acc, x_quads[quad_index(xn + c * plane, t.pix.x, plane)], wq[wrow + c].x);
+  }
+  store_quads((t.n * p.Cout + t.first) * plane, plane, t.first, p.Cout, t.pix.x, acc);
+}
+
+@compute @workgroup_size(WG)
+fn conv2d_bwd_input_1x1_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
+                           @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
+  let t = tile(wid, lid, q, sg, p.Cin, true);
+  if (t.idle) { return; }  // uniform per subgroup
+  let plane = p.H * p.W;
+  let wcol = min(t.first + (q & 7u), p.Cin - 1u);
+  let gn = t.n * p.Cout * plane;
+  var acc = zero_block();
+  var o = 0u;
+  for (; o + 4u <= p.Cout; o += 4u) {
+    for (var k = 0u; k < 4u; k++) {
+      fma_broadcast(&acc, g_quads[quad_index(gn + (o + k) * plane, t.pix.x, plane)], wq[(o + k) * p.Cin + wcol].x);
+    }
+  }
+  for (; o < p.Cout; o++) {
+    fma_broadcast(&acc, g_quads[quad_index(gn + o * plane, t.pix.x, plane)], wq[o * p.Cin + wcol].x);
+  }
+  store_quads((t.n * p.Cin + t.first) * plane, plane, t.first, p.Cin, t.pix.x, acc);
+}
+
+// Stores channel k (first + k < count) of the block at base + k·plane, pixels first_pixel … + 3.
+fn store_quads(base: u32, plane: u32, first: u32, count: u32, first_pixel: u32, b: Block8) {
+  if (first_pixel >= plane) { return; }
+  let at = (base + first_pixel) / 4u;
+  let step = plane / 4u;
+  out4[at] = b.c0;
+  if (first + 1u < count) { out4[at + step] = b.c1; }
+  if (first + 2u < count) { out4[at + 2u * step] = b.c2; }
+  if (first + 3u < count) { out4[at + 3u * step] = b.c3; }
+  if (first + 4u < count) { out4[at + 4u * step] = b.c4; }
+  if (first + 5u < count) { out4[at + 5u * step] = b.c5; }
+  if (first + 6u < count) { out4[at + 6u * step] = b.c6; }
+  if (first + 7u < count) { out4[at + 7u * step] = b.c7; }
 }
 
 // conv2d_pack_input_sg: x with each group of 4 channels interleaved, x4[(n·⌈Cin/4⌉ + cb)·H·W + pixel]

@@ -76,6 +76,11 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
     { N: 1, Cin: 3, H: 10, W: 10, Cout: 5, kw: 9, s: 9, stride: 1, pad: 4 }, // shift 8 = k_max − 1
     { N: 2, Cin: 5, H: 12, W: 9, Cout: 6, kw: 9, s: 3, stride: 1, pad: 1, v: 2.2 }, // masked, window inside k_max
     { N: 1, Cin: 8, H: 7, W: 7, Cout: 9, kw: 9, s: 9, stride: 1, pad: 4, v: 4.4 },
+    // 1 × 1 on planes of a multiple of 4 pixels: 4 consecutive pixels per lane (QUADS)
+    { N: 2, Cin: 3, H: 4, W: 6, Cout: 10, kw: 1, s: 1, stride: 1, pad: 0 },
+    { N: 3, Cin: 2, H: 2, W: 2, Cout: 5, kw: 3, s: 1, stride: 1, pad: 0 }, // one quad, window inside the grid
+    { N: 1, Cin: 2, H: 20, W: 20, Cout: 4, kw: 1, s: 1, stride: 1, pad: 0 }, // several workgroups per plane
+    { N: 2, Cin: 9, H: 8, W: 4, Cout: 3, kw: 9, s: 1, stride: 1, pad: 0, v: 1.5 }, // masked
   ];
   cases.forEach((c, i) => itSubgroups(caseName(c), () => checkConv(c, 300 + i, 'subgroups')));
   itSubgroups("'auto' picks the subgroup kernels for stride 1 / 'same' and the plain ones otherwise, with equal results", async () => {

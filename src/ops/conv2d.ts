@@ -52,6 +52,8 @@ const K = {
   packSubgroups: subgroupKernel('conv2d_pack_weights_sg', [2, 3, 5]),
   fwdSubgroups: subgroupKernel('conv2d_fwd_sg', [1, 6, 3, 5]),
   bwdInputSubgroups: subgroupKernel('conv2d_bwd_input_sg', [6, 3, 4, 5]),
+  fwd1x1Subgroups: subgroupKernel('conv2d_fwd_1x1_sg', [9, 6, 8, 5]),
+  bwdInput1x1Subgroups: subgroupKernel('conv2d_bwd_input_1x1_sg', [6, 8, 10, 5]),
   packInputSubgroups: subgroupKernel('conv2d_pack_input_sg', [1, 8]),
   bwdWeightSubgroups: subgroupKernel('conv2d_bwd_weight_sg', [7, 3, 4, 5]),
 };
@@ -234,17 +236,30 @@ function withPackedWeights(p: ConvPlan, w: Tensor, vt: Tensor, conv: (packed: Te
   packed.dispose();
 }
 
+/** The 1 × 1 subgroup kernels (pixels as vec4 quads) serve S = 1 on planes of a multiple of 4. */
+const quads = (p: ConvPlan, S: number) => S === 1 && (p.params.H * p.params.W) % 4 === 0;
+
 function runForward(p: ConvPlan, x: Tensor, w: Tensor): Tensor {
   const y = Tensor.empty(x.engine, p.outShape);
   if (!p.subgroups) x.engine.dispatch(K.fwd, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd);
-  else withPackedWeights(p, w, p.vt, (wq, S) => x.engine.dispatch(K.fwdSubgroups, p.params, [x.buffer, wq.buffer, y.buffer, p.vt.buffer], p.grids.fwd, { S }));
+  else {
+    withPackedWeights(p, w, p.vt, (wq, S) => {
+      const def = quads(p, S) ? K.fwd1x1Subgroups : K.fwdSubgroups;
+      x.engine.dispatch(def, p.params, [x.buffer, wq.buffer, y.buffer, p.vt.buffer], p.grids.fwd, { S });
+    });
+  }
   return y;
 }
 
 function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor): Tensor {
   const dx = Tensor.empty(w.engine, p.x.shape);
   if (!p.subgroups) w.engine.dispatch(K.bwdInput, p.inputParams, [w.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput);
-  else withPackedWeights(p, w, vt, (wq, S) => w.engine.dispatch(K.bwdInputSubgroups, p.inputParams, [wq.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput, { S }));
+  else {
+    withPackedWeights(p, w, vt, (wq, S) => {
+      const def = quads(p, S) ? K.bwdInput1x1Subgroups : K.bwdInputSubgroups;
+      w.engine.dispatch(def, p.inputParams, [wq.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput, { S });
+    });
+  }
   return dx;
 }
 
