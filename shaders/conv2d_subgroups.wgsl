@@ -28,6 +28,8 @@
 //   conv2d_fwd_sg           out[n,o,y,x] = Σ_{a,b} Σ_c x[n,c,y+a−pad,x+b−pad] wq[o,c,a,b]
 //   conv2d_bwd_input_sg     dx[n,c,y,x]  = Σ_{a,b} Σ_o g[n,o,y+pad−a,x+pad−b] wq[o,c,a,b]
 //                           one invocation per 8 channels × 4 pixels
+//   conv2d_fwd_1x1_sg, conv2d_bwd_input_1x1_sg   the same for S = 1 on planes of a multiple of
+//                           4 pixels, 4 consecutive pixels per lane as one vec4
 //   conv2d_pack_input_sg    x4[n,c/4,y,x][c mod 4] = x[n,c,y,x]
 //   conv2d_bwd_weight_sg    dw[o,c,off+a,off+b] = m(a,b) Σ_{n,y,x} g[n,o,y,x] x[n,c,y+a−pad,x+b−pad]
 //                           one invocation per 8 output × 4 input channels of one tap
