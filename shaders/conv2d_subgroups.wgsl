@@ -66,8 +66,7 @@ struct ConvParams {
 @group(0) @binding(6) var<storage, read> wq: array<vec4f>;  // packed window (conv2d_pack_weights_sg)
 @group(0) @binding(7) var<storage, read> x4: array<vec4f>;  // interleaved input (conv2d_pack_input_sg)
 @group(0) @binding(8) var<storage, read_write> out4: array<vec4f>;  // output as quads (packing, 1 × 1 kernels)
-@group(0) @binding(9) var<storage, read> x_quads: array<vec4f>;  // x as quads of pixels (the 1 × 1 kernels)
-@group(0) @binding(10) var<storage, read> g_quads: array<vec4f>;  // g as quads of pixels (the 1 × 1 kernels)
+@group(0) @binding(9) var<storage, read> in_quads: array<vec4f>;  // x or g as quads of pixels (the 1 × 1 kernels)
 
 override WG: u32 = 64;
 // The window size, a pipeline constant: constant trip counts let the compiler unroll the tap
@@ -350,8 +349,8 @@ fn conv2d_bwd_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocat
 }
 
 // The 1 × 1 window (S = 1) on planes of a multiple of 4 pixels: nothing is shifted, so a lane
-// takes 4 consecutive pixels and loads and stores them as one vec4 (x, g and out bound as quads).
-// Channels go 4 per loop iteration (fewer accumulator blends on lavapipe).
+// takes 4 consecutive pixels and loads and stores them as one vec4 (input bound as in_quads: x
+// for the forward, g for the input gradient; output as out4).
 //   conv2d_fwd_1x1_sg        as conv2d_fwd_sg
 //   conv2d_bwd_input_1x1_sg  as conv2d_bwd_input_sg
 @compute @workgroup_size(WG)
@@ -359,20 +358,9 @@ fn conv2d_fwd_1x1_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocatio
                      @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
   let t = tile(wid, lid, q, sg, p.Cout, true);
   if (t.idle) { return; }  // uniform per subgroup
-  let plane = p.H * p.W;
-  let wrow = min(t.first + (q & 7u), p.Cout - 1u) * p.Cin;  // packed rows are one quad each
-  let xn = t.n * p.Cin * plane;
-  var acc = zero_block();
-  var c = 0u;
-  for (; c + 4u <= p.Cin; c += 4u) {
-    for (var k = 0u; k < 4u; k++) {
-      fma_broadcast(&acc, x_quads[quad_index(xn + (c + k) * plane, t.pix.x, plane)], wq[wrow + c + k].x);
-    }
-  }
-  for (; c < p.Cin; c++) {
-    fma_broadcast(&acc, x_quads[quad_index(xn + c * plane, t.pix.x, plane)], wq[wrow + c].x);
-  }
-  store_quads((t.n * p.Cout + t.first) * plane, plane, t.first, p.Cout, t.pix.x, acc);
+  // packed rows are one quad each: output channel o's weight for input channel c at wq[o·Cin + c]
+  let acc = sum_1x1(t, p.Cin, min(t.first + (q & 7u), p.Cout - 1u) * p.Cin, 1u);
+  store_quads((t.n * p.Cout + t.first) * p.H * p.W, p.H * p.W, t.first, p.Cout, t.pix.x, acc);
 }
 
 @compute @workgroup_size(WG)
@@ -380,20 +368,28 @@ fn conv2d_bwd_input_1x1_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
                            @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
   let t = tile(wid, lid, q, sg, p.Cin, true);
   if (t.idle) { return; }  // uniform per subgroup
+  // input channel c's weight for output channel o at wq[o·Cin + c]
+  let acc = sum_1x1(t, p.Cout, min(t.first + (q & 7u), p.Cin - 1u), p.Cin);
+  store_quads((t.n * p.Cin + t.first) * p.H * p.W, p.H * p.W, t.first, p.Cin, t.pix.x, acc);
+}
+
+// One lane's block of a 1 × 1 kernel: Σ_c in[n, c, the lane's 4 pixels] · (weight of lane k's
+// channel at wq[w_first + c·w_stride], broadcast to channel k) over `channels` input planes.
+// Channels go 4 per loop iteration (fewer accumulator blends on lavapipe).
+fn sum_1x1(t: Tile, channels: u32, w_first: u32, w_stride: u32) -> Block8 {
   let plane = p.H * p.W;
-  let wcol = min(t.first + (q & 7u), p.Cin - 1u);
-  let gn = t.n * p.Cout * plane;
+  let src = t.n * channels * plane;
   var acc = zero_block();
-  var o = 0u;
-  for (; o + 4u <= p.Cout; o += 4u) {
+  var c = 0u;
+  for (; c + 4u <= channels; c += 4u) {
     for (var k = 0u; k < 4u; k++) {
-      fma_broadcast(&acc, g_quads[quad_index(gn + (o + k) * plane, t.pix.x, plane)], wq[(o + k) * p.Cin + wcol].x);
+      fma_broadcast(&acc, in_quads[quad_index(src + (c + k) * plane, t.pix.x, plane)], wq[w_first + (c + k) * w_stride].x);
     }
   }
-  for (; o < p.Cout; o++) {
-    fma_broadcast(&acc, g_quads[quad_index(gn + o * plane, t.pix.x, plane)], wq[o * p.Cin + wcol].x);
+  for (; c < channels; c++) {
+    fma_broadcast(&acc, in_quads[quad_index(src + c * plane, t.pix.x, plane)], wq[w_first + c * w_stride].x);
   }
-  store_quads((t.n * p.Cin + t.first) * plane, plane, t.first, p.Cin, t.pix.x, acc);
+  return acc;
 }
 
 // Stores channel k (first + k < count) of the block at base + k·plane, pixels first_pixel … + 3.

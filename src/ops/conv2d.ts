@@ -53,7 +53,7 @@ const K = {
   fwdSubgroups: subgroupKernel('conv2d_fwd_sg', [1, 6, 3, 5]),
   bwdInputSubgroups: subgroupKernel('conv2d_bwd_input_sg', [6, 3, 4, 5]),
   fwd1x1Subgroups: subgroupKernel('conv2d_fwd_1x1_sg', [9, 6, 8, 5]),
-  bwdInput1x1Subgroups: subgroupKernel('conv2d_bwd_input_1x1_sg', [6, 8, 10, 5]),
+  bwdInput1x1Subgroups: subgroupKernel('conv2d_bwd_input_1x1_sg', [6, 8, 9, 5]),
   packInputSubgroups: subgroupKernel('conv2d_pack_input_sg', [1, 8]),
   bwdWeightSubgroups: subgroupKernel('conv2d_bwd_weight_sg', [7, 3, 4, 5]),
 };
