@@ -81,6 +81,7 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
     { N: 3, Cin: 2, H: 2, W: 2, Cout: 5, kw: 3, s: 1, stride: 1, pad: 0 }, // one quad, window inside the grid
     { N: 1, Cin: 2, H: 20, W: 20, Cout: 4, kw: 1, s: 1, stride: 1, pad: 0 }, // several workgroups per plane
     { N: 2, Cin: 9, H: 8, W: 4, Cout: 3, kw: 9, s: 1, stride: 1, pad: 0, v: 1.5 }, // masked
+    { N: 2, Cin: 18, H: 4, W: 3, Cout: 37, kw: 1, s: 1, stride: 1, pad: 0 }, // blocks of 16 channels: several, the last partial
   ];
   cases.forEach((c, i) => itSubgroups(caseName(c), () => checkConv(c, 300 + i, 'subgroups')));
   itSubgroups("'auto' picks the subgroup kernels for stride 1 / 'same' and the plain ones otherwise, with equal results", async () => {

@@ -135,7 +135,7 @@ interface ConvPlan {
   inputParams: ConvUniforms;
   /** Forward and input gradient on conv2d_subgroups.wgsl. */
   subgroups: boolean;
-  grids: { fwd: [number, number]; bwdInput: [number, number]; bwdWeight: [number, number] };
+  grids: { fwd: [number, number]; bwdInput: [number, number]; bwdWeight: [number, number]; fwd1x1: [number, number]; bwdInput1x1: [number, number] };
 }
 
 function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPlan {
@@ -199,6 +199,9 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
       fwd: [subgroups ? Math.ceil(H * W / 4 / WG) : Math.ceil((Ho * rowInvocations(Wo, params.cs)) / WG), N * Math.ceil(Cout / 8)],
       bwdInput: [subgroups ? Math.ceil(H * W / 4 / WG) : Math.ceil((H * rowInvocations(W, inputParams.cs)) / WG), N * Math.ceil(Cin / 8)],
       bwdWeight: grid1d(Math.ceil(Cout / 8) * Math.ceil(Cin / 4) * kw * kw, WG),
+      // the 1 × 1 subgroup kernels: blocks of 16 channels
+      fwd1x1: [Math.ceil(H * W / 4 / WG), N * Math.ceil(Cout / 16)],
+      bwdInput1x1: [Math.ceil(H * W / 4 / WG), N * Math.ceil(Cin / 16)],
     },
   };
 }
@@ -244,8 +247,8 @@ function runForward(p: ConvPlan, x: Tensor, w: Tensor): Tensor {
   if (!p.subgroups) x.engine.dispatch(K.fwd, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd);
   else {
     withPackedWeights(p, w, p.vt, (wq, S) => {
-      const def = quads(p, S) ? K.fwd1x1Subgroups : K.fwdSubgroups;
-      x.engine.dispatch(def, p.params, [x.buffer, wq.buffer, y.buffer, p.vt.buffer], p.grids.fwd, { S });
+      const [def, grid] = quads(p, S) ? [K.fwd1x1Subgroups, p.grids.fwd1x1] : [K.fwdSubgroups, p.grids.fwd];
+      x.engine.dispatch(def, p.params, [x.buffer, wq.buffer, y.buffer, p.vt.buffer], grid, { S });
     });
   }
   return y;
@@ -256,8 +259,8 @@ function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor): Tensor
   if (!p.subgroups) w.engine.dispatch(K.bwdInput, p.inputParams, [w.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput);
   else {
     withPackedWeights(p, w, vt, (wq, S) => {
-      const def = quads(p, S) ? K.bwdInput1x1Subgroups : K.bwdInputSubgroups;
-      w.engine.dispatch(def, p.inputParams, [wq.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput, { S });
+      const [def, grid] = quads(p, S) ? [K.bwdInput1x1Subgroups, p.grids.bwdInput1x1] : [K.bwdInputSubgroups, p.grids.bwdInput];
+      w.engine.dispatch(def, p.inputParams, [wq.buffer, dx.buffer, g.buffer, vt.buffer], grid, { S });
     });
   }
   return dx;
