@@ -60,8 +60,8 @@ const K = {
 
 /**
  * Which kernels run the convolution and its gradients: 'subgroups' (conv2d_subgroups.wgsl:
- * stride 1, 'same' padding, a device with one fixed subgroup size of 8…64 and k_max − 1 ≤ that
- * size), 'plain' (conv2d.wgsl: any case), or 'auto' (default: subgroups where they apply). Both
+ * stride 1, 'same' padding, a device with one fixed subgroup size of 8…64, k_max − 1 ≤ that
+ * size and k_max ≤ 9), 'plain' (conv2d.wgsl: any case), or 'auto' (default: subgroups where they apply). Both
  * compute the same sums; the size gradient always uses conv2d.wgsl.
  */
 export type ConvVariant = 'auto' | 'plain' | 'subgroups';
@@ -72,6 +72,7 @@ function subgroupObstacle(engine: Engine, kw: number, stride: number, same: bool
   if (sg === null) return "the device has no 'subgroups' feature with one fixed subgroup size";
   if (sg < 8 || sg > WG) return `the subgroup size ${sg} is outside 8…${WG}`;
   if (kw - 1 > sg) return `k_max ${kw} exceeds subgroup size + 1 (${sg + 1})`;
+  if (kw > 9) return `k_max ${kw} exceeds 9, the largest window of the subgroup kernels`;
   if (stride !== 1) return 'stride is not 1';
   if (!same) return "padding is not 'same'";
   return null;
