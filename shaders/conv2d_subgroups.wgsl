@@ -315,14 +315,10 @@ fn conv2d_fwd_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
     let dy = i32(a) - PAD;
     // the run for this kernel row starts at pixel (y + dy, x − pad) of lane 0's first pixel
     let start = i32(pix.x) + dy * i32(p.W) - PAD;
-    // two channels per iteration: on lavapipe each iteration of this (runtime-length) loop blends
-    // all 32 accumulators with the loop's lane mask
-    for (var c = 0u; c + 1u < p.Cin; c += 2u) {
-      row_taps(&acc, run_of_x((n * p.Cin + c) * plane, start, sg, plane), wrow + (c * S + a) * Q, q, sg, &masks, false);
-      row_taps(&acc, run_of_x((n * p.Cin + c + 1u) * plane, start, sg, plane), wrow + ((c + 1u) * S + a) * Q, q, sg, &masks, false);
-    }
-    if ((p.Cin & 1u) == 1u) {
-      let c = p.Cin - 1u;
+    // one channel per iteration: a loop body holding two channels' taps (fewer iterations, so
+    // fewer of lavapipe's per-iteration accumulator blends) ran 1.1–1.4× slower in paired runs,
+    // the unrolled taps being long already
+    for (var c = 0u; c < p.Cin; c++) {
       row_taps(&acc, run_of_x((n * p.Cin + c) * plane, start, sg, plane), wrow + (c * S + a) * Q, q, sg, &masks, false);
     }
   }
@@ -350,12 +346,7 @@ fn conv2d_bwd_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocat
     let dy = PAD - i32(a);
     // the run starts at column x + pad − (S − 1): tap b is the shift S − 1 − b
     let start = i32(pix.x) + dy * i32(p.W) + PAD - i32(S - 1u);
-    for (var o = 0u; o + 1u < p.Cout; o += 2u) {  // two channels per iteration, as in the forward
-      row_taps(&acc, run_of_g((n * p.Cout + o) * plane, start, sg, plane), ((o * p.Cin + wcol) * S + a) * Q, q, sg, &masks, true);
-      row_taps(&acc, run_of_g((n * p.Cout + o + 1u) * plane, start, sg, plane), (((o + 1u) * p.Cin + wcol) * S + a) * Q, q, sg, &masks, true);
-    }
-    if ((p.Cout & 1u) == 1u) {
-      let o = p.Cout - 1u;
+    for (var o = 0u; o < p.Cout; o++) {
       row_taps(&acc, run_of_g((n * p.Cout + o) * plane, start, sg, plane), ((o * p.Cin + wcol) * S + a) * Q, q, sg, &masks, true);
     }
   }
