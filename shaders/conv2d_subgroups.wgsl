@@ -388,22 +388,14 @@ struct Pair {
 
 // One lane's sums of a 1 × 1 kernel: Σ_c in[n, c, the lane's 4 pixels] · (weight of lane k's
 // channel, broadcast to channel k) over `channels` input planes, the weights at
-// wq[w_lo + c·w_stride] (lo) and wq[w_hi + c·w_stride] (hi). Two input channels per loop
-// iteration (fewer accumulator blends on lavapipe).
+// wq[w_lo + c·w_stride] (lo) and wq[w_hi + c·w_stride] (hi). One input channel per loop
+// iteration (two ran 1.2× slower in paired runs).
 fn sum_1x1(t: Tile, channels: u32, w_lo: u32, w_hi: u32, w_stride: u32) -> Pair {
   let plane = p.H * p.W;
   let src = t.n * channels * plane;
   var lo = zero_block();
   var hi = zero_block();
-  var c = 0u;
-  for (; c + 2u <= channels; c += 2u) {
-    for (var k = 0u; k < 2u; k++) {
-      let xs = in_quads[quad_index(src + (c + k) * plane, t.pix.x, plane)];
-      fma_broadcast(&lo, xs, wq[w_lo + (c + k) * w_stride].x);
-      fma_broadcast(&hi, xs, wq[w_hi + (c + k) * w_stride].x);
-    }
-  }
-  if (c < channels) {
+  for (var c = 0u; c < channels; c++) {
     let xs = in_quads[quad_index(src + c * plane, t.pix.x, plane)];
     fma_broadcast(&lo, xs, wq[w_lo + c * w_stride].x);
     fma_broadcast(&hi, xs, wq[w_hi + c * w_stride].x);
@@ -490,15 +482,10 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
       let row_ok = u32(iy) < p.H;
       let xr = xn + clamp_pos(iy, p.H) * p.W;
       let gr = gn + y * p.W;
-      // two pixels per iteration (halves the loop's per-iteration cost: on lavapipe every loop
-      // iteration blends all 32 accumulators with the lane mask); a second pixel past the row is
-      // masked off
-      for (var xx = 0u; xx < p.W; xx += 2u) {
+      for (var xx = 0u; xx < p.W; xx++) {  // one pixel per iteration: two ran no faster (paired runs)
         let ix = i32(xx) - PAD + i32(b);
         let m = select(0.0, 1.0, row_ok && u32(ix) < p.W);
         fma_broadcast(&acc, x4[xr + clamp_pos(ix, p.W)] * m, g[gr + xx]);
-        let m2 = select(0.0, 1.0, row_ok && u32(ix + 1) < p.W && xx + 1u < p.W);
-        fma_broadcast(&acc, x4[xr + clamp_pos(ix + 1, p.W)] * m2, g[gr + min(xx + 1u, p.W - 1u)]);
       }
     }
   }
