@@ -26,6 +26,8 @@
 //
 //   conv2d_pack_weights_sg  wq[o,c,a,b] = m(a,b) w[o,c,off+a,off+b], rows padded to 4·⌈S/4⌉
 //   conv2d_fwd_sg           out[n,o,y,x] = Σ_{a,b} Σ_c x[n,c,y+a−pad,x+b−pad] wq[o,c,a,b]
+//   conv2d_fwd_quads_sg     the same on rows of a multiple of 4 pixels, 4 consecutive pixels per
+//                           lane loaded as one vec4 per kernel row
 //   conv2d_bwd_input_sg     dx[n,c,y,x]  = Σ_{a,b} Σ_o g[n,o,y+pad−a,x+pad−b] wq[o,c,a,b]
 //                           one invocation per 8 channels × 4 pixels
 //   conv2d_fwd_1x1_sg, conv2d_bwd_input_1x1_sg   the same for S = 1 on planes of a multiple of
@@ -294,6 +296,82 @@ fn tile(wid: vec3u, lid: u32, q: u32, sg: u32, channels: u32, quads: bool, block
   let pix = lane_pixels(wid, lid, q, sg, quads);
   let idle = run_base(wid, lid, q) >= p.H * p.W || other_size(size_v[0]);
   return Tile(wid.y / blocks, (wid.y % blocks) * block, pix, vec4i(pix % p.W), idle);
+}
+
+// conv2d_fwd_quads_sg: conv2d_fwd_sg for rows of a multiple of 4 pixels (W mod 4 = 0). Lane q
+// holds 4 consecutive pixels, as in the 1 × 1 kernels; for each kernel row it loads its part of
+// the run as one vec4 (in_quads = x) and one value of the halo (the 4 elements either side of the
+// subgroup's 4·SG: right halo in lanes 0…3, left in lanes SG − 4…SG − 1). Tap b's view, moved by
+// d = b − pad, takes |d| components from the neighbouring lane's quad by subgroupShuffle (from
+// the halo at the subgroup's ends): 2 loads per kernel row instead of conv2d_fwd_sg's 5.
+@compute @workgroup_size(WG)
+fn conv2d_fwd_quads_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
+                       @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
+  let t = tile(wid, lid, q, sg, p.Cout, true, 8u);
+  if (t.idle) { return; }  // uniform per subgroup
+  let plane = p.H * p.W;
+  let wrow = min(t.first + (q & 7u), p.Cout - 1u) * p.Cin * S * Q;
+  let lane0 = i32(run_base(wid, lid, q));  // lane 0's first pixel
+  let halo_at = select(i32(q) - i32(sg), 4 * i32(sg) + i32(q), q < 4u);
+  var masks = column_masks(t.px, false);
+  var acc = zero_block();
+  for (var a = 0u; a < S; a++) {
+    // kernel row a's run starts at lane 0's first pixel moved by a − pad rows
+    let start = lane0 + (i32(a) - PAD) * i32(p.W);
+    for (var c = 0u; c < p.Cin; c++) {
+      let pb = (t.n * p.Cin + c) * plane;
+      quad_row_taps(&acc, quad_at(pb, start + 4 * i32(q), plane), x_at(pb, start + halo_at, plane), wrow + (c * S + a) * Q, q, sg, &masks);
+    }
+  }
+  store_quads((t.n * p.Cout + t.first) * plane, plane, t.first, p.Cout, t.pix.x, acc);
+}
+
+// The quad of in_quads at flat position pos (a multiple of 4) of a plane, 0 outside it (with
+// W mod 4 = 0 a quad lies wholly inside or outside).
+fn quad_at(plane_base: u32, pos: i32, size: u32) -> vec4f {
+  let v = in_quads[(plane_base + u32(clamp(pos, 0, i32(size) - 4))) / 4u];
+  return select(vec4f(0.0), v, u32(pos) < size);
+}
+
+// One kernel row's taps of conv2d_fwd_quads_sg (as row_taps, views from quad_shifted).
+fn quad_row_taps(acc: ptr<function, Block8>, quad: vec4f, halo: f32, wb: u32, q: u32, sg: u32, masks: ptr<function, ColumnMasks>) {
+  quad_quad_taps(acc, quad, halo, wq[wb], 0u, q, sg, masks);
+  if (Q > 1u) { quad_quad_taps(acc, quad, halo, wq[wb + 1u], 1u, q, sg, masks); }
+  if (Q > 2u) { quad_quad_taps(acc, quad, halo, wq[wb + 2u], 2u, q, sg, masks); }
+}
+
+fn quad_quad_taps(acc: ptr<function, Block8>, quad: vec4f, halo: f32, wv: vec4f, j: u32, q: u32, sg: u32, masks: ptr<function, ColumnMasks>) {
+  for (var t = 0u; t < 4u; t++) {
+    let b = 4u * j + t;
+    if (b < S) {
+      fma_broadcast(acc, quad_shifted(quad, halo, i32(b) - PAD, q, sg) * (*masks)[b], wv[t]);
+    }
+  }
+}
+
+// Component k of the next lane's quad (the right halo's for the subgroup's last lane).
+fn from_right(v: f32, halo: f32, k: u32, q: u32, sg: u32) -> f32 {
+  return select(subgroupShuffle(v, (q + 1u) & (sg - 1u)), subgroupShuffle(halo, k), q + 1u == sg);
+}
+
+// Component k of the previous lane's quad (the left halo's for lane 0).
+fn from_left(v: f32, halo: f32, k: u32, q: u32, sg: u32) -> f32 {
+  return select(subgroupShuffle(v, (q + sg - 1u) & (sg - 1u)), subgroupShuffle(halo, sg - 4u + k), q == 0u);
+}
+
+// The lane's 4 pixels moved by d (|d| ≤ 4; constant once the taps are unrolled) along the run.
+fn quad_shifted(l: vec4f, h: f32, d: i32, q: u32, sg: u32) -> vec4f {
+  switch d {
+    case 0: { return l; }
+    case 1: { return vec4f(l.yzw, from_right(l.x, h, 0u, q, sg)); }
+    case 2: { return vec4f(l.zw, from_right(l.x, h, 0u, q, sg), from_right(l.y, h, 1u, q, sg)); }
+    case 3: { return vec4f(l.w, from_right(l.x, h, 0u, q, sg), from_right(l.y, h, 1u, q, sg), from_right(l.z, h, 2u, q, sg)); }
+    case 4: { return vec4f(from_right(l.x, h, 0u, q, sg), from_right(l.y, h, 1u, q, sg), from_right(l.z, h, 2u, q, sg), from_right(l.w, h, 3u, q, sg)); }
+    case -1: { return vec4f(from_left(l.w, h, 3u, q, sg), l.xyz); }
+    case -2: { return vec4f(from_left(l.z, h, 2u, q, sg), from_left(l.w, h, 3u, q, sg), l.xy); }
+    case -3: { return vec4f(from_left(l.y, h, 1u, q, sg), from_left(l.z, h, 2u, q, sg), from_left(l.w, h, 3u, q, sg), l.x); }
+    default: { return vec4f(from_left(l.x, h, 0u, q, sg), from_left(l.y, h, 1u, q, sg), from_left(l.z, h, 2u, q, sg), from_left(l.w, h, 3u, q, sg)); }
+  }
 }
 
 // conv2d_fwd_sg: workgroup row wid.y = (n, block of 8 output channels); x runs over pixels.

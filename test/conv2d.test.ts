@@ -82,6 +82,12 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
     { N: 1, Cin: 2, H: 20, W: 20, Cout: 4, kw: 1, s: 1, stride: 1, pad: 0 }, // several workgroups per plane
     { N: 2, Cin: 9, H: 8, W: 4, Cout: 3, kw: 9, s: 1, stride: 1, pad: 0, v: 1.5 }, // masked
     { N: 2, Cin: 18, H: 4, W: 3, Cout: 37, kw: 1, s: 1, stride: 1, pad: 0 }, // blocks of 16 channels: several, the last partial
+    // forward on rows of a multiple of 4 pixels (conv2d_fwd_quads_sg): halo lanes, every shift
+    { N: 2, Cin: 3, H: 5, W: 8, Cout: 9, kw: 3, s: 3, stride: 1, pad: 1 }, // two rows per run, plane < one run
+    { N: 1, Cin: 2, H: 6, W: 12, Cout: 4, kw: 9, s: 9, stride: 1, pad: 4 }, // shifts ±4: whole neighbour quads
+    { N: 1, Cin: 4, H: 7, W: 4, Cout: 3, kw: 7, s: 7, stride: 1, pad: 3 }, // window wider than the row
+    { N: 2, Cin: 5, H: 3, W: 36, Cout: 8, kw: 5, s: 5, stride: 1, pad: 2 }, // a row longer than a run
+    { N: 1, Cin: 3, H: 9, W: 16, Cout: 5, kw: 9, s: 5, stride: 1, pad: 2, v: 3.1 }, // masked, window inside k_max
   ];
   cases.forEach((c, i) => itSubgroups(caseName(c), () => checkConv(c, 300 + i, 'subgroups')));
   itSubgroups("'auto' picks the subgroup kernels for stride 1 / 'same' and the plain ones otherwise, with equal results", async () => {

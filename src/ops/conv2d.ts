@@ -53,6 +53,7 @@ const K = {
   fwdSubgroups: subgroupKernel('conv2d_fwd_sg', [1, 6, 3, 5]),
   bwdInputSubgroups: subgroupKernel('conv2d_bwd_input_sg', [6, 3, 4, 5]),
   fwd1x1Subgroups: subgroupKernel('conv2d_fwd_1x1_sg', [9, 6, 8, 5]),
+  fwdQuadsSubgroups: subgroupKernel('conv2d_fwd_quads_sg', [1, 9, 6, 8, 5]),
   bwdInput1x1Subgroups: subgroupKernel('conv2d_bwd_input_1x1_sg', [6, 8, 9, 5]),
   packInputSubgroups: subgroupKernel('conv2d_pack_input_sg', [1, 8]),
   bwdWeightSubgroups: subgroupKernel('conv2d_bwd_weight_sg', [7, 3, 4, 5]),
@@ -242,6 +243,8 @@ function withPackedWeights(p: ConvPlan, w: Tensor, vt: Tensor, conv: (packed: Te
 
 /** The 1 × 1 subgroup kernels (pixels as vec4 quads) serve S = 1 on planes of a multiple of 4. */
 const quads = (p: ConvPlan, S: number) => S === 1 && (p.params.H * p.params.W) % 4 === 0;
+/** conv2d_fwd_quads_sg (a vec4 load per kernel row and lane) serves the forward of S > 1 on rows of a multiple of 4 pixels. */
+const quadRows = (p: ConvPlan, S: number) => S > 1 && p.params.W % 4 === 0;
 
 function runForward(p: ConvPlan, x: Tensor, w: Tensor): Tensor {
   const y = Tensor.empty(x.engine, p.outShape);
@@ -249,7 +252,8 @@ function runForward(p: ConvPlan, x: Tensor, w: Tensor): Tensor {
   else {
     withPackedWeights(p, w, p.vt, (wq, S) => {
       const [def, grid] = quads(p, S) ? [K.fwd1x1Subgroups, p.grids.fwd1x1] : [K.fwdSubgroups, p.grids.fwd];
-      x.engine.dispatch(def, p.params, [x.buffer, wq.buffer, y.buffer, p.vt.buffer], grid, { S });
+      if (quadRows(p, S)) x.engine.dispatch(K.fwdQuadsSubgroups, p.params, [x.buffer, x.buffer, wq.buffer, y.buffer, p.vt.buffer], grid, { S });
+      else x.engine.dispatch(def, p.params, [x.buffer, wq.buffer, y.buffer, p.vt.buffer], grid, { S });
     });
   }
   return y;
