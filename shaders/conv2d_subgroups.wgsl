@@ -26,10 +26,10 @@
 //
 //   conv2d_pack_weights_sg  wq[o,c,a,b] = m(a,b) w[o,c,off+a,off+b], rows padded to 4·⌈S/4⌉
 //   conv2d_fwd_sg           out[n,o,y,x] = Σ_{a,b} Σ_c x[n,c,y+a−pad,x+b−pad] wq[o,c,a,b]
-//   conv2d_fwd_quads_sg     the same on rows of a multiple of 4 pixels, 4 consecutive pixels per
-//                           lane loaded as one vec4 per kernel row
 //   conv2d_bwd_input_sg     dx[n,c,y,x]  = Σ_{a,b} Σ_o g[n,o,y+pad−a,x+pad−b] wq[o,c,a,b]
 //                           one invocation per 8 channels × 4 pixels
+//   conv2d_fwd_quads_sg, conv2d_bwd_input_quads_sg   the same on rows of a multiple of 4 pixels,
+//                           4 consecutive pixels per lane loaded as one vec4 per kernel row
 //   conv2d_fwd_1x1_sg, conv2d_bwd_input_1x1_sg   the same for S = 1 on planes of a multiple of
 //                           4 pixels: 16 channels × 4 consecutive pixels (one vec4) per invocation
 //   conv2d_pack_input_sg    x4[n,c/4,y,x][c mod 4] = x[n,c,y,x]
@@ -298,32 +298,51 @@ fn tile(wid: vec3u, lid: u32, q: u32, sg: u32, channels: u32, quads: bool, block
   return Tile(wid.y / blocks, (wid.y % blocks) * block, pix, vec4i(pix % p.W), idle);
 }
 
-// conv2d_fwd_quads_sg: conv2d_fwd_sg for rows of a multiple of 4 pixels (W mod 4 = 0). Lane q
-// holds 4 consecutive pixels, as in the 1 × 1 kernels; for each kernel row it loads its part of
-// the run as one vec4 (in_quads = x) and one value of the halo (the 4 elements either side of the
-// subgroup's 4·SG: right halo in lanes 0…3, left in lanes SG − 4…SG − 1). Tap b's view, moved by
-// d = b − pad, takes |d| components from the neighbouring lane's quad by subgroupShuffle (from
-// the halo at the subgroup's ends): 2 loads per kernel row instead of conv2d_fwd_sg's 5.
+// conv2d_fwd_quads_sg, conv2d_bwd_input_quads_sg: conv2d_fwd_sg and conv2d_bwd_input_sg for rows
+// of a multiple of 4 pixels (W mod 4 = 0). Lane q holds 4 consecutive pixels, as in the 1 × 1
+// kernels; for each kernel row it loads its part of the run as one vec4 (in_quads: x, or g for
+// the input gradient, which is then bound as x too) and one value of the halo (the 4 elements
+// either side of the subgroup's 4·SG: right halo in lanes 0…3, left in lanes SG − 4…SG − 1).
+// Tap b's view, moved by d = b − pad (pad − b flipped), takes |d| components from the
+// neighbouring lane's quad by subgroupShuffle (from the halo at the subgroup's ends): 2 loads
+// per kernel row instead of 5.
 @compute @workgroup_size(WG)
 fn conv2d_fwd_quads_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                        @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
   let t = tile(wid, lid, q, sg, p.Cout, true, 8u);
   if (t.idle) { return; }  // uniform per subgroup
-  let plane = p.H * p.W;
+  // output channel o's weights for input channel c, kernel row a at wq[((o·Cin + c)·S + a)·Q]
   let wrow = min(t.first + (q & 7u), p.Cout - 1u) * p.Cin * S * Q;
-  let lane0 = i32(run_base(wid, lid, q));  // lane 0's first pixel
+  let acc = quad_rows(t, p.Cin, wrow, S * Q, false, i32(run_base(wid, lid, q)), q, sg);
+  store_quads((t.n * p.Cout + t.first) * p.H * p.W, p.H * p.W, t.first, p.Cout, t.pix.x, acc);
+}
+
+@compute @workgroup_size(WG)
+fn conv2d_bwd_input_quads_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
+                             @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
+  let t = tile(wid, lid, q, sg, p.Cin, true, 8u);
+  if (t.idle) { return; }  // uniform per subgroup
+  let wcol = min(t.first + (q & 7u), p.Cin - 1u) * S * Q;
+  let acc = quad_rows(t, p.Cout, wcol, p.Cin * S * Q, true, i32(run_base(wid, lid, q)), q, sg);
+  store_quads((t.n * p.Cin + t.first) * p.H * p.W, p.H * p.W, t.first, p.Cin, t.pix.x, acc);
+}
+
+// The sums of a quad-rows lane over `channels` planes of the input: channel c's packed weights
+// for kernel row a at wq[w_first + c·w_step + a·Q]; lane0 is the subgroup's first pixel.
+fn quad_rows(t: Tile, channels: u32, w_first: u32, w_step: u32, flipped: bool, lane0: i32, q: u32, sg: u32) -> Block8 {
+  let plane = p.H * p.W;
   let halo_at = select(i32(q) - i32(sg), 4 * i32(sg) + i32(q), q < 4u);
-  var masks = column_masks(t.px, false);
+  var masks = column_masks(t.px, flipped);
   var acc = zero_block();
   for (var a = 0u; a < S; a++) {
-    // kernel row a's run starts at lane 0's first pixel moved by a − pad rows
-    let start = lane0 + (i32(a) - PAD) * i32(p.W);
-    for (var c = 0u; c < p.Cin; c++) {
-      let pb = (t.n * p.Cin + c) * plane;
-      quad_row_taps(&acc, quad_at(pb, start + 4 * i32(q), plane), x_at(pb, start + halo_at, plane), wrow + (c * S + a) * Q, q, sg, &masks);
+    // kernel row a's run starts at lane 0's first pixel moved by a − pad rows (pad − a flipped)
+    let start = lane0 + select(i32(a) - PAD, PAD - i32(a), flipped) * i32(p.W);
+    for (var c = 0u; c < channels; c++) {
+      let pb = (t.n * channels + c) * plane;
+      quad_row_taps(&acc, quad_at(pb, start + 4 * i32(q), plane), x_at(pb, start + halo_at, plane), w_first + c * w_step + a * Q, q, sg, &masks, flipped);
     }
   }
-  store_quads((t.n * p.Cout + t.first) * plane, plane, t.first, p.Cout, t.pix.x, acc);
+  return acc;
 }
 
 // The quad of in_quads at flat position pos (a multiple of 4) of a plane, 0 outside it (with
@@ -334,17 +353,18 @@ fn quad_at(plane_base: u32, pos: i32, size: u32) -> vec4f {
 }
 
 // One kernel row's taps of conv2d_fwd_quads_sg (as row_taps, views from quad_shifted).
-fn quad_row_taps(acc: ptr<function, Block8>, quad: vec4f, halo: f32, wb: u32, q: u32, sg: u32, masks: ptr<function, ColumnMasks>) {
-  quad_quad_taps(acc, quad, halo, wq[wb], 0u, q, sg, masks);
-  if (Q > 1u) { quad_quad_taps(acc, quad, halo, wq[wb + 1u], 1u, q, sg, masks); }
-  if (Q > 2u) { quad_quad_taps(acc, quad, halo, wq[wb + 2u], 2u, q, sg, masks); }
+fn quad_row_taps(acc: ptr<function, Block8>, quad: vec4f, halo: f32, wb: u32, q: u32, sg: u32, masks: ptr<function, ColumnMasks>, flipped: bool) {
+  quad_quad_taps(acc, quad, halo, wq[wb], 0u, q, sg, masks, flipped);
+  if (Q > 1u) { quad_quad_taps(acc, quad, halo, wq[wb + 1u], 1u, q, sg, masks, flipped); }
+  if (Q > 2u) { quad_quad_taps(acc, quad, halo, wq[wb + 2u], 2u, q, sg, masks, flipped); }
 }
 
-fn quad_quad_taps(acc: ptr<function, Block8>, quad: vec4f, halo: f32, wv: vec4f, j: u32, q: u32, sg: u32, masks: ptr<function, ColumnMasks>) {
+fn quad_quad_taps(acc: ptr<function, Block8>, quad: vec4f, halo: f32, wv: vec4f, j: u32, q: u32, sg: u32, masks: ptr<function, ColumnMasks>, flipped: bool) {
   for (var t = 0u; t < 4u; t++) {
     let b = 4u * j + t;
     if (b < S) {
-      fma_broadcast(acc, quad_shifted(quad, halo, i32(b) - PAD, q, sg) * (*masks)[b], wv[t]);
+      let d = select(i32(b) - PAD, PAD - i32(b), flipped);
+      fma_broadcast(acc, quad_shifted(quad, halo, d, q, sg) * (*masks)[b], wv[t]);
     }
   }
 }

@@ -54,6 +54,7 @@ const K = {
   bwdInputSubgroups: subgroupKernel('conv2d_bwd_input_sg', [6, 3, 4, 5]),
   fwd1x1Subgroups: subgroupKernel('conv2d_fwd_1x1_sg', [9, 6, 8, 5]),
   fwdQuadsSubgroups: subgroupKernel('conv2d_fwd_quads_sg', [1, 9, 6, 8, 5]),
+  bwdInputQuadsSubgroups: subgroupKernel('conv2d_bwd_input_quads_sg', [1, 9, 6, 8, 5]),
   bwdInput1x1Subgroups: subgroupKernel('conv2d_bwd_input_1x1_sg', [6, 8, 9, 5]),
   packInputSubgroups: subgroupKernel('conv2d_pack_input_sg', [1, 8]),
   bwdWeightSubgroups: subgroupKernel('conv2d_bwd_weight_sg', [7, 3, 4, 5]),
@@ -243,7 +244,7 @@ function withPackedWeights(p: ConvPlan, w: Tensor, vt: Tensor, conv: (packed: Te
 
 /** The 1 × 1 subgroup kernels (pixels as vec4 quads) serve S = 1 on planes of a multiple of 4. */
 const quads = (p: ConvPlan, S: number) => S === 1 && (p.params.H * p.params.W) % 4 === 0;
-/** conv2d_fwd_quads_sg (a vec4 load per kernel row and lane) serves the forward of S > 1 on rows of a multiple of 4 pixels. */
+/** The quad-rows kernels (a vec4 load per kernel row and lane) serve S > 1 on rows of a multiple of 4 pixels. */
 const quadRows = (p: ConvPlan, S: number) => S > 1 && p.params.W % 4 === 0;
 
 function runForward(p: ConvPlan, x: Tensor, w: Tensor): Tensor {
@@ -265,7 +266,9 @@ function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor): Tensor
   else {
     withPackedWeights(p, w, vt, (wq, S) => {
       const [def, grid] = quads(p, S) ? [K.bwdInput1x1Subgroups, p.grids.bwdInput1x1] : [K.bwdInputSubgroups, p.grids.bwdInput];
-      w.engine.dispatch(def, p.inputParams, [wq.buffer, dx.buffer, g.buffer, vt.buffer], grid, { S });
+      // the quad-rows kernel reads the convolved input (here g) through x and in_quads
+      if (quadRows(p, S)) w.engine.dispatch(K.bwdInputQuadsSubgroups, p.inputParams, [g.buffer, g.buffer, wq.buffer, dx.buffer, vt.buffer], grid, { S });
+      else w.engine.dispatch(def, p.inputParams, [wq.buffer, dx.buffer, g.buffer, vt.buffer], grid, { S });
     });
   }
   return dx;
