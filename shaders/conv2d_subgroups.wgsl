@@ -126,7 +126,9 @@ fn conv2d_pack_weights_sg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
   out[idx] = val;
 }
 
-// Five values per lane of a run of 5·SG consecutive elements: element q + SG·k of the run.
+// Five values per lane of a kernel row's input: of a run of 5·SG consecutive elements, element
+// q + SG·k; or, in the quad-rows kernels (quad_layout), the lane's quad (r0 … r3) and its value
+// of the halo (r4).
 struct Run {
   r0: f32,
   r1: f32,
@@ -242,21 +244,28 @@ fn quad_index(plane_base: u32, first: u32, plane: u32) -> u32 {
 }
 
 // One kernel row's taps into acc: packed weights at wq[wb …], the run shifted by tap b (forward)
-// or by S − 1 − b (input gradient, flipped). The quads of 4 taps (at most 3, as S ≤ 9) are calls
-// with constant j: with j and S constant the compiler unrolls the taps completely (a loop over j
-// of 3 × 4 taps was left rolled, at a third less speed).
-fn row_taps(acc: ptr<function, Block8>, run: Run, wb: u32, q: u32, sg: u32, masks: ptr<function, ColumnMasks>, flipped: bool) {
-  quad_taps(acc, run, wq[wb], 0u, q, sg, masks, flipped);
-  if (Q > 1u) { quad_taps(acc, run, wq[wb + 1u], 1u, q, sg, masks, flipped); }
-  if (Q > 2u) { quad_taps(acc, run, wq[wb + 2u], 2u, q, sg, masks, flipped); }
+// or by S − 1 − b (input gradient, flipped); `quad_layout` (a constant at every call) says which
+// kind of run it is (see Run). The quads of 4 taps (at most 3, as S ≤ 9) are calls with constant
+// j: with j and S constant the compiler unrolls the taps completely (a loop over j of 3 × 4 taps
+// was left rolled, at a third less speed).
+fn row_taps(acc: ptr<function, Block8>, run: Run, wb: u32, q: u32, sg: u32, masks: ptr<function, ColumnMasks>, flipped: bool, quad_layout: bool) {
+  quad_taps(acc, run, wq[wb], 0u, q, sg, masks, flipped, quad_layout);
+  if (Q > 1u) { quad_taps(acc, run, wq[wb + 1u], 1u, q, sg, masks, flipped, quad_layout); }
+  if (Q > 2u) { quad_taps(acc, run, wq[wb + 2u], 2u, q, sg, masks, flipped, quad_layout); }
 }
 
 // Taps 4j … 4j + 3 (those < S) of one kernel row, weights wv.
-fn quad_taps(acc: ptr<function, Block8>, run: Run, wv: vec4f, j: u32, q: u32, sg: u32, masks: ptr<function, ColumnMasks>, flipped: bool) {
+fn quad_taps(acc: ptr<function, Block8>, run: Run, wv: vec4f, j: u32, q: u32, sg: u32, masks: ptr<function, ColumnMasks>, flipped: bool, quad_layout: bool) {
   for (var t = 0u; t < 4u; t++) {
     let b = 4u * j + t;
     if (b < S) {
-      fma_broadcast(acc, shifted(run, select(b, S - 1u - b, flipped), q, sg) * (*masks)[b], wv[t]);
+      var view: vec4f;
+      if (quad_layout) {
+        view = quad_shifted(vec4f(run.r0, run.r1, run.r2, run.r3), run.r4, select(i32(b) - PAD, PAD - i32(b), flipped), q, sg);
+      } else {
+        view = shifted(run, select(b, S - 1u - b, flipped), q, sg);
+      }
+      fma_broadcast(acc, view * (*masks)[b], wv[t]);
     }
   }
 }
@@ -339,7 +348,9 @@ fn quad_rows(t: Tile, channels: u32, w_first: u32, w_step: u32, flipped: bool, l
     let start = lane0 + select(i32(a) - PAD, PAD - i32(a), flipped) * i32(p.W);
     for (var c = 0u; c < channels; c++) {
       let pb = (t.n * channels + c) * plane;
-      quad_row_taps(&acc, quad_at(pb, start + 4 * i32(q), plane), x_at(pb, start + halo_at, plane), w_first + c * w_step + a * Q, q, sg, &masks, flipped);
+      let quad = quad_at(pb, start + 4 * i32(q), plane);
+      let run = Run(quad.x, quad.y, quad.z, quad.w, x_at(pb, start + halo_at, plane));
+      row_taps(&acc, run, w_first + c * w_step + a * Q, q, sg, &masks, flipped, true);
     }
   }
   return acc;
@@ -350,23 +361,6 @@ fn quad_rows(t: Tile, channels: u32, w_first: u32, w_step: u32, flipped: bool, l
 fn quad_at(plane_base: u32, pos: i32, size: u32) -> vec4f {
   let v = in_quads[(plane_base + u32(clamp(pos, 0, i32(size) - 4))) / 4u];
   return select(vec4f(0.0), v, u32(pos) < size);
-}
-
-// One kernel row's taps of conv2d_fwd_quads_sg (as row_taps, views from quad_shifted).
-fn quad_row_taps(acc: ptr<function, Block8>, quad: vec4f, halo: f32, wb: u32, q: u32, sg: u32, masks: ptr<function, ColumnMasks>, flipped: bool) {
-  quad_quad_taps(acc, quad, halo, wq[wb], 0u, q, sg, masks, flipped);
-  if (Q > 1u) { quad_quad_taps(acc, quad, halo, wq[wb + 1u], 1u, q, sg, masks, flipped); }
-  if (Q > 2u) { quad_quad_taps(acc, quad, halo, wq[wb + 2u], 2u, q, sg, masks, flipped); }
-}
-
-fn quad_quad_taps(acc: ptr<function, Block8>, quad: vec4f, halo: f32, wv: vec4f, j: u32, q: u32, sg: u32, masks: ptr<function, ColumnMasks>, flipped: bool) {
-  for (var t = 0u; t < 4u; t++) {
-    let b = 4u * j + t;
-    if (b < S) {
-      let d = select(i32(b) - PAD, PAD - i32(b), flipped);
-      fma_broadcast(acc, quad_shifted(quad, halo, d, q, sg) * (*masks)[b], wv[t]);
-    }
-  }
 }
 
 // Component k of the next lane's quad (the right halo's for the subgroup's last lane).
@@ -417,7 +411,7 @@ fn conv2d_fwd_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
     // fewer of lavapipe's per-iteration accumulator blends) ran 1.1–1.4× slower in paired runs,
     // the unrolled taps being long already
     for (var c = 0u; c < p.Cin; c++) {
-      row_taps(&acc, run_of_x((n * p.Cin + c) * plane, start, sg, plane), wrow + (c * S + a) * Q, q, sg, &masks, false);
+      row_taps(&acc, run_of_x((n * p.Cin + c) * plane, start, sg, plane), wrow + (c * S + a) * Q, q, sg, &masks, false, false);
     }
   }
   store_block((n * p.Cout + o0) * plane, plane, o0, p.Cout, pix, acc);
@@ -445,7 +439,7 @@ fn conv2d_bwd_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocat
     // the run starts at column x + pad − (S − 1): tap b is the shift S − 1 − b
     let start = i32(pix.x) + dy * i32(p.W) + PAD - i32(S - 1u);
     for (var o = 0u; o < p.Cout; o++) {
-      row_taps(&acc, run_of_g((n * p.Cout + o) * plane, start, sg, plane), ((o * p.Cin + wcol) * S + a) * Q, q, sg, &masks, true);
+      row_taps(&acc, run_of_g((n * p.Cout + o) * plane, start, sg, plane), ((o * p.Cin + wcol) * S + a) * Q, q, sg, &masks, true, false);
     }
   }
   store_block((n * p.Cin + c0) * plane, plane, c0, p.Cin, pix, acc);
