@@ -63,8 +63,8 @@ const K = {
 /**
  * Which kernels run the convolution and its gradients: 'subgroups' (conv2d_subgroups.wgsl:
  * stride 1, 'same' padding, a device with one fixed subgroup size of 8…64, k_max − 1 ≤ that
- * size and k_max ≤ 9), 'plain' (conv2d.wgsl: any case), or 'auto' (default: subgroups where they apply). Both
- * compute the same sums; the size gradient always uses conv2d.wgsl.
+ * size and k_max ≤ 9), 'plain' (conv2d.wgsl: any case), or 'auto' (default: subgroups where
+ * they apply). Both compute the same sums; the size gradient always uses conv2d.wgsl.
  */
 export type ConvVariant = 'auto' | 'plain' | 'subgroups';
 
@@ -252,9 +252,10 @@ function runForward(p: ConvPlan, x: Tensor, w: Tensor): Tensor {
   if (!p.subgroups) x.engine.dispatch(K.fwd, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd);
   else {
     withPackedWeights(p, w, p.vt, (wq, S) => {
-      const [def, grid] = quads(p, S) ? [K.fwd1x1Subgroups, p.grids.fwd1x1] : [K.fwdSubgroups, p.grids.fwd];
-      if (quadRows(p, S)) x.engine.dispatch(K.fwdQuadsSubgroups, p.params, [x.buffer, x.buffer, wq.buffer, y.buffer, p.vt.buffer], grid, { S });
-      else x.engine.dispatch(def, p.params, [x.buffer, wq.buffer, y.buffer, p.vt.buffer], grid, { S });
+      const e = x.engine;
+      if (quads(p, S)) e.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, wq.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S });
+      else if (quadRows(p, S)) e.dispatch(K.fwdQuadsSubgroups, p.params, [x.buffer, x.buffer, wq.buffer, y.buffer, p.vt.buffer], p.grids.fwd, { S });
+      else e.dispatch(K.fwdSubgroups, p.params, [x.buffer, wq.buffer, y.buffer, p.vt.buffer], p.grids.fwd, { S });
     });
   }
   return y;
@@ -265,10 +266,11 @@ function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor): Tensor
   if (!p.subgroups) w.engine.dispatch(K.bwdInput, p.inputParams, [w.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput);
   else {
     withPackedWeights(p, w, vt, (wq, S) => {
-      const [def, grid] = quads(p, S) ? [K.bwdInput1x1Subgroups, p.grids.bwdInput1x1] : [K.bwdInputSubgroups, p.grids.bwdInput];
+      const e = w.engine;
+      if (quads(p, S)) e.dispatch(K.bwdInput1x1Subgroups, p.inputParams, [wq.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput1x1, { S });
       // the quad-rows kernel reads the convolved input (here g) through x and in_quads
-      if (quadRows(p, S)) w.engine.dispatch(K.bwdInputQuadsSubgroups, p.inputParams, [g.buffer, g.buffer, wq.buffer, dx.buffer, vt.buffer], grid, { S });
-      else w.engine.dispatch(def, p.inputParams, [wq.buffer, dx.buffer, g.buffer, vt.buffer], grid, { S });
+      else if (quadRows(p, S)) e.dispatch(K.bwdInputQuadsSubgroups, p.inputParams, [g.buffer, g.buffer, wq.buffer, dx.buffer, vt.buffer], p.grids.bwdInput, { S });
+      else e.dispatch(K.bwdInputSubgroups, p.inputParams, [wq.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput, { S });
     });
   }
   return dx;
