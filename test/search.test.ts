@@ -78,8 +78,12 @@ describe('search', () => {
       let created = 0;
       for (let i = 0; i < 16; i++) {
         batches.next();
+        const [submits, reads] = [engine.submitCount, engine.readCount];
         stepper.x.write(batches.x);
         stepper.run(batches.y);
+        // a whole step (batch upload, forward, backward, optimiser, GPU log) is one command buffer
+        // and reads nothing back; only the log flush every 4 steps does
+        expect([engine.submitCount - submits, engine.readCount - reads]).toEqual([1, 0]);
         if (stepper.step % 4 === 0) await stepper.flush();
         if (i === 7) created = engine.memory().createdBuffers;
       }

@@ -46,7 +46,10 @@ export class Engine {
   liveTensors = 0;
   /** Dispatches encoded since creation (for tests and benches). */
   dispatchCount = 0;
+  /** Command buffers submitted since creation (for tests and benches). */
   submitCount = 0;
+  /** Buffers read back to the CPU since creation (for tests: a training step reads nothing). */
+  readCount = 0;
 
   private constructor(
     readonly device: GPUDevice,
@@ -202,6 +205,7 @@ export class Engine {
   /** Reads a buffer back to the CPU; the only place the engine waits for the GPU. */
   async read(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
     const staging = this.pool.acquire(bytes, READBACK_USAGE, 'readback');
+    this.readCount++;
     this.copy(buffer, staging, Math.ceil(bytes / 4) * 4);
     this.flush();
     try {
