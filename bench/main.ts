@@ -3,7 +3,7 @@
  * WebGPU on the same Dawn instance) side by side. Prints markdown tables and writes the same as
  * JSON (adapter, date, commit) to bench/results/.
  *
- *   node dist/bench/main.js [--only peak,conv,masked,matmul,gru,mask,e2e] [--reps 5] [--no-peer] [--out FILE]
+ *   node dist/bench/main.js [--only peak,loads,conv,masked,matmul,gru,mask,e2e] [--reps 5] [--no-peer] [--out FILE]
  *
  * FLOP formulas (stated once, used for every GFLOP/s figure):
  *   conv (each of forward, backward-input, backward-weight)  2·N·Ho·Wo·Cin·Cout·s²
@@ -14,7 +14,7 @@
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { backward, conv2dKernels, Engine, fmaPeak, fmaPeakFlops, gaussianMask, gruCell, gruCellParams, hardSize, matmul, parameter, sum, Tensor, type Engine as EngineT } from '../src/index.js';
+import { backward, conv2dKernels, Engine, fmaPeak, fmaPeakFlops, gaussianMask, LOAD_SOURCES, LoadCost, STORAGE_ELEMENTS, gruCell, gruCellParams, hardSize, matmul, parameter, sum, Tensor, type Engine as EngineT } from '../src/index.js';
 import { Rng } from '../src/random.js';
 import { PRESETS } from '../src/effconv/spec.js';
 import { Search } from '../src/effconv/search.js';
@@ -23,7 +23,7 @@ import { resolveBudget } from '../src/effconv/budget.js';
 import { loadTfjs, timeTf, type Tf, type TfTensor } from './peer_tfjs.js';
 import { timeGpu, type Timing } from './timing.js';
 
-const SECTIONS = ['peak', 'conv', 'masked', 'matmul', 'gru', 'mask', 'e2e'] as const;
+const SECTIONS = ['peak', 'loads', 'conv', 'masked', 'matmul', 'gru', 'mask', 'e2e'] as const;
 const { values } = parseArgs({
   options: { only: { type: 'string' }, reps: { type: 'string', default: '5' }, 'no-peer': { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
 });
@@ -84,6 +84,29 @@ if (only.has('peak') || only.size > 0) {
   peakGflops = gf(fmaPeakFlops(n, iters), t.minMs);
   report.peak = { gflops: peakGflops, invocations: n, iterations: iters, timing: t };
   out(`\n## Device FMA peak\n\n${f2(peakGflops)} GFLOP/s fp32 (WGSL, ${n} invocations × ${iters} rounds of 8 vec4 FMA chains, best of ${reps}); every "% peak" below is relative to this.`);
+}
+
+// ---- per-invocation loads ----
+// What a load whose address differs per invocation costs, by where it reads from, over the same
+// loop without loads: on lavapipe it is issued lane by lane, which is what limits the convolutions.
+if (only.has('loads')) {
+  const n = 1 << 14;
+  const iters = 1024;
+  const loads = new LoadCost(engine, rand(4 * STORAGE_ELEMENTS));
+  const what = { storage4: 'vec4 from a storage buffer', storage1: 'f32 from a storage buffer', uniform4: 'vec4 from a uniform buffer', workgroup4: 'vec4 from workgroup memory', none: 'the loop without loads' };
+  const rows: Record<string, Timing> = {};
+  for (const source of LOAD_SOURCES) rows[source] = await timeGpu(engine, () => void loads.run(source, n, iters), reps);
+  loads.dispose();
+  report.loads = { invocations: n, loadsPerInvocation: iters, timing: rows };
+  out(`\n## Loads (${n} invocations × ${iters} loads at addresses that differ per invocation)\n`);
+  out('| source | ms | G loads/s | ns per load over the loop |');
+  out('|---|---|---|---|');
+  const loop = rows.none!.medianMs;
+  for (const source of LOAD_SOURCES) {
+    const ms = rows[source]!.medianMs;
+    const extra = source === 'none' ? '' : f2(((ms - loop) * 1e6) / (n * iters));
+    out(`| ${what[source]} | ${f2(ms)} | ${f2((n * iters) / (ms * 1e6))} | ${extra} |`);
+  }
 }
 
 // ---- conv ----

@@ -28,3 +28,4 @@ export { gruCell, gruGates, gruSequence, biGru, gruCellParams, gruCellParamList,
 export { batchNorm2d, batchNormState, type BatchNormState } from './ops/batch_norm.js';
 export { sizeOneHot } from './ops/size_encoding.js';
 export { fmaPeak, fmaPeakFlops } from './ops/fma_peak.js';
+export { LoadCost, LOAD_SOURCES, LOAD_SOURCE_ELEMENTS, STORAGE_ELEMENTS, type LoadSource } from './ops/load_cost.js';
