@@ -8,10 +8,10 @@
 //                         two passes, mean then biased var, into stats; when update_running = 1,
 //                         running ← (1 − momentum)·running + momentum·(mean, var · M/(M − 1)).
 //   batch_norm_eval_stats stats from running (eval mode); one invocation per channel.
-//   batch_norm_fwd        y = (x − mean)·inv_std·γ + β, one invocation per element.
+//   batch_norm_fwd        y = (x − mean)·inv_std·γ + β, PER_INVOCATION elements of a plane per invocation.
 //   batch_norm_bwd_params one workgroup per channel: sums = [Σ g | Σ g·x̂], x̂ = (x − mean)·inv_std;
 //                         dβ = Σ g and dγ = Σ g·x̂.
-//   batch_norm_bwd_input  one invocation per element:
+//   batch_norm_bwd_input  PER_INVOCATION elements of a plane per invocation:
 //                         training: dx = γ·inv_std/M · (M·g − Σg − x̂·Σg·x̂)   (batch statistics)
 //                         eval:     dx = γ·inv_std·g                          (constant statistics)
 
@@ -97,25 +97,39 @@ fn batch_norm_eval_stats(@builtin(global_invocation_id) gid: vec3u) {
   stats[p.C + c] = inverseSqrt(running[p.C + c] + p.eps);
 }
 
-// Element-wise entries run on a grid (⌈HW / WG⌉, N·C): workgroup row = one (n, c) plane, so the
-// channel needs no per-element division.
-struct PlaneElement {
-  valid: bool,
-  idx: u32,  // flat index into x / out
-  c: u32,    // channel
+// Element-wise entries run on a grid (⌈HW / (WG·PER_INVOCATION)⌉, N·C): workgroup row = one
+// (n, c) plane, so the channel needs no per-element division, and each invocation takes
+// PER_INVOCATION elements of its plane (strided by WG), so the channel's statistics and affine
+// parameters are loaded once for all of them: on CPU adapters every load costs per lane, and one
+// element per invocation spent most of its time loading the same 4–6 parameters.
+override PER_INVOCATION: u32 = 16u;
+
+// The plane of workgroup row wid.y (flat offset of its first element) and its channel.
+struct Plane {
+  base: u32,
+  c: u32,
 }
 
-fn plane_element(wid: vec3u, lid: u32) -> PlaneElement {
-  let i = wid.x * WG + lid;
-  return PlaneElement(i < p.HW, wid.y * p.HW + i, wid.y % p.C);
+fn plane_of(wid: vec3u) -> Plane {
+  return Plane(wid.y * p.HW, wid.y % p.C);
+}
+
+// Index within the plane of this invocation's k-th element (≥ HW when past the plane).
+fn plane_index(wid: vec3u, lid: u32, k: u32) -> u32 {
+  return wid.x * WG * PER_INVOCATION + k * WG + lid;
 }
 
 @compute @workgroup_size(WG)
 fn batch_norm_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let e = plane_element(wid, lid);
-  if (!e.valid) { return; }
-  let scale = stats[p.C + e.c] * gamma[e.c];
-  out[e.idx] = (x[e.idx] - stats[e.c]) * scale + beta[e.c];
+  let pl = plane_of(wid);
+  let mean = stats[pl.c];
+  let scale = stats[p.C + pl.c] * gamma[pl.c];
+  let shift = beta[pl.c];
+  for (var k = 0u; k < PER_INVOCATION; k++) {
+    let i = plane_index(wid, lid, k);
+    if (i >= p.HW) { break; }
+    out[pl.base + i] = (x[pl.base + i] - mean) * scale + shift;
+  }
 }
 
 @compute @workgroup_size(WG)
@@ -145,17 +159,22 @@ fn batch_norm_bwd_params(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoc
 
 @compute @workgroup_size(WG)
 fn batch_norm_bwd_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let e = plane_element(wid, lid);
-  if (!e.valid) { return; }
-  let c = e.c;
-  let idx = e.idx;
-  let inv = stats[p.C + c];
-  let scale = gamma[c] * inv;
-  if (p.training == 0u) {
-    out[idx] = scale * g[idx];
-    return;
-  }
+  let pl = plane_of(wid);
+  let mean = stats[pl.c];
+  let inv = stats[p.C + pl.c];
+  let scale = gamma[pl.c] * inv;
   let M = f32(p.N * p.HW);
-  let xhat = (x[idx] - stats[c]) * inv;
-  out[idx] = scale / M * (M * g[idx] - sums[c] - xhat * sums[p.C + c]);
+  let sum_g = sums[pl.c];
+  let sum_gx = sums[p.C + pl.c];
+  for (var k = 0u; k < PER_INVOCATION; k++) {
+    let i = plane_index(wid, lid, k);
+    if (i >= p.HW) { break; }
+    let idx = pl.base + i;
+    if (p.training == 0u) {
+      out[idx] = scale * g[idx];
+    } else {
+      let xhat = (x[idx] - mean) * inv;
+      out[idx] = scale / M * (M * g[idx] - sum_g - xhat * sum_gx);
+    }
+  }
 }

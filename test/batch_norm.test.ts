@@ -73,8 +73,9 @@ function withState(C: number, gamma: Tensor, beta: Tensor, running: Float64Array
 }
 
 describe('batchNorm2d', () => {
-  // batch 1 and > 1, C = 1 and non-multiples of 4, odd spatial sizes, M not a multiple of 64
-  for (const [N, C, H, W] of [[1, 1, 3, 3], [2, 3, 5, 7], [4, 6, 1, 1], [3, 5, 9, 11]] as const) {
+  // batch 1 and > 1, C = 1 and non-multiples of 4, odd spatial sizes, M not a multiple of 64,
+  // planes longer than one workgroup's 64 · 16 elements (37 × 29 = 1073)
+  for (const [N, C, H, W] of [[1, 1, 3, 3], [2, 3, 5, 7], [4, 6, 1, 1], [3, 5, 9, 11], [2, 2, 37, 29]] as const) {
     it(`training ${N}×${C}×${H}×${W}: forward (batch statistics) and gradients of x, γ, β`, async () => {
       const rng = new Rng(N * 1000 + C * 100 + H * 10 + W);
       const HW = H * W;

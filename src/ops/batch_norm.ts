@@ -20,14 +20,16 @@ export const BnParams = uniformLayout('BnParams', [
 ] as const);
 
 const WG = 64;
-const kernel = (entry: string, bindings: number[]) =>
-  defineKernel({ file: 'batch_norm.wgsl', entry, params: BnParams, bindings, constants: { WG } });
+/** Elements of one plane per invocation in the element-wise entries (batch_norm.wgsl explains why). */
+const PER_INVOCATION = 16;
+const kernel = (entry: string, bindings: number[], constants: Record<string, number> = {}) =>
+  defineKernel({ file: 'batch_norm.wgsl', entry, params: BnParams, bindings, constants: { WG, ...constants } });
 const K = {
   stats: kernel('batch_norm_stats', [1, 4, 5]),
   evalStats: kernel('batch_norm_eval_stats', [4, 5]),
-  fwd: kernel('batch_norm_fwd', [1, 2, 3, 4, 6]),
+  fwd: kernel('batch_norm_fwd', [1, 2, 3, 4, 6], { PER_INVOCATION }),
   bwdParams: kernel('batch_norm_bwd_params', [1, 4, 7, 8]),
-  bwdInput: kernel('batch_norm_bwd_input', [1, 2, 4, 6, 7, 8]),
+  bwdInput: kernel('batch_norm_bwd_input', [1, 2, 4, 6, 7, 8], { PER_INVOCATION }),
 };
 
 /** Learned affine (γ, β) and running statistics of one BatchNorm2d layer. */
@@ -72,8 +74,8 @@ export function batchNorm2d(x: Tensor, bn: BatchNormState, training: boolean): T
   if (training) engine.dispatch(K.stats, params, [x.buffer, stats.buffer, bn.running.buffer], [C]);
   else engine.dispatch(K.evalStats, params, [stats.buffer, bn.running.buffer], grid1d(C, WG));
   const y = Tensor.empty(engine, x.shape);
-  // one workgroup row per (n, c) plane (N·C ≤ 65535 rows)
-  const planes: [number, number] = [Math.ceil((H * W) / WG), N * C];
+  // one workgroup row per (n, c) plane (N·C ≤ 65535 rows), WG · PER_INVOCATION elements per workgroup
+  const planes: [number, number] = [Math.ceil((H * W) / (WG * PER_INVOCATION)), N * C];
   if (N * C > 65535) throw new ShapeError(op, `N·C = ${N * C} planes exceeds the 65535 workgroup rows of one dispatch`);
   engine.dispatch(K.fwd, params, [x.buffer, bn.gamma.buffer, bn.beta.buffer, stats.buffer, y.buffer], planes);
   const out = record(op, [x, bn.gamma, bn.beta], y, [x, bn.gamma, stats], (g, [sx, sgamma, sstats], needs) => {
