@@ -83,7 +83,8 @@ const unaryRef: Record<Un, { f: (x: number) => number; d: (x: number) => number;
 
 describe('unary elementwise ops', () => {
   for (const op of Object.keys(unaryRef) as Un[]) {
-    for (const shape of [[1], [7, 13], [2, 3, 5, 7], [600]]) {
+    // [600] and [4, 2050] take relu's vec4 kernels (n a multiple of 4; the latter several workgroups)
+    for (const shape of [[1], [7, 13], [2, 3, 5, 7], [600], [4, 2050]]) {
       it(`${op} ${JSON.stringify(shape)}`, async () => {
         const rng = new Rng(shape.length + op.length);
         const r = unaryRef[op];

@@ -33,6 +33,8 @@ const K = {
   fill: kernel('fill', [3]),
   relu: kernel('relu', [1, 3]),
   relu_bwd: kernel('relu_bwd', [1, 2, 3]),
+  relu4: kernel('relu4', [5, 7]),
+  relu_bwd4: kernel('relu_bwd4', [5, 6, 7]),
   sigmoid: kernel('sigmoid', [1, 3]),
   sigmoid_bwd: kernel('sigmoid_bwd', [1, 2, 3]),
   tanh_fwd: kernel('tanh_fwd', [1, 3]),
@@ -45,21 +47,27 @@ const K = {
 
 type EwKernel = (typeof K)[keyof typeof K];
 
+/** Kernels over vec4s (bindings 5–7) that serve n a multiple of 4 in place of the f32 one. */
+const VEC4: Partial<Record<string, EwKernel>> = { relu: K.relu4, relu_bwd: K.relu_bwd4 };
+
 function run(k: EwKernel, out: Tensor, inputs: Tensor[], p: { bn?: number; inner?: number; alpha?: number; beta?: number } = {}): Tensor {
   const n = out.size;
+  const k4 = n % 4 === 0 ? VEC4[k.entry] : undefined;
   out.engine.dispatch(
-    k,
+    k4 ?? k,
     { n, bn: p.bn ?? n, inner: p.inner ?? 1, alpha: p.alpha ?? 0, beta: p.beta ?? 0 },
-    orderBuffers(k, inputs, out),
-    grid1d(n, WG),
+    orderBuffers(k4 ?? k, inputs, out),
+    grid1d(k4 ? n / 4 : n, WG),
   );
   return out;
 }
 
-// Binding order in the shader: 1 = a, 2 = b, 3 = out, 4 = c; `inputs` fill 1, 2, 4 in turn.
+// Binding order in the shader: 1 = a, 2 = b, 3 = out, 4 = c (5 = a, 6 = b, 7 = out as vec4s);
+// `inputs` fill the kernel's input bindings in turn.
 function orderBuffers(k: EwKernel, inputs: Tensor[], out: Tensor): GPUBuffer[] {
-  const slots = new Map<number, GPUBuffer>([[3, out.buffer]]);
-  const inputSlots = k.bindings.filter((b) => b !== 3);
+  const outSlot = k.bindings.includes(7) ? 7 : 3;
+  const slots = new Map<number, GPUBuffer>([[outSlot, out.buffer]]);
+  const inputSlots = k.bindings.filter((b) => b !== outSlot);
   inputSlots.forEach((b, i) => {
     const t = inputs[i];
     if (!t) throw new Error(`${k.entry}: missing input ${i}`);
