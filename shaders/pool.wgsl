@@ -4,7 +4,9 @@
 //   x [N, C, H, W]   →   2×2 pools: out [N, C, H/2, W/2] (floor);  global: out [N, C]
 //   max_pool2_fwd   out[p] = max of the 2×2 window; ties take the first in row-major order
 //   max_pool2_bwd   dx[q] = g[p] if q is the window's (first) maximum, else 0; one invocation per
-//                   input element, which recomputes its window's argmax (no index buffer)
+//                   window, which recomputes its argmax (no index buffer) and writes its 4 inputs
+//                   (and the dropped odd row/column beside it): per input element, the index
+//                   decoding and window loads cost 4× as much on CPU adapters
 //   avg_pool2_fwd   out[p] = mean of the window;  avg_pool2_bwd  dx[q] = g[p] / 4 (0 if dropped)
 //   global_avg_fwd  out[n, c] = mean over H × W (one invocation per plane)
 //   global_avg_bwd  dx[n, c, y, x] = g[n, c] / (H W)
@@ -65,12 +67,28 @@ fn max_pool2_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
 
 @compute @workgroup_size(WG)
 fn max_pool2_bwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let q = flat_index(wid, nwg, lid);
-  if (q >= p.planes * p.H * p.W) { return; }
-  let c = window_of(q);
-  if (c.y >= p.Ho || c.z >= p.Wo) { out[q] = 0.0; return; }
-  let gi = (c.x * p.Ho + c.y) * p.Wo + c.z;
-  out[q] = select(0.0, g[gi], window_argmax(c) == q);
+  let i = flat_index(wid, nwg, lid);
+  if (i >= p.planes * p.Ho * p.Wo) { return; }
+  let c = output_coords(i);
+  let base = window_base(c);
+  let best = window_argmax(c);
+  let gv = g[i];
+  out[base] = select(0.0, gv, best == base);
+  out[base + 1u] = select(0.0, gv, best == base + 1u);
+  out[base + p.W] = select(0.0, gv, best == base + p.W);
+  out[base + p.W + 1u] = select(0.0, gv, best == base + p.W + 1u);
+  // a dropped odd last column (row) gets its zeros from the windows beside (above) it
+  let right = p.W % 2u == 1u && c.z + 1u == p.Wo;
+  let below = p.H % 2u == 1u && c.y + 1u == p.Ho;
+  if (right) {
+    out[base + 2u] = 0.0;
+    out[base + p.W + 2u] = 0.0;
+  }
+  if (below) {
+    out[base + 2u * p.W] = 0.0;
+    out[base + 2u * p.W + 1u] = 0.0;
+  }
+  if (right && below) { out[base + 2u * p.W + 2u] = 0.0; }
 }
 
 @compute @workgroup_size(WG)

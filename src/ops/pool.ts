@@ -41,7 +41,7 @@ function pool2(op: 'maxPool2x2' | 'avgPool2x2', x: Tensor): Tensor {
   x.engine.dispatch(isMax ? K.max_pool2_fwd : K.avg_pool2_fwd, params, [x.buffer, y.buffer], grid1d(y.size, WG));
   return record(op, [x], y, isMax ? [x] : [], (g, [sx]) => {
     const dx = Tensor.empty(x.engine, x.shape);
-    if (isMax) x.engine.dispatch(K.max_pool2_bwd, params, [sx!.buffer, dx.buffer, g.buffer], grid1d(dx.size, WG));
+    if (isMax) x.engine.dispatch(K.max_pool2_bwd, params, [sx!.buffer, dx.buffer, g.buffer], grid1d(g.size, WG)); // one invocation per window
     else x.engine.dispatch(K.avg_pool2_bwd, params, [dx.buffer, g.buffer], grid1d(dx.size, WG));
     return [dx];
   });
