@@ -37,7 +37,8 @@
 //                           4 pixels: 16 channels × 4 consecutive pixels (one vec4) per invocation
 //   conv2d_pack_input_sg    x4[n,c/4,y,x][c mod 4] = x[n,c,y,x]
 //   conv2d_bwd_weight_sg    dw[o,c,off+a,off+b] = m(a,b) Σ_{n,y,x} g[n,o,y,x] x[n,c,y+a−pad,x+b−pad]
-//                           one invocation per 8 output × 4 input channels of one tap
+//                           one invocation per 8 output × 4 input channels of one tap (and chunk
+//                           of images: N_PER_CHUNK)
 
 enable subgroups;
 // The subgroup operations below run under control flow that is uniform per subgroup (early
@@ -82,6 +83,11 @@ override S: u32 = 1;
 override PAD: i32 = i32((S - 1u) / 2u);
 // A packed kernel row holds its S taps padded to whole vec4s.
 override Q: u32 = (S + 3u) / 4u;
+// conv2d_bwd_weight_sg: images per workgroup row; row r writes its partial sums to the r-th copy
+// of dw in `out` (the host adds the copies). 0: one row over all N images. A weight gradient
+// has only ⌈Cout/8⌉·⌈Cin/4⌉·S² invocations, too few to keep even 2 CPU cores (let alone a GPU)
+// busy, so the host splits the images when there are few.
+override N_PER_CHUNK: u32 = 0u;
 
 // Grid position of the window's first tap.
 fn window_offset() -> u32 {
@@ -597,7 +603,10 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   let loads = b == S - 1u || q == sg - 1u;
   let next_lane = (q + 1u) & (sg - 1u);
   var acc = zero_block();
-  for (var n = 0u; n < p.N; n++) {
+  // workgroup row wid.y sums images [n_first, n_end) into its own copy of dw (see N_PER_CHUNK)
+  let n_first = wid.y * N_PER_CHUNK;
+  let n_end = select(p.N, min(n_first + N_PER_CHUNK, p.N), N_PER_CHUNK > 0u);
+  for (var n = n_first; n < n_end; n++) {
     let xn = (n * nbc4 + c0 / 4u) * plane;
     let gn = n * p.Cout * plane + og;
     for (var y = 0u; y < p.H; y++) {
@@ -622,12 +631,13 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   let j = off + b;
   let scale = mask_factor(i, v) * mask_factor(j, v);
   let kk = p.kw * p.kw;
+  let chunk_base = wid.y * p.Cout * p.Cin * kk;
   let accs = array<vec4f, 8>(acc.c0, acc.c1, acc.c2, acc.c3, acc.c4, acc.c5, acc.c6, acc.c7);
   for (var k = 0u; k < 8u; k++) {
     let o = o0 + k;
     if (o >= p.Cout) { break; }
     let val = accs[k] * scale;
-    let base = (o * p.Cin + c0) * kk + i * p.kw + j;
+    let base = chunk_base + (o * p.Cin + c0) * kk + i * p.kw + j;
     out[base] = val.x;
     if (c0 + 1u < p.Cin) { out[base + kk] = val.y; }
     if (c0 + 2u < p.Cin) { out[base + 2u * kk] = val.z; }

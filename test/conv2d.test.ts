@@ -3,6 +3,7 @@ import { backward, conv2d, hardSize, gaussianMask, mul, parameter, reshape, Shap
 import { Rng } from '../src/random.js';
 import { checkOp, expectClose } from './helpers/check.js';
 import { refConv, refConvGrad, refMask, type ConvShape } from './helpers/conv_reference.js';
+import { bwdWeightChunks } from '../src/ops/conv2d.js';
 import { testEngine } from './helpers/engine.js';
 import { randomArray } from './helpers/random.js';
 
@@ -90,6 +91,35 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
     { N: 1, Cin: 3, H: 9, W: 16, Cout: 5, kw: 9, s: 5, stride: 1, pad: 2, v: 3.1 }, // masked, window inside k_max
   ];
   cases.forEach((c, i) => itSubgroups(caseName(c), () => checkConv(c, 300 + i, 'subgroups')));
+  // conv2d_bwd_weight_sg splits the images into chunks when its taps give few invocations
+  itSubgroups('weight gradient over chunks of images (split, uneven, single, masked) equals the plain kernel and the float64 reference', async () => {
+    const sg = engine.subgroupSize!;
+    const cases: (Case & { split: (plan: { chunks: number; perChunk: number }) => boolean })[] = [
+      // ~1300 invocations: a few chunks, the last one shorter
+      { N: 5, Cin: 32, H: 5, W: 5, Cout: 16, kw: 9, s: 9, stride: 1, pad: 4, split: (k) => k.chunks > 1 && 5 % k.perChunk !== 0 },
+      { N: 2, Cin: 64, H: 3, W: 3, Cout: 64, kw: 9, s: 9, stride: 1, pad: 4, split: (k) => k.chunks === 1 }, // enough invocations
+      { N: 4, Cin: 3, H: 6, W: 5, Cout: 2, kw: 5, s: 3, stride: 1, pad: 1, v: 2.6, split: (k) => k.chunks === 4 }, // masked, window inside k_max
+    ];
+    for (const [i, c] of cases.entries()) {
+      expect(c.split(bwdWeightChunks(c, c.s, sg)), `${caseName(c)}: ${JSON.stringify(bwdWeightChunks(c, c.s, sg))}`).toBe(true);
+      const rng = new Rng(400 + i);
+      const xs = randomArray(rng, c.N * c.Cin * c.H * c.W);
+      const ws = randomArray(rng, c.Cout * c.Cin * c.kw * c.kw);
+      const gs = randomArray(rng, c.N * c.Cout * c.H * c.W);
+      const grads: Float32Array[] = [];
+      for (const variant of ['subgroups', 'plain'] as const) {
+        const x = Tensor.from(engine, xs, [c.N, c.Cin, c.H, c.W]);
+        const w = parameter(engine, Float32Array.from(ws), [c.Cout, c.Cin, c.kw, c.kw]);
+        const v = c.v === undefined ? undefined : Tensor.from(engine, [c.v], [1]);
+        const g = Tensor.from(engine, gs, [c.N, c.Cout, c.H, c.W]);
+        engine.tidy(() => backward(sum(mul(conv2d(x, w, { size: c.s, padding: c.pad, softSize: v, variant }), g))));
+        grads.push(await w.grad!.toFloat32());
+        for (const t of [x, w, w.grad!, v, g]) t?.dispose();
+      }
+      expectClose(grads[0]!, grads[1]!, { rtol: 1e-4, atol: 1e-4 }, `${caseName(c)}: subgroups vs plain`);
+      expectClose(grads[0]!, refConvGrad(c, gs, xs, ws, c.v).dw, { rtol: 1e-4, atol: 2e-4 }, `${caseName(c)}: vs float64`);
+    }
+  });
   itSubgroups("'auto' picks the subgroup kernels for stride 1 / 'same' and the plain ones otherwise, with equal results", async () => {
     const rng = new Rng(5);
     const x = Tensor.from(engine, randomArray(rng, 2 * 3 * 8 * 8), [2, 3, 8, 8]);

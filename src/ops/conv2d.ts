@@ -13,7 +13,7 @@ import { Tensor } from '../tensor.js';
 import { add, fillInPlace, ones } from './elementwise.js';
 import { checkOddSize } from './gaussian_mask.js';
 import { grid1d } from './grid.js';
-import { sum } from './reduce.js';
+import { sum, sumRows } from './reduce.js';
 import { reshape } from './shape.js';
 
 export const ConvParams = uniformLayout('ConvParams', [
@@ -40,6 +40,10 @@ const columnStride = (width: number) => Math.min(8, Math.max(1, Math.ceil(width 
 const rowInvocations = (width: number, cs: number) => Math.ceil(width / (4 * cs)) * cs;
 
 const WG = 64;
+/** Invocations a subgroup weight gradient should reach, splitting the images into chunks if need be. */
+const BWD_WEIGHT_INVOCATIONS = 4096;
+/** The most floats the chunks' copies of dw may take (16 MiB). */
+const BWD_WEIGHT_PARTIAL_FLOATS = 1 << 22;
 const kernel = (entry: string, bindings: number[]) =>
   defineKernel({ file: 'conv2d.wgsl', entry, params: ConvParams, bindings, constants: { WG } });
 const subgroupKernel = (entry: string, bindings: number[]) =>
@@ -278,23 +282,46 @@ function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor): Tensor
 
 function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tensor {
   const engine = x.engine;
-  const dw = Tensor.empty(engine, p.w.shape);
   if (!p.subgroups) {
+    const dw = Tensor.empty(engine, p.w.shape);
     engine.dispatch(K.bwdWeight, p.params, [x.buffer, dw.buffer, g.buffer, vt.buffer], p.grids.bwdWeight);
     return dw;
   }
-  // conv2d_bwd_weight_sg writes the window's taps only; the rest of the k_max grid is 0
-  if (p.params.s !== p.params.kw) fillInPlace(dw, 0);
   const { N, Cin, H, W, Cout } = p.params;
   const x4 = Tensor.empty(engine, [N * Math.ceil(Cin / 4) * H * W * 4]);
   engine.dispatch(K.packInputSubgroups, p.params, [x.buffer, x4.buffer], grid1d(x4.size / 4, WG));
   const sg = engine.subgroupSize!;
-  for (const S of sizeVariants(p)) {
-    const lanes = Math.ceil((Math.ceil(Cin / 4) * S * S) / sg) * sg; // per block of 8 output channels
-    engine.dispatch(K.bwdWeightSubgroups, p.params, [x4.buffer, dw.buffer, g.buffer, vt.buffer], [Math.ceil((Math.ceil(Cout / 8) * lanes) / WG)], { S });
+  const sizes = sizeVariants(p);
+  const { chunks, perChunk } = bwdWeightChunks(p.params, Math.max(...sizes), sg);
+  // each chunk of images sums into its own copy of dw; the copies are added after
+  const sums = Tensor.empty(engine, chunks > 1 ? [chunks * p.w.size] : p.w.shape);
+  // conv2d_bwd_weight_sg writes the window's taps only; the rest of the k_max grid is 0
+  if (p.params.s !== p.params.kw) fillInPlace(sums, 0);
+  for (const S of sizes) {
+    const grid: [number, number] = [Math.ceil((Math.ceil(Cout / 8) * bwdWeightLanes(Cin, S, sg)) / WG), chunks];
+    engine.dispatch(K.bwdWeightSubgroups, p.params, [x4.buffer, sums.buffer, g.buffer, vt.buffer], grid, { S, N_PER_CHUNK: chunks > 1 ? perChunk : 0 });
   }
   x4.dispose();
+  if (chunks === 1) return sums;
+  const dw = sumRows(sums, chunks, p.w.shape);
+  sums.dispose();
   return dw;
+}
+
+/** conv2d_bwd_weight_sg's invocations per block of 8 output channels: ⌈Cin/4⌉·S² tasks in whole subgroups. */
+const bwdWeightLanes = (Cin: number, S: number, sg: number) => Math.ceil((Math.ceil(Cin / 4) * S * S) / sg) * sg;
+
+/**
+ * How conv2d_bwd_weight_sg splits the N images: into `chunks` of `perChunk` (the last may be
+ * shorter) when the taps alone give fewer than BWD_WEIGHT_INVOCATIONS invocations, within
+ * BWD_WEIGHT_PARTIAL_FLOATS for the chunks' copies of dw. Exported for tests.
+ */
+export function bwdWeightChunks(c: { N: number; Cin: number; Cout: number; kw: number }, S: number, sg: number): { chunks: number; perChunk: number } {
+  const invocations = Math.ceil(c.Cout / 8) * bwdWeightLanes(c.Cin, S, sg);
+  const weights = c.Cout * c.Cin * c.kw * c.kw;
+  const wanted = Math.min(c.N, Math.floor(BWD_WEIGHT_INVOCATIONS / invocations), Math.floor(BWD_WEIGHT_PARTIAL_FLOATS / weights));
+  const perChunk = Math.ceil(c.N / Math.max(1, wanted));
+  return { chunks: Math.ceil(c.N / perChunk), perChunk };
 }
 
 /**

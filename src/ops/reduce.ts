@@ -72,6 +72,11 @@ function reduceOp(name: 'sum' | 'mean', x: Tensor, axis: number | undefined, kee
 export const sum = (x: Tensor, axis?: number, keepDims = false): Tensor => reduceOp('sum', x, axis, keepDims);
 export const mean = (x: Tensor, axis?: number, keepDims = false): Tensor => reduceOp('mean', x, axis, keepDims);
 
+/** x viewed as [rows, size / rows] summed over its rows, shaped `shape`. Used inside backward rules only. */
+export function sumRows(x: Tensor, rows: number, shape: readonly number[]): Tensor {
+  return sumMiddle(x, { outer: 1, mid: rows, inner: x.size / rows }, 1, shape);
+}
+
 /**
  * g viewed as [outer, bn, inner] summed over outer and inner: the gradient of an operand that was
  * broadcast (bias of a linear layer, per-channel vectors). Used inside backward rules only.
