@@ -3,7 +3,7 @@
  * WebGPU on the same Dawn instance) side by side. Prints markdown tables and writes the same as
  * JSON (adapter, date, commit) to bench/results/.
  *
- *   node dist/bench/main.js [--only peak,loads,conv,masked,matmul,gru,mask,e2e] [--reps 5] [--no-peer] [--out FILE]
+ *   node dist/bench/main.js [--only peak,loads,conv,masked,matmul,gru,mask,e2e] [--reps 5] [--no-peer] [--profile] [--out FILE]
  *
  * FLOP formulas (stated once, used for every GFLOP/s figure):
  *   conv (each of forward, backward-input, backward-weight)  2·N·Ho·Wo·Cin·Cout·s²
@@ -25,10 +25,10 @@ import { timeGpu, type Timing } from './timing.js';
 
 const SECTIONS = ['peak', 'loads', 'conv', 'masked', 'matmul', 'gru', 'mask', 'e2e'] as const;
 const { values } = parseArgs({
-  options: { only: { type: 'string' }, reps: { type: 'string', default: '5' }, 'no-peer': { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  options: { only: { type: 'string' }, reps: { type: 'string', default: '5' }, 'no-peer': { type: 'boolean' }, profile: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
 });
 if (values.help) {
-  console.log(`usage: npm run bench -- [--only ${SECTIONS.join(',')}] [--reps N (≥ 5 recommended)] [--no-peer] [--out FILE]`);
+  console.log(`usage: npm run bench -- [--only ${SECTIONS.join(',')}] [--reps N (≥ 5 recommended)] [--no-peer] [--profile (e2e: time per kernel)] [--out FILE]`);
   process.exit(0);
 }
 const only = new Set(values.only ? values.only.split(',') : SECTIONS);
@@ -267,7 +267,17 @@ async function e2e(eng: EngineT) {
   };
   const ts = await step(search);
   const tSame = await step(finalOf(sizes));
-  const tfin = await step(finalOf(spec.layers.map(() => 3)));
+  const final3 = finalOf(spec.layers.map(() => 3));
+  const tfin = await step(final3);
+  // --profile: each kernel's share of one step, every dispatch in its own timed pass
+  const profileOf = async (s: Search | FinalTraining) => {
+    eng.beginProfile();
+    s.run(y);
+    const rows = await eng.endProfile();
+    await s.flush();
+    return rows;
+  };
+  const profile = values.profile ? { search: await profileOf(search), final: await profileOf(final3) } : null;
   let peer: Timing | null = null;
   if (tf) {
     const t = tf;
@@ -292,7 +302,20 @@ async function e2e(eng: EngineT) {
     times.sort((a, b) => a - b);
     peer = { medianMs: times[Math.floor(times.length / 2)]!, minMs: times[0]!, maxMs: times[times.length - 1]!, reps, method: 'wall' };
   }
-  return { search: ts, sizes, finalSameSizes: tSame, final: tfin, peer, batch: B };
+  return { search: ts, sizes, finalSameSizes: tSame, final: tfin, peer, batch: B, profile };
+}
+
+/** Per-kernel totals of a profiled step, largest first, as markdown rows. */
+function profileTable(rows: { entry: string; ms: number }[]): string[] {
+  const totals = new Map<string, { ms: number; n: number }>();
+  for (const r of rows) {
+    const t = totals.get(r.entry) ?? { ms: 0, n: 0 };
+    totals.set(r.entry, { ms: t.ms + r.ms, n: t.n + 1 });
+  }
+  const all = rows.reduce((a, r) => a + r.ms, 0);
+  return [...totals.entries()]
+    .sort((a, b) => b[1].ms - a[1].ms)
+    .map(([entry, t]) => `| ${entry} | ${t.n} | ${f2(t.ms)} | ${((100 * t.ms) / all).toFixed(1)} % |`);
 }
 
 if (only.has('e2e')) {
@@ -307,6 +330,13 @@ if (only.has('e2e')) {
   out(`| final-training step, plain 3×3 | ${f2(r.final.medianMs)} | ${ips(r.final)} |`);
   if (r.peer) out(`| TF.js final-training step, 3×3 (same model, NHWC, wall clock incl. loss readback) | ${f2(r.peer.medianMs)} | ${ips(r.peer)} |`);
   out(`\nsearch step / final step at the same sizes = ${f2(r.search.medianMs / r.finalSameSizes.medianMs)}${r.peer ? `; effconv / TF.js images/s (3×3) = ${f2(r.peer.medianMs / r.final.medianMs)}` : ''}`);
+  if (r.profile) {
+    for (const [name, rows] of [['search step', r.profile.search], ['final-training step, 3×3', r.profile.final]] as const) {
+      out(`\n### Profile: one ${name} (each dispatch in its own timed pass)\n`);
+      out('| kernel | dispatches | ms | share |\n|---|---|---|---|');
+      for (const line of profileTable(rows)) out(line);
+    }
+  }
 }
 
 mkdirSync('bench/results', { recursive: true });

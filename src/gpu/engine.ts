@@ -37,7 +37,10 @@ export class Engine {
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
-  private timing: { set: GPUQuerySet; used: number; capacity: number } | null = null;
+  /** Timestamp queries of the timed passes; `entries` (profiling) names each pass's one dispatch. */
+  private timing: { set: GPUQuerySet; used: number; capacity: number; entries: string[] | null } | null = null;
+  /** Whether the open compute pass records timestamps. */
+  private passTimed = false;
   private errorChecks: Promise<GPUError | null>[] = [];
   private readonly scopes: Set<Disposable>[] = [];
   private readonly scopeHooks: ((depth: number) => void)[] = [];
@@ -183,6 +186,11 @@ export class Engine {
     pass.dispatchWorkgroups(x, y, z);
     this.pool.release(uniform); // reusable after this encoder is submitted
     this.dispatchCount++;
+    if (this.timing?.entries && this.passTimed) {
+      // profiling: one pass per dispatch, so each gets its own timestamps
+      this.timing.entries.push(def.entry);
+      this.endPass();
+    }
   }
 
   /** Copies bytes between buffers, in order with the dispatches around it. */
@@ -252,6 +260,7 @@ export class Engine {
       const timestampWrites =
         t && t.used + 2 <= t.capacity ? { querySet: t.set, beginningOfPassWriteIndex: t.used, endOfPassWriteIndex: t.used + 1 } : undefined;
       if (t && timestampWrites) t.used += 2;
+      this.passTimed = timestampWrites !== undefined;
       this.pass = this.commandEncoder().beginComputePass({ label: 'effconv kernels', ...(timestampWrites ? { timestampWrites } : {}) });
     }
     return this.pass;
@@ -267,21 +276,50 @@ export class Engine {
    * end (up to maxPasses passes). For benchmarks; `endTiming` returns the total.
    */
   beginTiming(maxPasses = 64): void {
+    this.startTiming(maxPasses, null);
+  }
+
+  /**
+   * Starts profiling: from now on every dispatch runs in its own timed compute pass (up to
+   * maxDispatches), so `endProfile` can say what each kernel cost. Splitting the passes adds a
+   * little overhead; for benchmarks and performance work, not for training.
+   */
+  beginProfile(maxDispatches = 1024): void {
+    this.startTiming(maxDispatches, []);
+  }
+
+  /** Stops profiling: each profiled dispatch's kernel entry point and GPU time in milliseconds. */
+  async endProfile(): Promise<{ entry: string; ms: number }[]> {
+    const entries = this.timing?.entries;
+    if (!entries) throw new Error('engine: endProfile without beginProfile');
+    const stamps = await this.stopTiming();
+    return entries.map((entry, i) => ({ entry, ms: passMs(stamps, i) }));
+  }
+
+  private startTiming(maxPasses: number, entries: string[] | null): void {
     if (!this.canTime) throw new Error("engine: the adapter has no 'timestamp-query' feature");
     this.flush();
     this.timing?.set.destroy();
-    this.timing = { set: this.device.createQuerySet({ type: 'timestamp', count: 2 * maxPasses, label: 'effconv timing' }), used: 0, capacity: 2 * maxPasses };
+    this.timing = { set: this.device.createQuerySet({ type: 'timestamp', count: 2 * maxPasses, label: 'effconv timing' }), used: 0, capacity: 2 * maxPasses, entries };
   }
 
   /** Stops timing; the summed GPU time of the timed passes in milliseconds (one readback). */
   async endTiming(): Promise<number> {
-    const t = this.timing;
-    if (!t) throw new Error('engine: endTiming without beginTiming');
+    if (!this.timing) throw new Error('engine: endTiming without beginTiming');
+    const stamps = await this.stopTiming();
+    let ms = 0;
+    for (let i = 0; 2 * i + 1 < stamps.length; i++) ms += passMs(stamps, i);
+    return ms;
+  }
+
+  /** Ends timing and reads the timestamps back (begin, end per timed pass). */
+  private async stopTiming(): Promise<BigUint64Array> {
+    const t = this.timing!;
     this.flush();
     this.timing = null;
     if (t.used === 0) {
       t.set.destroy();
-      return 0;
+      return new BigUint64Array(0);
     }
     const bytes = t.used * 8;
     const resolve = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, label: 'timing resolve' });
@@ -295,9 +333,7 @@ export class Engine {
     staging.unmap();
     for (const b of [resolve, staging]) b.destroy();
     t.set.destroy();
-    let ns = 0n;
-    for (let i = 0; i + 1 < stamps.length; i += 2) if (stamps[i + 1]! > stamps[i]!) ns += stamps[i + 1]! - stamps[i]!;
-    return Number(ns) / 1e6;
+    return stamps;
   }
 
   private endPass(): void {
@@ -379,4 +415,10 @@ function collectDisposables(value: unknown, out: Set<Disposable>): void {
   else if (Object.getPrototypeOf(value) === Object.prototype) {
     for (const v of Object.values(value as object)) collectDisposables(v, out);
   }
+}
+
+/** GPU time of timed pass i in milliseconds (0 if its timestamps went backwards). */
+function passMs(stamps: BigUint64Array, i: number): number {
+  const [begin, end] = [stamps[2 * i]!, stamps[2 * i + 1]!];
+  return end > begin ? Number(end - begin) / 1e6 : 0;
 }

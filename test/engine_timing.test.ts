@@ -1,0 +1,42 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { add, relu, Tensor, type Engine } from '../src/index.js';
+import { testEngine } from './helpers/engine.js';
+
+let engine: Engine;
+beforeAll(async () => {
+  engine = await testEngine();
+});
+
+describe('engine timing and profiling', () => {
+  it('beginTiming / endTiming sum the GPU time of the work in between', async (ctx) => {
+    if (!engine.canTime) ctx.skip();
+    const x = Tensor.from(engine, new Float32Array(1 << 16).fill(-1), [1 << 16]);
+    engine.beginTiming();
+    engine.tidy(() => void relu(add(x, x)));
+    const ms = await engine.endTiming();
+    expect(ms).toBeGreaterThanOrEqual(0);
+    expect(Number.isFinite(ms)).toBe(true);
+    x.dispose();
+  });
+
+  it('beginProfile / endProfile give each dispatch its entry point and time, in order, up to maxDispatches', async (ctx) => {
+    if (!engine.canTime) ctx.skip();
+    const x = Tensor.from(engine, new Float32Array(1000).fill(2), [1000]);
+    const odd = Tensor.from(engine, new Float32Array(7).fill(2), [7]);
+    engine.beginProfile();
+    engine.tidy(() => {
+      relu(add(x, x)); // n a multiple of 4: relu's vec4 kernel
+      relu(odd);
+    });
+    const rows = await engine.endProfile();
+    expect(rows.map((r) => r.entry)).toEqual(['add', 'relu4', 'relu']);
+    for (const r of rows) expect(r.ms).toBeGreaterThanOrEqual(0);
+    // past maxDispatches the rest run untimed and unlisted
+    engine.beginProfile(2);
+    engine.tidy(() => void relu(relu(relu(odd))));
+    expect((await engine.endProfile()).map((r) => r.entry)).toEqual(['relu', 'relu']);
+    await expect(engine.endProfile()).rejects.toThrow(/endProfile without beginProfile/);
+    x.dispose();
+    odd.dispose();
+  });
+});
