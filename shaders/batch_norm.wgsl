@@ -8,10 +8,11 @@
 //                         two passes, mean then biased var, into stats; when update_running = 1,
 //                         running ← (1 − momentum)·running + momentum·(mean, var · M/(M − 1)).
 //   batch_norm_eval_stats stats from running (eval mode); one invocation per channel.
-//   batch_norm_fwd        y = (x − mean)·inv_std·γ + β, PER_INVOCATION elements of a plane per invocation.
+//   batch_norm_fwd        y = (x − mean)·inv_std·γ + β, PER_INVOCATION elements of a plane per invocation
+//                         (batch_norm_fwd4: vec4s, when H·W is a multiple of 4).
 //   batch_norm_bwd_params one workgroup per channel: sums = [Σ g | Σ g·x̂], x̂ = (x − mean)·inv_std;
 //                         dβ = Σ g and dγ = Σ g·x̂.
-//   batch_norm_bwd_input  PER_INVOCATION elements of a plane per invocation:
+//   batch_norm_bwd_input  PER_INVOCATION elements of a plane per invocation (batch_norm_bwd_input4: vec4s):
 //                         training: dx = γ·inv_std/M · (M·g − Σg − x̂·Σg·x̂)   (batch statistics)
 //                         eval:     dx = γ·inv_std·g                          (constant statistics)
 
@@ -34,6 +35,10 @@ struct BnParams {
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 @group(0) @binding(7) var<storage, read> g: array<f32>;
 @group(0) @binding(8) var<storage, read_write> sums: array<f32>;   // [Σg (C) | Σg·x̂ (C)]
+// x, out and g as vec4s, for the *4 entries (H·W a multiple of 4: planes start on whole vec4s)
+@group(0) @binding(9) var<storage, read> x4: array<vec4f>;
+@group(0) @binding(10) var<storage, read_write> out4: array<vec4f>;
+@group(0) @binding(11) var<storage, read> g4: array<vec4f>;
 
 override WG: u32 = 64;
 
@@ -132,6 +137,21 @@ fn batch_norm_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
   }
 }
 
+// batch_norm_fwd on vec4s: PER_INVOCATION vec4s of a plane per invocation.
+@compute @workgroup_size(WG)
+fn batch_norm_fwd4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let pl = plane_of(wid);
+  let mean = stats[pl.c];
+  let scale = stats[p.C + pl.c] * gamma[pl.c];
+  let shift = beta[pl.c];
+  let base = pl.base / 4u;
+  for (var k = 0u; k < PER_INVOCATION; k++) {
+    let i = plane_index(wid, lid, k);
+    if (i >= p.HW / 4u) { break; }
+    out4[base + i] = (x4[base + i] - mean) * scale + shift;
+  }
+}
+
 @compute @workgroup_size(WG)
 fn batch_norm_bwd_params(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let c = wid.x;
@@ -175,6 +195,29 @@ fn batch_norm_bwd_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
     } else {
       let xhat = (x[idx] - mean) * inv;
       out[idx] = scale / M * (M * g[idx] - sum_g - xhat * sum_gx);
+    }
+  }
+}
+
+// batch_norm_bwd_input on vec4s: PER_INVOCATION vec4s of a plane per invocation.
+@compute @workgroup_size(WG)
+fn batch_norm_bwd_input4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let pl = plane_of(wid);
+  let mean = stats[pl.c];
+  let inv = stats[p.C + pl.c];
+  let scale = gamma[pl.c] * inv;
+  let M = f32(p.N * p.HW);
+  let sum_g = sums[pl.c];
+  let sum_gx = sums[p.C + pl.c];
+  let base = pl.base / 4u;
+  for (var k = 0u; k < PER_INVOCATION; k++) {
+    let i = plane_index(wid, lid, k);
+    if (i >= p.HW / 4u) { break; }
+    if (p.training == 0u) {
+      out4[base + i] = scale * g4[base + i];
+    } else {
+      let xhat = (x4[base + i] - mean) * inv;
+      out4[base + i] = scale / M * (M * g4[base + i] - sum_g - xhat * sum_gx);
     }
   }
 }

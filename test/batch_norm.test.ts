@@ -74,8 +74,9 @@ function withState(C: number, gamma: Tensor, beta: Tensor, running: Float64Array
 
 describe('batchNorm2d', () => {
   // batch 1 and > 1, C = 1 and non-multiples of 4, odd spatial sizes, M not a multiple of 64,
-  // planes longer than one workgroup's 64 · 16 elements (37 × 29 = 1073)
-  for (const [N, C, H, W] of [[1, 1, 3, 3], [2, 3, 5, 7], [4, 6, 1, 1], [3, 5, 9, 11], [2, 2, 37, 29]] as const) {
+  // planes longer than one workgroup's 64 · 16 elements (37 × 29 = 1073) or vec4s (4 × 20 × 52 = 4160
+  // floats); H·W a multiple of 4 takes the vec4 kernels ([2, 3, 4, 5], [1, 2, 20, 52])
+  for (const [N, C, H, W] of [[1, 1, 3, 3], [2, 3, 5, 7], [4, 6, 1, 1], [3, 5, 9, 11], [2, 2, 37, 29], [2, 3, 4, 5], [1, 2, 20, 52]] as const) {
     it(`training ${N}×${C}×${H}×${W}: forward (batch statistics) and gradients of x, γ, β`, async () => {
       const rng = new Rng(N * 1000 + C * 100 + H * 10 + W);
       const HW = H * W;
@@ -113,36 +114,38 @@ describe('batchNorm2d', () => {
     expectClose(await st.running.toArray(), expected, { rtol: 1e-5, atol: 1e-6 }, 'running stats');
   });
 
-  it('eval: normalises with the running statistics, gradients of x, γ, β', async () => {
-    const rng = new Rng(22);
-    const [N, C, H, W] = [2, 3, 3, 5];
-    const HW = H * W;
-    const running = Float64Array.from([0.3, -0.2, 1.1, 0.5, 2.0, 0.8]);
-    const st0 = batchNormState(engine, C);
-    await checkOp(engine, {
-      name: 'batchNorm2d eval',
-      inputs: [
-        { shape: [N, C, H, W], data: randomArray(rng, N * C * HW, -2, 2) },
-        { shape: [C], data: randomArray(rng, C, 0.5, 1.5) },
-        { shape: [C], data: randomArray(rng, C) },
-      ],
-      gpu: (x, gamma, beta) => batchNorm2d(x!, { ...st0, gamma: gamma!, beta: beta!, running: withState(C, gamma!, beta!, running).running }, false),
-      ref: (x, gamma, beta) => refBn(x!, gamma!, beta!, running.subarray(0, C), running.subarray(C), N, C, HW),
-      refGrad: (g, x, gamma) => {
-        const dx = new Float64Array(x!.length);
-        const dgamma = new Float64Array(C);
-        const dbeta = new Float64Array(C);
-        for (let k = 0; k < x!.length; k++) {
-          const c = Math.floor(k / HW) % C;
-          const sd = Math.sqrt(running[C + c]! + EPS);
-          dx[k] = (g[k]! * gamma![c]!) / sd;
-          dgamma[c]! += (g[k]! * (x![k]! - running[c]!)) / sd;
-          dbeta[c]! += g[k]!;
-        }
-        return [dx, dgamma, dbeta];
-      },
+  // H·W = 15 (f32 kernels) and 16 (vec4 kernels)
+  for (const [N, C, H, W] of [[2, 3, 3, 5], [2, 3, 4, 4]] as const) {
+    it(`eval ${N}×${C}×${H}×${W}: normalises with the running statistics, gradients of x, γ, β`, async () => {
+      const rng = new Rng(22);
+      const HW = H * W;
+      const running = Float64Array.from([0.3, -0.2, 1.1, 0.5, 2.0, 0.8]);
+      const st0 = batchNormState(engine, C);
+      await checkOp(engine, {
+        name: 'batchNorm2d eval',
+        inputs: [
+          { shape: [N, C, H, W], data: randomArray(rng, N * C * HW, -2, 2) },
+          { shape: [C], data: randomArray(rng, C, 0.5, 1.5) },
+          { shape: [C], data: randomArray(rng, C) },
+        ],
+        gpu: (x, gamma, beta) => batchNorm2d(x!, { ...st0, gamma: gamma!, beta: beta!, running: withState(C, gamma!, beta!, running).running }, false),
+        ref: (x, gamma, beta) => refBn(x!, gamma!, beta!, running.subarray(0, C), running.subarray(C), N, C, HW),
+        refGrad: (g, x, gamma) => {
+          const dx = new Float64Array(x!.length);
+          const dgamma = new Float64Array(C);
+          const dbeta = new Float64Array(C);
+          for (let k = 0; k < x!.length; k++) {
+            const c = Math.floor(k / HW) % C;
+            const sd = Math.sqrt(running[C + c]! + EPS);
+            dx[k] = (g[k]! * gamma![c]!) / sd;
+            dgamma[c]! += (g[k]! * (x![k]! - running[c]!)) / sd;
+            dbeta[c]! += g[k]!;
+          }
+          return [dx, dgamma, dbeta];
+        },
+      });
     });
-  });
+  }
 
   it('rejects a channel mismatch and a single value per channel in training, naming the op', () => {
     const st = batchNormState(engine, 3);

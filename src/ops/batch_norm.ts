@@ -30,6 +30,9 @@ const K = {
   fwd: kernel('batch_norm_fwd', [1, 2, 3, 4, 6], { PER_INVOCATION }),
   bwdParams: kernel('batch_norm_bwd_params', [1, 4, 7, 8]),
   bwdInput: kernel('batch_norm_bwd_input', [1, 2, 4, 6, 7, 8], { PER_INVOCATION }),
+  // the same on vec4s when H·W is a multiple of 4 (a vec4 access costs less than 4 f32 ones on CPU adapters)
+  fwd4: kernel('batch_norm_fwd4', [2, 3, 4, 9, 10], { PER_INVOCATION }),
+  bwdInput4: kernel('batch_norm_bwd_input4', [2, 4, 8, 9, 10, 11], { PER_INVOCATION }),
 };
 
 /** Learned affine (γ, β) and running statistics of one BatchNorm2d layer. */
@@ -74,17 +77,20 @@ export function batchNorm2d(x: Tensor, bn: BatchNormState, training: boolean): T
   if (training) engine.dispatch(K.stats, params, [x.buffer, stats.buffer, bn.running.buffer], [C]);
   else engine.dispatch(K.evalStats, params, [stats.buffer, bn.running.buffer], grid1d(C, WG));
   const y = Tensor.empty(engine, x.shape);
-  // one workgroup row per (n, c) plane (N·C ≤ 65535 rows), WG · PER_INVOCATION elements per workgroup
-  const planes: [number, number] = [Math.ceil((H * W) / (WG * PER_INVOCATION)), N * C];
+  // one workgroup row per (n, c) plane (N·C ≤ 65535 rows), WG · PER_INVOCATION elements (or vec4s) per workgroup
+  const vec4 = (H * W) % 4 === 0;
+  const planes: [number, number] = [Math.ceil((H * W) / (vec4 ? 4 : 1) / (WG * PER_INVOCATION)), N * C];
   if (N * C > 65535) throw new ShapeError(op, `N·C = ${N * C} planes exceeds the 65535 workgroup rows of one dispatch`);
-  engine.dispatch(K.fwd, params, [x.buffer, bn.gamma.buffer, bn.beta.buffer, stats.buffer, y.buffer], planes);
+  if (vec4) engine.dispatch(K.fwd4, params, [bn.gamma.buffer, bn.beta.buffer, stats.buffer, x.buffer, y.buffer], planes);
+  else engine.dispatch(K.fwd, params, [x.buffer, bn.gamma.buffer, bn.beta.buffer, stats.buffer, y.buffer], planes);
   const out = record(op, [x, bn.gamma, bn.beta], y, [x, bn.gamma, stats], (g, [sx, sgamma, sstats], needs) => {
     const sums = Tensor.empty(engine, [2 * C]);
     engine.dispatch(K.bwdParams, params, [sx!.buffer, sstats!.buffer, g.buffer, sums.buffer], [C]);
     let dx: Tensor | null = null;
     if (needs[0]) {
       dx = Tensor.empty(engine, x.shape);
-      engine.dispatch(K.bwdInput, params, [sx!.buffer, sgamma!.buffer, sstats!.buffer, dx.buffer, g.buffer, sums.buffer], planes);
+      if (vec4) engine.dispatch(K.bwdInput4, params, [sgamma!.buffer, sstats!.buffer, sums.buffer, sx!.buffer, dx.buffer, g.buffer], planes);
+      else engine.dispatch(K.bwdInput, params, [sx!.buffer, sgamma!.buffer, sstats!.buffer, dx.buffer, g.buffer, sums.buffer], planes);
     }
     const dgamma = needs[1] ? slice(sums, 0, C, C) : null;
     const dbeta = needs[2] ? slice(sums, 0, 0, C) : null;
