@@ -40,6 +40,7 @@ struct ConvParams {
   masked: u32,
   kmin: u32,
   cs: u32,   // column stride of the register block (see below)
+  nchunk: u32,  // conv2d_subgroups.wgsl's weight gradient only (images per chunk)
 }
 
 @group(0) @binding(0) var<uniform> p: ConvParams;

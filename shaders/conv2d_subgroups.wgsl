@@ -38,7 +38,7 @@
 //   conv2d_pack_input_sg    x4[n,c/4,y,x][c mod 4] = x[n,c,y,x]
 //   conv2d_bwd_weight_sg    dw[o,c,off+a,off+b] = m(a,b) Σ_{n,y,x} g[n,o,y,x] x[n,c,y+a−pad,x+b−pad]
 //                           one invocation per 8 output × 4 input channels of one tap (and chunk
-//                           of images: N_PER_CHUNK)
+//                           of p.nchunk images)
 
 enable subgroups;
 // The subgroup operations below run under control flow that is uniform per subgroup (early
@@ -61,6 +61,7 @@ struct ConvParams {
   masked: u32,
   kmin: u32,
   cs: u32,
+  nchunk: u32,  // conv2d_bwd_weight_sg: images per workgroup row (see there); 0: all
 }
 
 @group(0) @binding(0) var<uniform> p: ConvParams;
@@ -83,11 +84,7 @@ override S: u32 = 1;
 override PAD: i32 = i32((S - 1u) / 2u);
 // A packed kernel row holds its S taps padded to whole vec4s.
 override Q: u32 = (S + 3u) / 4u;
-// conv2d_bwd_weight_sg: images per workgroup row; row r writes its partial sums to the r-th copy
-// of dw in `out` (the host adds the copies). 0: one row over all N images. A weight gradient
-// has only ⌈Cout/8⌉·⌈Cin/4⌉·S² invocations, too few to keep even 2 CPU cores (let alone a GPU)
-// busy, so the host splits the images when there are few.
-override N_PER_CHUNK: u32 = 0u;
+
 
 // Grid position of the window's first tap.
 fn window_offset() -> u32 {
@@ -603,9 +600,12 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   let loads = b == S - 1u || q == sg - 1u;
   let next_lane = (q + 1u) & (sg - 1u);
   var acc = zero_block();
-  // workgroup row wid.y sums images [n_first, n_end) into its own copy of dw (see N_PER_CHUNK)
-  let n_first = wid.y * N_PER_CHUNK;
-  let n_end = select(p.N, min(n_first + N_PER_CHUNK, p.N), N_PER_CHUNK > 0u);
+  // A weight gradient has only ⌈Cout/8⌉·⌈Cin/4⌉·S² invocations, too few to keep even 2 CPU cores
+  // (let alone a GPU) busy, so the host may split the images: workgroup row wid.y sums images
+  // [n_first, n_end) (p.nchunk per row; 0: all) into its own copy of dw, and the host adds them.
+  // (A uniform, not a pipeline constant, so a new batch size compiles nothing.)
+  let n_first = wid.y * p.nchunk;
+  let n_end = select(p.N, min(n_first + p.nchunk, p.N), p.nchunk > 0u);
   for (var n = n_first; n < n_end; n++) {
     let xn = (n * nbc4 + c0 / 4u) * plane;
     let gn = n * p.Cout * plane + og;

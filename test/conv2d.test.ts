@@ -96,9 +96,11 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
     const sg = engine.subgroupSize!;
     const cases: (Case & { split: (plan: { chunks: number; perChunk: number }) => boolean })[] = [
       // ~1300 invocations: a few chunks, the last one shorter
-      { N: 5, Cin: 32, H: 5, W: 5, Cout: 16, kw: 9, s: 9, stride: 1, pad: 4, split: (k) => k.chunks > 1 && 5 % k.perChunk !== 0 },
+      { N: 5, Cin: 32, H: 12, W: 12, Cout: 16, kw: 9, s: 9, stride: 1, pad: 4, split: (k) => k.chunks > 1 && 5 % k.perChunk !== 0 },
+      // too little work per float of the copies to split
+      { N: 4, Cin: 3, H: 6, W: 5, Cout: 2, kw: 5, s: 3, stride: 1, pad: 1, v: 2.6, split: (k) => k.chunks === 1 },
       { N: 2, Cin: 64, H: 3, W: 3, Cout: 64, kw: 9, s: 9, stride: 1, pad: 4, split: (k) => k.chunks === 1 }, // enough invocations
-      { N: 4, Cin: 3, H: 6, W: 5, Cout: 2, kw: 5, s: 3, stride: 1, pad: 1, v: 2.6, split: (k) => k.chunks === 4 }, // masked, window inside k_max
+      { N: 4, Cin: 3, H: 27, W: 27, Cout: 2, kw: 5, s: 3, stride: 1, pad: 1, v: 2.6, split: (k) => k.chunks === 4 }, // masked, window inside k_max
     ];
     for (const [i, c] of cases.entries()) {
       expect(c.split(bwdWeightChunks(c, c.s, sg)), `${caseName(c)}: ${JSON.stringify(bwdWeightChunks(c, c.s, sg))}`).toBe(true);

@@ -32,6 +32,7 @@ export const ConvParams = uniformLayout('ConvParams', [
   ['masked', 'u32'],
   ['kmin', 'u32'],
   ['cs', 'u32'],
+  ['nchunk', 'u32'],
 ] as const);
 
 /** Column stride of the register block (conv2d.wgsl): up to 8 neighbouring invocations per strip. */
@@ -44,6 +45,12 @@ const WG = 64;
 const BWD_WEIGHT_INVOCATIONS = 4096;
 /** The most floats the chunks' copies of dw may take (16 MiB). */
 const BWD_WEIGHT_PARTIAL_FLOATS = 1 << 22;
+/**
+ * Multiply-adds of the gradient per float of the chunks' copies it takes to be worth splitting:
+ * each copy of the k_max × k_max grid is filled and summed, which a small window inside a large
+ * k_max on a small plane does not repay (the masked s = 1, 3 rows of the bench ran 10× slower).
+ */
+const BWD_WEIGHT_COPY_COST = 256;
 const kernel = (entry: string, bindings: number[]) =>
   defineKernel({ file: 'conv2d.wgsl', entry, params: ConvParams, bindings, constants: { WG } });
 const subgroupKernel = (entry: string, bindings: number[]) =>
@@ -189,7 +196,7 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
   const obstacle = variant === 'plain' ? 'plain requested' : subgroupObstacle(x.engine, kw, stride, pad === (s - 1) / 2);
   if (variant === 'subgroups' && obstacle) throw new RangeError(`${op}: the subgroup kernels cannot run this convolution: ${obstacle}`);
   const subgroups = obstacle === null;
-  const base = { N, Cin, H, W, Cout, Ho, Wo, s: auto ? 0 : s, kw, off: (kw - s) / 2, stride, pad, masked: v ? 1 : 0, kmin: kMin };
+  const base = { N, Cin, H, W, Cout, Ho, Wo, s: auto ? 0 : s, kw, off: (kw - s) / 2, stride, pad, masked: v ? 1 : 0, kmin: kMin, nchunk: 0 };
   const params = { ...base, cs: columnStride(Wo) }; // forward and weight gradient: output columns
   const inputParams = { ...base, cs: columnStride(W) }; // input gradient: input columns
   return {
@@ -299,7 +306,7 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
   if (p.params.s !== p.params.kw) fillInPlace(sums, 0);
   for (const S of sizes) {
     const grid: [number, number] = [Math.ceil((Math.ceil(Cout / 8) * bwdWeightLanes(Cin, S, sg)) / WG), chunks];
-    engine.dispatch(K.bwdWeightSubgroups, p.params, [x4.buffer, sums.buffer, g.buffer, vt.buffer], grid, { S, N_PER_CHUNK: chunks > 1 ? perChunk : 0 });
+    engine.dispatch(K.bwdWeightSubgroups, { ...p.params, nchunk: chunks > 1 ? perChunk : 0 }, [x4.buffer, sums.buffer, g.buffer, vt.buffer], grid, { S });
   }
   x4.dispose();
   if (chunks === 1) return sums;
@@ -316,10 +323,12 @@ const bwdWeightLanes = (Cin: number, S: number, sg: number) => Math.ceil((Math.c
  * shorter) when the taps alone give fewer than BWD_WEIGHT_INVOCATIONS invocations, within
  * BWD_WEIGHT_PARTIAL_FLOATS for the chunks' copies of dw. Exported for tests.
  */
-export function bwdWeightChunks(c: { N: number; Cin: number; Cout: number; kw: number }, S: number, sg: number): { chunks: number; perChunk: number } {
+export function bwdWeightChunks(c: { N: number; Cin: number; Cout: number; kw: number; H: number; W: number }, S: number, sg: number): { chunks: number; perChunk: number } {
   const invocations = Math.ceil(c.Cout / 8) * bwdWeightLanes(c.Cin, S, sg);
   const weights = c.Cout * c.Cin * c.kw * c.kw;
-  const wanted = Math.min(c.N, Math.floor(BWD_WEIGHT_INVOCATIONS / invocations), Math.floor(BWD_WEIGHT_PARTIAL_FLOATS / weights));
+  // filling and adding the copies costs about BWD_WEIGHT_COPY_COST multiply-adds per float of them
+  const byCost = Math.floor((c.N * c.H * c.W * c.Cin * c.Cout * S * S) / (BWD_WEIGHT_COPY_COST * weights));
+  const wanted = Math.min(c.N, Math.floor(BWD_WEIGHT_INVOCATIONS / invocations), Math.floor(BWD_WEIGHT_PARTIAL_FLOATS / weights), byCost);
   const perChunk = Math.ceil(c.N / Math.max(1, wanted));
   return { chunks: Math.ceil(c.N / perChunk), perChunk };
 }
