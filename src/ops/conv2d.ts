@@ -321,7 +321,8 @@ const bwdWeightLanes = (Cin: number, S: number, sg: number) => Math.ceil((Math.c
 /**
  * How conv2d_bwd_weight_sg splits the N images: into `chunks` of `perChunk` (the last may be
  * shorter) when the taps alone give fewer than BWD_WEIGHT_INVOCATIONS invocations, within
- * BWD_WEIGHT_PARTIAL_FLOATS for the chunks' copies of dw. Exported for tests.
+ * BWD_WEIGHT_PARTIAL_FLOATS for the chunks' copies of dw, and only as far as the gradient's
+ * multiply-adds repay filling and adding those copies (BWD_WEIGHT_COPY_COST). Exported for tests.
  */
 export function bwdWeightChunks(c: { N: number; Cin: number; Cout: number; kw: number; H: number; W: number }, S: number, sg: number): { chunks: number; perChunk: number } {
   const invocations = Math.ceil(c.Cout / 8) * bwdWeightLanes(c.Cin, S, sg);
