@@ -65,7 +65,7 @@ struct ConvParams {
 }
 
 @group(0) @binding(0) var<uniform> p: ConvParams;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;  // the convolved input: x, or g for the input gradients
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<storage, read> g: array<f32>;
@@ -84,7 +84,6 @@ override S: u32 = 1;
 override PAD: i32 = i32((S - 1u) / 2u);
 // A packed kernel row holds its S taps padded to whole vec4s.
 override Q: u32 = (S + 3u) / 4u;
-
 
 // Grid position of the window's first tap.
 fn window_offset() -> u32 {
@@ -177,18 +176,6 @@ fn run_of_x(plane_base: u32, start: i32, sg: u32, size: u32, q: u32) -> Run {
 
 fn x_at(plane_base: u32, pos: i32, size: u32) -> f32 {
   return select(0.0, x[plane_base + clamp_pos(pos, size)], u32(pos) < size);
-}
-
-fn run_of_g(plane_base: u32, start: i32, sg: u32, size: u32, q: u32) -> Run {
-  let st = i32(sg);
-  var r4 = 0.0;
-  if (q + 1u < S) { r4 = g_at(plane_base, start + 4 * st, size); }  // see run_of_x
-  return Run(g_at(plane_base, start, size), g_at(plane_base, start + st, size), g_at(plane_base, start + 2 * st, size),
-             g_at(plane_base, start + 3 * st, size), r4);
-}
-
-fn g_at(plane_base: u32, pos: i32, size: u32) -> f32 {
-  return select(0.0, g[plane_base + clamp_pos(pos, size)], u32(pos) < size);
 }
 
 // Whether each of the lane's 4 pixels, shifted to column col, stays in its row.
@@ -445,6 +432,7 @@ fn conv2d_fwd_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
 }
 
 // conv2d_bwd_input_sg: workgroup row wid.y = (n, block of 8 input channels); x runs over pixels.
+// The upstream gradient g is bound as x (the input it convolves), so run_of_x serves both kernels.
 // Tap (a, b) reads g at (y + pad − a, x + pad − b): for kernel row a the run starts at column
 // x + pad − (S − 1), and tap b is the shift S − 1 − b.
 @compute @workgroup_size(WG)
@@ -466,7 +454,7 @@ fn conv2d_bwd_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocat
     // the run starts at column x + pad − (S − 1): tap b is the shift S − 1 − b
     let start = i32(pix.x) + dy * i32(p.W) + PAD - i32(S - 1u);
     for (var o = 0u; o < p.Cout; o++) {
-      row_taps(&acc, run_of_g((n * p.Cout + o) * plane, start, sg, plane, q), ((o * p.Cin + wcol) * S + a) * Q, q, sg, &masks, true, false);
+      row_taps(&acc, run_of_x((n * p.Cout + o) * plane, start, sg, plane, q), ((o * p.Cin + wcol) * S + a) * Q, q, sg, &masks, true, false);
     }
   }
   store_block((n * p.Cin + c0) * plane, plane, c0, p.Cin, pix, acc);

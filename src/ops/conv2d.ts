@@ -62,7 +62,7 @@ const K = {
   bwdSize: kernel('conv2d_bwd_size', [2, 3, 4, 5]),
   packSubgroups: subgroupKernel('conv2d_pack_weights_sg', [2, 3, 5]),
   fwdSubgroups: subgroupKernel('conv2d_fwd_sg', [1, 6, 3, 5]),
-  bwdInputSubgroups: subgroupKernel('conv2d_bwd_input_sg', [6, 3, 4, 5]),
+  bwdInputSubgroups: subgroupKernel('conv2d_bwd_input_sg', [1, 6, 3, 5]),
   fwd1x1Subgroups: subgroupKernel('conv2d_fwd_1x1_sg', [9, 6, 8, 5]),
   fwdQuadsSubgroups: subgroupKernel('conv2d_fwd_quads_sg', [1, 9, 6, 8, 5]),
   bwdInputQuadsSubgroups: subgroupKernel('conv2d_bwd_input_quads_sg', [1, 9, 6, 8, 5]),
@@ -278,10 +278,10 @@ function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor): Tensor
   else {
     withPackedWeights(p, w, vt, (wq, S) => {
       const e = w.engine;
+      // the subgroup input-gradient kernels read the convolved input (here g) where the forward reads x
       if (quads(p, S)) e.dispatch(K.bwdInput1x1Subgroups, p.inputParams, [wq.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput1x1, { S });
-      // the quad-rows kernel reads the convolved input (here g) through x and in_quads
       else if (quadRows(p, S)) e.dispatch(K.bwdInputQuadsSubgroups, p.inputParams, [g.buffer, g.buffer, wq.buffer, dx.buffer, vt.buffer], p.grids.bwdInput, { S });
-      else e.dispatch(K.bwdInputSubgroups, p.inputParams, [wq.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput, { S });
+      else e.dispatch(K.bwdInputSubgroups, p.inputParams, [g.buffer, wq.buffer, dx.buffer, vt.buffer], p.grids.bwdInput, { S });
     });
   }
   return dx;
