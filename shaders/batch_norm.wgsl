@@ -124,16 +124,25 @@ fn plane_index(wid: vec3u, lid: u32, k: u32) -> u32 {
   return wid.x * WG * PER_INVOCATION + k * WG + lid;
 }
 
+// Channel c's forward: y = (x − mean)·scale + shift.
+struct FwdChannel {
+  mean: f32,
+  scale: f32,
+  shift: f32,
+}
+
+fn fwd_channel(c: u32) -> FwdChannel {
+  return FwdChannel(stats[c], stats[p.C + c] * gamma[c], beta[c]);
+}
+
 @compute @workgroup_size(WG)
 fn batch_norm_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let pl = plane_of(wid);
-  let mean = stats[pl.c];
-  let scale = stats[p.C + pl.c] * gamma[pl.c];
-  let shift = beta[pl.c];
+  let ch = fwd_channel(pl.c);
   for (var k = 0u; k < PER_INVOCATION; k++) {
     let i = plane_index(wid, lid, k);
     if (i >= p.HW) { break; }
-    out[pl.base + i] = (x[pl.base + i] - mean) * scale + shift;
+    out[pl.base + i] = (x[pl.base + i] - ch.mean) * ch.scale + ch.shift;
   }
 }
 
@@ -141,14 +150,12 @@ fn batch_norm_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
 @compute @workgroup_size(WG)
 fn batch_norm_fwd4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let pl = plane_of(wid);
-  let mean = stats[pl.c];
-  let scale = stats[p.C + pl.c] * gamma[pl.c];
-  let shift = beta[pl.c];
+  let ch = fwd_channel(pl.c);
   let base = pl.base / 4u;
   for (var k = 0u; k < PER_INVOCATION; k++) {
     let i = plane_index(wid, lid, k);
     if (i >= p.HW / 4u) { break; }
-    out4[base + i] = (x4[base + i] - mean) * scale + shift;
+    out4[base + i] = (x4[base + i] - ch.mean) * ch.scale + ch.shift;
   }
 }
 
@@ -177,24 +184,35 @@ fn batch_norm_bwd_params(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoc
   }
 }
 
+// Channel c's input gradient: training dx = scale/M · (M·g − Σg − x̂·Σg·x̂), x̂ = (x − mean)·inv;
+// eval dx = scale·g (scale = γ·inv).
+struct BwdChannel {
+  mean: f32,
+  inv: f32,
+  scale: f32,
+  M: f32,
+  sum_g: f32,
+  sum_gx: f32,
+}
+
+fn bwd_channel(c: u32) -> BwdChannel {
+  let inv = stats[p.C + c];
+  return BwdChannel(stats[c], inv, gamma[c] * inv, f32(p.N * p.HW), sums[c], sums[p.C + c]);
+}
+
 @compute @workgroup_size(WG)
 fn batch_norm_bwd_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let pl = plane_of(wid);
-  let mean = stats[pl.c];
-  let inv = stats[p.C + pl.c];
-  let scale = gamma[pl.c] * inv;
-  let M = f32(p.N * p.HW);
-  let sum_g = sums[pl.c];
-  let sum_gx = sums[p.C + pl.c];
+  let ch = bwd_channel(pl.c);
   for (var k = 0u; k < PER_INVOCATION; k++) {
     let i = plane_index(wid, lid, k);
     if (i >= p.HW) { break; }
     let idx = pl.base + i;
     if (p.training == 0u) {
-      out[idx] = scale * g[idx];
+      out[idx] = ch.scale * g[idx];
     } else {
-      let xhat = (x[idx] - mean) * inv;
-      out[idx] = scale / M * (M * g[idx] - sum_g - xhat * sum_gx);
+      let xhat = (x[idx] - ch.mean) * ch.inv;
+      out[idx] = ch.scale / ch.M * (ch.M * g[idx] - ch.sum_g - xhat * ch.sum_gx);
     }
   }
 }
@@ -203,21 +221,16 @@ fn batch_norm_bwd_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
 @compute @workgroup_size(WG)
 fn batch_norm_bwd_input4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let pl = plane_of(wid);
-  let mean = stats[pl.c];
-  let inv = stats[p.C + pl.c];
-  let scale = gamma[pl.c] * inv;
-  let M = f32(p.N * p.HW);
-  let sum_g = sums[pl.c];
-  let sum_gx = sums[p.C + pl.c];
+  let ch = bwd_channel(pl.c);
   let base = pl.base / 4u;
   for (var k = 0u; k < PER_INVOCATION; k++) {
     let i = plane_index(wid, lid, k);
     if (i >= p.HW / 4u) { break; }
     if (p.training == 0u) {
-      out4[base + i] = scale * g4[base + i];
+      out4[base + i] = ch.scale * g4[base + i];
     } else {
-      let xhat = (x4[base + i] - mean) * inv;
-      out4[base + i] = scale / M * (M * g4[base + i] - sum_g - xhat * sum_gx);
+      let xhat = (x4[base + i] - ch.mean) * ch.inv;
+      out4[base + i] = ch.scale / ch.M * (ch.M * g4[base + i] - ch.sum_g - xhat * ch.sum_gx);
     }
   }
 }
