@@ -27,7 +27,8 @@ export interface Disposable {
 }
 
 const STORAGE_USAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST (GPUBufferUsage may be absent at load)
-const UNIFORM_USAGE = 0x40 | 0x08; // UNIFORM | COPY_DST
+/** UNIFORM | COPY_DST: the engine's uniform buffers (and other fixed-size uniform data). */
+export const UNIFORM_USAGE = 0x40 | 0x08;
 const READBACK_USAGE = 0x01 | 0x08; // MAP_READ | COPY_DST
 const MAX_GROUPS = 65535;
 

@@ -3,7 +3,7 @@
  * storage buffer, a uniform buffer and workgroup memory against the same loop without loads, to
  * show what limits the convolutions on the device.
  */
-import type { Engine } from '../gpu/engine.js';
+import { UNIFORM_USAGE, type Engine } from '../gpu/engine.js';
 import { defineKernel } from '../gpu/kernel.js';
 import { uniformLayout } from '../gpu/uniforms.js';
 import { Tensor } from '../tensor.js';
@@ -44,7 +44,7 @@ export class LoadCost {
     if (values.length !== 4 * STORAGE_ELEMENTS) throw new RangeError(`LoadCost: expected ${4 * STORAGE_ELEMENTS} values, got ${values.length}`);
     this.src = Tensor.from(engine, values, [values.length]);
     const uboBytes = LOAD_SOURCE_ELEMENTS.uniform4 * 16;
-    this.ubo = engine.device.createBuffer({ size: uboBytes, usage: 0x40 | 0x08 /* UNIFORM | COPY_DST */, label: 'load_cost ubo' });
+    this.ubo = engine.device.createBuffer({ size: uboBytes, usage: UNIFORM_USAGE, label: 'load_cost ubo' });
     engine.write(this.ubo, values.subarray(0, uboBytes / 4));
   }
 
