@@ -121,6 +121,8 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
       expectClose(grads[0]!, grads[1]!, { rtol: 1e-4, atol: 1e-4 }, `${caseName(c)}: subgroups vs plain`);
       expectClose(grads[0]!, refConvGrad(c, gs, xs, ws, c.v).dw, { rtol: 1e-4, atol: 2e-4 }, `${caseName(c)}: vs float64`);
     }
+    // the masked split case through checkOp too: reference vs central differences, GPU directional derivative
+    await checkConv(cases[3]!, 430, 'subgroups');
   });
   itSubgroups("'auto' picks the subgroup kernels for stride 1 / 'same' and the plain ones otherwise, with equal results", async () => {
     const rng = new Rng(5);

@@ -102,6 +102,7 @@ describe('2×2 pooling backward into a recycled buffer', () => {
             expect(Number.isNaN(v)).toBe(false);
             if (y === H - 1 || xx === W - 1) expect(v).toBe(0);
           }
+      x.grad!.dispose();
       x.dispose();
     });
   }
