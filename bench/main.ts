@@ -21,6 +21,7 @@ import { Search } from '../src/effconv/search.js';
 import { FinalTraining } from '../src/effconv/final_training.js';
 import { resolveBudget } from '../src/effconv/budget.js';
 import { loadTfjs, timeTf, type Tf, type TfTensor } from './peer_tfjs.js';
+import { checkTargets, type ConvRow } from './targets.js';
 import { timeGpu, type Timing } from './timing.js';
 
 const SECTIONS = ['peak', 'loads', 'conv', 'masked', 'matmul', 'gru', 'mask', 'e2e'] as const;
@@ -147,11 +148,16 @@ async function peerConv(c: ConvShape, s: number, warm = true) {
   return { fwd, fb };
 }
 
+// figures the targets are judged on (bench/targets.ts)
+let convRows: ConvRow[] | undefined;
+let maskedOverPlain3: number | undefined;
+let e2eOverPeer: number | undefined;
+
 if (only.has('conv')) {
   out('\n## conv2d (unmasked, stride 1, same padding, variant "auto")\n');
   out('| shape | k | fwd ms | fwd GFLOP/s | bwd-input ms | bwd-input GFLOP/s | bwd-weight ms | bwd-weight GFLOP/s | fwd+bwd GFLOP/s | fwd % peak | fwd+bwd % peak | TF.js fwd GFLOP/s | TF.js fwd+bwd GFLOP/s | × TF.js fwd | × TF.js fwd+bwd |');
   out('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
-  const rows: unknown[] = [];
+  const rows: ConvRow[] = [];
   const cases: [ConvShape, number[]][] = [
     [{ N: 32, HW: 32, Cin: 32, Cout: 64 }, [1, 3, 5, 7, 9]],
     [{ N: 32, HW: 16, Cin: 64, Cout: 128 }, [3, 7]],
@@ -178,6 +184,7 @@ if (only.has('conv')) {
     }
   }
   report.conv = rows;
+  convRows = rows;
 }
 
 if (only.has('masked')) {
@@ -192,6 +199,7 @@ if (only.has('masked')) {
     const plain = s === 3 ? await effconvConv(c, 3) : null;
     const total = (r: typeof m) => r.fwd.medianMs + r.bwdIn.medianMs + r.bwdW.medianMs;
     rows.push({ s, masked: m, plain3: plain });
+    if (plain) maskedOverPlain3 = total(m) / total(plain);
     out(`| ${s} | ${f2(m.fwd.medianMs)} | ${f2(m.bwdIn.medianMs)} | ${f2(m.bwdW.medianMs)} | ${f2(total(m))} | ${f2(gf(3 * flops, total(m)))} | ${pct(gf(3 * flops, total(m)))} | ${(m.fwd.medianMs / (s * s)).toFixed(3)} | ${plain ? f2(total(m) / total(plain)) : ''} |`);
   }
   report.masked = rows;
@@ -321,6 +329,7 @@ function profileTable(rows: { entry: string; ms: number }[]): string[] {
 if (only.has('e2e')) {
   const r = await e2e(engine);
   report.e2e = r;
+  if (r.peer) e2eOverPeer = r.peer.medianMs / r.final.medianMs;
   const ips = (t: Timing) => (r.batch / (t.medianMs / 1000)).toFixed(1);
   const ks = r.sizes.join(', ');
   out(`\n## End to end: fmnist-6, batch ${r.batch}, 100 k budget (the search starts at sizes [${ks}])\n`);
@@ -337,6 +346,14 @@ if (only.has('e2e')) {
       for (const line of profileTable(rows)) out(line);
     }
   }
+}
+
+const targets = checkTargets(peakGflops, convRows, maskedOverPlain3, e2eOverPeer);
+if (targets.length > 0) {
+  out(`\n## Targets (README, Performance): ${targets.filter((t) => t.met).length} of ${targets.length} met in this run\n`);
+  out('| target | this run | met |\n|---|---|---|');
+  for (const t of targets) out(`| ${t.target} | ${t.value} | ${t.met ? 'yes' : '**no**'} |`);
+  report.targets = targets;
 }
 
 mkdirSync('bench/results', { recursive: true });
