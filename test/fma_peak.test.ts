@@ -1,4 +1,4 @@
-import { beforeAll, describe, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { fmaPeak, type Engine } from '../src/index.js';
 import { expectClose } from './helpers/check.js';
 import { testEngine } from './helpers/engine.js';
@@ -25,9 +25,15 @@ function reference(i: number, iters: number): number {
 describe('fma_peak', () => {
   it('computes its 8 multiply-add chains (so the bench times real work)', async () => {
     const n = 130; // not a multiple of the workgroup
-    for (const iters of [1, 37]) {
-      const out = await fmaPeak(engine, n, iters).toArray();
+    // 37 = 9 whole groups of 4 rounds and 1 more; 40 only whole groups; 1 only the rest
+    for (const [iters, rounds] of [[1, 4], [37, 4], [40, 4], [37, 1], [37, 8]] as const) {
+      const out = await fmaPeak(engine, n, iters, rounds).toArray();
       expectClose(out, Array.from({ length: n }, (_, i) => reference(i, iters)), { rtol: 1e-5, atol: 1e-5 });
     }
+  });
+
+  it('rejects a rounds-per-iteration it cannot compile', () => {
+    expect(() => fmaPeak(engine, 4, 4, 0)).toThrow(/roundsPerIteration/);
+    expect(() => fmaPeak(engine, 4, 4, 1.5)).toThrow(/roundsPerIteration/);
   });
 });
