@@ -84,6 +84,8 @@ override S: u32 = 1;
 override PAD: i32 = i32((S - 1u) / 2u);
 // A packed kernel row holds its S taps padded to whole vec4s.
 override Q: u32 = (S + 3u) / 4u;
+// conv2d_bwd_weight_sg: pixels of a row per loop iteration, 1 or 4 (see there)
+override PX: u32 = 1;
 
 // Grid position of the window's first tap.
 fn window_offset() -> u32 {
@@ -603,13 +605,20 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
       let xr = xn + clamp_pos(iy, p.H) * p.W;
       let gr = gn + y * p.W;
       var prev = vec4f(0.0);  // this lane's input at the previous pixel
-      for (var xx = 0u; xx < p.W; xx++) {  // one pixel per iteration: two ran no faster (paired runs)
-        let ix = i32(xx) - PAD + i32(b);
-        let m = select(0.0, 1.0, row_ok && u32(ix) < p.W);
-        var v = subgroupShuffle(prev, next_lane);
-        if (xx == 0u || loads) { v = x4[xr + clamp_pos(ix, p.W)]; }
-        prev = v;
-        fma_broadcast(&acc, v * m, g[gr + xx]);
+      // PX pixels per iteration, a constant trip count the compiler unrolls: lavapipe blends the
+      // 9 vectors this loop writes with its lane mask once per iteration, so once per PX pixels
+      // (PX = 4: 0.87–0.99× the time for S = 1…7 on 16×16 to 32×32 planes, paired runs; 8 was
+      // slower, and so was 4 with a remainder loop on 7×7). The host sets PX = 4 only when 4 divides W.
+      for (var x0 = 0u; x0 < p.W; x0 += PX) {
+        for (var k = 0u; k < PX; k++) {
+          let xx = x0 + k;
+          let ix = i32(xx) - PAD + i32(b);
+          let m = select(0.0, 1.0, row_ok && u32(ix) < p.W);
+          var v = subgroupShuffle(prev, next_lane);
+          if (xx == 0u || loads) { v = x4[xr + clamp_pos(ix, p.W)]; }
+          prev = v;
+          fma_broadcast(&acc, v * m, g[gr + xx]);
+        }
       }
     }
   }

@@ -306,7 +306,7 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
   if (p.params.s !== p.params.kw) fillInPlace(sums, 0);
   for (const S of sizes) {
     const grid: [number, number] = [Math.ceil((Math.ceil(Cout / 8) * bwdWeightLanes(Cin, S, sg)) / WG), chunks];
-    engine.dispatch(K.bwdWeightSubgroups, { ...p.params, nchunk: chunks > 1 ? perChunk : 0 }, [x4.buffer, sums.buffer, g.buffer, vt.buffer], grid, { S });
+    engine.dispatch(K.bwdWeightSubgroups, { ...p.params, nchunk: chunks > 1 ? perChunk : 0 }, [x4.buffer, sums.buffer, g.buffer, vt.buffer], grid, { S, PX: W % 4 === 0 ? 4 : 1 });
   }
   x4.dispose();
   if (chunks === 1) return sums;
