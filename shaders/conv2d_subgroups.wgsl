@@ -539,15 +539,14 @@ fn store_quads(base: u32, plane: u32, first: u32, count: u32, first_pixel: u32, 
 // = x[n, 4cb … 4cb + 3, pixel] (0 past Cin), so the weight gradient loads a lane's 4 channels in
 // one vec4.
 @compute @workgroup_size(WG)
-fn conv2d_pack_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-                        @builtin(local_invocation_index) lid: u32) {
-  let idx = (wid.y * nwg.x + wid.x) * WG + lid;  // (n, cb, pixel)
+fn conv2d_pack_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  // grid (⌈H·W/WG⌉, ⌈Cin/4⌉, N), so no index is divided out: lavapipe divides lane by lane
+  let pixel = wid.x * WG + lid;
   let plane = p.H * p.W;
-  let nbc = (p.Cin + 3u) / 4u;
-  if (idx >= p.N * nbc * plane) { return; }
-  let pixel = idx % plane;
-  let cb = idx / plane % nbc;
-  let n = idx / plane / nbc;
+  if (pixel >= plane) { return; }
+  let cb = wid.y;
+  let n = wid.z;
+  let idx = (n * ((p.Cin + 3u) / 4u) + cb) * plane + pixel;
   let c = vec4u(4u * cb) + vec4u(0u, 1u, 2u, 3u);
   let src = (n * p.Cin + min(c, vec4u(p.Cin - 1u))) * plane + pixel;
   let v = vec4f(x[src.x], x[src.y], x[src.z], x[src.w]);
