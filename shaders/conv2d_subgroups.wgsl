@@ -540,17 +540,22 @@ fn store_quads(base: u32, plane: u32, first: u32, count: u32, first_pixel: u32, 
 // one vec4.
 @compute @workgroup_size(WG)
 fn conv2d_pack_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  // grid (⌈H·W/WG⌉, ⌈Cin/4⌉, N), so no index is divided out: lavapipe divides lane by lane
-  let pixel = wid.x * WG + lid;
+  // grid (⌈H·W/(4·WG)⌉, ⌈Cin/4⌉, N), so no index is divided out (lavapipe divides lane by lane);
+  // 4 pixels per invocation keep the grid's x within the other subgroup kernels' limit
+  let first = (wid.x * WG + lid) * 4u;
   let plane = p.H * p.W;
-  if (pixel >= plane) { return; }
   let cb = wid.y;
   let n = wid.z;
-  let idx = (n * ((p.Cin + 3u) / 4u) + cb) * plane + pixel;
   let c = vec4u(4u * cb) + vec4u(0u, 1u, 2u, 3u);
-  let src = (n * p.Cin + min(c, vec4u(p.Cin - 1u))) * plane + pixel;
-  let v = vec4f(x[src.x], x[src.y], x[src.z], x[src.w]);
-  out4[idx] = select(vec4f(0.0), v, c < vec4u(p.Cin));
+  let planes = (n * p.Cin + min(c, vec4u(p.Cin - 1u))) * plane;
+  let dst = (n * ((p.Cin + 3u) / 4u) + cb) * plane;
+  for (var k = 0u; k < 4u; k++) {
+    let pixel = first + k;
+    if (pixel >= plane) { return; }
+    let src = planes + pixel;
+    let v = vec4f(x[src.x], x[src.y], x[src.z], x[src.w]);
+    out4[dst + pixel] = select(vec4f(0.0), v, c < vec4u(p.Cin));
+  }
 }
 
 // conv2d_bwd_weight_sg: dw[o, c, off + a, off + b] = m · Σ_{n, y, x} g[n, o, y, x] x[n, c, y + a − pad, x + b − pad]
@@ -606,8 +611,9 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
       var prev = vec4f(0.0);  // this lane's input at the previous pixel
       // PX pixels per iteration, a constant trip count the compiler unrolls: lavapipe blends the
       // 9 vectors this loop writes with its lane mask once per iteration, so once per PX pixels
-      // (PX = 4: 0.87–0.99× the time for S = 1…7 on 16×16 to 32×32 planes, paired runs; 8 was
-      // slower, and so was 4 with a remainder loop on 7×7). The host sets PX = 4 only when 4 divides W.
+      // (PX = 4: 0.87–0.99× the time for S = 1…7 on 16×16 to 32×32 planes, 1.02 at S = 9, paired
+      // runs; 8 was slower, and so was 4 with a remainder loop on 7×7). The host sets PX = 4 only
+      // when 4 divides W.
       for (var x0 = 0u; x0 < p.W; x0 += PX) {
         for (var k = 0u; k < PX; k++) {
           let xx = x0 + k;

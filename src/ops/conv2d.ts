@@ -296,7 +296,7 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
   }
   const { N, Cin, H, W, Cout } = p.params;
   const x4 = Tensor.empty(engine, [N * Math.ceil(Cin / 4) * H * W * 4]);
-  engine.dispatch(K.packInputSubgroups, p.params, [x.buffer, x4.buffer], [Math.ceil((H * W) / WG), Math.ceil(Cin / 4), N]);
+  engine.dispatch(K.packInputSubgroups, p.params, [x.buffer, x4.buffer], [Math.ceil((H * W) / 4 / WG), Math.ceil(Cin / 4), N]);
   const sg = engine.subgroupSize!;
   const sizes = sizeVariants(p);
   const { chunks, perChunk } = bwdWeightChunks(p.params, Math.max(...sizes), sg);
