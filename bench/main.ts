@@ -21,7 +21,7 @@ import { Search } from '../src/effconv/search.js';
 import { FinalTraining } from '../src/effconv/final_training.js';
 import { resolveBudget } from '../src/effconv/budget.js';
 import { loadTfjs, timeTf, type Tf, type TfTensor } from './peer_tfjs.js';
-import { checkTargets, type ConvRow } from './targets.js';
+import { checkTargets, peerRatios, type ConvRow } from './targets.js';
 import { timeGpu, type Timing } from './timing.js';
 
 const SECTIONS = ['peak', 'loads', 'conv', 'masked', 'matmul', 'gru', 'mask', 'e2e'] as const;
@@ -180,9 +180,10 @@ if (only.has('conv')) {
       };
       rows.push(row);
       const E = row.effconv;
+      const ratios = peerRatios(row);
       out(
         `| ${row.shape} | ${k} | ${f2(e.fwd.medianMs)} (${f2(e.fwd.minMs)}–${f2(e.fwd.maxMs)}) | ${f2(E.fwdGflops)} | ${f2(e.bwdIn.medianMs)} | ${f2(gf(flops, e.bwdIn.medianMs))} | ${f2(e.bwdW.medianMs)} | ${f2(gf(flops, e.bwdW.medianMs))} | ${f2(E.fwdBwdGflops)} | ${pct(E.fwdGflops)} | ${pct(E.fwdBwdGflops)} | ` +
-          (row.peer ? `${f2(row.peer.fwdGflops)} | ${f2(row.peer.fwdBwdGflops)} | ${f2(p!.fwd.medianMs / e.fwd.medianMs)} | ${f2(p!.fb.medianMs / fbMs)} |` : '– | – | – | – |'),
+          (row.peer && ratios ? `${f2(row.peer.fwdGflops)} | ${f2(row.peer.fwdBwdGflops)} | ${f2(ratios.fwd)} | ${f2(ratios.fwdBwd)} |` : '– | – | – | – |'),
       );
     }
   }
@@ -202,8 +203,9 @@ if (only.has('masked')) {
     const plain = s === 3 ? await effconvConv(c, 3) : null;
     const total = (r: typeof m) => r.fwd.medianMs + r.bwdIn.medianMs + r.bwdW.medianMs;
     rows.push({ s, masked: m, plain3: plain });
-    if (plain) maskedOverPlain3 = total(m) / total(plain);
-    out(`| ${s} | ${f2(m.fwd.medianMs)} | ${f2(m.bwdIn.medianMs)} | ${f2(m.bwdW.medianMs)} | ${f2(total(m))} | ${f2(gf(3 * flops, total(m)))} | ${pct(gf(3 * flops, total(m)))} | ${(m.fwd.medianMs / (s * s)).toFixed(3)} | ${plain ? f2(total(m) / total(plain)) : ''} |`);
+    const overPlain = plain ? total(m) / total(plain) : undefined;
+    if (overPlain !== undefined) maskedOverPlain3 = overPlain;
+    out(`| ${s} | ${f2(m.fwd.medianMs)} | ${f2(m.bwdIn.medianMs)} | ${f2(m.bwdW.medianMs)} | ${f2(total(m))} | ${f2(gf(3 * flops, total(m)))} | ${pct(gf(3 * flops, total(m)))} | ${(m.fwd.medianMs / (s * s)).toFixed(3)} | ${overPlain !== undefined ? f2(overPlain) : ''} |`);
   }
   report.masked = rows;
 }

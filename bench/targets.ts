@@ -18,6 +18,13 @@ export interface TargetCheck {
   met: boolean;
 }
 
+/** effconv's speed-up over TF.js on a conv row (TF.js time / effconv time), or null without a peer. */
+export function peerRatios(r: ConvRow): { fwd: number; fwdBwd: number } | null {
+  if (!r.peer) return null;
+  const e = r.effconv;
+  return { fwd: r.peer.fwd.medianMs / e.fwd.medianMs, fwdBwd: r.peer.fwdBwd.medianMs / (e.fwd.medianMs + e.bwdInput.medianMs + e.bwdWeight.medianMs) };
+}
+
 const pc = (v: number) => `${(100 * v).toFixed(1)} %`;
 const x = (v: number) => `${v.toFixed(2)}×`;
 
@@ -37,12 +44,10 @@ export function checkTargets(
       checks.push({ target: `${row}: forward ≥ 50 % of peak`, value: pc(fwd), met: fwd >= 0.5 });
       checks.push({ target: `${row}: forward + backward ≥ 40 % of peak`, value: pc(fb), met: fb >= 0.4 });
     }
-    if (r.peer) {
-      const e = r.effconv;
-      const fwdRatio = r.peer.fwd.medianMs / e.fwd.medianMs;
-      const fbRatio = r.peer.fwdBwd.medianMs / (e.fwd.medianMs + e.bwdInput.medianMs + e.bwdWeight.medianMs);
-      checks.push({ target: `${row}: forward ≥ 4× TF.js`, value: x(fwdRatio), met: fwdRatio >= 4 });
-      checks.push({ target: `${row}: forward + backward ≥ 6× TF.js`, value: x(fbRatio), met: fbRatio >= 6 });
+    const ratios = peerRatios(r);
+    if (ratios) {
+      checks.push({ target: `${row}: forward ≥ 4× TF.js`, value: x(ratios.fwd), met: ratios.fwd >= 4 });
+      checks.push({ target: `${row}: forward + backward ≥ 6× TF.js`, value: x(ratios.fwdBwd), met: ratios.fwdBwd >= 6 });
     }
   }
   if (maskedOverPlain3 !== undefined) {
