@@ -356,14 +356,24 @@ fn quad_rows(t: Tile, channels: u32, w_first: u32, w_step: u32, flipped: bool, l
   let plane = p.H * p.W;
   let halo_at = select(i32(q) - i32(sg), 4 * i32(sg) + i32(q), q < 4u);
   var masks = RowMasks(ColumnMasks(), select(0.0, 1.0, t.px.x != 0), select(0.0, 1.0, u32(t.px.x) + 4u != p.W));
+  // only the lanes holding halo values that a shift reads load theirs: right-halo element k
+  // (lane k) serves shifts d > k, left-halo element k (lane SG − 4 + k) shifts d ≤ k − 4, and
+  // |d| ≤ pad (a load costs per lane that executes it on lavapipe: 0.85–0.92× the forward time
+  // at S = 3, 0.94 at S = 5, none at 7; paired runs)
+  let halo_used = q < u32(PAD) || q + u32(PAD) >= sg;
   var acc = zero_block();
-  for (var a = 0u; a < S; a++) {
-    // kernel row a's run starts at lane 0's first pixel moved by a − pad rows (pad − a flipped)
-    let start = lane0 + select(i32(a) - PAD, PAD - i32(a), flipped) * i32(p.W);
-    for (var c = 0u; c < channels; c++) {
-      let pb = (t.n * channels + c) * plane;
+  // all S kernel rows of a channel per iteration (unrolled, S being constant): one blend of the
+  // accumulators with the loop's lane mask per S rows rather than per row (0.90–0.95× the time
+  // at S = 3, no change at 5 and 7; paired runs)
+  for (var c = 0u; c < channels; c++) {
+    let pb = (t.n * channels + c) * plane;
+    for (var a = 0u; a < S; a++) {
+      // kernel row a's run starts at lane 0's first pixel moved by a − pad rows (pad − a flipped)
+      let start = lane0 + select(i32(a) - PAD, PAD - i32(a), flipped) * i32(p.W);
       let quad = quad_at(pb, start + 4 * i32(q), plane);
-      let run = Run(quad.x, quad.y, quad.z, quad.w, x_at(pb, start + halo_at, plane));
+      var halo = 0.0;
+      if (halo_used) { halo = x_at(pb, start + halo_at, plane); }
+      let run = Run(quad.x, quad.y, quad.z, quad.w, halo);
       row_taps(&acc, run, w_first + c * w_step + a * Q, q, sg, &masks, flipped, true);
     }
   }

@@ -88,6 +88,7 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
     { N: 1, Cin: 2, H: 6, W: 12, Cout: 4, kw: 9, s: 9, stride: 1, pad: 4 }, // shifts ±4: whole neighbour quads
     { N: 1, Cin: 4, H: 7, W: 4, Cout: 3, kw: 7, s: 7, stride: 1, pad: 3 }, // window wider than the row
     { N: 2, Cin: 5, H: 3, W: 36, Cout: 8, kw: 5, s: 5, stride: 1, pad: 2 }, // a row longer than a run
+    { N: 2, Cin: 3, H: 3, W: 40, Cout: 9, kw: 3, s: 3, stride: 1, pad: 1 }, // S = 3 halos mid-row (a run starts inside a row)
     { N: 1, Cin: 3, H: 9, W: 16, Cout: 5, kw: 9, s: 5, stride: 1, pad: 2, v: 3.1 }, // masked, window inside k_max
   ];
   cases.forEach((c, i) => itSubgroups(caseName(c), () => checkConv(c, 300 + i, 'subgroups')));
