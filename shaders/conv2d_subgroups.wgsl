@@ -86,6 +86,10 @@ override PAD: i32 = i32((S - 1u) / 2u);
 override Q: u32 = (S + 3u) / 4u;
 // conv2d_bwd_weight_sg: pixels of a row per loop iteration, 1 or 4 (see there)
 override PX: u32 = 1;
+// The 1 × 1 kernels read their weights from w: the packed window (one vec4 per output and input
+// channel, the weight in its first component: stride 4) or, for an unmasked 1 × 1 grid, the
+// weights as they are (stride 1), which spares the packing dispatch.
+override W_STRIDE: u32 = 4;
 
 // Grid position of the window's first tap.
 fn window_offset() -> u32 {
@@ -484,7 +488,7 @@ fn conv2d_fwd_1x1_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocatio
                      @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
   let t = tile(wid, lid, q, sg, p.Cout, true, 16u);
   if (t.idle) { return; }  // uniform per subgroup
-  // packed rows are one quad each: output channel o's weight for input channel c at wq[o·Cin + c]
+  // output channel o's weight for input channel c at w[(o·Cin + c)·W_STRIDE]
   let o = t.first + (q & 7u);
   store_pair(t, p.Cout, sum_1x1(t, p.Cin, min(o, p.Cout - 1u) * p.Cin, min(o + 8u, p.Cout - 1u) * p.Cin, 1u));
 }
@@ -494,7 +498,7 @@ fn conv2d_bwd_input_1x1_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
                            @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
   let t = tile(wid, lid, q, sg, p.Cin, true, 16u);
   if (t.idle) { return; }  // uniform per subgroup
-  // input channel c's weight for output channel o at wq[o·Cin + c]
+  // input channel c's weight for output channel o at w[(o·Cin + c)·W_STRIDE]
   let c = t.first + (q & 7u);
   store_pair(t, p.Cin, sum_1x1(t, p.Cout, min(c, p.Cin - 1u), min(c + 8u, p.Cin - 1u), p.Cin));
 }
@@ -507,8 +511,8 @@ struct Pair {
 
 // One lane's sums of a 1 × 1 kernel: Σ_c in[n, c, the lane's 4 pixels] · (weight of lane k's
 // channel, broadcast to channel k) over `channels` input planes, the weights at
-// wq[w_lo + c·w_stride] (lo) and wq[w_hi + c·w_stride] (hi). One input channel per loop
-// iteration (two ran 1.2× slower in paired runs).
+// w[(w_lo + c·w_stride)·W_STRIDE] (lo) and w[(w_hi + c·w_stride)·W_STRIDE] (hi). One input
+// channel per loop iteration (two ran 1.2× slower in paired runs).
 fn sum_1x1(t: Tile, channels: u32, w_lo: u32, w_hi: u32, w_stride: u32) -> Pair {
   let plane = p.H * p.W;
   let src = t.n * channels * plane;
@@ -516,8 +520,8 @@ fn sum_1x1(t: Tile, channels: u32, w_lo: u32, w_hi: u32, w_stride: u32) -> Pair 
   var hi = zero_block();
   for (var c = 0u; c < channels; c++) {
     let xs = in_quads[quad_index(src + c * plane, t.pix.x, plane)];
-    fma_broadcast(&lo, xs, wq[w_lo + c * w_stride].x);
-    fma_broadcast(&hi, xs, wq[w_hi + c * w_stride].x);
+    fma_broadcast(&lo, xs, w[(w_lo + c * w_stride) * W_STRIDE]);
+    fma_broadcast(&hi, xs, w[(w_hi + c * w_stride) * W_STRIDE]);
   }
   return Pair(lo, hi);
 }

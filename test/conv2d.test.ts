@@ -83,6 +83,7 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
     { N: 1, Cin: 2, H: 20, W: 20, Cout: 4, kw: 1, s: 1, stride: 1, pad: 0 }, // several workgroups per plane
     { N: 2, Cin: 9, H: 8, W: 4, Cout: 3, kw: 9, s: 1, stride: 1, pad: 0, v: 1.5 }, // masked
     { N: 2, Cin: 18, H: 4, W: 3, Cout: 37, kw: 1, s: 1, stride: 1, pad: 0 }, // blocks of 16 channels: several, the last partial
+    { N: 2, Cin: 5, H: 4, W: 4, Cout: 3, kw: 1, s: 1, stride: 1, pad: 0, v: 0.7 }, // masked 1 × 1 grid: w read as it is
     // forward on rows of a multiple of 4 pixels (conv2d_fwd_quads_sg): halo lanes, every shift
     { N: 2, Cin: 3, H: 5, W: 8, Cout: 9, kw: 3, s: 3, stride: 1, pad: 1 }, // two rows per run, plane < one run
     { N: 1, Cin: 2, H: 6, W: 12, Cout: 4, kw: 9, s: 9, stride: 1, pad: 4 }, // shifts ±4: whole neighbour quads

@@ -63,10 +63,10 @@ const K = {
   packSubgroups: subgroupKernel('conv2d_pack_weights_sg', [2, 3, 5]),
   fwdSubgroups: subgroupKernel('conv2d_fwd_sg', [1, 6, 3, 5]),
   bwdInputSubgroups: subgroupKernel('conv2d_bwd_input_sg', [1, 6, 3, 5]),
-  fwd1x1Subgroups: subgroupKernel('conv2d_fwd_1x1_sg', [9, 6, 8, 5]),
+  fwd1x1Subgroups: subgroupKernel('conv2d_fwd_1x1_sg', [9, 2, 8, 5]),
   fwdQuadsSubgroups: subgroupKernel('conv2d_fwd_quads_sg', [1, 9, 6, 8, 5]),
   bwdInputQuadsSubgroups: subgroupKernel('conv2d_bwd_input_quads_sg', [1, 9, 6, 8, 5]),
-  bwdInput1x1Subgroups: subgroupKernel('conv2d_bwd_input_1x1_sg', [6, 8, 9, 5]),
+  bwdInput1x1Subgroups: subgroupKernel('conv2d_bwd_input_1x1_sg', [2, 8, 9, 5]),
   packInputSubgroups: subgroupKernel('conv2d_pack_input_sg', [1, 8]),
   bwdWeightSubgroups: subgroupKernel('conv2d_bwd_weight_sg', [7, 3, 4, 5]),
 };
@@ -258,9 +258,16 @@ const quads = (p: ConvPlan, S: number) => S === 1 && (p.params.H * p.params.W) %
 /** The quad-rows kernels (a vec4 load per kernel row and lane) serve S > 1 on rows of a multiple of 4 pixels. */
 const quadRows = (p: ConvPlan, S: number) => S > 1 && p.params.W % 4 === 0;
 
+/**
+ * A 1 × 1 grid on planes of a multiple of 4 pixels: the 1 × 1 kernels read w as it is (W_STRIDE
+ * 1), with no packing dispatch (the Gaussian mask of a 1 × 1 grid is 1: its one tap is the centre).
+ */
+const plain1x1 = (p: ConvPlan) => p.params.kw === 1 && quads(p, 1);
+
 function runForward(p: ConvPlan, x: Tensor, w: Tensor): Tensor {
   const y = Tensor.empty(x.engine, p.outShape);
   if (!p.subgroups) x.engine.dispatch(K.fwd, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd);
+  else if (plain1x1(p)) x.engine.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S: 1, W_STRIDE: 1 });
   else {
     withPackedWeights(p, w, p.vt, (wq, S) => {
       const e = x.engine;
@@ -275,6 +282,7 @@ function runForward(p: ConvPlan, x: Tensor, w: Tensor): Tensor {
 function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor): Tensor {
   const dx = Tensor.empty(w.engine, p.x.shape);
   if (!p.subgroups) w.engine.dispatch(K.bwdInput, p.inputParams, [w.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput);
+  else if (plain1x1(p)) w.engine.dispatch(K.bwdInput1x1Subgroups, p.inputParams, [w.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput1x1, { S: 1, W_STRIDE: 1 });
   else {
     withPackedWeights(p, w, vt, (wq, S) => {
       const e = w.engine;
