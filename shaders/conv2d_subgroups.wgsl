@@ -86,6 +86,11 @@ override PAD: i32 = i32((S - 1u) / 2u);
 override Q: u32 = (S + 3u) / 4u;
 // conv2d_bwd_weight_sg: pixels of a row per loop iteration, 1 or 4 (see there)
 override PX: u32 = 1;
+// The quad-rows kernels: kernel rows per iteration of their channel loop, 1 or S. With S rows
+// the loop blends its accumulators with its lane mask once per channel instead of once per row
+// and channel: 0.89–0.98× the time at S = 3 (one run of five 1.02), but 1.00–1.10× at S = 5
+// (paired runs); the host sets S only for S = 3.
+override ROWS: u32 = 1;
 // The 1 × 1 kernels read their weights from w: the packed window (one vec4 per output and input
 // channel, the weight in its first component: stride 4) or, for an unmasked 1 × 1 grid, the
 // weights as they are (stride 1), which spares the packing dispatch.
@@ -366,19 +371,20 @@ fn quad_rows(t: Tile, channels: u32, w_first: u32, w_step: u32, flipped: bool, l
   // at S = 3, 0.94 at S = 5, none at 7; paired runs)
   let halo_used = q < u32(PAD) || q + u32(PAD) >= sg;
   var acc = zero_block();
-  // all S kernel rows of a channel per iteration (unrolled, S being constant): one blend of the
-  // accumulators with the loop's lane mask per S rows rather than per row (0.90–0.95× the time
-  // at S = 3, no change at 5 and 7; paired runs)
-  for (var c = 0u; c < channels; c++) {
-    let pb = (t.n * channels + c) * plane;
-    for (var a = 0u; a < S; a++) {
-      // kernel row a's run starts at lane 0's first pixel moved by a − pad rows (pad − a flipped)
-      let start = lane0 + select(i32(a) - PAD, PAD - i32(a), flipped) * i32(p.W);
-      let quad = quad_at(pb, start + 4 * i32(q), plane);
-      var halo = 0.0;
-      if (halo_used) { halo = x_at(pb, start + halo_at, plane); }
-      let run = Run(quad.x, quad.y, quad.z, quad.w, halo);
-      row_taps(&acc, run, w_first + c * w_step + a * Q, q, sg, &masks, flipped, true);
+  // ROWS kernel rows of a channel per iteration of the channel loop, unrolled (see ROWS)
+  for (var a0 = 0u; a0 < S; a0 += ROWS) {
+    for (var c = 0u; c < channels; c++) {
+      let pb = (t.n * channels + c) * plane;
+      for (var r = 0u; r < ROWS; r++) {  // a constant trip count, so unrolled
+        let a = a0 + r;
+        // kernel row a's run starts at lane 0's first pixel moved by a − pad rows (pad − a flipped)
+        let start = lane0 + select(i32(a) - PAD, PAD - i32(a), flipped) * i32(p.W);
+        let quad = quad_at(pb, start + 4 * i32(q), plane);
+        var halo = 0.0;
+        if (halo_used) { halo = x_at(pb, start + halo_at, plane); }
+        let run = Run(quad.x, quad.y, quad.z, quad.w, halo);
+        row_taps(&acc, run, w_first + c * w_step + a * Q, q, sg, &masks, flipped, true);
+      }
     }
   }
   return acc;
