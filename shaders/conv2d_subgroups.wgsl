@@ -91,6 +91,11 @@ override PX: u32 = 1;
 // and channel: 0.89–0.98× the time at S = 3 (one run of five 1.02), but 1.00–1.10× at S = 5
 // (paired runs); the host sets S only for S = 3.
 override ROWS: u32 = 1;
+// The quad-rows kernels: whether a subgroup's run can start or end inside a row, so that the
+// halo either side of it is read. When W divides the run (4·SG pixels) every run starts and ends
+// a row, and the host sets false: no halo loads (the values are masked off anyway): 0.89–0.94×
+// the forward time at S = 5…9 on 32×32 and 16×16 planes, 1.06 (noise) at S = 3 (paired runs).
+override HALO: bool = true;
 // The 1 × 1 kernels read their weights from w: the packed window (one vec4 per output and input
 // channel, the weight in its first component: stride 4) or, for an unmasked 1 × 1 grid, the
 // weights as they are (stride 1), which spares the packing dispatch.
@@ -369,7 +374,7 @@ fn quad_rows(t: Tile, channels: u32, w_first: u32, w_step: u32, flipped: bool, l
   // (lane k) serves shifts d > k, left-halo element k (lane SG − 4 + k) shifts d ≤ k − 4, and
   // |d| ≤ pad (a load costs per lane that executes it on lavapipe: 0.85–0.92× the forward time
   // at S = 3, 0.94 at S = 5, none at 7; paired runs)
-  let halo_used = q < u32(PAD) || q + u32(PAD) >= sg;
+  let halo_used = HALO && (q < u32(PAD) || q + u32(PAD) >= sg);
   var acc = zero_block();
   // ROWS kernel rows of a channel per iteration of the channel loop, unrolled (see ROWS)
   for (var a0 = 0u; a0 < S; a0 += ROWS) {

@@ -257,8 +257,14 @@ function withPackedWeights(p: ConvPlan, w: Tensor, vt: Tensor, conv: (packed: Te
 const quads = (p: ConvPlan, S: number) => S === 1 && (p.params.H * p.params.W) % 4 === 0;
 /** The quad-rows kernels (a vec4 load per kernel row and lane) serve S > 1 on rows of a multiple of 4 pixels. */
 const quadRows = (p: ConvPlan, S: number) => S > 1 && p.params.W % 4 === 0;
-/** Kernel rows per channel-loop iteration of the quad-rows kernels (ROWS): all 3 at S = 3, else 1 (measured). */
-const quadRowsPerIteration = (S: number) => (S === 3 ? 3 : 1);
+/**
+ * The quad-rows kernels' pipeline constants: kernel rows per channel-loop iteration (all 3 at
+ * S = 3, else 1: measured), and whether runs of 4·SG pixels can start inside a row (HALO).
+ */
+function quadRowsConstants(p: ConvPlan, S: number): Record<string, number> {
+  const run = 4 * p.x.engine.subgroupSize!;
+  return { S, ROWS: S === 3 ? 3 : 1, HALO: run % p.params.W === 0 ? 0 : 1 };
+}
 
 /**
  * A 1 × 1 grid on planes of a multiple of 4 pixels: the 1 × 1 kernels read w as it is (W_STRIDE
@@ -274,7 +280,7 @@ function runForward(p: ConvPlan, x: Tensor, w: Tensor): Tensor {
     withPackedWeights(p, w, p.vt, (wq, S) => {
       const e = x.engine;
       if (quads(p, S)) e.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, wq.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S });
-      else if (quadRows(p, S)) e.dispatch(K.fwdQuadsSubgroups, p.params, [x.buffer, x.buffer, wq.buffer, y.buffer, p.vt.buffer], p.grids.fwd, { S, ROWS: quadRowsPerIteration(S) });
+      else if (quadRows(p, S)) e.dispatch(K.fwdQuadsSubgroups, p.params, [x.buffer, x.buffer, wq.buffer, y.buffer, p.vt.buffer], p.grids.fwd, quadRowsConstants(p, S));
       else e.dispatch(K.fwdSubgroups, p.params, [x.buffer, wq.buffer, y.buffer, p.vt.buffer], p.grids.fwd, { S });
     });
   }
@@ -290,7 +296,7 @@ function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor): Tensor
       const e = w.engine;
       // the subgroup input-gradient kernels read the convolved input (here g) where the forward reads x
       if (quads(p, S)) e.dispatch(K.bwdInput1x1Subgroups, p.inputParams, [wq.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput1x1, { S });
-      else if (quadRows(p, S)) e.dispatch(K.bwdInputQuadsSubgroups, p.inputParams, [g.buffer, g.buffer, wq.buffer, dx.buffer, vt.buffer], p.grids.bwdInput, { S, ROWS: quadRowsPerIteration(S) });
+      else if (quadRows(p, S)) e.dispatch(K.bwdInputQuadsSubgroups, p.inputParams, [g.buffer, g.buffer, wq.buffer, dx.buffer, vt.buffer], p.grids.bwdInput, quadRowsConstants(p, S));
       else e.dispatch(K.bwdInputSubgroups, p.inputParams, [g.buffer, wq.buffer, dx.buffer, vt.buffer], p.grids.bwdInput, { S });
     });
   }
