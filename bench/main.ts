@@ -72,6 +72,8 @@ out(`Timing: ${engine.canTime ? 'GPU timestamp queries' : 'wall clock around que
 
 // ---- device peak ----
 let peakGflops = 0;
+/** The peak kernel's shape, kept to measure it again at the end of the run (see 'host drift'). */
+let peakShape: { n: number; iters: number } | null = null;
 if (only.has('peak') || only.size > 0) {
   let n = 1 << 14;
   let iters = 256;
@@ -83,6 +85,7 @@ if (only.has('peak') || only.size > 0) {
     else n *= 4;
   }
   peakGflops = gf(fmaPeakFlops(n, iters), t.minMs);
+  peakShape = { n, iters };
   // the same rounds one per loop iteration: what a loop's per-iteration cost leaves of the peak
   const single = await timeGpu(engine, () => void fmaPeak(engine, n, iters, 1), reps);
   const singleGflops = gf(fmaPeakFlops(n, iters), single.minMs);
@@ -351,6 +354,18 @@ if (only.has('e2e')) {
       for (const line of profileTable(rows)) out(line);
     }
   }
+}
+
+// ---- host drift ----
+// On a shared host the machine's speed can change within a run; the peak measured again at the
+// end says by how much, which bounds what the "% peak" figures between the two can mean.
+if (peakShape && (convRows || only.has('e2e'))) {
+  const { n, iters } = peakShape;
+  const again = await timeGpu(engine, () => void fmaPeak(engine, n, iters), reps);
+  const endGflops = gf(fmaPeakFlops(n, iters), again.minMs);
+  (report.peak as Record<string, unknown>).atEnd = { gflops: endGflops, timing: again };
+  const drift = endGflops / peakGflops;
+  out(`\n## Host drift\n\nFMA peak measured again at the end of the run: ${f2(endGflops)} GFLOP/s, ${f2(drift)}× the figure at the start${Math.abs(drift - 1) > 0.15 ? ' — the host changed speed during the run by more than 15 %, so the "% peak" figures above carry that much uncertainty' : ''}.`);
 }
 
 const targets = checkTargets(peakGflops, convRows, maskedOverPlain3, e2eOverPeer);
