@@ -126,22 +126,25 @@ fn mask_factor(i: u32, v: f32) -> f32 {
 }
 
 // conv2d_pack_weights_sg: the window of w with the Gaussian mask applied, each kernel row padded
-// with zeros to 4·Q taps: wq[((o·Cin + c)·S + a)·Q + j] holds taps 4j…4j + 3 of row a. The
-// forward and input-gradient kernels then load 4 taps of a lane's channel in one vec4.
+// with zeros to 4·⌈s/4⌉ taps: wq[((o·Cin + c)·s + a)·⌈s/4⌉ + j] holds taps 4j…4j + 3 of row a. The
+// forward and input-gradient kernels then load 4 taps of a lane's channel in one vec4. The size s
+// is the one in use (p.s, or the hard size of the soft size), not the pipeline constant S, so a
+// soft-size convolution packs once for the pipeline that will do the work rather than once per
+// admissible size (the host sizes the grid for the largest).
 @compute @workgroup_size(WG)
 fn conv2d_pack_weights_sg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                           @builtin(local_invocation_index) lid: u32) {
   let v = size_v[0];
-  if (other_size(v)) { return; }
+  let s = select(p.s, hard_size(v), p.s == 0u);
   let idx = (wid.y * nwg.x + wid.x) * WG + lid;
-  let row = 4u * Q;
-  if (idx >= p.Cout * p.Cin * S * row) { return; }
+  let row = 4u * ((s + 3u) / 4u);
+  if (idx >= p.Cout * p.Cin * s * row) { return; }
   let b = idx % row;
-  let a = idx / row % S;
-  let oc = idx / row / S;
-  let off = window_offset();
+  let a = idx / row % s;
+  let oc = idx / row / s;
+  let off = (p.kw - s) / 2u;
   var val = 0.0;
-  if (b < S) {
+  if (b < s) {
     val = w[(oc * p.kw + off + a) * p.kw + off + b] * mask_factor(off + a, v) * mask_factor(off + b, v);
   }
   out[idx] = val;

@@ -232,24 +232,21 @@ function sizeVariants(p: ConvPlan): number[] {
   return sizes;
 }
 
-/**
- * conv2d_pack_weights_sg for window size S: the masked window of w, kernel rows padded to whole
- * vec4s, for the subgroup forward and input-gradient kernels.
- */
-function packWeights(p: ConvPlan, w: Tensor, vt: Tensor, S: number, packed: Tensor): void {
-  const count = p.params.Cout * p.params.Cin * S * 4 * Math.ceil(S / 4);
-  w.engine.dispatch(K.packSubgroups, p.params, [w.buffer, packed.buffer, vt.buffer], grid1d(count, WG), { S });
-}
+/** Floats of the packed window of size S: kernel rows padded to whole vec4s. */
+const packedFloats = (p: ConvPlan, S: number) => p.params.Cout * p.params.Cin * S * 4 * Math.ceil(S / 4);
 
-/** Runs `conv` (a subgroup kernel reading the packed window) once per candidate size. */
+/**
+ * Runs `conv` (a subgroup kernel reading the packed window) once per candidate size, after one
+ * conv2d_pack_weights_sg: the masked window of w, kernel rows padded to whole vec4s, for the size
+ * in use — which the shader derives from the soft size on the GPU when the size is not fixed, so
+ * one packing serves whichever candidate pipeline does the work.
+ */
 function withPackedWeights(p: ConvPlan, w: Tensor, vt: Tensor, conv: (packed: Tensor, S: number) => void): void {
   const sizes = sizeVariants(p);
-  const largest = sizes[sizes.length - 1]!;
-  const packed = Tensor.empty(w.engine, [p.params.Cout * p.params.Cin * largest * 4 * Math.ceil(largest / 4)]);
-  for (const S of sizes) {
-    packWeights(p, w, vt, S, packed);
-    conv(packed, S);
-  }
+  const largest = packedFloats(p, sizes[sizes.length - 1]!);
+  const packed = Tensor.empty(w.engine, [largest]);
+  w.engine.dispatch(K.packSubgroups, p.params, [w.buffer, packed.buffer, vt.buffer], grid1d(largest, WG));
+  for (const S of sizes) conv(packed, S);
   packed.dispose();
 }
 
