@@ -101,9 +101,9 @@ override HALO: bool = true;
 // weights as they are (stride 1), which spares the packing dispatch.
 override W_STRIDE: u32 = 4;
 
-// Grid position of the window's first tap.
-fn window_offset() -> u32 {
-  return (p.kw - S) / 2u;
+// Grid position of the first tap of the window of size s.
+fn window_offset(s: u32) -> u32 {
+  return (p.kw - s) / 2u;
 }
 
 // As conv2d.wgsl: the hard size of the soft size v.
@@ -112,9 +112,14 @@ fn hard_size(v: f32) -> u32 {
   return clamp(2u * u32(max(half, 0.0)) + 1u, p.kmin, p.kw);
 }
 
-// Whether this pipeline's S is not the size in use (the soft size's hard size).
+// The window size in use: the fixed size p.s, or the hard size of the soft size v (p.s = 0).
+fn size_in_use(v: f32) -> u32 {
+  return select(p.s, hard_size(v), p.s == 0u);
+}
+
+// Whether this pipeline's S is not the size in use (the host dispatches S = p.s for a fixed size).
 fn other_size(v: f32) -> bool {
-  return p.s == 0u && hard_size(v) != S;
+  return size_in_use(v) != S;
 }
 
 // Gaussian mask factor of grid row or column i: m(i, j) = e(i)·e(j), e(i) = exp(−(i − c)²/v²),
@@ -135,14 +140,14 @@ fn mask_factor(i: u32, v: f32) -> f32 {
 fn conv2d_pack_weights_sg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                           @builtin(local_invocation_index) lid: u32) {
   let v = size_v[0];
-  let s = select(p.s, hard_size(v), p.s == 0u);
+  let s = size_in_use(v);
   let idx = (wid.y * nwg.x + wid.x) * WG + lid;
   let row = 4u * ((s + 3u) / 4u);
   if (idx >= p.Cout * p.Cin * s * row) { return; }
   let b = idx % row;
   let a = idx / row % s;
   let oc = idx / row / s;
-  let off = (p.kw - s) / 2u;
+  let off = window_offset(s);
   var val = 0.0;
   if (b < s) {
     val = w[(oc * p.kw + off + a) * p.kw + off + b] * mask_factor(off + a, v) * mask_factor(off + b, v);
@@ -682,7 +687,7 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
     }
   }
   if (r >= lanes) { return; }
-  let off = window_offset();
+  let off = window_offset(S);
   let i = off + a;
   let j = off + b;
   let scale = mask_factor(i, v) * mask_factor(j, v);
