@@ -71,26 +71,30 @@ out(`# effconv bench — ${adapter.description || adapter.device} (${adapter.isC
 out(`Timing: ${engine.canTime ? 'GPU timestamp queries' : 'wall clock around queue completion'}; a warm-up run (conv rows: on a batch of 2), then ${reps} repetitions, median (min–max). Peer: ${tf ? `TF.js ${tf.version.tfjs} WebGPU on the same Dawn instance` : 'not run'}.`);
 
 // ---- device peak ----
+/** GFLOP/s (best of the repetitions) of fmaPeak with n invocations × iters rounds. */
+async function measurePeak(n: number, iters: number, roundsPerIteration?: number): Promise<{ gflops: number; timing: Timing }> {
+  const timing = await timeGpu(engine, () => void fmaPeak(engine, n, iters, roundsPerIteration), reps);
+  return { gflops: gf(fmaPeakFlops(n, iters), timing.minMs), timing };
+}
 let peakGflops = 0;
 /** The peak kernel's shape, kept to measure it again at the end of the run (see 'host drift'). */
 let peakShape: { n: number; iters: number } | null = null;
 if (only.has('peak') || only.size > 0) {
   let n = 1 << 14;
   let iters = 256;
-  let t: Timing;
+  let m: { gflops: number; timing: Timing };
   for (;;) {
-    t = await timeGpu(engine, () => void fmaPeak(engine, n, iters), reps);
-    if (t.medianMs > 50 || n >= 1 << 22) break;
+    m = await measurePeak(n, iters);
+    if (m.timing.medianMs > 50 || n >= 1 << 22) break;
     if (iters < 4096) iters *= 4;
     else n *= 4;
   }
-  peakGflops = gf(fmaPeakFlops(n, iters), t.minMs);
+  peakGflops = m.gflops;
   peakShape = { n, iters };
   // the same rounds one per loop iteration: what a loop's per-iteration cost leaves of the peak
-  const single = await timeGpu(engine, () => void fmaPeak(engine, n, iters, 1), reps);
-  const singleGflops = gf(fmaPeakFlops(n, iters), single.minMs);
-  report.peak = { gflops: peakGflops, invocations: n, iterations: iters, timing: t, oneRoundPerIteration: { gflops: singleGflops, timing: single } };
-  out(`\n## Device FMA peak\n\n${f2(peakGflops)} GFLOP/s fp32 (WGSL, ${n} invocations × ${iters} rounds of 8 vec4 FMA chains, 4 rounds per loop iteration, best of ${reps}); every "% peak" below is relative to this. One round per loop iteration: ${f2(singleGflops)} GFLOP/s (${pct(singleGflops)}).`);
+  const single = await measurePeak(n, iters, 1);
+  report.peak = { gflops: peakGflops, invocations: n, iterations: iters, timing: m.timing, oneRoundPerIteration: single };
+  out(`\n## Device FMA peak\n\n${f2(peakGflops)} GFLOP/s fp32 (WGSL, ${n} invocations × ${iters} rounds of 8 vec4 FMA chains, 4 rounds per loop iteration, best of ${reps}); every "% peak" below is relative to this. One round per loop iteration: ${f2(single.gflops)} GFLOP/s (${pct(single.gflops)}).`);
 }
 
 // ---- per-invocation loads ----
@@ -360,12 +364,10 @@ if (only.has('e2e')) {
 // On a shared host the machine's speed can change within a run; the peak measured again at the
 // end says by how much, which bounds what the "% peak" figures between the two can mean.
 if (peakShape && (convRows || only.has('e2e'))) {
-  const { n, iters } = peakShape;
-  const again = await timeGpu(engine, () => void fmaPeak(engine, n, iters), reps);
-  const endGflops = gf(fmaPeakFlops(n, iters), again.minMs);
-  (report.peak as Record<string, unknown>).atEnd = { gflops: endGflops, timing: again };
-  const drift = endGflops / peakGflops;
-  out(`\n## Host drift\n\nFMA peak measured again at the end of the run: ${f2(endGflops)} GFLOP/s, ${f2(drift)}× the figure at the start${Math.abs(drift - 1) > 0.15 ? ' — the host changed speed during the run by more than 15 %, so the "% peak" figures above carry that much uncertainty' : ''}.`);
+  const atEnd = await measurePeak(peakShape.n, peakShape.iters);
+  (report.peak as Record<string, unknown>).atEnd = atEnd;
+  const drift = atEnd.gflops / peakGflops;
+  out(`\n## Host drift\n\nFMA peak measured again at the end of the run: ${f2(atEnd.gflops)} GFLOP/s, ${f2(drift)}× the figure at the start${Math.abs(drift - 1) > 0.15 ? ' — the host changed speed during the run by more than 15 %, so the "% peak" figures above carry that much uncertainty' : ''}.`);
 }
 
 const targets = checkTargets(peakGflops, convRows, maskedOverPlain3, e2eOverPeer);
