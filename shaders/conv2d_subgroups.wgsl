@@ -11,8 +11,9 @@
 //   - weights: conv2d_pack_weights_sg first writes the masked S × S window with each kernel row
 //     padded to whole vec4s; lane q loads 4 taps of channel (q mod 8) in one vec4 and
 //     subgroupBroadcast hands each channel's value to every lane (1 load per 4 taps, not 8 per tap);
-//   - inputs: a subgroup of SG lanes covers a run of 4·SG consecutive pixels of one plane (flat
-//     row-major index, rows wrap), lane q holding pixels base + q + SG·j, j < 4. For one kernel
+//   - inputs: a subgroup of SG lanes covers a run of 4·SG consecutive pixels (flat row-major
+//     index, rows wrap, and in the run layout planes too: runs span the batch), lane q holding
+//     pixels base + q + SG·j, j < 4 (the quad kernels: 4q … 4q + 3). For one kernel
 //     row it loads the run once (5 values per lane, the fifth only where a shift reads it: a run
 //     of 5·SG covers every shift up to SG),
 //     and each tap b takes its shifted view with subgroupShuffle (5 loads per row, not 4 per tap);
@@ -23,14 +24,14 @@
 //     from the previous pixel by a shuffle (a load's cost is per lane that executes it).
 // A lane's pixel whose shifted position leaves its row or the plane is zeroed by a 0/1 mask,
 // like conv2d.wgsl's padding. Control flow is uniform over each subgroup: a subgroup whose run
-// starts past the plane returns at once; lanes past the plane in a working subgroup compute on
+// starts past the plane (the batch, in the run layout) returns at once; lanes past it in a working subgroup compute on
 // clamped addresses and store nothing. Requires SG ≥ 8 (the 8 weight lanes), S − 1 ≤ SG (the
 // shifts) and S ≤ 9 (ColumnMasks); conv2d.ts checks them.
 //
 //   conv2d_pack_weights_sg  wq[o,c,a,b] = m(a,b) w[o,c,off+a,off+b], rows padded to 4·⌈S/4⌉
 //   conv2d_fwd_sg           out[n,o,y,x] = Σ_{a,b} Σ_c x[n,c,y+a−pad,x+b−pad] wq[o,c,a,b]
 //   conv2d_bwd_input_sg     dx[n,c,y,x]  = Σ_{a,b} Σ_o g[n,o,y+pad−a,x+pad−b] wq[o,c,a,b]
-//                           one invocation per 8 channels × 4 pixels
+//                           one invocation per 8 channels × 4 pixels of the batch's N·H·W
 //   conv2d_fwd_quads_sg, conv2d_bwd_input_quads_sg   the same on rows of a multiple of 4 pixels,
 //                           4 consecutive pixels per lane loaded as one vec4 per kernel row
 //   conv2d_fwd_1x1_sg, conv2d_bwd_input_1x1_sg   the same for S = 1 on planes of a multiple of
@@ -184,20 +185,6 @@ fn clamp_pos(pos: i32, size: u32) -> u32 {
   return u32(clamp(pos, 0, i32(size) - 1));
 }
 
-// The run of a plane starting at flat position start (this lane's first element): elements
-// outside the plane read 0, which is the padding above and below the plane (a pixel whose
-// shifted column leaves its row is masked per tap).
-// The fifth value (element q + 4·SG) is only read, by shuffle, from lanes q < S − 1 (shifts are at
-// most S − 1), so only they load it: lavapipe skips a load's per-lane work for lanes that do not
-// execute it (0.89–0.97× the forward and input-gradient time on 14 × 14 and 7 × 7, paired runs).
-fn run_of_x(plane_base: u32, start: i32, sg: u32, size: u32, q: u32) -> Run {
-  let st = i32(sg);
-  var r4 = 0.0;
-  if (q + 1u < S) { r4 = x_at(plane_base, start + 4 * st, size); }
-  return Run(x_at(plane_base, start, size), x_at(plane_base, start + st, size), x_at(plane_base, start + 2 * st, size),
-             x_at(plane_base, start + 3 * st, size), r4);
-}
-
 fn x_at(plane_base: u32, pos: i32, size: u32) -> f32 {
   return select(0.0, x[plane_base + clamp_pos(pos, size)], u32(pos) < size);
 }
@@ -231,32 +218,8 @@ fn fma_broadcast(t: ptr<function, Block8>, xs: vec4f, wv: f32) {
   (*t).c7 += xs * subgroupBroadcast(wv, 7u);
 }
 
-fn store_px(base: u32, pix: vec4u, size: u32, v: vec4f) {
-  if (pix.x < size) { out[base + pix.x] = v.x; }
-  if (pix.y < size) { out[base + pix.y] = v.y; }
-  if (pix.z < size) { out[base + pix.z] = v.z; }
-  if (pix.w < size) { out[base + pix.w] = v.w; }
-}
-
-// Stores channel k (first + k < count) of the block at base + k·plane.
-fn store_block(base: u32, plane: u32, first: u32, count: u32, pix: vec4u, b: Block8) {
-  store_px(base, pix, plane, b.c0);
-  if (first + 1u < count) { store_px(base + plane, pix, plane, b.c1); }
-  if (first + 2u < count) { store_px(base + 2u * plane, pix, plane, b.c2); }
-  if (first + 3u < count) { store_px(base + 3u * plane, pix, plane, b.c3); }
-  if (first + 4u < count) { store_px(base + 4u * plane, pix, plane, b.c4); }
-  if (first + 5u < count) { store_px(base + 5u * plane, pix, plane, b.c5); }
-  if (first + 6u < count) { store_px(base + 6u * plane, pix, plane, b.c6); }
-  if (first + 7u < count) { store_px(base + 7u * plane, pix, plane, b.c7); }
-}
-
-// The lane's 4 pixels: its subgroup's run starts at 4·(index of the subgroup's lane 0); lane q
-// holds every SG-th pixel from q, or, in the 1 × 1 kernels (quads), pixels 4q … 4q + 3.
-fn lane_pixels(wid: vec3u, lid: u32, q: u32, sg: u32, quads: bool) -> vec4u {
-  let base = run_base(wid, lid, q);
-  if (quads) { return vec4u(base + 4u * q) + vec4u(0u, 1u, 2u, 3u); }
-  return vec4u(base + q) + vec4u(0u, 1u, 2u, 3u) * sg;
-}
+// A subgroup's run starts at pixel 4·(index of its lane 0): lane q holds every SG-th pixel from
+// q (run layout, see run_tile) or, in the quad kernels, pixels 4q … 4q + 3.
 
 fn run_base(wid: vec3u, lid: u32, q: u32) -> u32 {
   return (wid.x * WG + lid - q) * 4u;
@@ -325,8 +288,8 @@ fn zero_block() -> Block8 {
   return Block8(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
 }
 
-// What one lane of the forward or input-gradient kernel works on: workgroup row wid.y = (image n,
-// block of `block` channels starting at `first`, out of `channels`), the lane's 4 pixels and their
+// What one lane of a quad kernel works on: workgroup row wid.y = (image n, block of `block`
+// channels starting at `first`, out of `channels`), the lane's 4 consecutive pixels and their
 // columns; idle when its subgroup's run starts past the plane or the pipeline's size is not in use.
 struct Tile {
   n: u32,
@@ -336,9 +299,9 @@ struct Tile {
   idle: bool,
 }
 
-fn tile(wid: vec3u, lid: u32, q: u32, sg: u32, channels: u32, quads: bool, block: u32) -> Tile {
+fn tile(wid: vec3u, lid: u32, q: u32, sg: u32, channels: u32, block: u32) -> Tile {
   let blocks = (channels + block - 1u) / block;
-  let pix = lane_pixels(wid, lid, q, sg, quads);
+  let pix = vec4u(run_base(wid, lid, q) + 4u * q) + vec4u(0u, 1u, 2u, 3u);
   let idle = run_base(wid, lid, q) >= p.H * p.W || other_size(size_v[0]);
   return Tile(wid.y / blocks, (wid.y % blocks) * block, pix, vec4i(pix % p.W), idle);
 }
@@ -354,7 +317,7 @@ fn tile(wid: vec3u, lid: u32, q: u32, sg: u32, channels: u32, quads: bool, block
 @compute @workgroup_size(WG)
 fn conv2d_fwd_quads_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                        @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
-  let t = tile(wid, lid, q, sg, p.Cout, true, 8u);
+  let t = tile(wid, lid, q, sg, p.Cout, 8u);
   if (t.idle) { return; }  // uniform per subgroup
   // output channel o's weights for input channel c, kernel row a at wq[((o·Cin + c)·S + a)·Q]
   let wrow = min(t.first + (q & 7u), p.Cout - 1u) * p.Cin * S * Q;
@@ -365,7 +328,7 @@ fn conv2d_fwd_quads_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocat
 @compute @workgroup_size(WG)
 fn conv2d_bwd_input_quads_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                              @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
-  let t = tile(wid, lid, q, sg, p.Cin, true, 8u);
+  let t = tile(wid, lid, q, sg, p.Cin, 8u);
   if (t.idle) { return; }  // uniform per subgroup
   let wcol = min(t.first + (q & 7u), p.Cin - 1u) * S * Q;
   let acc = quad_rows(t, p.Cout, wcol, p.Cin * S * Q, true, i32(run_base(wid, lid, q)), q, sg);
@@ -458,62 +421,123 @@ fn quad_shifted(l: vec4f, h: f32, d: i32, q: u32, sg: u32, left: f32, right: f32
   }
 }
 
-// conv2d_fwd_sg: workgroup row wid.y = (n, block of 8 output channels); x runs over pixels.
+// The run layout's runs span the batch: a subgroup's run of 4·SG pixels is cut from the flat
+// index n·H·W + pixel over all N planes, so on small planes (7 × 7: 49 pixels, 14 × 14: 196) every
+// subgroup is full instead of each plane leaving a run's tail idle. Lane q's pixel j (j < 4) is
+// P_j = run start + q + SG·j; element j (j ≤ 4) of a kernel row's run is the input at P_j − pad
+// moved by the kernel row, taken in the image of P_j − pad: a lane reading element j + t (tap t)
+// wants the input at its own pixel + t − pad, which lies in its own row — so in the image of that
+// element's P − pad — whenever its column is in range, and is masked off otherwise.
+struct RunTile {
+  first: u32,          // the block's first channel (workgroup row wid.y = block of 8 channels)
+  at: vec4u,           // the lane's 4 output pixels: n·C·H·W + pixel for C output planes (see run_tile)
+  ok: vec4<bool>,      // which of them exist (P_j < N·H·W)
+  px: vec4i,           // their columns
+  image: vec4u,        // element j's input image n times the input's C·H·W
+  image4: u32,         // the same for element 4
+  rel: vec4i,          // element j's position P_j − pad in its image, before the kernel row's move
+  rel4: i32,
+  idle: bool,
+}
+
+// in_planes: channels of the convolved input (x, or g for the input gradient); out_planes:
+// channels of the output.
+fn run_tile(wid: vec3u, lid: u32, q: u32, sg: u32, in_planes: u32, out_planes: u32) -> RunTile {
+  let plane = p.H * p.W;
+  let total = p.N * plane;
+  let first_px = run_base(wid, lid, q);
+  let pix = vec4u(first_px + q) + vec4u(0u, 1u, 2u, 3u) * sg;
+  let n = min(pix / plane, vec4u(p.N - 1u));
+  let inside = pix - n * plane;
+  let g = vec4i(pix) - PAD;
+  let g4 = i32(pix.x + 4u * sg) - PAD;
+  let m = vec4u(clamp(g / i32(plane), vec4i(0), vec4i(i32(p.N) - 1)));  // g ≥ −pad: truncation is floor but for −pad…−1, which clamp makes 0
+  let m4 = u32(clamp(g4 / i32(plane), 0, i32(p.N) - 1));
+  let idle = first_px >= total || other_size(size_v[0]);
+  return RunTile(wid.y * 8u, n * out_planes * plane + inside, pix < vec4u(total), vec4i(inside % p.W),
+                 m * in_planes * plane, m4 * in_planes * plane, g - vec4i(m * plane), g4 - i32(m4 * plane), idle);
+}
+
+// One kernel row's run for channel c of the convolved input: element j at rel_j + shift of
+// image_j's plane c; elements outside the plane read 0, which is the padding above and below it
+// (a pixel whose shifted column leaves its row is masked per tap). Element 4 is only read, by
+// shuffle, from lanes q < S − 1 (shifts are at most S − 1), so only they load it: lavapipe skips a
+// load's per-lane work for lanes that do not execute it (0.89–0.97× the forward and input-gradient
+// time on 14 × 14 and 7 × 7, paired runs).
+fn run_of_tile(t: RunTile, c: u32, shift: i32, size: u32, q: u32) -> Run {
+  let cb = c * size;
+  var r4 = 0.0;
+  if (q + 1u < S) { r4 = x_at(t.image4 + cb, t.rel4 + shift, size); }
+  return Run(x_at(t.image.x + cb, t.rel.x + shift, size), x_at(t.image.y + cb, t.rel.y + shift, size),
+             x_at(t.image.z + cb, t.rel.z + shift, size), x_at(t.image.w + cb, t.rel.w + shift, size), r4);
+}
+
+// Stores channel k (first + k < count) of a run-layout block: pixel j at at_j + k·plane.
+fn store_run_block(t: RunTile, count: u32, b: Block8) {
+  let plane = p.H * p.W;
+  let base = t.at + vec4u(t.first * plane);
+  store_run_px(base, t.ok, b.c0);
+  if (t.first + 1u < count) { store_run_px(base + plane, t.ok, b.c1); }
+  if (t.first + 2u < count) { store_run_px(base + 2u * plane, t.ok, b.c2); }
+  if (t.first + 3u < count) { store_run_px(base + 3u * plane, t.ok, b.c3); }
+  if (t.first + 4u < count) { store_run_px(base + 4u * plane, t.ok, b.c4); }
+  if (t.first + 5u < count) { store_run_px(base + 5u * plane, t.ok, b.c5); }
+  if (t.first + 6u < count) { store_run_px(base + 6u * plane, t.ok, b.c6); }
+  if (t.first + 7u < count) { store_run_px(base + 7u * plane, t.ok, b.c7); }
+}
+
+fn store_run_px(at: vec4u, ok: vec4<bool>, v: vec4f) {
+  if (ok.x) { out[at.x] = v.x; }
+  if (ok.y) { out[at.y] = v.y; }
+  if (ok.z) { out[at.z] = v.z; }
+  if (ok.w) { out[at.w] = v.w; }
+}
+
+// conv2d_fwd_sg: workgroup row wid.y = block of 8 output channels; x runs over the batch's pixels.
 @compute @workgroup_size(WG)
 fn conv2d_fwd_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                  @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
-  let t = tile(wid, lid, q, sg, p.Cout, false, 8u);
+  let t = run_tile(wid, lid, q, sg, p.Cin, p.Cout);
   if (t.idle) { return; }  // uniform per subgroup
-  let n = t.n;
-  let o0 = t.first;
-  let pix = t.pix;
-  let px = t.px;
   let plane = p.H * p.W;
-  // this lane's packed weights: output channel o0 + (q mod 8), clamped (extra channels are dropped)
-  let wrow = min(o0 + (q & 7u), p.Cout - 1u) * p.Cin * S * Q;
-  var masks = RowMasks(column_masks(px, false), 1.0, 1.0);
+  // this lane's packed weights: output channel first + (q mod 8), clamped (extra channels are dropped)
+  let wrow = min(t.first + (q & 7u), p.Cout - 1u) * p.Cin * S * Q;
+  var masks = RowMasks(column_masks(t.px, false), 1.0, 1.0);
   var acc = zero_block();
   for (var a = 0u; a < S; a++) {
-    let dy = i32(a) - PAD;
-    // the run for this kernel row starts at pixel (y + dy, x − pad) of lane 0's first pixel
-    let start = i32(pix.x) + dy * i32(p.W) - PAD;
+    // kernel row a's run: the elements moved by a − pad rows
+    let shift = (i32(a) - PAD) * i32(p.W);
     // one channel per iteration: a loop body holding two channels' taps (fewer iterations, so
     // fewer of lavapipe's per-iteration accumulator blends) ran 1.1–1.4× slower in paired runs,
     // the unrolled taps being long already
     for (var c = 0u; c < p.Cin; c++) {
-      row_taps(&acc, run_of_x((n * p.Cin + c) * plane, start, sg, plane, q), wrow + (c * S + a) * Q, q, sg, &masks, false, false);
+      row_taps(&acc, run_of_tile(t, c, shift, plane, q), wrow + (c * S + a) * Q, q, sg, &masks, false, false);
     }
   }
-  store_block((n * p.Cout + o0) * plane, plane, o0, p.Cout, pix, acc);
+  store_run_block(t, p.Cout, acc);
 }
 
-// conv2d_bwd_input_sg: workgroup row wid.y = (n, block of 8 input channels); x runs over pixels.
-// The upstream gradient g is bound as x (the input it convolves), so run_of_x serves both kernels.
-// Tap (a, b) reads g at (y + pad − a, x + pad − b): for kernel row a the run starts at column
-// x + pad − (S − 1), and tap b is the shift S − 1 − b.
+// conv2d_bwd_input_sg: workgroup row wid.y = block of 8 input channels; x runs over the batch's
+// pixels. The upstream gradient g is bound as x (the input it convolves), so run_of_tile serves
+// both kernels. Tap (a, b) reads g at (y + pad − a, x + pad − b): for kernel row a the run starts
+// at column x + pad − (S − 1) = x − pad, and tap b is the shift S − 1 − b.
 @compute @workgroup_size(WG)
 fn conv2d_bwd_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                        @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
-  let t = tile(wid, lid, q, sg, p.Cin, false, 8u);
+  let t = run_tile(wid, lid, q, sg, p.Cout, p.Cin);
   if (t.idle) { return; }  // uniform per subgroup
-  let n = t.n;
-  let c0 = t.first;
-  let pix = t.pix;
-  let px = t.px;
   let plane = p.H * p.W;
-  // this lane's packed weights: input channel c0 + (q mod 8), clamped
-  let wcol = min(c0 + (q & 7u), p.Cin - 1u);
-  var masks = RowMasks(column_masks(px, true), 1.0, 1.0);
+  // this lane's packed weights: input channel first + (q mod 8), clamped
+  let wcol = min(t.first + (q & 7u), p.Cin - 1u);
+  var masks = RowMasks(column_masks(t.px, true), 1.0, 1.0);
   var acc = zero_block();
   for (var a = 0u; a < S; a++) {
-    let dy = PAD - i32(a);
-    // the run starts at column x + pad − (S − 1): tap b is the shift S − 1 − b
-    let start = i32(pix.x) + dy * i32(p.W) + PAD - i32(S - 1u);
+    let shift = (PAD - i32(a)) * i32(p.W);
     for (var o = 0u; o < p.Cout; o++) {
-      row_taps(&acc, run_of_x((n * p.Cout + o) * plane, start, sg, plane, q), ((o * p.Cin + wcol) * S + a) * Q, q, sg, &masks, true, false);
+      row_taps(&acc, run_of_tile(t, o, shift, plane, q), ((o * p.Cin + wcol) * S + a) * Q, q, sg, &masks, true, false);
     }
   }
-  store_block((n * p.Cin + c0) * plane, plane, c0, p.Cin, pix, acc);
+  store_run_block(t, p.Cin, acc);
 }
 
 // The 1 × 1 window (S = 1) on planes of a multiple of 4 pixels: nothing is shifted, so a lane
@@ -526,7 +550,7 @@ fn conv2d_bwd_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocat
 @compute @workgroup_size(WG)
 fn conv2d_fwd_1x1_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                      @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
-  let t = tile(wid, lid, q, sg, p.Cout, true, 16u);
+  let t = tile(wid, lid, q, sg, p.Cout, 16u);
   if (t.idle) { return; }  // uniform per subgroup
   // output channel o's weight for input channel c at w[(o·Cin + c)·W_STRIDE]
   let o = t.first + (q & 7u);
@@ -536,7 +560,7 @@ fn conv2d_fwd_1x1_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocatio
 @compute @workgroup_size(WG)
 fn conv2d_bwd_input_1x1_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                            @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
-  let t = tile(wid, lid, q, sg, p.Cin, true, 16u);
+  let t = tile(wid, lid, q, sg, p.Cin, 16u);
   if (t.idle) { return; }  // uniform per subgroup
   // input channel c's weight for output channel o at w[(o·Cin + c)·W_STRIDE]
   let c = t.first + (q & 7u);

@@ -77,6 +77,10 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
     { N: 1, Cin: 3, H: 10, W: 10, Cout: 5, kw: 9, s: 9, stride: 1, pad: 4 }, // shift 8 = k_max − 1
     { N: 2, Cin: 5, H: 12, W: 9, Cout: 6, kw: 9, s: 3, stride: 1, pad: 1, v: 2.2 }, // masked, window inside k_max
     { N: 1, Cin: 8, H: 7, W: 7, Cout: 9, kw: 9, s: 9, stride: 1, pad: 4, v: 4.4 },
+    // runs span the batch: they cross from one image into the next
+    { N: 5, Cin: 3, H: 7, W: 7, Cout: 9, kw: 3, s: 3, stride: 1, pad: 1 }, // 49-pixel planes
+    { N: 4, Cin: 2, H: 3, W: 5, Cout: 3, kw: 9, s: 9, stride: 1, pad: 4 }, // one run holds two planes; window taller than them
+    { N: 6, Cin: 2, H: 1, W: 7, Cout: 10, kw: 5, s: 5, stride: 1, pad: 2, v: 2.5 }, // one-row images, masked
     // 1 × 1 on planes of a multiple of 4 pixels: 4 consecutive pixels per lane (QUADS)
     { N: 2, Cin: 3, H: 4, W: 6, Cout: 10, kw: 1, s: 1, stride: 1, pad: 0 },
     { N: 3, Cin: 2, H: 2, W: 2, Cout: 5, kw: 3, s: 1, stride: 1, pad: 0 }, // one quad, window inside the grid

@@ -80,7 +80,7 @@ const K = {
 export type ConvVariant = 'auto' | 'plain' | 'subgroups';
 
 /** Why the subgroup kernels cannot run this convolution, or null when they can. */
-function subgroupObstacle(engine: Engine, kw: number, stride: number, same: boolean): string | null {
+function subgroupObstacle(engine: Engine, kw: number, stride: number, same: boolean, pixels: number): string | null {
   const sg = engine.subgroupSize;
   if (sg === null) return "the device has no 'subgroups' feature with one fixed subgroup size";
   if (sg < 8 || sg > WG) return `the subgroup size ${sg} is outside 8…${WG}`;
@@ -88,6 +88,8 @@ function subgroupObstacle(engine: Engine, kw: number, stride: number, same: bool
   if (kw > 9) return `k_max ${kw} exceeds 9, the largest window of the subgroup kernels`;
   if (stride !== 1) return 'stride is not 1';
   if (!same) return "padding is not 'same'";
+  // the run-layout kernels cover the whole batch's pixels along one grid dimension
+  if (Math.ceil(pixels / 4 / WG) > 65535) return `the batch's ${pixels} pixels per channel exceed one dispatch's 65535 workgroups of ${4 * WG}`;
   return null;
 }
 
@@ -149,7 +151,7 @@ interface ConvPlan {
   inputParams: ConvUniforms;
   /** Forward and input gradient on conv2d_subgroups.wgsl. */
   subgroups: boolean;
-  grids: { fwd: [number, number]; bwdInput: [number, number]; bwdWeight: [number, number]; fwd1x1: [number, number]; bwdInput1x1: [number, number] };
+  grids: { fwd: [number, number]; bwdInput: [number, number]; fwdRuns: [number, number]; bwdInputRuns: [number, number]; bwdWeight: [number, number]; fwd1x1: [number, number]; bwdInput1x1: [number, number] };
 }
 
 function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPlan {
@@ -193,7 +195,7 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
   }
   const variant = opts.variant ?? 'auto';
   if (!['auto', 'plain', 'subgroups'].includes(variant)) throw new RangeError(`${op}: variant must be 'auto', 'plain' or 'subgroups', got ${String(variant)}`);
-  const obstacle = variant === 'plain' ? 'plain requested' : subgroupObstacle(x.engine, kw, stride, pad === (s - 1) / 2);
+  const obstacle = variant === 'plain' ? 'plain requested' : subgroupObstacle(x.engine, kw, stride, pad === (s - 1) / 2, N * H * W);
   if (variant === 'subgroups' && obstacle) throw new RangeError(`${op}: the subgroup kernels cannot run this convolution: ${obstacle}`);
   const subgroups = obstacle === null;
   const base = { N, Cin, H, W, Cout, Ho, Wo, s: auto ? 0 : s, kw, off: (kw - s) / 2, stride, pad, masked: v ? 1 : 0, kmin: kMin, nchunk: 0 };
@@ -212,6 +214,9 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
       // subgroup kernels: 4 pixels per invocation over the flattened plane
       fwd: [subgroups ? Math.ceil(H * W / 4 / WG) : Math.ceil((Ho * rowInvocations(Wo, params.cs)) / WG), N * Math.ceil(Cout / 8)],
       bwdInput: [subgroups ? Math.ceil(H * W / 4 / WG) : Math.ceil((H * rowInvocations(W, inputParams.cs)) / WG), N * Math.ceil(Cin / 8)],
+      // the run-layout subgroup kernels: runs over the whole batch's pixels, y over blocks of 8 channels
+      fwdRuns: [Math.ceil(N * H * W / 4 / WG), Math.ceil(Cout / 8)],
+      bwdInputRuns: [Math.ceil(N * H * W / 4 / WG), Math.ceil(Cin / 8)],
       bwdWeight: grid1d(Math.ceil(Cout / 8) * Math.ceil(Cin / 4) * kw * kw, WG),
       // the 1 × 1 subgroup kernels: blocks of 16 channels
       fwd1x1: [Math.ceil(H * W / 4 / WG), N * Math.ceil(Cout / 16)],
@@ -278,7 +283,7 @@ function runForward(p: ConvPlan, x: Tensor, w: Tensor): Tensor {
       const e = x.engine;
       if (quads(p, S)) e.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, wq.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S });
       else if (quadRows(p, S)) e.dispatch(K.fwdQuadsSubgroups, p.params, [x.buffer, x.buffer, wq.buffer, y.buffer, p.vt.buffer], p.grids.fwd, quadRowsConstants(p, S));
-      else e.dispatch(K.fwdSubgroups, p.params, [x.buffer, wq.buffer, y.buffer, p.vt.buffer], p.grids.fwd, { S });
+      else e.dispatch(K.fwdSubgroups, p.params, [x.buffer, wq.buffer, y.buffer, p.vt.buffer], p.grids.fwdRuns, { S });
     });
   }
   return y;
@@ -294,7 +299,7 @@ function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor): Tensor
       // the subgroup input-gradient kernels read the convolved input (here g) where the forward reads x
       if (quads(p, S)) e.dispatch(K.bwdInput1x1Subgroups, p.inputParams, [wq.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput1x1, { S });
       else if (quadRows(p, S)) e.dispatch(K.bwdInputQuadsSubgroups, p.inputParams, [g.buffer, g.buffer, wq.buffer, dx.buffer, vt.buffer], p.grids.bwdInput, quadRowsConstants(p, S));
-      else e.dispatch(K.bwdInputSubgroups, p.inputParams, [g.buffer, wq.buffer, dx.buffer, vt.buffer], p.grids.bwdInput, { S });
+      else e.dispatch(K.bwdInputSubgroups, p.inputParams, [g.buffer, wq.buffer, dx.buffer, vt.buffer], p.grids.bwdInputRuns, { S });
     });
   }
   return dx;
