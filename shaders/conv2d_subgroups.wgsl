@@ -11,12 +11,12 @@
 //   - weights: conv2d_pack_weights_sg first writes the masked S × S window with each kernel row
 //     padded to whole vec4s; lane q loads 4 taps of channel (q mod 8) in one vec4 and
 //     subgroupBroadcast hands each channel's value to every lane (1 load per 4 taps, not 8 per tap);
-//   - inputs: a subgroup of SG lanes covers a run of 4·SG consecutive pixels (flat row-major
-//     index, rows wrap, and in the run layout planes too: runs span the batch), lane q holding
-//     pixels base + q + SG·j, j < 4 (the quad kernels: 4q … 4q + 3). For one kernel
-//     row it loads the run once (5 values per lane, the fifth only where a shift reads it: a run
-//     of 5·SG covers every shift up to SG),
-//     and each tap b takes its shifted view with subgroupShuffle (5 loads per row, not 4 per tap);
+//   - inputs: a subgroup of SG lanes covers a run of 4·SG consecutive pixels of the flat index
+//     n·H·W + pixel over the batch (rows and planes wrap, so small planes fill whole subgroups),
+//     lane q holding pixels base + q + SG·j, j < 4 (the quad kernels: 4q … 4q + 3). For one
+//     kernel row it loads the run once (5 values per lane, the fifth only where a shift reads it:
+//     a run of 5·SG covers every shift up to SG), and each tap b takes its shifted view with
+//     subgroupShuffle (5 loads per row, not 4 per tap);
 //   - weight gradient: the lanes of a subgroup share a block of 8 output channels, and one load
 //     plus 8 broadcasts serve the upstream gradient of all 8 (conv2d_bwd_weight_sg); a lane's 4
 //     input channels come in one vec4 from a channel-interleaved copy of x (conv2d_pack_input_sg),
@@ -24,7 +24,7 @@
 //     from the previous pixel by a shuffle (a load's cost is per lane that executes it).
 // A lane's pixel whose shifted position leaves its row or the plane is zeroed by a 0/1 mask,
 // like conv2d.wgsl's padding. Control flow is uniform over each subgroup: a subgroup whose run
-// starts past the plane (the batch, in the run layout) returns at once; lanes past it in a working subgroup compute on
+// starts past the batch returns at once; lanes past it in a working subgroup compute on
 // clamped addresses and store nothing. Requires SG ≥ 8 (the 8 weight lanes), S − 1 ≤ SG (the
 // shifts) and S ≤ 9 (ColumnMasks); conv2d.ts checks them.
 //
@@ -288,22 +288,28 @@ fn zero_block() -> Block8 {
   return Block8(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
 }
 
-// What one lane of a quad kernel works on: workgroup row wid.y = (image n, block of `block`
-// channels starting at `first`, out of `channels`), the lane's 4 consecutive pixels and their
-// columns; idle when its subgroup's run starts past the plane or the pipeline's size is not in use.
+// What one lane of a quad kernel works on: its 4 consecutive pixels, which lie in one image (H·W
+// is a multiple of 4). Runs span the batch as in the run layout (see RunTile): the subgroup's run
+// starts at pixel lane0 of the flat index n·H·W + pixel, so small planes (4 × 4: 16 pixels) fill
+// whole subgroups. Workgroup row wid.y = block of `block` channels starting at `first`; idle when
+// the run starts past the batch or the pipeline's size is not in use.
 struct Tile {
-  n: u32,
+  n: u32,         // the lane's image
   first: u32,
-  pix: vec4u,
-  px: vec4i,
+  inside: u32,    // its first pixel's position in the image
+  px: vec4i,      // the columns of its 4 pixels
+  lane0: u32,     // the subgroup's first pixel, flat over the batch
   idle: bool,
 }
 
-fn tile(wid: vec3u, lid: u32, q: u32, sg: u32, channels: u32, block: u32) -> Tile {
-  let blocks = (channels + block - 1u) / block;
-  let pix = vec4u(run_base(wid, lid, q) + 4u * q) + vec4u(0u, 1u, 2u, 3u);
-  let idle = run_base(wid, lid, q) >= p.H * p.W || other_size(size_v[0]);
-  return Tile(wid.y / blocks, (wid.y % blocks) * block, pix, vec4i(pix % p.W), idle);
+fn tile(wid: vec3u, lid: u32, q: u32, block: u32) -> Tile {
+  let plane = p.H * p.W;
+  let lane0 = run_base(wid, lid, q);
+  let first_px = lane0 + 4u * q;
+  let n = min(first_px / plane, p.N - 1u);
+  let inside = first_px - n * plane;
+  let idle = lane0 >= p.N * plane || other_size(size_v[0]);
+  return Tile(n, wid.y * block, inside, vec4i((vec4u(inside) + vec4u(0u, 1u, 2u, 3u)) % p.W), lane0, idle);
 }
 
 // conv2d_fwd_quads_sg, conv2d_bwd_input_quads_sg: conv2d_fwd_sg and conv2d_bwd_input_sg for rows
@@ -317,29 +323,33 @@ fn tile(wid: vec3u, lid: u32, q: u32, sg: u32, channels: u32, block: u32) -> Til
 @compute @workgroup_size(WG)
 fn conv2d_fwd_quads_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                        @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
-  let t = tile(wid, lid, q, sg, p.Cout, 8u);
+  let t = tile(wid, lid, q, 8u);
   if (t.idle) { return; }  // uniform per subgroup
   // output channel o's weights for input channel c, kernel row a at wq[((o·Cin + c)·S + a)·Q]
   let wrow = min(t.first + (q & 7u), p.Cout - 1u) * p.Cin * S * Q;
-  let acc = quad_rows(t, p.Cin, wrow, S * Q, false, i32(run_base(wid, lid, q)), q, sg);
-  store_quads((t.n * p.Cout + t.first) * p.H * p.W, p.H * p.W, t.first, p.Cout, t.pix.x, acc);
+  let acc = quad_rows(t, p.Cin, wrow, S * Q, false, q, sg);
+  store_quads((t.n * p.Cout + t.first) * p.H * p.W, p.H * p.W, t.first, p.Cout, t.inside, acc);
 }
 
 @compute @workgroup_size(WG)
 fn conv2d_bwd_input_quads_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                              @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
-  let t = tile(wid, lid, q, sg, p.Cin, 8u);
+  let t = tile(wid, lid, q, 8u);
   if (t.idle) { return; }  // uniform per subgroup
   let wcol = min(t.first + (q & 7u), p.Cin - 1u) * S * Q;
-  let acc = quad_rows(t, p.Cout, wcol, p.Cin * S * Q, true, i32(run_base(wid, lid, q)), q, sg);
-  store_quads((t.n * p.Cin + t.first) * p.H * p.W, p.H * p.W, t.first, p.Cin, t.pix.x, acc);
+  let acc = quad_rows(t, p.Cout, wcol, p.Cin * S * Q, true, q, sg);
+  store_quads((t.n * p.Cin + t.first) * p.H * p.W, p.H * p.W, t.first, p.Cin, t.inside, acc);
 }
 
 // The sums of a quad-rows lane over `channels` planes of the input: channel c's packed weights
-// for kernel row a at wq[w_first + c·w_step + a·Q]; lane0 is the subgroup's first pixel.
-fn quad_rows(t: Tile, channels: u32, w_first: u32, w_step: u32, flipped: bool, lane0: i32, q: u32, sg: u32) -> Block8 {
+// for kernel row a at wq[w_first + c·w_step + a·Q].
+fn quad_rows(t: Tile, channels: u32, w_first: u32, w_step: u32, flipped: bool, q: u32, sg: u32) -> Block8 {
   let plane = p.H * p.W;
-  let halo_at = select(i32(q) - i32(sg), 4 * i32(sg) + i32(q), q < 4u);
+  // the lane's halo element (see conv2d_fwd_quads_sg), in its own image: a lane reads it only
+  // when the element lies in the lane's row (a shift across a row's end is masked off)
+  let halo_px = i32(t.lane0) + select(i32(q) - i32(sg), 4 * i32(sg) + i32(q), q < 4u);
+  let halo_n = u32(clamp(halo_px / i32(plane), 0, i32(p.N) - 1));  // halo_px ≥ −4: truncation is floor but for −4…−1, which clamp makes 0
+  let halo_at = halo_px - i32(halo_n * plane);
   var masks = RowMasks(ColumnMasks(), select(0.0, 1.0, t.px.x != 0), select(0.0, 1.0, u32(t.px.x) + 4u != p.W));
   // only the lanes holding halo values that a shift reads load theirs: right-halo element k
   // (lane k) serves shifts d > k, left-halo element k (lane SG − 4 + k) shifts d ≤ k − 4, and
@@ -350,17 +360,17 @@ fn quad_rows(t: Tile, channels: u32, w_first: u32, w_step: u32, flipped: bool, l
   // ROWS kernel rows of a channel per iteration of the channel loop, unrolled (see ROWS); one
   // row at a time (S ≥ 5), only the rows that reach into the plane (with ROWS = S = 3 the rows
   // are written out, and a run-time range over them measured 1.2× slower)
-  let rows = select(vec2u(0u, S), kernel_rows_in_plane(lane0, flipped, sg), ROWS == 1u);
+  let rows = select(vec2u(0u, S), kernel_rows_in_plane(t.lane0, flipped, sg), ROWS == 1u);
   for (var a0 = rows.x; a0 < rows.y; a0 += ROWS) {
     for (var c = 0u; c < channels; c++) {
       let pb = (t.n * channels + c) * plane;
       for (var r = 0u; r < ROWS; r++) {  // a constant trip count, so unrolled
         let a = a0 + r;
-        // kernel row a's run starts at lane 0's first pixel moved by a − pad rows (pad − a flipped)
-        let start = lane0 + select(i32(a) - PAD, PAD - i32(a), flipped) * i32(p.W);
-        let quad = quad_at(pb, start + 4 * i32(q), plane);
+        // kernel row a's values: the lane's pixels moved by a − pad rows (pad − a flipped)
+        let shift = select(i32(a) - PAD, PAD - i32(a), flipped) * i32(p.W);
+        let quad = quad_at(pb, i32(t.inside) + shift, plane);
         var halo = 0.0;
-        if (halo_used) { halo = x_at(pb, start + halo_at, plane); }
+        if (halo_used) { halo = x_at((halo_n * channels + c) * plane, halo_at + shift, plane); }
         let run = Run(quad.x, quad.y, quad.z, quad.w, halo);
         row_taps(&acc, run, w_first + c * w_step + a * Q, q, sg, &masks, flipped, true);
       }
@@ -370,14 +380,20 @@ fn quad_rows(t: Tile, channels: u32, w_first: u32, w_step: u32, flipped: bool, l
 }
 
 // Kernel rows [first, end) that read some input row inside the plane for the image rows that
-// the subgroup's run of 4·SG pixels from lane0 covers: kernel row a reads input row y + a − pad
-// (y + pad − a flipped), so on a 32-wide plane the first and last image rows skip pad kernel
-// rows each (0.88–0.94× the forward time at S = 5…9 on 32×32 and 16×16, input gradient 0.93 at
-// S = 7; paired runs).
-fn kernel_rows_in_plane(lane0: i32, flipped: bool, sg: u32) -> vec2u {
+// the subgroup's run of 4·SG pixels from lane0 (flat over the batch) covers: kernel row a reads
+// input row y + a − pad (y + pad − a flipped), so on a 32-wide plane the first and last image rows
+// skip pad kernel rows each (0.88–0.94× the forward time at S = 5…9 on 32×32 and 16×16, input
+// gradient 0.93 at S = 7; paired runs). A run that reaches into the next image covers the bottom
+// rows of one and the top rows of the other: all kernel rows.
+fn kernel_rows_in_plane(lane0: u32, flipped: bool, sg: u32) -> vec2u {
   let h = i32(p.H);
-  let y_top = lane0 / i32(p.W);
-  let y_bottom = min((lane0 + 4 * i32(sg) - 1) / i32(p.W), h - 1);
+  let inside = lane0 % (p.H * p.W);
+  var y_top = i32(inside / p.W);
+  var y_bottom = i32((inside + 4u * sg - 1u) / p.W);
+  if (y_bottom >= h) {
+    y_top = 0;
+    y_bottom = h - 1;
+  }
   var first = PAD - y_bottom;
   var end = h + PAD - y_top;
   if (flipped) {
@@ -550,7 +566,7 @@ fn conv2d_bwd_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocat
 @compute @workgroup_size(WG)
 fn conv2d_fwd_1x1_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                      @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
-  let t = tile(wid, lid, q, sg, p.Cout, 16u);
+  let t = tile(wid, lid, q, 16u);
   if (t.idle) { return; }  // uniform per subgroup
   // output channel o's weight for input channel c at w[(o·Cin + c)·W_STRIDE]
   let o = t.first + (q & 7u);
@@ -560,7 +576,7 @@ fn conv2d_fwd_1x1_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocatio
 @compute @workgroup_size(WG)
 fn conv2d_bwd_input_1x1_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                            @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
-  let t = tile(wid, lid, q, sg, p.Cin, 16u);
+  let t = tile(wid, lid, q, 16u);
   if (t.idle) { return; }  // uniform per subgroup
   // input channel c's weight for output channel o at w[(o·Cin + c)·W_STRIDE]
   let c = t.first + (q & 7u);
@@ -583,7 +599,7 @@ fn sum_1x1(t: Tile, channels: u32, w_lo: u32, w_hi: u32, w_stride: u32) -> Pair 
   var lo = zero_block();
   var hi = zero_block();
   for (var c = 0u; c < channels; c++) {
-    let xs = in_quads[quad_index(src + c * plane, t.pix.x, plane)];
+    let xs = in_quads[quad_index(src + c * plane, t.inside, plane)];
     fma_broadcast(&lo, xs, w[(w_lo + c * w_stride) * W_STRIDE]);
     fma_broadcast(&hi, xs, w[(w_hi + c * w_stride) * W_STRIDE]);
   }
@@ -594,8 +610,8 @@ fn sum_1x1(t: Tile, channels: u32, w_lo: u32, w_hi: u32, w_stride: u32) -> Pair 
 fn store_pair(t: Tile, count: u32, sums: Pair) {
   let plane = p.H * p.W;
   let base = (t.n * count + t.first) * plane;
-  store_quads(base, plane, t.first, count, t.pix.x, sums.lo);
-  if (t.first + 8u < count) { store_quads(base + 8u * plane, plane, t.first + 8u, count, t.pix.x, sums.hi); }
+  store_quads(base, plane, t.first, count, t.inside, sums.lo);
+  if (t.first + 8u < count) { store_quads(base + 8u * plane, plane, t.first + 8u, count, t.inside, sums.hi); }
 }
 
 // Stores channel k (first + k < count) of the block at base + k·plane, pixels first_pixel … + 3.

@@ -151,7 +151,7 @@ interface ConvPlan {
   inputParams: ConvUniforms;
   /** Forward and input gradient on conv2d_subgroups.wgsl. */
   subgroups: boolean;
-  grids: { fwd: [number, number]; bwdInput: [number, number]; fwdRuns: [number, number]; bwdInputRuns: [number, number]; bwdWeight: [number, number]; fwd1x1: [number, number]; bwdInput1x1: [number, number] };
+  grids: { fwd: [number, number]; bwdInput: [number, number]; fwdSubgroups: [number, number]; bwdInputSubgroups: [number, number]; bwdWeight: [number, number]; fwd1x1: [number, number]; bwdInput1x1: [number, number] };
 }
 
 function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPlan {
@@ -211,16 +211,15 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
     inputParams,
     subgroups,
     grids: {
-      // subgroup kernels: 4 pixels per invocation over the flattened plane
-      fwd: [subgroups ? Math.ceil(H * W / 4 / WG) : Math.ceil((Ho * rowInvocations(Wo, params.cs)) / WG), N * Math.ceil(Cout / 8)],
-      bwdInput: [subgroups ? Math.ceil(H * W / 4 / WG) : Math.ceil((H * rowInvocations(W, inputParams.cs)) / WG), N * Math.ceil(Cin / 8)],
-      // the run-layout subgroup kernels: runs over the whole batch's pixels, y over blocks of 8 channels
-      fwdRuns: [Math.ceil(N * H * W / 4 / WG), Math.ceil(Cout / 8)],
-      bwdInputRuns: [Math.ceil(N * H * W / 4 / WG), Math.ceil(Cin / 8)],
+      fwd: [Math.ceil((Ho * rowInvocations(Wo, params.cs)) / WG), N * Math.ceil(Cout / 8)],
+      bwdInput: [Math.ceil((H * rowInvocations(W, inputParams.cs)) / WG), N * Math.ceil(Cin / 8)],
+      // the subgroup kernels: 4 pixels per invocation, runs over the whole batch's pixels; y over
+      // blocks of 8 channels (16 in the 1 × 1 kernels)
+      fwdSubgroups: [Math.ceil(N * H * W / 4 / WG), Math.ceil(Cout / 8)],
+      bwdInputSubgroups: [Math.ceil(N * H * W / 4 / WG), Math.ceil(Cin / 8)],
+      fwd1x1: [Math.ceil(N * H * W / 4 / WG), Math.ceil(Cout / 16)],
+      bwdInput1x1: [Math.ceil(N * H * W / 4 / WG), Math.ceil(Cin / 16)],
       bwdWeight: grid1d(Math.ceil(Cout / 8) * Math.ceil(Cin / 4) * kw * kw, WG),
-      // the 1 × 1 subgroup kernels: blocks of 16 channels
-      fwd1x1: [Math.ceil(H * W / 4 / WG), N * Math.ceil(Cout / 16)],
-      bwdInput1x1: [Math.ceil(H * W / 4 / WG), N * Math.ceil(Cin / 16)],
     },
   };
 }
@@ -282,8 +281,8 @@ function runForward(p: ConvPlan, x: Tensor, w: Tensor): Tensor {
     withPackedWeights(p, w, p.vt, (wq, S) => {
       const e = x.engine;
       if (quads(p, S)) e.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, wq.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S });
-      else if (quadRows(p, S)) e.dispatch(K.fwdQuadsSubgroups, p.params, [x.buffer, x.buffer, wq.buffer, y.buffer, p.vt.buffer], p.grids.fwd, quadRowsConstants(p, S));
-      else e.dispatch(K.fwdSubgroups, p.params, [x.buffer, wq.buffer, y.buffer, p.vt.buffer], p.grids.fwdRuns, { S });
+      else if (quadRows(p, S)) e.dispatch(K.fwdQuadsSubgroups, p.params, [x.buffer, x.buffer, wq.buffer, y.buffer, p.vt.buffer], p.grids.fwdSubgroups, quadRowsConstants(p, S));
+      else e.dispatch(K.fwdSubgroups, p.params, [x.buffer, wq.buffer, y.buffer, p.vt.buffer], p.grids.fwdSubgroups, { S });
     });
   }
   return y;
@@ -298,8 +297,8 @@ function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor): Tensor
       const e = w.engine;
       // the subgroup input-gradient kernels read the convolved input (here g) where the forward reads x
       if (quads(p, S)) e.dispatch(K.bwdInput1x1Subgroups, p.inputParams, [wq.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput1x1, { S });
-      else if (quadRows(p, S)) e.dispatch(K.bwdInputQuadsSubgroups, p.inputParams, [g.buffer, g.buffer, wq.buffer, dx.buffer, vt.buffer], p.grids.bwdInput, quadRowsConstants(p, S));
-      else e.dispatch(K.bwdInputSubgroups, p.inputParams, [g.buffer, wq.buffer, dx.buffer, vt.buffer], p.grids.bwdInputRuns, { S });
+      else if (quadRows(p, S)) e.dispatch(K.bwdInputQuadsSubgroups, p.inputParams, [g.buffer, g.buffer, wq.buffer, dx.buffer, vt.buffer], p.grids.bwdInputSubgroups, quadRowsConstants(p, S));
+      else e.dispatch(K.bwdInputSubgroups, p.inputParams, [g.buffer, wq.buffer, dx.buffer, vt.buffer], p.grids.bwdInputSubgroups, { S });
     });
   }
   return dx;
