@@ -40,6 +40,8 @@
 //   conv2d_bwd_weight_sg    dw[o,c,off+a,off+b] = m(a,b) Σ_{n,y,x} g[n,o,y,x] x[n,c,y+a−pad,x+b−pad]
 //                           one invocation per 8 output × 4 input channels of one tap (and chunk
 //                           of p.nchunk images)
+//   conv2d_bwd_weight_taps_sg   the same for few input channels: one invocation per 8 output
+//                           channels × 4 taps of a kernel row of one input channel
 
 enable subgroups;
 // The subgroup operations below run under control flow that is uniform per subgroup (early
@@ -744,4 +746,87 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
     if (c0 + 2u < p.Cin) { out[base + 2u * kk] = val.z; }
     if (c0 + 3u < p.Cin) { out[base + 3u * kk] = val.w; }
   }
+}
+
+// conv2d_bwd_weight_taps_sg: conv2d_bwd_weight_sg for inputs of few channels (the first layer of
+// an image CNN: 1 or 3), where its 4 channels per lane would be partly padding. Here a lane's
+// vec4s run over 4 consecutive taps of one kernel row: lane = (input channel c, kernel row a,
+// quad j of taps 4j … 4j + 3), 8 output channels as there (one g load per lane and pixel, handed
+// to all by subgroupBroadcast). x is read as it is (no interleaved copy): moving one pixel right
+// moves the lane's 4 taps' inputs one place along the row, so it keeps 3 and takes the fourth
+// from the next lane (the next quad of the row: its first tap at the previous pixel) by a
+// shuffle, and only the row's last quad (and the subgroup's last lane) loads it. Inputs outside
+// the plane are loaded as 0, so the shifted values need no mask.
+@compute @workgroup_size(WG)
+fn conv2d_bwd_weight_taps_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
+                             @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
+  let v = size_v[0];
+  if (other_size(v)) { return; }
+  let lanes = p.Cin * S * Q;
+  let per_block = (lanes + sg - 1u) / sg * sg;  // whole subgroups per output-channel block
+  let idx = wid.x * WG + lid;
+  let o0 = idx / per_block * 8u;
+  if (o0 >= p.Cout) { return; }  // uniform per subgroup
+  let r = idx % per_block;
+  let task = min(r, lanes - 1u);  // idle lanes repeat the last task (a row's last quad) and store nothing
+  // tasks ordered (c, a, j): the next lane holds the row's next quad but at a row's last quad
+  let j = task % Q;
+  let a = task / Q % S;
+  let c = task / (Q * S);
+  let plane = p.H * p.W;
+  let og = min(o0 + (q & 7u), p.Cout - 1u) * plane;  // this lane's share of the g loads
+  let loads = j == Q - 1u || q == sg - 1u;
+  let next_lane = (q + 1u) & (sg - 1u);
+  let first_tap = i32(4u * j) - PAD;  // column offset of the lane's tap 0 from the output pixel
+  var acc = zero_block();
+  // images [n_first, n_end) and image rows [y_first, y_end) as in conv2d_bwd_weight_sg
+  let n_first = wid.y * p.nchunk;
+  let n_end = select(p.N, min(n_first + p.nchunk, p.N), p.nchunk > 0u);
+  let y_first = u32(max(PAD - i32(subgroupMax(a)), 0));
+  let y_end = u32(clamp(i32(p.H) + PAD - i32(subgroupMin(a)), 0, i32(p.H)));
+  for (var n = n_first; n < n_end; n++) {
+    let xn = (n * p.Cin + c) * plane;
+    let gn = n * p.Cout * plane + og;
+    for (var y = y_first; y < y_end; y++) {
+      let iy = i32(y) - PAD + i32(a);
+      let row_ok = u32(iy) < p.H;
+      let xr = xn + clamp_pos(iy, p.H) * p.W;
+      let gr = gn + y * p.W;
+      // the 4 taps' inputs at pixel −1, so that the loop's first move gives pixel 0's
+      var taps = vec4f(row_at(xr, first_tap - 1, row_ok), row_at(xr, first_tap, row_ok),
+                       row_at(xr, first_tap + 1, row_ok), row_at(xr, first_tap + 2, row_ok));
+      // PX pixels per iteration (constant trip count, unrolled): see conv2d_bwd_weight_sg
+      for (var x0 = 0u; x0 < p.W; x0 += PX) {
+        for (var k = 0u; k < PX; k++) {
+          let xx = x0 + k;
+          var next = subgroupShuffle(taps.x, next_lane);
+          if (loads) { next = row_at(xr, i32(xx) + first_tap + 3, row_ok); }
+          taps = vec4f(taps.yzw, next);
+          fma_broadcast(&acc, taps, g[gr + xx]);
+        }
+      }
+    }
+  }
+  if (r >= lanes) { return; }
+  let off = window_offset(S);
+  let i = off + a;
+  let row_scale = mask_factor(i, v);
+  let kk = p.kw * p.kw;
+  let chunk_base = wid.y * p.Cout * p.Cin * kk;
+  let accs = array<vec4f, 8>(acc.c0, acc.c1, acc.c2, acc.c3, acc.c4, acc.c5, acc.c6, acc.c7);
+  for (var t = 0u; t < 4u; t++) {
+    let b = 4u * j + t;
+    if (b >= S) { break; }
+    let scale = row_scale * mask_factor(off + b, v);
+    for (var k = 0u; k < 8u; k++) {
+      let o = o0 + k;
+      if (o >= p.Cout) { break; }
+      out[chunk_base + ((o * p.Cin + c) * p.kw + i) * p.kw + off + b] = accs[k][t] * scale;
+    }
+  }
+}
+
+// Input column col of the image row at xr, 0 outside the row or when the row is outside the plane.
+fn row_at(xr: u32, col: i32, row_ok: bool) -> f32 {
+  return select(0.0, x[xr + clamp_pos(col, p.W)], row_ok && u32(col) < p.W);
 }

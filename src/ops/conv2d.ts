@@ -69,6 +69,7 @@ const K = {
   bwdInput1x1Subgroups: subgroupKernel('conv2d_bwd_input_1x1_sg', [2, 8, 9, 5]),
   packInputSubgroups: subgroupKernel('conv2d_pack_input_sg', [1, 8]),
   bwdWeightSubgroups: subgroupKernel('conv2d_bwd_weight_sg', [7, 3, 4, 5]),
+  bwdWeightTapsSubgroups: subgroupKernel('conv2d_bwd_weight_taps_sg', [1, 3, 4, 5]),
 };
 
 /**
@@ -312,28 +313,44 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
     return dw;
   }
   const { N, Cin, H, W, Cout } = p.params;
-  const x4 = Tensor.empty(engine, [N * Math.ceil(Cin / 4) * H * W * 4]);
-  engine.dispatch(K.packInputSubgroups, p.params, [x.buffer, x4.buffer], [Math.ceil((H * W) / 4 / WG), Math.ceil(Cin / 4), N]);
+  const taps = bwdWeightByTaps(Cin);
+  // conv2d_bwd_weight_sg reads x with 4 channels interleaved; conv2d_bwd_weight_taps_sg reads x as it is
+  const x4 = taps ? x : Tensor.empty(engine, [N * Math.ceil(Cin / 4) * H * W * 4]);
+  if (!taps) engine.dispatch(K.packInputSubgroups, p.params, [x.buffer, x4.buffer], [Math.ceil((H * W) / 4 / WG), Math.ceil(Cin / 4), N]);
   const sg = engine.subgroupSize!;
   const sizes = sizeVariants(p);
   const { chunks, perChunk } = bwdWeightChunks(p.params, Math.max(...sizes), sg);
   // each chunk of images sums into its own copy of dw; the copies are added after
   const sums = Tensor.empty(engine, chunks > 1 ? [chunks * p.w.size] : p.w.shape);
-  // conv2d_bwd_weight_sg writes the window's taps only; the rest of the k_max grid is 0
+  // the weight-gradient kernels write the window's taps only; the rest of the k_max grid is 0
   if (p.params.s !== p.params.kw) fillInPlace(sums, 0);
   for (const S of sizes) {
     const grid: [number, number] = [Math.ceil((Math.ceil(Cout / 8) * bwdWeightLanes(Cin, S, sg)) / WG), chunks];
-    engine.dispatch(K.bwdWeightSubgroups, { ...p.params, nchunk: chunks > 1 ? perChunk : 0 }, [x4.buffer, sums.buffer, g.buffer, vt.buffer], grid, { S, PX: W % 4 === 0 ? 4 : 1 });
+    const params = { ...p.params, nchunk: chunks > 1 ? perChunk : 0 };
+    const constants = { S, PX: W % 4 === 0 ? 4 : 1 };
+    engine.dispatch(taps ? K.bwdWeightTapsSubgroups : K.bwdWeightSubgroups, params, [x4.buffer, sums.buffer, g.buffer, vt.buffer], grid, constants);
   }
-  x4.dispose();
+  if (!taps) x4.dispose();
   if (chunks === 1) return sums;
   const dw = sumRows(sums, chunks, p.w.shape);
   sums.dispose();
   return dw;
 }
 
-/** conv2d_bwd_weight_sg's invocations per block of 8 output channels: ⌈Cin/4⌉·S² tasks in whole subgroups. */
-const bwdWeightLanes = (Cin: number, S: number, sg: number) => Math.ceil((Math.ceil(Cin / 4) * S * S) / sg) * sg;
+/**
+ * Inputs of up to 6 channels take conv2d_bwd_weight_taps_sg (a lane's vec4 over 4 taps of a
+ * kernel row instead of 4 channels): 0.37–0.49× the time of conv2d_bwd_weight_sg at 1 channel,
+ * 0.40–0.65 at 2, 0.73–0.93 at 3, 0.80–0.83 at 4 and 6; at 8 channels 0.82–1.19, at 12 and more
+ * 1.0–1.2 (paired runs, S = 3…9).
+ */
+const bwdWeightByTaps = (Cin: number) => Cin <= 6;
+
+/**
+ * The weight-gradient kernel's invocations per block of 8 output channels, in whole subgroups:
+ * ⌈Cin/4⌉·S² tasks (conv2d_bwd_weight_sg) or Cin·S·⌈S/4⌉ (conv2d_bwd_weight_taps_sg).
+ */
+const bwdWeightLanes = (Cin: number, S: number, sg: number) =>
+  Math.ceil((bwdWeightByTaps(Cin) ? Cin * S * Math.ceil(S / 4) : Math.ceil(Cin / 4) * S * S) / sg) * sg;
 
 /**
  * How conv2d_bwd_weight_sg splits the N images: into `chunks` of `perChunk` (the last may be
