@@ -30,9 +30,13 @@ fn flat_index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
   return (wid.y * nwg.x + wid.x) * WG + lid;
 }
 
-// (plane, oy, ox) of output element i.
+// (plane, oy, ox) of output element i: two divisions, not four (a CPU adapter divides lane by
+// lane).
 fn output_coords(i: u32) -> vec3u {
-  return vec3u(i / (p.Wo * p.Ho), (i / p.Wo) % p.Ho, i % p.Wo);
+  let plane = i / (p.Wo * p.Ho);
+  let r = i - plane * p.Wo * p.Ho;
+  let oy = r / p.Wo;
+  return vec3u(plane, oy, r - oy * p.Wo);
 }
 
 // (plane, oy, ox) of the window holding input element q; oy ≥ Ho or ox ≥ Wo for a dropped
@@ -46,23 +50,27 @@ fn window_base(c: vec3u) -> u32 {
   return c.x * p.H * p.W + (2u * c.y) * p.W + 2u * c.z;
 }
 
-// Flat index (within x) of the first maximum of window c = (plane, oy, ox).
-fn window_argmax(c: vec3u) -> u32 {
-  let base = window_base(c);
-  var best = base;
-  for (var k = 1u; k < 4u; k++) {
-    let q = base + (k / 2u) * p.W + (k % 2u);
-    if (x[q] > x[best]) { best = q; }
-  }
-  return best;
+// The window's first maximum (ties take the first in row-major order): its value and its place
+// 0…3 in the window (top row, then bottom row). Each input is loaded once.
+struct WindowMax {
+  value: f32,
+  at: u32,
+}
+
+fn window_max(base: u32) -> WindowMax {
+  let v = vec4f(x[base], x[base + 1u], x[base + p.W], x[base + p.W + 1u]);
+  var m = WindowMax(v.x, 0u);
+  if (v.y > m.value) { m = WindowMax(v.y, 1u); }
+  if (v.z > m.value) { m = WindowMax(v.z, 2u); }
+  if (v.w > m.value) { m = WindowMax(v.w, 3u); }
+  return m;
 }
 
 @compute @workgroup_size(WG)
 fn max_pool2_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = flat_index(wid, nwg, lid);
   if (i >= p.planes * p.Ho * p.Wo) { return; }
-  let c = output_coords(i);
-  out[i] = x[window_argmax(c)];
+  out[i] = window_max(window_base(output_coords(i))).value;
 }
 
 @compute @workgroup_size(WG)
@@ -71,12 +79,12 @@ fn max_pool2_bwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   if (i >= p.planes * p.Ho * p.Wo) { return; }
   let c = output_coords(i);
   let base = window_base(c);
-  let best = window_argmax(c);
+  let best = window_max(base).at;
   let gv = g[i];
-  out[base] = select(0.0, gv, best == base);
-  out[base + 1u] = select(0.0, gv, best == base + 1u);
-  out[base + p.W] = select(0.0, gv, best == base + p.W);
-  out[base + p.W + 1u] = select(0.0, gv, best == base + p.W + 1u);
+  out[base] = select(0.0, gv, best == 0u);
+  out[base + 1u] = select(0.0, gv, best == 1u);
+  out[base + p.W] = select(0.0, gv, best == 2u);
+  out[base + p.W + 1u] = select(0.0, gv, best == 3u);
   // a dropped odd last column (row) gets its zeros from the windows beside (above) it
   let right = p.W % 2u == 1u && c.z + 1u == p.Wo;
   let below = p.H % 2u == 1u && c.y + 1u == p.Ho;

@@ -108,6 +108,20 @@ describe('2×2 pooling backward into a recycled buffer', () => {
   }
 });
 
+describe('2×2 max pooling ties', () => {
+  it('a window of equal maxima passes its gradient to the first in row-major order', async () => {
+    // windows (one plane, 2 × 4 input): [5 5; 5 5] and [1 7; 7 7]
+    const x = parameter(engine, Float32Array.from([5, 5, 1, 7, 5, 5, 7, 7]), [1, 1, 2, 4]);
+    const y = maxPool2x2(x);
+    expect(Array.from(await y.toArray())).toEqual([5, 7]);
+    engine.tidy(() => backward(sum(y)));
+    expect(Array.from(await x.grad!.toArray())).toEqual([1, 0, 0, 1, 0, 0, 0, 0]);
+    x.grad!.dispose();
+    y.dispose();
+    x.dispose();
+  });
+});
+
 describe('global average pooling', () => {
   for (const [N, C, H, W] of shapes) {
     it(`[${N}, ${C}, ${H}, ${W}]`, async () => {
