@@ -10,7 +10,7 @@
 // i = (workgroup_id.y * num_workgroups.x + workgroup_id.x) * WG + local_invocation_index.
 //
 // Forward / backward maths (g = dL/dout):
-//   add  out = a + b        da = g,        db = sum_bcast(g)
+//   add  out = a + b        da = g,        db = sum_bcast(g)             (add4 / mul4 by vec4, b full-size)
 //   sub  out = a - b        da = g,        db = -sum_bcast(g)
 //   mul  out = a * b        da = g * b,    db = sum_bcast(g * a)
 //   div  out = a / b        da = g / b,    db = sum_bcast(-g * a / b^2)   (div_bwd_b)
@@ -123,6 +123,22 @@ fn relu4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let i = flat_index(wid, nwg, lid);
   if (i >= p.n / 4u) { return; }
   out4[i] = max(a4[i], vec4f(0.0));
+}
+
+// add4, mul4: add and mul for a full-size b and n a multiple of 4, one vec4 per invocation (the
+// autograd's gradient sums are such adds): no broadcast index to divide out per element.
+@compute @workgroup_size(WG)
+fn add4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat_index(wid, nwg, lid);
+  if (i >= p.n / 4u) { return; }
+  out4[i] = a4[i] + b4[i];
+}
+
+@compute @workgroup_size(WG)
+fn mul4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = flat_index(wid, nwg, lid);
+  if (i >= p.n / 4u) { return; }
+  out4[i] = a4[i] * b4[i];
 }
 
 @compute @workgroup_size(WG)

@@ -15,6 +15,7 @@ beforeAll(async () => {
 // b's shape, a's shape, and how b repeats over a ([outer, bn, inner]).
 const broadcasts: { name: string; a: number[]; b: number[]; bn: number; inner: number }[] = [
   { name: 'same shape, odd size', a: [3, 7, 5], b: [3, 7, 5], bn: 105, inner: 1 },
+  { name: 'same shape, a multiple of 4 (add4 / mul4), several workgroups', a: [4, 600], b: [4, 600], bn: 2400, inner: 1 },
   { name: 'scalar', a: [4, 9], b: [1], bn: 1, inner: 1 },
   { name: 'row vector (bias)', a: [6, 13], b: [13], bn: 13, inner: 1 },
   { name: 'per-channel NCHW', a: [2, 3, 5, 7], b: [3, 1, 1], bn: 3, inner: 35 },

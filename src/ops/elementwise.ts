@@ -35,6 +35,8 @@ const K = {
   relu_bwd: kernel('relu_bwd', [1, 2, 3]),
   relu4: kernel('relu4', [5, 7]),
   relu_bwd4: kernel('relu_bwd4', [5, 6, 7]),
+  add4: kernel('add4', [5, 6, 7]),
+  mul4: kernel('mul4', [5, 6, 7]),
   sigmoid: kernel('sigmoid', [1, 3]),
   sigmoid_bwd: kernel('sigmoid_bwd', [1, 2, 3]),
   tanh_fwd: kernel('tanh_fwd', [1, 3]),
@@ -47,12 +49,15 @@ const K = {
 
 type EwKernel = (typeof K)[keyof typeof K];
 
-/** Kernels over vec4s (bindings 5–7) that serve n a multiple of 4 in place of the f32 one. */
-const VEC4: Partial<Record<string, EwKernel>> = { relu: K.relu4, relu_bwd: K.relu_bwd4 };
+/**
+ * Kernels over vec4s (bindings 5–7) that serve n a multiple of 4 in place of the f32 one (the
+ * binary ones only for a full-size b).
+ */
+const VEC4: Partial<Record<string, EwKernel>> = { relu: K.relu4, relu_bwd: K.relu_bwd4, add: K.add4, mul: K.mul4 };
 
 function run(k: EwKernel, out: Tensor, inputs: Tensor[], p: { bn?: number; inner?: number; alpha?: number; beta?: number } = {}): Tensor {
   const n = out.size;
-  const k4 = n % 4 === 0 ? VEC4[k.entry] : undefined;
+  const k4 = n % 4 === 0 && (p.bn === undefined || p.bn === n) ? VEC4[k.entry] : undefined;
   out.engine.dispatch(
     k4 ?? k,
     { n, bn: p.bn ?? n, inner: p.inner ?? 1, alpha: p.alpha ?? 0, beta: p.beta ?? 0 },
