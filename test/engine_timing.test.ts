@@ -25,11 +25,11 @@ describe('engine timing and profiling', () => {
     const odd = Tensor.from(engine, new Float32Array(7).fill(2), [7]);
     engine.beginProfile();
     engine.tidy(() => {
-      relu(add(x, x)); // n a multiple of 4: relu's vec4 kernel
+      relu(add(x, x)); // n a multiple of 4: the vec4 kernels
       relu(odd);
     });
     const rows = await engine.endProfile();
-    expect(rows.map((r) => r.entry)).toEqual(['add', 'relu4', 'relu']);
+    expect(rows.map((r) => r.entry)).toEqual(['add4', 'relu4', 'relu']);
     for (const r of rows) expect(r.ms).toBeGreaterThanOrEqual(0);
     // past maxDispatches the rest run untimed and unlisted
     engine.beginProfile(2);
