@@ -87,7 +87,7 @@ override S: u32 = 1;
 override PAD: i32 = i32((S - 1u) / 2u);
 // A packed kernel row holds its S taps padded to whole vec4s.
 override Q: u32 = (S + 3u) / 4u;
-// conv2d_bwd_weight_sg: pixels of a row per loop iteration, 1 or 4 (see there)
+// conv2d_bwd_weight_taps_sg: pixels of a row per loop iteration, 1 or 4 (see conv2d_bwd_weight_sg)
 override PX: u32 = 1;
 // The quad-rows kernels: kernel rows per iteration of their channel loop, 1 or S. With S rows
 // the loop blends its accumulators with its lane mask once per channel instead of once per row
@@ -682,10 +682,10 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   let b = task % S;
   let plane = p.H * p.W;
   let og = min(o0 + (q & 7u), p.Cout - 1u) * plane;  // this lane's share of the g loads
-  // Tap b at pixel xx reads what tap b + 1 (the next lane: same channels and kernel row) read at
-  // pixel xx − 1, so only the last tap of each kernel row (and the subgroup's last lane, whose
-  // next lane is in another subgroup) loads after a row's first pixel; the others take it by a
-  // shuffle. On lavapipe a load costs per active lane: 0.97× the time at S = 3, 0.90× at S = 7
+  // Tap b at pixel P reads what tap b + 1 (the next lane: same channels and kernel row) read at
+  // pixel P − 1, so only the last tap of each kernel row (and the subgroup's last lane, whose
+  // next lane is in another subgroup) loads after an image's first pixel; the others take it by
+  // a shuffle. On lavapipe a load costs per active lane: 0.97× the time at S = 3, 0.90× at S = 7
   // (paired runs). Idle lanes repeat the last task, a last tap, and so load.
   let loads = b == S - 1u || q == sg - 1u;
   let next_lane = (q + 1u) & (sg - 1u);
@@ -701,29 +701,36 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   // one kernel row a skips |a − pad| of the H rows (0.93–0.98× the time at S = 5…9, paired runs).
   let y_first = u32(max(PAD - i32(subgroupMax(a)), 0));
   let y_end = u32(clamp(i32(p.H) + PAD - i32(subgroupMin(a)), 0, i32(p.H)));
+  // The pixels P of those rows in one loop, flat over the plane (rows wrap): the lane's tap reads
+  // x at P + (a − pad)·W + b − pad (clamped into the plane where the tap leaves it, and masked
+  // off: the pixel's column and the tap's input row are counted along), which is what the next
+  // lane read at P − 1 across a row's end too. Per row loops cost all lanes' loads at each row's
+  // first pixel, and their 4 pixels per iteration needed 4 | W: flat, 0.80–0.85× the time on
+  // 7×7 planes, 0.87–0.96 on 14×14, 0.80 on 28×28, 0.90–0.99 on 16×16 and 32×32 (paired runs).
+  // 4 pixels per iteration, a constant trip count the compiler unrolls: lavapipe blends the
+  // vectors this loop writes with its lane mask once per iteration, so once per 4 pixels (0.87–
+  // 0.99× the time for S = 1…7, paired runs; 8 was slower); a last partial group is masked off.
+  let tap_offset = (i32(a) - PAD) * i32(p.W) + i32(b) - PAD;
+  let p_first = y_first * p.W;
+  let p_end = y_end * p.W;
   for (var n = n_first; n < n_end; n++) {
     let xn = (n * nbc + c0 / 4u) * plane;
     let gn = n * p.Cout * plane + og;
-    for (var y = y_first; y < y_end; y++) {
-      let iy = i32(y) - PAD + i32(a);
-      let row_ok = u32(iy) < p.H;
-      let xr = xn + clamp_pos(iy, p.H) * p.W;
-      let gr = gn + y * p.W;
-      var prev = vec4f(0.0);  // this lane's input at the previous pixel
-      // PX pixels per iteration, a constant trip count the compiler unrolls: lavapipe blends the
-      // 9 vectors this loop writes with its lane mask once per iteration, so once per PX pixels
-      // (PX = 4: 0.87–0.99× the time for S = 1…7 on 16×16 to 32×32 planes, 1.02 at S = 9, paired
-      // runs; 8 was slower, and so was 4 with a remainder loop on 7×7). The host sets PX = 4 only
-      // when 4 divides W.
-      for (var x0 = 0u; x0 < p.W; x0 += PX) {
-        for (var k = 0u; k < PX; k++) {
-          let xx = x0 + k;
-          let ix = i32(xx) - PAD + i32(b);
-          let m = select(0.0, 1.0, row_ok && u32(ix) < p.W);
-          var v = subgroupShuffle(prev, next_lane);
-          if (xx == 0u || loads) { v = x4[xr + clamp_pos(ix, p.W)]; }
-          prev = v;
-          fma_broadcast(&acc, v * m, g[gr + xx]);
+    var prev = vec4f(0.0);  // this lane's input at the previous pixel
+    var col = 0u;  // the pixel's column
+    var iy = i32(y_first) - PAD + i32(a);  // the tap's input row
+    for (var p0 = p_first; p0 < p_end; p0 += 4u) {
+      for (var k = 0u; k < 4u; k++) {
+        let px = p0 + k;
+        let m = select(0.0, 1.0, px < p_end && u32(iy) < p.H && u32(i32(col) - PAD + i32(b)) < p.W);
+        var v = subgroupShuffle(prev, next_lane);
+        if (px == p_first || loads) { v = x4[xn + clamp_pos(i32(px) + tap_offset, plane)]; }
+        prev = v;
+        fma_broadcast(&acc, v * m, g[gn + min(px, p_end - 1u)]);
+        col += 1u;
+        if (col == p.W) {
+          col = 0u;
+          iy += 1;
         }
       }
     }

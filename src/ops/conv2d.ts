@@ -327,7 +327,7 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
   for (const S of sizes) {
     const grid: [number, number] = [Math.ceil((Math.ceil(Cout / 8) * bwdWeightLanes(Cin, S, sg)) / WG), chunks];
     const params = { ...p.params, nchunk: chunks > 1 ? perChunk : 0 };
-    const constants = { S, PX: W % 4 === 0 ? 4 : 1 };
+    const constants: Record<string, number> = taps ? { S, PX: W % 4 === 0 ? 4 : 1 } : { S };
     engine.dispatch(taps ? K.bwdWeightTapsSubgroups : K.bwdWeightSubgroups, params, [x4.buffer, sums.buffer, g.buffer, vt.buffer], grid, constants);
   }
   if (!taps) x4.dispose();
