@@ -138,24 +138,27 @@ fn mask_factor(i: u32, v: f32) -> f32 {
 // forward and input-gradient kernels then load 4 taps of a lane's channel in one vec4. The size s
 // is the one in use (p.s, or the hard size of the soft size), not the pipeline constant S, so a
 // soft-size convolution packs once for the pipeline that will do the work rather than once per
-// admissible size (the host sizes the grid for the largest).
+// admissible size (the host sizes the grid for the largest). One invocation per packed row
+// (o, c, a): its index is divided out once for the row's taps, not per tap (a CPU adapter
+// divides lane by lane).
 @compute @workgroup_size(WG)
 fn conv2d_pack_weights_sg(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
                           @builtin(local_invocation_index) lid: u32) {
   let v = size_v[0];
   let s = size_in_use(v);
   let idx = (wid.y * nwg.x + wid.x) * WG + lid;
-  let row = 4u * ((s + 3u) / 4u);
-  if (idx >= p.Cout * p.Cin * s * row) { return; }
-  let b = idx % row;
-  let a = idx / row % s;
-  let oc = idx / row / s;
+  if (idx >= p.Cout * p.Cin * s) { return; }
+  let a = idx % s;
+  let oc = idx / s;
   let off = window_offset(s);
-  var val = 0.0;
-  if (b < s) {
-    val = w[(oc * p.kw + off + a) * p.kw + off + b] * mask_factor(off + a, v) * mask_factor(off + b, v);
+  let row_mask = mask_factor(off + a, v);
+  let src = (oc * p.kw + off + a) * p.kw + off;
+  let dst = idx * 4u * ((s + 3u) / 4u);
+  for (var b = 0u; b < 4u * ((s + 3u) / 4u); b++) {
+    var val = 0.0;
+    if (b < s) { val = w[src + b] * row_mask * mask_factor(off + b, v); }
+    out[dst + b] = val;
   }
-  out[idx] = val;
 }
 
 // Five values per lane of a kernel row's input: of a run of 5·SG consecutive elements, element

@@ -250,7 +250,8 @@ function withPackedWeights(p: ConvPlan, w: Tensor, vt: Tensor, conv: (packed: Te
   const sizes = sizeVariants(p);
   const largest = packedFloats(p, sizes[sizes.length - 1]!);
   const packed = Tensor.empty(w.engine, [largest]);
-  w.engine.dispatch(K.packSubgroups, p.params, [w.buffer, packed.buffer, vt.buffer], grid1d(largest, WG));
+  // one invocation per packed kernel row
+  w.engine.dispatch(K.packSubgroups, p.params, [w.buffer, packed.buffer, vt.buffer], grid1d(p.params.Cout * p.params.Cin * sizes[sizes.length - 1]!, WG));
   for (const S of sizes) conv(packed, S);
   packed.dispose();
 }
