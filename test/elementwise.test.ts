@@ -128,6 +128,10 @@ describe('creation', () => {
     const { expect } = await import('vitest');
     const t = ec.full(engine, [5, 7], 2.5);
     expect(Array.from(await t.toArray()).every((v) => v === 2.5)).toBe(true);
+    const quads = ec.full(engine, [4, 1001], -1.5); // a multiple of 4: fill4, several workgroups
+    const q = await quads.toArray();
+    expect(q.length).toBe(4004);
+    expect(q.every((v) => v === -1.5)).toBe(true);
     const big = ec.ones(engine, [65536 * 256 + 3]);
     const values = await big.toArray();
     expect(values.length).toBe(65536 * 256 + 3);

@@ -36,6 +36,7 @@ const K = {
   relu4: kernel('relu4', [5, 7]),
   relu_bwd4: kernel('relu_bwd4', [5, 6, 7]),
   add4: kernel('add4', [5, 6, 7]),
+  fill4: kernel('fill4', [7]),
   mul4: kernel('mul4', [5, 6, 7]),
   sigmoid: kernel('sigmoid', [1, 3]),
   sigmoid_bwd: kernel('sigmoid_bwd', [1, 2, 3]),
@@ -53,7 +54,7 @@ type EwKernel = (typeof K)[keyof typeof K];
  * Kernels over vec4s (bindings 5–7) that serve n a multiple of 4 in place of the f32 one (the
  * binary ones only for a full-size b).
  */
-const VEC4: Partial<Record<string, EwKernel>> = { relu: K.relu4, relu_bwd: K.relu_bwd4, add: K.add4, mul: K.mul4 };
+const VEC4: Partial<Record<string, EwKernel>> = { relu: K.relu4, relu_bwd: K.relu_bwd4, add: K.add4, mul: K.mul4, fill: K.fill4 };
 
 function run(k: EwKernel, out: Tensor, inputs: Tensor[], p: { bn?: number; inner?: number; alpha?: number; beta?: number } = {}): Tensor {
   const n = out.size;
