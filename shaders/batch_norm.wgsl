@@ -7,11 +7,12 @@
 //   batch_norm_stats      one workgroup per channel (tree reduction in workgroup memory):
 //                         two passes, mean then biased var, into stats; when update_running = 1,
 //                         running ← (1 − momentum)·running + momentum·(mean, var · M/(M − 1)).
+//                         (batch_norm_stats4: vec4 loads, when H·W is a multiple of 4)
 //   batch_norm_eval_stats stats from running (eval mode); one invocation per channel.
 //   batch_norm_fwd        y = (x − mean)·inv_std·γ + β, PER_INVOCATION elements of a plane per invocation
 //                         (batch_norm_fwd4: vec4s, when H·W is a multiple of 4).
 //   batch_norm_bwd_params one workgroup per channel: sums = [Σ g | Σ g·x̂], x̂ = (x − mean)·inv_std;
-//                         dβ = Σ g and dγ = Σ g·x̂.
+//                         dβ = Σ g and dγ = Σ g·x̂ (batch_norm_bwd_params4: vec4 loads).
 //   batch_norm_bwd_input  PER_INVOCATION elements of a plane per invocation (batch_norm_bwd_input4: vec4s):
 //                         training: dx = γ·inv_std/M · (M·g − Σg − x̂·Σg·x̂)   (batch statistics)
 //                         eval:     dx = γ·inv_std·g                          (constant statistics)
@@ -58,20 +59,27 @@ fn reduce_pair(lid: u32) {
   }
 }
 
-@compute @workgroup_size(WG)
-fn batch_norm_stats(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let c = wid.x;
-  let M = p.N * p.HW;
+// The workgroup's total of v (every invocation must call it; all get the total).
+fn reduce_one(lid: u32, v: f32) -> f32 {
+  partial[lid] = v;
+  partial2[lid] = 0.0;
+  reduce_pair(lid);
+  let total = partial[0];
+  workgroupBarrier();  // partial is written again by the next reduction
+  return total;
+}
+
+// This invocation's share of Σ x and of Σ (x − mean)² over channel c (f32 or vec4 loads).
+fn sum_x(c: u32, lid: u32) -> f32 {
   var s = 0.0;
   for (var n = 0u; n < p.N; n++) {
     let base = (n * p.C + c) * p.HW;
     for (var i = lid; i < p.HW; i += WG) { s += x[base + i]; }
   }
-  partial[lid] = s;
-  partial2[lid] = 0.0;
-  reduce_pair(lid);
-  let mean = partial[0] / f32(M);
-  workgroupBarrier();
+  return s;
+}
+
+fn sum_sq(c: u32, lid: u32, mean: f32) -> f32 {
   var q = 0.0;
   for (var n = 0u; n < p.N; n++) {
     let base = (n * p.C + c) * p.HW;
@@ -80,18 +88,58 @@ fn batch_norm_stats(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation
       q += d * d;
     }
   }
-  partial[lid] = q;
-  reduce_pair(lid);
-  if (lid == 0u) {
-    let v = partial[0] / f32(M);
-    stats[c] = mean;
-    stats[p.C + c] = inverseSqrt(v + p.eps);
-    if (p.update_running == 1u) {
-      let unbiased = select(v, v * f32(M) / f32(M - 1u), M > 1u);
-      running[c] = (1.0 - p.momentum) * running[c] + p.momentum * mean;
-      running[p.C + c] = (1.0 - p.momentum) * running[p.C + c] + p.momentum * unbiased;
+  return q;
+}
+
+fn sum_x4(c: u32, lid: u32) -> f32 {
+  var s = vec4f(0.0);
+  for (var n = 0u; n < p.N; n++) {
+    let base = (n * p.C + c) * p.HW / 4u;
+    for (var i = lid; i < p.HW / 4u; i += WG) { s += x4[base + i]; }
+  }
+  return s.x + s.y + s.z + s.w;
+}
+
+fn sum_sq4(c: u32, lid: u32, mean: f32) -> f32 {
+  var q = vec4f(0.0);
+  for (var n = 0u; n < p.N; n++) {
+    let base = (n * p.C + c) * p.HW / 4u;
+    for (var i = lid; i < p.HW / 4u; i += WG) {
+      let d = x4[base + i] - mean;
+      q += d * d;
     }
   }
+  return q.x + q.y + q.z + q.w;
+}
+
+// stats (and running) of channel c from its mean and biased variance v.
+fn store_stats(c: u32, lid: u32, mean: f32, v: f32) {
+  if (lid != 0u) { return; }
+  let M = p.N * p.HW;
+  stats[c] = mean;
+  stats[p.C + c] = inverseSqrt(v + p.eps);
+  if (p.update_running == 1u) {
+    let unbiased = select(v, v * f32(M) / f32(M - 1u), M > 1u);
+    running[c] = (1.0 - p.momentum) * running[c] + p.momentum * mean;
+    running[p.C + c] = (1.0 - p.momentum) * running[p.C + c] + p.momentum * unbiased;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn batch_norm_stats(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let c = wid.x;
+  let M = f32(p.N * p.HW);
+  let mean = reduce_one(lid, sum_x(c, lid)) / M;
+  store_stats(c, lid, mean, reduce_one(lid, sum_sq(c, lid, mean)) / M);
+}
+
+// batch_norm_stats on vec4s (H·W a multiple of 4): a quarter of the per-lane loads.
+@compute @workgroup_size(WG)
+fn batch_norm_stats4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let c = wid.x;
+  let M = f32(p.N * p.HW);
+  let mean = reduce_one(lid, sum_x4(c, lid)) / M;
+  store_stats(c, lid, mean, reduce_one(lid, sum_sq4(c, lid, mean)) / M);
 }
 
 @compute @workgroup_size(WG)
@@ -162,9 +210,7 @@ fn batch_norm_fwd4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
 @compute @workgroup_size(WG)
 fn batch_norm_bwd_params(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let c = wid.x;
-  let M = p.N * p.HW;
   let mean = stats[c];
-  let inv = stats[p.C + c];
   var sg = 0.0;
   var sgx = 0.0;
   for (var n = 0u; n < p.N; n++) {
@@ -174,9 +220,31 @@ fn batch_norm_bwd_params(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoc
       sgx += g[base + i] * (x[base + i] - mean);
     }
   }
-  sgx *= inv;
+  store_param_sums(c, lid, sg, sgx);
+}
+
+// batch_norm_bwd_params on vec4s (H·W a multiple of 4).
+@compute @workgroup_size(WG)
+fn batch_norm_bwd_params4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let c = wid.x;
+  let mean = stats[c];
+  var sg = vec4f(0.0);
+  var sgx = vec4f(0.0);
+  for (var n = 0u; n < p.N; n++) {
+    let base = (n * p.C + c) * p.HW / 4u;
+    for (var i = lid; i < p.HW / 4u; i += WG) {
+      let gv = g4[base + i];
+      sg += gv;
+      sgx += gv * (x4[base + i] - mean);
+    }
+  }
+  store_param_sums(c, lid, sg.x + sg.y + sg.z + sg.w, sgx.x + sgx.y + sgx.z + sgx.w);
+}
+
+// sums = [Σ g | Σ g·x̂] of channel c from this invocation's shares of Σ g and Σ g·(x − mean).
+fn store_param_sums(c: u32, lid: u32, sg: f32, sgx: f32) {
   partial[lid] = sg;
-  partial2[lid] = sgx;
+  partial2[lid] = sgx * stats[p.C + c];
   reduce_pair(lid);
   if (lid == 0u) {
     sums[c] = partial[0];

@@ -33,6 +33,8 @@ const K = {
   // the same on vec4s when H·W is a multiple of 4 (a vec4 access costs less than 4 f32 ones on CPU adapters)
   fwd4: kernel('batch_norm_fwd4', [2, 3, 4, 9, 10], { PER_INVOCATION }),
   bwdInput4: kernel('batch_norm_bwd_input4', [2, 4, 8, 9, 10, 11], { PER_INVOCATION }),
+  stats4: kernel('batch_norm_stats4', [4, 5, 9]),
+  bwdParams4: kernel('batch_norm_bwd_params4', [4, 8, 9, 11]),
 };
 
 /** Learned affine (γ, β) and running statistics of one BatchNorm2d layer. */
@@ -74,18 +76,20 @@ export function batchNorm2d(x: Tensor, bn: BatchNormState, training: boolean): T
   const engine = x.engine;
   const params = { N, C, HW: H * W, eps: bn.eps, momentum: bn.momentum, training: training ? 1 : 0, update_running: training ? 1 : 0 };
   const stats = Tensor.empty(engine, [2 * C]);
-  if (training) engine.dispatch(K.stats, params, [x.buffer, stats.buffer, bn.running.buffer], [C]);
+  const vec4 = (H * W) % 4 === 0;
+  if (training && vec4) engine.dispatch(K.stats4, params, [stats.buffer, bn.running.buffer, x.buffer], [C]);
+  else if (training) engine.dispatch(K.stats, params, [x.buffer, stats.buffer, bn.running.buffer], [C]);
   else engine.dispatch(K.evalStats, params, [stats.buffer, bn.running.buffer], grid1d(C, WG));
   const y = Tensor.empty(engine, x.shape);
   // one workgroup row per (n, c) plane (N·C ≤ 65535 rows), WG · PER_INVOCATION elements (or vec4s) per workgroup
-  const vec4 = (H * W) % 4 === 0;
   const planes: [number, number] = [Math.ceil((H * W) / (vec4 ? 4 : 1) / (WG * PER_INVOCATION)), N * C];
   if (N * C > 65535) throw new ShapeError(op, `N·C = ${N * C} planes exceeds the 65535 workgroup rows of one dispatch`);
   if (vec4) engine.dispatch(K.fwd4, params, [bn.gamma.buffer, bn.beta.buffer, stats.buffer, x.buffer, y.buffer], planes);
   else engine.dispatch(K.fwd, params, [x.buffer, bn.gamma.buffer, bn.beta.buffer, stats.buffer, y.buffer], planes);
   const out = record(op, [x, bn.gamma, bn.beta], y, [x, bn.gamma, stats], (g, [sx, sgamma, sstats], needs) => {
     const sums = Tensor.empty(engine, [2 * C]);
-    engine.dispatch(K.bwdParams, params, [sx!.buffer, sstats!.buffer, g.buffer, sums.buffer], [C]);
+    if (vec4) engine.dispatch(K.bwdParams4, params, [sstats!.buffer, sums.buffer, sx!.buffer, g.buffer], [C]);
+    else engine.dispatch(K.bwdParams, params, [sx!.buffer, sstats!.buffer, g.buffer, sums.buffer], [C]);
     let dx: Tensor | null = null;
     if (needs[0]) {
       dx = Tensor.empty(engine, x.shape);
