@@ -9,11 +9,11 @@
 //                         running ← (1 − momentum)·running + momentum·(mean, var · M/(M − 1)).
 //                         (batch_norm_stats4: vec4 loads, when H·W is a multiple of 4)
 //   batch_norm_eval_stats stats from running (eval mode); one invocation per channel.
-//   batch_norm_fwd        y = (x − mean)·inv_std·γ + β, PER_INVOCATION elements of a plane per invocation
+//   batch_norm_fwd        y = (x − mean)·inv_std·γ + β; a workgroup per channel and block of images
 //                         (batch_norm_fwd4: vec4s, when H·W is a multiple of 4).
 //   batch_norm_bwd_params one workgroup per channel: sums = [Σ g | Σ g·x̂], x̂ = (x − mean)·inv_std;
 //                         dβ = Σ g and dγ = Σ g·x̂ (batch_norm_bwd_params4: vec4 loads).
-//   batch_norm_bwd_input  PER_INVOCATION elements of a plane per invocation (batch_norm_bwd_input4: vec4s):
+//   batch_norm_bwd_input  a workgroup per channel and block of images (batch_norm_bwd_input4: vec4s):
 //                         training: dx = γ·inv_std/M · (M·g − Σg − x̂·Σg·x̂)   (batch statistics)
 //                         eval:     dx = γ·inv_std·g                          (constant statistics)
 
@@ -25,6 +25,7 @@ struct BnParams {
   momentum: f32,
   training: u32,
   update_running: u32,
+  images: u32,  // element-wise entries: images per workgroup
 }
 
 @group(0) @binding(0) var<uniform> p: BnParams;
@@ -150,26 +151,15 @@ fn batch_norm_eval_stats(@builtin(global_invocation_id) gid: vec3u) {
   stats[p.C + c] = inverseSqrt(running[p.C + c] + p.eps);
 }
 
-// Element-wise entries run on a grid (⌈HW / (WG·PER_INVOCATION)⌉, N·C): workgroup row = one
-// (n, c) plane, so the channel needs no per-element division, and each invocation takes
-// PER_INVOCATION elements of its plane (strided by WG), so the channel's statistics and affine
-// parameters are loaded once for all of them: on CPU adapters every load costs per lane, and one
-// element per invocation spent most of its time loading the same 4–6 parameters.
-override PER_INVOCATION: u32 = 16u;
-
-// The plane of workgroup row wid.y (flat offset of its first element) and its channel.
-struct Plane {
-  base: u32,
-  c: u32,
-}
-
-fn plane_of(wid: vec3u) -> Plane {
-  return Plane(wid.y * p.HW, wid.y % p.C);
-}
-
-// Index within the plane of this invocation's k-th element (≥ HW when past the plane).
-fn plane_index(wid: vec3u, lid: u32, k: u32) -> u32 {
-  return wid.x * WG * PER_INVOCATION + k * WG + lid;
+// Element-wise entries run on a grid (⌈N / images⌉, C): a workgroup takes channel wid.y of
+// p.images consecutive images (the host picks about 4096 elements per workgroup), so the
+// channel's statistics and affine parameters are loaded once per invocation for all its
+// elements — on CPU adapters every load costs per lane — and a small plane (7 × 7) does not cost a
+// workgroup of its own: lavapipe's per-workgroup overhead made one workgroup per (n, c) plane
+// 4–7× slower there.
+fn images_of(wid: vec3u) -> vec2u {
+  let first = wid.x * p.images;
+  return vec2u(first, min(first + p.images, p.N));
 }
 
 // Channel c's forward: y = (x − mean)·scale + shift.
@@ -185,25 +175,28 @@ fn fwd_channel(c: u32) -> FwdChannel {
 
 @compute @workgroup_size(WG)
 fn batch_norm_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let pl = plane_of(wid);
-  let ch = fwd_channel(pl.c);
-  for (var k = 0u; k < PER_INVOCATION; k++) {
-    let i = plane_index(wid, lid, k);
-    if (i >= p.HW) { break; }
-    out[pl.base + i] = (x[pl.base + i] - ch.mean) * ch.scale + ch.shift;
+  let c = wid.y;
+  let ch = fwd_channel(c);
+  let images = images_of(wid);
+  for (var n = images.x; n < images.y; n++) {
+    let base = (n * p.C + c) * p.HW;
+    for (var i = lid; i < p.HW; i += WG) {
+      out[base + i] = (x[base + i] - ch.mean) * ch.scale + ch.shift;
+    }
   }
 }
 
-// batch_norm_fwd on vec4s: PER_INVOCATION vec4s of a plane per invocation.
+// batch_norm_fwd on vec4s (H·W a multiple of 4).
 @compute @workgroup_size(WG)
 fn batch_norm_fwd4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let pl = plane_of(wid);
-  let ch = fwd_channel(pl.c);
-  let base = pl.base / 4u;
-  for (var k = 0u; k < PER_INVOCATION; k++) {
-    let i = plane_index(wid, lid, k);
-    if (i >= p.HW / 4u) { break; }
-    out4[base + i] = (x4[base + i] - ch.mean) * ch.scale + ch.shift;
+  let c = wid.y;
+  let ch = fwd_channel(c);
+  let images = images_of(wid);
+  for (var n = images.x; n < images.y; n++) {
+    let base = (n * p.C + c) * p.HW / 4u;
+    for (var i = lid; i < p.HW / 4u; i += WG) {
+      out4[base + i] = (x4[base + i] - ch.mean) * ch.scale + ch.shift;
+    }
   }
 }
 
@@ -270,35 +263,38 @@ fn bwd_channel(c: u32) -> BwdChannel {
 
 @compute @workgroup_size(WG)
 fn batch_norm_bwd_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let pl = plane_of(wid);
-  let ch = bwd_channel(pl.c);
-  for (var k = 0u; k < PER_INVOCATION; k++) {
-    let i = plane_index(wid, lid, k);
-    if (i >= p.HW) { break; }
-    let idx = pl.base + i;
-    if (p.training == 0u) {
-      out[idx] = ch.scale * g[idx];
-    } else {
-      let xhat = (x[idx] - ch.mean) * ch.inv;
-      out[idx] = ch.scale / ch.M * (ch.M * g[idx] - ch.sum_g - xhat * ch.sum_gx);
+  let c = wid.y;
+  let ch = bwd_channel(c);
+  let images = images_of(wid);
+  for (var n = images.x; n < images.y; n++) {
+    let base = (n * p.C + c) * p.HW;
+    for (var i = lid; i < p.HW; i += WG) {
+      let idx = base + i;
+      if (p.training == 0u) {
+        out[idx] = ch.scale * g[idx];
+      } else {
+        let xhat = (x[idx] - ch.mean) * ch.inv;
+        out[idx] = ch.scale / ch.M * (ch.M * g[idx] - ch.sum_g - xhat * ch.sum_gx);
+      }
     }
   }
 }
 
-// batch_norm_bwd_input on vec4s: PER_INVOCATION vec4s of a plane per invocation.
+// batch_norm_bwd_input on vec4s (H·W a multiple of 4).
 @compute @workgroup_size(WG)
 fn batch_norm_bwd_input4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let pl = plane_of(wid);
-  let ch = bwd_channel(pl.c);
-  let base = pl.base / 4u;
-  for (var k = 0u; k < PER_INVOCATION; k++) {
-    let i = plane_index(wid, lid, k);
-    if (i >= p.HW / 4u) { break; }
-    if (p.training == 0u) {
-      out4[base + i] = ch.scale * g4[base + i];
-    } else {
-      let xhat = (x4[base + i] - ch.mean) * ch.inv;
-      out4[base + i] = ch.scale / ch.M * (ch.M * g4[base + i] - ch.sum_g - xhat * ch.sum_gx);
+  let c = wid.y;
+  let ch = bwd_channel(c);
+  let images = images_of(wid);
+  for (var n = images.x; n < images.y; n++) {
+    let base = (n * p.C + c) * p.HW / 4u;
+    for (var i = lid; i < p.HW / 4u; i += WG) {
+      if (p.training == 0u) {
+        out4[base + i] = ch.scale * g4[base + i];
+      } else {
+        let xhat = (x4[base + i] - ch.mean) * ch.inv;
+        out4[base + i] = ch.scale / ch.M * (ch.M * g4[base + i] - ch.sum_g - xhat * ch.sum_gx);
+      }
     }
   }
 }

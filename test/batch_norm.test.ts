@@ -74,9 +74,11 @@ function withState(C: number, gamma: Tensor, beta: Tensor, running: Float64Array
 
 describe('batchNorm2d', () => {
   // batch 1 and > 1, C = 1 and non-multiples of 4, odd spatial sizes, M not a multiple of 64,
-  // planes longer than one workgroup's 64 · 16 elements (37 × 29 = 1073) or vec4s (4 × 20 × 52 = 4160
-  // floats); H·W a multiple of 4 takes the vec4 kernels ([2, 3, 4, 5], [1, 2, 20, 52])
-  for (const [N, C, H, W] of [[1, 1, 3, 3], [2, 3, 5, 7], [4, 6, 1, 1], [3, 5, 9, 11], [2, 2, 37, 29], [2, 3, 4, 5], [1, 2, 20, 52]] as const) {
+  // planes longer than a workgroup's 64 lanes (37 × 29 = 1073) or vec4s (20 × 52 = 1040 floats);
+  // H·W a multiple of 4 takes the vec4 kernels ([2, 3, 4, 5], [1, 2, 20, 52], [7, 3, 24, 25]);
+  // images split over several workgroups (about 4096 elements each), the last one short:
+  // [7, 3, 24, 25] (6 + 1 images), [9, 2, 23, 21] (8 + 1)
+  for (const [N, C, H, W] of [[1, 1, 3, 3], [2, 3, 5, 7], [4, 6, 1, 1], [3, 5, 9, 11], [2, 2, 37, 29], [2, 3, 4, 5], [1, 2, 20, 52], [7, 3, 24, 25], [9, 2, 23, 21]] as const) {
     it(`training ${N}×${C}×${H}×${W}: forward (batch statistics) and gradients of x, γ, β`, async () => {
       const rng = new Rng(N * 1000 + C * 100 + H * 10 + W);
       const HW = H * W;

@@ -17,22 +17,23 @@ export const BnParams = uniformLayout('BnParams', [
   ['momentum', 'f32'],
   ['training', 'u32'],
   ['update_running', 'u32'],
+  ['images', 'u32'],
 ] as const);
 
 const WG = 64;
-/** Elements of one plane per invocation in the element-wise entries (batch_norm.wgsl explains why). */
-const PER_INVOCATION = 16;
+/** Elements per workgroup (about) in the element-wise entries: whole images of one channel (batch_norm.wgsl explains why). */
+const ELEMENTS_PER_WORKGROUP = 4096;
 const kernel = (entry: string, bindings: number[], constants: Record<string, number> = {}) =>
   defineKernel({ file: 'batch_norm.wgsl', entry, params: BnParams, bindings, constants: { WG, ...constants } });
 const K = {
   stats: kernel('batch_norm_stats', [1, 4, 5]),
   evalStats: kernel('batch_norm_eval_stats', [4, 5]),
-  fwd: kernel('batch_norm_fwd', [1, 2, 3, 4, 6], { PER_INVOCATION }),
+  fwd: kernel('batch_norm_fwd', [1, 2, 3, 4, 6]),
   bwdParams: kernel('batch_norm_bwd_params', [1, 4, 7, 8]),
-  bwdInput: kernel('batch_norm_bwd_input', [1, 2, 4, 6, 7, 8], { PER_INVOCATION }),
+  bwdInput: kernel('batch_norm_bwd_input', [1, 2, 4, 6, 7, 8]),
   // the same on vec4s when H·W is a multiple of 4 (a vec4 access costs less than 4 f32 ones on CPU adapters)
-  fwd4: kernel('batch_norm_fwd4', [2, 3, 4, 9, 10], { PER_INVOCATION }),
-  bwdInput4: kernel('batch_norm_bwd_input4', [2, 4, 8, 9, 10, 11], { PER_INVOCATION }),
+  fwd4: kernel('batch_norm_fwd4', [2, 3, 4, 9, 10]),
+  bwdInput4: kernel('batch_norm_bwd_input4', [2, 4, 8, 9, 10, 11]),
   stats4: kernel('batch_norm_stats4', [4, 5, 9]),
   bwdParams4: kernel('batch_norm_bwd_params4', [4, 8, 9, 11]),
 };
@@ -74,16 +75,17 @@ export function batchNorm2d(x: Tensor, bn: BatchNormState, training: boolean): T
   }
   if (training && N * H * W < 2) throw new ShapeError(op, `training needs more than one value per channel, got ${fmtShape(x.shape)}`);
   const engine = x.engine;
-  const params = { N, C, HW: H * W, eps: bn.eps, momentum: bn.momentum, training: training ? 1 : 0, update_running: training ? 1 : 0 };
+  const images = Math.max(1, Math.min(N, Math.floor(ELEMENTS_PER_WORKGROUP / (H * W))));
+  const params = { N, C, HW: H * W, eps: bn.eps, momentum: bn.momentum, training: training ? 1 : 0, update_running: training ? 1 : 0, images };
   const stats = Tensor.empty(engine, [2 * C]);
   const vec4 = (H * W) % 4 === 0;
   if (training && vec4) engine.dispatch(K.stats4, params, [stats.buffer, bn.running.buffer, x.buffer], [C]);
   else if (training) engine.dispatch(K.stats, params, [x.buffer, stats.buffer, bn.running.buffer], [C]);
   else engine.dispatch(K.evalStats, params, [stats.buffer, bn.running.buffer], grid1d(C, WG));
   const y = Tensor.empty(engine, x.shape);
-  // one workgroup row per (n, c) plane (N·C ≤ 65535 rows), WG · PER_INVOCATION elements (or vec4s) per workgroup
-  const planes: [number, number] = [Math.ceil((H * W) / (vec4 ? 4 : 1) / (WG * PER_INVOCATION)), N * C];
-  if (N * C > 65535) throw new ShapeError(op, `N·C = ${N * C} planes exceeds the 65535 workgroup rows of one dispatch`);
+  // the element-wise entries: a workgroup per (block of `images` images, channel)
+  const planes: [number, number] = [Math.ceil(N / images), C];
+  if (C > 65535) throw new ShapeError(op, `C = ${C} channels exceeds the 65535 workgroup rows of one dispatch`);
   if (vec4) engine.dispatch(K.fwd4, params, [bn.gamma.buffer, bn.beta.buffer, stats.buffer, x.buffer, y.buffer], planes);
   else engine.dispatch(K.fwd, params, [x.buffer, bn.gamma.buffer, bn.beta.buffer, stats.buffer, y.buffer], planes);
   const out = record(op, [x, bn.gamma, bn.beta], y, [x, bn.gamma, stats], (g, [sx, sgamma, sstats], needs) => {
