@@ -14,6 +14,7 @@
 //   batch_norm_bwd_params one workgroup per channel: sums = [Σ g | Σ g·x̂], x̂ = (x − mean)·inv_std;
 //                         dβ = Σ g and dγ = Σ g·x̂ (batch_norm_bwd_params4: vec4 loads).
 //   batch_norm_bwd_input  a workgroup per channel and block of images (batch_norm_bwd_input4: vec4s):
+//                         (with RELU, g below is g·[BN(x) > 0]: the fused ReLU's backward)
 //                         training: dx = γ·inv_std/M · (M·g − Σg − x̂·Σg·x̂)   (batch statistics)
 //                         eval:     dx = γ·inv_std·g                          (constant statistics)
 
@@ -43,6 +44,9 @@ struct BnParams {
 @group(0) @binding(11) var<storage, read> g4: array<vec4f>;
 
 override WG: u32 = 64;
+// y = max(BN(x), 0): a ReLU fused into the forward, and into the backward as g·[BN(x) > 0] with
+// BN(x) recomputed from x (which the backward reads anyway), so the ReLU costs no pass of its own.
+override RELU: bool = false;
 
 var<workgroup> partial: array<f32, WG>;
 var<workgroup> partial2: array<f32, WG>;
@@ -173,6 +177,25 @@ fn fwd_channel(c: u32) -> FwdChannel {
   return FwdChannel(stats[c], stats[p.C + c] * gamma[c], beta[c]);
 }
 
+fn normalised(ch: FwdChannel, v: f32) -> f32 {
+  return (v - ch.mean) * ch.scale + ch.shift;
+}
+
+fn normalised4(ch: FwdChannel, v: vec4f) -> vec4f {
+  return (v - ch.mean) * ch.scale + ch.shift;
+}
+
+// The gradient reaching BN's output: g, or g·[BN(x) > 0] behind a fused ReLU.
+fn through_relu(ch: FwdChannel, gv: f32, xv: f32) -> f32 {
+  if (!RELU) { return gv; }
+  return select(0.0, gv, normalised(ch, xv) > 0.0);
+}
+
+fn through_relu4(ch: FwdChannel, gv: vec4f, xv: vec4f) -> vec4f {
+  if (!RELU) { return gv; }
+  return select(vec4f(0.0), gv, normalised4(ch, xv) > vec4f(0.0));
+}
+
 @compute @workgroup_size(WG)
 fn batch_norm_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let c = wid.y;
@@ -181,7 +204,8 @@ fn batch_norm_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
   for (var n = images.x; n < images.y; n++) {
     let base = (n * p.C + c) * p.HW;
     for (var i = lid; i < p.HW; i += WG) {
-      out[base + i] = (x[base + i] - ch.mean) * ch.scale + ch.shift;
+      let y = normalised(ch, x[base + i]);
+      out[base + i] = select(y, max(y, 0.0), RELU);
     }
   }
 }
@@ -195,7 +219,8 @@ fn batch_norm_fwd4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
   for (var n = images.x; n < images.y; n++) {
     let base = (n * p.C + c) * p.HW / 4u;
     for (var i = lid; i < p.HW / 4u; i += WG) {
-      out4[base + i] = (x4[base + i] - ch.mean) * ch.scale + ch.shift;
+      let y = normalised4(ch, x4[base + i]);
+      out4[base + i] = select(y, max(y, vec4f(0.0)), RELU);
     }
   }
 }
@@ -203,14 +228,16 @@ fn batch_norm_fwd4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
 @compute @workgroup_size(WG)
 fn batch_norm_bwd_params(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let c = wid.x;
-  let mean = stats[c];
+  let ch = fwd_channel(c);
   var sg = 0.0;
   var sgx = 0.0;
   for (var n = 0u; n < p.N; n++) {
     let base = (n * p.C + c) * p.HW;
     for (var i = lid; i < p.HW; i += WG) {
-      sg += g[base + i];
-      sgx += g[base + i] * (x[base + i] - mean);
+      let xv = x[base + i];
+      let gv = through_relu(ch, g[base + i], xv);
+      sg += gv;
+      sgx += gv * (xv - ch.mean);
     }
   }
   store_param_sums(c, lid, sg, sgx);
@@ -220,15 +247,16 @@ fn batch_norm_bwd_params(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoc
 @compute @workgroup_size(WG)
 fn batch_norm_bwd_params4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let c = wid.x;
-  let mean = stats[c];
+  let ch = fwd_channel(c);
   var sg = vec4f(0.0);
   var sgx = vec4f(0.0);
   for (var n = 0u; n < p.N; n++) {
     let base = (n * p.C + c) * p.HW / 4u;
     for (var i = lid; i < p.HW / 4u; i += WG) {
-      let gv = g4[base + i];
+      let xv = x4[base + i];
+      let gv = through_relu4(ch, g4[base + i], xv);
       sg += gv;
-      sgx += gv * (x4[base + i] - mean);
+      sgx += gv * (xv - ch.mean);
     }
   }
   store_param_sums(c, lid, sg.x + sg.y + sg.z + sg.w, sgx.x + sgx.y + sgx.z + sgx.w);
@@ -265,16 +293,19 @@ fn bwd_channel(c: u32) -> BwdChannel {
 fn batch_norm_bwd_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let c = wid.y;
   let ch = bwd_channel(c);
+  let fch = fwd_channel(c);
   let images = images_of(wid);
   for (var n = images.x; n < images.y; n++) {
     let base = (n * p.C + c) * p.HW;
     for (var i = lid; i < p.HW; i += WG) {
       let idx = base + i;
+      let xv = x[idx];
+      let gv = through_relu(fch, g[idx], xv);
       if (p.training == 0u) {
-        out[idx] = ch.scale * g[idx];
+        out[idx] = ch.scale * gv;
       } else {
-        let xhat = (x[idx] - ch.mean) * ch.inv;
-        out[idx] = ch.scale / ch.M * (ch.M * g[idx] - ch.sum_g - xhat * ch.sum_gx);
+        let xhat = (xv - ch.mean) * ch.inv;
+        out[idx] = ch.scale / ch.M * (ch.M * gv - ch.sum_g - xhat * ch.sum_gx);
       }
     }
   }
@@ -285,15 +316,18 @@ fn batch_norm_bwd_input(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
 fn batch_norm_bwd_input4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let c = wid.y;
   let ch = bwd_channel(c);
+  let fch = fwd_channel(c);
   let images = images_of(wid);
   for (var n = images.x; n < images.y; n++) {
     let base = (n * p.C + c) * p.HW / 4u;
     for (var i = lid; i < p.HW / 4u; i += WG) {
+      let xv = x4[base + i];
+      let gv = through_relu4(fch, g4[base + i], xv);
       if (p.training == 0u) {
-        out4[base + i] = ch.scale * g4[base + i];
+        out4[base + i] = ch.scale * gv;
       } else {
-        let xhat = (x4[base + i] - ch.mean) * ch.inv;
-        out4[base + i] = ch.scale / ch.M * (ch.M * g4[base + i] - ch.sum_g - xhat * ch.sum_gx);
+        let xhat = (xv - ch.mean) * ch.inv;
+        out4[base + i] = ch.scale / ch.M * (ch.M * gv - ch.sum_g - xhat * ch.sum_gx);
       }
     }
   }

@@ -103,6 +103,49 @@ describe('batchNorm2d', () => {
     });
   }
 
+  // the ReLU fused into the passes (relu: true) against BN then ReLU in float64: H·W = 35 (f32
+  // kernels) and 24 (vec4 kernels), training and eval
+  for (const [N, C, H, W, training] of [[2, 3, 5, 7, true], [3, 2, 4, 6, true], [2, 3, 4, 4, false]] as const) {
+    it(`${training ? 'training' : 'eval'} ${N}×${C}×${H}×${W} with the fused ReLU: max(BN(x), 0) and its gradients of x, γ, β`, async () => {
+      const rng = new Rng(N * 1000 + C * 100 + H * 10 + W + 7);
+      const HW = H * W;
+      const running = Float64Array.from({ length: 2 * C }, (_, i) => (i < C ? 0.2 * i - 0.1 : 0.7 + 0.3 * i));
+      const pre = (x: Float64Array, gamma: Float64Array, beta: Float64Array) => {
+        const { mean, variance } = training ? channelStats(x, N, C, HW) : { mean: running.subarray(0, C), variance: running.subarray(C) };
+        return refBn(x, gamma, beta, mean, variance, N, C, HW);
+      };
+      await checkOp(engine, {
+        name: `batchNorm2d relu ${N}×${C}×${H}×${W}`,
+        inputs: [
+          { shape: [N, C, H, W], data: randomArray(rng, N * C * HW, -2, 3) },
+          { shape: [C], data: randomArray(rng, C, 0.5, 1.5) },
+          { shape: [C], data: randomArray(rng, C, -0.5, 0.5) },
+        ],
+        gpu: (x, gamma, beta) => batchNorm2d(x!, withState(C, gamma!, beta!, running), training, { relu: true }),
+        ref: (x, gamma, beta) => pre(x!, gamma!, beta!).map((v) => Math.max(v, 0)),
+        refGrad: (g, x, gamma, beta) => {
+          const y = pre(x!, gamma!, beta!);
+          const gm = g.map((v, k) => (y[k]! > 0 ? v : 0));
+          if (training) return refBnTrainGrad(gm, x!, gamma!, N, C, HW);
+          const dx = new Float64Array(x!.length);
+          const dgamma = new Float64Array(C);
+          const dbeta = new Float64Array(C);
+          for (let k = 0; k < x!.length; k++) {
+            const c = Math.floor(k / HW) % C;
+            const sd = Math.sqrt(running[C + c]! + EPS);
+            dx[k] = (gm[k]! * gamma![c]!) / sd;
+            dgamma[c]! += (gm[k]! * (x![k]! - running[c]!)) / sd;
+            dbeta[c]! += gm[k]!;
+          }
+          return [dx, dgamma, dbeta];
+        },
+        fwdTol: { rtol: 1e-4, atol: 1e-4 },
+        gradTol: { rtol: 1e-3, atol: 1e-4 },
+        fdEps: 1e-5,
+      });
+    });
+  }
+
   it('training updates the running mean and unbiased variance with momentum 0.1', async () => {
     const rng = new Rng(21);
     const [N, C, HW] = [3, 4, 10];

@@ -6,7 +6,6 @@
  */
 import type { Engine } from '../gpu/engine.js';
 import { batchNorm2d, batchNormState, type BatchNormState } from '../ops/batch_norm.js';
-import { relu } from '../ops/elementwise.js';
 import { linear } from '../ops/matmul.js';
 import { avgPool2x2, globalAvgPool, maxPool2x2 } from '../ops/pool.js';
 import { conv2d } from '../ops/conv2d.js';
@@ -31,7 +30,7 @@ export class Classifier {
   forward(x: Tensor, conv: ConvFn, training: boolean): Tensor {
     let h = x;
     this.spec.layers.forEach((layer, l) => {
-      h = relu(batchNorm2d(conv(h, l, layer.stride ?? 1), this.bn[l]!, training));
+      h = batchNorm2d(conv(h, l, layer.stride ?? 1), this.bn[l]!, training, { relu: true }); // BN then ReLU, in the same passes
       if (layer.pool === 'max') h = maxPool2x2(h);
       else if (layer.pool === 'avg') h = avgPool2x2(h);
     });

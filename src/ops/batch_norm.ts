@@ -29,13 +29,13 @@ const K = {
   stats: kernel('batch_norm_stats', [1, 4, 5]),
   evalStats: kernel('batch_norm_eval_stats', [4, 5]),
   fwd: kernel('batch_norm_fwd', [1, 2, 3, 4, 6]),
-  bwdParams: kernel('batch_norm_bwd_params', [1, 4, 7, 8]),
-  bwdInput: kernel('batch_norm_bwd_input', [1, 2, 4, 6, 7, 8]),
+  bwdParams: kernel('batch_norm_bwd_params', [1, 2, 3, 4, 7, 8]),
+  bwdInput: kernel('batch_norm_bwd_input', [1, 2, 3, 4, 6, 7, 8]),
   // the same on vec4s when H·W is a multiple of 4 (a vec4 access costs less than 4 f32 ones on CPU adapters)
   fwd4: kernel('batch_norm_fwd4', [2, 3, 4, 9, 10]),
-  bwdInput4: kernel('batch_norm_bwd_input4', [2, 4, 8, 9, 10, 11]),
+  bwdInput4: kernel('batch_norm_bwd_input4', [2, 3, 4, 8, 9, 10, 11]),
   stats4: kernel('batch_norm_stats4', [4, 5, 9]),
-  bwdParams4: kernel('batch_norm_bwd_params4', [4, 8, 9, 11]),
+  bwdParams4: kernel('batch_norm_bwd_params4', [2, 3, 4, 8, 9, 11]),
 };
 
 /** Learned affine (γ, β) and running statistics of one BatchNorm2d layer. */
@@ -64,10 +64,13 @@ export function batchNormState(engine: Engine, channels: number, opts: { eps?: n
 /**
  * y = γ·(x − μ)/√(σ² + eps) + β per channel of x [N, C, H, W]. Training mode normalises with the
  * batch's statistics (biased variance) and updates the running ones; eval mode uses the running
- * statistics. Gradients reach x, γ and β.
+ * statistics. Gradients reach x, γ and β. `relu: true` gives max(y, 0) with the ReLU fused into
+ * the same passes (forward and backward), which spares the two passes over the activations that
+ * a separate `relu` costs.
  */
-export function batchNorm2d(x: Tensor, bn: BatchNormState, training: boolean): Tensor {
-  const op = 'batchNorm2d';
+export function batchNorm2d(x: Tensor, bn: BatchNormState, training: boolean, opts: { relu?: boolean } = {}): Tensor {
+  const op = opts.relu ? 'batchNorm2dRelu' : 'batchNorm2d';
+  const constants = { RELU: opts.relu ? 1 : 0 };
   if (x.rank !== 4) throw new ShapeError(op, `input must be [N, C, H, W], got ${fmtShape(x.shape)}`);
   const [N, C, H, W] = x.shape as [number, number, number, number];
   if (bn.gamma.size !== C || bn.beta.size !== C || bn.running.size !== 2 * C) {
@@ -86,17 +89,18 @@ export function batchNorm2d(x: Tensor, bn: BatchNormState, training: boolean): T
   // the element-wise entries: a workgroup per (block of `images` images, channel)
   const planes: [number, number] = [Math.ceil(N / images), C];
   if (C > 65535) throw new ShapeError(op, `C = ${C} channels exceeds the 65535 workgroup rows of one dispatch`);
-  if (vec4) engine.dispatch(K.fwd4, params, [bn.gamma.buffer, bn.beta.buffer, stats.buffer, x.buffer, y.buffer], planes);
-  else engine.dispatch(K.fwd, params, [x.buffer, bn.gamma.buffer, bn.beta.buffer, stats.buffer, y.buffer], planes);
-  const out = record(op, [x, bn.gamma, bn.beta], y, [x, bn.gamma, stats], (g, [sx, sgamma, sstats], needs) => {
+  if (vec4) engine.dispatch(K.fwd4, params, [bn.gamma.buffer, bn.beta.buffer, stats.buffer, x.buffer, y.buffer], planes, constants);
+  else engine.dispatch(K.fwd, params, [x.buffer, bn.gamma.buffer, bn.beta.buffer, stats.buffer, y.buffer], planes, constants);
+  const out = record(op, [x, bn.gamma, bn.beta], y, [x, bn.gamma, stats, bn.beta], (g, [sx, sgamma, sstats, sbeta], needs) => {
     const sums = Tensor.empty(engine, [2 * C]);
-    if (vec4) engine.dispatch(K.bwdParams4, params, [sstats!.buffer, sums.buffer, sx!.buffer, g.buffer], [C]);
-    else engine.dispatch(K.bwdParams, params, [sx!.buffer, sstats!.buffer, g.buffer, sums.buffer], [C]);
+    const [xb, gb, bb, sb] = [sx!.buffer, sgamma!.buffer, sbeta!.buffer, sstats!.buffer];
+    if (vec4) engine.dispatch(K.bwdParams4, params, [gb, bb, sb, sums.buffer, xb, g.buffer], [C], constants);
+    else engine.dispatch(K.bwdParams, params, [xb, gb, bb, sb, g.buffer, sums.buffer], [C], constants);
     let dx: Tensor | null = null;
     if (needs[0]) {
       dx = Tensor.empty(engine, x.shape);
-      if (vec4) engine.dispatch(K.bwdInput4, params, [sgamma!.buffer, sstats!.buffer, sums.buffer, sx!.buffer, dx.buffer, g.buffer], planes);
-      else engine.dispatch(K.bwdInput, params, [sx!.buffer, sgamma!.buffer, sstats!.buffer, dx.buffer, g.buffer, sums.buffer], planes);
+      if (vec4) engine.dispatch(K.bwdInput4, params, [gb, bb, sb, sums.buffer, xb, dx.buffer, g.buffer], planes, constants);
+      else engine.dispatch(K.bwdInput, params, [xb, gb, bb, sb, dx.buffer, g.buffer, sums.buffer], planes, constants);
     }
     const dgamma = needs[1] ? slice(sums, 0, C, C) : null;
     const dbeta = needs[2] ? slice(sums, 0, 0, C) : null;
