@@ -9,7 +9,7 @@
 //                   decoding and window loads cost 4× as much on CPU adapters
 //   avg_pool2_fwd   out[p] = mean of the window;  avg_pool2_bwd  dx[q] = g[p] / 4 (0 if dropped)
 //   global_avg_fwd  out[n, c] = mean over H × W (one invocation per plane)
-//   global_avg_bwd  dx[n, c, y, x] = g[n, c] / (H W)
+//   global_avg_bwd  dx[n, c, y, x] = g[n, c] / (H W) (one invocation per plane)
 
 struct PoolParams {
   planes: u32,   // N * C
@@ -123,15 +123,33 @@ fn global_avg_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
   let pl = flat_index(wid, nwg, lid);
   if (pl >= p.planes) { return; }
   let n = p.H * p.W;
-  var acc = 0.0;
-  for (var k = 0u; k < n; k++) { acc += x[pl * n + k]; }
-  out[pl] = acc / f32(n);
+  let base = pl * n;
+  // 4 values per iteration (a constant inner trip count, unrolled): a loop iteration costs far
+  // more than a load on CPU adapters (3× faster on 7 × 7 planes)
+  var acc = vec4f(0.0);
+  var k = 0u;
+  for (; k + 4u <= n; k += 4u) {
+    acc += vec4f(x[base + k], x[base + k + 1u], x[base + k + 2u], x[base + k + 3u]);
+  }
+  var rest = 0.0;
+  for (; k < n; k++) { rest += x[base + k]; }
+  out[pl] = (acc.x + acc.y + acc.z + acc.w + rest) / f32(n);
 }
 
+// One invocation per plane, as the forward: per element, dividing out its plane cost 8× more.
 @compute @workgroup_size(WG)
 fn global_avg_bwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let q = flat_index(wid, nwg, lid);
+  let pl = flat_index(wid, nwg, lid);
+  if (pl >= p.planes) { return; }
   let n = p.H * p.W;
-  if (q >= p.planes * n) { return; }
-  out[q] = g[q / n] / f32(n);
+  let base = pl * n;
+  let v = g[pl] / f32(n);
+  var k = 0u;
+  for (; k + 4u <= n; k += 4u) {  // 4 per iteration (unrolled): a loop iteration costs more than a store
+    out[base + k] = v;
+    out[base + k + 1u] = v;
+    out[base + k + 2u] = v;
+    out[base + k + 3u] = v;
+  }
+  for (; k < n; k++) { out[base + k] = v; }
 }

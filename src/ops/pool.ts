@@ -60,7 +60,7 @@ export function globalAvgPool(x: Tensor): Tensor {
   x.engine.dispatch(K.global_avg_fwd, params, [x.buffer, y.buffer], grid1d(d.planes, WG));
   return record('globalAvgPool', [x], y, [], (g) => {
     const dx = Tensor.empty(x.engine, x.shape);
-    x.engine.dispatch(K.global_avg_bwd, params, [dx.buffer, g.buffer], grid1d(dx.size, WG));
+    x.engine.dispatch(K.global_avg_bwd, params, [dx.buffer, g.buffer], grid1d(d.planes, WG)); // one invocation per plane
     return [dx];
   });
 }
