@@ -7,6 +7,7 @@
 //                   window, which recomputes its argmax (no index buffer) and writes its 4 inputs
 //                   (and the dropped odd row/column beside it): per input element, the index
 //                   decoding and window loads cost 4× as much on CPU adapters
+//   max_pool2_fwd4, max_pool2_bwd4   the same for W a multiple of 4, two windows per invocation
 //   avg_pool2_fwd   out[p] = mean of the window;  avg_pool2_bwd  dx[q] = g[p] / 4 (0 if dropped)
 //   global_avg_fwd  out[n, c] = mean over H × W (one invocation per plane)
 //   global_avg_bwd  dx[n, c, y, x] = g[n, c] / (H W) (one invocation per plane)
@@ -23,6 +24,9 @@ struct PoolParams {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<storage, read> g: array<f32>;
+// x and out as vec4s, for the *4 entries (W a multiple of 4: two windows' rows in one vec4)
+@group(0) @binding(4) var<storage, read> x4: array<vec4f>;
+@group(0) @binding(5) var<storage, read_write> out4: array<vec4f>;
 
 override WG: u32 = 64;
 
@@ -58,7 +62,11 @@ struct WindowMax {
 }
 
 fn window_max(base: u32) -> WindowMax {
-  let v = vec4f(x[base], x[base + 1u], x[base + p.W], x[base + p.W + 1u]);
+  return first_max(vec4f(x[base], x[base + 1u], x[base + p.W], x[base + p.W + 1u]));
+}
+
+// The first maximum of a window's values v (top row, then bottom row).
+fn first_max(v: vec4f) -> WindowMax {
   var m = WindowMax(v.x, 0u);
   if (v.y > m.value) { m = WindowMax(v.y, 1u); }
   if (v.z > m.value) { m = WindowMax(v.z, 2u); }
@@ -97,6 +105,39 @@ fn max_pool2_bwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
     out[base + 2u * p.W + 1u] = 0.0;
   }
   if (right && below) { out[base + 2u * p.W + 2u] = 0.0; }
+}
+
+// max_pool2_fwd4, max_pool2_bwd4: the same for W a multiple of 4, one invocation per pair of
+// windows (ox even): their top and bottom rows are one vec4 each, loaded (and, backward, stored)
+// whole — on CPU adapters every access costs per lane, a vec4 far less than four f32s.
+@compute @workgroup_size(WG)
+fn max_pool2_fwd4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = 2u * flat_index(wid, nwg, lid);  // the pair's first output element
+  if (i >= p.planes * p.Ho * p.Wo) { return; }
+  let base = window_base(output_coords(i)) / 4u;
+  let top = x4[base];
+  let bottom = x4[base + p.W / 4u];
+  out[i] = first_max(vec4f(top.xy, bottom.xy)).value;
+  out[i + 1u] = first_max(vec4f(top.zw, bottom.zw)).value;
+}
+
+@compute @workgroup_size(WG)
+fn max_pool2_bwd4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = 2u * flat_index(wid, nwg, lid);
+  if (i >= p.planes * p.Ho * p.Wo) { return; }
+  let c = output_coords(i);
+  let base = window_base(c) / 4u;
+  let top = x4[base];
+  let bottom = x4[base + p.W / 4u];
+  let left = first_max(vec4f(top.xy, bottom.xy)).at;
+  let right = first_max(vec4f(top.zw, bottom.zw)).at;
+  let gl = g[i];
+  let gr = g[i + 1u];
+  let z = 0.0;
+  out4[base] = vec4f(select(z, gl, left == 0u), select(z, gl, left == 1u), select(z, gr, right == 0u), select(z, gr, right == 1u));
+  out4[base + p.W / 4u] = vec4f(select(z, gl, left == 2u), select(z, gl, left == 3u), select(z, gr, right == 2u), select(z, gr, right == 3u));
+  // a dropped odd last row gets its zeros from the windows above it (W is even: no dropped column)
+  if (p.H % 2u == 1u && c.y + 1u == p.Ho) { out4[base + p.W / 2u] = vec4f(0.0); }
 }
 
 @compute @workgroup_size(WG)
