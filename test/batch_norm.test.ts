@@ -64,6 +64,21 @@ function refBnTrainGrad(g: Float64Array, x: Float64Array, gamma: Float64Array, N
   return [dx, dgamma, dbeta];
 }
 
+/** Backward of eval-mode BN (constant running statistics: running mean at c, variance at C + c). */
+function refBnEvalGrad(g: Float64Array, x: Float64Array, gamma: Float64Array, running: Float64Array, C: number, HW: number) {
+  const dx = new Float64Array(x.length);
+  const dgamma = new Float64Array(C);
+  const dbeta = new Float64Array(C);
+  for (let k = 0; k < x.length; k++) {
+    const c = Math.floor(k / HW) % C;
+    const sd = Math.sqrt(running[C + c]! + EPS);
+    dx[k] = (g[k]! * gamma[c]!) / sd;
+    dgamma[c]! += (g[k]! * (x[k]! - running[c]!)) / sd;
+    dbeta[c]! += g[k]!;
+  }
+  return [dx, dgamma, dbeta];
+}
+
 function withState(C: number, gamma: Tensor, beta: Tensor, running: Float64Array) {
   const st = batchNormState(engine, C);
   st.gamma = gamma;
@@ -126,18 +141,7 @@ describe('batchNorm2d', () => {
         refGrad: (g, x, gamma, beta) => {
           const y = pre(x!, gamma!, beta!);
           const gm = g.map((v, k) => (y[k]! > 0 ? v : 0));
-          if (training) return refBnTrainGrad(gm, x!, gamma!, N, C, HW);
-          const dx = new Float64Array(x!.length);
-          const dgamma = new Float64Array(C);
-          const dbeta = new Float64Array(C);
-          for (let k = 0; k < x!.length; k++) {
-            const c = Math.floor(k / HW) % C;
-            const sd = Math.sqrt(running[C + c]! + EPS);
-            dx[k] = (gm[k]! * gamma![c]!) / sd;
-            dgamma[c]! += (gm[k]! * (x![k]! - running[c]!)) / sd;
-            dbeta[c]! += gm[k]!;
-          }
-          return [dx, dgamma, dbeta];
+          return training ? refBnTrainGrad(gm, x!, gamma!, N, C, HW) : refBnEvalGrad(gm, x!, gamma!, running, C, HW);
         },
         fwdTol: { rtol: 1e-4, atol: 1e-4 },
         gradTol: { rtol: 1e-3, atol: 1e-4 },
@@ -175,19 +179,7 @@ describe('batchNorm2d', () => {
         ],
         gpu: (x, gamma, beta) => batchNorm2d(x!, { ...st0, gamma: gamma!, beta: beta!, running: withState(C, gamma!, beta!, running).running }, false),
         ref: (x, gamma, beta) => refBn(x!, gamma!, beta!, running.subarray(0, C), running.subarray(C), N, C, HW),
-        refGrad: (g, x, gamma) => {
-          const dx = new Float64Array(x!.length);
-          const dgamma = new Float64Array(C);
-          const dbeta = new Float64Array(C);
-          for (let k = 0; k < x!.length; k++) {
-            const c = Math.floor(k / HW) % C;
-            const sd = Math.sqrt(running[C + c]! + EPS);
-            dx[k] = (g[k]! * gamma![c]!) / sd;
-            dgamma[c]! += (g[k]! * (x![k]! - running[c]!)) / sd;
-            dbeta[c]! += g[k]!;
-          }
-          return [dx, dgamma, dbeta];
-        },
+        refGrad: (g, x, gamma) => refBnEvalGrad(g, x!, gamma!, running, C, HW),
       });
     });
   }
