@@ -315,9 +315,9 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
   }
   const { N, Cin, H, W, Cout } = p.params;
   const taps = bwdWeightByTaps(Cin);
-  // conv2d_bwd_weight_sg reads x with 4 channels interleaved; conv2d_bwd_weight_taps_sg reads x as it is
-  const x4 = taps ? x : Tensor.empty(engine, [N * Math.ceil(Cin / 4) * H * W * 4]);
-  if (!taps) engine.dispatch(K.packInputSubgroups, p.params, [x.buffer, x4.buffer], [Math.ceil((H * W) / 4 / WG), Math.ceil(Cin / 4), N]);
+  // what the kernel reads: x itself (conv2d_bwd_weight_taps_sg) or x with 4 channels interleaved (conv2d_bwd_weight_sg)
+  const input = taps ? x : Tensor.empty(engine, [N * Math.ceil(Cin / 4) * H * W * 4]);
+  if (!taps) engine.dispatch(K.packInputSubgroups, p.params, [x.buffer, input.buffer], [Math.ceil((H * W) / 4 / WG), Math.ceil(Cin / 4), N]);
   const sg = engine.subgroupSize!;
   const sizes = sizeVariants(p);
   const { chunks, perChunk } = bwdWeightChunks(p.params, Math.max(...sizes), sg);
@@ -329,9 +329,9 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
     const grid: [number, number] = [Math.ceil((Math.ceil(Cout / 8) * bwdWeightLanes(Cin, S, sg)) / WG), chunks];
     const params = { ...p.params, nchunk: chunks > 1 ? perChunk : 0 };
     const constants: Record<string, number> = taps ? { S, PX: W % 4 === 0 ? 4 : 1 } : { S };
-    engine.dispatch(taps ? K.bwdWeightTapsSubgroups : K.bwdWeightSubgroups, params, [x4.buffer, sums.buffer, g.buffer, vt.buffer], grid, constants);
+    engine.dispatch(taps ? K.bwdWeightTapsSubgroups : K.bwdWeightSubgroups, params, [input.buffer, sums.buffer, g.buffer, vt.buffer], grid, constants);
   }
-  if (!taps) x4.dispose();
+  if (!taps) input.dispose();
   if (chunks === 1) return sums;
   const dw = sumRows(sums, chunks, p.w.shape);
   sums.dispose();
