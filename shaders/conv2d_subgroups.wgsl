@@ -639,21 +639,27 @@ fn store_quads(base: u32, plane: u32, first: u32, count: u32, first_pixel: u32, 
 // one vec4.
 @compute @workgroup_size(WG)
 fn conv2d_pack_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  // grid (⌈H·W/(4·WG)⌉, ⌈Cin/4⌉, N), so no index is divided out (lavapipe divides lane by lane);
-  // 4 pixels per invocation keep the grid's x within the other subgroup kernels' limit
+  // grid (⌈N·H·W/(4·WG)⌉, ⌈Cin/4⌉): 4 consecutive pixels of the batch per invocation, their image
+  // divided out once (lavapipe divides lane by lane) and counted on across an image's end. Over
+  // the batch rather than one grid row per image, so a small plane (7 × 7) does not cost
+  // workgroups of its own: 0.5× the time on 7×7 planes at N = 128, the same on 14×14 to 32×32.
   let first = (wid.x * WG + lid) * 4u;
   let plane = p.H * p.W;
   let cb = wid.y;
-  let n = wid.z;
   let c = vec4u(4u * cb) + vec4u(0u, 1u, 2u, 3u);
-  let planes = (n * p.Cin + min(c, vec4u(p.Cin - 1u))) * plane;
-  let dst = (n * ((p.Cin + 3u) / 4u) + cb) * plane;
+  let nbc = (p.Cin + 3u) / 4u;
+  var n = first / plane;
+  var pixel = first - n * plane;
   for (var k = 0u; k < 4u; k++) {
-    let pixel = first + k;
-    if (pixel >= plane) { return; }
-    let src = planes + pixel;
+    if (n >= p.N) { return; }
+    let src = (n * p.Cin + min(c, vec4u(p.Cin - 1u))) * plane + pixel;
     let v = vec4f(x[src.x], x[src.y], x[src.z], x[src.w]);
-    out4[dst + pixel] = select(vec4f(0.0), v, c < vec4u(p.Cin));
+    out4[(n * nbc + cb) * plane + pixel] = select(vec4f(0.0), v, c < vec4u(p.Cin));
+    pixel += 1u;
+    if (pixel == plane) {
+      pixel = 0u;
+      n += 1u;
+    }
   }
 }
 

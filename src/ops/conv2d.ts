@@ -317,7 +317,7 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
   const taps = bwdWeightByTaps(Cin);
   // what the kernel reads: x itself (conv2d_bwd_weight_taps_sg) or x with 4 channels interleaved (conv2d_bwd_weight_sg)
   const input = taps ? x : Tensor.empty(engine, [N * Math.ceil(Cin / 4) * H * W * 4]);
-  if (!taps) engine.dispatch(K.packInputSubgroups, p.params, [x.buffer, input.buffer], [Math.ceil((H * W) / 4 / WG), Math.ceil(Cin / 4), N]);
+  if (!taps) engine.dispatch(K.packInputSubgroups, p.params, [x.buffer, input.buffer], [Math.ceil((N * H * W) / 4 / WG), Math.ceil(Cin / 4)]);
   const sg = engine.subgroupSize!;
   const sizes = sizeVariants(p);
   const { chunks, perChunk } = bwdWeightChunks(p.params, Math.max(...sizes), sg);
