@@ -663,6 +663,41 @@ fn conv2d_pack_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   }
 }
 
+// A weight-gradient lane's place: lanes tasks per block of 8 output channels (starting at o0),
+// in whole subgroups; r the lane's index in its block (≥ tasks: idle, repeating the last task,
+// storing nothing); idle_block when the block is past Cout (uniform per subgroup).
+struct WeightTask {
+  o0: u32,
+  r: u32,
+  task: u32,
+  idle_block: bool,
+}
+
+fn weight_task(wid: vec3u, lid: u32, sg: u32, tasks: u32) -> WeightTask {
+  let per_block = (tasks + sg - 1u) / sg * sg;
+  let idx = wid.x * WG + lid;
+  let o0 = idx / per_block * 8u;
+  let r = idx % per_block;
+  return WeightTask(o0, r, min(r, tasks - 1u), o0 >= p.Cout);
+}
+
+// A weight gradient has only ⌈Cout/8⌉·(tasks per block) invocations, too few to keep even 2 CPU
+// cores (let alone a GPU) busy, so the host may split the images: workgroup row wid.y sums images
+// [first, end) (p.nchunk per row; 0: all) into its own copy of dw, and the host adds them. (A
+// uniform, not a pipeline constant, so a new batch size compiles nothing.)
+fn weight_images(wid: vec3u) -> vec2u {
+  let first = wid.y * p.nchunk;
+  return vec2u(first, select(p.N, min(first + p.nchunk, p.N), p.nchunk > 0u));
+}
+
+// Output rows [first, end) whose input row y + a − pad lies in the plane for some lane of the
+// subgroup (kernel row a): the others are zero padding, and a lane outside its own range
+// multiplies by 0. A subgroup of one kernel row skips |a − pad| of the H rows (0.93–0.98× the
+// time at S = 5…9, paired runs). Every lane of the subgroup must call it.
+fn weight_rows(a: u32) -> vec2u {
+  return vec2u(u32(max(PAD - i32(subgroupMax(a)), 0)), u32(clamp(i32(p.H) + PAD - i32(subgroupMin(a)), 0, i32(p.H))));
+}
+
 // conv2d_bwd_weight_sg: dw[o, c, off + a, off + b] = m · Σ_{n, y, x} g[n, o, y, x] x[n, c, y + a − pad, x + b − pad]
 // for the S × S window (S is a pipeline constant here; taps outside it are zeroed by the host).
 // Lane = (4 input channels, window tap), 32 sums in 8 vec4 accumulators as in conv2d.wgsl, but
@@ -675,17 +710,15 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
                         @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
   let v = size_v[0];
   if (other_size(v)) { return; }
-  let ss = S * S;
   let nbc = (p.Cin + 3u) / 4u;
-  let lanes = nbc * ss;
-  let per_block = (lanes + sg - 1u) / sg * sg;  // whole subgroups per output-channel block
-  let idx = wid.x * WG + lid;
-  let o0 = idx / per_block * 8u;
-  if (o0 >= p.Cout) { return; }  // uniform per subgroup
-  let r = idx % per_block;
-  let task = min(r, lanes - 1u);  // idle lanes repeat the last task and store nothing
+  let lanes = nbc * S * S;
+  let wt = weight_task(wid, lid, sg, lanes);
+  if (wt.idle_block) { return; }  // uniform per subgroup
+  let o0 = wt.o0;
+  let r = wt.r;
+  let task = wt.task;
   // tasks ordered (kernel row a, block of 4 input channels, tap b), so that the lanes of a
-  // subgroup mostly share one kernel row and with it the image rows they can skip (see y_first)
+  // subgroup mostly share one kernel row and with it the image rows they can skip (weight_rows)
   let a = task / (nbc * S);
   let c0 = task / S % nbc * 4u;
   let b = task % S;
@@ -699,17 +732,9 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   let loads = b == S - 1u || q == sg - 1u;
   let next_lane = (q + 1u) & (sg - 1u);
   var acc = zero_block();
-  // A weight gradient has only ⌈Cout/8⌉·⌈Cin/4⌉·S² invocations, too few to keep even 2 CPU cores
-  // (let alone a GPU) busy, so the host may split the images: workgroup row wid.y sums images
-  // [n_first, n_end) (p.nchunk per row; 0: all) into its own copy of dw, and the host adds them.
-  // (A uniform, not a pipeline constant, so a new batch size compiles nothing.)
-  let n_first = wid.y * p.nchunk;
-  let n_end = select(p.N, min(n_first + p.nchunk, p.N), p.nchunk > 0u);
-  // Output rows y whose input row y + a − pad lies in the plane, for any lane of the subgroup
-  // (the others are zero padding; a lane outside its own range multiplies by 0): a subgroup of
-  // one kernel row a skips |a − pad| of the H rows (0.93–0.98× the time at S = 5…9, paired runs).
-  let y_first = u32(max(PAD - i32(subgroupMax(a)), 0));
-  let y_end = u32(clamp(i32(p.H) + PAD - i32(subgroupMin(a)), 0, i32(p.H)));
+  let images = weight_images(wid);
+  let rows = weight_rows(a);
+  let y_first = rows.x;
   // The pixels P of those rows in one loop, flat over the plane (rows wrap): the lane's tap reads
   // x at P + (a − pad)·W + b − pad (clamped into the plane where the tap leaves it, and masked
   // off: the pixel's column and the tap's input row are counted along), which is what the next
@@ -721,8 +746,8 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   // 0.99× the time for S = 1…7, paired runs; 8 was slower); a last partial group is masked off.
   let tap_offset = (i32(a) - PAD) * i32(p.W) + i32(b) - PAD;
   let p_first = y_first * p.W;
-  let p_end = y_end * p.W;
-  for (var n = n_first; n < n_end; n++) {
+  let p_end = rows.y * p.W;
+  for (var n = images.x; n < images.y; n++) {
     let xn = (n * nbc + c0 / 4u) * plane;
     let gn = n * p.Cout * plane + og;
     var prev = vec4f(0.0);  // this lane's input at the previous pixel
@@ -779,12 +804,11 @@ fn conv2d_bwd_weight_taps_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let v = size_v[0];
   if (other_size(v)) { return; }
   let lanes = p.Cin * S * Q;
-  let per_block = (lanes + sg - 1u) / sg * sg;  // whole subgroups per output-channel block
-  let idx = wid.x * WG + lid;
-  let o0 = idx / per_block * 8u;
-  if (o0 >= p.Cout) { return; }  // uniform per subgroup
-  let r = idx % per_block;
-  let task = min(r, lanes - 1u);  // idle lanes repeat the last task (a row's last quad) and store nothing
+  let wt = weight_task(wid, lid, sg, lanes);
+  if (wt.idle_block) { return; }  // uniform per subgroup
+  let o0 = wt.o0;
+  let r = wt.r;
+  let task = wt.task;  // idle lanes repeat the last task (a row's last quad) and store nothing
   // tasks ordered (c, a, j): the next lane holds the row's next quad but at a row's last quad
   let j = task % Q;
   let a = task / Q % S;
@@ -795,15 +819,12 @@ fn conv2d_bwd_weight_taps_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let next_lane = (q + 1u) & (sg - 1u);
   let first_tap = i32(4u * j) - PAD;  // column offset of the lane's tap 0 from the output pixel
   var acc = zero_block();
-  // images [n_first, n_end) and image rows [y_first, y_end) as in conv2d_bwd_weight_sg
-  let n_first = wid.y * p.nchunk;
-  let n_end = select(p.N, min(n_first + p.nchunk, p.N), p.nchunk > 0u);
-  let y_first = u32(max(PAD - i32(subgroupMax(a)), 0));
-  let y_end = u32(clamp(i32(p.H) + PAD - i32(subgroupMin(a)), 0, i32(p.H)));
-  for (var n = n_first; n < n_end; n++) {
+  let images = weight_images(wid);
+  let rows = weight_rows(a);
+  for (var n = images.x; n < images.y; n++) {
     let xn = (n * p.Cin + c) * plane;
     let gn = n * p.Cout * plane + og;
-    for (var y = y_first; y < y_end; y++) {
+    for (var y = rows.x; y < rows.y; y++) {
       let iy = i32(y) - PAD + i32(a);
       let row_ok = u32(iy) < p.H;
       let xr = xn + clamp_pos(iy, p.H) * p.W;
@@ -844,5 +865,5 @@ fn conv2d_bwd_weight_taps_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
 
 // Input column col of the image row at xr, 0 outside the row or when the row is outside the plane.
 fn row_at(xr: u32, col: i32, row_ok: bool) -> f32 {
-  return select(0.0, x[xr + clamp_pos(col, p.W)], row_ok && u32(col) < p.W);
+  return select(0.0, x_at(xr, col, p.W), row_ok);
 }
