@@ -125,8 +125,6 @@ fn relu4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   out4[i] = max(a4[i], vec4f(0.0));
 }
 
-// add4, mul4: add and mul for a full-size b and n a multiple of 4, one vec4 per invocation (the
-// autograd's gradient sums are such adds): no broadcast index to divide out per element.
 // fill4: fill for n a multiple of 4, one vec4 store per invocation.
 @compute @workgroup_size(WG)
 fn fill4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -135,6 +133,8 @@ fn fill4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   out4[i] = vec4f(p.alpha);
 }
 
+// add4, mul4: add and mul for a full-size b and n a multiple of 4, one vec4 per invocation (the
+// autograd's gradient sums are such adds): no broadcast index to divide out per element.
 @compute @workgroup_size(WG)
 fn add4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = flat_index(wid, nwg, lid);
