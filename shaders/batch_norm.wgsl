@@ -4,15 +4,17 @@
 //   stats [2C]: mean at c, inv_std = 1/√(var + eps) at C + c (what the forward normalised with);
 //   running [2C]: running mean at c, running (unbiased) variance at C + c.
 // M = N·HW values per channel.
-//   batch_norm_stats      one workgroup per channel (tree reduction in workgroup memory):
-//                         two passes, mean then biased var, into stats; when update_running = 1,
-//                         running ← (1 − momentum)·running + momentum·(mean, var · M/(M − 1)).
-//                         (batch_norm_stats4: vec4 loads, when H·W is a multiple of 4)
+//   batch_norm_stats_partial   a workgroup per channel: each invocation's count, shifted sum and
+//                         sum of squares (batch_norm_stats4_partial: vec4 loads, when H·W is a
+//                         multiple of 4);
+//   batch_norm_stats_finish    one invocation per channel: mean and biased var into stats; when
+//                         update_running = 1, running ← (1 − momentum)·running + momentum·(mean, var · M/(M − 1)).
 //   batch_norm_eval_stats stats from running (eval mode); one invocation per channel.
 //   batch_norm_fwd        y = (x − mean)·inv_std·γ + β; a workgroup per channel and block of images
 //                         (batch_norm_fwd4: vec4s, when H·W is a multiple of 4).
-//   batch_norm_bwd_params one workgroup per channel: sums = [Σ g | Σ g·x̂], x̂ = (x − mean)·inv_std;
-//                         dβ = Σ g and dγ = Σ g·x̂ (batch_norm_bwd_params4: vec4 loads).
+//   batch_norm_bwd_params_partial, batch_norm_bwd_params_finish   the same two stages for
+//                         sums = [Σ g | Σ g·x̂], x̂ = (x − mean)·inv_std: dβ = Σ g and dγ = Σ g·x̂
+//                         (batch_norm_bwd_params4_partial: vec4 loads).
 //   batch_norm_bwd_input  a workgroup per channel and block of images (batch_norm_bwd_input4: vec4s):
 //                         (with RELU, g below is g·[BN(x) > 0]: the fused ReLU's backward)
 //                         training: dx = γ·inv_std/M · (M·g − Σg − x̂·Σg·x̂)   (batch statistics)
@@ -42,84 +44,93 @@ struct BnParams {
 @group(0) @binding(9) var<storage, read> x4: array<vec4f>;
 @group(0) @binding(10) var<storage, read_write> out4: array<vec4f>;
 @group(0) @binding(11) var<storage, read> g4: array<vec4f>;
+@group(0) @binding(12) var<storage, read_write> partials: array<vec4f>;  // [C·WG]: the reductions' partial sums
 
 override WG: u32 = 64;
 // y = max(BN(x), 0): a ReLU fused into the forward, and into the backward as g·[BN(x) > 0] with
 // BN(x) recomputed from x (which the backward reads anyway), so the ReLU costs no pass of its own.
 override RELU: bool = false;
 
-var<workgroup> partial: array<f32, WG>;
-var<workgroup> partial2: array<f32, WG>;
+// The per-channel reductions (statistics, and the parameter gradients' sums) take two
+// dispatches: each of a channel's WG invocations writes its partial sums to `partials`
+// (…_partial, a workgroup per channel), then one invocation per channel combines them
+// (…_finish). A workgroup barrier makes lavapipe compile the whole shader as a coroutine, and the
+// one-dispatch tree reduction in workgroup memory took about twice as long as this (paired runs).
 
-
-// Sums partial[] and partial2[] over the workgroup; every invocation must call it.
-fn reduce_pair(lid: u32) {
-  workgroupBarrier();
-  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (lid < stride) {
-      partial[lid] += partial[lid + stride];
-      partial2[lid] += partial2[lid + stride];
-    }
-    workgroupBarrier();
-  }
-}
-
-// The workgroup's total of v (every invocation must call it; all get the total).
-fn reduce_one(lid: u32, v: f32) -> f32 {
-  partial[lid] = v;
-  partial2[lid] = 0.0;
-  reduce_pair(lid);
-  let total = partial[0];
-  workgroupBarrier();  // partial is written again by the next reduction
-  return total;
-}
-
-// This invocation's share of Σ x and of Σ (x − mean)² over channel c (f32 or vec4 loads).
-fn sum_x(c: u32, lid: u32) -> f32 {
+// This invocation's statistics partial: (count, Σ d, Σ d², K) with d = x − K, K its first value,
+// so Σ d² keeps its precision however far the channel's values lie from 0 (Chan et al.'s
+// combination in the finish stage); count 0 when the invocation has no elements.
+fn stats_partial(c: u32, lid: u32) -> vec4f {
+  if (lid >= p.HW) { return vec4f(0.0); }
+  let shift = x[c * p.HW + lid];
   var s = 0.0;
-  for (var n = 0u; n < p.N; n++) {
-    let base = (n * p.C + c) * p.HW;
-    for (var i = lid; i < p.HW; i += WG) { s += x[base + i]; }
-  }
-  return s;
-}
-
-fn sum_sq(c: u32, lid: u32, mean: f32) -> f32 {
   var q = 0.0;
   for (var n = 0u; n < p.N; n++) {
     let base = (n * p.C + c) * p.HW;
     for (var i = lid; i < p.HW; i += WG) {
-      let d = x[base + i] - mean;
+      let d = x[base + i] - shift;
+      s += d;
       q += d * d;
     }
   }
-  return q;
+  return vec4f(f32(p.N * ((p.HW - lid + WG - 1u) / WG)), s, q, shift);
 }
 
-fn sum_x4(c: u32, lid: u32) -> f32 {
+// The same on vec4s (H·W a multiple of 4): K is the first component of the invocation's first vec4.
+fn stats_partial4(c: u32, lid: u32) -> vec4f {
+  let quads = p.HW / 4u;
+  if (lid >= quads) { return vec4f(0.0); }
+  let shift = x4[c * quads + lid].x;
   var s = vec4f(0.0);
-  for (var n = 0u; n < p.N; n++) {
-    let base = (n * p.C + c) * p.HW / 4u;
-    for (var i = lid; i < p.HW / 4u; i += WG) { s += x4[base + i]; }
-  }
-  return s.x + s.y + s.z + s.w;
-}
-
-fn sum_sq4(c: u32, lid: u32, mean: f32) -> f32 {
   var q = vec4f(0.0);
   for (var n = 0u; n < p.N; n++) {
-    let base = (n * p.C + c) * p.HW / 4u;
-    for (var i = lid; i < p.HW / 4u; i += WG) {
-      let d = x4[base + i] - mean;
+    let base = (n * p.C + c) * quads;
+    for (var i = lid; i < quads; i += WG) {
+      let d = x4[base + i] - shift;
+      s += d;
       q += d * d;
     }
   }
-  return q.x + q.y + q.z + q.w;
+  return vec4f(f32(4u * p.N * ((quads - lid + WG - 1u) / WG)), s.x + s.y + s.z + s.w, q.x + q.y + q.z + q.w, shift);
+}
+
+@compute @workgroup_size(WG)
+fn batch_norm_stats_partial(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  partials[wid.x * WG + lid] = stats_partial(wid.x, lid);
+}
+
+@compute @workgroup_size(WG)
+fn batch_norm_stats4_partial(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  partials[wid.x * WG + lid] = stats_partial4(wid.x, lid);
+}
+
+// Channel c's mean and biased variance from its WG partials: each partial's own mean K + Σd/n
+// and sum of squared deviations Σd² − (Σd)²/n, combined as M2 = Σ (M2_j + n_j·(mean_j − mean)²).
+@compute @workgroup_size(WG)
+fn batch_norm_stats_finish(@builtin(global_invocation_id) gid: vec3u) {
+  let c = gid.x;
+  if (c >= p.C) { return; }
+  var count = 0.0;
+  var total = 0.0;
+  for (var j = 0u; j < WG; j++) {
+    let t = partials[c * WG + j];
+    count += t.x;
+    total += t.x * t.w + t.y;
+  }
+  let mean = total / count;
+  var m2 = 0.0;
+  for (var j = 0u; j < WG; j++) {
+    let t = partials[c * WG + j];
+    if (t.x > 0.0) {
+      let dm = t.w + t.y / t.x - mean;
+      m2 += t.z - t.y * t.y / t.x + t.x * dm * dm;
+    }
+  }
+  store_stats(c, mean, max(m2, 0.0) / count);
 }
 
 // stats (and running) of channel c from its mean and biased variance v.
-fn store_stats(c: u32, lid: u32, mean: f32, v: f32) {
-  if (lid != 0u) { return; }
+fn store_stats(c: u32, mean: f32, v: f32) {
   let M = p.N * p.HW;
   stats[c] = mean;
   stats[p.C + c] = inverseSqrt(v + p.eps);
@@ -128,23 +139,6 @@ fn store_stats(c: u32, lid: u32, mean: f32, v: f32) {
     running[c] = (1.0 - p.momentum) * running[c] + p.momentum * mean;
     running[p.C + c] = (1.0 - p.momentum) * running[p.C + c] + p.momentum * unbiased;
   }
-}
-
-@compute @workgroup_size(WG)
-fn batch_norm_stats(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let c = wid.x;
-  let M = f32(p.N * p.HW);
-  let mean = reduce_one(lid, sum_x(c, lid)) / M;
-  store_stats(c, lid, mean, reduce_one(lid, sum_sq(c, lid, mean)) / M);
-}
-
-// batch_norm_stats on vec4s (H·W a multiple of 4): a quarter of the per-lane loads.
-@compute @workgroup_size(WG)
-fn batch_norm_stats4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let c = wid.x;
-  let M = f32(p.N * p.HW);
-  let mean = reduce_one(lid, sum_x4(c, lid)) / M;
-  store_stats(c, lid, mean, reduce_one(lid, sum_sq4(c, lid, mean)) / M);
 }
 
 @compute @workgroup_size(WG)
@@ -225,8 +219,10 @@ fn batch_norm_fwd4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
   }
 }
 
+// The parameter gradients' partials (see the reductions above): (Σ g, Σ g·(x − mean)) of the
+// invocation's elements; …_finish adds them and scales the second by inv_std.
 @compute @workgroup_size(WG)
-fn batch_norm_bwd_params(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn batch_norm_bwd_params_partial(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let c = wid.x;
   let ch = fwd_channel(c);
   var sg = 0.0;
@@ -240,12 +236,12 @@ fn batch_norm_bwd_params(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoc
       sgx += gv * (xv - ch.mean);
     }
   }
-  store_param_sums(c, lid, sg, sgx);
+  partials[c * WG + lid] = vec4f(sg, sgx, 0.0, 0.0);
 }
 
-// batch_norm_bwd_params on vec4s (H·W a multiple of 4).
+// batch_norm_bwd_params_partial on vec4s (H·W a multiple of 4).
 @compute @workgroup_size(WG)
-fn batch_norm_bwd_params4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+fn batch_norm_bwd_params4_partial(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let c = wid.x;
   let ch = fwd_channel(c);
   var sg = vec4f(0.0);
@@ -259,18 +255,18 @@ fn batch_norm_bwd_params4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invo
       sgx += gv * (xv - ch.mean);
     }
   }
-  store_param_sums(c, lid, sg.x + sg.y + sg.z + sg.w, sgx.x + sgx.y + sgx.z + sgx.w);
+  partials[c * WG + lid] = vec4f(sg.x + sg.y + sg.z + sg.w, sgx.x + sgx.y + sgx.z + sgx.w, 0.0, 0.0);
 }
 
-// sums = [Σ g | Σ g·x̂] of channel c from this invocation's shares of Σ g and Σ g·(x − mean).
-fn store_param_sums(c: u32, lid: u32, sg: f32, sgx: f32) {
-  partial[lid] = sg;
-  partial2[lid] = sgx * stats[p.C + c];
-  reduce_pair(lid);
-  if (lid == 0u) {
-    sums[c] = partial[0];
-    sums[p.C + c] = partial2[0];
-  }
+// sums = [Σ g | Σ g·x̂] of channel c, x̂ = (x − mean)·inv_std, from its WG partials.
+@compute @workgroup_size(WG)
+fn batch_norm_bwd_params_finish(@builtin(global_invocation_id) gid: vec3u) {
+  let c = gid.x;
+  if (c >= p.C) { return; }
+  var t = vec4f(0.0);
+  for (var j = 0u; j < WG; j++) { t += partials[c * WG + j]; }
+  sums[c] = t.x;
+  sums[p.C + c] = t.y * stats[p.C + c];
 }
 
 // Channel c's input gradient: training dx = scale/M · (M·g − Σg − x̂·Σg·x̂), x̂ = (x − mean)·inv;

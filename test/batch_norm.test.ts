@@ -150,6 +150,34 @@ describe('batchNorm2d', () => {
     });
   }
 
+  // values far from 0 (1000 ± 2): one-pass sums of squares would lose the variance to rounding;
+  // the reductions' shifted partials keep it (f32 kernels: H·W = 35; vec4: 24; a plane longer
+  // than the 64 partials: 20 × 52)
+  for (const [N, C, H, W] of [[3, 2, 5, 7], [2, 3, 4, 6], [2, 2, 20, 52]] as const) {
+    it(`training ${N}×${C}×${H}×${W} on values near 1000: statistics and gradients keep their precision`, async () => {
+      const rng = new Rng(N * 100 + H * W);
+      const HW = H * W;
+      const running = new Float64Array(2 * C).fill(1, C);
+      await checkOp(engine, {
+        name: `batchNorm2d far from 0 ${N}×${C}×${H}×${W}`,
+        inputs: [
+          { shape: [N, C, H, W], data: randomArray(rng, N * C * HW, 998, 1002) },
+          { shape: [C], data: randomArray(rng, C, 0.5, 1.5) },
+          { shape: [C], data: randomArray(rng, C) },
+        ],
+        gpu: (x, gamma, beta) => batchNorm2d(x!, withState(C, gamma!, beta!, running), true),
+        ref: (x, gamma, beta) => {
+          const { mean, variance } = channelStats(x!, N, C, HW);
+          return refBn(x!, gamma!, beta!, mean, variance, N, C, HW);
+        },
+        refGrad: (g, x, gamma) => refBnTrainGrad(g, x!, gamma!, N, C, HW),
+        fwdTol: { rtol: 1e-3, atol: 1e-3 },
+        gradTol: { rtol: 1e-2, atol: 1e-3 },
+        fdEps: 1e-2,
+      });
+    });
+  }
+
   it('training updates the running mean and unbiased variance with momentum 0.1', async () => {
     const rng = new Rng(21);
     const [N, C, HW] = [3, 4, 10];

@@ -26,16 +26,19 @@ const ELEMENTS_PER_WORKGROUP = 4096;
 const kernel = (entry: string, bindings: number[], constants: Record<string, number> = {}) =>
   defineKernel({ file: 'batch_norm.wgsl', entry, params: BnParams, bindings, constants: { WG, ...constants } });
 const K = {
-  stats: kernel('batch_norm_stats', [1, 4, 5]),
+  // the per-channel reductions: partial sums per invocation, then a pass that combines them (batch_norm.wgsl says why)
+  statsPartial: kernel('batch_norm_stats_partial', [1, 12]),
+  statsFinish: kernel('batch_norm_stats_finish', [4, 5, 12]),
+  bwdParamsFinish: kernel('batch_norm_bwd_params_finish', [4, 8, 12]),
   evalStats: kernel('batch_norm_eval_stats', [4, 5]),
   fwd: kernel('batch_norm_fwd', [1, 2, 3, 4, 6]),
-  bwdParams: kernel('batch_norm_bwd_params', [1, 2, 3, 4, 7, 8]),
+  bwdParamsPartial: kernel('batch_norm_bwd_params_partial', [1, 2, 3, 4, 7, 12]),
   bwdInput: kernel('batch_norm_bwd_input', [1, 2, 3, 4, 6, 7, 8]),
   // the same on vec4s when H·W is a multiple of 4 (a vec4 access costs less than 4 f32 ones on CPU adapters)
   fwd4: kernel('batch_norm_fwd4', [2, 3, 4, 9, 10]),
   bwdInput4: kernel('batch_norm_bwd_input4', [2, 3, 4, 8, 9, 10, 11]),
-  stats4: kernel('batch_norm_stats4', [4, 5, 9]),
-  bwdParams4: kernel('batch_norm_bwd_params4', [2, 3, 4, 8, 9, 11]),
+  stats4Partial: kernel('batch_norm_stats4_partial', [9, 12]),
+  bwdParams4Partial: kernel('batch_norm_bwd_params4_partial', [2, 3, 4, 9, 11, 12]),
 };
 
 /** Learned affine (γ, β) and running statistics of one BatchNorm2d layer. */
@@ -82,9 +85,13 @@ export function batchNorm2d(x: Tensor, bn: BatchNormState, training: boolean, op
   const params = { N, C, HW: H * W, eps: bn.eps, momentum: bn.momentum, training: training ? 1 : 0, update_running: training ? 1 : 0, images };
   const stats = Tensor.empty(engine, [2 * C]);
   const vec4 = (H * W) % 4 === 0;
-  if (training && vec4) engine.dispatch(K.stats4, params, [stats.buffer, bn.running.buffer, x.buffer], [C]);
-  else if (training) engine.dispatch(K.stats, params, [x.buffer, stats.buffer, bn.running.buffer], [C]);
-  else engine.dispatch(K.evalStats, params, [stats.buffer, bn.running.buffer], grid1d(C, WG));
+  if (training) {
+    const partials = Tensor.empty(engine, [C * WG * 4]);
+    if (vec4) engine.dispatch(K.stats4Partial, params, [x.buffer, partials.buffer], [C]);
+    else engine.dispatch(K.statsPartial, params, [x.buffer, partials.buffer], [C]);
+    engine.dispatch(K.statsFinish, params, [stats.buffer, bn.running.buffer, partials.buffer], grid1d(C, WG));
+    partials.dispose();
+  } else engine.dispatch(K.evalStats, params, [stats.buffer, bn.running.buffer], grid1d(C, WG));
   const y = Tensor.empty(engine, x.shape);
   // the element-wise entries: a workgroup per (block of `images` images, channel)
   const planes: [number, number] = [Math.ceil(N / images), C];
@@ -94,8 +101,11 @@ export function batchNorm2d(x: Tensor, bn: BatchNormState, training: boolean, op
   const out = record(op, [x, bn.gamma, bn.beta], y, [x, bn.gamma, stats, bn.beta], (g, [sx, sgamma, sstats, sbeta], needs) => {
     const sums = Tensor.empty(engine, [2 * C]);
     const [xb, gb, bb, sb] = [sx!.buffer, sgamma!.buffer, sbeta!.buffer, sstats!.buffer];
-    if (vec4) engine.dispatch(K.bwdParams4, params, [gb, bb, sb, sums.buffer, xb, g.buffer], [C], constants);
-    else engine.dispatch(K.bwdParams, params, [xb, gb, bb, sb, g.buffer, sums.buffer], [C], constants);
+    const partials = Tensor.empty(engine, [C * WG * 4]);
+    if (vec4) engine.dispatch(K.bwdParams4Partial, params, [gb, bb, sb, xb, g.buffer, partials.buffer], [C], constants);
+    else engine.dispatch(K.bwdParamsPartial, params, [xb, gb, bb, sb, g.buffer, partials.buffer], [C], constants);
+    engine.dispatch(K.bwdParamsFinish, params, [sb, sums.buffer, partials.buffer], grid1d(C, WG));
+    partials.dispose();
     let dx: Tensor | null = null;
     if (needs[0]) {
       dx = Tensor.empty(engine, x.shape);
