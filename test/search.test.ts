@@ -69,13 +69,14 @@ describe('search', () => {
     expect(last).toBeLessThan(0.5 * first);
   });
 
-  it('search and final-training steps create no GPU buffers after warm-up and log v, s, losses per step', async () => {
+  it('search and final-training steps create no GPU buffers or bind groups after warm-up and log v, s, losses per step', async () => {
     const target = resolveBudget(TINY, range, 2_500);
     const search = new Search(engine, TINY, searchOptions(target));
     const train = new FinalTraining(engine, TINY, [3, 5, 1], { batch: 16, lr: 1e-3, steps: 20, seed: 0, logEvery: 4 });
     for (const stepper of [search, train]) {
       const batches = new Batches(data, { batch: 16, seed: 4, norm });
       let created = 0;
+      let bindGroups = 0;
       for (let i = 0; i < 16; i++) {
         batches.next();
         const [submits, reads] = [engine.submitCount, engine.readCount];
@@ -85,9 +86,11 @@ describe('search', () => {
         // and reads nothing back; only the log flush every 4 steps does
         expect([engine.submitCount - submits, engine.readCount - reads]).toEqual([1, 0]);
         if (stepper.step % 4 === 0) await stepper.flush();
-        if (i === 7) created = engine.memory().createdBuffers;
+        if (i === 7) [created, bindGroups] = [engine.memory().createdBuffers, engine.bindGroupsCreated];
       }
       expect(engine.memory().createdBuffers).toBe(created);
+      // the pool hands a step the same buffers each time, so its bind groups come from the cache
+      expect(engine.bindGroupsCreated).toBe(bindGroups);
     }
     batchesRun: {
       const batches = new Batches(data, { batch: 16, seed: 4, norm });

@@ -35,6 +35,9 @@ export class BufferPool {
   private pending: GPUBuffer[] = [];
   private readonly live = new Set<GPUBuffer>();
   private created = 0;
+  /** A number per buffer, in creation order (buffers from elsewhere get one when first asked). */
+  private readonly ids = new WeakMap<GPUBuffer, number>();
+  private lastId = 0;
   private pooledBytes = 0;
   private pooledCount = 0;
 
@@ -54,6 +57,7 @@ export class BufferPool {
         );
       }
       buffer = this.device.createBuffer({ size, usage, label });
+      this.ids.set(buffer, ++this.lastId);
       this.created++;
     }
     this.live.add(buffer);
@@ -69,13 +73,25 @@ export class BufferPool {
 
   /** Called after each queue submit: buffers released before it may now be reused. */
   recycle(): void {
+    const touched = new Set<GPUBuffer[]>();
     for (const buffer of this.pending) {
       const k = key(buffer.usage, buffer.size);
       let list = this.free.get(k);
       if (!list) this.free.set(k, (list = []));
       list.push(buffer);
+      touched.add(list);
     }
     this.pending = [];
+    // Each free list in one order (lowest number last, handed out first), whatever order the
+    // buffers came back in: a training step then gets the same buffers for the same tensors step
+    // after step, which lets the engine reuse its bind groups.
+    for (const list of touched) list.sort((a, b) => this.idOf(b) - this.idOf(a));
+  }
+
+  idOf(buffer: GPUBuffer): number {
+    let id = this.ids.get(buffer);
+    if (id === undefined) this.ids.set(buffer, (id = ++this.lastId));
+    return id;
   }
 
   stats(): PoolStats {
