@@ -8,6 +8,9 @@
 //   sum_middle_serial  same maths, one invocation per output (short axes, many outputs)
 //   sum_keep_middle    out[m] = alpha * sum_{o,t} x[...]            (gradient of a broadcast operand:
 //                      bias of linear, per-channel vectors); one workgroup per output
+//   sum_keep_middle_serial  same maths, one invocation per output (many outputs or few terms)
+// The workgroup trees cost barriers, which on lavapipe make a shader a coroutine: the host takes
+// the serial kernels unless there are few outputs, each a long sum.
 //   expand_middle      out[(o * mid + m) * inner + t] = alpha * g[o * inner + t]
 //                      (backward of sum_middle: the gradient is broadcast along the summed axis)
 // Workgroups form a 2-D grid when there are more than 65535 of them.
@@ -85,6 +88,18 @@ fn sum_keep_middle(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) n
   partial[lid] = acc;
   let total = reduce_partial(lid);
   if (valid && lid == 0u) { out[m] = p.alpha * total; }
+}
+
+@compute @workgroup_size(WG)
+fn sum_keep_middle_serial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let m = group_index(wid, nwg) * WG + lid;
+  if (m >= p.mid) { return; }
+  var acc = 0.0;
+  for (var o = 0u; o < p.outer; o++) {
+    let base = (o * p.mid + m) * p.inner;
+    for (var t = 0u; t < p.inner; t++) { acc += x[base + t]; }
+  }
+  out[m] = p.alpha * acc;
 }
 
 @compute @workgroup_size(WG)

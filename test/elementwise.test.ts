@@ -22,6 +22,9 @@ const broadcasts: { name: string; a: number[]; b: number[]; bn: number; inner: n
   { name: 'column', a: [5, 11], b: [5, 1], bn: 5, inner: 11 },
   { name: '1-sized dims', a: [1, 1, 1], b: [1, 1, 1], bn: 1, inner: 1 },
   { name: 'more than one workgroup', a: [3, 300], b: [300], bn: 300, inner: 1 },
+  // b's gradient: one invocation per element of b (above), or a workgroup each when there are
+  // few and each sums many terms (per-channel NCHW, and this)
+  { name: 'few channels, long sums', a: [20, 2, 9], b: [2, 1], bn: 2, inner: 9 },
 ];
 
 function sumOver(g: Float64Array, bn: number, inner: number, f: (i: number) => number): Float64Array {

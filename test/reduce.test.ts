@@ -13,7 +13,8 @@ beforeAll(async () => {
 
 const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
 
-// Axis lengths below and above 64 take the serial and the workgroup-tree kernels.
+// Axis lengths below 64 or at least 64 outputs take the serial kernel, longer sums into fewer
+// outputs the workgroup tree ([1000], [2, 200, 3] axis 1).
 const cases: { shape: number[]; axis?: number }[] = [
   { shape: [1] },
   { shape: [7, 13] },
@@ -24,6 +25,7 @@ const cases: { shape: number[]; axis?: number }[] = [
   { shape: [2, 200, 3], axis: 1 },
   { shape: [1, 1, 9], axis: 2 },
   { shape: [65, 1], axis: 0 },
+  { shape: [100, 70], axis: 0 },
 ];
 
 describe('sum / mean vs reference', () => {

@@ -21,11 +21,17 @@ const K = {
   sum_middle: kernel('sum_middle'),
   sum_middle_serial: kernel('sum_middle_serial'),
   sum_keep_middle: kernel('sum_keep_middle'),
+  sum_keep_middle_serial: kernel('sum_keep_middle_serial'),
   expand_middle: kernel('expand_middle'),
 };
 
-/** Below this axis length one invocation per output sums serially (cheaper than a workgroup). */
+/**
+ * One invocation per output sums serially (cheaper than a workgroup, whose tree reduction costs
+ * barriers) when a sum has at most SERIAL_MAX terms or there are at least WG outputs: a
+ * [128, 144] sum over the batch 0.45 → 0.13–0.2 ms, a [6, 648] broadcast gradient 1.7 → 0.07–0.13 on lavapipe.
+ */
 const SERIAL_MAX = 64;
+const serial = (terms: number, outputs: number) => terms <= SERIAL_MAX || outputs >= WG;
 
 interface View3 {
   outer: number;
@@ -37,7 +43,7 @@ function sumMiddle(x: Tensor, v: View3, alpha: number, outShape: readonly number
   const out = Tensor.empty(x.engine, outShape);
   const outputs = v.outer * v.inner;
   const p = { ...v, alpha };
-  if (v.mid <= SERIAL_MAX) x.engine.dispatch(K.sum_middle_serial, p, [x.buffer, out.buffer], grid1d(outputs, WG));
+  if (serial(v.mid, outputs)) x.engine.dispatch(K.sum_middle_serial, p, [x.buffer, out.buffer], grid1d(outputs, WG));
   else x.engine.dispatch(K.sum_middle, p, [x.buffer, out.buffer], gridGroups(outputs));
   return out;
 }
@@ -83,11 +89,8 @@ export function sumRows(x: Tensor, rows: number, shape: readonly number[]): Tens
  */
 export function sumKeepBlock(g: Tensor, v: { outer: number; bn: number; inner: number }, shape: readonly number[]): Tensor {
   const out = Tensor.empty(g.engine, shape);
-  g.engine.dispatch(
-    K.sum_keep_middle,
-    { outer: v.outer, mid: v.bn, inner: v.inner, alpha: 1 },
-    [g.buffer, out.buffer],
-    gridGroups(v.bn),
-  );
+  const p = { outer: v.outer, mid: v.bn, inner: v.inner, alpha: 1 };
+  if (serial(v.outer * v.inner, v.bn)) g.engine.dispatch(K.sum_keep_middle_serial, p, [g.buffer, out.buffer], grid1d(v.bn, WG));
+  else g.engine.dispatch(K.sum_keep_middle, p, [g.buffer, out.buffer], gridGroups(v.bn));
   return out;
 }
