@@ -87,6 +87,33 @@ function withState(C: number, gamma: Tensor, beta: Tensor, running: Float64Array
   return st;
 }
 
+/** Training-mode batchNorm2d on x uniform in `range` against the float64 reference: output and gradients of x, γ, β. */
+async function checkTraining(
+  name: string,
+  [N, C, H, W]: readonly [number, number, number, number],
+  rng: Rng,
+  range: [number, number],
+  tolerances: { fwdTol: { rtol: number; atol: number }; gradTol: { rtol: number; atol: number }; fdEps: number },
+) {
+  const HW = H * W;
+  const running = new Float64Array(2 * C).fill(1, C);
+  await checkOp(engine, {
+    name: `${name} ${N}×${C}×${H}×${W}`,
+    inputs: [
+      { shape: [N, C, H, W], data: randomArray(rng, N * C * HW, range[0], range[1]) },
+      { shape: [C], data: randomArray(rng, C, 0.5, 1.5) },
+      { shape: [C], data: randomArray(rng, C) },
+    ],
+    gpu: (x, gamma, beta) => batchNorm2d(x!, withState(C, gamma!, beta!, running), true),
+    ref: (x, gamma, beta) => {
+      const { mean, variance } = channelStats(x!, N, C, HW);
+      return refBn(x!, gamma!, beta!, mean, variance, N, C, HW);
+    },
+    refGrad: (g, x, gamma) => refBnTrainGrad(g, x!, gamma!, N, C, HW),
+    ...tolerances,
+  });
+}
+
 describe('batchNorm2d', () => {
   // batch 1 and > 1, C = 1 and non-multiples of 4, odd spatial sizes, M not a multiple of 64,
   // planes longer than a workgroup's 64 lanes (37 × 29 = 1073) or vec4s (20 × 52 = 1040 floats);
@@ -95,22 +122,7 @@ describe('batchNorm2d', () => {
   // [7, 3, 24, 25] (6 + 1 images), [9, 2, 23, 21] (8 + 1)
   for (const [N, C, H, W] of [[1, 1, 3, 3], [2, 3, 5, 7], [4, 6, 1, 1], [3, 5, 9, 11], [2, 2, 37, 29], [2, 3, 4, 5], [1, 2, 20, 52], [7, 3, 24, 25], [9, 2, 23, 21]] as const) {
     it(`training ${N}×${C}×${H}×${W}: forward (batch statistics) and gradients of x, γ, β`, async () => {
-      const rng = new Rng(N * 1000 + C * 100 + H * 10 + W);
-      const HW = H * W;
-      const running = new Float64Array(2 * C).fill(1, C);
-      await checkOp(engine, {
-        name: `batchNorm2d train ${N}×${C}×${H}×${W}`,
-        inputs: [
-          { shape: [N, C, H, W], data: randomArray(rng, N * C * HW, -2, 3) },
-          { shape: [C], data: randomArray(rng, C, 0.5, 1.5) },
-          { shape: [C], data: randomArray(rng, C) },
-        ],
-        gpu: (x, gamma, beta) => batchNorm2d(x!, withState(C, gamma!, beta!, running), true),
-        ref: (x, gamma, beta) => {
-          const { mean, variance } = channelStats(x!, N, C, HW);
-          return refBn(x!, gamma!, beta!, mean, variance, N, C, HW);
-        },
-        refGrad: (g, x, gamma) => refBnTrainGrad(g, x!, gamma!, N, C, HW),
+      await checkTraining(`batchNorm2d train`, [N, C, H, W], new Rng(N * 1000 + C * 100 + H * 10 + W), [-2, 3], {
         fwdTol: { rtol: 1e-4, atol: 1e-4 },
         gradTol: { rtol: 1e-3, atol: 1e-4 },
         fdEps: 1e-5,
@@ -155,22 +167,7 @@ describe('batchNorm2d', () => {
   // than the 64 partials: 20 × 52)
   for (const [N, C, H, W] of [[3, 2, 5, 7], [2, 3, 4, 6], [2, 2, 20, 52]] as const) {
     it(`training ${N}×${C}×${H}×${W} on values near 1000: statistics and gradients keep their precision`, async () => {
-      const rng = new Rng(N * 100 + H * W);
-      const HW = H * W;
-      const running = new Float64Array(2 * C).fill(1, C);
-      await checkOp(engine, {
-        name: `batchNorm2d far from 0 ${N}×${C}×${H}×${W}`,
-        inputs: [
-          { shape: [N, C, H, W], data: randomArray(rng, N * C * HW, 998, 1002) },
-          { shape: [C], data: randomArray(rng, C, 0.5, 1.5) },
-          { shape: [C], data: randomArray(rng, C) },
-        ],
-        gpu: (x, gamma, beta) => batchNorm2d(x!, withState(C, gamma!, beta!, running), true),
-        ref: (x, gamma, beta) => {
-          const { mean, variance } = channelStats(x!, N, C, HW);
-          return refBn(x!, gamma!, beta!, mean, variance, N, C, HW);
-        },
-        refGrad: (g, x, gamma) => refBnTrainGrad(g, x!, gamma!, N, C, HW),
+      await checkTraining(`batchNorm2d far from 0`, [N, C, H, W], new Rng(N * 100 + H * W), [998, 1002], {
         fwdTol: { rtol: 1e-3, atol: 1e-3 },
         gradTol: { rtol: 1e-2, atol: 1e-3 },
         fdEps: 1e-2,
