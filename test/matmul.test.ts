@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { linear, matmul, ShapeError, Tensor, type Engine } from '../src/index.js';
+import { Engine, linear, matmul, ShapeError, Tensor } from '../src/index.js';
+import { bucketSize } from '../src/gpu/buffer-pool.js';
 import { Rng } from '../src/random.js';
 import { checkOp } from './helpers/check.js';
 import { testEngine } from './helpers/engine.js';
@@ -18,7 +19,12 @@ function transpose(x: Float64Array, r: number, c: number): Float64Array {
   return out;
 }
 
-// The kernel's workgroup covers 32×32 outputs in 4×4 blocks: sizes around and off those multiples.
+// matmul.wgsl's workgroup covers 32×32 outputs in 4×4 blocks: sizes around and off those
+// multiples. The subgroup kernels (variant 'auto' on a device with subgroups) take blocks of 16
+// rows and, for B with contiguous rows and N a multiple of 4 (tb = false), 256 columns per
+// workgroup ([67, 260, 9]: two, the second short; [33, 36, 17]: M off the block), or for B with
+// contiguous columns, A with contiguous rows and K a multiple of 4 (tb = true, ta = false), 64
+// columns ([67, 70, 68], [33, 31, 20]); M = 1 ([1, 8, 4]).
 const sizes: [number, number, number][] = [
   [1, 1, 1],
   [1, 7, 5],
@@ -27,104 +33,148 @@ const sizes: [number, number, number][] = [
   [33, 31, 17],
   [67, 35, 70],
   [2, 129, 3],
+  [1, 8, 4],
+  [33, 36, 17],
+  [67, 260, 9],
+  [33, 31, 20],
+  [67, 70, 68],
 ];
 
 describe('matmul vs float64 reference, all transposes', () => {
   for (const [M, N, K] of sizes) {
     for (const ta of [false, true]) {
       for (const tb of [false, true]) {
-        it(`M=${M} N=${N} K=${K} ta=${ta} tb=${tb}`, async () => {
-          const rng = new Rng(M * 1000 + N * 10 + K);
-          const a = randomArray(rng, M * K);
-          const b = randomArray(rng, K * N);
-          await checkOp(engine, {
-            name: `matmul ${M}x${N}x${K}`,
-            inputs: [
-              { shape: ta ? [K, M] : [M, K], data: a },
-              { shape: tb ? [N, K] : [K, N], data: b },
-            ],
-            gpu: (x, y) => matmul(x, y, { transposeA: ta, transposeB: tb }),
-            ref: (x, y) => refMatmul(x, y, M, N, K, ta, tb),
-            refGrad: (g, x, y) => {
-              const A = ta ? transpose(x, K, M) : x; // A as M×K
-              const B = tb ? transpose(y, N, K) : y; // B as K×N
-              const gA = refMatmul(g, B, M, K, N, false, true); // M×K
-              const gB = refMatmul(A, g, K, N, M, true, false); // K×N
-              return [ta ? transpose(gA, M, K) : gA, tb ? transpose(gB, K, N) : gB];
-            },
-            fwdTol: { rtol: 1e-5, atol: 1e-5 },
-            gradTol: { rtol: 1e-4, atol: 1e-4 },
+        for (const variant of ['auto', 'plain'] as const) {
+          it(`M=${M} N=${N} K=${K} ta=${ta} tb=${tb} ${variant}`, async () => {
+            const rng = new Rng(M * 1000 + N * 10 + K);
+            const a = randomArray(rng, M * K);
+            const b = randomArray(rng, K * N);
+            await checkOp(engine, {
+              name: `matmul ${M}x${N}x${K}`,
+              inputs: [
+                { shape: ta ? [K, M] : [M, K], data: a },
+                { shape: tb ? [N, K] : [K, N], data: b },
+              ],
+              gpu: (x, y) => matmul(x, y, { transposeA: ta, transposeB: tb, variant }),
+              ref: (x, y) => refMatmul(x, y, M, N, K, ta, tb),
+              refGrad: (g, x, y) => {
+                const A = ta ? transpose(x, K, M) : x; // A as M×K
+                const B = tb ? transpose(y, N, K) : y; // B as K×N
+                const gA = refMatmul(g, B, M, K, N, false, true); // M×K
+                const gB = refMatmul(A, g, K, N, M, true, false); // K×N
+                return [ta ? transpose(gA, M, K) : gA, tb ? transpose(gB, K, N) : gB];
+              },
+              fwdTol: { rtol: 1e-5, atol: 1e-5 },
+              gradTol: { rtol: 1e-4, atol: 1e-4 },
+            });
           });
-        });
+        }
       }
     }
   }
 });
 
-describe('batched matmul', () => {
-  it('batched A and B', async () => {
-    const rng = new Rng(9);
-    const [Bt, M, N, K] = [3, 5, 6, 7];
-    await checkOp(engine, {
-      name: 'batched matmul',
-      inputs: [
-        { shape: [Bt, M, K], data: randomArray(rng, Bt * M * K) },
-        { shape: [Bt, K, N], data: randomArray(rng, Bt * K * N) },
-      ],
-      gpu: (a, b) => matmul(a, b),
-      ref: (a, b) => {
-        const out = new Float64Array(Bt * M * N);
-        for (let z = 0; z < Bt; z++) out.set(refMatmul(a.subarray(z * M * K), b.subarray(z * K * N), M, N, K), z * M * N);
-        return out;
-      },
-      refGrad: (g, a, b) => {
-        const ga = new Float64Array(Bt * M * K);
-        const gb = new Float64Array(Bt * K * N);
-        for (let z = 0; z < Bt; z++) {
-          ga.set(refMatmul(g.subarray(z * M * N), b.subarray(z * K * N), M, K, N, false, true), z * M * K);
-          gb.set(refMatmul(a.subarray(z * M * K), g.subarray(z * M * N), K, N, M, true, false), z * K * N);
-        }
-        return [ga, gb];
-      },
-    });
-  });
-
-  it('batched A with a shared B (gradient of B sums over the batch)', async () => {
-    const rng = new Rng(10);
-    const [Bt, M, N, K] = [2, 3, 5, 4];
-    await checkOp(engine, {
-      name: 'batched matmul, shared B',
-      inputs: [
-        { shape: [Bt, M, K], data: randomArray(rng, Bt * M * K) },
-        { shape: [K, N], data: randomArray(rng, K * N) },
-      ],
-      gpu: (a, b) => matmul(a, b),
-      ref: (a, b) => refMatmul(a, b, Bt * M, N, K),
-      refGrad: (g, a, b) => [refMatmul(g, b, Bt * M, K, N, false, true), refMatmul(a, g, K, N, Bt * M, true, false)],
-    });
+describe('matmul writes nothing outside C', () => {
+  // The product's buffer is a pooled one holding a sentinel: everything past C (the bucket's slack)
+  // must still hold it. Batched, so rows past M of one product would land in the next one's C.
+  // A fresh engine, so the sentinel buffer is the only one of its size to hand out.
+  it('rows past M and columns past N are not stored (subgroup and plain kernels)', async () => {
+    const own = await Engine.create();
+    const rng = new Rng(12);
+    for (const [Bt, M, N, K, tb, variant] of [
+      [2, 33, 36, 17, false, 'auto'],
+      [2, 33, 31, 20, true, 'auto'],
+      [2, 33, 31, 17, false, 'plain'],
+    ] as const) {
+      const floats = Bt * M * N;
+      const bucket = bucketSize(4 * floats) / 4; // the pooled buffer's whole size, slack included
+      const sentinel = Tensor.from(own, new Float32Array(bucket).fill(-7), [bucket]);
+      const buffer = sentinel.buffer;
+      sentinel.dispose();
+      own.pool.recycle(); // what the next submit would do: the released buffer can be handed out again
+      const a = Tensor.from(own, randomArray(rng, Bt * M * K), [Bt, M, K]);
+      const b = Tensor.from(own, randomArray(rng, Bt * K * N), tb ? [Bt, N, K] : [Bt, K, N]);
+      const c = matmul(a, b, { transposeB: tb, variant });
+      expect(c.buffer).toBe(buffer);
+      const first = new Float32Array(await own.read(buffer, buffer.size));
+      expect(first.subarray(0, floats).some((v) => v === -7)).toBe(false);
+      expect(Array.from(first.subarray(floats)).every((v) => v === -7)).toBe(true);
+      for (const t of [a, b, c]) t.dispose();
+      own.pool.recycle();
+    }
+    own.destroy();
   });
 });
 
-describe('linear', () => {
-  it('x·Wᵀ + b matches the reference, gradients included', async () => {
-    const rng = new Rng(11);
-    const [Nb, I, O] = [6, 10, 7];
-    await checkOp(engine, {
-      name: 'linear',
-      inputs: [
-        { shape: [Nb, I], data: randomArray(rng, Nb * I) },
-        { shape: [O, I], data: randomArray(rng, O * I) },
-        { shape: [O], data: randomArray(rng, O) },
-      ],
-      gpu: (x, w, b) => linear(x, w, b),
-      ref: (x, w, b) => refMatmul(x, w, Nb, O, I, false, true).map((v, i) => v + b[i % O]!),
-      refGrad: (g, x, w) => {
-        const gb = new Float64Array(O);
-        g.forEach((v, i) => (gb[i % O]! += v));
-        return [refMatmul(g, w, Nb, I, O), refMatmul(g, x, O, I, Nb, true, false), gb];
-      },
+describe('batched matmul', () => {
+  // [3, 17, 8, 12]: the subgroup kernels (forward and gradients); [3, 5, 6, 7]: matmul.wgsl
+  for (const [Bt, M, N, K] of [[3, 5, 6, 7], [3, 17, 8, 12]] as const) {
+    it(`batched A and B ${Bt}×${M}×${N}×${K}`, async () => {
+      const rng = new Rng(9 + M);
+      await checkOp(engine, {
+        name: 'batched matmul',
+        inputs: [
+          { shape: [Bt, M, K], data: randomArray(rng, Bt * M * K) },
+          { shape: [Bt, K, N], data: randomArray(rng, Bt * K * N) },
+        ],
+        gpu: (a, b) => matmul(a, b),
+        ref: (a, b) => {
+          const out = new Float64Array(Bt * M * N);
+          for (let z = 0; z < Bt; z++) out.set(refMatmul(a.subarray(z * M * K), b.subarray(z * K * N), M, N, K), z * M * N);
+          return out;
+        },
+        refGrad: (g, a, b) => {
+          const ga = new Float64Array(Bt * M * K);
+          const gb = new Float64Array(Bt * K * N);
+          for (let z = 0; z < Bt; z++) {
+            ga.set(refMatmul(g.subarray(z * M * N), b.subarray(z * K * N), M, K, N, false, true), z * M * K);
+            gb.set(refMatmul(a.subarray(z * M * K), g.subarray(z * M * N), K, N, M, true, false), z * K * N);
+          }
+          return [ga, gb];
+        },
+      });
     });
-  });
+  }
+
+  for (const [Bt, M, N, K] of [[2, 3, 5, 4], [2, 9, 12, 8]] as const) {
+    it(`batched A with a shared B (gradient of B sums over the batch) ${Bt}×${M}×${N}×${K}`, async () => {
+      const rng = new Rng(10 + M);
+      await checkOp(engine, {
+        name: 'batched matmul, shared B',
+        inputs: [
+          { shape: [Bt, M, K], data: randomArray(rng, Bt * M * K) },
+          { shape: [K, N], data: randomArray(rng, K * N) },
+        ],
+        gpu: (a, b) => matmul(a, b),
+        ref: (a, b) => refMatmul(a, b, Bt * M, N, K),
+        refGrad: (g, a, b) => [refMatmul(g, b, Bt * M, K, N, false, true), refMatmul(a, g, K, N, Bt * M, true, false)],
+      });
+    });
+  }
+});
+
+describe('linear', () => {
+  // [20, 12, 36]: x·Wᵀ by matmul_cols_sg (K = 12), its gradients by matmul_rows_sg
+  for (const [Nb, I, O] of [[6, 10, 7], [20, 12, 36]] as const) {
+    it(`x·Wᵀ + b matches the reference, gradients included (${Nb}×${I} → ${O})`, async () => {
+      const rng = new Rng(11 + I);
+      await checkOp(engine, {
+        name: 'linear',
+        inputs: [
+          { shape: [Nb, I], data: randomArray(rng, Nb * I) },
+          { shape: [O, I], data: randomArray(rng, O * I) },
+          { shape: [O], data: randomArray(rng, O) },
+        ],
+        gpu: (x, w, b) => linear(x, w, b),
+        ref: (x, w, b) => refMatmul(x, w, Nb, O, I, false, true).map((v, i) => v + b[i % O]!),
+        refGrad: (g, x, w) => {
+          const gb = new Float64Array(O);
+          g.forEach((v, i) => (gb[i % O]! += v));
+          return [refMatmul(g, w, Nb, I, O), refMatmul(g, x, O, I, Nb, true, false), gb];
+        },
+      });
+    });
+  }
 
   it('rejects mismatched shapes naming the op and shapes', () => {
     const x = Tensor.from(engine, new Float32Array(6), [2, 3]);

@@ -28,9 +28,24 @@ const matmulKernel = defineKernel({
   constants: TILE,
 });
 
+/** The subgroup kernels (matmul_subgroups.wgsl): blocks of 16 rows of C per workgroup row. */
+const SG_WG = 64;
+const subgroupKernel = (entry: string, bindings: number[]) =>
+  defineKernel({ file: 'matmul_subgroups.wgsl', entry, params: MatmulParams, bindings, constants: { WG: SG_WG }, feature: 'subgroups' });
+const rowsSubgroups = subgroupKernel('matmul_rows_sg', [1, 5, 6]);
+const colsSubgroups = subgroupKernel('matmul_cols_sg', [4, 5, 3]);
+
 export interface MatmulOptions {
   transposeA?: boolean;
   transposeB?: boolean;
+  /**
+   * Which kernel: 'auto' (default) takes a subgroup kernel (matmul_subgroups.wgsl) where the device
+   * has one fixed subgroup size of at least 8 and the layout fits one — op(B) with contiguous rows
+   * and N a multiple of 4, or op(B) with contiguous columns, op(A) with contiguous rows and K a
+   * multiple of 4 — and matmul.wgsl otherwise; 'plain' always matmul.wgsl. The same sums either
+   * way; gradients use 'auto'.
+   */
+  variant?: 'auto' | 'plain';
 }
 
 /**
@@ -65,22 +80,26 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const outShape = a.rank === 3 ? [batch, M, N] : [M, N];
   const out = Tensor.empty(a.engine, outShape);
   if (Ka === 0) throw new ShapeError(op, 'inner dimension is 0');
-  a.engine.dispatch(
-    matmulKernel,
-    {
-      M,
-      N,
-      K: Ka,
-      a_row: ta ? 1 : ac,
-      a_k: ta ? ac : 1,
-      a_batch: a.rank === 3 ? ar * ac : 0,
-      b_k: tb ? 1 : bc,
-      b_col: tb ? bc : 1,
-      b_batch: b.rank === 3 ? br * bc : 0,
-    },
-    [a.buffer, b.buffer, out.buffer],
-    [Math.ceil(N / (4 * TILE.WG_X)), Math.ceil(M / (4 * TILE.WG_Y)), batch],
-  );
+  const params = {
+    M,
+    N,
+    K: Ka,
+    a_row: ta ? 1 : ac,
+    a_k: ta ? ac : 1,
+    a_batch: a.rank === 3 ? ar * ac : 0,
+    b_k: tb ? 1 : bc,
+    b_col: tb ? bc : 1,
+    b_batch: b.rank === 3 ? br * bc : 0,
+  };
+  const sg = opts.variant === 'plain' ? null : a.engine.subgroupSize;
+  const blocks = Math.ceil(M / 16);
+  if (sg !== null && sg >= 8 && !tb && N % 4 === 0) {
+    a.engine.dispatch(rowsSubgroups, params, [a.buffer, b.buffer, out.buffer], [Math.ceil(N / (4 * SG_WG)), blocks, batch]);
+  } else if (sg !== null && sg >= 8 && tb && !ta && Ka % 4 === 0) {
+    a.engine.dispatch(colsSubgroups, params, [a.buffer, b.buffer, out.buffer], [Math.ceil(N / SG_WG), blocks, batch]);
+  } else {
+    a.engine.dispatch(matmulKernel, params, [a.buffer, b.buffer, out.buffer], [Math.ceil(N / (4 * TILE.WG_X)), Math.ceil(M / (4 * TILE.WG_Y)), batch]);
+  }
   return record(op, [a, b], out, [a, b], (g, [sa, sb], needs) => {
     const A = sa!;
     const B = sb!;

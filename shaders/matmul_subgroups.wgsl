@@ -1,0 +1,160 @@
+// matmul_subgroups.wgsl — matmul.wgsl's C = op(A) · op(B) again for devices with the 'subgroups'
+// feature: same uniforms and strides (see matmul.wgsl), two layouts that each need some strides to
+// be 1; matmul.ts picks one where it applies and matmul.wgsl otherwise (all tested against the
+// float64 reference).
+//
+// Why: on CPU adapters (lavapipe) every storage load is issued lane by lane, and matmul.wgsl's 4×4
+// block per invocation spends 8 such loads on 16 multiply-adds. Here the lanes of a subgroup share
+// a block of 16 rows of A: lane k loads rows k and k + 8 and subgroupBroadcast hands them to every
+// lane, so a lane's loads serve 64 multiply-adds (the same scheme as conv2d_fwd_1x1_sg).
+//   matmul_rows_sg   op(B) with contiguous rows (b_col = 1, N mod 4 = 0): a lane takes 4
+//                    consecutive columns of C, loads row k of op(B) there as one vec4 and adds
+//                    A[i, k]·B[k, j..j + 3] for its 16 rows (two blocks of 8 vec4 accumulators)
+//   matmul_cols_sg   op(B) with contiguous columns (b_k = 1) and op(A) with contiguous rows
+//                    (a_k = 1), K mod 4 = 0 (e.g. x·Wᵀ): a lane takes one column of C, loads 4
+//                    consecutive k of it as one vec4, and lanes k, k + 8 load 4 consecutive k of
+//                    rows k and k + 8 of A; 16 dot products per 4 k
+// Workgroup row wid.y = block of 16 rows of C, wid.z = batch; control flow is uniform per
+// subgroup (a subgroup whose columns all lie past N returns at once; lanes past N in a working
+// subgroup load clamped columns and store nothing, rows past M likewise).
+
+enable subgroups;
+// The broadcasts run under control flow that is uniform per subgroup but not per workgroup.
+diagnostic(off, subgroup_uniformity);
+
+struct MatmulParams {
+  M: u32,
+  N: u32,
+  K: u32,
+  a_row: u32,
+  a_k: u32,
+  a_batch: u32,
+  b_k: u32,
+  b_col: u32,
+  b_batch: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: MatmulParams;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(4) var<storage, read> a4: array<vec4f>;  // a as vec4s (matmul_cols_sg)
+@group(0) @binding(5) var<storage, read> b4: array<vec4f>;  // b as vec4s
+@group(0) @binding(6) var<storage, read_write> c4: array<vec4f>;  // c as vec4s (matmul_rows_sg)
+
+override WG: u32 = 64;
+
+// 8 rows × 4 values of sums.
+struct Block8 {
+  r0: vec4f,
+  r1: vec4f,
+  r2: vec4f,
+  r3: vec4f,
+  r4: vec4f,
+  r5: vec4f,
+  r6: vec4f,
+  r7: vec4f,
+}
+
+fn zero_block() -> Block8 {
+  return Block8(vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0), vec4f(0.0));
+}
+
+// t.rk += v · (row k's value of A, held by lane k).
+fn fma_broadcast(t: ptr<function, Block8>, v: vec4f, av: f32) {
+  (*t).r0 += v * subgroupBroadcast(av, 0u);
+  (*t).r1 += v * subgroupBroadcast(av, 1u);
+  (*t).r2 += v * subgroupBroadcast(av, 2u);
+  (*t).r3 += v * subgroupBroadcast(av, 3u);
+  (*t).r4 += v * subgroupBroadcast(av, 4u);
+  (*t).r5 += v * subgroupBroadcast(av, 5u);
+  (*t).r6 += v * subgroupBroadcast(av, 6u);
+  (*t).r7 += v * subgroupBroadcast(av, 7u);
+}
+
+// The lane's pair of A rows (k and k + 8 of the workgroup row's block, clamped below M).
+fn lane_rows(wid: vec3u, q: u32) -> vec2u {
+  let first = wid.y * 16u + (q & 7u);
+  return vec2u(min(first, p.M - 1u), min(first + 8u, p.M - 1u));
+}
+
+@compute @workgroup_size(WG)
+fn matmul_rows_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
+                  @builtin(subgroup_invocation_id) q: u32) {
+  let col = (wid.x * WG + lid) * 4u;  // the lane's first column
+  if ((wid.x * WG + lid - q) * 4u >= p.N) { return; }  // the whole subgroup is past N: uniform per subgroup
+  let z = wid.z;
+  let rows = lane_rows(wid, q);
+  let ra = z * p.a_batch + rows * p.a_row;
+  // row k of op(B) at columns col … col + 3, as a vec4 (b_col = 1, N mod 4 = 0)
+  let bq = (z * p.b_batch + min(col, p.N - 4u)) / 4u;
+  let b_step = p.b_k / 4u;
+  var lo = zero_block();
+  var hi = zero_block();
+  for (var k = 0u; k < p.K; k++) {
+    let bv = b4[bq + k * b_step];
+    fma_broadcast(&lo, bv, a[ra.x + k * p.a_k]);
+    fma_broadcast(&hi, bv, a[ra.y + k * p.a_k]);
+  }
+  if (col >= p.N) { return; }
+  let first = wid.y * 16u;
+  let cb = (z * p.M * p.N + col) / 4u;
+  let row = p.N / 4u;
+  store_block(cb, row, first, lo);
+  store_block(cb, row, first + 8u, hi);
+}
+
+// Rows first … first + 7 (those below M) of C at columns col … col + 3: c4[cb + i·row].
+fn store_block(cb: u32, row: u32, first: u32, t: Block8) {
+  let rows = array<vec4f, 8>(t.r0, t.r1, t.r2, t.r3, t.r4, t.r5, t.r6, t.r7);
+  for (var i = 0u; i < 8u; i++) {
+    if (first + i >= p.M) { return; }
+    c4[cb + (first + i) * row] = rows[i];
+  }
+}
+
+@compute @workgroup_size(WG)
+fn matmul_cols_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
+                  @builtin(subgroup_invocation_id) q: u32) {
+  let col = wid.x * WG + lid;  // the lane's column
+  if (wid.x * WG + lid - q >= p.N) { return; }  // uniform per subgroup
+  let z = wid.z;
+  let rows = lane_rows(wid, q);
+  // 4 consecutive k of the lane's A rows and of its column of op(B), as vec4s (a_k = b_k = 1, K mod 4 = 0)
+  let ra = (z * p.a_batch + rows * p.a_row) / 4u;
+  let bq = (z * p.b_batch + min(col, p.N - 1u) * p.b_col) / 4u;
+  var lo = Sums8(vec4f(0.0), vec4f(0.0));
+  var hi = Sums8(vec4f(0.0), vec4f(0.0));
+  for (var k4 = 0u; k4 < p.K / 4u; k4++) {
+    let bv = b4[bq + k4];
+    lo = add_dots(lo, a4[ra.x + k4], bv);
+    hi = add_dots(hi, a4[ra.y + k4], bv);
+  }
+  if (col >= p.N) { return; }
+  let base = z * p.M * p.N + col;
+  store_column(base, wid.y * 16u, lo);
+  store_column(base, wid.y * 16u + 8u, hi);
+}
+
+// The sums of 8 rows of one column: row i in component i mod 4 of s0 (i < 4) or s1.
+struct Sums8 {
+  s0: vec4f,
+  s1: vec4f,
+}
+
+// Adds dot(row i's 4 values of A, held by lane i as av, bv) to row i's sum, i < 8.
+fn add_dots(t: Sums8, av: vec4f, bv: vec4f) -> Sums8 {
+  return Sums8(t.s0 + vec4f(dot(subgroupBroadcast(av, 0u), bv), dot(subgroupBroadcast(av, 1u), bv),
+                            dot(subgroupBroadcast(av, 2u), bv), dot(subgroupBroadcast(av, 3u), bv)),
+               t.s1 + vec4f(dot(subgroupBroadcast(av, 4u), bv), dot(subgroupBroadcast(av, 5u), bv),
+                            dot(subgroupBroadcast(av, 6u), bv), dot(subgroupBroadcast(av, 7u), bv)));
+}
+
+// Rows first … first + 7 (those below M) of C's column at base.
+fn store_column(base: u32, first: u32, t: Sums8) {
+  let sums = array<f32, 8>(t.s0.x, t.s0.y, t.s0.z, t.s0.w, t.s1.x, t.s1.y, t.s1.z, t.s1.w);
+  for (var i = 0u; i < 8u; i++) {
+    if (first + i >= p.M) { return; }
+    c[base + (first + i) * p.N] = sums[i];
+  }
+}
