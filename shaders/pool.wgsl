@@ -3,11 +3,12 @@
 //
 //   x [N, C, H, W]   →   2×2 pools: out [N, C, H/2, W/2] (floor);  global: out [N, C]
 //   max_pool2_fwd   out[p] = max of the 2×2 window; ties take the first in row-major order
-//   max_pool2_bwd   dx[q] = g[p] if q is the window's (first) maximum, else 0; one invocation per
-//                   window, which recomputes its argmax (no index buffer) and writes its 4 inputs
-//                   (and the dropped odd row/column beside it): per input element, the index
-//                   decoding and window loads cost 4× as much on CPU adapters
-//   max_pool2_fwd4, max_pool2_bwd4   the same for W a multiple of 4, two windows per invocation
+//   max_pool2_bwd   dx[q] = g[p] if q is the window's (first) maximum, else 0; each window
+//                   recomputes its argmax (no index buffer) and writes its 4 inputs (and the
+//                   dropped odd row/column beside it): per input element, the index decoding and
+//                   window loads cost 4× as much on CPU adapters
+//                   (both: one invocation per row of windows)
+//   max_pool2_fwd4, max_pool2_bwd4   the same for W a multiple of 4, two windows per step
 //   avg_pool2_fwd   out[p] = mean of the window;  avg_pool2_bwd  dx[q] = g[p] / 4 (0 if dropped)
 //   global_avg_fwd  out[n, c] = mean over H × W (one invocation per plane)
 //   global_avg_bwd  dx[n, c, y, x] = g[n, c] / (H W) (one invocation per plane)
@@ -74,70 +75,88 @@ fn first_max(v: vec4f) -> WindowMax {
   return m;
 }
 
+// The max-pool entries take one row of windows (plane, oy) per invocation and walk its Wo
+// windows: the row's place is divided out once, not per window (a CPU adapter divides lane by
+// lane; one window per invocation spent most of its time on the divisions).
+fn window_row(r: u32) -> u32 {
+  let plane = r / p.Ho;
+  return window_base(vec3u(plane, r - plane * p.Ho, 0u));
+}
+
 @compute @workgroup_size(WG)
 fn max_pool2_fwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = flat_index(wid, nwg, lid);
-  if (i >= p.planes * p.Ho * p.Wo) { return; }
-  out[i] = window_max(window_base(output_coords(i))).value;
+  let r = flat_index(wid, nwg, lid);
+  if (r >= p.planes * p.Ho) { return; }
+  let base = window_row(r);
+  let o = r * p.Wo;
+  for (var ox = 0u; ox < p.Wo; ox++) { out[o + ox] = window_max(base + 2u * ox).value; }
 }
 
 @compute @workgroup_size(WG)
 fn max_pool2_bwd(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = flat_index(wid, nwg, lid);
-  if (i >= p.planes * p.Ho * p.Wo) { return; }
-  let c = output_coords(i);
-  let base = window_base(c);
-  let best = window_max(base).at;
-  let gv = g[i];
-  out[base] = select(0.0, gv, best == 0u);
-  out[base + 1u] = select(0.0, gv, best == 1u);
-  out[base + p.W] = select(0.0, gv, best == 2u);
-  out[base + p.W + 1u] = select(0.0, gv, best == 3u);
-  // a dropped odd last column (row) gets its zeros from the windows beside (above) it
-  let right = p.W % 2u == 1u && c.z + 1u == p.Wo;
-  let below = p.H % 2u == 1u && c.y + 1u == p.Ho;
-  if (right) {
-    out[base + 2u] = 0.0;
-    out[base + p.W + 2u] = 0.0;
+  let r = flat_index(wid, nwg, lid);
+  if (r >= p.planes * p.Ho) { return; }
+  let base = window_row(r);
+  let o = r * p.Wo;
+  for (var ox = 0u; ox < p.Wo; ox++) {
+    let at = base + 2u * ox;
+    let best = window_max(at).at;
+    let gv = g[o + ox];
+    out[at] = select(0.0, gv, best == 0u);
+    out[at + 1u] = select(0.0, gv, best == 1u);
+    out[at + p.W] = select(0.0, gv, best == 2u);
+    out[at + p.W + 1u] = select(0.0, gv, best == 3u);
   }
-  if (below) {
-    out[base + 2u * p.W] = 0.0;
-    out[base + 2u * p.W + 1u] = 0.0;
+  // a dropped odd last column (row) gets its zeros from the window row beside (above) it
+  if (p.W % 2u == 1u) {
+    out[base + p.W - 1u] = 0.0;
+    out[base + 2u * p.W - 1u] = 0.0;
   }
-  if (right && below) { out[base + 2u * p.W + 2u] = 0.0; }
+  if (p.H % 2u == 1u && (r + 1u) % p.Ho == 0u) {
+    for (var j = 0u; j < p.W; j++) { out[base + 2u * p.W + j] = 0.0; }
+  }
 }
 
-// max_pool2_fwd4, max_pool2_bwd4: the same for W a multiple of 4, one invocation per pair of
-// windows (ox even): their top and bottom rows are one vec4 each, loaded (and, backward, stored)
-// whole — on CPU adapters every access costs per lane, a vec4 far less than four f32s.
+// max_pool2_fwd4, max_pool2_bwd4: the same for W a multiple of 4, two windows per step: their
+// top and bottom rows are one vec4 each, loaded (and, backward, stored) whole — on CPU adapters
+// every access costs per lane, a vec4 far less than four f32s.
 @compute @workgroup_size(WG)
 fn max_pool2_fwd4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = 2u * flat_index(wid, nwg, lid);  // the pair's first output element
-  if (i >= p.planes * p.Ho * p.Wo) { return; }
-  let base = window_base(output_coords(i)) / 4u;
-  let top = x4[base];
-  let bottom = x4[base + p.W / 4u];
-  out[i] = first_max(vec4f(top.xy, bottom.xy)).value;
-  out[i + 1u] = first_max(vec4f(top.zw, bottom.zw)).value;
+  let r = flat_index(wid, nwg, lid);
+  if (r >= p.planes * p.Ho) { return; }
+  let base = window_row(r) / 4u;
+  let below = p.W / 4u;
+  let o = r * p.Wo;
+  for (var k = 0u; k < p.W / 4u; k++) {
+    let top = x4[base + k];
+    let bottom = x4[base + below + k];
+    out[o + 2u * k] = first_max(vec4f(top.xy, bottom.xy)).value;
+    out[o + 2u * k + 1u] = first_max(vec4f(top.zw, bottom.zw)).value;
+  }
 }
 
 @compute @workgroup_size(WG)
 fn max_pool2_bwd4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = 2u * flat_index(wid, nwg, lid);
-  if (i >= p.planes * p.Ho * p.Wo) { return; }
-  let c = output_coords(i);
-  let base = window_base(c) / 4u;
-  let top = x4[base];
-  let bottom = x4[base + p.W / 4u];
-  let left = first_max(vec4f(top.xy, bottom.xy)).at;
-  let right = first_max(vec4f(top.zw, bottom.zw)).at;
-  let gl = g[i];
-  let gr = g[i + 1u];
+  let r = flat_index(wid, nwg, lid);
+  if (r >= p.planes * p.Ho) { return; }
+  let base = window_row(r) / 4u;
+  let below = p.W / 4u;
+  let o = r * p.Wo;
   let z = 0.0;
-  out4[base] = vec4f(select(z, gl, left == 0u), select(z, gl, left == 1u), select(z, gr, right == 0u), select(z, gr, right == 1u));
-  out4[base + p.W / 4u] = vec4f(select(z, gl, left == 2u), select(z, gl, left == 3u), select(z, gr, right == 2u), select(z, gr, right == 3u));
-  // a dropped odd last row gets its zeros from the windows above it (W is even: no dropped column)
-  if (p.H % 2u == 1u && c.y + 1u == p.Ho) { out4[base + p.W / 2u] = vec4f(0.0); }
+  for (var k = 0u; k < p.W / 4u; k++) {
+    let top = x4[base + k];
+    let bottom = x4[base + below + k];
+    let left = first_max(vec4f(top.xy, bottom.xy)).at;
+    let right = first_max(vec4f(top.zw, bottom.zw)).at;
+    let gl = g[o + 2u * k];
+    let gr = g[o + 2u * k + 1u];
+    out4[base + k] = vec4f(select(z, gl, left == 0u), select(z, gl, left == 1u), select(z, gr, right == 0u), select(z, gr, right == 1u));
+    out4[base + below + k] = vec4f(select(z, gl, left == 2u), select(z, gl, left == 3u), select(z, gr, right == 2u), select(z, gr, right == 3u));
+  }
+  // a dropped odd last row gets its zeros from the window row above it (W is even: no dropped column)
+  if (p.H % 2u == 1u && (r + 1u) % p.Ho == 0u) {
+    for (var k = 0u; k < p.W / 4u; k++) { out4[base + 2u * below + k] = vec4f(0.0); }
+  }
 }
 
 @compute @workgroup_size(WG)

@@ -20,7 +20,7 @@ const kernel = (entry: string, bindings: number[]) =>
 const K = {
   max_pool2_fwd: kernel('max_pool2_fwd', [1, 2]),
   max_pool2_bwd: kernel('max_pool2_bwd', [1, 2, 3]),
-  // W a multiple of 4: two windows per invocation, rows as vec4s
+  // W a multiple of 4: two windows per step, rows as vec4s
   max_pool2_fwd4: kernel('max_pool2_fwd4', [2, 4]),
   max_pool2_bwd4: kernel('max_pool2_bwd4', [3, 4, 5]),
   avg_pool2_fwd: kernel('avg_pool2_fwd', [1, 2]),
@@ -42,12 +42,14 @@ function pool2(op: 'maxPool2x2' | 'avgPool2x2', x: Tensor): Tensor {
   const isMax = op === 'maxPool2x2';
   const y = Tensor.empty(x.engine, [d.N, d.C, params.Ho, params.Wo]);
   const quads = isMax && d.W % 4 === 0;
-  if (quads) x.engine.dispatch(K.max_pool2_fwd4, params, [y.buffer, x.buffer], grid1d(y.size / 2, WG));
-  else x.engine.dispatch(isMax ? K.max_pool2_fwd : K.avg_pool2_fwd, params, [x.buffer, y.buffer], grid1d(y.size, WG));
+  const windowRows = d.planes * params.Ho; // the max-pool entries: one invocation per row of windows
+  if (quads) x.engine.dispatch(K.max_pool2_fwd4, params, [y.buffer, x.buffer], grid1d(windowRows, WG));
+  else if (isMax) x.engine.dispatch(K.max_pool2_fwd, params, [x.buffer, y.buffer], grid1d(windowRows, WG));
+  else x.engine.dispatch(K.avg_pool2_fwd, params, [x.buffer, y.buffer], grid1d(y.size, WG));
   return record(op, [x], y, isMax ? [x] : [], (g, [sx]) => {
     const dx = Tensor.empty(x.engine, x.shape);
-    if (quads) x.engine.dispatch(K.max_pool2_bwd4, params, [g.buffer, sx!.buffer, dx.buffer], grid1d(g.size / 2, WG)); // one invocation per pair of windows
-    else if (isMax) x.engine.dispatch(K.max_pool2_bwd, params, [sx!.buffer, dx.buffer, g.buffer], grid1d(g.size, WG)); // one invocation per window
+    if (quads) x.engine.dispatch(K.max_pool2_bwd4, params, [g.buffer, sx!.buffer, dx.buffer], grid1d(windowRows, WG));
+    else if (isMax) x.engine.dispatch(K.max_pool2_bwd, params, [sx!.buffer, dx.buffer, g.buffer], grid1d(windowRows, WG));
     else x.engine.dispatch(K.avg_pool2_bwd, params, [dx.buffer, g.buffer], grid1d(dx.size, WG));
     return [dx];
   });
