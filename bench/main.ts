@@ -22,7 +22,7 @@ import { FinalTraining } from '../src/effconv/final_training.js';
 import { resolveBudget } from '../src/effconv/budget.js';
 import { loadTfjs, timeTf, type Tf, type TfTensor } from './peer_tfjs.js';
 import { checkTargets, peerRatios, type ConvRow } from './targets.js';
-import { timeGpu, type Timing } from './timing.js';
+import { summarise, timeGpu, type Timing } from './timing.js';
 
 const SECTIONS = ['peak', 'loads', 'conv', 'masked', 'matmul', 'gru', 'mask', 'e2e'] as const;
 const { values } = parseArgs({
@@ -163,10 +163,52 @@ let convRows: ConvRow[] | undefined;
 let maskedOverPlain3: number | undefined;
 let e2eOverPeer: number | undefined;
 
+/**
+ * One conv row, effconv and the peer interleaved rep by rep, each rep also timing the FMA peak
+ * kernel (at the peak section's shape): a shared host's speed drifts within a run (README), so
+ * the row's ratios — × TF.js and % of peak — compare figures taken in the same few seconds.
+ */
+async function convRow(c: ConvShape, k: number) {
+  await effconvConv({ ...c, N: 2 }, k, k, undefined, false); // warm-ups: pipeline and shader compilation
+  if (tf) await peerConv({ ...c, N: 2 }, k, false);
+  const x = parameter(engine, rand(c.N * c.Cin * c.HW * c.HW), [c.N, c.Cin, c.HW, c.HW]);
+  const w = parameter(engine, rand(c.Cout * c.Cin * k * k), [c.Cout, c.Cin, k, k]);
+  const kern = conv2dKernels(x, w, { size: k });
+  const g = Tensor.from(engine, rand(c.N * c.Cout * c.HW * c.HW), kern.outShape);
+  const t = tf;
+  const px = t?.randomNormal([c.N, c.HW, c.HW, c.Cin]);
+  const pf = t?.randomNormal([k, k, c.Cin, c.Cout]);
+  const grad = t?.grads((a: TfTensor, b: TfTensor) => t.sum(t.conv2d(a, b, 1, 'same')));
+  const times = { peak: [] as number[], fwd: [] as number[], bwdIn: [] as number[], bwdW: [] as number[], peerFwd: [] as number[], peerFb: [] as number[] };
+  for (let r = 0; r < reps; r++) {
+    if (peakShape) times.peak.push((await timeGpu(engine, () => void fmaPeak(engine, peakShape!.n, peakShape!.iters), 1, undefined, 0)).minMs);
+    times.fwd.push((await timeGpu(engine, () => void kern.forward(), 1, undefined, 0)).minMs);
+    times.bwdIn.push((await timeGpu(engine, () => void kern.backwardInput(g), 1, undefined, 0)).minMs);
+    times.bwdW.push((await timeGpu(engine, () => void kern.backwardWeight(g), 1, undefined, 0)).minMs);
+    if (t && px && pf && grad) {
+      times.peerFwd.push((await timeTf(t, () => t.tidy(() => void t.conv2d(px, pf, 1, 'same')), 1, 0)).minMs);
+      times.peerFb.push((await timeTf(t, () => t.tidy(() => void grad([px, pf])), 1, 0)).minMs);
+    }
+  }
+  for (const d of [x, w, g]) d.dispose();
+  px?.dispose();
+  pf?.dispose();
+  const method = engine.canTime ? 'timestamp' : 'wall';
+  const peak = peakShape && times.peak.length ? gf(fmaPeakFlops(peakShape.n, peakShape.iters), Math.min(...times.peak)) : 0;
+  return {
+    peak,
+    fwd: summarise(times.fwd, method),
+    bwdIn: summarise(times.bwdIn, method),
+    bwdW: summarise(times.bwdW, method),
+    peer: times.peerFwd.length ? { fwd: summarise(times.peerFwd, 'timestamp'), fb: summarise(times.peerFb, 'timestamp') } : null,
+  };
+}
+
 if (only.has('conv')) {
   out('\n## conv2d (unmasked, stride 1, same padding, variant "auto")\n');
-  out('| shape | k | fwd ms | fwd GFLOP/s | bwd-input ms | bwd-input GFLOP/s | bwd-weight ms | bwd-weight GFLOP/s | fwd+bwd GFLOP/s | fwd % peak | fwd+bwd % peak | TF.js fwd GFLOP/s | TF.js fwd+bwd GFLOP/s | × TF.js fwd | × TF.js fwd+bwd |');
-  out('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  out('effconv and TF.js alternate rep by rep, and each rep also times the FMA peak kernel: "% peak" is against the best of those ("row peak"), so both ratios compare figures from the same few seconds.\n');
+  out('| shape | k | fwd ms | fwd GFLOP/s | bwd-input ms | bwd-input GFLOP/s | bwd-weight ms | bwd-weight GFLOP/s | fwd+bwd GFLOP/s | fwd % peak | fwd+bwd % peak | TF.js fwd GFLOP/s | TF.js fwd+bwd GFLOP/s | × TF.js fwd | × TF.js fwd+bwd | row peak GFLOP/s |');
+  out('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   const rows: ConvRow[] = [];
   const cases: [ConvShape, number[]][] = [
     [{ N: 32, HW: 32, Cin: 32, Cout: 64 }, [1, 3, 5, 7, 9]],
@@ -175,22 +217,25 @@ if (only.has('conv')) {
   for (const [c, ks] of cases) {
     for (const k of ks) {
       const flops = 2 * c.N * c.HW * c.HW * c.Cin * c.Cout * k * k;
-      const e = await effconvConv(c, k);
-      const p = await peerConv(c, k);
+      const e = await convRow(c, k);
+      const p = e.peer;
       const fbMs = e.fwd.medianMs + e.bwdIn.medianMs + e.bwdW.medianMs;
       const row = {
         shape: `N=${c.N} ${c.HW}×${c.HW} ${c.Cin}→${c.Cout}`,
         k,
         flops,
+        ...(e.peak > 0 ? { peakGflops: e.peak } : {}),
         effconv: { fwd: e.fwd, bwdInput: e.bwdIn, bwdWeight: e.bwdW, fwdGflops: gf(flops, e.fwd.medianMs), fwdBwdGflops: gf(3 * flops, fbMs) },
         peer: p ? { fwd: p.fwd, fwdBwd: p.fb, fwdGflops: gf(flops, p.fwd.medianMs), fwdBwdGflops: gf(3 * flops, p.fb.medianMs) } : null,
       };
       rows.push(row);
       const E = row.effconv;
       const ratios = peerRatios(row);
+      const rowPct = (g: number) => (e.peak > 0 ? `${((100 * g) / e.peak).toFixed(1)} %` : pct(g));
       out(
-        `| ${row.shape} | ${k} | ${f2(e.fwd.medianMs)} (${f2(e.fwd.minMs)}–${f2(e.fwd.maxMs)}) | ${f2(E.fwdGflops)} | ${f2(e.bwdIn.medianMs)} | ${f2(gf(flops, e.bwdIn.medianMs))} | ${f2(e.bwdW.medianMs)} | ${f2(gf(flops, e.bwdW.medianMs))} | ${f2(E.fwdBwdGflops)} | ${pct(E.fwdGflops)} | ${pct(E.fwdBwdGflops)} | ` +
-          (row.peer && ratios ? `${f2(row.peer.fwdGflops)} | ${f2(row.peer.fwdBwdGflops)} | ${f2(ratios.fwd)} | ${f2(ratios.fwdBwd)} |` : '– | – | – | – |'),
+        `| ${row.shape} | ${k} | ${f2(e.fwd.medianMs)} (${f2(e.fwd.minMs)}–${f2(e.fwd.maxMs)}) | ${f2(E.fwdGflops)} | ${f2(e.bwdIn.medianMs)} | ${f2(gf(flops, e.bwdIn.medianMs))} | ${f2(e.bwdW.medianMs)} | ${f2(gf(flops, e.bwdW.medianMs))} | ${f2(E.fwdBwdGflops)} | ${rowPct(E.fwdGflops)} | ${rowPct(E.fwdBwdGflops)} | ` +
+          (row.peer && ratios ? `${f2(row.peer.fwdGflops)} | ${f2(row.peer.fwdBwdGflops)} | ${f2(ratios.fwd)} | ${f2(ratios.fwdBwd)} |` : '– | – | – | – |') +
+          ` ${e.peak > 0 ? f2(e.peak) : '–'} |`,
       );
     }
   }

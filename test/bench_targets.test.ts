@@ -30,6 +30,13 @@ describe('checkTargets', () => {
     expect(checkTargets(100, [below], undefined, undefined).map((c) => c.met)).toEqual([false, false, false, false]);
   });
 
+  it("judges % of peak against the peak measured alongside the row when the row has one", () => {
+    // fwd 40 GFLOP/s, fwd+bwd 3 GFLOP in 100 ms = 30 GFLOP/s: 40 % / 30 % of the run's 100, 80 % / 60 % of the row's 50
+    const r = row(3, 1e9, 25, 35, 40, 200, 1000);
+    expect(checkTargets(100, [r], undefined, undefined).slice(0, 2).map((c) => [c.value, c.met])).toEqual([['40.0 %', false], ['30.0 %', false]]);
+    expect(checkTargets(100, [{ ...r, peakGflops: 50 }], undefined, undefined).slice(0, 2).map((c) => [c.value, c.met])).toEqual([['80.0 %', true], ['60.0 %', true]]);
+  });
+
   it('asks no % of peak of k = 1 rows, and checks the masked and end-to-end ratios', () => {
     const checks = checkTargets(100, [row(1, 1e9, 100, 100, 100, 500, 2000)], 1.3, 2.9);
     expect(checks.map((c) => c.target.split(': ').pop())).toEqual([
