@@ -125,13 +125,11 @@ fn max_pool2_fwd4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
   let r = flat_index(wid, nwg, lid);
   if (r >= p.planes * p.Ho) { return; }
   let base = window_row(r) / 4u;
-  let below = p.W / 4u;
   let o = r * p.Wo;
   for (var k = 0u; k < p.W / 4u; k++) {
-    let top = x4[base + k];
-    let bottom = x4[base + below + k];
-    out[o + 2u * k] = first_max(vec4f(top.xy, bottom.xy)).value;
-    out[o + 2u * k + 1u] = first_max(vec4f(top.zw, bottom.zw)).value;
+    let m = window_pair(base + k);
+    out[o + 2u * k] = m[0].value;
+    out[o + 2u * k + 1u] = m[1].value;
   }
 }
 
@@ -144,10 +142,9 @@ fn max_pool2_bwd4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
   let o = r * p.Wo;
   let z = 0.0;
   for (var k = 0u; k < p.W / 4u; k++) {
-    let top = x4[base + k];
-    let bottom = x4[base + below + k];
-    let left = first_max(vec4f(top.xy, bottom.xy)).at;
-    let right = first_max(vec4f(top.zw, bottom.zw)).at;
+    let m = window_pair(base + k);
+    let left = m[0].at;
+    let right = m[1].at;
     let gl = g[o + 2u * k];
     let gr = g[o + 2u * k + 1u];
     out4[base + k] = vec4f(select(z, gl, left == 0u), select(z, gl, left == 1u), select(z, gr, right == 0u), select(z, gr, right == 1u));
@@ -157,6 +154,14 @@ fn max_pool2_bwd4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nw
   if (p.H % 2u == 1u && (r + 1u) % p.Ho == 0u) {
     for (var k = 0u; k < p.W / 4u; k++) { out4[base + 2u * below + k] = vec4f(0.0); }
   }
+}
+
+// The first maxima of the two windows whose top rows are the vec4 x4[top] (their bottom rows the
+// vec4 one input row below): left window, then right.
+fn window_pair(top: u32) -> array<WindowMax, 2> {
+  let t = x4[top];
+  let b = x4[top + p.W / 4u];
+  return array<WindowMax, 2>(first_max(vec4f(t.xy, b.xy)), first_max(vec4f(t.zw, b.zw)));
 }
 
 @compute @workgroup_size(WG)
