@@ -127,35 +127,58 @@ interface ConvShape {
   Cin: number;
   Cout: number;
 }
-async function effconvConv(c: ConvShape, s: number, kw = s, softSize?: number, warm = true) {
-  // Warm-up (pipeline creation) on a batch of 2: same kernels and constants, a fraction of the time.
-  if (warm && c.N > 2) await effconvConv({ ...c, N: 2 }, s, kw, softSize, false);
+/** A conv of shape c (window s on a kw grid, optionally masked by a soft size) ready to time. */
+function effconvPasses(c: ConvShape, s: number, kw = s, softSize?: number) {
   const x = parameter(engine, rand(c.N * c.Cin * c.HW * c.HW), [c.N, c.Cin, c.HW, c.HW]);
   const w = parameter(engine, rand(c.Cout * c.Cin * kw * kw), [c.Cout, c.Cin, kw, kw]);
   const v = softSize === undefined ? undefined : Tensor.from(engine, [softSize], [1]);
   const k = conv2dKernels(x, w, { size: s, ...(v ? { softSize: v } : {}) });
   const g = Tensor.from(engine, rand(c.N * c.Cout * c.HW * c.HW), k.outShape);
-  const n = warm ? reps : 1;
-  const fwd = await timeGpu(engine, () => void k.forward(), n, undefined, 0);
-  const bwdIn = await timeGpu(engine, () => void k.backwardInput(g), n, undefined, 0);
-  const bwdW = await timeGpu(engine, () => void k.backwardWeight(g), n, undefined, 0);
-  for (const t of [x, w, g, v]) t?.dispose();
-  return { fwd, bwdIn, bwdW };
+  return {
+    fwd: () => void k.forward(),
+    bwdIn: () => void k.backwardInput(g),
+    bwdW: () => void k.backwardWeight(g),
+    dispose: () => {
+      for (const t of [x, w, g, v]) t?.dispose();
+    },
+  };
 }
 
-async function peerConv(c: ConvShape, s: number, warm = true) {
+/** The same conv (s × s, 'same') in TF.js, NHWC: forward, and forward + both gradients; null without the peer. */
+function peerPasses(c: ConvShape, s: number) {
   if (!tf) return null;
   const t = tf;
-  if (warm && c.N > 2) await peerConv({ ...c, N: 2 }, s, false); // warm-up (shader compilation) on a batch of 2
   const x = t.randomNormal([c.N, c.HW, c.HW, c.Cin]);
   const f = t.randomNormal([s, s, c.Cin, c.Cout]);
-  const n = warm ? reps : 1;
-  const fwd = await timeTf(t, () => t.tidy(() => void t.conv2d(x, f, 1, 'same')), n, 0);
   const grad = t.grads((a: TfTensor, b: TfTensor) => t.sum(t.conv2d(a, b, 1, 'same')));
-  const fb = await timeTf(t, () => t.tidy(() => void grad([x, f])), n, 0);
-  x.dispose();
-  f.dispose();
-  return { fwd, fb };
+  return {
+    fwd: () => t.tidy(() => void t.conv2d(x, f, 1, 'same')),
+    fb: () => t.tidy(() => void grad([x, f])),
+    dispose: () => {
+      x.dispose();
+      f.dispose();
+    },
+  };
+}
+
+/** One run of each pass on a batch of 2: pipeline and shader compilation, a fraction of the time. */
+async function warmUp(c: ConvShape, s: number, kw = s, softSize?: number, peer = false) {
+  const e = effconvPasses({ ...c, N: 2 }, s, kw, softSize);
+  for (const pass of [e.fwd, e.bwdIn, e.bwdW]) await timeGpu(engine, pass, 1, undefined, 0);
+  e.dispose();
+  const p = peer ? peerPasses({ ...c, N: 2 }, s) : null;
+  if (p && tf) for (const pass of [p.fwd, p.fb]) await timeTf(tf, pass, 1, 0);
+  p?.dispose();
+}
+
+async function effconvConv(c: ConvShape, s: number, kw = s, softSize?: number) {
+  await warmUp(c, s, kw, softSize);
+  const e = effconvPasses(c, s, kw, softSize);
+  const fwd = await timeGpu(engine, e.fwd, reps, undefined, 0);
+  const bwdIn = await timeGpu(engine, e.bwdIn, reps, undefined, 0);
+  const bwdW = await timeGpu(engine, e.bwdW, reps, undefined, 0);
+  e.dispose();
+  return { fwd, bwdIn, bwdW };
 }
 
 // figures the targets are judged on (bench/targets.ts)
@@ -163,44 +186,38 @@ let convRows: ConvRow[] | undefined;
 let maskedOverPlain3: number | undefined;
 let e2eOverPeer: number | undefined;
 
+/** One Timing from single-rep ones (their times, and 'wall' if any of them was). */
+const combine = (ts: Timing[]): Timing => summarise(ts.map((t) => t.minMs), ts.some((t) => t.method === 'wall') ? 'wall' : 'timestamp');
+
 /**
  * One conv row, effconv and the peer interleaved rep by rep, each rep also timing the FMA peak
  * kernel (at the peak section's shape): a shared host's speed drifts within a run (README), so
  * the row's ratios — × TF.js and % of peak — compare figures taken in the same few seconds.
  */
 async function convRow(c: ConvShape, k: number) {
-  await effconvConv({ ...c, N: 2 }, k, k, undefined, false); // warm-ups: pipeline and shader compilation
-  if (tf) await peerConv({ ...c, N: 2 }, k, false);
-  const x = parameter(engine, rand(c.N * c.Cin * c.HW * c.HW), [c.N, c.Cin, c.HW, c.HW]);
-  const w = parameter(engine, rand(c.Cout * c.Cin * k * k), [c.Cout, c.Cin, k, k]);
-  const kern = conv2dKernels(x, w, { size: k });
-  const g = Tensor.from(engine, rand(c.N * c.Cout * c.HW * c.HW), kern.outShape);
-  const t = tf;
-  const px = t?.randomNormal([c.N, c.HW, c.HW, c.Cin]);
-  const pf = t?.randomNormal([k, k, c.Cin, c.Cout]);
-  const grad = t?.grads((a: TfTensor, b: TfTensor) => t.sum(t.conv2d(a, b, 1, 'same')));
-  const times = { peak: [] as number[], fwd: [] as number[], bwdIn: [] as number[], bwdW: [] as number[], peerFwd: [] as number[], peerFb: [] as number[] };
+  await warmUp(c, k, k, undefined, true);
+  const e = effconvPasses(c, k);
+  const p = peerPasses(c, k);
+  const times = { peak: [] as Timing[], fwd: [] as Timing[], bwdIn: [] as Timing[], bwdW: [] as Timing[], peerFwd: [] as Timing[], peerFb: [] as Timing[] };
   for (let r = 0; r < reps; r++) {
-    if (peakShape) times.peak.push((await timeGpu(engine, () => void fmaPeak(engine, peakShape!.n, peakShape!.iters), 1, undefined, 0)).minMs);
-    times.fwd.push((await timeGpu(engine, () => void kern.forward(), 1, undefined, 0)).minMs);
-    times.bwdIn.push((await timeGpu(engine, () => void kern.backwardInput(g), 1, undefined, 0)).minMs);
-    times.bwdW.push((await timeGpu(engine, () => void kern.backwardWeight(g), 1, undefined, 0)).minMs);
-    if (t && px && pf && grad) {
-      times.peerFwd.push((await timeTf(t, () => t.tidy(() => void t.conv2d(px, pf, 1, 'same')), 1, 0)).minMs);
-      times.peerFb.push((await timeTf(t, () => t.tidy(() => void grad([px, pf])), 1, 0)).minMs);
+    if (peakShape) times.peak.push(await timeGpu(engine, () => void fmaPeak(engine, peakShape!.n, peakShape!.iters), 1, undefined, 0));
+    times.fwd.push(await timeGpu(engine, e.fwd, 1, undefined, 0));
+    times.bwdIn.push(await timeGpu(engine, e.bwdIn, 1, undefined, 0));
+    times.bwdW.push(await timeGpu(engine, e.bwdW, 1, undefined, 0));
+    if (p && tf) {
+      times.peerFwd.push(await timeTf(tf, p.fwd, 1, 0));
+      times.peerFb.push(await timeTf(tf, p.fb, 1, 0));
     }
   }
-  for (const d of [x, w, g]) d.dispose();
-  px?.dispose();
-  pf?.dispose();
-  const method = engine.canTime ? 'timestamp' : 'wall';
-  const peak = peakShape && times.peak.length ? gf(fmaPeakFlops(peakShape.n, peakShape.iters), Math.min(...times.peak)) : 0;
+  e.dispose();
+  p?.dispose();
+  const peak = peakShape && times.peak.length ? gf(fmaPeakFlops(peakShape.n, peakShape.iters), combine(times.peak).minMs) : 0;
   return {
     peak,
-    fwd: summarise(times.fwd, method),
-    bwdIn: summarise(times.bwdIn, method),
-    bwdW: summarise(times.bwdW, method),
-    peer: times.peerFwd.length ? { fwd: summarise(times.peerFwd, 'timestamp'), fb: summarise(times.peerFb, 'timestamp') } : null,
+    fwd: combine(times.fwd),
+    bwdIn: combine(times.bwdIn),
+    bwdW: combine(times.bwdW),
+    peer: p ? { fwd: combine(times.peerFwd), fb: combine(times.peerFb) } : null,
   };
 }
 
