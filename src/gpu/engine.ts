@@ -117,11 +117,13 @@ export class Engine {
   }
 
   pipeline(def: KernelDef, constants: Readonly<Record<string, number>> = {}): GPUComputePipeline {
-    const merged = { ...def.constants, ...constants };
-    return this.pipelineFor(pipelineKey(def, merged), def, merged);
+    return this.keyedPipeline(def, constants).pipeline;
   }
 
-  private pipelineFor(key: string, def: KernelDef, merged: Readonly<Record<string, number>>): GPUComputePipeline {
+  /** The pipeline of def with these constants, and its cache key (which also keys its bind groups). */
+  private keyedPipeline(def: KernelDef, constants: Readonly<Record<string, number>>): { key: string; pipeline: GPUComputePipeline } {
+    const merged = { ...def.constants, ...constants };
+    const key = pipelineKey(def, merged);
     let pipeline = this.pipelines.get(key);
     if (!pipeline) {
       const module = this.modules.get(def.file);
@@ -133,7 +135,7 @@ export class Engine {
       });
       this.pipelines.set(key, pipeline);
     }
-    return pipeline;
+    return { key, pipeline };
   }
 
   /**
@@ -201,9 +203,7 @@ export class Engine {
     if (x > MAX_GROUPS || y > MAX_GROUPS || z > MAX_GROUPS) {
       throw new RangeError(`${def.file}#${def.entry}: dispatch ${x}x${y}x${z} exceeds ${MAX_GROUPS} workgroups per dimension`);
     }
-    const merged = { ...def.constants, ...constants };
-    const key = pipelineKey(def, merged);
-    const pipeline = this.pipelineFor(key, def, merged);
+    const { key, pipeline } = this.keyedPipeline(def, constants);
     const uniform = this.pool.acquire(def.params.byteSize, UNIFORM_USAGE, def.params.struct);
     this.device.queue.writeBuffer(uniform, 0, new Uint8Array(packUniforms(def.params, params)));
     const bindGroup = this.bindGroup(key, def, pipeline, uniform, buffers);
