@@ -91,11 +91,11 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     b_col: tb ? bc : 1,
     b_batch: b.rank === 3 ? br * bc : 0,
   };
-  const sg = opts.variant === 'plain' ? null : a.engine.subgroupSize;
+  const subgroups = opts.variant !== 'plain' && (a.engine.subgroupSize ?? 0) >= 8;
   const blocks = Math.ceil(M / 16);
-  if (sg !== null && sg >= 8 && !tb && N % 4 === 0) {
+  if (subgroups && !tb && N % 4 === 0) {
     a.engine.dispatch(rowsSubgroups, params, [a.buffer, b.buffer, out.buffer], [Math.ceil(N / (4 * SG_WG)), blocks, batch]);
-  } else if (sg !== null && sg >= 8 && tb && !ta && Ka % 4 === 0) {
+  } else if (subgroups && tb && !ta && Ka % 4 === 0) {
     a.engine.dispatch(colsSubgroups, params, [a.buffer, b.buffer, out.buffer], [Math.ceil(N / SG_WG), blocks, batch]);
   } else {
     a.engine.dispatch(matmulKernel, params, [a.buffer, b.buffer, out.buffer], [Math.ceil(N / (4 * TILE.WG_X)), Math.ceil(M / (4 * TILE.WG_Y)), batch]);
