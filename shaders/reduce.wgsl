@@ -9,11 +9,11 @@
 //   sum_keep_middle    out[m] = alpha * sum_{o,t} x[...]            (gradient of a broadcast operand:
 //                      bias of linear, per-channel vectors); one workgroup per output
 //   sum_keep_middle_serial  same maths, one invocation per output (many outputs or few terms)
-// The workgroup trees cost barriers, which on lavapipe make a shader a coroutine: the host takes
-// the serial kernels unless there are few outputs, each a long sum.
 //   expand_middle      out[(o * mid + m) * inner + t] = alpha * g[o * inner + t]
 //                      (backward of sum_middle: the gradient is broadcast along the summed axis)
-// Workgroups form a 2-D grid when there are more than 65535 of them.
+// Workgroups form a 2-D grid when there are more than 65535 of them. The workgroup trees cost
+// barriers, which on lavapipe make a shader a coroutine: the host takes the serial kernels
+// unless there are few outputs, each a long sum.
 
 struct ReduceParams {
   outer: u32,
