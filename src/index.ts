@@ -24,7 +24,7 @@ export { gaussianMask } from './ops/gaussian_mask.js';
 export { maxPool2x2, avgPool2x2, globalAvgPool } from './ops/pool.js';
 export { accuracy, type LabelledImages } from './evaluate.js';
 export { concat, stack, slice, unstack } from './ops/concat.js';
-export { gruCell, gruGates, gruSequence, biGru, gruCellParams, gruCellParamList, type GruCellParams } from './ops/gru.js';
+export { gruCell, gruGates, gruRecurrence, gruLayer, biGruLayer, gruSequence, biGru, gruCellParams, gruCellParamList, GRU_RECURRENCE_MAX_HIDDEN, type GruCellParams } from './ops/gru.js';
 export { batchNorm2d, batchNormState, type BatchNormState } from './ops/batch_norm.js';
 export { sizeOneHot } from './ops/size_encoding.js';
 export { fmaPeak, fmaPeakFlops } from './ops/fma_peak.js';

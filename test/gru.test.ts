@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { biGru, gruCell, gruSequence, stack, Tensor, unstack, type Engine } from '../src/index.js';
+import { backward, biGru, biGruLayer, gruCell, gruLayer, gruRecurrence, gruSequence, stack, sum, Tensor, unstack, type Engine } from '../src/index.js';
 import { Rng } from '../src/random.js';
 import { checkOp } from './helpers/check.js';
 import { testEngine } from './helpers/engine.js';
@@ -13,12 +13,14 @@ beforeAll(async () => {
 
 const weightsOf = (wIh: Float64Array, wHh: Float64Array, bIh: Float64Array, bHh: Float64Array): GruRefWeights => ({ wIh, wHh, bIh, bHh });
 
-function weightInputs(rng: Rng, I: number, H: number) {
+/** Weights U(−bound, bound); gruCellParams' bound 1/√H keeps wide cells out of saturation. */
+function weightInputs(rng: Rng, I: number, H: number, bound = 1) {
+  const draw = (n: number) => randomArray(rng, n).map((v) => v * bound);
   return [
-    { shape: [3 * H, I], data: randomArray(rng, 3 * H * I) },
-    { shape: [3 * H, H], data: randomArray(rng, 3 * H * H) },
-    { shape: [3 * H], data: randomArray(rng, 3 * H) },
-    { shape: [3 * H], data: randomArray(rng, 3 * H) },
+    { shape: [3 * H, I], data: draw(3 * H * I) },
+    { shape: [3 * H, H], data: draw(3 * H * H) },
+    { shape: [3 * H], data: draw(3 * H) },
+    { shape: [3 * H], data: draw(3 * H) },
   ];
 }
 
@@ -98,5 +100,76 @@ describe('GRU over a sequence', () => {
         return [dxs, rf.dw.wIh, rf.dw.wHh, rf.dw.bIh, rf.dw.bHh, rb.dw.wIh, rb.dw.wHh, rb.dw.bIh, rb.dw.bHh];
       },
     });
+  });
+});
+
+describe('gruLayer (one dispatch per sequence: gruRecurrence)', () => {
+  // batch 1 and > 1; one step; hidden sizes 1, odd, past the workgroup (67: two units per
+  // invocation, 130: three) and the kernel's largest (512); both directions; a given h0, whose gradient is checked too
+  for (const [T, B, I, H, reverse] of [[1, 1, 2, 3, false], [5, 1, 3, 1, false], [4, 3, 5, 6, true], [3, 2, 4, 67, true], [2, 1, 3, 130, false], [2, 1, 2, 512, true]] as const) {
+    it(`T=${T} B=${B} I=${I} H=${H}${reverse ? ' reversed' : ''}: outputs and gradients (xs, h0, weights) vs float64 reference`, async () => {
+      const rng = new Rng(T * 1000 + B * 100 + H);
+      await checkOp(engine, {
+        name: `gruLayer ${T}×${B}×${I}→${H}`,
+        inputs: [{ shape: [T, B, I], data: randomArray(rng, T * B * I) }, { shape: [B, H], data: randomArray(rng, B * H) }, ...weightInputs(rng, I, H, 1 / Math.sqrt(H))],
+        gpu: (xs, h0, wIh, wHh, bIh, bHh) => gruLayer(xs!, { wIh: wIh!, wHh: wHh!, bIh: bIh!, bHh: bHh! }, h0!, reverse),
+        ref: (xs, h0, wIh, wHh, bIh, bHh) => gruSequenceRef(xs!, weightsOf(wIh!, wHh!, bIh!, bHh!), T, B, I, H, reverse, h0!).outs,
+        refGrad: (g, xs, h0, wIh, wHh, bIh, bHh) => {
+          const r = gruSequenceRefGrad(g, xs!, weightsOf(wIh!, wHh!, bIh!, bHh!), T, B, I, H, reverse, h0!);
+          return [r.dxs, r.dh0, r.dw.wIh, r.dw.wHh, r.dw.bIh, r.dw.bHh];
+        },
+        gradTol: { rtol: 1e-4, atol: 2e-5 },
+      });
+    });
+  }
+
+  it('a larger batch (B·H > 512: 9 × 64) runs cell by cell, with the same results', async () => {
+    const [T, B, I, H] = [3, 9, 3, 64];
+    const rng = new Rng(576);
+    await checkOp(engine, {
+      name: 'gruLayer B=9 H=64',
+      inputs: [{ shape: [T, B, I], data: randomArray(rng, T * B * I) }, { shape: [B, H], data: randomArray(rng, B * H) }, ...weightInputs(rng, I, H)],
+      gpu: (xs, h0, wIh, wHh, bIh, bHh) => gruLayer(xs!, { wIh: wIh!, wHh: wHh!, bIh: bIh!, bHh: bHh! }, h0!, true),
+      ref: (xs, h0, wIh, wHh, bIh, bHh) => gruSequenceRef(xs!, weightsOf(wIh!, wHh!, bIh!, bHh!), T, B, I, H, true, h0!).outs,
+      refGrad: (g, xs, h0, wIh, wHh, bIh, bHh) => {
+        const r = gruSequenceRefGrad(g, xs!, weightsOf(wIh!, wHh!, bIh!, bHh!), T, B, I, H, true, h0!);
+        return [r.dxs, r.dh0, r.dw.wIh, r.dw.wHh, r.dw.bIh, r.dw.bHh];
+      },
+      gradTol: { rtol: 1e-4, atol: 2e-5 },
+    });
+  });
+
+  it('a bidirectional layer of 6 steps takes a handful of dispatches forward and backward, not ~15 per step', () => {
+    const rng = new Rng(6);
+    const mk = (shape: number[]) => {
+      const t = Tensor.from(engine, randomArray(rng, shape.reduce((a, b) => a * b, 1)), shape);
+      t.requiresGrad = true;
+      return t;
+    };
+    const cell = () => ({ wIh: mk([24, 4]), wHh: mk([24, 8]), bIh: mk([24]), bHh: mk([24]) });
+    const [f, b, xs] = [cell(), cell(), mk([6, 1, 4])];
+    const before = engine.dispatchCount;
+    engine.tidy(() => {
+      const y = biGruLayer(xs, f, b);
+      const forward = engine.dispatchCount - before;
+      // per direction: input maps (matmul, bias add), h0 zeros, the recurrence; then one concat (2 copies)
+      expect(forward).toBeLessThanOrEqual(10);
+      backward(sum(y));
+    });
+    expect(engine.dispatchCount - before).toBeLessThanOrEqual(30);
+  });
+
+  it('rejects input maps, weights or h0 of the wrong shape, and a hidden size past the kernel, naming the op', () => {
+    const rng = new Rng(4);
+    const mk = (shape: number[]) => Tensor.from(engine, randomArray(rng, shape.reduce((a, b) => a * b, 1)), shape);
+    const [wHh, bHh, h0] = [mk([9, 3]), mk([9]), mk([2, 3])];
+    expect(() => gruRecurrence(mk([4, 2, 8]), wHh, bHh, h0)).toThrow(/gruRecurrence.*\[T, 2, 9\]/);
+    expect(() => gruRecurrence(mk([4, 2, 9]), mk([9, 4]), bHh, h0)).toThrow(/gruRecurrence.*W_hh/);
+    expect(() => gruRecurrence(mk([4, 2, 9]), wHh, mk([8]), h0)).toThrow(/gruRecurrence.*b_hh/);
+    expect(() => gruRecurrence(mk([4, 2, 9]), wHh, bHh, mk([2, 3, 1]))).toThrow(/gruRecurrence.*\[B, H\]/);
+    expect(() => gruRecurrence(mk([1, 1, 1539]), mk([1539, 513]), mk([1539]), mk([1, 513]))).toThrow(/gruRecurrence.*513 exceeds 512/);
+    const p = { wIh: mk([9, 4]), wHh, bIh: mk([9]), bHh };
+    expect(() => gruLayer(mk([3, 2, 5]), p)).toThrow(/gruLayer.*\[T, B, 4\]/);
+    expect(() => gruLayer(mk([3, 2, 4]), p, mk([1, 3]))).toThrow(/gruLayer.*\[2, 3\]/);
   });
 });

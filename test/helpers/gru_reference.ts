@@ -99,11 +99,11 @@ const zerosLike = (w: GruRefWeights): GruRefWeights => ({
   bHh: new Float64Array(w.bHh.length),
 });
 
-/** Runs the GRU over xs [T, B, I] from h0 = 0; outputs [T, B, H] in sequence order. */
-export function gruSequenceRef(xs: Float64Array, w: GruRefWeights, T: number, B: number, I: number, H: number, reverse = false) {
+/** Runs the GRU over xs [T, B, I] from h0 (default 0); outputs [T, B, H] in sequence order. */
+export function gruSequenceRef(xs: Float64Array, w: GruRefWeights, T: number, B: number, I: number, H: number, reverse = false, h0?: Float64Array) {
   const outs = new Float64Array(T * B * H);
   const steps: { t: number; x: Float64Array; h: Float64Array; c: CellCache }[] = [];
-  let h = new Float64Array(B * H);
+  let h = h0 ? Float64Array.from(h0) : new Float64Array(B * H);
   for (let i = 0; i < T; i++) {
     const t = reverse ? T - 1 - i : i;
     const x = xs.subarray(t * B * I, (t + 1) * B * I);
@@ -115,9 +115,9 @@ export function gruSequenceRef(xs: Float64Array, w: GruRefWeights, T: number, B:
   return { outs, steps };
 }
 
-/** BPTT: gradients of Σ outs ⊙ g (g [T, B, H]) w.r.t. xs and the weights. */
-export function gruSequenceRefGrad(g: Float64Array, xs: Float64Array, w: GruRefWeights, T: number, B: number, I: number, H: number, reverse = false) {
-  const { steps } = gruSequenceRef(xs, w, T, B, I, H, reverse);
+/** BPTT: gradients of Σ outs ⊙ g (g [T, B, H]) w.r.t. xs, the weights and h0. */
+export function gruSequenceRefGrad(g: Float64Array, xs: Float64Array, w: GruRefWeights, T: number, B: number, I: number, H: number, reverse = false, h0?: Float64Array) {
+  const { steps } = gruSequenceRef(xs, w, T, B, I, H, reverse, h0);
   const acc = zerosLike(w);
   const dxs = new Float64Array(xs.length);
   let dh = new Float64Array(B * H);
@@ -128,7 +128,7 @@ export function gruSequenceRefGrad(g: Float64Array, xs: Float64Array, w: GruRefW
     dxs.set(r.dx, s.t * B * I);
     dh = r.dh;
   }
-  return { dxs, dw: acc };
+  return { dxs, dw: acc, dh0: dh };
 }
 
 /** Gradients of one cell: [dx, dh, dW_ih, dW_hh, db_ih, db_hh]. */
