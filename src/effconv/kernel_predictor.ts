@@ -11,8 +11,8 @@
  * which cancels a per-channel bias.
  */
 import type { Engine } from '../gpu/engine.js';
-import { gruCellParamList, gruCellParams, gruSequence, type GruCellParams } from '../ops/gru.js';
-import { concat, slice, unstack } from '../ops/concat.js';
+import { gruCellParamList, gruCellParams, gruLayer, type GruCellParams } from '../ops/gru.js';
+import { concat, slice } from '../ops/concat.js';
 import { linear, matmul } from '../ops/matmul.js';
 import { reshape } from '../ops/shape.js';
 import { linearParams, parameter, type LinearParams } from '../nn.js';
@@ -60,8 +60,9 @@ export class KernelPredictor {
   forward(sizeOneHot: Tensor): Tensor[] {
     const k = this.range.kMax;
     const inputs = concat([this.z, sizeOneHot], 1);
-    const steps = unstack(inputs).map((x) => reshape(x, [1, x.size]));
-    const hidden = concat(gruSequence(steps, this.cell), 0); // [L, H]
+    const [L, width] = inputs.shape as [number, number];
+    // the layers as a sequence of L steps of batch 1
+    const hidden = reshape(gruLayer(reshape(inputs, [L, 1, width]), this.cell), [L, this.cell.wHh.shape[1]!]);
     const basis = linear(hidden, this.basisHead.weight, this.basisHead.bias); // [L, R·k²]
     return this.pairs.map(({ cin, cout }, l) => {
       const bl = reshape(slice(basis, 0, l, 1), [this.rank, k * k]);

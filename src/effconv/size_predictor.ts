@@ -5,15 +5,13 @@
  * masked convolution does not check it on the GPU.
  */
 import type { Engine } from '../gpu/engine.js';
-import { biGru, gruCellParamList, gruCellParams, type GruCellParams } from '../ops/gru.js';
-import { concat } from '../ops/concat.js';
+import { biGruLayer, gruCellParamList, gruCellParams, type GruCellParams } from '../ops/gru.js';
 import { add, mul, scale, sigmoid } from '../ops/elementwise.js';
 import { sum } from '../ops/reduce.js';
 import { reshape } from '../ops/shape.js';
 import { parameter } from '../nn.js';
 import type { Rng } from '../random.js';
 import { Tensor } from '../tensor.js';
-import { unstack } from '../ops/concat.js';
 import type { SizeRange } from './budget.js';
 
 export interface SizePredictorOptions {
@@ -47,8 +45,9 @@ export class SizePredictor {
 
   /** Soft sizes v [L] (on the tape). */
   forward(): Tensor {
-    const steps = unstack(this.z).map((zl) => reshape(zl, [1, zl.size]));
-    const outs = concat(biGru(steps, this.forwardCell, this.backwardCell), 0); // [L, 2H]
+    const [L, d] = this.z.shape as [number, number];
+    // the layers as a sequence of L steps of batch 1
+    const outs = reshape(biGruLayer(reshape(this.z, [L, 1, d]), this.forwardCell, this.backwardCell), [L, 2 * this.forwardCell.wHh.shape[1]!]);
     const a = add(sum(mul(outs, this.headW), 1), this.headB);
     return scale(sigmoid(a), this.range.kMax - this.range.kMin, this.range.kMin);
   }
