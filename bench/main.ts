@@ -14,7 +14,7 @@
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { backward, conv2dKernels, Engine, fmaPeak, fmaPeakFlops, gaussianMask, LOAD_SOURCES, LoadCost, STORAGE_ELEMENTS, gruCell, gruCellParams, hardSize, matmul, parameter, sum, Tensor, type Engine as EngineT } from '../src/index.js';
+import { backward, conv2dKernels, Engine, fmaPeak, fmaPeakFlops, gaussianMask, LOAD_SOURCES, LoadCost, STORAGE_ELEMENTS, gruCell, gruCellParams, gruLayer, hardSize, reshape, slice, stack, matmul, parameter, sum, Tensor, type Engine as EngineT } from '../src/index.js';
 import { Rng } from '../src/random.js';
 import { PRESETS } from '../src/effconv/spec.js';
 import { Search } from '../src/effconv/search.js';
@@ -317,6 +317,43 @@ if (only.has('gru')) {
     }
   }
   report.gru = rows;
+
+  // A sequence: gruLayer (input maps for all steps in one matmul, the recurrence in one dispatch)
+  // against the same GRU run cell by cell; the first shape is the predictors' (one step per layer).
+  out('\n## GRU layer over a sequence: one recurrence dispatch vs cell by cell (forward + backward, input size = hidden size)\n\n| steps | batch | hidden | gruLayer ms | dispatches | cell by cell ms | dispatches | cell by cell / gruLayer |\n|---|---|---|---|---|---|---|---|');
+  const seqRows: unknown[] = [];
+  for (const [T, B, H] of [[6, 1, 64], [16, 1, 256], [16, 64, 256]] as const) {
+    const p = gruCellParams(engine, rng, H, H);
+    const xs = parameter(engine, rand(T * B * H), [T, B, H]);
+    const params = [xs, p.wIh, p.wHh, p.bIh, p.bHh];
+    const byCell = () => {
+      let h = Tensor.from(engine, new Float32Array(B * H), [B, H]);
+      const outs: Tensor[] = [];
+      for (let t = 0; t < T; t++) outs.push((h = gruCell(reshape(slice(xs, 0, t, 1), [B, H]), h, p)));
+      return stack(outs);
+    };
+    const step = (run: () => Tensor) => () => {
+      backward(sum(run()));
+      for (const t of params) {
+        t.grad?.dispose();
+        t.grad = null;
+      }
+    };
+    const dispatchesOf = (fn: () => void) => {
+      const before = engine.dispatchCount;
+      engine.tidy(fn);
+      return engine.dispatchCount - before;
+    };
+    const layer = step(() => gruLayer(xs, p));
+    const cells = step(byCell);
+    const layerDispatches = dispatchesOf(layer);
+    const cellDispatches = dispatchesOf(cells);
+    const tl = await timeGpu(engine, layer, reps);
+    const tc = await timeGpu(engine, cells, reps);
+    seqRows.push({ steps: T, batch: B, hidden: H, layer: tl, layerDispatches, cells: tc, cellDispatches });
+    out(`| ${T} | ${B} | ${H} | ${f2(tl.medianMs)} | ${layerDispatches} | ${f2(tc.medianMs)} | ${cellDispatches} | ${f2(tc.medianMs / tl.medianMs)} |`);
+  }
+  report.gruSequence = seqRows;
 }
 
 if (only.has('mask')) {
