@@ -319,10 +319,11 @@ if (only.has('gru')) {
   report.gru = rows;
 
   // A sequence: gruLayer (input maps for all steps in one matmul, the recurrence in one dispatch)
-  // against the same GRU run cell by cell; the first shape is the predictors' (one step per layer).
+  // against the same GRU run cell by cell; the first two shapes are the predictors' (one step per
+  // layer), the last is past gruLayer's B·H ≤ 512 (it runs cell by cell itself there).
   out('\n## GRU layer over a sequence: one recurrence dispatch vs cell by cell (forward + backward, input size = hidden size)\n\n| steps | batch | hidden | gruLayer ms | dispatches | cell by cell ms | dispatches | cell by cell / gruLayer |\n|---|---|---|---|---|---|---|---|');
   const seqRows: unknown[] = [];
-  for (const [T, B, H] of [[6, 1, 64], [16, 1, 256], [16, 64, 256]] as const) {
+  for (const [T, B, H] of [[6, 1, 32], [6, 1, 64], [16, 8, 64], [16, 2, 256], [16, 64, 256]] as const) {
     const p = gruCellParams(engine, rng, H, H);
     const xs = parameter(engine, rand(T * B * H), [T, B, H]);
     const params = [xs, p.wIh, p.wHh, p.bIh, p.bHh];
