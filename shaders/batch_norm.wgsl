@@ -13,7 +13,8 @@
 //   batch_norm_fwd        y = (x − mean)·inv_std·γ + β; a workgroup per channel and block of images
 //                         (batch_norm_fwd4: vec4s, when H·W is a multiple of 4).
 //   batch_norm_bwd_params_partial, batch_norm_bwd_params_finish   the same two stages for
-//                         sums = [Σ g | Σ g·x̂], x̂ = (x − mean)·inv_std: dβ = Σ g and dγ = Σ g·x̂
+//                         dβ = Σ g and dγ = Σ g·x̂, x̂ = (x − mean)·inv_std, written straight
+//                         into the two gradients (the input gradient reads them too)
 //                         (batch_norm_bwd_params4_partial: vec4 loads).
 //   batch_norm_bwd_input  a workgroup per channel and block of images (batch_norm_bwd_input4: vec4s):
 //                         (with RELU, g below is g·[BN(x) > 0]: the fused ReLU's backward)
@@ -39,7 +40,8 @@ struct BnParams {
 @group(0) @binding(5) var<storage, read_write> running: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 @group(0) @binding(7) var<storage, read> g: array<f32>;
-@group(0) @binding(8) var<storage, read_write> sums: array<f32>;   // [Σg (C) | Σg·x̂ (C)]
+@group(0) @binding(8) var<storage, read_write> dbeta: array<f32>;   // [C]: Σ g
+@group(0) @binding(13) var<storage, read_write> dgamma: array<f32>; // [C]: Σ g·x̂
 // x, out and g as vec4s, for the *4 entries (H·W a multiple of 4: planes start on whole vec4s)
 @group(0) @binding(9) var<storage, read> x4: array<vec4f>;
 @group(0) @binding(10) var<storage, read_write> out4: array<vec4f>;
@@ -258,15 +260,15 @@ fn batch_norm_bwd_params4_partial(@builtin(workgroup_id) wid: vec3u, @builtin(lo
   partials[c * WG + lid] = vec4f(sg.x + sg.y + sg.z + sg.w, sgx.x + sgx.y + sgx.z + sgx.w, 0.0, 0.0);
 }
 
-// sums = [Σ g | Σ g·x̂] of channel c, x̂ = (x − mean)·inv_std, from its WG partials.
+// dβ = Σ g and dγ = Σ g·x̂ of channel c, x̂ = (x − mean)·inv_std, from its WG partials.
 @compute @workgroup_size(WG)
 fn batch_norm_bwd_params_finish(@builtin(global_invocation_id) gid: vec3u) {
   let c = gid.x;
   if (c >= p.C) { return; }
   var t = vec4f(0.0);
   for (var j = 0u; j < WG; j++) { t += partials[c * WG + j]; }
-  sums[c] = t.x;
-  sums[p.C + c] = t.y * stats[p.C + c];
+  dbeta[c] = t.x;
+  dgamma[c] = t.y * stats[p.C + c];
 }
 
 // Channel c's input gradient: training dx = scale/M · (M·g − Σg − x̂·Σg·x̂), x̂ = (x − mean)·inv;
@@ -282,7 +284,7 @@ struct BwdChannel {
 
 fn bwd_channel(c: u32) -> BwdChannel {
   let inv = stats[p.C + c];
-  return BwdChannel(stats[c], inv, gamma[c] * inv, f32(p.N * p.HW), sums[c], sums[p.C + c]);
+  return BwdChannel(stats[c], inv, gamma[c] * inv, f32(p.N * p.HW), dbeta[c], dgamma[c]);
 }
 
 @compute @workgroup_size(WG)

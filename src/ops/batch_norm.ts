@@ -6,7 +6,6 @@ import { uniformLayout } from '../gpu/uniforms.js';
 import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
 import { parameter } from '../nn.js';
-import { slice } from './concat.js';
 import { grid1d } from './grid.js';
 
 export const BnParams = uniformLayout('BnParams', [
@@ -29,14 +28,14 @@ const K = {
   // the per-channel reductions: partial sums per invocation, then a pass that combines them (batch_norm.wgsl says why)
   statsPartial: kernel('batch_norm_stats_partial', [1, 12]),
   statsFinish: kernel('batch_norm_stats_finish', [4, 5, 12]),
-  bwdParamsFinish: kernel('batch_norm_bwd_params_finish', [4, 8, 12]),
+  bwdParamsFinish: kernel('batch_norm_bwd_params_finish', [4, 8, 12, 13]),
   evalStats: kernel('batch_norm_eval_stats', [4, 5]),
   fwd: kernel('batch_norm_fwd', [1, 2, 3, 4, 6]),
   bwdParamsPartial: kernel('batch_norm_bwd_params_partial', [1, 2, 3, 4, 7, 12]),
-  bwdInput: kernel('batch_norm_bwd_input', [1, 2, 3, 4, 6, 7, 8]),
+  bwdInput: kernel('batch_norm_bwd_input', [1, 2, 3, 4, 6, 7, 8, 13]),
   // the same on vec4s when H·W is a multiple of 4 (a vec4 access costs less than 4 f32 ones on CPU adapters)
   fwd4: kernel('batch_norm_fwd4', [2, 3, 4, 9, 10]),
-  bwdInput4: kernel('batch_norm_bwd_input4', [2, 3, 4, 8, 9, 10, 11]),
+  bwdInput4: kernel('batch_norm_bwd_input4', [2, 3, 4, 8, 9, 10, 11, 13]),
   stats4Partial: kernel('batch_norm_stats4_partial', [9, 12]),
   bwdParams4Partial: kernel('batch_norm_bwd_params4_partial', [2, 3, 4, 9, 11, 12]),
 };
@@ -99,23 +98,24 @@ export function batchNorm2d(x: Tensor, bn: BatchNormState, training: boolean, op
   if (vec4) engine.dispatch(K.fwd4, params, [bn.gamma.buffer, bn.beta.buffer, stats.buffer, x.buffer, y.buffer], planes, constants);
   else engine.dispatch(K.fwd, params, [x.buffer, bn.gamma.buffer, bn.beta.buffer, stats.buffer, y.buffer], planes, constants);
   const out = record(op, [x, bn.gamma, bn.beta], y, [x, bn.gamma, stats, bn.beta], (g, [sx, sgamma, sstats, sbeta], needs) => {
-    const sums = Tensor.empty(engine, [2 * C]);
+    // dγ and dβ, written by the finish pass and read by the input gradient's
+    const dgamma = Tensor.empty(engine, [C]);
+    const dbeta = Tensor.empty(engine, [C]);
     const [xb, gb, bb, sb] = [sx!.buffer, sgamma!.buffer, sbeta!.buffer, sstats!.buffer];
     const partials = Tensor.empty(engine, [C * WG * 4]);
     if (vec4) engine.dispatch(K.bwdParams4Partial, params, [gb, bb, sb, xb, g.buffer, partials.buffer], [C], constants);
     else engine.dispatch(K.bwdParamsPartial, params, [xb, gb, bb, sb, g.buffer, partials.buffer], [C], constants);
-    engine.dispatch(K.bwdParamsFinish, params, [sb, sums.buffer, partials.buffer], grid1d(C, WG));
+    engine.dispatch(K.bwdParamsFinish, params, [sb, dbeta.buffer, partials.buffer, dgamma.buffer], grid1d(C, WG));
     partials.dispose();
     let dx: Tensor | null = null;
     if (needs[0]) {
       dx = Tensor.empty(engine, x.shape);
-      if (vec4) engine.dispatch(K.bwdInput4, params, [gb, bb, sb, sums.buffer, xb, dx.buffer, g.buffer], planes, constants);
-      else engine.dispatch(K.bwdInput, params, [xb, gb, bb, sb, dx.buffer, g.buffer, sums.buffer], planes, constants);
+      if (vec4) engine.dispatch(K.bwdInput4, params, [gb, bb, sb, dbeta.buffer, xb, dx.buffer, g.buffer, dgamma.buffer], planes, constants);
+      else engine.dispatch(K.bwdInput, params, [xb, gb, bb, sb, dx.buffer, g.buffer, dbeta.buffer, dgamma.buffer], planes, constants);
     }
-    const dgamma = needs[1] ? slice(sums, 0, C, C) : null;
-    const dbeta = needs[2] ? slice(sums, 0, 0, C) : null;
-    sums.dispose();
-    return [dx, dgamma, dbeta];
+    if (!needs[1]) dgamma.dispose();
+    if (!needs[2]) dbeta.dispose();
+    return [dx, needs[1] ? dgamma : null, needs[2] ? dbeta : null];
   });
   stats.dispose();
   return out;
