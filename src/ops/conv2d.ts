@@ -246,14 +246,18 @@ const packedFloats = (p: ConvPlan, S: number) => p.params.Cout * p.params.Cin * 
  * in use — which the shader derives from the soft size on the GPU when the size is not fixed, so
  * one packing serves whichever candidate pipeline does the work.
  */
-function withPackedWeights(p: ConvPlan, w: Tensor, vt: Tensor, conv: (packed: Tensor, S: number) => void): void {
+/**
+ * w (masked by vt) packed for the subgroup kernels at every size variant, or null where the
+ * kernels read w as it is (plain kernels, the 1 × 1 quads). conv2d packs once per step and its
+ * input gradient reuses the forward's packing.
+ */
+function packWeights(p: ConvPlan, w: Tensor, vt: Tensor): Tensor | null {
+  if (!p.subgroups || plain1x1(p)) return null;
   const sizes = sizeVariants(p);
-  const largest = packedFloats(p, sizes[sizes.length - 1]!);
-  const packed = Tensor.empty(w.engine, [largest]);
+  const packed = Tensor.empty(w.engine, [packedFloats(p, sizes[sizes.length - 1]!)]);
   // one invocation per packed kernel row
   w.engine.dispatch(K.packSubgroups, p.params, [w.buffer, packed.buffer, vt.buffer], grid1d(p.params.Cout * p.params.Cin * sizes[sizes.length - 1]!, WG));
-  for (const S of sizes) conv(packed, S);
-  packed.dispose();
+  return packed;
 }
 
 /** The 1 × 1 subgroup kernels (pixels as vec4 quads) serve S = 1 on planes of a multiple of 4. */
@@ -275,33 +279,37 @@ function quadRowsConstants(p: ConvPlan, S: number): Record<string, number> {
  */
 const plain1x1 = (p: ConvPlan) => p.params.kw === 1 && quads(p, 1);
 
-function runForward(p: ConvPlan, x: Tensor, w: Tensor): Tensor {
+/** The forward; `packed` is packWeights(p, w, p.vt). */
+function runForward(p: ConvPlan, x: Tensor, w: Tensor, packed: Tensor | null): Tensor {
   const y = Tensor.empty(x.engine, p.outShape);
   if (!p.subgroups) x.engine.dispatch(K.fwd, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd);
-  else if (plain1x1(p)) x.engine.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S: 1, W_STRIDE: 1 });
+  else if (!packed) x.engine.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S: 1, W_STRIDE: 1 });
   else {
-    withPackedWeights(p, w, p.vt, (wq, S) => {
+    const wq = packed;
+    for (const S of sizeVariants(p)) {
       const e = x.engine;
       if (quads(p, S)) e.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, wq.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S });
       else if (quadRows(p, S)) e.dispatch(K.fwdQuadsSubgroups, p.params, [x.buffer, x.buffer, wq.buffer, y.buffer, p.vt.buffer], p.grids.fwdSubgroups, quadRowsConstants(p, S));
       else e.dispatch(K.fwdSubgroups, p.params, [x.buffer, wq.buffer, y.buffer, p.vt.buffer], p.grids.fwdSubgroups, { S });
-    });
+    }
   }
   return y;
 }
 
-function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor): Tensor {
+/** The input gradient; `packed` is packWeights(p, w, vt). */
+function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor, packed: Tensor | null): Tensor {
   const dx = Tensor.empty(w.engine, p.x.shape);
   if (!p.subgroups) w.engine.dispatch(K.bwdInput, p.inputParams, [w.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput);
-  else if (plain1x1(p)) w.engine.dispatch(K.bwdInput1x1Subgroups, p.inputParams, [w.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput1x1, { S: 1, W_STRIDE: 1 });
+  else if (!packed) w.engine.dispatch(K.bwdInput1x1Subgroups, p.inputParams, [w.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput1x1, { S: 1, W_STRIDE: 1 });
   else {
-    withPackedWeights(p, w, vt, (wq, S) => {
+    const wq = packed;
+    for (const S of sizeVariants(p)) {
       const e = w.engine;
       // the subgroup input-gradient kernels read the convolved input (here g) where the forward reads x
       if (quads(p, S)) e.dispatch(K.bwdInput1x1Subgroups, p.inputParams, [wq.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput1x1, { S });
       else if (quadRows(p, S)) e.dispatch(K.bwdInputQuadsSubgroups, p.inputParams, [g.buffer, g.buffer, wq.buffer, dx.buffer, vt.buffer], p.grids.bwdInputSubgroups, quadRowsConstants(p, S));
       else e.dispatch(K.bwdInputSubgroups, p.inputParams, [g.buffer, wq.buffer, dx.buffer, vt.buffer], p.grids.bwdInputSubgroups, { S });
-    });
+    }
   }
   return dx;
 }
@@ -379,10 +387,11 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   const engine = x.engine;
   const v = plan.masked ? plan.vt : undefined;
   const kw = w.shape[2]!;
-  const y = runForward(plan, x, w);
+  const packed = packWeights(plan, w, plan.vt);
+  const y = runForward(plan, x, w, packed);
   const inputs = v ? [x, w, v] : [x, w];
-  const out = record(op, inputs, y, [x, w, plan.vt], (g, [sx, sw, sv], needs) => {
-    const dx = needs[0] ? runBackwardInput(plan, sw!, g, sv!) : null;
+  const out = record(op, inputs, y, packed ? [x, w, plan.vt, packed] : [x, w, plan.vt], (g, [sx, sw, sv, sp], needs) => {
+    const dx = needs[0] ? runBackwardInput(plan, sw!, g, sv!, sp ?? null) : null;
     const dw = needs[1] || needs[2] ? runBackwardWeight(plan, sx!, g, sv!) : null;
     let dv: Tensor | null = null;
     if (v && needs[2]) {
@@ -392,7 +401,15 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
     }
     return v ? [dx, needs[1] ? dw : null, dv] : [dx, dw];
   });
+  packed?.dispose(); // the tape holds its own handle for the input gradient
   return opts.bias ? add(out, reshape(opts.bias, [plan.outShape[1]!, 1, 1])) : out;
+}
+
+function withPacking(p: ConvPlan, w: Tensor, vt: Tensor, pass: (packed: Tensor | null) => Tensor): Tensor {
+  const packed = packWeights(p, w, vt);
+  const out = pass(packed);
+  packed?.dispose();
+  return out;
 }
 
 /**
@@ -403,8 +420,9 @@ export function conv2dKernels(x: Tensor, w: Tensor, opts: Conv2dOptions = {}) {
   const plan = planConv('conv2d', x, w, opts);
   return {
     outShape: plan.outShape,
-    forward: (): Tensor => runForward(plan, x, w),
-    backwardInput: (g: Tensor): Tensor => runBackwardInput(plan, w, g, plan.vt),
+    // each pass packs the weights itself, as a step's first use of them would
+    forward: (): Tensor => withPacking(plan, w, plan.vt, (packed) => runForward(plan, x, w, packed)),
+    backwardInput: (g: Tensor): Tensor => withPacking(plan, w, plan.vt, (packed) => runBackwardInput(plan, w, g, plan.vt, packed)),
     backwardWeight: (g: Tensor): Tensor => runBackwardWeight(plan, x, g, plan.vt),
   };
 }
