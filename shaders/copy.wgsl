@@ -1,10 +1,12 @@
-// copy.wgsl — strided block copy: the one kernel behind concat, slice and their gradients.
+// copy.wgsl — strided block copy: the kernels behind concat, slice and their gradients.
 //
 // A tensor viewed as [rows, cols]: element (r, k) of the source block is
 //   src[src_off + r * src_stride + k]   and goes to   dst[dst_off + r * dst_stride + k],
 // for 0 ≤ r < rows, 0 ≤ k < cols. concat along an axis copies each input into its column range
 // of the output (rows = product of the leading dims); slice is the reverse copy.
 //   copy_rows   one invocation per copied element; dst elements outside the block are untouched.
+//   add_rows    the same, adding the block into dst (dst += src): a slice's gradient added into
+//               its input's gradient in place (autograd/tape.ts, BlockGrad).
 
 struct CopyParams {
   rows: u32,
@@ -21,11 +23,24 @@ struct CopyParams {
 
 override WG: u32 = 64;
 
+// The element of invocation (wid, lid): its (source, destination) indices, or none past the block.
+fn block_element(wid: vec3u, nwg: vec3u, lid: u32) -> vec3u {
+  let idx = (wid.y * nwg.x + wid.x) * WG + lid;
+  let r = idx / p.cols;
+  let k = idx - r * p.cols;
+  return vec3u(p.src_off + r * p.src_stride + k, p.dst_off + r * p.dst_stride + k, u32(idx < p.rows * p.cols));
+}
+
 @compute @workgroup_size(WG)
 fn copy_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let idx = (wid.y * nwg.x + wid.x) * WG + lid;
-  if (idx >= p.rows * p.cols) { return; }
-  let r = idx / p.cols;
-  let k = idx % p.cols;
-  dst[p.dst_off + r * p.dst_stride + k] = src[p.src_off + r * p.src_stride + k];
+  let e = block_element(wid, nwg, lid);
+  if (e.z == 0u) { return; }
+  dst[e.y] = src[e.x];
+}
+
+@compute @workgroup_size(WG)
+fn add_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let e = block_element(wid, nwg, lid);
+  if (e.z == 0u) { return; }
+  dst[e.y] += src[e.x];
 }

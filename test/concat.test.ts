@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { concat, slice, stack, Tensor, type Engine } from '../src/index.js';
+import { add, backward, concat, mul, reshape, slice, stack, sum, Tensor, unstack, type Engine } from '../src/index.js';
 import { Rng } from '../src/random.js';
 import { checkOp } from './helpers/check.js';
 import { testEngine } from './helpers/engine.js';
@@ -60,6 +60,79 @@ describe('concat / stack / slice', () => {
         return [dx];
       },
     });
+  });
+
+  it('slices of one tensor (overlapping, and the tensor used directly between them) sum their gradients', async () => {
+    // backward meets them as: C (a new gradient), B (added in place), x itself (a full add), A (in place)
+    const rng = new Rng(10);
+    const [R, C, I] = [2, 6, 3];
+    const blocks = [[0, 4], [2, 3], [5, 1]] as const; // (start, length) along axis 1: A, B, C
+    const take = (x: Float64Array, [start, len]: readonly [number, number]) => {
+      const out: number[] = [];
+      for (let r = 0; r < R; r++) for (let k = 0; k < len * I; k++) out.push(x[r * C * I + start * I + k]!);
+      return out;
+    };
+    await checkOp(engine, {
+      name: 'slices of one tensor',
+      inputs: [{ shape: [R, C, I], data: randomArray(rng, R * C * I) }],
+      gpu: (x) => {
+        const flat = (t: Tensor) => reshape(t, [t.size]);
+        const [a, b, c] = blocks.map(([start, len]) => flat(slice(x!, 1, start, len)));
+        return concat([a!, flat(x!), b!, c!], 0);
+      },
+      ref: (x) => Float64Array.from([...take(x!, blocks[0]), ...x!, ...take(x!, blocks[1]), ...take(x!, blocks[2])]),
+      refGrad: (g) => {
+        const dx = new Float64Array(R * C * I);
+        let at = 0;
+        const scatter = ([start, len]: readonly [number, number]) => {
+          for (let r = 0; r < R; r++) for (let k = 0; k < len * I; k++) dx[r * C * I + start * I + k]! += g[at++]!;
+        };
+        scatter(blocks[0]);
+        for (let i = 0; i < dx.length; i++) dx[i]! += g[at++]!;
+        scatter(blocks[1]);
+        scatter(blocks[2]);
+        return [dx];
+      },
+    });
+  });
+
+  it("a slice's gradient is not added into a gradient that shares storage with another tensor's (add hands both operands g)", async () => {
+    const rng = new Rng(13);
+    const n = 2 * 6 * 3;
+    await checkOp(engine, {
+      name: 'slice, then add',
+      inputs: [{ shape: [2, 6, 3], data: randomArray(rng, n) }, { shape: [2, 6, 3], data: randomArray(rng, n) }],
+      // backward meets add first (x's and w's gradients: the same g), then the slice
+      gpu: (x, w) => concat([reshape(slice(x!, 1, 2, 3), [18]), reshape(add(x!, w!), [n])], 0),
+      ref: (x, w) => Float64Array.from([...Array.from({ length: 18 }, (_, k) => x![Math.floor(k / 9) * 18 + 6 + (k % 9)]!), ...x!.map((v, i) => v + w![i]!)]),
+      refGrad: (g) => {
+        const dx = Float64Array.from({ length: n }, (_, i) => g[18 + i]!);
+        for (let k = 0; k < 18; k++) dx[Math.floor(k / 9) * 18 + 6 + (k % 9)]! += g[k]!;
+        return [dx, Float64Array.from({ length: n }, (_, i) => g[18 + i]!)];
+      },
+    });
+  });
+
+  it("unstack's gradient is one zero fill and a block copy or add per piece, not a fill, a copy and a full-size add per piece", async () => {
+    const x = Tensor.from(engine, randomArray(new Rng(11), 6 * 8), [6, 8]);
+    x.requiresGrad = true;
+    const r = Tensor.from(engine, randomArray(new Rng(12), 8), [8]);
+    let dispatches = 0;
+    engine.tidy(() => {
+      const loss = sum(stack(unstack(x).map((row) => mul(row, r))));
+      const before = engine.dispatchCount;
+      backward(loss);
+      dispatches = engine.dispatchCount - before;
+    });
+    const grad = await x.grad!.toFloat32();
+    const rows = await r.toFloat32();
+    for (let i = 0; i < 48; i++) expect(grad[i]).toBeCloseTo(rows[i % 8]!, 6);
+    // the seed, sum's gradient, stack's 6 copies, the 6 muls' (r needs none), then the rows': one
+    // fill and 6 block copies / adds (it was 6 fills, 6 copies and 5 full-size adds: 31 in all)
+    expect(dispatches).toBeLessThanOrEqual(1 + 1 + 6 + 6 + 1 + 6);
+    x.grad!.dispose();
+    r.dispose();
+    x.dispose();
   });
 
   it('stack adds an axis', async () => {

@@ -7,8 +7,19 @@ import type { Engine } from '../gpu/engine.js';
 import { ShapeError, fmtShape } from '../gpu/errors.js';
 import type { Tensor } from '../tensor.js';
 
+/**
+ * A gradient that is zero outside one block of its input (a slice's): the tape adds the block into
+ * the input's gradient in place when it already holds one of its own, so a tensor sliced L times
+ * costs one zero fill and L block adds instead of L fills, L copies and L − 1 full-size adds.
+ */
+export interface BlockGrad {
+  readonly block: true;
+  /** Adds the block into `into` (in place), or with null returns a new gradient, zero outside the block. */
+  addTo(into: Tensor | null): Tensor;
+}
+
 /** Returns one gradient per input (null where that input needs none). */
-export type BackwardFn = (gradOut: Tensor, saved: readonly Tensor[], needs: readonly boolean[]) => (Tensor | null)[];
+export type BackwardFn = (gradOut: Tensor, saved: readonly Tensor[], needs: readonly boolean[]) => (Tensor | BlockGrad | null)[];
 
 interface TapeNode {
   readonly name: string;
@@ -87,6 +98,8 @@ export function record(
   return output;
 }
 
+const isBlockGrad = (g: Tensor | BlockGrad): g is BlockGrad => (g as BlockGrad).block === true;
+
 /**
  * Back-propagates from a one-element loss; leaves (tensors with requiresGrad and no node) get
  * their gradient added to `.grad`, which is kept out of scopes. Clears the tape.
@@ -103,18 +116,40 @@ export function backward(loss: Tensor): void {
   const grads = new Map<number, Tensor>();
   const leaves = new Map<number, Tensor>();
 
-  const accumulate = (t: Tensor, g: Tensor): void => {
+  // ids whose gradient in `grads` is a tensor the tape made itself (a sum, a block gradient) and
+  // nothing else holds: only those are added into in place
+  const owned = new Set<number>();
+  const store = (t: Tensor, g: Tensor, isOwned: boolean): void => {
+    grads.set(t.id, g);
+    if (isOwned) owned.add(t.id);
+    else owned.delete(t.id);
+    if (!t.hasNode) leaves.set(t.id, t);
+  };
+
+  const accumulate = (t: Tensor, g: Tensor | BlockGrad): void => {
+    const prev = grads.get(t.id);
+    if (isBlockGrad(g)) {
+      if (prev && owned.has(t.id)) g.addTo(prev);
+      else {
+        const fresh = engine.keep(g.addTo(null));
+        if (fresh.size !== t.size) throw new ShapeError('backward', `gradient ${fmtShape(fresh.shape)} does not match tensor ${fmtShape(t.shape)}`);
+        if (prev) {
+          store(t, engine.keep(h.add(prev, fresh.view(t.shape, false))), true);
+          prev.dispose();
+          fresh.dispose();
+        } else store(t, fresh, true);
+      }
+      return;
+    }
     if (g.size !== t.size) {
       throw new ShapeError('backward', `gradient ${fmtShape(g.shape)} does not match tensor ${fmtShape(t.shape)}`);
     }
     const own = g.view(t.shape, false);
-    const prev = grads.get(t.id);
     if (prev) {
-      grads.set(t.id, engine.keep(h.add(prev, own)));
+      store(t, engine.keep(h.add(prev, own)), true);
       prev.dispose();
       own.dispose();
-    } else grads.set(t.id, own);
-    if (!t.hasNode) leaves.set(t.id, t);
+    } else store(t, own, false);
   };
 
   noGrad(engine, () => {
@@ -125,6 +160,7 @@ export function backward(loss: Tensor): void {
         const g = grads.get(node.output.id);
         if (g) {
           grads.delete(node.output.id);
+          owned.delete(node.output.id);
           const needs = node.inputs.map((t) => t.requiresGrad);
           const inputGrads = node.backward(g, node.saved, needs);
           node.inputs.forEach((input, k) => {

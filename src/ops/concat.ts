@@ -2,7 +2,7 @@
 import { fmtShape, ShapeError } from '../gpu/errors.js';
 import { defineKernel } from '../gpu/kernel.js';
 import { uniformLayout } from '../gpu/uniforms.js';
-import { record } from '../autograd/tape.js';
+import { record, type BlockGrad } from '../autograd/tape.js';
 import { sizeOf, Tensor } from '../tensor.js';
 import { fillInPlace } from './elementwise.js';
 import { grid1d } from './grid.js';
@@ -19,6 +19,7 @@ export const CopyParams = uniformLayout('CopyParams', [
 
 const WG = 64;
 const copyRows = defineKernel({ file: 'copy.wgsl', entry: 'copy_rows', params: CopyParams, bindings: [1, 2], constants: { WG } });
+const addRows = defineKernel({ file: 'copy.wgsl', entry: 'add_rows', params: CopyParams, bindings: [1, 2], constants: { WG } });
 
 interface Block {
   rows: number;
@@ -29,9 +30,9 @@ interface Block {
   dst_stride: number;
 }
 
-function copyBlock(src: Tensor, dst: Tensor, b: Block): void {
+function copyBlock(src: Tensor, dst: Tensor, b: Block, add = false): void {
   if (b.rows * b.cols === 0) return;
-  src.engine.dispatch(copyRows, b, [src.buffer, dst.buffer], grid1d(b.rows * b.cols, WG));
+  src.engine.dispatch(add ? addRows : copyRows, b, [src.buffer, dst.buffer], grid1d(b.rows * b.cols, WG));
 }
 
 function checkAxis(op: string, rank: number, axis: number): number {
@@ -91,12 +92,23 @@ export function slice(x: Tensor, axis: number, start: number, length: number): T
   const block = { rows, cols: length * inner, src_off: start * inner, src_stride: dim * inner, dst_off: 0, dst_stride: length * inner };
   const out = Tensor.empty(x.engine, shape);
   copyBlock(x, out, block);
-  return record(op, [x], out, [], (g) => {
-    const gx = Tensor.empty(x.engine, x.shape);
-    fillInPlace(gx, 0);
-    copyBlock(g, gx, { ...block, src_off: 0, src_stride: block.dst_stride, dst_off: block.src_off, dst_stride: block.src_stride });
-    return [gx];
-  });
+  // the gradient: g into the slice's block of x's shape, zero elsewhere
+  const back = { ...block, src_off: 0, src_stride: block.dst_stride, dst_off: block.src_off, dst_stride: block.src_stride };
+  return record(op, [x], out, [], (g): BlockGrad[] => [
+    {
+      block: true,
+      addTo(into) {
+        if (into) {
+          copyBlock(g, into, back, true);
+          return into;
+        }
+        const gx = Tensor.empty(x.engine, x.shape);
+        fillInPlace(gx, 0);
+        copyBlock(g, gx, back);
+        return gx;
+      },
+    },
+  ]);
 }
 
 /** Splits along `axis` into pieces of length 1, dropping that axis: the inverse of stack. */
