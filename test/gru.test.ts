@@ -103,40 +103,32 @@ describe('GRU over a sequence', () => {
   });
 });
 
+/** gruLayer over xs [T, B, I] from a given h0 vs the float64 reference: outputs, and gradients of xs, h0 and the weights. */
+async function checkGruLayer(name: string, [T, B, I, H]: readonly [number, number, number, number], reverse: boolean, rng: Rng, weightBound: number) {
+  await checkOp(engine, {
+    name,
+    inputs: [{ shape: [T, B, I], data: randomArray(rng, T * B * I) }, { shape: [B, H], data: randomArray(rng, B * H) }, ...weightInputs(rng, I, H, weightBound)],
+    gpu: (xs, h0, wIh, wHh, bIh, bHh) => gruLayer(xs!, { wIh: wIh!, wHh: wHh!, bIh: bIh!, bHh: bHh! }, h0!, reverse),
+    ref: (xs, h0, wIh, wHh, bIh, bHh) => gruSequenceRef(xs!, weightsOf(wIh!, wHh!, bIh!, bHh!), T, B, I, H, reverse, h0!).outs,
+    refGrad: (g, xs, h0, wIh, wHh, bIh, bHh) => {
+      const r = gruSequenceRefGrad(g, xs!, weightsOf(wIh!, wHh!, bIh!, bHh!), T, B, I, H, reverse, h0!);
+      return [r.dxs, r.dh0, r.dw.wIh, r.dw.wHh, r.dw.bIh, r.dw.bHh];
+    },
+    gradTol: { rtol: 1e-4, atol: 2e-5 },
+  });
+}
+
 describe('gruLayer (one dispatch per sequence: gruRecurrence)', () => {
   // batch 1 and > 1; one step; hidden sizes 1, odd, past the workgroup (67: two units per
   // invocation, 130: three) and the kernel's largest (512); both directions; a given h0, whose gradient is checked too
   for (const [T, B, I, H, reverse] of [[1, 1, 2, 3, false], [5, 1, 3, 1, false], [4, 3, 5, 6, true], [3, 2, 4, 67, true], [2, 1, 3, 130, false], [2, 1, 2, 512, true]] as const) {
     it(`T=${T} B=${B} I=${I} H=${H}${reverse ? ' reversed' : ''}: outputs and gradients (xs, h0, weights) vs float64 reference`, async () => {
-      const rng = new Rng(T * 1000 + B * 100 + H);
-      await checkOp(engine, {
-        name: `gruLayer ${T}×${B}×${I}→${H}`,
-        inputs: [{ shape: [T, B, I], data: randomArray(rng, T * B * I) }, { shape: [B, H], data: randomArray(rng, B * H) }, ...weightInputs(rng, I, H, 1 / Math.sqrt(H))],
-        gpu: (xs, h0, wIh, wHh, bIh, bHh) => gruLayer(xs!, { wIh: wIh!, wHh: wHh!, bIh: bIh!, bHh: bHh! }, h0!, reverse),
-        ref: (xs, h0, wIh, wHh, bIh, bHh) => gruSequenceRef(xs!, weightsOf(wIh!, wHh!, bIh!, bHh!), T, B, I, H, reverse, h0!).outs,
-        refGrad: (g, xs, h0, wIh, wHh, bIh, bHh) => {
-          const r = gruSequenceRefGrad(g, xs!, weightsOf(wIh!, wHh!, bIh!, bHh!), T, B, I, H, reverse, h0!);
-          return [r.dxs, r.dh0, r.dw.wIh, r.dw.wHh, r.dw.bIh, r.dw.bHh];
-        },
-        gradTol: { rtol: 1e-4, atol: 2e-5 },
-      });
+      await checkGruLayer(`gruLayer ${T}×${B}×${I}→${H}`, [T, B, I, H], reverse, new Rng(T * 1000 + B * 100 + H), 1 / Math.sqrt(H));
     });
   }
 
   it('a larger batch (B·H > 512: 9 × 64) runs cell by cell, with the same results', async () => {
-    const [T, B, I, H] = [3, 9, 3, 64];
-    const rng = new Rng(576);
-    await checkOp(engine, {
-      name: 'gruLayer B=9 H=64',
-      inputs: [{ shape: [T, B, I], data: randomArray(rng, T * B * I) }, { shape: [B, H], data: randomArray(rng, B * H) }, ...weightInputs(rng, I, H)],
-      gpu: (xs, h0, wIh, wHh, bIh, bHh) => gruLayer(xs!, { wIh: wIh!, wHh: wHh!, bIh: bIh!, bHh: bHh! }, h0!, true),
-      ref: (xs, h0, wIh, wHh, bIh, bHh) => gruSequenceRef(xs!, weightsOf(wIh!, wHh!, bIh!, bHh!), T, B, I, H, true, h0!).outs,
-      refGrad: (g, xs, h0, wIh, wHh, bIh, bHh) => {
-        const r = gruSequenceRefGrad(g, xs!, weightsOf(wIh!, wHh!, bIh!, bHh!), T, B, I, H, true, h0!);
-        return [r.dxs, r.dh0, r.dw.wIh, r.dw.wHh, r.dw.bIh, r.dw.bHh];
-      },
-      gradTol: { rtol: 1e-4, atol: 2e-5 },
-    });
+    await checkGruLayer('gruLayer B=9 H=64', [3, 9, 3, 64], true, new Rng(576), 1);
   });
 
   it('a bidirectional layer of 6 steps takes a handful of dispatches forward and backward, not ~15 per step', () => {
