@@ -385,10 +385,30 @@ async function e2e(eng: EngineT) {
     await s.flush();
     return t;
   };
+  // the CPU side of a step: dispatches, submits, and the time to encode them (run() until it returns)
+  const cpuSide = async (s: Search | FinalTraining) => {
+    const encodeMs: number[] = [];
+    let dispatches = 0;
+    let submits = 0;
+    for (let i = 0; i < reps; i++) {
+      await eng.sync();
+      const [d0, s0, t0] = [eng.dispatchCount, eng.submitCount, performance.now()];
+      s.run(y);
+      encodeMs.push(performance.now() - t0);
+      [dispatches, submits] = [eng.dispatchCount - d0, eng.submitCount - s0];
+    }
+    await eng.sync();
+    await s.flush();
+    return { dispatches, submits, encodeMs: summarise(encodeMs, 'wall').medianMs };
+  };
   const ts = await step(search);
-  const tSame = await step(finalOf(sizes));
+  const searchCpu = await cpuSide(search);
+  const sameSizes = finalOf(sizes);
+  const tSame = await step(sameSizes);
+  const sameCpu = await cpuSide(sameSizes);
   const final3 = finalOf(spec.layers.map(() => 3));
   const tfin = await step(final3);
+  const finalCpu = await cpuSide(final3);
   // --profile: each kernel's share of one step, every dispatch in its own timed pass
   const profileOf = async (s: Search | FinalTraining) => {
     eng.beginProfile();
@@ -422,7 +442,7 @@ async function e2e(eng: EngineT) {
     times.sort((a, b) => a - b);
     peer = { medianMs: times[Math.floor(times.length / 2)]!, minMs: times[0]!, maxMs: times[times.length - 1]!, reps, method: 'wall' };
   }
-  return { search: ts, sizes, finalSameSizes: tSame, final: tfin, peer, batch: B, profile };
+  return { search: ts, sizes, finalSameSizes: tSame, final: tfin, peer, batch: B, profile, cpu: { search: searchCpu, finalSameSizes: sameCpu, final: finalCpu } };
 }
 
 /** Per-kernel totals of a profiled step, largest first, as markdown rows. */
@@ -445,11 +465,13 @@ if (only.has('e2e')) {
   const ips = (t: Timing) => (r.batch / (t.medianMs / 1000)).toFixed(1);
   const ks = r.sizes.join(', ');
   out(`\n## End to end: fmnist-6, batch ${r.batch}, 100 k budget (the search starts at sizes [${ks}])\n`);
-  out('| step | ms | images/s |\n|---|---|---|');
-  out(`| search step (predictors + masked convs on the 9×9 grid + budget loss + Adam), sizes [${ks}] | ${f2(r.search.medianMs)} | ${ips(r.search)} |`);
-  out(`| final-training step, plain convs of sizes [${ks}] | ${f2(r.finalSameSizes.medianMs)} | ${ips(r.finalSameSizes)} |`);
-  out(`| final-training step, plain 3×3 | ${f2(r.final.medianMs)} | ${ips(r.final)} |`);
-  if (r.peer) out(`| TF.js final-training step, 3×3 (same model, NHWC, wall clock incl. loss readback) | ${f2(r.peer.medianMs)} | ${ips(r.peer)} |`);
+  out('| step | ms | images/s | dispatches | submits | CPU ms to encode and submit |\n|---|---|---|---|---|---|');
+  const cpu = (c: { dispatches: number; submits: number; encodeMs: number }) => `${c.dispatches} | ${c.submits} | ${f2(c.encodeMs)}`;
+  out(`| search step (predictors + masked convs on the 9×9 grid + budget loss + Adam), sizes [${ks}] | ${f2(r.search.medianMs)} | ${ips(r.search)} | ${cpu(r.cpu.search)} |`);
+  out(`| final-training step, plain convs of sizes [${ks}] | ${f2(r.finalSameSizes.medianMs)} | ${ips(r.finalSameSizes)} | ${cpu(r.cpu.finalSameSizes)} |`);
+  out(`| final-training step, plain 3×3 | ${f2(r.final.medianMs)} | ${ips(r.final)} | ${cpu(r.cpu.final)} |`);
+  if (r.peer) out(`| TF.js final-training step, 3×3 (same model, NHWC, wall clock incl. loss readback) | ${f2(r.peer.medianMs)} | ${ips(r.peer)} | | | |`);
+  out('\n"CPU ms to encode and submit": a step\'s run() until it returns (its dispatches go into one command encoder, submitted at the end), median over the reps.');
   out(`\nsearch step / final step at the same sizes = ${f2(r.search.medianMs / r.finalSameSizes.medianMs)}${r.peer ? `; effconv / TF.js images/s (3×3) = ${f2(r.peer.medianMs / r.final.medianMs)}` : ''}`);
   if (r.profile) {
     for (const [name, rows] of [['search step', r.profile.search], ['final-training step, 3×3', r.profile.final]] as const) {
