@@ -86,10 +86,39 @@ describe('optimizers vs float64 reference', () => {
     });
   }
 
+  for (const decoupled of [false, true]) {
+    it(`${decoupled ? 'AdamW' : 'Adam'} over 9 parameters of different sizes: 4 per dispatch (two adam_step4 and one adam_step) or 1, both vs the reference`, async () => {
+      const sizes = [1, 517, 3, 256, 64, 1000, 7, 2, 33]; // sizes 1, odd, multiples of the workgroup
+      const r = new Rng(11);
+      const starts = sizes.map((k) => randomArray(r, k));
+      const stepGrads = sizes.map((k) => Array.from({ length: 4 }, () => randomArray(r, k)));
+      for (const tensorsPerDispatch of [4, 1] as const) {
+        const ps = starts.map((w) => parameter(engine, w, [w.length]));
+        const opt = new Adam(ps, { lr: 0.01, weightDecay: 0.1, decoupled, tensorsPerDispatch });
+        const dispatches: number[] = [];
+        for (let t = 0; t < 4; t++) {
+          ps.forEach((p, k) => (p.grad = engine.keep(Tensor.from(engine, stepGrads[k]![t]!, [sizes[k]!]))));
+          const before = engine.dispatchCount;
+          opt.step();
+          dispatches.push(engine.dispatchCount - before);
+          opt.zeroGrad();
+        }
+        // after the first step, which also zero-fills the moments it creates
+        expect(dispatches.slice(1)).toEqual(Array(3).fill(tensorsPerDispatch === 4 ? 3 : 9));
+        for (const [k, p] of ps.entries()) {
+          expectClose(await p.toFloat32(), refAdam(starts[k]!, stepGrads[k]!, 0.01, 0.9, 0.999, 1e-8, 0.1, decoupled), { rtol: 1e-5, atol: 1e-6 }, `parameter ${k} (${sizes[k]} elements), ${tensorsPerDispatch} per dispatch`);
+        }
+        opt.dispose();
+        for (const p of ps) p.dispose();
+      }
+    });
+  }
+
   it('rejects bad hyper-parameters and parameters without requiresGrad', () => {
     const p = parameter(engine, [1, 2], [2]);
     expect(() => new SGD([p], { lr: 0 })).toThrow(/SGD: lr must be > 0/);
     expect(() => new Adam([p], { beta1: 1 })).toThrow(/betas/);
+    expect(() => new Adam([p], { tensorsPerDispatch: 2 as 1 })).toThrow(/tensorsPerDispatch must be 1 or 4/);
     expect(() => new Adam([Tensor.from(engine, [1], [1])])).toThrow(/requiresGrad/);
   });
 });

@@ -119,6 +119,11 @@ export class Engine {
     return min !== undefined && min === max ? min : null;
   }
 
+  /** The device's limits (the adapter's, as requested at creation). */
+  get limits(): GPUSupportedLimits {
+    return this.device.limits;
+  }
+
   pipeline(def: KernelDef, constants: Readonly<Record<string, number>> = {}): GPUComputePipeline {
     return this.keyedPipeline(def, constants).pipeline;
   }

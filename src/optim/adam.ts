@@ -16,8 +16,35 @@ export const AdamParams = uniformLayout('AdamParams', [
   ['bias2', 'f32'],
 ] as const);
 
+export const Adam4Params = uniformLayout('Adam4Params', [
+  ['end0', 'u32'],
+  ['end1', 'u32'],
+  ['end2', 'u32'],
+  ['end3', 'u32'],
+  ['lr', 'f32'],
+  ['beta1', 'f32'],
+  ['beta2', 'f32'],
+  ['eps', 'f32'],
+  ['weight_decay', 'f32'],
+  ['decoupled', 'u32'],
+  ['bias1', 'f32'],
+  ['bias2', 'f32'],
+] as const);
+
 const WG = 256;
 const adamStep = defineKernel({ file: 'optim.wgsl', entry: 'adam_step', params: AdamParams, bindings: [1, 2, 3, 4], constants: { WG } });
+const adamStep4 = defineKernel({
+  file: 'optim.wgsl',
+  entry: 'adam_step4',
+  params: Adam4Params,
+  bindings: Array.from({ length: 16 }, (_, i) => 5 + i),
+  constants: { WG },
+});
+/** The uniforms both Adam kernels share (the step's hyperparameters and bias corrections). */
+type AdamHyper = { lr: number; beta1: number; beta2: number; eps: number; weight_decay: number; decoupled: number; bias1: number; bias2: number };
+
+/** Storage buffers adam_step4 binds (4 parameters × w, grad, m, v). */
+const STEP4_BUFFERS = 16;
 
 export interface AdamOptions {
   lr?: number;
@@ -27,6 +54,11 @@ export interface AdamOptions {
   weightDecay?: number;
   /** AdamW: weight decay applied to the weights directly, not through the gradient. */
   decoupled?: boolean;
+  /**
+   * Parameters updated per dispatch: 4 (default: adam_step4, for whole groups of 4 where the
+   * device allows 16 storage buffers per shader stage) or 1 (adam_step). The same update either way.
+   */
+  tensorsPerDispatch?: 1 | 4;
 }
 
 /** Adam / AdamW; the step count lives on the CPU, so bias corrections need no readback. */
@@ -36,10 +68,11 @@ export class Adam extends Optimizer {
 
   constructor(params: readonly Tensor[], options: AdamOptions = {}) {
     super(params);
-    this.options = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, ...options };
+    this.options = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, tensorsPerDispatch: 4, ...options };
     const o = this.options;
     if (!(o.lr > 0)) throw new RangeError(`Adam: lr must be > 0, got ${o.lr}`);
     if (!(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1)) throw new RangeError('Adam: betas must be in [0, 1)');
+    if (o.tensorsPerDispatch !== 1 && o.tensorsPerDispatch !== 4) throw new RangeError(`Adam: tensorsPerDispatch must be 1 or 4, got ${o.tensorsPerDispatch}`);
   }
 
   get stepCount(): number {
@@ -58,25 +91,38 @@ export class Adam extends Optimizer {
   step(): void {
     this.t++;
     const o = this.options;
-    for (const p of this.params) {
-      if (!p.grad) continue;
+    const hyper: AdamHyper = {
+      lr: o.lr,
+      beta1: o.beta1,
+      beta2: o.beta2,
+      eps: o.eps,
+      weight_decay: o.weightDecay,
+      decoupled: o.decoupled ? 1 : 0,
+      bias1: 1 - o.beta1 ** this.t,
+      bias2: 1 - o.beta2 ** this.t,
+    };
+    const ready = this.params.filter((p) => p.grad);
+    // whole groups of 4 in adam_step4 (no slot left empty: WebGPU forbids binding one buffer to
+    // two writable slots, so empty ones would need spare buffers each), the rest one by one
+    const grouped = this.options.tensorsPerDispatch === 4 && ready[0]?.engine.limits.maxStorageBuffersPerShaderStage! >= STEP4_BUFFERS ? ready.length - (ready.length % 4) : 0;
+    for (let k = 0; k < grouped; k += 4) this.step4(ready.slice(k, k + 4), hyper);
+    for (const p of ready.slice(grouped)) {
       const [m, v] = this.stateOf(p, 2);
-      p.engine.dispatch(
-        adamStep,
-        {
-          n: p.size,
-          lr: o.lr,
-          beta1: o.beta1,
-          beta2: o.beta2,
-          eps: o.eps,
-          weight_decay: o.weightDecay,
-          decoupled: o.decoupled ? 1 : 0,
-          bias1: 1 - o.beta1 ** this.t,
-          bias2: 1 - o.beta2 ** this.t,
-        },
-        [p.buffer, p.grad.buffer, m!.buffer, v!.buffer],
-        grid1d(p.size, WG),
-      );
+      p.engine.dispatch(adamStep, { n: p.size, ...hyper }, [p.buffer, p.grad!.buffer, m!.buffer, v!.buffer], grid1d(p.size, WG));
     }
+  }
+
+  /** Four parameters in one adam_step4 dispatch. */
+  private step4(group: readonly Tensor[], hyper: AdamHyper): void {
+    const ends: number[] = [];
+    const buffers: GPUBuffer[] = [];
+    let end = 0;
+    for (const p of group) {
+      const [m, v] = this.stateOf(p, 2);
+      end += p.size;
+      ends.push(end);
+      buffers.push(p.buffer, p.grad!.buffer, m!.buffer, v!.buffer);
+    }
+    group[0]!.engine.dispatch(adamStep4, { end0: ends[0]!, end1: ends[1]!, end2: ends[2]!, end3: ends[3]!, ...hyper }, buffers, grid1d(end, WG));
   }
 }
