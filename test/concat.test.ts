@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { add, backward, concat, mul, reshape, slice, stack, sum, Tensor, unstack, type Engine } from '../src/index.js';
+import { add, backward, concat, mul, reshape, scale, slice, stack, sum, Tensor, unstack, type Engine } from '../src/index.js';
 import { Rng } from '../src/random.js';
 import { checkOp } from './helpers/check.js';
 import { testEngine } from './helpers/engine.js';
@@ -111,6 +111,24 @@ describe('concat / stack / slice', () => {
         return [dx, Float64Array.from({ length: n }, (_, i) => g[18 + i]!)];
       },
     });
+  });
+
+  it('summing slice gradients with other gradients leaves no tensor behind', () => {
+    const x = Tensor.from(engine, randomArray(new Rng(14), 12), [3, 4]);
+    x.requiresGrad = true;
+    const live = engine.liveTensors;
+    for (let step = 0; step < 3; step++) {
+      engine.tidy(() => {
+        // backward meets x's one direct use first (a plain gradient, not the tape's own), then the
+        // slices' block gradients: the path that makes a new gradient and adds the two
+        const parts = unstack(x).map((row) => sum(row));
+        backward(add(sum(stack(parts)), sum(scale(x, 3))));
+      });
+      x.grad!.dispose();
+      x.grad = null;
+    }
+    expect(engine.liveTensors).toBe(live);
+    x.dispose();
   });
 
   it("unstack's gradient is one zero fill and a block copy or add per piece, not a fill, a copy and a full-size add per piece", async () => {

@@ -134,8 +134,10 @@ export function backward(loss: Tensor): void {
         const fresh = engine.keep(g.addTo(null));
         if (fresh.size !== t.size) throw new ShapeError('backward', `gradient ${fmtShape(fresh.shape)} does not match tensor ${fmtShape(t.shape)}`);
         if (prev) {
-          store(t, engine.keep(h.add(prev, fresh.view(t.shape, false))), true);
+          const own = fresh.view(t.shape, false);
+          store(t, engine.keep(h.add(prev, own)), true);
           prev.dispose();
+          own.dispose();
           fresh.dispose();
         } else store(t, fresh, true);
       }
