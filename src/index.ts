@@ -27,5 +27,6 @@ export { concat, stack, slice, unstack } from './ops/concat.js';
 export { gruCell, gruGates, gruRecurrence, gruLayer, biGruLayer, gruSequence, biGru, gruCellParams, gruCellParamList, GRU_RECURRENCE_MAX_HIDDEN, type GruCellParams } from './ops/gru.js';
 export { batchNorm2d, batchNormState, type BatchNormState } from './ops/batch_norm.js';
 export { sizeOneHot } from './ops/size_encoding.js';
+export { budgetLossOp } from './ops/budget_loss.js';
 export { fmaPeak, fmaPeakFlops } from './ops/fma_peak.js';
 export { LoadCost, LOAD_SOURCES, LOAD_SOURCE_ELEMENTS, STORAGE_ELEMENTS, type LoadSource } from './ops/load_cost.js';

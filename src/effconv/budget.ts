@@ -3,9 +3,7 @@
  * the joint rounding of soft sizes to odd sizes that honours the budget.
  */
 import { Tensor } from '../tensor.js';
-import { mul, relu, scale } from '../ops/elementwise.js';
-import { log } from '../ops/elementwise.js';
-import { sum } from '../ops/reduce.js';
+import { budgetLossOp } from '../ops/budget_loss.js';
 import { hardSize } from '../ops/conv2d.js';
 import { channelPairs, parameterCount, restParameters, type BackboneSpec } from './spec.js';
 
@@ -57,9 +55,8 @@ export type BudgetLossKind = 'symmetric' | 'asymmetric';
  * symmetric (log(P/P_t))², or asymmetric log(max(P, P_t)/P_t). Returns [loss, P(v)].
  */
 export function budgetLoss(v: Tensor, channelProducts: Tensor, rest: number, target: number, kind: BudgetLossKind): [Tensor, Tensor] {
-  const p = scale(sum(mul(mul(v, v), channelProducts)), 1, rest);
-  const ratio = log(scale(p, 1 / target));
-  return [kind === 'symmetric' ? mul(ratio, ratio) : relu(ratio), p];
+  const { loss, params } = budgetLossOp(v, channelProducts, rest, target, kind);
+  return [loss, params];
 }
 
 export interface RoundedSizes {
