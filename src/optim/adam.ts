@@ -4,8 +4,8 @@ import { grid1d } from '../ops/grid.js';
 import type { Tensor } from '../tensor.js';
 import { Optimizer } from './optimizer.js';
 
-export const AdamParams = uniformLayout('AdamParams', [
-  ['n', 'u32'],
+/** The uniforms both Adam kernels share: the step's hyperparameters and bias corrections. */
+const HYPER_FIELDS = [
   ['lr', 'f32'],
   ['beta1', 'f32'],
   ['beta2', 'f32'],
@@ -14,22 +14,11 @@ export const AdamParams = uniformLayout('AdamParams', [
   ['decoupled', 'u32'],
   ['bias1', 'f32'],
   ['bias2', 'f32'],
-] as const);
+] as const;
+type AdamHyper = { [K in (typeof HYPER_FIELDS)[number][0]]: number };
 
-export const Adam4Params = uniformLayout('Adam4Params', [
-  ['end0', 'u32'],
-  ['end1', 'u32'],
-  ['end2', 'u32'],
-  ['end3', 'u32'],
-  ['lr', 'f32'],
-  ['beta1', 'f32'],
-  ['beta2', 'f32'],
-  ['eps', 'f32'],
-  ['weight_decay', 'f32'],
-  ['decoupled', 'u32'],
-  ['bias1', 'f32'],
-  ['bias2', 'f32'],
-] as const);
+export const AdamParams = uniformLayout('AdamParams', [['n', 'u32'], ...HYPER_FIELDS] as const);
+export const Adam4Params = uniformLayout('Adam4Params', [['end0', 'u32'], ['end1', 'u32'], ['end2', 'u32'], ['end3', 'u32'], ...HYPER_FIELDS] as const);
 
 const WG = 256;
 const adamStep = defineKernel({ file: 'optim.wgsl', entry: 'adam_step', params: AdamParams, bindings: [1, 2, 3, 4], constants: { WG } });
@@ -40,8 +29,6 @@ const adamStep4 = defineKernel({
   bindings: Array.from({ length: 16 }, (_, i) => 5 + i),
   constants: { WG },
 });
-/** The uniforms both Adam kernels share (the step's hyperparameters and bias corrections). */
-type AdamHyper = { lr: number; beta1: number; beta2: number; eps: number; weight_decay: number; decoupled: number; bias1: number; bias2: number };
 
 /** Storage buffers adam_step4 binds (4 parameters × w, grad, m, v). */
 const STEP4_BUFFERS = 16;
