@@ -32,9 +32,11 @@ describe('shaders', () => {
 
   for (const k of allKernels()) {
     it(`${k.file}#${k.entry} compiles and its ${k.params.struct} layout matches the WGSL`, async (ctx) => {
-      if (k.feature && !engine.device.features.has(k.feature)) ctx.skip(); // e.g. 'subgroups' on a device without them
-      await engine.compileCheck(k);
       expect(k.params.fields.map(([n, t]) => [n, t])).toEqual(wgslStruct(k.file, k.params.struct));
+      if (k.feature && !engine.device.features.has(k.feature)) ctx.skip(); // e.g. 'subgroups' on a device without them
+      // e.g. adam_step4's 16 storage buffers, which its caller only uses where the device allows them
+      if (k.bindings.length > engine.limits.maxStorageBuffersPerShaderStage) ctx.skip();
+      await engine.compileCheck(k);
     });
   }
 });
