@@ -104,7 +104,9 @@ describe('optimizers vs float64 reference', () => {
           opt.zeroGrad();
         }
         // after the first step, which also zero-fills the moments it creates
-        expect(dispatches.slice(1)).toEqual(Array(3).fill(tensorsPerDispatch === 4 ? 3 : 9));
+        // (adam_step4 where the device allows its 16 storage buffers)
+        const grouped = tensorsPerDispatch === 4 && engine.limits.maxStorageBuffersPerShaderStage >= 16;
+        expect(dispatches.slice(1)).toEqual(Array(3).fill(grouped ? 3 : 9));
         for (const [k, p] of ps.entries()) {
           expectClose(await p.toFloat32(), refAdam(starts[k]!, stepGrads[k]!, 0.01, 0.9, 0.999, 1e-8, 0.1, decoupled), { rtol: 1e-5, atol: 1e-6 }, `parameter ${k} (${sizes[k]} elements), ${tensorsPerDispatch} per dispatch`);
         }
