@@ -24,10 +24,12 @@
 //   barrier ends each step. Step s processes time t = s (t = T − 1 − s with `reverse`).
 //     fwd: h0 [B, H] (binding 3) → out [T, B, H] (binding 4: h after step t), and for the
 //          backward gh_saved [T, B, 3H] (gh with its bias) and h_prev [T, B, H] (h before step t).
-//     bwd: walks the steps backwards from dout [T, B, H] (binding 5): dh(t) = dout(t) + the
-//          recurrent part dgh(t + 1) · W_hh; writes dgi, dgh [T, B, 3H] and dh0 into out [B, H].
-//          W_hh's and b_hh's gradients are then one matmul and one row sum over all steps (in TS).
-//   H ≤ MAX_H (workgroup memory); larger cells run step by step.
+//     bwd: walks the steps backwards from dout [T, B, H] (binding 5): dh(t) = dout(t) + what the
+//          next step sends back (its direct part dh'·z plus dgh · W_hh); writes dgi, dgh
+//          [T, B, 3H] and dh0 into out [B, H]. W_hh's and b_hh's gradients are then one matmul
+//          and one row sum over all steps (in TS).
+//   H ≤ MAX_H = 512 (workgroup memory); gruLayer takes these kernels while B·H ≤ 512 and runs
+//   larger batches cell by cell (ops/gru.ts says why).
 
 struct GruParams {
   B: u32,
