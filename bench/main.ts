@@ -295,6 +295,14 @@ if (only.has('matmul')) {
   report.matmul = rows;
 }
 
+/** Drops the gradients a timed forward + backward left on these tensors (so the next rep starts clean). */
+function clearGrads(ts: readonly Tensor[]): void {
+  for (const t of ts) {
+    t.grad?.dispose();
+    t.grad = null;
+  }
+}
+
 if (only.has('gru')) {
   out('\n## GRU cell (input size = hidden size)\n\n| batch | hidden | fwd ms | fwd GFLOP/s | fwd+bwd ms | fwd+bwd GFLOP/s |\n|---|---|---|---|---|---|');
   const rows: unknown[] = [];
@@ -307,10 +315,7 @@ if (only.has('gru')) {
       const fwd = await timeGpu(engine, () => void gruCell(x, h, p), reps);
       const fb = await timeGpu(engine, () => {
         backward(sum(gruCell(x, h, p)));
-        for (const t of [x, h, p.wIh, p.wHh, p.bIh, p.bHh]) {
-          t.grad?.dispose();
-          t.grad = null;
-        }
+        clearGrads([x, h, p.wIh, p.wHh, p.bIh, p.bHh]);
       }, reps);
       rows.push({ batch: B, hidden: H, fwd, fwdBwd: fb });
       out(`| ${B} | ${H} | ${f2(fwd.medianMs)} | ${f2(gf(flops, fwd.medianMs))} | ${f2(fb.medianMs)} | ${f2(gf(3 * flops, fb.medianMs))} |`);
@@ -335,10 +340,7 @@ if (only.has('gru')) {
     };
     const step = (run: () => Tensor) => () => {
       backward(sum(run()));
-      for (const t of params) {
-        t.grad?.dispose();
-        t.grad = null;
-      }
+      clearGrads(params);
     };
     const dispatchesOf = (fn: () => void) => {
       const before = engine.dispatchCount;
@@ -362,8 +364,7 @@ if (only.has('mask')) {
   const fwd = await timeGpu(engine, () => void gaussianMask(v, 9), reps);
   const fb = await timeGpu(engine, () => {
     backward(sum(gaussianMask(v, 9)));
-    v.grad?.dispose();
-    v.grad = null;
+    clearGrads([v]);
   }, reps);
   report.mask = { fwd, fwdBwd: fb };
   out(`\n## Gaussian mask (k = 9)\n\nforward ${(1000 * fwd.medianMs).toFixed(1)} µs, forward+backward ${(1000 * fb.medianMs).toFixed(1)} µs (dispatch-bound: 81 taps).`);
@@ -439,8 +440,7 @@ async function e2e(eng: EngineT) {
       await model.trainOnBatch(xs, ys); // returns the loss: includes one readback, as effconv reads its loss every N steps
       if (i > 0) times.push(performance.now() - t0);
     }
-    times.sort((a, b) => a - b);
-    peer = { medianMs: times[Math.floor(times.length / 2)]!, minMs: times[0]!, maxMs: times[times.length - 1]!, reps, method: 'wall' };
+    peer = summarise(times, 'wall');
   }
   return { search: ts, sizes, finalSameSizes: tSame, final: tfin, peer, batch: B, profile, cpu: { search: searchCpu, finalSameSizes: sameCpu, final: finalCpu } };
 }
