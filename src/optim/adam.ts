@@ -89,9 +89,11 @@ export class Adam extends Optimizer {
       bias2: 1 - o.beta2 ** this.t,
     };
     const ready = this.params.filter((p) => p.grad);
+    if (ready.length === 0) return;
     // whole groups of 4 in adam_step4 (no slot left empty: WebGPU forbids binding one buffer to
     // two writable slots, so empty ones would need spare buffers each), the rest one by one
-    const grouped = this.options.tensorsPerDispatch === 4 && ready[0]?.engine.limits.maxStorageBuffersPerShaderStage! >= STEP4_BUFFERS ? ready.length - (ready.length % 4) : 0;
+    const step4 = o.tensorsPerDispatch === 4 && ready[0]!.engine.limits.maxStorageBuffersPerShaderStage >= STEP4_BUFFERS;
+    const grouped = step4 ? ready.length - (ready.length % 4) : 0;
     for (let k = 0; k < grouped; k += 4) this.step4(ready.slice(k, k + 4), hyper);
     for (const p of ready.slice(grouped)) {
       const [m, v] = this.stateOf(p, 2);
