@@ -241,22 +241,19 @@ function sizeVariants(p: ConvPlan): number[] {
 const packedFloats = (p: ConvPlan, S: number) => p.params.Cout * p.params.Cin * S * 4 * Math.ceil(S / 4);
 
 /**
- * Runs `conv` (a subgroup kernel reading the packed window) once per candidate size, after one
- * conv2d_pack_weights_sg: the masked window of w, kernel rows padded to whole vec4s, for the size
- * in use — which the shader derives from the soft size on the GPU when the size is not fixed, so
- * one packing serves whichever candidate pipeline does the work.
- */
-/**
- * w (masked by vt) packed for the subgroup kernels at every size variant, or null where the
- * kernels read w as it is (plain kernels, the 1 × 1 quads). conv2d packs once per step and its
- * input gradient reuses the forward's packing.
+ * The window the subgroup kernels read (conv2d_pack_weights_sg): w masked by vt, kernel rows
+ * padded to whole vec4s, for the size in use — which the shader derives from the soft size on the
+ * GPU when the size is not fixed, so one packing (sized for the largest candidate) serves
+ * whichever candidate pipeline does the work. Null where the kernels read w as it is (plain
+ * kernels, the 1 × 1 quads). conv2d packs once per step; its input gradient reuses the packing.
  */
 function packWeights(p: ConvPlan, w: Tensor, vt: Tensor): Tensor | null {
   if (!p.subgroups || plain1x1(p)) return null;
   const sizes = sizeVariants(p);
-  const packed = Tensor.empty(w.engine, [packedFloats(p, sizes[sizes.length - 1]!)]);
+  const largest = sizes[sizes.length - 1]!;
+  const packed = Tensor.empty(w.engine, [packedFloats(p, largest)]);
   // one invocation per packed kernel row
-  w.engine.dispatch(K.packSubgroups, p.params, [w.buffer, packed.buffer, vt.buffer], grid1d(p.params.Cout * p.params.Cin * sizes[sizes.length - 1]!, WG));
+  w.engine.dispatch(K.packSubgroups, p.params, [w.buffer, packed.buffer, vt.buffer], grid1d(p.params.Cout * p.params.Cin * largest, WG));
   return packed;
 }
 
@@ -285,12 +282,11 @@ function runForward(p: ConvPlan, x: Tensor, w: Tensor, packed: Tensor | null): T
   if (!p.subgroups) x.engine.dispatch(K.fwd, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd);
   else if (!packed) x.engine.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S: 1, W_STRIDE: 1 });
   else {
-    const wq = packed;
+    const e = x.engine;
     for (const S of sizeVariants(p)) {
-      const e = x.engine;
-      if (quads(p, S)) e.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, wq.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S });
-      else if (quadRows(p, S)) e.dispatch(K.fwdQuadsSubgroups, p.params, [x.buffer, x.buffer, wq.buffer, y.buffer, p.vt.buffer], p.grids.fwdSubgroups, quadRowsConstants(p, S));
-      else e.dispatch(K.fwdSubgroups, p.params, [x.buffer, wq.buffer, y.buffer, p.vt.buffer], p.grids.fwdSubgroups, { S });
+      if (quads(p, S)) e.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, packed.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S });
+      else if (quadRows(p, S)) e.dispatch(K.fwdQuadsSubgroups, p.params, [x.buffer, x.buffer, packed.buffer, y.buffer, p.vt.buffer], p.grids.fwdSubgroups, quadRowsConstants(p, S));
+      else e.dispatch(K.fwdSubgroups, p.params, [x.buffer, packed.buffer, y.buffer, p.vt.buffer], p.grids.fwdSubgroups, { S });
     }
   }
   return y;
@@ -302,13 +298,12 @@ function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor, packed:
   if (!p.subgroups) w.engine.dispatch(K.bwdInput, p.inputParams, [w.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput);
   else if (!packed) w.engine.dispatch(K.bwdInput1x1Subgroups, p.inputParams, [w.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput1x1, { S: 1, W_STRIDE: 1 });
   else {
-    const wq = packed;
+    const e = w.engine;
+    // the subgroup input-gradient kernels read the convolved input (here g) where the forward reads x
     for (const S of sizeVariants(p)) {
-      const e = w.engine;
-      // the subgroup input-gradient kernels read the convolved input (here g) where the forward reads x
-      if (quads(p, S)) e.dispatch(K.bwdInput1x1Subgroups, p.inputParams, [wq.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput1x1, { S });
-      else if (quadRows(p, S)) e.dispatch(K.bwdInputQuadsSubgroups, p.inputParams, [g.buffer, g.buffer, wq.buffer, dx.buffer, vt.buffer], p.grids.bwdInputSubgroups, quadRowsConstants(p, S));
-      else e.dispatch(K.bwdInputSubgroups, p.inputParams, [g.buffer, wq.buffer, dx.buffer, vt.buffer], p.grids.bwdInputSubgroups, { S });
+      if (quads(p, S)) e.dispatch(K.bwdInput1x1Subgroups, p.inputParams, [packed.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput1x1, { S });
+      else if (quadRows(p, S)) e.dispatch(K.bwdInputQuadsSubgroups, p.inputParams, [g.buffer, g.buffer, packed.buffer, dx.buffer, vt.buffer], p.grids.bwdInputSubgroups, quadRowsConstants(p, S));
+      else e.dispatch(K.bwdInputSubgroups, p.inputParams, [g.buffer, packed.buffer, dx.buffer, vt.buffer], p.grids.bwdInputSubgroups, { S });
     }
   }
   return dx;
