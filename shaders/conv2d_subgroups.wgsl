@@ -40,6 +40,8 @@
 //   conv2d_bwd_weight_sg    dw[o,c,off+a,off+b] = m(a,b) Σ_{n,y,x} g[n,o,y,x] x[n,c,y+a−pad,x+b−pad]
 //                           one invocation per 8 output × 4 input channels of one tap (and chunk
 //                           of p.nchunk images)
+//   conv2d_bwd_weight_slide_sg  the same with a kernel row's S taps in one subgroup, which loads
+//                           each input once per S pixels and trades it by shuffles
 //   conv2d_bwd_weight_taps_sg   the same for few input channels: one invocation per 8 output
 //                           channels × 4 taps of a kernel row of one input channel
 
@@ -770,9 +772,13 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
     }
   }
   if (r >= lanes) { return; }
-  let off = window_offset(S);
-  let i = off + a;
-  let j = off + b;
+  store_weight_block(wid, o0, c0, window_offset(S) + a, window_offset(S) + b, v, acc);
+}
+
+// Stores a weight-gradient lane's sums: grid tap (i, j) of output channels o0 … o0 + 7 and input
+// channels c0 … c0 + 3 (those that exist), times the tap's Gaussian mask, into workgroup row
+// wid.y's copy of dw.
+fn store_weight_block(wid: vec3u, o0: u32, c0: u32, i: u32, j: u32, v: f32, acc: Block8) {
   let scale = mask_factor(i, v) * mask_factor(j, v);
   let kk = p.kw * p.kw;
   let chunk_base = wid.y * p.Cout * p.Cin * kk;
@@ -787,6 +793,78 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
     if (c0 + 2u < p.Cin) { out[base + 2u * kk] = val.z; }
     if (c0 + 3u < p.Cin) { out[base + 3u * kk] = val.w; }
   }
+}
+
+// conv2d_bwd_weight_slide_sg: conv2d_bwd_weight_sg with the inputs loaded once per S pixels.
+// There a kernel row's last tap loads at every pixel and the others shuffle — but lavapipe runs a
+// load's loop over every lane of the subgroup, active or not, so the per-pixel load cost all 8
+// lanes (4 components each). Here the S taps of a kernel row (one group: same kernel row, same 4
+// channels) sit in one subgroup — floor(SG/S) groups per subgroup, the lanes past them idle — and
+// at the start of each block of S pixels P0 … P0 + S − 1 every lane loads one value: tap t's
+// input at pixel P0 + S − 1 ("cur"), i.e. flat position P0 + S − 1 + t − pad (+ the kernel row's
+// offset). With what it loaded for the previous block ("prev", S pixels earlier), the group then
+// holds every position its taps read in this block: tap b at pixel P0 + k reads position
+// P0 + k + b − pad, which is lane (k + b + 1) mod S's cur when k + b ≥ S − 1, else its prev. A
+// source lane t is read for its cur exactly when t ≤ k, so it offers select(prev, cur, t ≤ k) and
+// one shuffle per pixel serves the group. Masks, the g loads (one per lane and pixel, handed on by
+// subgroupBroadcast) and the accumulators are those of conv2d_bwd_weight_sg. Needs S ≤ SG.
+// Lanes: per block of 8 output channels, ⌈S·⌈Cin/4⌉ / floor(SG/S)⌉ whole subgroups; group
+// (a, block of 4 input channels) with the kernel row a major, as there.
+@compute @workgroup_size(WG)
+fn conv2d_bwd_weight_slide_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
+                              @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
+  let v = size_v[0];
+  if (other_size(v)) { return; }
+  let nbc = (p.Cin + 3u) / 4u;
+  let groups = S * nbc;
+  let per_sub = sg / S;  // groups per subgroup
+  let subs = (groups + per_sub - 1u) / per_sub;  // subgroups per block of 8 output channels
+  let sub = (wid.x * WG + lid) / sg;
+  let o0 = sub / subs * 8u;
+  if (o0 >= p.Cout) { return; }  // uniform per subgroup
+  let gi = q / S;  // the lane's group in its subgroup (≥ per_sub: idle)
+  let b = q % S;  // the lane's tap
+  let group_raw = (sub % subs) * per_sub + gi;
+  let stores = gi < per_sub && group_raw < groups;
+  let group = min(group_raw, groups - 1u);  // idle lanes repeat the last group and store nothing
+  let a = group / nbc;
+  let c0 = group % nbc * 4u;
+  let first_lane = min(gi, per_sub - 1u) * S;  // idle lanes trade among the last group's lanes
+  let plane = p.H * p.W;
+  let og = min(o0 + (q & 7u), p.Cout - 1u) * plane;  // this lane's share of the g loads
+  var acc = zero_block();
+  let images = weight_images(wid);
+  let rows = weight_rows(a);
+  let y_first = rows.x;
+  let tap_offset = (i32(a) - PAD) * i32(p.W) + i32(b) - PAD;
+  let p_first = y_first * p.W;
+  let p_end = rows.y * p.W;
+  for (var n = images.x; n < images.y; n++) {
+    let xn = (n * nbc + c0 / 4u) * plane;
+    let gn = n * p.Cout * plane + og;
+    // the block before the first: this lane's input at pixel p_first − 1
+    var prev = x4[xn + clamp_pos(i32(p_first) - 1 + tap_offset, plane)];
+    var col = 0u;  // the pixel's column
+    var iy = i32(y_first) - PAD + i32(a);  // the tap's input row
+    for (var p0 = p_first; p0 < p_end; p0 += S) {
+      let cur = x4[xn + clamp_pos(i32(p0 + S) - 1 + tap_offset, plane)];
+      for (var k = 0u; k < S; k++) {
+        let px = p0 + k;
+        let m = select(0.0, 1.0, px < p_end && u32(iy) < p.H && u32(i32(col) - PAD + i32(b)) < p.W);
+        let offered = select(prev, cur, b <= k);
+        let xv = subgroupShuffle(offered, first_lane + (k + b + 1u) % S);
+        fma_broadcast(&acc, xv * m, g[gn + min(px, p_end - 1u)]);
+        col += 1u;
+        if (col == p.W) {
+          col = 0u;
+          iy += 1;
+        }
+      }
+      prev = cur;
+    }
+  }
+  if (!stores) { return; }
+  store_weight_block(wid, o0, c0, window_offset(S) + a, window_offset(S) + b, v, acc);
 }
 
 // conv2d_bwd_weight_taps_sg: conv2d_bwd_weight_sg for inputs of few channels (the first layer of

@@ -3,7 +3,7 @@ import { backward, conv2d, hardSize, gaussianMask, mul, parameter, reshape, Shap
 import { Rng } from '../src/random.js';
 import { checkOp, expectClose } from './helpers/check.js';
 import { refConv, refConvGrad, refMask, type ConvShape } from './helpers/conv_reference.js';
-import { bwdWeightChunks } from '../src/ops/conv2d.js';
+import { bwdWeightChunks, slidesByDefault } from '../src/ops/conv2d.js';
 import { testEngine } from './helpers/engine.js';
 import { randomArray } from './helpers/random.js';
 
@@ -30,7 +30,7 @@ function caseName(c: Case): string {
 /** The subgroup kernels take stride 1 with 'same' padding (on a device with subgroups). */
 const subgroupCase = (c: Case) => c.stride === 1 && c.pad === (c.s - 1) / 2;
 
-async function checkConv(c: Case, seed: number, variant: ConvVariant = 'plain'): Promise<void> {
+async function checkConv(c: Case, seed: number, variant: ConvVariant = 'plain', weightGradient: 'auto' | 'slide' = 'auto'): Promise<void> {
   const rng = new Rng(seed);
   const xs = randomArray(rng, c.N * c.Cin * c.H * c.W);
   const ws = randomArray(rng, c.Cout * c.Cin * c.kw * c.kw);
@@ -42,7 +42,7 @@ async function checkConv(c: Case, seed: number, variant: ConvVariant = 'plain'):
       { shape: [c.Cout, c.Cin, c.kw, c.kw], data: ws },
       ...(masked ? [{ shape: [1], data: Float64Array.of(c.v!) }] : []),
     ],
-    gpu: (x, w, v) => conv2d(x, w, { size: c.s, stride: c.stride as 1 | 2, padding: c.pad, softSize: v, variant }),
+    gpu: (x, w, v) => conv2d(x, w, { size: c.s, stride: c.stride as 1 | 2, padding: c.pad, softSize: v, variant, weightGradient }),
     ref: (x, w, v) => refConv(c, x, w, v?.[0]),
     refGrad: (g, x, w, v) => {
       const r = refConvGrad(c, g, x, w, v?.[0]);
@@ -137,6 +137,23 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
     }
     // the masked split case through checkOp too: reference vs central differences, GPU directional derivative
     await checkConv(cases[3]!, 430, 'subgroups');
+  });
+  // conv2d_bwd_weight_slide_sg: whole kernel rows per subgroup, inputs loaded once per S pixels
+  // ('auto' takes it where few lanes idle: S = 7 on 8-lane subgroups); forced here for every size
+  // that fits a subgroup. Inputs of more than 6 channels (fewer take conv2d_bwd_weight_taps_sg).
+  const slideCases: Case[] = [
+    { N: 1, Cin: 7, H: 5, W: 6, Cout: 3, kw: 3, s: 3, stride: 1, pad: 1 }, // batch 1, channels past a block of 4, plane not a multiple of S
+    { N: 2, Cin: 9, H: 7, W: 7, Cout: 17, kw: 5, s: 5, stride: 1, pad: 2 }, // output channels past a block of 8
+    { N: 2, Cin: 16, H: 9, W: 11, Cout: 8, kw: 7, s: 7, stride: 1, pad: 3 }, // several subgroups per block, idle lanes
+    { N: 3, Cin: 8, H: 4, W: 13, Cout: 5, kw: 7, s: 7, stride: 1, pad: 3 }, // window taller than the plane: rows skipped
+    { N: 2, Cin: 12, H: 6, W: 5, Cout: 4, kw: 9, s: 5, stride: 1, pad: 2, v: 3.4 }, // masked, window inside k_max
+    { N: 2, Cin: 8, H: 3, W: 7, Cout: 6, kw: 1, s: 1, stride: 1, pad: 0 }, // 1 × 1: a block of one pixel
+  ];
+  slideCases.forEach((c, i) => itSubgroups(`weight gradient, sliding inputs: ${caseName(c)}`, () => checkConv(c, 450 + i, 'subgroups', 'slide')));
+  itSubgroups("weight gradient: 'auto' slides S = 7 on 8-lane subgroups only where few lanes idle", () => {
+    expect([1, 3, 5, 7, 9].map((s) => slidesByDefault(s, 8))).toEqual([false, false, false, true, false]);
+    expect([3, 5, 7, 9].map((s) => slidesByDefault(s, 32))).toEqual([true, true, true, false]);
+    expect(slidesByDefault(3, 16)).toBe(true);
   });
   itSubgroups("'auto' picks the subgroup kernels for stride 1 / 'same' and the plain ones otherwise, with equal results", async () => {
     const rng = new Rng(5);

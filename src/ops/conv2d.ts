@@ -70,6 +70,7 @@ const K = {
   packInputSubgroups: subgroupKernel('conv2d_pack_input_sg', [1, 8]),
   bwdWeightSubgroups: subgroupKernel('conv2d_bwd_weight_sg', [7, 3, 4, 5]),
   bwdWeightTapsSubgroups: subgroupKernel('conv2d_bwd_weight_taps_sg', [1, 3, 4, 5]),
+  bwdWeightSlideSubgroups: subgroupKernel('conv2d_bwd_weight_slide_sg', [7, 3, 4, 5]),
 };
 
 /**
@@ -125,6 +126,13 @@ export interface Conv2dOptions {
   softSize?: Tensor | number;
   /** Kernel variant for the forward and input gradient (default 'auto'); see ConvVariant. */
   variant?: ConvVariant;
+  /**
+   * The subgroup weight-gradient kernel for inputs of more than 6 channels (default 'auto'):
+   * 'slide' takes conv2d_bwd_weight_slide_sg for every window of at most subgroup-size taps a
+   * row, which 'auto' does only where its idle lanes are at most 1/8 of a subgroup (see
+   * slidesByDefault). For kernel studies and tests; the sums are the same.
+   */
+  weightGradient?: 'auto' | 'slide';
 }
 
 // The shader always binds a v buffer; unmasked convolutions get this placeholder.
@@ -152,6 +160,8 @@ interface ConvPlan {
   inputParams: ConvUniforms;
   /** Forward and input gradient on conv2d_subgroups.wgsl. */
   subgroups: boolean;
+  /** Conv2dOptions.weightGradient. */
+  weightGradient: 'auto' | 'slide';
   grids: { fwd: [number, number]; bwdInput: [number, number]; fwdSubgroups: [number, number]; bwdInputSubgroups: [number, number]; bwdWeight: [number, number]; fwd1x1: [number, number]; bwdInput1x1: [number, number] };
 }
 
@@ -199,6 +209,8 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
   const obstacle = variant === 'plain' ? 'plain requested' : subgroupObstacle(x.engine, kw, stride, pad === (s - 1) / 2, N * H * W);
   if (variant === 'subgroups' && obstacle) throw new RangeError(`${op}: the subgroup kernels cannot run this convolution: ${obstacle}`);
   const subgroups = obstacle === null;
+  const weightGradient = opts.weightGradient ?? 'auto';
+  if (weightGradient !== 'auto' && weightGradient !== 'slide') throw new RangeError(`${op}: weightGradient must be 'auto' or 'slide', got ${String(weightGradient)}`);
   const base = { N, Cin, H, W, Cout, Ho, Wo, s: auto ? 0 : s, kw, off: (kw - s) / 2, stride, pad, masked: v ? 1 : 0, kmin: kMin, nchunk: 0 };
   const params = { ...base, cs: columnStride(Wo) }; // forward and weight gradient: output columns
   const inputParams = { ...base, cs: columnStride(W) }; // input gradient: input columns
@@ -211,6 +223,7 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
     params,
     inputParams,
     subgroups,
+    weightGradient,
     grids: {
       fwd: [Math.ceil((Ho * rowInvocations(Wo, params.cs)) / WG), N * Math.ceil(Cout / 8)],
       bwdInput: [Math.ceil((H * rowInvocations(W, inputParams.cs)) / WG), N * Math.ceil(Cin / 8)],
@@ -323,16 +336,18 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
   if (!taps) engine.dispatch(K.packInputSubgroups, p.params, [x.buffer, input.buffer], [Math.ceil((N * H * W) / 4 / WG), Math.ceil(Cin / 4)]);
   const sg = engine.subgroupSize!;
   const sizes = sizeVariants(p);
-  const { chunks, perChunk } = bwdWeightChunks(p.params, Math.max(...sizes), sg);
+  const slides = (S: number) => !taps && S <= sg && (p.weightGradient === 'slide' || slidesByDefault(S, sg));
+  const { chunks, perChunk } = bwdWeightChunks(p.params, Math.max(...sizes), sg, slides(Math.max(...sizes)));
   // each chunk of images sums into its own copy of dw; the copies are added after
   const sums = Tensor.empty(engine, chunks > 1 ? [chunks * p.w.size] : p.w.shape);
   // the weight-gradient kernels write the window's taps only; the rest of the k_max grid is 0
   if (p.params.s !== p.params.kw) fillInPlace(sums, 0);
   for (const S of sizes) {
-    const grid: [number, number] = [Math.ceil((Math.ceil(Cout / 8) * bwdWeightLanes(Cin, S, sg)) / WG), chunks];
+    const grid: [number, number] = [Math.ceil((Math.ceil(Cout / 8) * bwdWeightLanes(Cin, S, sg, slides(S))) / WG), chunks];
     const params = { ...p.params, nchunk: chunks > 1 ? perChunk : 0 };
     const constants: Record<string, number> = taps ? { S, PX: W % 4 === 0 ? 4 : 1 } : { S };
-    engine.dispatch(taps ? K.bwdWeightTapsSubgroups : K.bwdWeightSubgroups, params, [input.buffer, sums.buffer, g.buffer, vt.buffer], grid, constants);
+    const kernel = taps ? K.bwdWeightTapsSubgroups : slides(S) ? K.bwdWeightSlideSubgroups : K.bwdWeightSubgroups;
+    engine.dispatch(kernel, params, [input.buffer, sums.buffer, g.buffer, vt.buffer], grid, constants);
   }
   if (!taps) input.dispose();
   if (chunks === 1) return sums;
@@ -353,8 +368,23 @@ const bwdWeightByTaps = (Cin: number) => Cin <= 6;
  * The weight-gradient kernel's invocations per block of 8 output channels, in whole subgroups:
  * ⌈Cin/4⌉·S² tasks (conv2d_bwd_weight_sg) or Cin·S·⌈S/4⌉ (conv2d_bwd_weight_taps_sg).
  */
-const bwdWeightLanes = (Cin: number, S: number, sg: number) =>
-  Math.ceil((bwdWeightByTaps(Cin) ? Cin * S * Math.ceil(S / 4) : Math.ceil(Cin / 4) * S * S) / sg) * sg;
+const bwdWeightLanes = (Cin: number, S: number, sg: number, slide: boolean) => {
+  if (bwdWeightByTaps(Cin)) return Math.ceil((Cin * S * Math.ceil(S / 4)) / sg) * sg;
+  // conv2d_bwd_weight_slide_sg: whole kernel rows (groups of S lanes) per subgroup, the rest idle
+  if (slide) return Math.ceil((S * Math.ceil(Cin / 4)) / Math.floor(sg / S)) * sg;
+  return Math.ceil((Math.ceil(Cin / 4) * S * S) / sg) * sg;
+};
+
+/**
+ * Whether 'auto' takes conv2d_bwd_weight_slide_sg for windows of S taps on subgroups of sg lanes
+ * (inputs of more than 6 channels): where the whole kernel rows that fit in a subgroup leave at
+ * most 1/8 of its lanes idle. It loads an input per lane once per S pixels instead of once per
+ * pixel (a load costs all lanes on lavapipe, active or not), but a subgroup holds only whole rows:
+ * on lavapipe's 8 lanes S = 7 (one idle lane) took 0.83–0.96× the time of conv2d_bwd_weight_sg
+ * (medians of paired runs on 32×32, 16×16, 14×14, 7×7 and 28×28 planes), while S = 3 (2 idle)
+ * took 1.20× and S = 5 (3 idle) 1.39×. On 32-lane subgroups S = 3, 5 and 7 qualify, 9 does not.
+ */
+export const slidesByDefault = (S: number, sg: number) => S >= 3 && S <= sg && S * Math.floor(sg / S) * 8 >= sg * 7;
 
 /**
  * How conv2d_bwd_weight_sg splits the N images: into `chunks` of `perChunk` (the last may be
@@ -362,8 +392,8 @@ const bwdWeightLanes = (Cin: number, S: number, sg: number) =>
  * BWD_WEIGHT_PARTIAL_FLOATS for the chunks' copies of dw, and only as far as the gradient's
  * multiply-adds repay filling and adding those copies (BWD_WEIGHT_COPY_COST). Exported for tests.
  */
-export function bwdWeightChunks(c: { N: number; Cin: number; Cout: number; kw: number; H: number; W: number }, S: number, sg: number): { chunks: number; perChunk: number } {
-  const invocations = Math.ceil(c.Cout / 8) * bwdWeightLanes(c.Cin, S, sg);
+export function bwdWeightChunks(c: { N: number; Cin: number; Cout: number; kw: number; H: number; W: number }, S: number, sg: number, slide = false): { chunks: number; perChunk: number } {
+  const invocations = Math.ceil(c.Cout / 8) * bwdWeightLanes(c.Cin, S, sg, slide);
   const weights = c.Cout * c.Cin * c.kw * c.kw;
   // filling and adding the copies costs about BWD_WEIGHT_COPY_COST multiply-adds per float of them
   const byCost = Math.floor((c.N * c.H * c.W * c.Cin * c.Cout * S * S) / (BWD_WEIGHT_COPY_COST * weights));
