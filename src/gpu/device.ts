@@ -43,6 +43,11 @@ export class NoAdapterError extends Error {
 // garbage-collected its worker threads are torn down under the device (a crash, not an error).
 let nodeGpu: GPU | undefined;
 
+/** Whether the WebGPU entry point is Dawn's Node binding (not a browser's navigator.gpu). */
+export function usesDawnNode(): boolean {
+  return nodeGpu !== undefined && !(globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+}
+
 /** The WebGPU entry point effconv uses: navigator.gpu, or one Dawn instance in Node (shared, e.g. with a peer library in the bench). */
 export async function getGpu(): Promise<GPU> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;

@@ -5,7 +5,8 @@
  * (`flush`), so a whole training step is one submit.
  */
 import { BufferPool, type PoolStats } from './buffer-pool.js';
-import { acquireDevice, type AdapterDescription, type DeviceOptions } from './device.js';
+import { pacePolling } from './dawn_polling.js';
+import { acquireDevice, usesDawnNode, type AdapterDescription, type DeviceOptions } from './device.js';
 import { GpuValidationError } from './errors.js';
 import { allKernels, pipelineKey, ShaderCompileError, type KernelDef } from './kernel.js';
 import { defaultShaderSource, type ShaderSource } from './shader-source.js';
@@ -13,6 +14,13 @@ import { packUniforms, type UniformValues } from './uniforms.js';
 
 export interface EngineOptions extends DeviceOptions {
   shaderSource?: ShaderSource;
+  /**
+   * Pace Dawn's Node-binding polls while the engine lives (see dawn_polling.ts): its default busy
+   * poll takes a CPU core for as long as the GPU works. Default: on for a CPU adapter (lavapipe),
+   * whose device shares those cores; off for a GPU, where a paced poll would only add latency to
+   * long waits. Ignored outside Node.
+   */
+  pacePolling?: boolean;
 }
 
 export interface MemoryInfo extends PoolStats {
@@ -49,6 +57,8 @@ export class Engine {
   private readonly scopes: Set<Disposable>[] = [];
   private readonly scopeHooks: ((depth: number) => void)[] = [];
   private lostMessage: string | null = null;
+  /** Ends this engine's share of paced polling (EngineOptions.pacePolling); a no-op when not paced. */
+  private releasePacing: () => void = () => {};
   /** Tensor handles alive; maintained by Tensor. */
   liveTensors = 0;
   /** Dispatches encoded since creation (for tests and benches). */
@@ -78,6 +88,7 @@ export class Engine {
   static async create(options: EngineOptions = {}): Promise<Engine> {
     const { device, adapter, adapterInfo } = await acquireDevice(options);
     const engine = new Engine(device, adapter, adapterInfo, options.shaderSource ?? defaultShaderSource());
+    if (usesDawnNode() && (options.pacePolling ?? adapterInfo.isCpu)) engine.releasePacing = pacePolling();
     await engine.loadShaders();
     return engine;
   }
@@ -455,6 +466,7 @@ export class Engine {
     this.bindGroups.clear();
     this.pool.destroy();
     this.device.destroy();
+    this.releasePacing();
   }
 }
 
