@@ -28,12 +28,17 @@ let paced: SetImmediate | undefined;
 
 const isNative = (f: unknown) => typeof f === 'function' && Function.prototype.toString.call(f).endsWith('{ [native code] }');
 
-/** Spaces dawn.node's polls `intervalMs` apart until the returned release function is called. */
+/**
+ * Spaces dawn.node's polls `intervalMs` apart (after SPIN_MS of a wait) until the returned release
+ * function is called. While several users hold it, the first one's interval applies.
+ */
 export function pacePolling(intervalMs = 1): () => void {
   if (!(intervalMs > 0)) throw new RangeError(`pacePolling: interval must be > 0 ms, got ${intervalMs}`);
   if (typeof globalThis.setImmediate !== 'function') return () => {}; // not Node: nothing polls this way
   if (users++ === 0) {
+    // both captured now, so that timers faked later (a test framework's) do not hold up Dawn's polls
     const real = globalThis.setImmediate;
+    const later = globalThis.setTimeout;
     original = real;
     // A poll armed from inside a poll continues a wait; one armed from elsewhere (the call that
     // made a promise pending) starts one.
@@ -51,7 +56,7 @@ export function pacePolling(intervalMs = 1): () => void {
           inPoll = false;
         }
       };
-      return now - waitStart < SPIN_MS ? real(poll) : setTimeout(poll, intervalMs);
+      return now - waitStart < SPIN_MS ? real(poll) : later(poll, intervalMs);
     }) as SetImmediate;
     globalThis.setImmediate = paced;
   }
