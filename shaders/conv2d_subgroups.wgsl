@@ -700,6 +700,42 @@ fn weight_rows(a: u32) -> vec2u {
   return vec2u(u32(max(PAD - i32(subgroupMax(a)), 0)), u32(clamp(i32(p.H) + PAD - i32(subgroupMin(a)), 0, i32(p.H))));
 }
 
+// A weight-gradient lane's walk over the pixels of an image, flat (rows wrap): the pixel's column
+// and the input row that the lane's tap reads, counted along so that no pixel is divided.
+struct Walk {
+  col: u32,
+  iy: i32,
+}
+
+// The pixels [first, end) of weight_rows(a), flat over the plane; tap (a, b) reads x at pixel
+// P + tap_offset (clamped into the plane where it leaves it, and masked off by weight_pixel).
+// Every lane of the subgroup must call it.
+struct WeightSpan {
+  first: u32,
+  end: u32,
+  tap_offset: i32,
+  walk: Walk,
+}
+
+fn weight_span(a: u32, b: u32) -> WeightSpan {
+  let rows = weight_rows(a);
+  return WeightSpan(rows.x * p.W, rows.y * p.W, (i32(a) - PAD) * i32(p.W) + i32(b) - PAD, Walk(0u, i32(rows.x) - PAD + i32(a)));
+}
+
+// Adds pixel px's term to a weight-gradient lane's sums — its tap's input xv, zeroed where the tap
+// reads outside the plane or px is past the rows' end, times the upstream gradients of the 8
+// output channels (lane k loads channel o0 + k's at gn + px, subgroupBroadcast hands them on) —
+// and moves the walk one pixel on.
+fn weight_pixel(acc: ptr<function, Block8>, walk: ptr<function, Walk>, xv: vec4f, px: u32, end: u32, gn: u32, b: u32) {
+  let m = select(0.0, 1.0, px < end && u32((*walk).iy) < p.H && u32(i32((*walk).col) - PAD + i32(b)) < p.W);
+  fma_broadcast(acc, xv * m, g[gn + min(px, end - 1u)]);
+  (*walk).col += 1u;
+  if ((*walk).col == p.W) {
+    (*walk).col = 0u;
+    (*walk).iy += 1;
+  }
+}
+
 // conv2d_bwd_weight_sg: dw[o, c, off + a, off + b] = m · Σ_{n, y, x} g[n, o, y, x] x[n, c, y + a − pad, x + b − pad]
 // for the S × S window (S is a pipeline constant here; taps outside it are zeroed by the host).
 // Lane = (4 input channels, window tap), 32 sums in 8 vec4 accumulators as in conv2d.wgsl, but
@@ -735,8 +771,7 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   let next_lane = (q + 1u) & (sg - 1u);
   var acc = zero_block();
   let images = weight_images(wid);
-  let rows = weight_rows(a);
-  let y_first = rows.x;
+  let span = weight_span(a, b);
   // The pixels P of those rows in one loop, flat over the plane (rows wrap): the lane's tap reads
   // x at P + (a − pad)·W + b − pad (clamped into the plane where the tap leaves it, and masked
   // off: the pixel's column and the tap's input row are counted along), which is what the next
@@ -746,28 +781,18 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   // 4 pixels per iteration, a constant trip count the compiler unrolls: lavapipe blends the
   // vectors this loop writes with its lane mask once per iteration, so once per 4 pixels (0.87–
   // 0.99× the time for S = 1…7, paired runs; 8 was slower); a last partial group is masked off.
-  let tap_offset = (i32(a) - PAD) * i32(p.W) + i32(b) - PAD;
-  let p_first = y_first * p.W;
-  let p_end = rows.y * p.W;
   for (var n = images.x; n < images.y; n++) {
     let xn = (n * nbc + c0 / 4u) * plane;
     let gn = n * p.Cout * plane + og;
     var prev = vec4f(0.0);  // this lane's input at the previous pixel
-    var col = 0u;  // the pixel's column
-    var iy = i32(y_first) - PAD + i32(a);  // the tap's input row
-    for (var p0 = p_first; p0 < p_end; p0 += 4u) {
+    var walk = span.walk;
+    for (var p0 = span.first; p0 < span.end; p0 += 4u) {
       for (var k = 0u; k < 4u; k++) {
         let px = p0 + k;
-        let m = select(0.0, 1.0, px < p_end && u32(iy) < p.H && u32(i32(col) - PAD + i32(b)) < p.W);
         var v = subgroupShuffle(prev, next_lane);
-        if (px == p_first || loads) { v = x4[xn + clamp_pos(i32(px) + tap_offset, plane)]; }
+        if (px == span.first || loads) { v = x4[xn + clamp_pos(i32(px) + span.tap_offset, plane)]; }
         prev = v;
-        fma_broadcast(&acc, v * m, g[gn + min(px, p_end - 1u)]);
-        col += 1u;
-        if (col == p.W) {
-          col = 0u;
-          iy += 1;
-        }
+        weight_pixel(&acc, &walk, v, px, span.end, gn, b);
       }
     }
   }
@@ -834,31 +859,19 @@ fn conv2d_bwd_weight_slide_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   let og = min(o0 + (q & 7u), p.Cout - 1u) * plane;  // this lane's share of the g loads
   var acc = zero_block();
   let images = weight_images(wid);
-  let rows = weight_rows(a);
-  let y_first = rows.x;
-  let tap_offset = (i32(a) - PAD) * i32(p.W) + i32(b) - PAD;
-  let p_first = y_first * p.W;
-  let p_end = rows.y * p.W;
+  let span = weight_span(a, b);
   for (var n = images.x; n < images.y; n++) {
     let xn = (n * nbc + c0 / 4u) * plane;
     let gn = n * p.Cout * plane + og;
-    // the block before the first: this lane's input at pixel p_first − 1
-    var prev = x4[xn + clamp_pos(i32(p_first) - 1 + tap_offset, plane)];
-    var col = 0u;  // the pixel's column
-    var iy = i32(y_first) - PAD + i32(a);  // the tap's input row
-    for (var p0 = p_first; p0 < p_end; p0 += S) {
-      let cur = x4[xn + clamp_pos(i32(p0 + S) - 1 + tap_offset, plane)];
+    // the block before the first: this lane's input at pixel span.first − 1
+    var prev = x4[xn + clamp_pos(i32(span.first) - 1 + span.tap_offset, plane)];
+    var walk = span.walk;
+    for (var p0 = span.first; p0 < span.end; p0 += S) {
+      let cur = x4[xn + clamp_pos(i32(p0 + S) - 1 + span.tap_offset, plane)];
       for (var k = 0u; k < S; k++) {
-        let px = p0 + k;
-        let m = select(0.0, 1.0, px < p_end && u32(iy) < p.H && u32(i32(col) - PAD + i32(b)) < p.W);
         let offered = select(prev, cur, b <= k);
         let xv = subgroupShuffle(offered, first_lane + (k + b + 1u) % S);
-        fma_broadcast(&acc, xv * m, g[gn + min(px, p_end - 1u)]);
-        col += 1u;
-        if (col == p.W) {
-          col = 0u;
-          iy += 1;
-        }
+        weight_pixel(&acc, &walk, xv, p0 + k, span.end, gn, b);
       }
       prev = cur;
     }
