@@ -302,6 +302,7 @@ describe('conv2d bad input', () => {
     expect(() => conv2d(x, w, { size: 4 })).toThrow(/conv2d: kernel size s must be an odd integer ≥ 1, got 4/);
     expect(() => conv2d(x, w, { size: 7 })).toThrow(/conv2d: kernel size s = 7 exceeds the weight grid 5/);
     expect(() => conv2d(x, w, { size: -1 })).toThrow(/odd integer ≥ 1, got -1/);
+    expect(() => conv2d(x, w, { weightGradient: 'fast' as 'slide' })).toThrow(/conv2d: weightGradient must be 'auto' or 'slide', got fast/);
     expect(() => conv2d(x, w2)).toThrow(ShapeError);
     expect(() => conv2d(x, w2)).toThrow(/conv2d: input has 3 channels but weight \[4, 2, 3, 3\] expects 2/);
     const small = Tensor.from(engine, new Float32Array(3 * 3 * 3), [1, 3, 3, 3]);

@@ -366,7 +366,8 @@ const bwdWeightByTaps = (Cin: number) => Cin <= 6;
 
 /**
  * The weight-gradient kernel's invocations per block of 8 output channels, in whole subgroups:
- * ⌈Cin/4⌉·S² tasks (conv2d_bwd_weight_sg) or Cin·S·⌈S/4⌉ (conv2d_bwd_weight_taps_sg).
+ * ⌈Cin/4⌉·S² tasks (conv2d_bwd_weight_sg), Cin·S·⌈S/4⌉ (conv2d_bwd_weight_taps_sg), or S·⌈Cin/4⌉
+ * kernel rows of S lanes, ⌊sg/S⌋ rows per subgroup (conv2d_bwd_weight_slide_sg).
  */
 const bwdWeightLanes = (Cin: number, S: number, sg: number, slide: boolean) => {
   if (bwdWeightByTaps(Cin)) return Math.ceil((Cin * S * Math.ceil(S / 4)) / sg) * sg;
