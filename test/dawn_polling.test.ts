@@ -82,6 +82,7 @@ describe('paced polling for dawn.node', () => {
     expect(pacingUsers()).toBe(engine.adapterInfo.isCpu ? 1 : 0);
     const forced = await Engine.create({ pacePolling: true });
     expect(pacingUsers()).toBe(engine.adapterInfo.isCpu ? 2 : 1);
+    expect([engine.pacesPolling, unpaced.pacesPolling, forced.pacesPolling]).toEqual([engine.adapterInfo.isCpu, false, true]);
     for (const e of [engine, unpaced, forced]) e.destroy();
   });
 });

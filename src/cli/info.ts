@@ -10,6 +10,7 @@ export function describeEngine(engine: Engine): string {
     `kind          ${a.isCpu ? 'CPU implementation (lavapipe/llvmpipe or similar): expect CPU speed' : 'GPU'}`,
     `backend       ${process.versions?.node ? "Dawn (npm 'webgpu') in Node " + process.versions.node : 'navigator.gpu'}`,
     `features      ${[...engine.device.features].sort().join(', ') || '(none)'}`,
+    `waiting       ${engine.pacesPolling ? "Dawn's polls spaced 1 ms apart after 2 ms (its busy poll would take a CPU core from the device)" : "Dawn's default polling"}`,
     'limits',
   ];
   for (const name of [

@@ -59,6 +59,8 @@ export class Engine {
   private lostMessage: string | null = null;
   /** Ends this engine's share of paced polling (EngineOptions.pacePolling); a no-op when not paced. */
   private releasePacing: () => void = () => {};
+  /** Whether this engine spaces Dawn's polls while it waits (EngineOptions.pacePolling). */
+  pacesPolling = false;
   /** Tensor handles alive; maintained by Tensor. */
   liveTensors = 0;
   /** Dispatches encoded since creation (for tests and benches). */
@@ -88,7 +90,10 @@ export class Engine {
   static async create(options: EngineOptions = {}): Promise<Engine> {
     const { device, adapter, adapterInfo } = await acquireDevice(options);
     const engine = new Engine(device, adapter, adapterInfo, options.shaderSource ?? defaultShaderSource());
-    if (usesDawnNode() && (options.pacePolling ?? adapterInfo.isCpu)) engine.releasePacing = pacePolling();
+    if (usesDawnNode() && (options.pacePolling ?? adapterInfo.isCpu)) {
+      engine.releasePacing = pacePolling();
+      engine.pacesPolling = true;
+    }
     await engine.loadShaders();
     return engine;
   }
