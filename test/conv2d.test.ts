@@ -6,6 +6,7 @@ import { refConv, refConvGrad, refMask, type ConvShape } from './helpers/conv_re
 import { bwdWeightChunks, slidesByDefault } from '../src/ops/conv2d.js';
 import { testEngine } from './helpers/engine.js';
 import { randomArray } from './helpers/random.js';
+import { checkConv as checkConvOn, convCaseName, subgroupCase, type ConvCase } from './helpers/conv_check.js';
 
 let engine: Engine;
 beforeAll(async () => {
@@ -19,40 +20,9 @@ function itSubgroups(name: string, fn: () => Promise<void>): void {
   });
 }
 
-interface Case extends ConvShape {
-  v?: number;
-}
-
-function caseName(c: Case): string {
-  return `N=${c.N} ${c.Cin}→${c.Cout} ${c.H}×${c.W} s=${c.s}/k=${c.kw} stride=${c.stride} pad=${c.pad}${c.v === undefined ? '' : ` v=${c.v}`}`;
-}
-
-/** The subgroup kernels take stride 1 with 'same' padding (on a device with subgroups). */
-const subgroupCase = (c: Case) => c.stride === 1 && c.pad === (c.s - 1) / 2;
-
-async function checkConv(c: Case, seed: number, variant: ConvVariant = 'plain', weightGradient: 'auto' | 'slide' = 'auto'): Promise<void> {
-  const rng = new Rng(seed);
-  const xs = randomArray(rng, c.N * c.Cin * c.H * c.W);
-  const ws = randomArray(rng, c.Cout * c.Cin * c.kw * c.kw);
-  const masked = c.v !== undefined;
-  await checkOp(engine, {
-    name: caseName(c),
-    inputs: [
-      { shape: [c.N, c.Cin, c.H, c.W], data: xs },
-      { shape: [c.Cout, c.Cin, c.kw, c.kw], data: ws },
-      ...(masked ? [{ shape: [1], data: Float64Array.of(c.v!) }] : []),
-    ],
-    gpu: (x, w, v) => conv2d(x, w, { size: c.s, stride: c.stride as 1 | 2, padding: c.pad, softSize: v, variant, weightGradient }),
-    ref: (x, w, v) => refConv(c, x, w, v?.[0]),
-    refGrad: (g, x, w, v) => {
-      const r = refConvGrad(c, g, x, w, v?.[0]);
-      return masked ? [r.dx, r.dw, Float64Array.of(r.dv)] : [r.dx, r.dw];
-    },
-    fwdTol: { rtol: 1e-4, atol: 1e-4 },
-    gradTol: { rtol: 1e-4, atol: 2e-4 },
-    seed,
-  });
-}
+type Case = ConvCase;
+const caseName = convCaseName;
+const checkConv = (c: Case, seed: number, variant: ConvVariant = 'plain', weightGradient: 'auto' | 'slide' = 'auto') => checkConvOn(engine, c, seed, variant, weightGradient);
 
 describe('conv2d (plain) vs float64 reference', () => {
   const cases: Case[] = [
@@ -150,7 +120,7 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
     { N: 2, Cin: 8, H: 3, W: 7, Cout: 6, kw: 1, s: 1, stride: 1, pad: 0 }, // 1 × 1: a block of one pixel
   ];
   slideCases.forEach((c, i) => itSubgroups(`weight gradient, sliding inputs: ${caseName(c)}`, () => checkConv(c, 450 + i, 'subgroups', 'slide')));
-  itSubgroups("weight gradient: 'auto' slides S = 7 on 8-lane subgroups only where few lanes idle", () => {
+  itSubgroups("weight gradient: 'auto' slides S = 7 on 8-lane subgroups only where few lanes idle", async () => {
     expect([1, 3, 5, 7, 9].map((s) => slidesByDefault(s, 8))).toEqual([false, false, false, true, false]);
     expect([3, 5, 7, 9].map((s) => slidesByDefault(s, 32))).toEqual([true, true, true, false]);
     expect(slidesByDefault(3, 16)).toBe(true);

@@ -1,0 +1,46 @@
+/** One convolution case checked against the float64 reference (shared by the conv2d test files). */
+import { conv2d, type ConvVariant, type Engine } from '../../src/index.js';
+import { Rng } from '../../src/random.js';
+import { checkOp } from './check.js';
+import { refConv, refConvGrad, type ConvShape } from './conv_reference.js';
+import { randomArray } from './random.js';
+
+export interface ConvCase extends ConvShape {
+  /** The soft size v (the Gaussian mask applied), or none. */
+  v?: number;
+}
+
+export function convCaseName(c: ConvCase): string {
+  return `N=${c.N} ${c.Cin}→${c.Cout} ${c.H}×${c.W} s=${c.s}/k=${c.kw} stride=${c.stride} pad=${c.pad}${c.v === undefined ? '' : ` v=${c.v}`}`;
+}
+
+/** The subgroup kernels take stride 1 with 'same' padding (on a device with subgroups). */
+export const subgroupCase = (c: ConvCase) => c.stride === 1 && c.pad === (c.s - 1) / 2;
+
+/**
+ * checkOp on conv2d: forward vs the reference, the reference backward vs finite differences, the
+ * GPU gradients of x, w (and v when masked) vs the reference backward.
+ */
+export async function checkConv(engine: Engine, c: ConvCase, seed: number, variant: ConvVariant = 'plain', weightGradient: 'auto' | 'slide' = 'auto'): Promise<void> {
+  const rng = new Rng(seed);
+  const xs = randomArray(rng, c.N * c.Cin * c.H * c.W);
+  const ws = randomArray(rng, c.Cout * c.Cin * c.kw * c.kw);
+  const masked = c.v !== undefined;
+  await checkOp(engine, {
+    name: convCaseName(c),
+    inputs: [
+      { shape: [c.N, c.Cin, c.H, c.W], data: xs },
+      { shape: [c.Cout, c.Cin, c.kw, c.kw], data: ws },
+      ...(masked ? [{ shape: [1], data: Float64Array.of(c.v!) }] : []),
+    ],
+    gpu: (x, w, v) => conv2d(x, w, { size: c.s, stride: c.stride as 1 | 2, padding: c.pad, softSize: v, variant, weightGradient }),
+    ref: (x, w, v) => refConv(c, x, w, v?.[0]),
+    refGrad: (g, x, w, v) => {
+      const r = refConvGrad(c, g, x, w, v?.[0]);
+      return masked ? [r.dx, r.dw, Float64Array.of(r.dv)] : [r.dx, r.dw];
+    },
+    fwdTol: { rtol: 1e-4, atol: 1e-4 },
+    gradTol: { rtol: 1e-4, atol: 2e-4 },
+    seed,
+  });
+}

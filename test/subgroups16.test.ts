@@ -1,0 +1,119 @@
+// The subgroup kernels (conv2d_subgroups.wgsl, matmul_subgroups.wgsl) at a second subgroup size.
+// The rest of the suite runs them at lavapipe's usual 8 lanes; GPUs have 32 or 64, and lane
+// arithmetic (halos, shuffles across a subgroup's end, groups of whole kernel rows, blocks of 8
+// channels among more lanes) is where a kernel written for one size goes wrong at another. llvmpipe
+// runs 16 lanes when asked (LP_NATIVE_VECTOR_WIDTH=512, read when the driver starts: this file
+// runs in a process of its own and sets it before its engine exists). Skipped where the adapter
+// does not end up with 16-lane subgroups (a GPU, or another driver).
+process.env.LP_NATIVE_VECTOR_WIDTH ??= '512';
+
+import { beforeAll, describe, expect, it } from 'vitest';
+import { backward, conv2d, Engine, matmul, parameter, sum } from '../src/index.js';
+import { Rng } from '../src/random.js';
+import { slidesByDefault } from '../src/ops/conv2d.js';
+import { checkOp, expectClose } from './helpers/check.js';
+import { checkConv, convCaseName, type ConvCase } from './helpers/conv_check.js';
+import { randomArray } from './helpers/random.js';
+import { refMatmul } from './helpers/reference.js';
+
+let engine: Engine;
+beforeAll(async () => {
+  engine = await Engine.create();
+});
+
+/** Transposes a row-major r×c matrix. */
+function transpose(x: Float64Array, r: number, c: number): Float64Array {
+  const out = new Float64Array(r * c);
+  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = x[i * c + j]!;
+  return out;
+}
+
+function it16(name: string, fn: () => Promise<void>): void {
+  it(name, async (ctx) => {
+    if (engine.subgroupSize !== 16) ctx.skip();
+    await fn();
+  });
+}
+
+describe('subgroup kernels with 16-lane subgroups vs float64 reference', () => {
+  const cases: ConvCase[] = [
+    { N: 2, Cin: 9, H: 5, W: 3, Cout: 17, kw: 3, s: 3, stride: 1, pad: 1 }, // run layout: plane < one run of 64 pixels
+    { N: 1, Cin: 4, H: 13, W: 11, Cout: 8, kw: 5, s: 5, stride: 1, pad: 2 }, // rows wrap inside runs
+    { N: 1, Cin: 3, H: 10, W: 10, Cout: 5, kw: 9, s: 9, stride: 1, pad: 4 }, // shift 8
+    { N: 4, Cin: 2, H: 3, W: 5, Cout: 3, kw: 9, s: 9, stride: 1, pad: 4 }, // several planes per run
+    { N: 2, Cin: 3, H: 5, W: 8, Cout: 9, kw: 3, s: 3, stride: 1, pad: 1 }, // quad rows, plane < one run
+    { N: 1, Cin: 2, H: 6, W: 12, Cout: 4, kw: 9, s: 9, stride: 1, pad: 4 }, // quad rows, shifts ±4
+    { N: 2, Cin: 3, H: 3, W: 40, Cout: 9, kw: 3, s: 3, stride: 1, pad: 1 }, // quad rows, halos mid-row
+    { N: 2, Cin: 5, H: 3, W: 36, Cout: 8, kw: 5, s: 5, stride: 1, pad: 2 }, // a row longer than a run
+    { N: 2, Cin: 18, H: 4, W: 3, Cout: 37, kw: 1, s: 1, stride: 1, pad: 0 }, // 1 × 1, blocks of 16 channels
+    { N: 2, Cin: 6, H: 6, W: 8, Cout: 11, kw: 7, s: 7, stride: 1, pad: 3 }, // weight gradient by taps
+    { N: 2, Cin: 12, H: 6, W: 5, Cout: 4, kw: 9, s: 5, stride: 1, pad: 2, v: 3.4 }, // masked; the weight gradient slides (15 of 16 lanes)
+    { N: 2, Cin: 9, H: 7, W: 7, Cout: 17, kw: 3, s: 3, stride: 1, pad: 1 }, // slides: 5 kernel rows per subgroup
+    { N: 2, Cin: 16, H: 9, W: 11, Cout: 8, kw: 7, s: 7, stride: 1, pad: 3 }, // slides: 2 kernel rows per subgroup
+    { N: 1, Cin: 8, H: 7, W: 7, Cout: 9, kw: 9, s: 9, stride: 1, pad: 4, v: 4.4 }, // S = 9 > 16 / 2: lanes by tap
+  ];
+  cases.forEach((c, i) => it16(convCaseName(c), () => checkConv(engine, c, 700 + i, 'subgroups')));
+
+  it16("'auto' slides S = 3, 5 and 7 on 16 lanes (at most 1/8 idle), not 9", async () => {
+    expect([1, 3, 5, 7, 9].map((s) => slidesByDefault(s, 16))).toEqual([false, true, true, true, false]);
+  });
+
+  it16('soft size: every candidate pipeline of k_max = 9 gives the plain kernels\' values and gradients', async () => {
+    const rng = new Rng(9);
+    const [N, C, H, W] = [2, 9, 7, 10];
+    const xs = randomArray(rng, N * C * H * W);
+    const ws = randomArray(rng, C * C * 81);
+    for (const v of [1.2, 3.1, 5.0, 6.9, 8.6]) {
+      const results: Float32Array[][] = [];
+      for (const variant of ['subgroups', 'plain'] as const) {
+        const x = parameter(engine, Float32Array.from(xs), [N, C, H, W]);
+        const w = parameter(engine, Float32Array.from(ws), [C, C, 9, 9]);
+        const sv = parameter(engine, [v], [1]);
+        const y = engine.tidy(() => {
+          const out = conv2d(x, w, { size: 'fromSoftSize', kMin: 1, softSize: sv, variant });
+          backward(sum(out));
+          return out;
+        });
+        results.push([await y.toFloat32(), await x.grad!.toFloat32(), await w.grad!.toFloat32(), await sv.grad!.toFloat32()]);
+        for (const t of [x, w, sv, y, x.grad!, w.grad!, sv.grad!]) t.dispose();
+      }
+      const [sg, plain] = results as [Float32Array[], Float32Array[]];
+      ['y', 'dx', 'dw', 'dv'].forEach((name, i) => expectClose(sg[i]!, plain[i]!, { rtol: 1e-4, atol: 2e-4 }, `v=${v} ${name}`));
+    }
+  });
+
+  // matmul_subgroups.wgsl: rows in blocks of 16 shared by the lanes, columns as vec4s
+  const sizes: [number, number, number, boolean][] = [
+    [67, 260, 9, false],
+    [33, 36, 17, false],
+    [1, 8, 4, false],
+    [67, 70, 68, true],
+    [33, 31, 20, true],
+  ];
+  for (const [M, N, K, tb] of sizes) {
+    it16(`matmul M=${M} N=${N} K=${K} tb=${tb}`, async () => {
+      const rng = new Rng(M * 1000 + N * 10 + K);
+      const a = randomArray(rng, M * K);
+      const b = randomArray(rng, K * N);
+      await checkOp(engine, {
+        name: `matmul ${M}x${N}x${K}`,
+        inputs: [
+          { shape: [M, K], data: a },
+          { shape: tb ? [N, K] : [K, N], data: b },
+        ],
+        gpu: (x, y) => matmul(x, y, { transposeB: tb }),
+        ref: (x, y) => refMatmul(x, y, M, N, K, false, tb),
+        // the gradients are matmuls with other transposes: more subgroup kernels at 16 lanes
+        refGrad: (g, x, y) => {
+          const B = tb ? transpose(y, N, K) : y; // K×N
+          const gA = refMatmul(g, B, M, K, N, false, true);
+          const gB = refMatmul(x, g, K, N, M, true, false);
+          return [gA, tb ? transpose(gB, K, N) : gB];
+        },
+        fwdTol: { rtol: 1e-5, atol: 1e-5 },
+        gradTol: { rtol: 1e-4, atol: 1e-4 },
+        seed: 900 + M,
+      });
+    });
+  }
+});
