@@ -68,7 +68,7 @@ const commit = (() => {
   }
 })();
 out(`# effconv bench — ${adapter.description || adapter.device} (${adapter.isCpu ? 'CPU adapter' : 'GPU'}), ${new Date().toISOString().slice(0, 10)}, commit ${commit}`);
-out(`Timing: ${engine.canTime ? 'GPU timestamp queries' : 'wall clock around queue completion'}; a warm-up run (conv rows: on a batch of 2), then ${reps} repetitions, median (min–max). Peer: ${tf ? `TF.js ${tf.version.tfjs} WebGPU on the same Dawn instance` : 'not run'}. Waiting for the device: ${engine.pacesPolling ? "Dawn's polls paced (1 ms apart after 2 ms), for the peer too" : "Dawn's default polling"}.`);
+out(`Timing: ${engine.canTime ? 'GPU timestamp queries' : 'wall clock around queue completion'}; a warm-up run (conv rows: on a batch of 2), then ${reps} repetitions, median (min–max). Peer: ${tf ? `TF.js ${tf.version.tfjs} WebGPU on the same Dawn instance` : 'not run'}. Waiting for the device: ${engine.pacesPolling ? `Dawn's polls paced (1 ms apart after 2 ms)${tf ? ', for the peer too' : ''}` : "Dawn's default polling"}.`);
 
 // ---- device peak ----
 /** GFLOP/s (best of the repetitions) of fmaPeak with n invocations × iters rounds. */
