@@ -5,19 +5,13 @@ import { Rng } from '../src/random.js';
 import { checkOp } from './helpers/check.js';
 import { testEngine } from './helpers/engine.js';
 import { randomArray } from './helpers/random.js';
+import { checkMatmul } from './helpers/matmul_check.js';
 import { refMatmul } from './helpers/reference.js';
 
 let engine: Engine;
 beforeAll(async () => {
   engine = await testEngine();
 });
-
-/** Transposes a row-major r×c matrix. */
-function transpose(x: Float64Array, r: number, c: number): Float64Array {
-  const out = new Float64Array(r * c);
-  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = x[i * c + j]!;
-  return out;
-}
 
 // matmul.wgsl's workgroup covers 32×32 outputs in 4×4 blocks: sizes around and off those
 // multiples. The subgroup kernels (variant 'auto' on a device with subgroups) take blocks of 16
@@ -45,29 +39,7 @@ describe('matmul vs float64 reference, all transposes', () => {
     for (const ta of [false, true]) {
       for (const tb of [false, true]) {
         for (const variant of ['auto', 'plain'] as const) {
-          it(`M=${M} N=${N} K=${K} ta=${ta} tb=${tb} ${variant}`, async () => {
-            const rng = new Rng(M * 1000 + N * 10 + K);
-            const a = randomArray(rng, M * K);
-            const b = randomArray(rng, K * N);
-            await checkOp(engine, {
-              name: `matmul ${M}x${N}x${K}`,
-              inputs: [
-                { shape: ta ? [K, M] : [M, K], data: a },
-                { shape: tb ? [N, K] : [K, N], data: b },
-              ],
-              gpu: (x, y) => matmul(x, y, { transposeA: ta, transposeB: tb, variant }),
-              ref: (x, y) => refMatmul(x, y, M, N, K, ta, tb),
-              refGrad: (g, x, y) => {
-                const A = ta ? transpose(x, K, M) : x; // A as M×K
-                const B = tb ? transpose(y, N, K) : y; // B as K×N
-                const gA = refMatmul(g, B, M, K, N, false, true); // M×K
-                const gB = refMatmul(A, g, K, N, M, true, false); // K×N
-                return [ta ? transpose(gA, M, K) : gA, tb ? transpose(gB, K, N) : gB];
-              },
-              fwdTol: { rtol: 1e-5, atol: 1e-5 },
-              gradTol: { rtol: 1e-4, atol: 1e-4 },
-            });
-          });
+          it(`M=${M} N=${N} K=${K} ta=${ta} tb=${tb} ${variant}`, () => checkMatmul(engine, M, N, K, ta, tb, variant));
         }
       }
     }

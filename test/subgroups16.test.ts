@@ -8,25 +8,18 @@
 process.env.LP_NATIVE_VECTOR_WIDTH ??= '512';
 
 import { beforeAll, describe, expect, it } from 'vitest';
-import { backward, conv2d, Engine, matmul, parameter, sum } from '../src/index.js';
+import { backward, conv2d, Engine, parameter, sum } from '../src/index.js';
 import { Rng } from '../src/random.js';
 import { slidesByDefault } from '../src/ops/conv2d.js';
-import { checkOp, expectClose } from './helpers/check.js';
+import { expectClose } from './helpers/check.js';
+import { checkMatmul } from './helpers/matmul_check.js';
 import { checkConv, convCaseName, type ConvCase } from './helpers/conv_check.js';
 import { randomArray } from './helpers/random.js';
-import { refMatmul } from './helpers/reference.js';
 
 let engine: Engine;
 beforeAll(async () => {
   engine = await Engine.create();
 });
-
-/** Transposes a row-major r×c matrix. */
-function transpose(x: Float64Array, r: number, c: number): Float64Array {
-  const out = new Float64Array(r * c);
-  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = x[i * c + j]!;
-  return out;
-}
 
 function it16(name: string, fn: () => Promise<void>): void {
   it(name, async (ctx) => {
@@ -91,29 +84,7 @@ describe('subgroup kernels with 16-lane subgroups vs float64 reference', () => {
     [33, 31, 20, true],
   ];
   for (const [M, N, K, tb] of sizes) {
-    it16(`matmul M=${M} N=${N} K=${K} tb=${tb}`, async () => {
-      const rng = new Rng(M * 1000 + N * 10 + K);
-      const a = randomArray(rng, M * K);
-      const b = randomArray(rng, K * N);
-      await checkOp(engine, {
-        name: `matmul ${M}x${N}x${K}`,
-        inputs: [
-          { shape: [M, K], data: a },
-          { shape: tb ? [N, K] : [K, N], data: b },
-        ],
-        gpu: (x, y) => matmul(x, y, { transposeB: tb }),
-        ref: (x, y) => refMatmul(x, y, M, N, K, false, tb),
-        // the gradients are matmuls with other transposes: more subgroup kernels at 16 lanes
-        refGrad: (g, x, y) => {
-          const B = tb ? transpose(y, N, K) : y; // K×N
-          const gA = refMatmul(g, B, M, K, N, false, true);
-          const gB = refMatmul(x, g, K, N, M, true, false);
-          return [gA, tb ? transpose(gB, K, N) : gB];
-        },
-        fwdTol: { rtol: 1e-5, atol: 1e-5 },
-        gradTol: { rtol: 1e-4, atol: 1e-4 },
-        seed: 900 + M,
-      });
-    });
+    // the gradients are matmuls with other transposes: more subgroup kernels at 16 lanes
+    it16(`matmul M=${M} N=${N} K=${K} tb=${tb}`, () => checkMatmul(engine, M, N, K, false, tb));
   }
 });
