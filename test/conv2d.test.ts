@@ -6,7 +6,7 @@ import { refConv, refConvGrad, refMask, type ConvShape } from './helpers/conv_re
 import { bwdWeightChunks, slidesByDefault } from '../src/ops/conv2d.js';
 import { testEngine } from './helpers/engine.js';
 import { randomArray } from './helpers/random.js';
-import { checkConv as checkConvOn, convCaseName, subgroupCase, type ConvCase } from './helpers/conv_check.js';
+import { checkConv as checkConvOn, checkSoftSizeConv, convCaseName, nearestOdd, subgroupCase, type ConvCase } from './helpers/conv_check.js';
 
 let engine: Engine;
 beforeAll(async () => {
@@ -224,39 +224,14 @@ describe('gaussianMask', () => {
 });
 
 /** Nearest odd integer to v (ties to the larger), clamped: written independently of hardSize. */
-function nearestOdd(v: number, kMin: number, kMax: number): number {
-  let best = kMin;
-  for (let o = kMin; o <= kMax; o += 2) if (Math.abs(v - o) <= Math.abs(v - best)) best = o;
-  return best;
-}
-
 describe("size 'fromSoftSize': the hard size is derived from v on the GPU", () => {
   const softCases = [[0.6, 1, 1], [2.3, 1, 2], [3.4, 3, 1], [4.2, 1, 1], [6.1, 1, 2], [8.7, 1, 1], [1.2, 3, 1]] as const;
   // 'auto' runs the subgroup kernels (window read on the GPU) where the device has them
   const runs = (['plain', 'auto'] as const).flatMap((variant) => softCases.map((c) => [variant, ...c] as const));
   for (const [variant, v, kMin, stride] of runs) {
     const s = nearestOdd(v, kMin, 9);
-    it(`${variant}: v=${v} kMin=${kMin} → s=${s} (stride ${stride}): values and gradients vs float64 reference`, async () => {
-      const c: Case = { N: 2, Cin: 3, H: 9, W: 8, Cout: 2, kw: 9, s, stride, pad: (s - 1) / 2, v };
-      const rng = new Rng(Math.round(v * 10));
-      await checkOp(engine, {
-        name: caseName(c),
-        inputs: [
-          { shape: [c.N, c.Cin, c.H, c.W], data: randomArray(rng, c.N * c.Cin * c.H * c.W) },
-          { shape: [c.Cout, c.Cin, 9, 9], data: randomArray(rng, c.Cout * c.Cin * 81) },
-          { shape: [1], data: Float64Array.of(v) },
-        ],
-        gpu: (x, w, sv) => conv2d(x!, w!, { size: 'fromSoftSize', kMin, stride, softSize: sv, variant }),
-        ref: (x, w, sv) => refConv(c, x!, w!, sv![0]),
-        refGrad: (g, x, w, sv) => {
-          const r = refConvGrad(c, g, x!, w!, sv![0]);
-          return [r.dx, r.dw, Float64Array.of(r.dv)];
-        },
-        fwdTol: { rtol: 1e-4, atol: 1e-4 },
-        gradTol: { rtol: 1e-4, atol: 2e-4 },
-        dirEps: 1e-3, // small enough that v's hard size does not change
-      });
-    });
+    it(`${variant}: v=${v} kMin=${kMin} → s=${s} (stride ${stride}): values and gradients vs float64 reference`, () =>
+      checkSoftSizeConv(engine, { N: 2, Cin: 3, H: 9, W: 8, Cout: 2 }, v, kMin, stride, variant));
   }
   it('hardSize agrees with the nearest odd size', () => {
     for (let v = 0.05; v < 10; v += 0.1) expect(hardSize(v, 3, 9)).toBe(nearestOdd(v, 3, 9));

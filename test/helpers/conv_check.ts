@@ -44,3 +44,45 @@ export async function checkConv(engine: Engine, c: ConvCase, seed: number, varia
     seed,
   });
 }
+
+/** The nearest odd size to v in [kMin, kMax], ties upward: the reference's hard size, found by search. */
+export function nearestOdd(v: number, kMin: number, kMax: number): number {
+  let best = kMin;
+  for (let o = kMin; o <= kMax; o += 2) if (Math.abs(v - o) <= Math.abs(v - best)) best = o;
+  return best;
+}
+
+/**
+ * checkOp on conv2d with size 'fromSoftSize' on a k_max = 9 grid (the hard size taken from v on
+ * the GPU) against the reference convolution of the nearest odd size: values and the gradients of
+ * x, w and v. `shape` gives N, Cin, H, W, Cout.
+ */
+export async function checkSoftSizeConv(
+  engine: Engine,
+  shape: { N: number; Cin: number; H: number; W: number; Cout: number },
+  v: number,
+  kMin: number,
+  stride: 1 | 2,
+  variant: ConvVariant,
+): Promise<void> {
+  const s = nearestOdd(v, kMin, 9);
+  const c: ConvCase = { ...shape, kw: 9, s, stride, pad: (s - 1) / 2, v };
+  const rng = new Rng(Math.round(v * 10));
+  await checkOp(engine, {
+    name: convCaseName(c),
+    inputs: [
+      { shape: [c.N, c.Cin, c.H, c.W], data: randomArray(rng, c.N * c.Cin * c.H * c.W) },
+      { shape: [c.Cout, c.Cin, 9, 9], data: randomArray(rng, c.Cout * c.Cin * 81) },
+      { shape: [1], data: Float64Array.of(v) },
+    ],
+    gpu: (x, w, sv) => conv2d(x!, w!, { size: 'fromSoftSize', kMin, stride, softSize: sv, variant }),
+    ref: (x, w, sv) => refConv(c, x!, w!, sv![0]),
+    refGrad: (g, x, w, sv) => {
+      const r = refConvGrad(c, g, x!, w!, sv![0]);
+      return [r.dx, r.dw, Float64Array.of(r.dv)];
+    },
+    fwdTol: { rtol: 1e-4, atol: 1e-4 },
+    gradTol: { rtol: 1e-4, atol: 2e-4 },
+    dirEps: 1e-3, // small enough that v's hard size does not change
+  });
+}
