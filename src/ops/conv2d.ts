@@ -336,15 +336,16 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
   if (!taps) engine.dispatch(K.packInputSubgroups, p.params, [x.buffer, input.buffer], [Math.ceil((N * H * W) / 4 / WG), Math.ceil(Cin / 4)]);
   const sg = engine.subgroupSize!;
   const sizes = sizeVariants(p);
+  const largest = sizes[sizes.length - 1]!;
   const slides = (S: number) => !taps && S <= sg && (p.weightGradient === 'slide' || slidesByDefault(S, sg));
-  const { chunks, perChunk } = bwdWeightChunks(p.params, Math.max(...sizes), sg, slides(Math.max(...sizes)));
+  const { chunks, perChunk } = bwdWeightChunks(p.params, largest, sg, slides(largest));
   // each chunk of images sums into its own copy of dw; the copies are added after
   const sums = Tensor.empty(engine, chunks > 1 ? [chunks * p.w.size] : p.w.shape);
   // the weight-gradient kernels write the window's taps only; the rest of the k_max grid is 0
   if (p.params.s !== p.params.kw) fillInPlace(sums, 0);
+  const params = { ...p.params, nchunk: chunks > 1 ? perChunk : 0 };
   for (const S of sizes) {
     const grid: [number, number] = [Math.ceil((Math.ceil(Cout / 8) * bwdWeightLanes(Cin, S, sg, slides(S))) / WG), chunks];
-    const params = { ...p.params, nchunk: chunks > 1 ? perChunk : 0 };
     const constants: Record<string, number> = taps ? { S, PX: W % 4 === 0 ? 4 : 1 } : { S };
     const kernel = taps ? K.bwdWeightTapsSubgroups : slides(S) ? K.bwdWeightSlideSubgroups : K.bwdWeightSubgroups;
     engine.dispatch(kernel, params, [input.buffer, sums.buffer, g.buffer, vt.buffer], grid, constants);
