@@ -1,4 +1,5 @@
 /** `effconv info`: what WebGPU adapter effconv runs on. */
+import { PACED_POLLING } from '../gpu/dawn_polling.js';
 import type { Engine } from '../gpu/engine.js';
 
 export function describeEngine(engine: Engine): string {
@@ -10,7 +11,7 @@ export function describeEngine(engine: Engine): string {
     `kind          ${a.isCpu ? 'CPU implementation (lavapipe/llvmpipe or similar): expect CPU speed' : 'GPU'}`,
     `backend       ${process.versions?.node ? "Dawn (npm 'webgpu') in Node " + process.versions.node : 'navigator.gpu'}`,
     `features      ${[...engine.device.features].sort().join(', ') || '(none)'}`,
-    `waiting       ${engine.pacesPolling ? "Dawn's polls spaced 1 ms apart after 2 ms (its busy poll would take a CPU core from the device)" : "Dawn's default polling"}`,
+    `waiting       ${engine.pacesPolling ? `${PACED_POLLING} (its busy poll would take a CPU core from the device)` : "Dawn's default polling"}`,
     'limits',
   ];
   for (const name of [

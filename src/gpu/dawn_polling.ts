@@ -19,6 +19,10 @@
 
 /** How long a wait polls back to back before its polls are spaced (ms). */
 const SPIN_MS = 2;
+/** The spacing an engine asks for (ms). */
+const INTERVAL_MS = 1;
+/** What an engine's pacing does, for reports (effconv info, the bench). */
+export const PACED_POLLING = `Dawn's polls spaced ${INTERVAL_MS} ms apart after ${SPIN_MS} ms`;
 
 type SetImmediate = typeof globalThis.setImmediate;
 
@@ -32,7 +36,7 @@ const isNative = (f: unknown) => typeof f === 'function' && Function.prototype.t
  * Spaces dawn.node's polls `intervalMs` apart (after SPIN_MS of a wait) until the returned release
  * function is called. While several users hold it, the first one's interval applies.
  */
-export function pacePolling(intervalMs = 1): () => void {
+export function pacePolling(intervalMs = INTERVAL_MS): () => void {
   if (!(intervalMs > 0)) throw new RangeError(`pacePolling: interval must be > 0 ms, got ${intervalMs}`);
   if (typeof globalThis.setImmediate !== 'function') return () => {}; // not Node: nothing polls this way
   if (users++ === 0) {
