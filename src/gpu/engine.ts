@@ -57,10 +57,8 @@ export class Engine {
   private readonly scopes: Set<Disposable>[] = [];
   private readonly scopeHooks: ((depth: number) => void)[] = [];
   private lostMessage: string | null = null;
-  /** Ends this engine's share of paced polling (EngineOptions.pacePolling); a no-op when not paced. */
-  private releasePacing: () => void = () => {};
-  /** Whether this engine spaces Dawn's polls while it waits (EngineOptions.pacePolling). */
-  pacesPolling = false;
+  /** Ends this engine's share of paced polling (EngineOptions.pacePolling); null when not paced. */
+  private releasePacing: (() => void) | null = null;
   /** Tensor handles alive; maintained by Tensor. */
   liveTensors = 0;
   /** Dispatches encoded since creation (for tests and benches). */
@@ -90,10 +88,7 @@ export class Engine {
   static async create(options: EngineOptions = {}): Promise<Engine> {
     const { device, adapter, adapterInfo } = await acquireDevice(options);
     const engine = new Engine(device, adapter, adapterInfo, options.shaderSource ?? defaultShaderSource());
-    if (usesDawnNode() && (options.pacePolling ?? adapterInfo.isCpu)) {
-      engine.releasePacing = pacePolling();
-      engine.pacesPolling = true;
-    }
+    if (usesDawnNode() && (options.pacePolling ?? adapterInfo.isCpu)) engine.releasePacing = pacePolling();
     await engine.loadShaders();
     return engine;
   }
@@ -133,6 +128,11 @@ export class Engine {
     const min = info?.subgroupMinSize;
     const max = info?.subgroupMaxSize;
     return min !== undefined && min === max ? min : null;
+  }
+
+  /** Whether this engine spaces Dawn's polls while it waits (EngineOptions.pacePolling). */
+  get pacesPolling(): boolean {
+    return this.releasePacing !== null;
   }
 
   /** The device's limits (the adapter's, as requested at creation). */
@@ -471,7 +471,8 @@ export class Engine {
     this.bindGroups.clear();
     this.pool.destroy();
     this.device.destroy();
-    this.releasePacing();
+    this.releasePacing?.();
+    this.releasePacing = null;
   }
 }
 
