@@ -91,11 +91,6 @@ override PAD: i32 = i32((S - 1u) / 2u);
 override Q: u32 = (S + 3u) / 4u;
 // conv2d_bwd_weight_taps_sg: pixels of a row per loop iteration, 1 or 4 (see conv2d_bwd_weight_sg)
 override PX: u32 = 1;
-// The quad-rows kernels: kernel rows per iteration of their channel loop, 1 or S. With S rows
-// the loop blends its accumulators with its lane mask once per channel instead of once per row
-// and channel: 0.89–0.98× the time at S = 3 (one run of five 1.02), but 1.00–1.10× at S = 5
-// (paired runs); the host sets S only for S = 3.
-override ROWS: u32 = 1;
 // The quad-rows kernels: whether a subgroup's run can start or end inside a row, so that the
 // halo either side of it is read. When W divides the run (4·SG pixels) every run starts and ends
 // a row, and the host sets false: no halo loads (the values are masked off anyway): 0.89–0.94×
@@ -364,23 +359,21 @@ fn quad_rows(t: Tile, channels: u32, w_first: u32, w_step: u32, flipped: bool, q
   // at S = 3, 0.94 at S = 5, none at 7; paired runs)
   let halo_used = HALO && (q < u32(PAD) || q + u32(PAD) >= sg);
   var acc = zero_block();
-  // ROWS kernel rows of a channel per iteration of the channel loop, unrolled (see ROWS); one
-  // row at a time (S ≥ 5), only the rows that reach into the plane (with ROWS = S = 3 the rows
-  // are written out, and a run-time range over them measured 1.2× slower)
-  let rows = select(vec2u(0u, S), kernel_rows_in_plane(t.lane0, flipped, sg), ROWS == 1u);
-  for (var a0 = rows.x; a0 < rows.y; a0 += ROWS) {
+  // one kernel row per iteration of the channel loop, only the rows that reach into the plane.
+  // All three rows of a channel per iteration at S = 3 (one accumulator blend per channel instead
+  // of three) measured 0.89–0.98× the time on a Zen 4 host but 1.7–1.85× on a Zen 3 one, where
+  // its loop of ~3700 instructions outgrows the CPU's decoded-op cache (one row: ~1600)
+  let rows = kernel_rows_in_plane(t.lane0, flipped, sg);
+  for (var a = rows.x; a < rows.y; a++) {
+    // kernel row a's values: the lane's pixels moved by a − pad rows (pad − a flipped)
+    let shift = select(i32(a) - PAD, PAD - i32(a), flipped) * i32(p.W);
     for (var c = 0u; c < channels; c++) {
       let pb = (t.n * channels + c) * plane;
-      for (var r = 0u; r < ROWS; r++) {  // a constant trip count, so unrolled
-        let a = a0 + r;
-        // kernel row a's values: the lane's pixels moved by a − pad rows (pad − a flipped)
-        let shift = select(i32(a) - PAD, PAD - i32(a), flipped) * i32(p.W);
-        let quad = quad_at(pb, i32(t.inside) + shift, plane);
-        var halo = 0.0;
-        if (halo_used) { halo = x_at((halo_n * channels + c) * plane, halo_at + shift, plane); }
-        let run = Run(quad.x, quad.y, quad.z, quad.w, halo);
-        row_taps(&acc, run, w_first + c * w_step + a * Q, q, sg, &masks, flipped, true);
-      }
+      let quad = quad_at(pb, i32(t.inside) + shift, plane);
+      var halo = 0.0;
+      if (halo_used) { halo = x_at((halo_n * channels + c) * plane, halo_at + shift, plane); }
+      let run = Run(quad.x, quad.y, quad.z, quad.w, halo);
+      row_taps(&acc, run, w_first + c * w_step + a * Q, q, sg, &masks, flipped, true);
     }
   }
   return acc;
@@ -736,6 +729,9 @@ fn weight_pixel(acc: ptr<function, Block8>, walk: ptr<function, Walk>, xv: vec4f
   }
 }
 
+// conv2d_bwd_weight_sg: pixels per iteration of its pixel loop (see there).
+const WEIGHT_PIXELS = 2u;
+
 // conv2d_bwd_weight_sg: dw[o, c, off + a, off + b] = m · Σ_{n, y, x} g[n, o, y, x] x[n, c, y + a − pad, x + b − pad]
 // for the S × S window (S is a pipeline constant here; taps outside it are zeroed by the host).
 // Lane = (4 input channels, window tap), 32 sums in 8 vec4 accumulators as in conv2d.wgsl, but
@@ -778,16 +774,18 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   // lane read at P − 1 across a row's end too. Per row loops cost all lanes' loads at each row's
   // first pixel, and their 4 pixels per iteration needed 4 | W: flat, 0.80–0.85× the time on
   // 7×7 planes, 0.87–0.96 on 14×14, 0.80 on 28×28, 0.90–0.99 on 16×16 and 32×32 (paired runs).
-  // 4 pixels per iteration, a constant trip count the compiler unrolls: lavapipe blends the
-  // vectors this loop writes with its lane mask once per iteration, so once per 4 pixels (0.87–
-  // 0.99× the time for S = 1…7, paired runs; 8 was slower); a last partial group is masked off.
+  // WEIGHT_PIXELS per iteration, a constant trip count the compiler unrolls: lavapipe blends the
+  // vectors this loop writes with its lane mask once per iteration; a last partial group is
+  // masked off. 4 pixels measured 0.87–0.99× the time of 1 on a Zen 4 host (8 was slower), but on
+  // a Zen 3 one its ~3100-instruction loop outgrows the decoded-op cache: there 2 pixels took
+  // 0.60–0.78× the time of 4 (S = 1…9, 7×7 to 32×32 planes) and 1 pixel about the same as 2.
   for (var n = images.x; n < images.y; n++) {
     let xn = (n * nbc + c0 / 4u) * plane;
     let gn = n * p.Cout * plane + og;
     var prev = vec4f(0.0);  // this lane's input at the previous pixel
     var walk = span.walk;
-    for (var p0 = span.first; p0 < span.end; p0 += 4u) {
-      for (var k = 0u; k < 4u; k++) {
+    for (var p0 = span.first; p0 < span.end; p0 += WEIGHT_PIXELS) {
+      for (var k = 0u; k < WEIGHT_PIXELS; k++) {
         let px = p0 + k;
         var v = subgroupShuffle(prev, next_lane);
         if (px == span.first || loads) { v = x4[xn + clamp_pos(i32(px) + span.tap_offset, plane)]; }

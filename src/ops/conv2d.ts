@@ -280,7 +280,7 @@ const quadRows = (p: ConvPlan, S: number) => S > 1 && p.params.W % 4 === 0;
  */
 function quadRowsConstants(p: ConvPlan, S: number): Record<string, number> {
   const run = 4 * p.x.engine.subgroupSize!;
-  return { S, ROWS: S === 3 ? 3 : 1, HALO: run % p.params.W === 0 ? 0 : 1 };
+  return { S, HALO: run % p.params.W === 0 ? 0 : 1 };
 }
 
 /**
