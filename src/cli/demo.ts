@@ -1,8 +1,8 @@
 /**
  * `effconv demo` (what `npm start` runs): the whole method at a size a 2-core CPU machine finishes
- * in about ten minutes — a short search on a Fashion-MNIST subset, final training of the found
- * sizes and of the width-matched 3×3 baseline at the same budget, and the results table. Any run
- * option overrides these defaults.
+ * in a few minutes (2–6 with lavapipe, host-dependent) — a short search on a Fashion-MNIST
+ * subset, final training of the found sizes and of the width-matched 3×3 baseline at the same
+ * budget, and the results table. Any run option overrides these defaults.
  */
 import type { RunConfig } from '../effconv/run.js';
 

@@ -17,7 +17,7 @@ Commands:
   train      final training of given sizes only: --sizes 3,5,3,3,5,3 (plus baselines)
   eval       accuracy of a run folder's trained models: --run DIR
   demo       a short search on a Fashion-MNIST subset, final training of the found sizes and of
-             the 3×3 baseline, a printed table (what \`npm start\` runs; ~10 min on 2 CPU cores)
+             the 3×3 baseline, a printed table (what \`npm start\` runs; 2–6 min on 2 CPU cores)
   info       the WebGPU adapter, its features and limits
 
 ${RUN_HELP}
