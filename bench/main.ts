@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: device FMA peak, the kernels, end-to-end training steps, and the peer (TF.js
  * WebGPU on the same Dawn instance) side by side. Prints markdown tables and writes the same as
- * JSON (adapter, date, commit) to bench/results/.
+ * JSON (adapter, host CPU, date, commit) to bench/results/
  *
  *   node dist/bench/main.js [--only peak,loads,conv,masked,matmul,gru,mask,e2e] [--reps 5] [--no-peer] [--profile] [--out FILE]
  *
@@ -21,6 +21,7 @@ import { PRESETS } from '../src/effconv/spec.js';
 import { Search } from '../src/effconv/search.js';
 import { FinalTraining } from '../src/effconv/final_training.js';
 import { resolveBudget } from '../src/effconv/budget.js';
+import { describeHostCpu, hostCpu } from './host_cpu.js';
 import { loadTfjs, timeTf, type Tf, type TfTensor } from './peer_tfjs.js';
 import { checkTargets, peerRatios, type ConvRow } from './targets.js';
 import { summarise, timeGpu, type Timing } from './timing.js';
@@ -69,6 +70,8 @@ const commit = (() => {
   }
 })();
 out(`# effconv bench — ${adapter.description || adapter.device} (${adapter.isCpu ? 'CPU adapter' : 'GPU'}), ${new Date().toISOString().slice(0, 10)}, commit ${commit}`);
+const cpu = hostCpu();
+out(`Host CPU: ${describeHostCpu(cpu)}${adapter.isCpu ? ' (the CPU adapter runs on it)' : ''}.`);
 out(`Timing: ${engine.canTime ? 'GPU timestamp queries' : 'wall clock around queue completion'}; a warm-up run (conv rows: on a batch of 2), then ${reps} repetitions, median (min–max). Peer: ${tf ? `TF.js ${tf.version.tfjs} WebGPU on the same Dawn instance` : 'not run'}. Waiting for the device: ${engine.pacesPolling ? `${PACED_POLLING}${tf ? ', for the peer too' : ''}` : "Dawn's default polling"}.`);
 
 // ---- device peak ----
@@ -503,7 +506,7 @@ if (targets.length > 0) {
 
 mkdirSync('bench/results', { recursive: true });
 const file = values.out ?? `bench/results/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-writeFileSync(file, JSON.stringify({ adapter, date: new Date().toISOString(), commit, reps, peer: tf ? `tfjs ${tf.version.tfjs}` : null, ...report }, null, 2));
+writeFileSync(file, JSON.stringify({ adapter, hostCpu: cpu, date: new Date().toISOString(), commit, reps, peer: tf ? `tfjs ${tf.version.tfjs}` : null, ...report }, null, 2));
 writeFileSync(file.replace(/\.json$/, '.md'), `${lines.join('\n')}\n`);
 console.log(`\nwritten ${file} (and .md)`);
 engine.destroy();
