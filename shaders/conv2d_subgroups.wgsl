@@ -361,8 +361,8 @@ fn quad_rows(t: Tile, channels: u32, w_first: u32, w_step: u32, flipped: bool, q
   var acc = zero_block();
   // one kernel row per iteration of the channel loop, only the rows that reach into the plane.
   // All three rows of a channel per iteration at S = 3 (one accumulator blend per channel instead
-  // of three) measured 0.89–0.98× the time on a Zen 4 host but 1.7–1.85× on a Zen 3 one, where
-  // its loop of ~3700 instructions outgrows the CPU's decoded-op cache (one row: ~1600)
+  // of three) measured 0.89–0.98× the time on a Zen 4 host but 1.7–1.85× on a Zen 3 one, whose
+  // decoded-op cache its loop of ~3700 instructions most likely outgrows (one row: ~1100)
   let rows = kernel_rows_in_plane(t.lane0, flipped, sg);
   for (var a = rows.x; a < rows.y; a++) {
     // kernel row a's values: the lane's pixels moved by a − pad rows (pad − a flipped)
@@ -777,7 +777,7 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   // WEIGHT_PIXELS per iteration, a constant trip count the compiler unrolls: lavapipe blends the
   // vectors this loop writes with its lane mask once per iteration; a last partial group is
   // masked off. 4 pixels measured 0.87–0.99× the time of 1 on a Zen 4 host (8 was slower), but on
-  // a Zen 3 one its ~3100-instruction loop outgrows the decoded-op cache: there 2 pixels took
+  // a Zen 3 one (its ~3100-instruction loop most likely outgrowing the decoded-op cache) 2 took
   // 0.60–0.78× the time of 4 (S = 1…9, 7×7 to 32×32 planes) and 1 pixel about the same as 2.
   for (var n = images.x; n < images.y; n++) {
     let xn = (n * nbc + c0 / 4u) * plane;
