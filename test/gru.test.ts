@@ -51,56 +51,60 @@ describe('gruCell', () => {
 });
 
 describe('GRU over a sequence', () => {
-  const T = 4;
-  const B = 2;
-  const I = 3;
-  const H = 5;
+  // a small batch (gruLayer's one-dispatch recurrence) and one past B·H = 512, which the list
+  // functions step cell by cell themselves
+  for (const [T, B, I, H] of [[4, 2, 3, 5], [2, 9, 3, 64]] as const) {
+    const bound = H > 8 ? 1 / Math.sqrt(H) : 1;
+    const gradTol = H > 8 ? { rtol: 1e-4, atol: 2e-5 } : undefined;
 
-  it('unidirectional, 4 steps: outputs and gradients (through time) vs float64 reference', async () => {
-    const rng = new Rng(77);
-    await checkOp(engine, {
-      name: 'gruSequence',
-      inputs: [{ shape: [T, B, I], data: randomArray(rng, T * B * I) }, ...weightInputs(rng, I, H)],
-      gpu: (xs, wIh, wHh, bIh, bHh) => stack(gruSequence(unstack(xs!), { wIh: wIh!, wHh: wHh!, bIh: bIh!, bHh: bHh! })),
-      ref: (xs, wIh, wHh, bIh, bHh) => gruSequenceRef(xs!, weightsOf(wIh!, wHh!, bIh!, bHh!), T, B, I, H).outs,
-      refGrad: (g, xs, wIh, wHh, bIh, bHh) => {
-        const r = gruSequenceRefGrad(g, xs!, weightsOf(wIh!, wHh!, bIh!, bHh!), T, B, I, H);
-        return [r.dxs, r.dw.wIh, r.dw.wHh, r.dw.bIh, r.dw.bHh];
-      },
+    it(`unidirectional, ${T} steps, B=${B} H=${H}: outputs and gradients (through time) vs float64 reference`, async () => {
+      const rng = new Rng(77 + B);
+      await checkOp(engine, {
+        name: 'gruSequence',
+        inputs: [{ shape: [T, B, I], data: randomArray(rng, T * B * I) }, ...weightInputs(rng, I, H, bound)],
+        gpu: (xs, wIh, wHh, bIh, bHh) => stack(gruSequence(unstack(xs!), { wIh: wIh!, wHh: wHh!, bIh: bIh!, bHh: bHh! })),
+        ref: (xs, wIh, wHh, bIh, bHh) => gruSequenceRef(xs!, weightsOf(wIh!, wHh!, bIh!, bHh!), T, B, I, H).outs,
+        refGrad: (g, xs, wIh, wHh, bIh, bHh) => {
+          const r = gruSequenceRefGrad(g, xs!, weightsOf(wIh!, wHh!, bIh!, bHh!), T, B, I, H);
+          return [r.dxs, r.dw.wIh, r.dw.wHh, r.dw.bIh, r.dw.bHh];
+        },
+        ...(gradTol ? { gradTol } : {}),
+      });
     });
-  });
 
-  it('bidirectional, 4 steps: [h_fwd ‖ h_bwd] per step and gradients of both cells vs float64 reference', async () => {
-    const rng = new Rng(78);
-    await checkOp(engine, {
-      name: 'biGru',
-      inputs: [{ shape: [T, B, I], data: randomArray(rng, T * B * I) }, ...weightInputs(rng, I, H), ...weightInputs(rng, I, H)],
-      gpu: (xs, a, b, c, d, e, f, g, h) =>
-        stack(biGru(unstack(xs!), { wIh: a!, wHh: b!, bIh: c!, bHh: d! }, { wIh: e!, wHh: f!, bIh: g!, bHh: h! })),
-      ref: (xs, a, b, c, d, e, f, g, h) => {
-        const fw = gruSequenceRef(xs!, weightsOf(a!, b!, c!, d!), T, B, I, H).outs;
-        const bw = gruSequenceRef(xs!, weightsOf(e!, f!, g!, h!), T, B, I, H, true).outs;
-        const out = new Float64Array(T * B * 2 * H);
-        for (let tb = 0; tb < T * B; tb++) {
-          out.set(fw.subarray(tb * H, (tb + 1) * H), tb * 2 * H);
-          out.set(bw.subarray(tb * H, (tb + 1) * H), tb * 2 * H + H);
-        }
-        return out;
-      },
-      refGrad: (grad, xs, a, b, c, d, e, f, g, h) => {
-        const gf = new Float64Array(T * B * H);
-        const gb = new Float64Array(T * B * H);
-        for (let tb = 0; tb < T * B; tb++) {
-          gf.set(grad.subarray(tb * 2 * H, tb * 2 * H + H), tb * H);
-          gb.set(grad.subarray(tb * 2 * H + H, (tb + 1) * 2 * H), tb * H);
-        }
-        const rf = gruSequenceRefGrad(gf, xs!, weightsOf(a!, b!, c!, d!), T, B, I, H);
-        const rb = gruSequenceRefGrad(gb, xs!, weightsOf(e!, f!, g!, h!), T, B, I, H, true);
-        const dxs = Float64Array.from(rf.dxs, (v, k) => v + rb.dxs[k]!);
-        return [dxs, rf.dw.wIh, rf.dw.wHh, rf.dw.bIh, rf.dw.bHh, rb.dw.wIh, rb.dw.wHh, rb.dw.bIh, rb.dw.bHh];
-      },
+    it(`bidirectional, ${T} steps, B=${B} H=${H}: [h_fwd ‖ h_bwd] per step and gradients of both cells vs float64 reference`, async () => {
+      const rng = new Rng(78 + B);
+      await checkOp(engine, {
+        name: 'biGru',
+        inputs: [{ shape: [T, B, I], data: randomArray(rng, T * B * I) }, ...weightInputs(rng, I, H, bound), ...weightInputs(rng, I, H, bound)],
+        gpu: (xs, a, b, c, d, e, f, g, h) =>
+          stack(biGru(unstack(xs!), { wIh: a!, wHh: b!, bIh: c!, bHh: d! }, { wIh: e!, wHh: f!, bIh: g!, bHh: h! })),
+        ref: (xs, a, b, c, d, e, f, g, h) => {
+          const fw = gruSequenceRef(xs!, weightsOf(a!, b!, c!, d!), T, B, I, H).outs;
+          const bw = gruSequenceRef(xs!, weightsOf(e!, f!, g!, h!), T, B, I, H, true).outs;
+          const out = new Float64Array(T * B * 2 * H);
+          for (let tb = 0; tb < T * B; tb++) {
+            out.set(fw.subarray(tb * H, (tb + 1) * H), tb * 2 * H);
+            out.set(bw.subarray(tb * H, (tb + 1) * H), tb * 2 * H + H);
+          }
+          return out;
+        },
+        refGrad: (grad, xs, a, b, c, d, e, f, g, h) => {
+          const gf = new Float64Array(T * B * H);
+          const gb = new Float64Array(T * B * H);
+          for (let tb = 0; tb < T * B; tb++) {
+            gf.set(grad.subarray(tb * 2 * H, tb * 2 * H + H), tb * H);
+            gb.set(grad.subarray(tb * 2 * H + H, (tb + 1) * 2 * H), tb * H);
+          }
+          const rf = gruSequenceRefGrad(gf, xs!, weightsOf(a!, b!, c!, d!), T, B, I, H);
+          const rb = gruSequenceRefGrad(gb, xs!, weightsOf(e!, f!, g!, h!), T, B, I, H, true);
+          const dxs = Float64Array.from(rf.dxs, (v, k) => v + rb.dxs[k]!);
+          return [dxs, rf.dw.wIh, rf.dw.wHh, rf.dw.bIh, rf.dw.bHh, rb.dw.wIh, rb.dw.wHh, rb.dw.bIh, rb.dw.bHh];
+        },
+        ...(gradTol ? { gradTol } : {}),
+      });
     });
-  });
+  }
 });
 
 /** gruLayer over xs [T, B, I] from a given h0 vs the float64 reference: outputs, and gradients of xs, h0 and the weights. */

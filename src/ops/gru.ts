@@ -174,9 +174,16 @@ function gruSteps(xs: readonly Tensor[], p: GruCellParams, h0: Tensor, reverse: 
   return outs;
 }
 
+/**
+ * Whether gruLayer runs a batch of B rows cell by cell; the list-based gruSequence and biGru then
+ * step their lists themselves instead of stacking them for gruLayer to unstack again.
+ */
+const cellByCell = (xs: readonly Tensor[], p: GruCellParams) => (xs[0]!.shape[0] ?? 1) * p.wHh.shape[1]! > RECURRENCE_MAX_ROW_UNITS;
+
 /** Runs a GRU over xs (each [B, I]) from h0 (default zeros); returns the hidden state after each step. */
 export function gruSequence(xs: readonly Tensor[], p: GruCellParams, h0?: Tensor, reverse = false): Tensor[] {
   if (xs.length === 0) throw new ShapeError('gruSequence', 'empty sequence');
+  if (cellByCell(xs, p)) return gruSteps(xs, p, h0 ?? zeros(xs[0]!.engine, [xs[0]!.shape[0]!, p.wHh.shape[1]!]), reverse);
   return unstack(gruLayer(stack(xs), p, h0, reverse));
 }
 
@@ -186,5 +193,10 @@ export function gruSequence(xs: readonly Tensor[], p: GruCellParams, h0?: Tensor
  */
 export function biGru(xs: readonly Tensor[], forward: GruCellParams, backwardCell: GruCellParams): Tensor[] {
   if (xs.length === 0) throw new ShapeError('biGru', 'empty sequence');
+  if (cellByCell(xs, forward)) {
+    const fw = gruSequence(xs, forward);
+    const bw = gruSequence(xs, backwardCell, undefined, true);
+    return fw.map((h, t) => concat([h, bw[t]!], 1));
+  }
   return unstack(biGruLayer(stack(xs), forward, backwardCell));
 }
