@@ -21,7 +21,7 @@ import { PRESETS } from '../src/effconv/spec.js';
 import { Search } from '../src/effconv/search.js';
 import { FinalTraining } from '../src/effconv/final_training.js';
 import { resolveBudget } from '../src/effconv/budget.js';
-import { describeHostCpu, hostCpu } from './host_cpu.js';
+import { describeHostCpu, hostCpu } from '../src/host_cpu.js';
 import { loadTfjs, timeTf, type Tf, type TfTensor } from './peer_tfjs.js';
 import { checkTargets, peerRatios, type ConvRow } from './targets.js';
 import { summarise, timeGpu, type Timing } from './timing.js';

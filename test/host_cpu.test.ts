@@ -1,6 +1,6 @@
-/** bench/host_cpu.ts names the host CPU for the bench's header from /proc/cpuinfo. */
+/** src/host_cpu.ts names the host CPU (for the bench's header and `effconv info`) from /proc/cpuinfo. */
 import { describe, expect, it } from 'vitest';
-import { describeHostCpu, parseCpuinfo } from '../bench/host_cpu.js';
+import { describeHostCpu, parseCpuinfo } from '../src/host_cpu.js';
 
 const processor = (n: number, flags: string) => `processor\t: ${n}
 vendor_id\t: AuthenticAMD

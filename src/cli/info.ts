@@ -1,6 +1,7 @@
 /** `effconv info`: what WebGPU adapter effconv runs on. */
 import { PACED_POLLING } from '../gpu/dawn_polling.js';
 import type { Engine } from '../gpu/engine.js';
+import { describeHostCpu, hostCpu } from '../host_cpu.js';
 
 export function describeEngine(engine: Engine): string {
   const a = engine.adapterInfo;
@@ -9,6 +10,8 @@ export function describeEngine(engine: Engine): string {
     `adapter       ${[a.vendor, a.architecture, a.device].filter(Boolean).join(' / ') || '(unnamed)'}`,
     `description   ${a.description || '(none)'}`,
     `kind          ${a.isCpu ? 'CPU implementation (lavapipe/llvmpipe or similar): expect CPU speed' : 'GPU'}`,
+    // a CPU adapter's speed is the host CPU's (same-named hosts differ: README, Performance)
+    ...(a.isCpu ? [`host CPU      ${describeHostCpu(hostCpu())}`] : []),
     `backend       ${process.versions?.node ? "Dawn (npm 'webgpu') in Node " + process.versions.node : 'navigator.gpu'}`,
     `features      ${[...engine.device.features].sort().join(', ') || '(none)'}`,
     `waiting       ${engine.pacesPolling ? `${PACED_POLLING} (its busy poll would take a CPU core from the device)` : "Dawn's default polling"}`,
