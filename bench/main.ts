@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: device FMA peak, the kernels, end-to-end training steps, and the peer (TF.js
  * WebGPU on the same Dawn instance) side by side. Prints markdown tables and writes the same as
- * JSON (adapter, host CPU, date, commit) to bench/results/
+ * JSON (adapter, host CPU, date, commit) to bench/results/.
  *
  *   node dist/bench/main.js [--only peak,loads,conv,masked,matmul,gru,mask,e2e] [--reps 5] [--no-peer] [--profile] [--out FILE]
  *
