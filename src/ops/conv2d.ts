@@ -274,10 +274,7 @@ function packWeights(p: ConvPlan, w: Tensor, vt: Tensor): Tensor | null {
 const quads = (p: ConvPlan, S: number) => S === 1 && (p.params.H * p.params.W) % 4 === 0;
 /** The quad-rows kernels (a vec4 load per kernel row and lane) serve S > 1 on rows of a multiple of 4 pixels. */
 const quadRows = (p: ConvPlan, S: number) => S > 1 && p.params.W % 4 === 0;
-/**
- * The quad-rows kernels' pipeline constants: kernel rows per channel-loop iteration (all 3 at
- * S = 3, else 1: measured), and whether runs of 4·SG pixels can start inside a row (HALO).
- */
+/** The quad-rows kernels' pipeline constants: whether runs of 4·SG pixels can start inside a row (HALO). */
 function quadRowsConstants(p: ConvPlan, S: number): Record<string, number> {
   const run = 4 * p.x.engine.subgroupSize!;
   return { S, HALO: run % p.params.W === 0 ? 0 : 1 };
