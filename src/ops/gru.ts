@@ -138,6 +138,9 @@ export function gruRecurrence(gi: Tensor, wHh: Tensor, bHh: Tensor, h0: Tensor, 
  */
 const RECURRENCE_MAX_ROW_UNITS = 512;
 
+/** Whether a GRU over B rows of H hidden units runs cell by cell rather than as one gruRecurrence. */
+const runsCellByCell = (B: number, H: number) => B * H > RECURRENCE_MAX_ROW_UNITS;
+
 /**
  * A GRU layer over xs [T, B, I] from h0 (default zeros): the hidden state after each step,
  * [T, B, H] (steps walked from the last with `reverse`, as the backward half of PyTorch's
@@ -152,7 +155,7 @@ export function gruLayer(xs: Tensor, p: GruCellParams, h0?: Tensor, reverse = fa
   const H = H3 / 3;
   if (h0 && (h0.rank !== 2 || h0.shape[0] !== B || h0.shape[1] !== H)) throw new ShapeError(op, `initial hidden state must be [${B}, ${H}], got ${fmtShape(h0.shape)}`);
   const start = h0 ?? zeros(xs.engine, [B, H]);
-  if (B * H > RECURRENCE_MAX_ROW_UNITS) return stack(gruSteps(unstack(xs), p, start, reverse));
+  if (runsCellByCell(B, H)) return stack(gruSteps(unstack(xs), p, start, reverse));
   const gi = reshape(linear(reshape(xs, [T * B, I]), p.wIh, p.bIh), [T, B, H3]);
   return gruRecurrence(gi, p.wHh, p.bHh, start, reverse);
 }
@@ -174,16 +177,13 @@ function gruSteps(xs: readonly Tensor[], p: GruCellParams, h0: Tensor, reverse: 
   return outs;
 }
 
-/**
- * Whether gruLayer runs a batch of B rows cell by cell; the list-based gruSequence and biGru then
- * step their lists themselves instead of stacking them for gruLayer to unstack again.
- */
-const cellByCell = (xs: readonly Tensor[], p: GruCellParams) => (xs[0]!.shape[0] ?? 1) * p.wHh.shape[1]! > RECURRENCE_MAX_ROW_UNITS;
-
 /** Runs a GRU over xs (each [B, I]) from h0 (default zeros); returns the hidden state after each step. */
 export function gruSequence(xs: readonly Tensor[], p: GruCellParams, h0?: Tensor, reverse = false): Tensor[] {
   if (xs.length === 0) throw new ShapeError('gruSequence', 'empty sequence');
-  if (cellByCell(xs, p)) return gruSteps(xs, p, h0 ?? zeros(xs[0]!.engine, [xs[0]!.shape[0]!, p.wHh.shape[1]!]), reverse);
+  // a batch that gruLayer would run cell by cell: step the list itself rather than stack it for
+  // gruLayer to unstack again
+  const [B, H] = [xs[0]!.shape[0]!, p.wHh.shape[1]!];
+  if (runsCellByCell(B, H)) return gruSteps(xs, p, h0 ?? zeros(xs[0]!.engine, [B, H]), reverse);
   return unstack(gruLayer(stack(xs), p, h0, reverse));
 }
 
@@ -193,7 +193,7 @@ export function gruSequence(xs: readonly Tensor[], p: GruCellParams, h0?: Tensor
  */
 export function biGru(xs: readonly Tensor[], forward: GruCellParams, backwardCell: GruCellParams): Tensor[] {
   if (xs.length === 0) throw new ShapeError('biGru', 'empty sequence');
-  if (cellByCell(xs, forward)) {
+  if (runsCellByCell(xs[0]!.shape[0]!, forward.wHh.shape[1]!)) {  // as in gruSequence
     const fw = gruSequence(xs, forward);
     const bw = gruSequence(xs, backwardCell, undefined, true);
     return fw.map((h, t) => concat([h, bw[t]!], 1));
