@@ -2,7 +2,7 @@
  * The machine's CPU as Linux's /proc/cpuinfo names it (Node only), for the bench's header and
  * JSON and `effconv info`: on a CPU adapter (lavapipe) every figure depends on it, and two hosts
  * that both call themselves "AMD EPYC" ran the same commit's 3×3 convolution 3.6× apart (a Zen 4
- * and a Zen 3: README, Performance, 2026-12-03). Family and model tell such hosts apart; AVX-512
+ * and a Zen 3: bench/HISTORY.md, 2026-12-03). Family and model tell such hosts apart; AVX-512
  * decides whether llvmpipe can use 16-lane vectors.
  */
 import { readFileSync } from 'node:fs';
