@@ -62,7 +62,8 @@ if (!values['no-peer'] && (only.has('conv') || only.has('e2e'))) {
 }
 
 const adapter = engine.adapterInfo;
-const commit = (() => {
+// EFFCONV_COMMIT: where the tree has no .git (the GPU check's copy, see scripts/gpu_check.sh)
+const commit = process.env.EFFCONV_COMMIT ?? (() => {
   try {
     return execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
   } catch {

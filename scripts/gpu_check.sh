@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The one-shot check on a GPU machine (the device tool's: no package registry, maybe no node),
+# run from the repository root of the copy there, with .gpukit/ (scripts/gpu_kit.sh) and dist/
+# carried. Unpacks node and node_modules, adds the Vulkan loader where the machine lacks it, then
+# writes to OUTDIR (default $OUT):
+#   machine.txt            the machine, the GPU, the adapter Dawn picks, the commit;
+#   tests.log, tests.json  the whole test suite (vitest), within TEST_TIMEOUT s (default 240);
+#   bench.log, bench.md, bench.json   `node dist/bench/main.js $BENCH_ARGS`, within BENCH_TIMEOUT s
+#                          (default 240).
+# Usage: bash scripts/gpu_check.sh [OUTDIR]
+set -uo pipefail
+out=${1:-${OUT:-}}
+[ -n "$out" ] || { echo "gpu_check.sh: give an output folder (or set OUT)" >&2; exit 2; }
+mkdir -p "$out"
+out=$(realpath "$out")
+cd "$(dirname "$0")/.."
+say() { echo "[gpu_check] $*" | tee -a "$out/machine.txt" >&2; }
+if [ ! -f .gpukit/modules.tar.xz ] || [ ! -f dist/bench/main.js ]; then
+  echo "gpu_check.sh: .gpukit/ or dist/ is missing: run scripts/gpu_kit.sh and carry both" >&2
+  exit 2
+fi
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/effconv-xdg-$(id -u)}"
+mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
+
+# the Vulkan loader (libvulkan1 from the kit) and the NVIDIA driver's ICD where it is not found
+if ! ldconfig -p | grep -q 'libvulkan\.so\.1'; then
+  for f in .gpukit/debs/*.deb; do dpkg -x "$f" /; done
+  ldconfig
+  say "installed the Vulkan loader from .gpukit/debs"
+fi
+nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f "$nvidia_icd" ]; then export VK_DRIVER_FILES=$nvidia_icd; fi
+
+# node and node_modules (through python3's lzma where the machine has no xz)
+mkdir -p .gpukit/bin
+if [ ! -x .gpukit/bin/node ]; then
+  if command -v xz > /dev/null; then xz -dc .gpukit/node.xz > .gpukit/bin/node
+  else python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' .gpukit/node.xz .gpukit/bin/node
+  fi
+  chmod +x .gpukit/bin/node
+fi
+if [ ! -d node_modules/vitest ]; then
+  if command -v xz > /dev/null; then tar -xJf .gpukit/modules.tar.xz
+  else python3 -c 'import sys, tarfile; t = tarfile.open(sys.argv[1]); t.extraction_filter = getattr(tarfile, "data_filter", None); t.extractall(".")' .gpukit/modules.tar.xz
+  fi
+fi
+node=$(realpath .gpukit/bin/node)
+export PATH="$(dirname "$node"):$PATH"
+export EFFCONV_COMMIT; EFFCONV_COMMIT=$(cat .gpukit/stamp 2>/dev/null || echo unknown)
+
+{
+  echo "commit (kit and dist): $EFFCONV_COMMIT; node $("$node" --version); $(uname -srm)"
+  nvidia-smi -L 2>/dev/null || echo "nvidia-smi: not found"
+  echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-}"
+} >> "$out/machine.txt"
+"$node" scripts/check-adapter.mjs 2>&1 | tee -a "$out/machine.txt"
+
+say "tests (vitest, at most ${TEST_TIMEOUT:-240} s)"
+timeout "${TEST_TIMEOUT:-240}" "$node" node_modules/vitest/vitest.mjs run --config test/vitest.config.ts \
+  --reporter=default --reporter=json --outputFile.json="$out/tests.json" > "$out/tests.log" 2>&1
+say "tests: exit $? (tail of tests.log below)"
+tail -n 25 "$out/tests.log" >&2
+
+say "bench (at most ${BENCH_TIMEOUT:-240} s): node dist/bench/main.js ${BENCH_ARGS:-}"
+# shellcheck disable=SC2086
+timeout "${BENCH_TIMEOUT:-240}" "$node" dist/bench/main.js ${BENCH_ARGS:-} --out "$out/bench.json" > "$out/bench.log" 2>&1
+say "bench: exit $?"
+tail -n 40 "$out/bench.log" >&2
