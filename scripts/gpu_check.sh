@@ -53,7 +53,13 @@ export EFFCONV_COMMIT; EFFCONV_COMMIT=$(cat .gpukit/stamp 2>/dev/null || echo un
   nvidia-smi -L 2>/dev/null || echo "nvidia-smi: not found"
   echo "VK_DRIVER_FILES=${VK_DRIVER_FILES:-}"
 } >> "$out/machine.txt"
-"$node" scripts/check-adapter.mjs 2>&1 | tee -a "$out/machine.txt"
+if ! "$node" scripts/check-adapter.mjs 2>&1 | tee -a "$out/machine.txt"; then
+  # no adapter: what the Vulkan loader saw, then stop (the tests and the bench would only fail)
+  { echo "--- Vulkan ICD manifests:"; ls -l /usr/share/vulkan/icd.d /etc/vulkan/icd.d /usr/local/nvidia/share/vulkan/icd.d 2>&1
+    echo "--- the loader's log:"; VK_LOADER_DEBUG=error,warn,info "$node" scripts/check-adapter.mjs 2>&1 | tail -n 60; } >> "$out/machine.txt"
+  say "no WebGPU adapter: see machine.txt"
+  exit 3
+fi
 
 say "tests (vitest, at most ${TEST_TIMEOUT:-240} s)"
 timeout "${TEST_TIMEOUT:-240}" "$node" node_modules/vitest/vitest.mjs run --config test/vitest.config.ts \
