@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { add, relu, Tensor, type Engine } from '../src/index.js';
+import { usesDawnNode } from '../src/gpu/device.js';
 import { testEngine } from './helpers/engine.js';
 
 let engine: Engine;
@@ -16,6 +17,20 @@ describe('engine timing and profiling', () => {
     const ms = await engine.endTiming();
     expect(ms).toBeGreaterThanOrEqual(0);
     expect(Number.isFinite(ms)).toBe(true);
+    x.dispose();
+  });
+
+  it("timestamps keep Dawn's full resolution (not rounded to 65,536 ns)", async (ctx) => {
+    if (!engine.canTime || !usesDawnNode()) ctx.skip();
+    // with Dawn's default timestamp_quantization every reading is a multiple of 65,536 ns
+    const x = Tensor.from(engine, new Float32Array(1 << 12).fill(-1), [1 << 12]);
+    const readingsNs: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      engine.beginTiming();
+      engine.tidy(() => void relu(x));
+      readingsNs.push(Math.round((await engine.endTiming()) * 1e6));
+    }
+    expect(readingsNs.some((ns) => ns % 65536 !== 0), `readings ${readingsNs.join(', ')} ns`).toBe(true);
     x.dispose();
   });
 

@@ -48,6 +48,14 @@ export function usesDawnNode(): boolean {
   return nodeGpu !== undefined && !(globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
 }
 
+/**
+ * Flags for Dawn's Node instance. Dawn rounds timestamp queries down to multiples of 65,536 ns by
+ * default (a browser's guard against timing attacks, toggle `timestamp_quantization`), which reads
+ * a kernel shorter than that as 0 or 65.5 µs — most kernels on a GPU, the small ones on lavapipe.
+ * A Node process has no such page to guard, so effconv's own instance keeps full resolution.
+ */
+export const DAWN_NODE_FLAGS: readonly string[] = ['disable-dawn-features=timestamp_quantization'];
+
 /** The WebGPU entry point effconv uses: navigator.gpu, or one Dawn instance in Node (shared, e.g. with a peer library in the bench). */
 export async function getGpu(): Promise<GPU> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
@@ -65,7 +73,7 @@ export async function getGpu(): Promise<GPU> {
   for (const [name, value] of Object.entries(mod.globals)) {
     if (!(name in globalThis)) (globalThis as Record<string, unknown>)[name] = value;
   }
-  nodeGpu = mod.create([]);
+  nodeGpu = mod.create([...DAWN_NODE_FLAGS]);
   return nodeGpu;
 }
 
