@@ -5,7 +5,8 @@
 # writes to OUTDIR (default $OUT):
 #   machine.txt            the machine, the GPU, the adapter Dawn picks, the commit;
 #   tests.log, tests.json  the whole test suite (vitest), within TEST_TIMEOUT s (default 240);
-#   bench.log, bench.md, bench.json   `node dist/bench/main.js $BENCH_ARGS`, within BENCH_TIMEOUT s
+#   bench.log, bench.md, bench.json   `node dist/bench/main.js $BENCH_ARGS` (default --profile: the
+#                          whole bench with each step's time per kernel), within BENCH_TIMEOUT s
 #                          (default 240).
 # Usage: bash scripts/gpu_check.sh [OUTDIR]
 set -uo pipefail
@@ -67,8 +68,8 @@ timeout "${TEST_TIMEOUT:-240}" "$node" node_modules/vitest/vitest.mjs run --conf
 say "tests: exit $? (tail of tests.log below)"
 tail -n 25 "$out/tests.log" >&2
 
-say "bench (at most ${BENCH_TIMEOUT:-240} s): node dist/bench/main.js ${BENCH_ARGS:-}"
+say "bench (at most ${BENCH_TIMEOUT:-240} s): node dist/bench/main.js ${BENCH_ARGS---profile}"
 # shellcheck disable=SC2086
-timeout "${BENCH_TIMEOUT:-240}" "$node" dist/bench/main.js ${BENCH_ARGS:-} --out "$out/bench.json" > "$out/bench.log" 2>&1
+timeout "${BENCH_TIMEOUT:-240}" "$node" dist/bench/main.js ${BENCH_ARGS---profile} --out "$out/bench.json" > "$out/bench.log" 2>&1
 say "bench: exit $?"
 tail -n 40 "$out/bench.log" >&2
