@@ -3,7 +3,8 @@
 # run from the repository root of the copy there, with .gpukit/ (scripts/gpu_kit.sh) and dist/
 # carried. Unpacks node and node_modules, adds the Vulkan loader where the machine lacks it, then
 # writes to OUTDIR (default $OUT):
-#   machine.txt            the machine, the GPU, the adapter Dawn picks, the commit;
+#   machine.txt            the machine, the GPU, the adapter Dawn picks (`effconv info`: features,
+#                          subgroup size, limits), the commit;
 #   tests.log, tests.json  the whole test suite (vitest), within TEST_TIMEOUT s (default 240);
 #   bench.log, bench.md, bench.json   `node dist/bench/main.js $BENCH_ARGS` (default --profile: the
 #                          whole bench with each step's time per kernel), within BENCH_TIMEOUT s
@@ -61,6 +62,7 @@ if ! "$node" scripts/check-adapter.mjs 2>&1 | tee -a "$out/machine.txt"; then
   say "no WebGPU adapter: see machine.txt"
   exit 3
 fi
+"$node" dist/src/cli/main.js info >> "$out/machine.txt" 2>&1
 
 say "tests (vitest, at most ${TEST_TIMEOUT:-240} s)"
 timeout "${TEST_TIMEOUT:-240}" "$node" node_modules/vitest/vitest.mjs run --config test/vitest.config.ts \

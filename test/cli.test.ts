@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { readSafetensors, writeSafetensors } from '../src/effconv/checkpoint.js';
+import { getGpu } from '../src/gpu/device.js';
 
 const run = promisify(execFile);
 const CLI = new URL('../dist/src/cli/main.js', import.meta.url).pathname;
@@ -25,6 +26,18 @@ describe('effconv CLI', () => {
     const r = await effconv('--help');
     expect(r.code).toBe(0);
     for (const w of ['search', 'train', 'eval', 'demo', 'info', '--budget', '--resume', '--spec']) expect(r.out).toContain(w);
+  });
+
+  it('info names the adapter, its features and the subgroup size the kernels are chosen by', async () => {
+    const r = await effconv('info');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^adapter +\S/m);
+    expect(r.out).toMatch(/^features +\S/m);
+    // what the adapter itself reports, asked here in this process
+    const adapter = (await (await getGpu()).requestAdapter())!;
+    const info = (adapter as GPUAdapter & { info: { subgroupMinSize?: number; subgroupMaxSize?: number } }).info;
+    const fixed = adapter.features.has('subgroups') && info.subgroupMinSize === info.subgroupMaxSize;
+    expect(r.out).toMatch(fixed ? new RegExp(`^subgroups +${info.subgroupMinSize} lanes: the subgroup kernels`, 'm') : /^subgroups +none of one fixed size/m);
   });
 
   it('an infeasible budget fails before loading anything, giving the range', async () => {

@@ -14,6 +14,8 @@ export function describeEngine(engine: Engine): string {
     ...(a.isCpu ? [`host CPU      ${describeHostCpu(hostCpu())}`] : []),
     `backend       ${process.versions?.node ? "Dawn (npm 'webgpu') in Node " + process.versions.node : 'navigator.gpu'}`,
     `features      ${[...engine.device.features].sort().join(', ') || '(none)'}`,
+    // which kernel files serve conv2d and matmul (README, Performance: how the kernels are organised)
+    `subgroups     ${engine.subgroupSize !== null ? `${engine.subgroupSize} lanes: the subgroup kernels serve stride-1 'same' convolutions and matmul` : 'none of one fixed size: the plain kernels serve every convolution and matmul'}`,
     `waiting       ${engine.pacesPolling ? `${PACED_POLLING} (its busy poll would take a CPU core from the device)` : "Dawn's default polling"}`,
     'limits',
   ];
