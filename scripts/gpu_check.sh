@@ -33,19 +33,15 @@ fi
 nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f "$nvidia_icd" ]; then export VK_DRIVER_FILES=$nvidia_icd; fi
 
-# node and node_modules (through python3's lzma where the machine has no xz)
+# node and node_modules
+xz_cat() {  # FILE.xz to stdout: xz, or python3's lzma where the machine has no xz
+  if command -v xz > /dev/null; then xz -dc "$1"
+  else python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' "$1"
+  fi
+}
 mkdir -p .gpukit/bin
-if [ ! -x .gpukit/bin/node ]; then
-  if command -v xz > /dev/null; then xz -dc .gpukit/node.xz > .gpukit/bin/node
-  else python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' .gpukit/node.xz .gpukit/bin/node
-  fi
-  chmod +x .gpukit/bin/node
-fi
-if [ ! -d node_modules/vitest ]; then
-  if command -v xz > /dev/null; then tar -xJf .gpukit/modules.tar.xz
-  else python3 -c 'import sys, tarfile; t = tarfile.open(sys.argv[1]); t.extraction_filter = getattr(tarfile, "data_filter", None); t.extractall(".")' .gpukit/modules.tar.xz
-  fi
-fi
+[ -x .gpukit/bin/node ] || { xz_cat .gpukit/node.xz > .gpukit/bin/node && chmod +x .gpukit/bin/node; }
+[ -d node_modules/vitest ] || xz_cat .gpukit/modules.tar.xz | tar -x
 node=$(realpath .gpukit/bin/node)
 export PATH="$(dirname "$node"):$PATH"
 export EFFCONV_COMMIT; EFFCONV_COMMIT=$(cat .gpukit/stamp 2>/dev/null || echo unknown)
