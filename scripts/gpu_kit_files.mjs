@@ -7,8 +7,9 @@
 import { createRequire } from 'node:module';
 import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const root = realpathSync(join(dirname(new URL(import.meta.url).pathname), '..'));
+const root = realpathSync(join(dirname(fileURLToPath(import.meta.url)), '..'));
 const files = new Set();
 
 /** The folder of package `name` as Node resolves it from `from`, or null where it is absent. */
