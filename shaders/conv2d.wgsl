@@ -49,8 +49,13 @@ struct ConvParams {
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<storage, read> g: array<f32>;          // upstream gradient (or dw for bwd_size)
 @group(0) @binding(5) var<storage, read> size_v: array<f32>;     // soft size v (1 element)
+@group(0) @binding(6) var<storage, read> a4: array<vec4f>;       // the tiled kernels' packed weights (conv2d_pack_tiled)
+@group(0) @binding(7) var<storage, read> taps: array<vec4i>;     // their tap table (conv2d_pack_tiled)
+@group(0) @binding(8) var<storage, read_write> taps_out: array<vec4i>;
 
 override WG: u32 = 64;
+// conv2d_pack_tiled: pack for the input gradient (w transposed and flipped) instead of the forward.
+override FLIP: bool = false;
 
 fn flat_index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
   return (wid.y * nwg.x + wid.x) * WG + lid;
@@ -353,4 +358,121 @@ fn conv2d_bwd_size(@builtin(global_invocation_id) gid: vec3u) {
   }
   let v = size_v[0];
   out[tap] = acc * 2.0 * radius2(i, j) / (v * v * v);
+}
+
+// ---- workgroup-tiled kernels (for GPUs) -------------------------------------------------------
+// The convolution as a matrix product C = A · B (implicit GEMM): row m of C is an output channel,
+// column j an output pixel n·Ho·Wo + oy·Wo + ox of the whole batch, and k = (c·s + a)·s + b runs
+// over input channel and tap. A is the masked s × s window packed k-major (conv2d_pack_tiled),
+// B is never stored: its element (k, j) is the input under tap (a, b) of pixel j, or padding.
+// A workgroup computes a 64 × 64 tile of C; per stage of 16 k it stages A's and B's 16 × 64
+// slices in workgroup memory (one vec4 of A and four values of B per invocation) and each
+// invocation adds 4 rows × 4 columns of products, reading a vec4 of each slice per k. This is
+// the classic GPU layout: on lavapipe its barriers and per-lane workgroup loads make it slower
+// than the register-blocked and subgroup kernels, so 'auto' never picks it (variant 'tiled').
+//   conv2d_pack_tiled   A[k·4⌈M/4⌉ + m] (into out) for k < K_max = C·kw², 0 past the window's
+//                       K = C·s² or past M; and taps_out[k] = (offset (c·H + a)·W + b, a, b, 0)
+//                       for k < K. Forward: m = output channel, c = input channel, A = w_eff[m, c, a, b].
+//                       With FLIP, for the input gradient (the uniforms describe the convolution
+//                       of g: Cin ↔ Cout, H × W ↔ Ho × Wo, pad ↔ s − 1 − pad), m = input channel,
+//                       c = output channel, A = w_eff[c, m, s − 1 − a, s − 1 − b].
+//   conv2d_fwd_tiled    out = C: the forward from x, or (after a FLIP packing, with those
+//                       uniforms) the stride-1 input gradient from g bound as x.
+
+const TILE: u32 = 64u;  // rows (channels) and columns (pixels) of C per workgroup
+const TK: u32 = 16u;    // k per stage
+var<workgroup> tile_a: array<vec4f, 256>;  // [TK][TILE / 4]: 4 rows of A per vec4
+var<workgroup> tile_b: array<vec4f, 256>;  // [TK][TILE / 4]: 4 columns of B per vec4
+
+@compute @workgroup_size(WG)
+fn conv2d_pack_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let idx = flat_index(wid, nwg, lid);
+  let rows = 4u * ((p.Cout + 3u) / 4u);
+  if (idx >= p.Cin * p.kw * p.kw * rows) { return; }
+  let win = window();
+  let s = win.s;
+  let k = idx / rows;
+  let m = idx % rows;
+  let c = k / (s * s);
+  let a = (k / s) % s;
+  let b = k % s;
+  let inside = k < p.Cin * s * s;
+  if (m == 0u && inside) { taps_out[k] = vec4i(i32((c * p.H + a) * p.W + b), i32(a), i32(b), 0); }
+  var value = 0.0;
+  if (inside && m < p.Cout) {
+    var i = win.off + a;
+    var j = win.off + b;
+    var src = ((m * p.Cin + c) * p.kw + i) * p.kw + j;
+    if (FLIP) {
+      i = win.off + s - 1u - a;
+      j = win.off + s - 1u - b;
+      src = ((c * p.Cout + m) * p.kw + i) * p.kw + j;
+    }
+    value = w[src] * mask(i, j);
+  }
+  out[idx] = value;
+}
+
+@compute @workgroup_size(256)
+fn conv2d_fwd_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {
+  let win = window();
+  let depth = p.Cin * win.s * win.s;  // K
+  let quads = (p.Cout + 3u) / 4u;     // vec4s per k of a4
+  let plane = p.Ho * p.Wo;
+  let cols = p.N * plane;
+  let col0 = wid.x * TILE;
+  // the column of B this invocation stages (the same at every stage), and its window's corner
+  let lc = t % TILE;
+  let has_col = col0 + lc < cols;
+  let j = min(col0 + lc, cols - 1u);
+  let r = j % plane;
+  let iy0 = i32((r / p.Wo) * p.stride) - win.pad;
+  let ix0 = i32((r % p.Wo) * p.stride) - win.pad;
+  let base = i32((j / plane) * p.Cin * p.H * p.W) + iy0 * i32(p.W) + ix0;
+  let qa = wid.y * (TILE / 4u) + t % 16u;  // the vec4 of A rows this invocation stages
+  let ty = t / 16u;  // this invocation's rows 4·ty … 4·ty + 3 of the tile
+  let tx = t % 16u;  // and its columns 4·tx … 4·tx + 3
+  var acc0 = vec4f(0.0);
+  var acc1 = vec4f(0.0);
+  var acc2 = vec4f(0.0);
+  var acc3 = vec4f(0.0);
+  for (var k0 = 0u; k0 < depth; k0 += TK) {
+    let ka = k0 + t / 16u;
+    var av = vec4f(0.0);
+    if (ka < depth && qa < quads) { av = a4[ka * quads + qa]; }
+    tile_a[t] = av;
+    for (var i = 0u; i < TK; i += 4u) {
+      let row = t / TILE + i;
+      let kb = k0 + row;
+      var bv = 0.0;
+      if (kb < depth && has_col) {
+        let tap = taps[kb];
+        let iy = iy0 + tap.y;
+        let ix = ix0 + tap.z;
+        if (iy >= 0 && iy < i32(p.H) && ix >= 0 && ix < i32(p.W)) { bv = x[u32(base + tap.x)]; }
+      }
+      tile_b[row * (TILE / 4u) + lc / 4u][lc % 4u] = bv;
+    }
+    workgroupBarrier();
+    for (var q = 0u; q < TK; q++) {
+      let av4 = tile_a[q * (TILE / 4u) + ty];
+      let bv4 = tile_b[q * (TILE / 4u) + tx];
+      acc0 += av4.x * bv4;
+      acc1 += av4.y * bv4;
+      acc2 += av4.z * bv4;
+      acc3 += av4.w * bv4;
+    }
+    workgroupBarrier();
+  }
+  let sums = array<vec4f, 4>(acc0, acc1, acc2, acc3);
+  let m0 = wid.y * TILE + 4u * ty;
+  for (var c = 0u; c < 4u; c++) {
+    let col = col0 + 4u * tx + c;
+    if (col >= cols) { return; }
+    let n = col / plane;
+    let at = col % plane;
+    for (var i = 0u; i < 4u; i++) {
+      if (m0 + i < p.Cout) { out[(n * p.Cout + m0 + i) * plane + at] = sums[i][c]; }
+    }
+  }
 }

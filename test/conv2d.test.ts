@@ -145,6 +145,36 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
   });
 });
 
+// conv2d.wgsl's tiled kernels: 64 × 64 tiles of the product (channels × pixels of the batch), 16 k
+// (channel, tap) per stage; the input gradient by the same kernel at stride 1.
+describe('conv2d tiled kernels vs float64 reference', () => {
+  const cases: Case[] = [
+    { N: 1, Cin: 1, H: 1, W: 1, Cout: 1, kw: 1, s: 1, stride: 1, pad: 0 }, // one pixel, K = 1
+    { N: 1, Cin: 3, H: 5, W: 7, Cout: 70, kw: 3, s: 3, stride: 1, pad: 1 }, // batch 1, two channel tiles (the last of 6), K = 27
+    { N: 3, Cin: 5, H: 9, W: 11, Cout: 6, kw: 5, s: 5, stride: 1, pad: 2 }, // 297 pixels: tiles cross images, K = 125
+    { N: 2, Cin: 4, H: 11, W: 9, Cout: 5, kw: 3, s: 3, stride: 2, pad: 1 }, // stride 2: plain input gradient
+    { N: 2, Cin: 2, H: 8, W: 7, Cout: 3, kw: 9, s: 9, stride: 1, pad: 4 }, // k_max 9, window past the plane
+    { N: 2, Cin: 3, H: 7, W: 6, Cout: 4, kw: 5, s: 5, stride: 1, pad: 0 }, // explicit padding: input gradient pads 4
+    { N: 1, Cin: 2, H: 5, W: 5, Cout: 3, kw: 1, s: 1, stride: 1, pad: 1 }, // pad > s − 1: plain input gradient
+    { N: 2, Cin: 17, H: 6, W: 5, Cout: 9, kw: 9, s: 3, stride: 1, pad: 1, v: 2.4 }, // masked, window inside k_max, K = 153
+    { N: 2, Cin: 3, H: 9, W: 8, Cout: 4, kw: 7, s: 7, stride: 2, pad: 3, v: 3.6 }, // masked, stride 2
+  ];
+  cases.forEach((c, i) => it(caseName(c), () => checkConv(c, 600 + i, 'tiled')));
+  for (const [v, kMin, stride] of [[2.3, 1, 1], [6.1, 3, 1], [4.2, 1, 2]] as const) {
+    it(`size 'fromSoftSize' v=${v} kMin=${kMin} stride ${stride} → s=${nearestOdd(v, kMin, 9)}`, () =>
+      checkSoftSizeConv(engine, { N: 2, Cin: 3, H: 9, W: 8, Cout: 2 }, v, kMin, stride, 'tiled'));
+  }
+  it('runs the forward as two dispatches (packing, product) and rejects an unknown variant', async () => {
+    const x = Tensor.from(engine, randomArray(new Rng(3), 2 * 3 * 8 * 8), [2, 3, 8, 8]);
+    const w = Tensor.from(engine, randomArray(new Rng(4), 4 * 3 * 9), [4, 3, 3, 3]);
+    const before = engine.dispatchCount;
+    const y = conv2d(x, w, { variant: 'tiled' });
+    expect(engine.dispatchCount - before).toBe(2);
+    expect(() => conv2d(x, w, { variant: 'fast' as ConvVariant })).toThrow(/conv2d: variant must be 'auto', 'plain', 'subgroups' or 'tiled', got fast/);
+    for (const t of [x, w, y]) t.dispose();
+  });
+});
+
 describe('masked variable-size conv2d vs float64 reference', () => {
   const cases: Case[] = [];
   for (const kw of [5, 9]) {

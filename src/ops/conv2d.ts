@@ -1,6 +1,7 @@
 /**
  * Variable-size 2-D convolution with the optional fused Gaussian mask (shaders/conv2d.wgsl, and
- * shaders/conv2d_subgroups.wgsl for stride 1 / 'same' on devices with subgroups).
+ * shaders/conv2d_subgroups.wgsl for stride 1 / 'same' on devices with subgroups; conv2d.wgsl's
+ * workgroup-tiled kernels on request, variant 'tiled').
  * Serves both stages of EffConv: the search (predicted ŵ on the k_max grid, runtime size s, soft
  * size v) and final training (plain s × s weights).
  */
@@ -60,6 +61,8 @@ const K = {
   bwdInput: kernel('conv2d_bwd_input', [2, 3, 4, 5]),
   bwdWeight: kernel('conv2d_bwd_weight', [1, 3, 4, 5]),
   bwdSize: kernel('conv2d_bwd_size', [2, 3, 4, 5]),
+  packTiled: kernel('conv2d_pack_tiled', [2, 3, 5, 8]),
+  fwdTiled: defineKernel({ file: 'conv2d.wgsl', entry: 'conv2d_fwd_tiled', params: ConvParams, bindings: [1, 6, 7, 3, 5] }),
   packSubgroups: subgroupKernel('conv2d_pack_weights_sg', [2, 3, 5]),
   fwdSubgroups: subgroupKernel('conv2d_fwd_sg', [1, 6, 3, 5]),
   bwdInputSubgroups: subgroupKernel('conv2d_bwd_input_sg', [1, 6, 3, 5]),
@@ -76,10 +79,17 @@ const K = {
 /**
  * Which kernels run the convolution and its gradients: 'subgroups' (conv2d_subgroups.wgsl:
  * stride 1, 'same' padding, a device with one fixed subgroup size of 8…64, k_max − 1 ≤ that
- * size and k_max ≤ 9), 'plain' (conv2d.wgsl: any case), or 'auto' (default: subgroups where
- * they apply). Both compute the same sums; the size gradient always uses conv2d.wgsl.
+ * size and k_max ≤ 9), 'plain' (conv2d.wgsl: any case), 'tiled' (conv2d.wgsl's workgroup-tiled
+ * matrix-product kernels for the forward, and for the input gradient at stride 1; the weight
+ * gradient as 'auto' would run it — the GPU layout, slower than the others on CPU adapters),
+ * or 'auto' (default: subgroups where they apply, else plain). All compute the same sums; the
+ * size gradient always uses conv2d.wgsl.
  */
-export type ConvVariant = 'auto' | 'plain' | 'subgroups';
+export type ConvVariant = 'auto' | 'plain' | 'subgroups' | 'tiled';
+const VARIANTS: readonly ConvVariant[] = ['auto', 'plain', 'subgroups', 'tiled'];
+
+/** Rows and columns of the product per workgroup of the tiled kernels (TILE in conv2d.wgsl). */
+const TILE = 64;
 
 /** Why the subgroup kernels cannot run this convolution, or null when they can. */
 function subgroupObstacle(engine: Engine, kw: number, stride: number, same: boolean, pixels: number): string | null {
@@ -160,6 +170,12 @@ interface ConvPlan {
   inputParams: ConvUniforms;
   /** Forward and input gradient on conv2d_subgroups.wgsl. */
   subgroups: boolean;
+  /** Weight gradient on conv2d_subgroups.wgsl (as subgroups, except under variant 'tiled'). */
+  weightSubgroups: boolean;
+  /** Forward (and, where tiledInput, input gradient) on conv2d.wgsl's tiled kernels. */
+  tiled: boolean;
+  /** The input gradient on the tiled kernels: variant 'tiled' at stride 1 (and pad ≤ s − 1). */
+  tiledInput: boolean;
   /** Conv2dOptions.weightGradient. */
   weightGradient: 'auto' | 'slide';
   grids: { fwd: [number, number]; bwdInput: [number, number]; fwdSubgroups: [number, number]; bwdInputSubgroups: [number, number]; bwdWeight: [number, number]; fwd1x1: [number, number]; bwdInput1x1: [number, number] };
@@ -205,10 +221,15 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
     throw new ShapeError(op, `batch ${N} × ${Math.max(Cout, Cin)} channels exceeds one dispatch's 65535 workgroup rows`);
   }
   const variant = opts.variant ?? 'auto';
-  if (!['auto', 'plain', 'subgroups'].includes(variant)) throw new RangeError(`${op}: variant must be 'auto', 'plain' or 'subgroups', got ${String(variant)}`);
+  if (!VARIANTS.includes(variant)) throw new RangeError(`${op}: variant must be 'auto', 'plain', 'subgroups' or 'tiled', got ${String(variant)}`);
   const obstacle = variant === 'plain' ? 'plain requested' : subgroupObstacle(x.engine, kw, stride, pad === (s - 1) / 2, N * H * W);
   if (variant === 'subgroups' && obstacle) throw new RangeError(`${op}: the subgroup kernels cannot run this convolution: ${obstacle}`);
-  const subgroups = obstacle === null;
+  const tiled = variant === 'tiled';
+  // the tiled kernels' grid: x over blocks of TILE output pixels of the batch, y over blocks of TILE channels
+  if (tiled && Math.ceil((N * Math.max(Ho * Wo, H * W)) / TILE) > 65535) {
+    throw new ShapeError(op, `the tiled kernels take at most ${65535 * TILE} pixels per channel over the batch, got ${N * Math.max(Ho * Wo, H * W)}`);
+  }
+  const subgroups = obstacle === null && !tiled;
   const weightGradient = opts.weightGradient ?? 'auto';
   if (weightGradient !== 'auto' && weightGradient !== 'slide') throw new RangeError(`${op}: weightGradient must be 'auto' or 'slide', got ${String(weightGradient)}`);
   const base = { N, Cin, H, W, Cout, Ho, Wo, s: auto ? 0 : s, kw, off: (kw - s) / 2, stride, pad, masked: v ? 1 : 0, kmin: kMin, nchunk: 0 };
@@ -223,6 +244,10 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
     params,
     inputParams,
     subgroups,
+    weightSubgroups: obstacle === null,
+    tiled,
+    // the input gradient as the stride-1 convolution of g with w transposed and flipped (padding s − 1 − pad)
+    tiledInput: tiled && stride === 1 && pad <= s - 1,
     weightGradient,
     grids: {
       fwd: [Math.ceil((Ho * rowInvocations(Wo, params.cs)) / WG), N * Math.ceil(Cout / 8)],
@@ -286,10 +311,36 @@ function quadRowsConstants(p: ConvPlan, S: number): Record<string, number> {
  */
 const plain1x1 = (p: ConvPlan) => p.params.kw === 1 && quads(p, 1);
 
+/**
+ * The tiled kernels' product (conv2d.wgsl): packs w for it (transposed and flipped for the input
+ * gradient, whose uniforms describe the convolution of g), then one dispatch writes `out`.
+ */
+function runTiled(params: ConvUniforms, flip: boolean, input: Tensor, w: Tensor, vt: Tensor, out: Tensor): void {
+  const e = w.engine;
+  const { N, Cin, Cout, Ho, Wo, kw } = params;
+  const depth = Cin * kw * kw; // K for the largest window: the packing is sized for it
+  const packed = Tensor.empty(e, [depth * 4 * Math.ceil(Cout / 4)]);
+  const taps = Tensor.empty(e, [depth * 4]); // one vec4<i32> per k
+  e.dispatch(K.packTiled, params, [w.buffer, packed.buffer, vt.buffer, taps.buffer], grid1d(depth * 4 * Math.ceil(Cout / 4), WG), { FLIP: flip ? 1 : 0 });
+  e.dispatch(K.fwdTiled, params, [input.buffer, packed.buffer, taps.buffer, out.buffer, vt.buffer], [Math.ceil((N * Ho * Wo) / TILE), Math.ceil(Cout / TILE)]);
+  packed.dispose();
+  taps.dispose();
+}
+
+/**
+ * The uniforms of the input gradient as a convolution of g [N, Cout, Ho, Wo] into dx [N, Cin,
+ * H, W] (stride 1): channels and planes swapped, padding s − 1 − pad (the same under 'same').
+ */
+function flippedParams(p: ConvPlan): ConvUniforms {
+  const q = p.params;
+  return { ...q, Cin: q.Cout, Cout: q.Cin, H: q.Ho, W: q.Wo, Ho: q.H, Wo: q.W, pad: q.s === 0 ? q.pad : q.s - 1 - q.pad };
+}
+
 /** The forward; `packed` is packWeights(p, w, p.vt). */
 function runForward(p: ConvPlan, x: Tensor, w: Tensor, packed: Tensor | null): Tensor {
   const y = Tensor.empty(x.engine, p.outShape);
-  if (!p.subgroups) x.engine.dispatch(K.fwd, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd);
+  if (p.tiled) runTiled(p.params, false, x, w, p.vt, y);
+  else if (!p.subgroups) x.engine.dispatch(K.fwd, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd);
   else if (!packed) x.engine.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S: 1, W_STRIDE: 1 });
   else {
     const e = x.engine;
@@ -305,7 +356,8 @@ function runForward(p: ConvPlan, x: Tensor, w: Tensor, packed: Tensor | null): T
 /** The input gradient; `packed` is packWeights(p, w, vt). */
 function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor, packed: Tensor | null): Tensor {
   const dx = Tensor.empty(w.engine, p.x.shape);
-  if (!p.subgroups) w.engine.dispatch(K.bwdInput, p.inputParams, [w.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput);
+  if (p.tiledInput) runTiled(flippedParams(p), true, g, w, vt, dx);
+  else if (!p.subgroups) w.engine.dispatch(K.bwdInput, p.inputParams, [w.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput);
   else if (!packed) w.engine.dispatch(K.bwdInput1x1Subgroups, p.inputParams, [w.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput1x1, { S: 1, W_STRIDE: 1 });
   else {
     const e = w.engine;
@@ -321,7 +373,7 @@ function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor, packed:
 
 function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tensor {
   const engine = x.engine;
-  if (!p.subgroups) {
+  if (!p.weightSubgroups) {
     const dw = Tensor.empty(engine, p.w.shape);
     engine.dispatch(K.bwdWeight, p.params, [x.buffer, dw.buffer, g.buffer, vt.buffer], p.grids.bwdWeight);
     return dw;
