@@ -3,7 +3,11 @@
  * WebGPU on the same Dawn instance) side by side. Prints markdown tables and writes the same as
  * JSON (adapter, host CPU, date, commit) to bench/results/.
  *
- *   node dist/bench/main.js [--only peak,loads,conv,masked,matmul,gru,mask,e2e] [--reps 5] [--no-peer] [--profile] [--out FILE]
+ *   node dist/bench/main.js [--only peak,loads,conv,tiled,masked,matmul,gru,mask,e2e] [--reps 5] [--no-peer] [--profile] [--out FILE]
+ *
+ * Every section runs by default, except `tiled` (conv2d's workgroup-tiled GPU kernels against
+ * 'auto') on a CPU adapter, where those kernels are several times slower than 'auto' and only
+ * lengthen the run: ask for it with --only there.
  *
  * FLOP formulas (stated once, used for every GFLOP/s figure):
  *   conv (each of forward, backward-input, backward-weight)  2·N·Ho·Wo·Cin·Cout·s²
@@ -14,7 +18,7 @@
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { backward, conv2dKernels, Engine, fmaPeak, fmaPeakFlops, gaussianMask, LOAD_SOURCES, LoadCost, STORAGE_ELEMENTS, gruCell, gruCellParams, gruLayer, hardSize, reshape, slice, stack, matmul, parameter, sum, Tensor, type Engine as EngineT } from '../src/index.js';
+import { backward, conv2dKernels, Engine, fmaPeak, fmaPeakFlops, gaussianMask, LOAD_SOURCES, LoadCost, STORAGE_ELEMENTS, gruCell, gruCellParams, gruLayer, hardSize, reshape, slice, stack, matmul, parameter, sum, Tensor, type ConvVariant, type Engine as EngineT } from '../src/index.js';
 import { Rng } from '../src/random.js';
 import { PACED_POLLING } from '../src/gpu/dawn_polling.js';
 import { PRESETS } from '../src/effconv/spec.js';
@@ -26,7 +30,7 @@ import { loadTfjs, timeTf, type Tf, type TfTensor } from './peer_tfjs.js';
 import { checkTargets, peerRatios, type ConvRow } from './targets.js';
 import { summarise, timeGpu, type Timing } from './timing.js';
 
-const SECTIONS = ['peak', 'loads', 'conv', 'masked', 'matmul', 'gru', 'mask', 'e2e'] as const;
+const SECTIONS = ['peak', 'loads', 'conv', 'tiled', 'masked', 'matmul', 'gru', 'mask', 'e2e'] as const;
 const { values } = parseArgs({
   options: { only: { type: 'string' }, reps: { type: 'string', default: '5' }, 'no-peer': { type: 'boolean' }, profile: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
 });
@@ -34,12 +38,13 @@ if (values.help) {
   console.log(`usage: npm run bench -- [--only ${SECTIONS.join(',')}] [--reps N (≥ 5 recommended)] [--no-peer] [--profile (e2e: time per kernel)] [--out FILE]`);
   process.exit(0);
 }
-const only = new Set(values.only ? values.only.split(',') : SECTIONS);
-for (const s of only) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--only: unknown section "${s}" (${SECTIONS.join(', ')})`);
+const requested = values.only ? values.only.split(',') : null;
+for (const s of requested ?? []) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--only: unknown section "${s}" (${SECTIONS.join(', ')})`);
 const reps = Number(values.reps);
 if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps must be a positive integer, got ${values.reps}`);
 
 const engine = await Engine.create();
+const only = new Set<string>(requested ?? SECTIONS.filter((s) => s !== 'tiled' || !engine.adapterInfo.isCpu));
 const rng = new Rng(0);
 const rand = (n: number) => Float32Array.from({ length: n }, () => rng.uniform(-1, 1));
 const gf = (flops: number, ms: number) => flops / (ms * 1e6);
@@ -133,11 +138,11 @@ interface ConvShape {
   Cout: number;
 }
 /** A conv of shape c (window s on a kw grid, optionally masked by a soft size) ready to time. */
-function effconvPasses(c: ConvShape, s: number, kw = s, softSize?: number) {
+function effconvPasses(c: ConvShape, s: number, kw = s, softSize?: number, variant: ConvVariant = 'auto') {
   const x = parameter(engine, rand(c.N * c.Cin * c.HW * c.HW), [c.N, c.Cin, c.HW, c.HW]);
   const w = parameter(engine, rand(c.Cout * c.Cin * kw * kw), [c.Cout, c.Cin, kw, kw]);
   const v = softSize === undefined ? undefined : Tensor.from(engine, [softSize], [1]);
-  const k = conv2dKernels(x, w, { size: s, ...(v ? { softSize: v } : {}) });
+  const k = conv2dKernels(x, w, { size: s, variant, ...(v ? { softSize: v } : {}) });
   const g = Tensor.from(engine, rand(c.N * c.Cout * c.HW * c.HW), k.outShape);
   return {
     fwd: () => void k.forward(),
@@ -226,17 +231,19 @@ async function convRow(c: ConvShape, k: number) {
   };
 }
 
+/** The conv table's rows: shape and window sizes. */
+const CONV_ROWS: [ConvShape, number[]][] = [
+  [{ N: 32, HW: 32, Cin: 32, Cout: 64 }, [1, 3, 5, 7, 9]],
+  [{ N: 32, HW: 16, Cin: 64, Cout: 128 }, [3, 7]],
+];
+
 if (only.has('conv')) {
   out('\n## conv2d (unmasked, stride 1, same padding, variant "auto")\n');
   out('effconv and TF.js alternate rep by rep, and each rep also times the FMA peak kernel: "% peak" is against the best of those ("row peak"), so both ratios compare figures from the same few seconds.\n');
   out('| shape | k | fwd ms | fwd GFLOP/s | bwd-input ms | bwd-input GFLOP/s | bwd-weight ms | bwd-weight GFLOP/s | fwd+bwd GFLOP/s | fwd % peak | fwd+bwd % peak | TF.js fwd GFLOP/s | TF.js fwd+bwd GFLOP/s | × TF.js fwd | × TF.js fwd+bwd | row peak GFLOP/s |');
   out('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   const rows: ConvRow[] = [];
-  const cases: [ConvShape, number[]][] = [
-    [{ N: 32, HW: 32, Cin: 32, Cout: 64 }, [1, 3, 5, 7, 9]],
-    [{ N: 32, HW: 16, Cin: 64, Cout: 128 }, [3, 7]],
-  ];
-  for (const [c, ks] of cases) {
+  for (const [c, ks] of CONV_ROWS) {
     for (const k of ks) {
       const flops = 2 * c.N * c.HW * c.HW * c.Cin * c.Cout * k * k;
       const e = await convRow(c, k);
@@ -263,6 +270,35 @@ if (only.has('conv')) {
   }
   report.conv = rows;
   convRows = rows;
+}
+
+if (only.has('tiled')) {
+  out('\n## conv2d, workgroup-tiled kernels (variant "tiled") against "auto"\n');
+  out('The tiled kernels (64 × 64 tiles of the implicit matrix product, 16 k per stage in workgroup memory) run the forward and, at stride 1, the input gradient; the weight gradient is the same kernel in both. Medians of the two variants timed alternately.\n');
+  out('| shape | k | tiled fwd ms | tiled fwd GFLOP/s | tiled fwd % peak | tiled bwd-input ms | tiled bwd-input GFLOP/s | "auto" fwd ms | "auto" bwd-input ms | tiled / "auto" fwd |');
+  out('|---|---|---|---|---|---|---|---|---|---|');
+  const rows: unknown[] = [];
+  for (const [c, ks] of CONV_ROWS) {
+    for (const k of ks) {
+      const flops = 2 * c.N * c.HW * c.HW * c.Cin * c.Cout * k * k;
+      const passes = { tiled: effconvPasses(c, k, k, undefined, 'tiled'), auto: effconvPasses(c, k) };
+      const times = { tiled: { fwd: [] as Timing[], bwdIn: [] as Timing[] }, auto: { fwd: [] as Timing[], bwdIn: [] as Timing[] } };
+      for (const e of Object.values(passes)) for (const pass of [e.fwd, e.bwdIn]) await timeGpu(engine, pass, 1, undefined, 0); // warm-up
+      for (let r = 0; r < reps; r++) {
+        for (const variant of ['tiled', 'auto'] as const) {
+          times[variant].fwd.push(await timeGpu(engine, passes[variant].fwd, 1, undefined, 0));
+          times[variant].bwdIn.push(await timeGpu(engine, passes[variant].bwdIn, 1, undefined, 0));
+        }
+      }
+      for (const e of Object.values(passes)) e.dispose();
+      const t = { fwd: combine(times.tiled.fwd), bwdIn: combine(times.tiled.bwdIn) };
+      const a = { fwd: combine(times.auto.fwd), bwdIn: combine(times.auto.bwdIn) };
+      const shape = `N=${c.N} ${c.HW}×${c.HW} ${c.Cin}→${c.Cout}`;
+      rows.push({ shape, k, flops, tiled: t, auto: a });
+      out(`| ${shape} | ${k} | ${f2(t.fwd.medianMs)} | ${f2(gf(flops, t.fwd.medianMs))} | ${pct(gf(flops, t.fwd.medianMs))} | ${f2(t.bwdIn.medianMs)} | ${f2(gf(flops, t.bwdIn.medianMs))} | ${f2(a.fwd.medianMs)} | ${f2(a.bwdIn.medianMs)} | ${f2(t.fwd.medianMs / a.fwd.medianMs)} |`);
+    }
+  }
+  report.tiled = rows;
 }
 
 if (only.has('masked')) {

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { backward, conv2d, hardSize, gaussianMask, mul, parameter, reshape, ShapeError, sum, Tensor, type ConvVariant, type Engine } from '../src/index.js';
+import { backward, conv2d, Engine, hardSize, gaussianMask, mul, parameter, reshape, ShapeError, sum, Tensor, type ConvVariant } from '../src/index.js';
 import { Rng } from '../src/random.js';
 import { checkOp, expectClose } from './helpers/check.js';
 import { refConv, refConvGrad, refMask, type ConvShape } from './helpers/conv_reference.js';
@@ -172,6 +172,26 @@ describe('conv2d tiled kernels vs float64 reference', () => {
     expect(engine.dispatchCount - before).toBe(2);
     expect(() => conv2d(x, w, { variant: 'fast' as ConvVariant })).toThrow(/conv2d: variant must be 'auto', 'plain', 'subgroups' or 'tiled', got fast/);
     for (const t of [x, w, y]) t.dispose();
+  });
+  it("the engine's convVariant is the default of calls that name none", async () => {
+    const x = Tensor.from(engine, randomArray(new Rng(5), 2 * 3 * 6 * 6), [2, 3, 6, 6]);
+    const w = Tensor.from(engine, randomArray(new Rng(6), 4 * 3 * 9), [4, 3, 3, 3]);
+    const ys: Float32Array[] = [];
+    for (const variant of ['plain', 'tiled'] as const) {
+      engine.convVariant = variant;
+      try {
+        const before = engine.dispatchCount;
+        const y = conv2d(x, w);
+        expect(engine.dispatchCount - before, variant).toBe(variant === 'plain' ? 1 : 2);
+        ys.push(await y.toFloat32());
+        y.dispose();
+      } finally {
+        engine.convVariant = 'auto';
+      }
+    }
+    expectClose(ys[1]!, ys[0]!, { rtol: 1e-5, atol: 1e-5 }, 'tiled vs plain');
+    await expect(Engine.create({ convVariant: 'fast' as 'auto' })).rejects.toThrow(/Engine.create: convVariant must be 'auto', 'plain', 'subgroups' or 'tiled', got fast/);
+    for (const t of [x, w]) t.dispose();
   });
 });
 

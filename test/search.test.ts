@@ -69,51 +69,59 @@ describe('search', () => {
     expect(last).toBeLessThan(0.5 * first);
   });
 
-  it('search and final-training steps create no GPU buffers or bind groups after warm-up and log v, s, losses per step', async () => {
-    const target = resolveBudget(TINY, range, 2_500);
-    const search = new Search(engine, TINY, searchOptions(target));
-    const train = new FinalTraining(engine, TINY, [3, 5, 1], { batch: 16, lr: 1e-3, steps: 20, seed: 0, logEvery: 4 });
-    for (const stepper of [search, train]) {
-      const batches = new Batches(data, { batch: 16, seed: 4, norm });
-      let [created, bindGroups, dispatches, skipped] = [0, 0, 0, 0];
-      for (let i = 0; i < 16; i++) {
-        batches.next();
-        const [submits, reads] = [engine.submitCount, engine.readCount];
-        stepper.x.write(batches.x);
-        stepper.run(batches.y);
-        // a whole step (batch upload, forward, backward, optimiser, GPU log) is one command buffer
-        // and reads nothing back; only the log flush every 4 steps does
-        expect([engine.submitCount - submits, engine.readCount - reads]).toEqual([1, 0]);
-        if (stepper.step % 4 === 0) await stepper.flush();
-        if (i === 7) [created, bindGroups, dispatches, skipped] = [engine.memory().createdBuffers, engine.bindGroupsCreated, engine.dispatchCount, engine.uniformWritesSkipped];
+  // conv2d on the engine's default kernels, and on the tiled ones (which pack their weights every step)
+  for (const convVariant of ['auto', 'tiled'] as const) {
+    it(`search and final-training steps (conv kernels '${convVariant}') create no GPU buffers or bind groups after warm-up and log v, s, losses per step`, async () => {
+      engine.convVariant = convVariant;
+      try {
+        const target = resolveBudget(TINY, range, 2_500);
+        const search = new Search(engine, TINY, searchOptions(target));
+        const train = new FinalTraining(engine, TINY, [3, 5, 1], { batch: 16, lr: 1e-3, steps: 20, seed: 0, logEvery: 4 });
+        for (const stepper of [search, train]) {
+          const batches = new Batches(data, { batch: 16, seed: 4, norm });
+          let [created, bindGroups, dispatches, skipped] = [0, 0, 0, 0];
+          for (let i = 0; i < 16; i++) {
+            batches.next();
+            const [submits, reads] = [engine.submitCount, engine.readCount];
+            stepper.x.write(batches.x);
+            stepper.run(batches.y);
+            // a whole step (batch upload, forward, backward, optimiser, GPU log) is one command buffer
+            // and reads nothing back; only the log flush every 4 steps does
+            expect([engine.submitCount - submits, engine.readCount - reads]).toEqual([1, 0]);
+            if (stepper.step % 4 === 0) await stepper.flush();
+            if (i === 7) [created, bindGroups, dispatches, skipped] = [engine.memory().createdBuffers, engine.bindGroupsCreated, engine.dispatchCount, engine.uniformWritesSkipped];
+          }
+          expect(engine.memory().createdBuffers).toBe(created);
+          // the pool hands a step the same buffers each time, so its bind groups come from the cache,
+          // and most of its uniforms are already in their buffers (the optimiser's change every step)
+          expect(engine.bindGroupsCreated).toBe(bindGroups);
+          expect(engine.uniformWritesSkipped - skipped).toBeGreaterThan(0.6 * (engine.dispatchCount - dispatches));
+        }
+        batchesRun: {
+          const batches = new Batches(data, { batch: 16, seed: 4, norm });
+          for (let i = 0; i < 3; i++) {
+            batches.next();
+            search.x.write(batches.x);
+            search.run(batches.y);
+          }
+          const rows = await search.flush();
+          expect(rows.map((r) => r.step)).toEqual([17, 18, 19]);
+          for (const r of rows) {
+            expect(r.v).toHaveLength(3);
+            r.v.forEach((v, l) => {
+              expect(v).toBeGreaterThan(range.kMin);
+              expect(v).toBeLessThan(range.kMax);
+              expect(Math.abs(r.s[l]! - v)).toBeLessThanOrEqual(1); // nearest odd size
+            });
+            expect(Number.isFinite(r.classLoss) && Number.isFinite(r.paramLoss)).toBe(true);
+          }
+          break batchesRun;
+        }
+      } finally {
+        engine.convVariant = 'auto';
       }
-      expect(engine.memory().createdBuffers).toBe(created);
-      // the pool hands a step the same buffers each time, so its bind groups come from the cache,
-      // and most of its uniforms are already in their buffers (the optimiser's change every step)
-      expect(engine.bindGroupsCreated).toBe(bindGroups);
-      expect(engine.uniformWritesSkipped - skipped).toBeGreaterThan(0.6 * (engine.dispatchCount - dispatches));
-    }
-    batchesRun: {
-      const batches = new Batches(data, { batch: 16, seed: 4, norm });
-      for (let i = 0; i < 3; i++) {
-        batches.next();
-        search.x.write(batches.x);
-        search.run(batches.y);
-      }
-      const rows = await search.flush();
-      expect(rows.map((r) => r.step)).toEqual([17, 18, 19]);
-      for (const r of rows) {
-        expect(r.v).toHaveLength(3);
-        r.v.forEach((v, l) => {
-          expect(v).toBeGreaterThan(range.kMin);
-          expect(v).toBeLessThan(range.kMax);
-          expect(Math.abs(r.s[l]! - v)).toBeLessThanOrEqual(1); // nearest odd size
-        });
-        expect(Number.isFinite(r.classLoss) && Number.isFinite(r.paramLoss)).toBe(true);
-      }
-      break batchesRun;
-    }
-  });
+    });
+  }
 });
 
 async function searchWeights(s: Search): Promise<Float32Array[]> {

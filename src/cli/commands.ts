@@ -8,7 +8,7 @@ import { readSafetensors, restoreInto } from '../effconv/checkpoint.js';
 import { prepareData, runEffConv, type RunConfig, type RunResults } from '../effconv/run.js';
 import { RunFolder } from '../effconv/run_folder.js';
 import { parameterCount, resolveSpec } from '../effconv/spec.js';
-import { runConfig, UsageError, type Values } from './run_options.js';
+import { convKernels, runConfig, UsageError, type Values } from './run_options.js';
 
 const log = (s: string) => console.log(s);
 
@@ -48,7 +48,7 @@ export async function searchCommand(v: Values, defaults: Partial<RunConfig> = {}
     folder.writeJson('config.json', { config: cfg, dataDir, command: process.argv.slice(2).join(' ') });
   }
   const data = loadData(cfg, dataDir);
-  const engine = await Engine.create();
+  const engine = await Engine.create({ convVariant: convKernels(v) });
   log(`effconv ${kind}: ${cfg.backbone.name} on ${cfg.dataset}, adapter ${engine.adapterInfo.description || engine.adapterInfo.device}; run folder ${folder.dir}`);
   const results = await runEffConv(engine, cfg, data, folder, { resume: typeof v.resume === 'string', log });
   printResults(results, cfg.validation > 0 ? 'validation' : 'test');
@@ -69,7 +69,7 @@ export async function trainCommand(v: Values): Promise<void> {
   const folder = new RunFolder(typeof v.out === 'string' ? v.out : defaultOut(cfg, 'train'));
   folder.writeJson('config.json', { config: cfg, sizes, dataDir: v.data, command: process.argv.slice(2).join(' ') });
   const data = loadData(cfg, typeof v.data === 'string' ? v.data : undefined);
-  const engine = await Engine.create();
+  const engine = await Engine.create({ convVariant: convKernels(v) });
   // A run with the search already "done" at the given sizes: stage 2 and baselines only.
   const results: RunResults = { models: [] };
   folder.writeJson('results.json', {
@@ -89,7 +89,7 @@ export async function evalCommand(v: Values): Promise<void> {
   const { config: cfg, dataDir } = folder.readJson<{ config: RunConfig; dataDir?: string }>('config.json');
   const results = folder.readJson<RunResults>('results.json');
   const prep = prepareData(cfg, loadData(cfg, dataDir));
-  const engine = await Engine.create();
+  const engine = await Engine.create({ convVariant: convKernels(v) });
   for (const [i, m] of results.models.entries()) {
     const spec = { ...resolveSpec(cfg.backbone), layers: cfg.backbone.layers.map((l, k) => ({ ...l, out: m.channels[k]! })) };
     const t = new FinalTraining(engine, spec, m.sizes, { batch: cfg.batch, lr: cfg.lr, steps: 1, seed: 0, logEvery: 1 });

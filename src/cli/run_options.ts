@@ -34,6 +34,7 @@ export const RUN_OPTIONS = {
   resume: { type: 'string' },
   sizes: { type: 'string' },
   run: { type: 'string' },
+  'conv-kernels': { type: 'string' },
 } as const;
 
 export const RUN_HELP = `Run options (search, train, demo):
@@ -59,7 +60,9 @@ export const RUN_HELP = `Run options (search, train, demo):
   --log-every N          steps between loss readbacks / progress lines (default 20)
   --checkpoint-every N   steps between checkpoints, a multiple of --log-every (default 200)
   --out DIR              run folder (default runs/<date>-<preset>)
-  --resume DIR           continue an interrupted run from its last checkpoint (other options are read from DIR/config.json)`;
+  --resume DIR           continue an interrupted run from its last checkpoint (other options are read from DIR/config.json)
+  --conv-kernels NAME    convolution kernels: auto (default: subgroup kernels where the device has them),
+                         plain, subgroups, or tiled (workgroup-tiled, the GPU layout; slow on a CPU adapter)`;
 
 function num(v: Values, name: string, fallback: number, check: (n: number) => boolean, what: string): number {
   const raw = v[name];
@@ -121,4 +124,13 @@ export function runConfig(v: Values, defaults: Partial<RunConfig> = {}): RunConf
     baselines: baselines as ('3x3' | 'kmax')[],
     augment: info.colour,
   };
+}
+
+const CONV_KERNELS = ['auto', 'plain', 'subgroups', 'tiled'] as const;
+
+/** --conv-kernels: the engine's conv2d variant (not part of a run's config: it changes no result beyond rounding). */
+export function convKernels(v: Values): (typeof CONV_KERNELS)[number] {
+  const raw = v['conv-kernels'] ?? 'auto';
+  if (!(CONV_KERNELS as readonly unknown[]).includes(raw)) throw new UsageError(`--conv-kernels must be one of ${CONV_KERNELS.join(', ')}, got "${String(raw)}"`);
+  return raw as (typeof CONV_KERNELS)[number];
 }

@@ -21,6 +21,12 @@ export interface EngineOptions extends DeviceOptions {
    * long waits. Ignored outside Node.
    */
   pacePolling?: boolean;
+  /**
+   * The kernels conv2d runs when a call names no variant (ConvVariant in ops/conv2d.ts): 'auto'
+   * (default), 'plain', 'subgroups' or 'tiled'. Lets a whole model — a search, a final training —
+   * run on one kernel family, e.g. the workgroup-tiled kernels on a GPU.
+   */
+  convVariant?: 'auto' | 'plain' | 'subgroups' | 'tiled';
 }
 
 export interface MemoryInfo extends PoolStats {
@@ -63,6 +69,8 @@ export class Engine {
   liveTensors = 0;
   /** Dispatches encoded since creation (for tests and benches). */
   dispatchCount = 0;
+  /** conv2d's kernels when a call names no variant (EngineOptions.convVariant). */
+  convVariant: NonNullable<EngineOptions['convVariant']> = 'auto';
   /** Bind groups created since creation (for tests: a warm training step creates none). */
   bindGroupsCreated = 0;
   /** Uniform writes skipped because the buffer already held the bytes (writeUniform). */
@@ -86,8 +94,13 @@ export class Engine {
   }
 
   static async create(options: EngineOptions = {}): Promise<Engine> {
+    const convVariant = options.convVariant ?? 'auto';
+    if (!['auto', 'plain', 'subgroups', 'tiled'].includes(convVariant)) {
+      throw new RangeError(`Engine.create: convVariant must be 'auto', 'plain', 'subgroups' or 'tiled', got ${String(convVariant)}`);
+    }
     const { device, adapter, adapterInfo } = await acquireDevice(options);
     const engine = new Engine(device, adapter, adapterInfo, options.shaderSource ?? defaultShaderSource());
+    engine.convVariant = convVariant;
     if (usesDawnNode() && (options.pacePolling ?? adapterInfo.isCpu)) engine.releasePacing = pacePolling();
     await engine.loadShaders();
     return engine;

@@ -134,7 +134,7 @@ export interface Conv2dOptions {
    * construction) or a number (checked: finite and > 0).
    */
   softSize?: Tensor | number;
-  /** Kernel variant for the forward and input gradient (default 'auto'); see ConvVariant. */
+  /** Kernel variant for the forward and input gradient (default: the engine's convVariant, 'auto'); see ConvVariant. */
   variant?: ConvVariant;
   /**
    * The subgroup weight-gradient kernel for inputs of more than 6 channels (default 'auto'):
@@ -220,7 +220,7 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
   if (N * Math.ceil(Math.max(Cout, Cin) / 8) > 65535) {
     throw new ShapeError(op, `batch ${N} × ${Math.max(Cout, Cin)} channels exceeds one dispatch's 65535 workgroup rows`);
   }
-  const variant = opts.variant ?? 'auto';
+  const variant = opts.variant ?? x.engine.convVariant;
   if (!VARIANTS.includes(variant)) throw new RangeError(`${op}: variant must be 'auto', 'plain', 'subgroups' or 'tiled', got ${String(variant)}`);
   const obstacle = variant === 'plain' ? 'plain requested' : subgroupObstacle(x.engine, kw, stride, pad === (s - 1) / 2, N * H * W);
   if (variant === 'subgroups' && obstacle) throw new RangeError(`${op}: the subgroup kernels cannot run this convolution: ${obstacle}`);
