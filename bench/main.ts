@@ -274,28 +274,32 @@ if (only.has('conv')) {
 
 if (only.has('tiled')) {
   out('\n## conv2d, workgroup-tiled kernels (variant "tiled") against "auto"\n');
-  out('The tiled kernels (64 × 64 tiles of the implicit matrix product, 16 k per stage in workgroup memory) run the forward and, at stride 1, the input gradient; the weight gradient is the same kernel in both. Medians of the two variants timed alternately.\n');
-  out('| shape | k | tiled fwd ms | tiled fwd GFLOP/s | tiled fwd % peak | tiled bwd-input ms | tiled bwd-input GFLOP/s | "auto" fwd ms | "auto" bwd-input ms | tiled / "auto" fwd |');
-  out('|---|---|---|---|---|---|---|---|---|---|');
+  out('The tiled kernels (64 × 64 tiles of the implicit matrix product, 16 along the sum per stage in workgroup memory) run all three passes. Medians of the two variants timed alternately.\n');
+  out('| shape | k | tiled fwd ms | tiled fwd GFLOP/s | tiled fwd % peak | tiled bwd-input ms | tiled bwd-weight ms | tiled fwd+bwd GFLOP/s | tiled fwd+bwd % peak | "auto" fwd ms | "auto" fwd+bwd ms | tiled / "auto" fwd | tiled / "auto" fwd+bwd |');
+  out('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   const rows: unknown[] = [];
   for (const [c, ks] of CONV_ROWS) {
     for (const k of ks) {
       const flops = 2 * c.N * c.HW * c.HW * c.Cin * c.Cout * k * k;
       const passes = { tiled: effconvPasses(c, k, k, undefined, 'tiled'), auto: effconvPasses(c, k) };
-      const times = { tiled: { fwd: [] as Timing[], bwdIn: [] as Timing[] }, auto: { fwd: [] as Timing[], bwdIn: [] as Timing[] } };
-      for (const e of Object.values(passes)) for (const pass of [e.fwd, e.bwdIn]) await timeGpu(engine, pass, 1, undefined, 0); // warm-up
+      const passNames = ['fwd', 'bwdIn', 'bwdW'] as const;
+      const times = { tiled: { fwd: [] as Timing[], bwdIn: [] as Timing[], bwdW: [] as Timing[] }, auto: { fwd: [] as Timing[], bwdIn: [] as Timing[], bwdW: [] as Timing[] } };
+      for (const e of Object.values(passes)) for (const name of passNames) await timeGpu(engine, e[name], 1, undefined, 0); // warm-up
       for (let r = 0; r < reps; r++) {
         for (const variant of ['tiled', 'auto'] as const) {
-          times[variant].fwd.push(await timeGpu(engine, passes[variant].fwd, 1, undefined, 0));
-          times[variant].bwdIn.push(await timeGpu(engine, passes[variant].bwdIn, 1, undefined, 0));
+          for (const name of passNames) times[variant][name].push(await timeGpu(engine, passes[variant][name], 1, undefined, 0));
         }
       }
       for (const e of Object.values(passes)) e.dispose();
-      const t = { fwd: combine(times.tiled.fwd), bwdIn: combine(times.tiled.bwdIn) };
-      const a = { fwd: combine(times.auto.fwd), bwdIn: combine(times.auto.bwdIn) };
+      const t = { fwd: combine(times.tiled.fwd), bwdIn: combine(times.tiled.bwdIn), bwdW: combine(times.tiled.bwdW) };
+      const a = { fwd: combine(times.auto.fwd), bwdIn: combine(times.auto.bwdIn), bwdW: combine(times.auto.bwdW) };
+      const total = (v: typeof t) => v.fwd.medianMs + v.bwdIn.medianMs + v.bwdW.medianMs;
       const shape = `N=${c.N} ${c.HW}×${c.HW} ${c.Cin}→${c.Cout}`;
       rows.push({ shape, k, flops, tiled: t, auto: a });
-      out(`| ${shape} | ${k} | ${f2(t.fwd.medianMs)} | ${f2(gf(flops, t.fwd.medianMs))} | ${pct(gf(flops, t.fwd.medianMs))} | ${f2(t.bwdIn.medianMs)} | ${f2(gf(flops, t.bwdIn.medianMs))} | ${f2(a.fwd.medianMs)} | ${f2(a.bwdIn.medianMs)} | ${f2(t.fwd.medianMs / a.fwd.medianMs)} |`);
+      out(
+        `| ${shape} | ${k} | ${f2(t.fwd.medianMs)} | ${f2(gf(flops, t.fwd.medianMs))} | ${pct(gf(flops, t.fwd.medianMs))} | ${f2(t.bwdIn.medianMs)} | ${f2(t.bwdW.medianMs)} | ${f2(gf(3 * flops, total(t)))} | ${pct(gf(3 * flops, total(t)))} | ` +
+          `${f2(a.fwd.medianMs)} | ${f2(total(a))} | ${f2(t.fwd.medianMs / a.fwd.medianMs)} | ${f2(total(t) / total(a))} |`,
+      );
     }
   }
   report.tiled = rows;

@@ -364,25 +364,43 @@ fn conv2d_bwd_size(@builtin(global_invocation_id) gid: vec3u) {
 // The convolution as a matrix product C = A · B (implicit GEMM): row m of C is an output channel,
 // column j an output pixel n·Ho·Wo + oy·Wo + ox of the whole batch, and k = (c·s + a)·s + b runs
 // over input channel and tap. A is the masked s × s window packed k-major (conv2d_pack_tiled),
-// B is never stored: its element (k, j) is the input under tap (a, b) of pixel j, or padding.
-// A workgroup computes a 64 × 64 tile of C; per stage of 16 k it stages A's and B's 16 × 64
-// slices in workgroup memory (one vec4 of A and four values of B per invocation) and each
-// invocation adds 4 rows × 4 columns of products, reading a vec4 of each slice per k. This is
-// the classic GPU layout: on lavapipe its barriers and per-lane workgroup loads make it slower
-// than the register-blocked and subgroup kernels, so 'auto' never picks it (variant 'tiled').
-//   conv2d_pack_tiled   A[k·4⌈M/4⌉ + m] (into out) for k < K_max = C·kw², 0 past the window's
-//                       K = C·s² or past M; and taps_out[k] = (offset (c·H + a)·W + b, a, b, 0)
-//                       for k < K. Forward: m = output channel, c = input channel, A = w_eff[m, c, a, b].
-//                       With FLIP, for the input gradient (the uniforms describe the convolution
-//                       of g: Cin ↔ Cout, H × W ↔ Ho × Wo, pad ↔ s − 1 − pad), m = input channel,
-//                       c = output channel, A = w_eff[c, m, s − 1 − a, s − 1 − b].
-//   conv2d_fwd_tiled    out = C: the forward from x, or (after a FLIP packing, with those
-//                       uniforms) the stride-1 input gradient from g bound as x.
+// B is never stored: its element (k, j) is the input under tap (a, b) of pixel j, or padding,
+// found through a table of the taps (conv2d_taps_tiled). A workgroup computes a 64 × 64 tile of
+// C; per stage of 16 along the sum it stages two 16 × 64 slices of the factors in workgroup
+// memory (four values of each per invocation) and each invocation adds 4 rows × 4 columns of
+// products, reading a vec4 of each slice per step. This is the classic GPU layout: on lavapipe
+// its barriers and per-lane workgroup loads make it slower than the register-blocked and
+// subgroup kernels, so 'auto' never picks it (variant 'tiled').
+//   conv2d_taps_tiled          taps_out[k] = (offset (c·H + a)·W + b, a, b, c) for k < K = C·s²
+//                              (C = Cin, H × W the convolved input's plane).
+//   conv2d_pack_tiled          A[k·4⌈M/4⌉ + m] (into out) for k < K_max = C·kw², 0 past K or M.
+//                              Forward: m = output channel, c = input channel, A = w_eff[m, c, a, b].
+//                              With FLIP, for the input gradient (the uniforms describe the
+//                              convolution of g: Cin ↔ Cout, H × W ↔ Ho × Wo, pad ↔ s − 1 − pad),
+//                              m = input channel, c = output channel, A = w_eff[c, m, s−1−a, s−1−b].
+//   conv2d_fwd_tiled           out = C: the forward from x, or (after a FLIP packing, with those
+//                              uniforms) the stride-1 input gradient from g bound as x.
+//   conv2d_bwd_weight_tiled    dw[o, k] = m(a, b) Σ_j g[o, j] · B[k, j]: rows o, columns k, the sum
+//                              over the batch's output pixels j, split into chunks of nchunk
+//                              pixels (workgroup z), each written to its own copy of dw (out at
+//                              z·Cout·Cin·kw²; the copies are added after); only the window's taps
+//                              are written.
 
 const TILE: u32 = 64u;  // rows (channels) and columns (pixels) of C per workgroup
 const TK: u32 = 16u;    // k per stage
 var<workgroup> tile_a: array<vec4f, 256>;  // [TK][TILE / 4]: 4 rows of A per vec4
 var<workgroup> tile_b: array<vec4f, 256>;  // [TK][TILE / 4]: 4 columns of B per vec4
+
+@compute @workgroup_size(WG)
+fn conv2d_taps_tiled(@builtin(global_invocation_id) gid: vec3u) {
+  let s = window().s;
+  let k = gid.x;
+  if (k >= p.Cin * s * s) { return; }
+  let c = k / (s * s);
+  let a = (k / s) % s;
+  let b = k % s;
+  taps_out[k] = vec4i(i32((c * p.H + a) * p.W + b), i32(a), i32(b), i32(c));
+}
 
 @compute @workgroup_size(WG)
 fn conv2d_pack_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
@@ -397,7 +415,6 @@ fn conv2d_pack_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
   let a = (k / s) % s;
   let b = k % s;
   let inside = k < p.Cin * s * s;
-  if (m == 0u && inside) { taps_out[k] = vec4i(i32((c * p.H + a) * p.W + b), i32(a), i32(b), 0); }
   var value = 0.0;
   if (inside && m < p.Cout) {
     var i = win.off + a;
@@ -473,6 +490,74 @@ fn conv2d_fwd_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation
     let at = col % plane;
     for (var i = 0u; i < 4u; i++) {
       if (m0 + i < p.Cout) { out[(n * p.Cout + m0 + i) * plane + at] = sums[i][c]; }
+    }
+  }
+}
+
+@compute @workgroup_size(256)
+fn conv2d_bwd_weight_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {
+  let win = window();
+  let depth = p.Cin * win.s * win.s;  // taps k: the columns of dw
+  let plane = p.Ho * p.Wo;
+  let first = wid.z * p.nchunk;  // this chunk's output pixels of the batch
+  let last = min(first + p.nchunk, p.N * plane);
+  let o0 = wid.y * TILE;
+  let k0 = wid.x * TILE;
+  // staged per step: pixel jj = t mod 16 of the stage, for rows (channels) and columns (taps) e + 16·i
+  let jj = t % TK;
+  let e = t / TK;
+  var taps_of = array<vec4i, 4>();
+  for (var i = 0u; i < 4u; i++) { taps_of[i] = taps[min(k0 + e + 16u * i, depth - 1u)]; }
+  let ty = t / 16u;  // this invocation's channels 4·ty … 4·ty + 3 of the tile
+  let tx = t % 16u;  // and its taps 4·tx … 4·tx + 3
+  var acc0 = vec4f(0.0);
+  var acc1 = vec4f(0.0);
+  var acc2 = vec4f(0.0);
+  var acc3 = vec4f(0.0);
+  for (var j0 = first; j0 < last; j0 += TK) {
+    let j = j0 + jj;
+    let has_pixel = j < last;
+    let jc = min(j, last - 1u);
+    let n = jc / plane;
+    let r = jc % plane;
+    let iy0 = i32((r / p.Wo) * p.stride) - win.pad;
+    let ix0 = i32((r % p.Wo) * p.stride) - win.pad;
+    let base = i32(n * p.Cin * p.H * p.W) + iy0 * i32(p.W) + ix0;
+    for (var i = 0u; i < 4u; i++) {
+      let o = o0 + e + 16u * i;
+      var gv = 0.0;
+      if (has_pixel && o < p.Cout) { gv = g[(n * p.Cout + o) * plane + r]; }
+      tile_a[jj * (TILE / 4u) + (e + 16u * i) / 4u][e % 4u] = gv;
+      let tap = taps_of[i];
+      let iy = iy0 + tap.y;
+      let ix = ix0 + tap.z;
+      var xv = 0.0;
+      if (has_pixel && k0 + e + 16u * i < depth && iy >= 0 && iy < i32(p.H) && ix >= 0 && ix < i32(p.W)) { xv = x[u32(base + tap.x)]; }
+      tile_b[jj * (TILE / 4u) + (e + 16u * i) / 4u][e % 4u] = xv;
+    }
+    workgroupBarrier();
+    for (var q = 0u; q < TK; q++) {
+      let av4 = tile_a[q * (TILE / 4u) + ty];
+      let bv4 = tile_b[q * (TILE / 4u) + tx];
+      acc0 += av4.x * bv4;
+      acc1 += av4.y * bv4;
+      acc2 += av4.z * bv4;
+      acc3 += av4.w * bv4;
+    }
+    workgroupBarrier();
+  }
+  let sums = array<vec4f, 4>(acc0, acc1, acc2, acc3);
+  let copy = wid.z * p.Cout * p.Cin * p.kw * p.kw;
+  for (var c = 0u; c < 4u; c++) {
+    let k = k0 + 4u * tx + c;
+    if (k >= depth) { return; }
+    let tap = taps[k];
+    let i = win.off + u32(tap.y);
+    let jcol = win.off + u32(tap.z);
+    let m = mask(i, jcol);
+    for (var row = 0u; row < 4u; row++) {
+      let o = o0 + 4u * ty + row;
+      if (o < p.Cout) { out[copy + ((o * p.Cin + u32(tap.w)) * p.kw + i) * p.kw + jcol] = sums[row][c] * m; }
     }
   }
 }

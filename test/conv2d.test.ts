@@ -145,8 +145,9 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
   });
 });
 
-// conv2d.wgsl's tiled kernels: 64 × 64 tiles of the product (channels × pixels of the batch), 16 k
-// (channel, tap) per stage; the input gradient by the same kernel at stride 1.
+// conv2d.wgsl's tiled kernels: 64 × 64 tiles of the product (channels × pixels of the batch, or
+// channels × taps for the weight gradient), 16 along the sum per stage; the input gradient by the
+// forward's kernel at stride 1.
 describe('conv2d tiled kernels vs float64 reference', () => {
   const cases: Case[] = [
     { N: 1, Cin: 1, H: 1, W: 1, Cout: 1, kw: 1, s: 1, stride: 1, pad: 0 }, // one pixel, K = 1
@@ -158,18 +159,19 @@ describe('conv2d tiled kernels vs float64 reference', () => {
     { N: 1, Cin: 2, H: 5, W: 5, Cout: 3, kw: 1, s: 1, stride: 1, pad: 1 }, // pad > s − 1: plain input gradient
     { N: 2, Cin: 17, H: 6, W: 5, Cout: 9, kw: 9, s: 3, stride: 1, pad: 1, v: 2.4 }, // masked, window inside k_max, K = 153
     { N: 2, Cin: 3, H: 9, W: 8, Cout: 4, kw: 7, s: 7, stride: 2, pad: 3, v: 3.6 }, // masked, stride 2
+    { N: 2, Cin: 3, H: 33, W: 33, Cout: 5, kw: 5, s: 3, stride: 1, pad: 1, v: 2.1 }, // weight gradient in 2 chunks of 1089 pixels
   ];
   cases.forEach((c, i) => it(caseName(c), () => checkConv(c, 600 + i, 'tiled')));
   for (const [v, kMin, stride] of [[2.3, 1, 1], [6.1, 3, 1], [4.2, 1, 2]] as const) {
     it(`size 'fromSoftSize' v=${v} kMin=${kMin} stride ${stride} → s=${nearestOdd(v, kMin, 9)}`, () =>
       checkSoftSizeConv(engine, { N: 2, Cin: 3, H: 9, W: 8, Cout: 2 }, v, kMin, stride, 'tiled'));
   }
-  it('runs the forward as two dispatches (packing, product) and rejects an unknown variant', async () => {
+  it('runs the forward as three dispatches (tap table, packing, product) and rejects an unknown variant', async () => {
     const x = Tensor.from(engine, randomArray(new Rng(3), 2 * 3 * 8 * 8), [2, 3, 8, 8]);
     const w = Tensor.from(engine, randomArray(new Rng(4), 4 * 3 * 9), [4, 3, 3, 3]);
     const before = engine.dispatchCount;
     const y = conv2d(x, w, { variant: 'tiled' });
-    expect(engine.dispatchCount - before).toBe(2);
+    expect(engine.dispatchCount - before).toBe(3);
     expect(() => conv2d(x, w, { variant: 'fast' as ConvVariant })).toThrow(/conv2d: variant must be 'auto', 'plain', 'subgroups' or 'tiled', got fast/);
     for (const t of [x, w, y]) t.dispose();
   });
@@ -182,7 +184,7 @@ describe('conv2d tiled kernels vs float64 reference', () => {
       try {
         const before = engine.dispatchCount;
         const y = conv2d(x, w);
-        expect(engine.dispatchCount - before, variant).toBe(variant === 'plain' ? 1 : 2);
+        expect(engine.dispatchCount - before, variant).toBe(variant === 'plain' ? 1 : 3);
         ys.push(await y.toFloat32());
         y.dispose();
       } finally {

@@ -61,8 +61,10 @@ const K = {
   bwdInput: kernel('conv2d_bwd_input', [2, 3, 4, 5]),
   bwdWeight: kernel('conv2d_bwd_weight', [1, 3, 4, 5]),
   bwdSize: kernel('conv2d_bwd_size', [2, 3, 4, 5]),
-  packTiled: kernel('conv2d_pack_tiled', [2, 3, 5, 8]),
+  tapsTiled: kernel('conv2d_taps_tiled', [5, 8]),
+  packTiled: kernel('conv2d_pack_tiled', [2, 3, 5]),
   fwdTiled: defineKernel({ file: 'conv2d.wgsl', entry: 'conv2d_fwd_tiled', params: ConvParams, bindings: [1, 6, 7, 3, 5] }),
+  bwdWeightTiled: defineKernel({ file: 'conv2d.wgsl', entry: 'conv2d_bwd_weight_tiled', params: ConvParams, bindings: [1, 7, 4, 3, 5] }),
   packSubgroups: subgroupKernel('conv2d_pack_weights_sg', [2, 3, 5]),
   fwdSubgroups: subgroupKernel('conv2d_fwd_sg', [1, 6, 3, 5]),
   bwdInputSubgroups: subgroupKernel('conv2d_bwd_input_sg', [1, 6, 3, 5]),
@@ -80,10 +82,10 @@ const K = {
  * Which kernels run the convolution and its gradients: 'subgroups' (conv2d_subgroups.wgsl:
  * stride 1, 'same' padding, a device with one fixed subgroup size of 8…64, k_max − 1 ≤ that
  * size and k_max ≤ 9), 'plain' (conv2d.wgsl: any case), 'tiled' (conv2d.wgsl's workgroup-tiled
- * matrix-product kernels for the forward, and for the input gradient at stride 1; the weight
- * gradient as 'auto' would run it — the GPU layout, slower than the others on CPU adapters),
- * or 'auto' (default: subgroups where they apply, else plain). All compute the same sums; the
- * size gradient always uses conv2d.wgsl.
+ * matrix-product kernels: any case, the input gradient too at stride 1 and on the plain kernel
+ * otherwise — the GPU layout, several times slower than the others on CPU adapters), or 'auto'
+ * (default: subgroups where they apply, else plain). All compute the same sums; the size
+ * gradient always uses conv2d.wgsl's conv2d_bwd_size.
  */
 export type ConvVariant = 'auto' | 'plain' | 'subgroups' | 'tiled';
 const VARIANTS: readonly ConvVariant[] = ['auto', 'plain', 'subgroups', 'tiled'];
@@ -170,9 +172,7 @@ interface ConvPlan {
   inputParams: ConvUniforms;
   /** Forward and input gradient on conv2d_subgroups.wgsl. */
   subgroups: boolean;
-  /** Weight gradient on conv2d_subgroups.wgsl (as subgroups, except under variant 'tiled'). */
-  weightSubgroups: boolean;
-  /** Forward (and, where tiledInput, input gradient) on conv2d.wgsl's tiled kernels. */
+  /** Forward, weight gradient (and, where tiledInput, input gradient) on conv2d.wgsl's tiled kernels. */
   tiled: boolean;
   /** The input gradient on the tiled kernels: variant 'tiled' at stride 1 (and pad ≤ s − 1). */
   tiledInput: boolean;
@@ -244,7 +244,6 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
     params,
     inputParams,
     subgroups,
-    weightSubgroups: obstacle === null,
     tiled,
     // the input gradient as the stride-1 convolution of g with w transposed and flipped (padding s − 1 − pad)
     tiledInput: tiled && stride === 1 && pad <= s - 1,
@@ -320,11 +319,50 @@ function runTiled(params: ConvUniforms, flip: boolean, input: Tensor, w: Tensor,
   const { N, Cin, Cout, Ho, Wo, kw } = params;
   const depth = Cin * kw * kw; // K for the largest window: the packing is sized for it
   const packed = Tensor.empty(e, [depth * 4 * Math.ceil(Cout / 4)]);
-  const taps = Tensor.empty(e, [depth * 4]); // one vec4<i32> per k
-  e.dispatch(K.packTiled, params, [w.buffer, packed.buffer, vt.buffer, taps.buffer], grid1d(depth * 4 * Math.ceil(Cout / 4), WG), { FLIP: flip ? 1 : 0 });
+  const taps = tapTable(params, vt);
+  e.dispatch(K.packTiled, params, [w.buffer, packed.buffer, vt.buffer], grid1d(depth * 4 * Math.ceil(Cout / 4), WG), { FLIP: flip ? 1 : 0 });
   e.dispatch(K.fwdTiled, params, [input.buffer, packed.buffer, taps.buffer, out.buffer, vt.buffer], [Math.ceil((N * Ho * Wo) / TILE), Math.ceil(Cout / TILE)]);
   packed.dispose();
   taps.dispose();
+}
+
+/** The tiled kernels' table of the window's taps (conv2d_taps_tiled): one vec4<i32> per k < Cin·s². */
+function tapTable(params: ConvUniforms, vt: Tensor): Tensor {
+  const depth = params.Cin * params.kw * params.kw; // sized for the largest window
+  const taps = Tensor.empty(vt.engine, [depth * 4]);
+  vt.engine.dispatch(K.tapsTiled, params, [vt.buffer, taps.buffer], grid1d(depth, WG));
+  return taps;
+}
+
+/** Output pixels the tiled weight gradient's workgroups should reach together (GPU occupancy). */
+const TILED_WEIGHT_WORKGROUPS = 512;
+/** Fewest output pixels per chunk of the tiled weight gradient (a chunk costs a copy of dw). */
+const TILED_WEIGHT_MIN_PIXELS = 1024;
+
+/**
+ * The tiled weight gradient (conv2d_bwd_weight_tiled): the batch's output pixels split into
+ * chunks until the tiles × chunks reach TILED_WEIGHT_WORKGROUPS (at least TILED_WEIGHT_MIN_PIXELS
+ * pixels a chunk, within BWD_WEIGHT_PARTIAL_FLOATS for the chunks' copies of dw), the copies added after.
+ */
+function runTiledWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tensor {
+  const e = x.engine;
+  const { N, Cin, Cout, Ho, Wo, kw } = p.params;
+  const pixels = N * Ho * Wo;
+  const tiles = Math.ceil((Cin * kw * kw) / TILE) * Math.ceil(Cout / TILE);
+  const wanted = Math.min(Math.ceil(TILED_WEIGHT_WORKGROUPS / tiles), Math.floor(pixels / TILED_WEIGHT_MIN_PIXELS), Math.floor(BWD_WEIGHT_PARTIAL_FLOATS / p.w.size));
+  const perChunk = Math.ceil(pixels / Math.max(1, wanted));
+  const chunks = Math.ceil(pixels / perChunk);
+  const sums = Tensor.empty(e, chunks > 1 ? [chunks * p.w.size] : p.w.shape);
+  // the kernel writes the window's taps only; the rest of the k_max grid is 0
+  if (p.params.s !== kw) fillInPlace(sums, 0);
+  const taps = tapTable(p.params, vt);
+  const params = { ...p.params, nchunk: perChunk };
+  e.dispatch(K.bwdWeightTiled, params, [x.buffer, taps.buffer, g.buffer, sums.buffer, vt.buffer], [Math.ceil((Cin * kw * kw) / TILE), Math.ceil(Cout / TILE), chunks]);
+  taps.dispose();
+  if (chunks === 1) return sums;
+  const dw = sumRows(sums, chunks, p.w.shape);
+  sums.dispose();
+  return dw;
 }
 
 /**
@@ -373,7 +411,8 @@ function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor, packed:
 
 function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tensor {
   const engine = x.engine;
-  if (!p.weightSubgroups) {
+  if (p.tiled) return runTiledWeight(p, x, g, vt);
+  if (!p.subgroups) {
     const dw = Tensor.empty(engine, p.w.shape);
     engine.dispatch(K.bwdWeight, p.params, [x.buffer, dw.buffer, g.buffer, vt.buffer], p.grids.bwdWeight);
     return dw;
