@@ -236,21 +236,25 @@ const CONV_ROWS: [ConvShape, number[]][] = [
   [{ N: 32, HW: 32, Cin: 32, Cout: 64 }, [1, 3, 5, 7, 9]],
   [{ N: 32, HW: 16, Cin: 64, Cout: 128 }, [3, 7]],
 ];
+/** FLOPs of one pass of an s × s conv of shape c (the formula at the top of this file). */
+const convFlops = (c: ConvShape, s: number) => 2 * c.N * c.HW * c.HW * c.Cin * c.Cout * s * s;
+const convShapeName = (c: ConvShape) => `N=${c.N} ${c.HW}×${c.HW} ${c.Cin}→${c.Cout}`;
+/** A markdown table's header row and separator. */
+const tableHead = (columns: string[]) => out(`| ${columns.join(' | ')} |\n|${'---|'.repeat(columns.length)}`);
 
 if (only.has('conv')) {
   out('\n## conv2d (unmasked, stride 1, same padding, variant "auto")\n');
   out('effconv and TF.js alternate rep by rep, and each rep also times the FMA peak kernel: "% peak" is against the best of those ("row peak"), so both ratios compare figures from the same few seconds.\n');
-  out('| shape | k | fwd ms | fwd GFLOP/s | bwd-input ms | bwd-input GFLOP/s | bwd-weight ms | bwd-weight GFLOP/s | fwd+bwd GFLOP/s | fwd % peak | fwd+bwd % peak | TF.js fwd GFLOP/s | TF.js fwd+bwd GFLOP/s | × TF.js fwd | × TF.js fwd+bwd | row peak GFLOP/s |');
-  out('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  tableHead(['shape', 'k', 'fwd ms', 'fwd GFLOP/s', 'bwd-input ms', 'bwd-input GFLOP/s', 'bwd-weight ms', 'bwd-weight GFLOP/s', 'fwd+bwd GFLOP/s', 'fwd % peak', 'fwd+bwd % peak', 'TF.js fwd GFLOP/s', 'TF.js fwd+bwd GFLOP/s', '× TF.js fwd', '× TF.js fwd+bwd', 'row peak GFLOP/s']);
   const rows: ConvRow[] = [];
   for (const [c, ks] of CONV_ROWS) {
     for (const k of ks) {
-      const flops = 2 * c.N * c.HW * c.HW * c.Cin * c.Cout * k * k;
+      const flops = convFlops(c, k);
       const e = await convRow(c, k);
       const p = e.peer;
       const fbMs = e.fwd.medianMs + e.bwdIn.medianMs + e.bwdW.medianMs;
       const row = {
-        shape: `N=${c.N} ${c.HW}×${c.HW} ${c.Cin}→${c.Cout}`,
+        shape: convShapeName(c),
         k,
         flops,
         ...(e.peak > 0 ? { peakGflops: e.peak } : {}),
@@ -275,12 +279,11 @@ if (only.has('conv')) {
 if (only.has('tiled')) {
   out('\n## conv2d, workgroup-tiled kernels (variant "tiled") against "auto"\n');
   out('The tiled kernels (64 × 64 tiles of the implicit matrix product, 16 along the sum per stage in workgroup memory) run all three passes. Medians of the two variants timed alternately.\n');
-  out('| shape | k | tiled fwd ms | tiled fwd GFLOP/s | tiled fwd % peak | tiled bwd-input ms | tiled bwd-weight ms | tiled fwd+bwd GFLOP/s | tiled fwd+bwd % peak | "auto" fwd ms | "auto" fwd+bwd ms | tiled / "auto" fwd | tiled / "auto" fwd+bwd |');
-  out('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  tableHead(['shape', 'k', 'tiled fwd ms', 'tiled fwd GFLOP/s', 'tiled fwd % peak', 'tiled bwd-input ms', 'tiled bwd-weight ms', 'tiled fwd+bwd GFLOP/s', 'tiled fwd+bwd % peak', '"auto" fwd ms', '"auto" fwd+bwd ms', 'tiled / "auto" fwd', 'tiled / "auto" fwd+bwd']);
   const rows: unknown[] = [];
   for (const [c, ks] of CONV_ROWS) {
     for (const k of ks) {
-      const flops = 2 * c.N * c.HW * c.HW * c.Cin * c.Cout * k * k;
+      const flops = convFlops(c, k);
       const passes = { tiled: effconvPasses(c, k, k, undefined, 'tiled'), auto: effconvPasses(c, k) };
       const passNames = ['fwd', 'bwdIn', 'bwdW'] as const;
       const times = { tiled: { fwd: [] as Timing[], bwdIn: [] as Timing[], bwdW: [] as Timing[] }, auto: { fwd: [] as Timing[], bwdIn: [] as Timing[], bwdW: [] as Timing[] } };
@@ -294,7 +297,7 @@ if (only.has('tiled')) {
       const t = { fwd: combine(times.tiled.fwd), bwdIn: combine(times.tiled.bwdIn), bwdW: combine(times.tiled.bwdW) };
       const a = { fwd: combine(times.auto.fwd), bwdIn: combine(times.auto.bwdIn), bwdW: combine(times.auto.bwdW) };
       const total = (v: typeof t) => v.fwd.medianMs + v.bwdIn.medianMs + v.bwdW.medianMs;
-      const shape = `N=${c.N} ${c.HW}×${c.HW} ${c.Cin}→${c.Cout}`;
+      const shape = convShapeName(c);
       rows.push({ shape, k, flops, tiled: t, auto: a });
       out(
         `| ${shape} | ${k} | ${f2(t.fwd.medianMs)} | ${f2(gf(flops, t.fwd.medianMs))} | ${pct(gf(flops, t.fwd.medianMs))} | ${f2(t.bwdIn.medianMs)} | ${f2(t.bwdW.medianMs)} | ${f2(gf(3 * flops, total(t)))} | ${pct(gf(3 * flops, total(t)))} | ` +
@@ -312,7 +315,7 @@ if (only.has('masked')) {
   out('|---|---|---|---|---|---|---|---|---|');
   const rows: unknown[] = [];
   for (let s = 1; s <= 9; s += 2) {
-    const flops = 2 * c.N * c.HW * c.HW * c.Cin * c.Cout * s * s;
+    const flops = convFlops(c, s);
     const m = await effconvConv(c, s, 9, s / 2 + 0.3);
     const plain = s === 3 ? await effconvConv(c, 3) : null;
     const total = (r: typeof m) => r.fwd.medianMs + r.bwdIn.medianMs + r.bwdW.medianMs;

@@ -391,6 +391,22 @@ const TK: u32 = 16u;    // k per stage
 var<workgroup> tile_a: array<vec4f, 256>;  // [TK][TILE / 4]: 4 rows of A per vec4
 var<workgroup> tile_b: array<vec4f, 256>;  // [TK][TILE / 4]: 4 columns of B per vec4
 
+// One stage, once every invocation has staged its values: adds invocation t's 4 × 4 products —
+// rows 4·(t / 16) … + 3 of tile_a, columns 4·(t mod 16) … + 3 of tile_b — to acc (acc[i]: row i,
+// a vec4 over the 4 columns), then waits until the slices may be overwritten.
+fn multiply_stage(acc: ptr<function, array<vec4f, 4>>, t: u32) {
+  workgroupBarrier();
+  for (var q = 0u; q < TK; q++) {
+    let av4 = tile_a[q * (TILE / 4u) + t / 16u];
+    let bv4 = tile_b[q * (TILE / 4u) + t % 16u];
+    (*acc)[0] += av4.x * bv4;
+    (*acc)[1] += av4.y * bv4;
+    (*acc)[2] += av4.z * bv4;
+    (*acc)[3] += av4.w * bv4;
+  }
+  workgroupBarrier();
+}
+
 @compute @workgroup_size(WG)
 fn conv2d_taps_tiled(@builtin(global_invocation_id) gid: vec3u) {
   let s = window().s;
@@ -447,12 +463,9 @@ fn conv2d_fwd_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation
   let ix0 = i32((r % p.Wo) * p.stride) - win.pad;
   let base = i32((j / plane) * p.Cin * p.H * p.W) + iy0 * i32(p.W) + ix0;
   let qa = wid.y * (TILE / 4u) + t % 16u;  // the vec4 of A rows this invocation stages
-  let ty = t / 16u;  // this invocation's rows 4·ty … 4·ty + 3 of the tile
-  let tx = t % 16u;  // and its columns 4·tx … 4·tx + 3
-  var acc0 = vec4f(0.0);
-  var acc1 = vec4f(0.0);
-  var acc2 = vec4f(0.0);
-  var acc3 = vec4f(0.0);
+  let ty = t / 16u;
+  let tx = t % 16u;
+  var sums = array<vec4f, 4>();  // rows 4·ty … + 3 (channels) × columns 4·tx … + 3
   for (var k0 = 0u; k0 < depth; k0 += TK) {
     let ka = k0 + t / 16u;
     var av = vec4f(0.0);
@@ -470,18 +483,8 @@ fn conv2d_fwd_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation
       }
       tile_b[row * (TILE / 4u) + lc / 4u][lc % 4u] = bv;
     }
-    workgroupBarrier();
-    for (var q = 0u; q < TK; q++) {
-      let av4 = tile_a[q * (TILE / 4u) + ty];
-      let bv4 = tile_b[q * (TILE / 4u) + tx];
-      acc0 += av4.x * bv4;
-      acc1 += av4.y * bv4;
-      acc2 += av4.z * bv4;
-      acc3 += av4.w * bv4;
-    }
-    workgroupBarrier();
+    multiply_stage(&sums, t);
   }
-  let sums = array<vec4f, 4>(acc0, acc1, acc2, acc3);
   let m0 = wid.y * TILE + 4u * ty;
   for (var c = 0u; c < 4u; c++) {
     let col = col0 + 4u * tx + c;
@@ -508,12 +511,9 @@ fn conv2d_bwd_weight_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let e = t / TK;
   var taps_of = array<vec4i, 4>();
   for (var i = 0u; i < 4u; i++) { taps_of[i] = taps[min(k0 + e + 16u * i, depth - 1u)]; }
-  let ty = t / 16u;  // this invocation's channels 4·ty … 4·ty + 3 of the tile
-  let tx = t % 16u;  // and its taps 4·tx … 4·tx + 3
-  var acc0 = vec4f(0.0);
-  var acc1 = vec4f(0.0);
-  var acc2 = vec4f(0.0);
-  var acc3 = vec4f(0.0);
+  let ty = t / 16u;
+  let tx = t % 16u;
+  var sums = array<vec4f, 4>();  // rows 4·ty … + 3 (channels) × columns 4·tx … + 3
   for (var j0 = first; j0 < last; j0 += TK) {
     let j = j0 + jj;
     let has_pixel = j < last;
@@ -535,18 +535,8 @@ fn conv2d_bwd_weight_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
       if (has_pixel && k0 + e + 16u * i < depth && iy >= 0 && iy < i32(p.H) && ix >= 0 && ix < i32(p.W)) { xv = x[u32(base + tap.x)]; }
       tile_b[jj * (TILE / 4u) + (e + 16u * i) / 4u][e % 4u] = xv;
     }
-    workgroupBarrier();
-    for (var q = 0u; q < TK; q++) {
-      let av4 = tile_a[q * (TILE / 4u) + ty];
-      let bv4 = tile_b[q * (TILE / 4u) + tx];
-      acc0 += av4.x * bv4;
-      acc1 += av4.y * bv4;
-      acc2 += av4.z * bv4;
-      acc3 += av4.w * bv4;
-    }
-    workgroupBarrier();
+    multiply_stage(&sums, t);
   }
-  let sums = array<vec4f, 4>(acc0, acc1, acc2, acc3);
   let copy = wid.z * p.Cout * p.Cin * p.kw * p.kw;
   for (var c = 0u; c < 4u; c++) {
     let k = k0 + 4u * tx + c;
