@@ -305,7 +305,27 @@ if (only.has('tiled')) {
       );
     }
   }
-  report.tiled = rows;
+  // whole fmnist-6 steps (batch 128) on each variant: the engine's convVariant, alternated rep by rep
+  const { search, finalOf, step, B } = await fmnistSteppers(engine);
+  const final3 = finalOf(PRESETS['fmnist-6']!.layers.map(() => 3));
+  const steps: Record<string, Record<'tiled' | 'auto', Timing[]>> = { search: { tiled: [], auto: [] }, final: { tiled: [], auto: [] } };
+  for (let r = 0; r < reps; r++) {
+    for (const variant of ['tiled', 'auto'] as const) {
+      engine.convVariant = variant;
+      for (const [name, s] of [['search', search], ['final', final3]] as const) steps[name]![variant].push(await step(s, 1)); // each after a warm-up step
+    }
+  }
+  engine.convVariant = 'auto';
+  out(`\nfmnist-6 steps, batch ${B}, on each variant (alternated):\n`);
+  tableHead(['step', 'tiled ms', '"auto" ms', 'tiled / "auto"']);
+  const stepRows: Record<string, unknown> = {};
+  for (const [name, label] of [['search', 'search step (sizes from the soft sizes)'], ['final', 'final-training step, 3×3']] as const) {
+    const t = combine(steps[name]!.tiled);
+    const a = combine(steps[name]!.auto);
+    stepRows[name] = { tiled: t, auto: a };
+    out(`| ${label} | ${f2(t.medianMs)} | ${f2(a.medianMs)} | ${f2(t.medianMs / a.medianMs)} |`);
+  }
+  report.tiled = { rows, steps: stepRows };
 }
 
 if (only.has('masked')) {
@@ -418,22 +438,29 @@ if (only.has('mask')) {
   out(`\n## Gaussian mask (k = 9)\n\nforward ${(1000 * fwd.medianMs).toFixed(1)} µs, forward+backward ${(1000 * fb.medianMs).toFixed(1)} µs (dispatch-bound: 81 taps).`);
 }
 
-async function e2e(eng: EngineT) {
+/** The end-to-end steppers: fmnist-6 at batch 128, a 100 k budget, one random batch. */
+async function fmnistSteppers(eng: EngineT) {
   const spec = PRESETS['fmnist-6']!;
   const B = 128;
   const data = rand(B * 784);
   const y = Int32Array.from({ length: B }, () => rng.int(10));
   const target = resolveBudget(spec, { kMin: 1, kMax: 9 }, 100_000);
   const search = new Search(eng, spec, { kMin: 1, kMax: 9, target, lambda: 2, lossKind: 'symmetric', batch: B, lr: 1e-3, seed: 0, logEvery: 1000 });
-  // the search's cost is compared with final training at the sizes the search starts from
-  const sizes = (await search.softSizes()).map((v) => hardSize(v, 1, 9));
   const finalOf = (ks: number[]) => new FinalTraining(eng, spec, ks, { batch: B, lr: 1e-3, steps: 1000, seed: 0, logEvery: 1000 });
-  const step = async (s: Search | FinalTraining) => {
+  /** One step of s timed over `n` reps (after a warm-up). */
+  const step = async (s: Search | FinalTraining, n = reps) => {
     s.x.write(data);
-    const t = await timeGpu(eng, () => s.run(y), reps);
+    const t = await timeGpu(eng, () => s.run(y), n);
     await s.flush();
     return t;
   };
+  return { spec, B, y, search, finalOf, step };
+}
+
+async function e2e(eng: EngineT) {
+  const { spec, B, y, search, finalOf, step } = await fmnistSteppers(eng);
+  // the search's cost is compared with final training at the sizes the search starts from
+  const sizes = (await search.softSizes()).map((v) => hardSize(v, 1, 9));
   // the CPU side of a step: dispatches, submits, and the time to encode them (run() until it returns)
   const cpuSide = async (s: Search | FinalTraining) => {
     const encodeMs: number[] = [];
