@@ -365,10 +365,10 @@ fn conv2d_bwd_size(@builtin(global_invocation_id) gid: vec3u) {
 // column j an output pixel n·Ho·Wo + oy·Wo + ox of the whole batch, and k = (c·s + a)·s + b runs
 // over input channel and tap. A is the masked s × s window packed k-major (conv2d_pack_tiled),
 // B is never stored: its element (k, j) is the input under tap (a, b) of pixel j, or padding,
-// found through a table of the taps (conv2d_taps_tiled). A workgroup computes a 64 × 64 tile of
-// C; per stage of 16 along the sum it stages two 16 × 64 slices of the factors in workgroup
-// memory (four values of each per invocation) and each invocation adds 4 rows × 4 columns of
-// products, reading a vec4 of each slice per step. This is the classic GPU layout: on lavapipe
+// found through a table of the taps (conv2d_taps_tiled). A workgroup computes a TM × TN tile of
+// C (64 × 64, or 32 × 128 for products of at most 32 rows); per stage of 16 along the sum it
+// stages the two factors' slices in workgroup memory and each invocation adds 4 rows × 4 columns
+// of products, reading a vec4 of each slice per step. This is the classic GPU layout: on lavapipe
 // its barriers and per-lane workgroup loads make it slower than the register-blocked and
 // subgroup kernels, so 'auto' never picks it (variant 'tiled').
 //   conv2d_taps_tiled          taps_out[k] = (offset (c·H + a)·W + b, a, b, c) for k < K = C·s²
@@ -386,19 +386,24 @@ fn conv2d_bwd_size(@builtin(global_invocation_id) gid: vec3u) {
 //                              z·Cout·Cin·kw²; the copies are added after); only the window's taps
 //                              are written.
 
-const TILE: u32 = 64u;  // rows (channels) and columns (pixels) of C per workgroup
-const TK: u32 = 16u;    // k per stage
-var<workgroup> tile_a: array<vec4f, 256>;  // [TK][TILE / 4]: 4 rows of A per vec4
-var<workgroup> tile_b: array<vec4f, 256>;  // [TK][TILE / 4]: 4 columns of B per vec4
+// Rows of C per workgroup (TM: 32 or 64, the smaller where it holds the product's rows, so a
+// layer of few channels leaves less of a tile idle; 16 would need more than WebGPU's default
+// 16 KiB of workgroup memory for B's 16 × 256 slice) and columns (TN): 4096 outputs, 4 × 4 per
+// invocation.
+override TM: u32 = 64u;
+override TN: u32 = 4096u / TM;
+const TK: u32 = 16u;  // steps of the sum per stage
+var<workgroup> tile_a: array<vec4f, TK * TM / 4u>;  // [TK][TM / 4]: 4 rows of A per vec4
+var<workgroup> tile_b: array<vec4f, TK * TN / 4u>;  // [TK][TN / 4]: 4 columns of B per vec4
 
 // One stage, once every invocation has staged its values: adds invocation t's 4 × 4 products —
-// rows 4·(t / 16) … + 3 of tile_a, columns 4·(t mod 16) … + 3 of tile_b — to acc (acc[i]: row i,
-// a vec4 over the 4 columns), then waits until the slices may be overwritten.
+// rows 4·(t / (TN/4)) … + 3 of tile_a, columns 4·(t mod (TN/4)) … + 3 of tile_b — to acc
+// (acc[i]: row i, a vec4 over the 4 columns), then waits until the slices may be overwritten.
 fn multiply_stage(acc: ptr<function, array<vec4f, 4>>, t: u32) {
   workgroupBarrier();
   for (var q = 0u; q < TK; q++) {
-    let av4 = tile_a[q * (TILE / 4u) + t / 16u];
-    let bv4 = tile_b[q * (TILE / 4u) + t % 16u];
+    let av4 = tile_a[q * (TM / 4u) + t / (TN / 4u)];
+    let bv4 = tile_b[q * (TN / 4u) + t % (TN / 4u)];
     (*acc)[0] += av4.x * bv4;
     (*acc)[1] += av4.y * bv4;
     (*acc)[2] += av4.z * bv4;
@@ -453,26 +458,27 @@ fn conv2d_fwd_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation
   let quads = (p.Cout + 3u) / 4u;     // vec4s per k of a4
   let plane = p.Ho * p.Wo;
   let cols = p.N * plane;
-  let col0 = wid.x * TILE;
+  let col0 = wid.x * TN;
   // the column of B this invocation stages (the same at every stage), and its window's corner
-  let lc = t % TILE;
+  let lc = t % TN;
   let has_col = col0 + lc < cols;
   let j = min(col0 + lc, cols - 1u);
   let r = j % plane;
   let iy0 = i32((r / p.Wo) * p.stride) - win.pad;
   let ix0 = i32((r % p.Wo) * p.stride) - win.pad;
   let base = i32((j / plane) * p.Cin * p.H * p.W) + iy0 * i32(p.W) + ix0;
-  let qa = wid.y * (TILE / 4u) + t % 16u;  // the vec4 of A rows this invocation stages
-  let ty = t / 16u;
-  let tx = t % 16u;
+  // A's slice: TK × TM / 4 vec4s, one per invocation t < TK · TM / 4 (all of them at TM = 64)
+  let stages_a = t < TK * TM / 4u;
+  let qa = wid.y * (TM / 4u) + t % (TM / 4u);
   var sums = array<vec4f, 4>();  // rows 4·ty … + 3 (channels) × columns 4·tx … + 3
   for (var k0 = 0u; k0 < depth; k0 += TK) {
-    let ka = k0 + t / 16u;
-    var av = vec4f(0.0);
-    if (ka < depth && qa < quads) { av = a4[ka * quads + qa]; }
-    tile_a[t] = av;
-    for (var i = 0u; i < TK; i += 4u) {
-      let row = t / TILE + i;
+    if (stages_a) {
+      let ka = k0 + t / (TM / 4u);
+      var av = vec4f(0.0);
+      if (ka < depth && qa < quads) { av = a4[ka * quads + qa]; }
+      tile_a[t] = av;
+    }
+    for (var row = t / TN; row < TK; row += 256u / TN) {
       let kb = k0 + row;
       var bv = 0.0;
       if (kb < depth && has_col) {
@@ -481,13 +487,13 @@ fn conv2d_fwd_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation
         let ix = ix0 + tap.z;
         if (iy >= 0 && iy < i32(p.H) && ix >= 0 && ix < i32(p.W)) { bv = x[u32(base + tap.x)]; }
       }
-      tile_b[row * (TILE / 4u) + lc / 4u][lc % 4u] = bv;
+      tile_b[row * (TN / 4u) + lc / 4u][lc % 4u] = bv;
     }
     multiply_stage(&sums, t);
   }
-  let m0 = wid.y * TILE + 4u * ty;
+  let m0 = wid.y * TM + 4u * (t / (TN / 4u));
   for (var c = 0u; c < 4u; c++) {
-    let col = col0 + 4u * tx + c;
+    let col = col0 + 4u * (t % (TN / 4u)) + c;
     if (col >= cols) { return; }
     let n = col / plane;
     let at = col % plane;
@@ -504,15 +510,12 @@ fn conv2d_bwd_weight_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let plane = p.Ho * p.Wo;
   let first = wid.z * p.nchunk;  // this chunk's output pixels of the batch
   let last = min(first + p.nchunk, p.N * plane);
-  let o0 = wid.y * TILE;
-  let k0 = wid.x * TILE;
-  // staged per step: pixel jj = t mod 16 of the stage, for rows (channels) and columns (taps) e + 16·i
+  let o0 = wid.y * TM;
+  let k0 = wid.x * TN;
+  // staged per step: pixel jj = t mod 16 of the stage, for rows (channels) e + 16·i, i < TM / 16,
+  // and columns (taps) e + 16·i, i < TN / 16
   let jj = t % TK;
   let e = t / TK;
-  var taps_of = array<vec4i, 4>();
-  for (var i = 0u; i < 4u; i++) { taps_of[i] = taps[min(k0 + e + 16u * i, depth - 1u)]; }
-  let ty = t / 16u;
-  let tx = t % 16u;
   var sums = array<vec4f, 4>();  // rows 4·ty … + 3 (channels) × columns 4·tx … + 3
   for (var j0 = first; j0 < last; j0 += TK) {
     let j = j0 + jj;
@@ -523,30 +526,33 @@ fn conv2d_bwd_weight_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     let iy0 = i32((r / p.Wo) * p.stride) - win.pad;
     let ix0 = i32((r % p.Wo) * p.stride) - win.pad;
     let base = i32(n * p.Cin * p.H * p.W) + iy0 * i32(p.W) + ix0;
-    for (var i = 0u; i < 4u; i++) {
+    for (var i = 0u; i < TM / 16u; i++) {
       let o = o0 + e + 16u * i;
       var gv = 0.0;
       if (has_pixel && o < p.Cout) { gv = g[(n * p.Cout + o) * plane + r]; }
-      tile_a[jj * (TILE / 4u) + (e + 16u * i) / 4u][e % 4u] = gv;
-      let tap = taps_of[i];
+      tile_a[jj * (TM / 4u) + (e + 16u * i) / 4u][e % 4u] = gv;
+    }
+    for (var i = 0u; i < TN / 16u; i++) {
+      let k = k0 + e + 16u * i;
+      let tap = taps[min(k, depth - 1u)];
       let iy = iy0 + tap.y;
       let ix = ix0 + tap.z;
       var xv = 0.0;
-      if (has_pixel && k0 + e + 16u * i < depth && iy >= 0 && iy < i32(p.H) && ix >= 0 && ix < i32(p.W)) { xv = x[u32(base + tap.x)]; }
-      tile_b[jj * (TILE / 4u) + (e + 16u * i) / 4u][e % 4u] = xv;
+      if (has_pixel && k < depth && iy >= 0 && iy < i32(p.H) && ix >= 0 && ix < i32(p.W)) { xv = x[u32(base + tap.x)]; }
+      tile_b[jj * (TN / 4u) + (e + 16u * i) / 4u][e % 4u] = xv;
     }
     multiply_stage(&sums, t);
   }
   let copy = wid.z * p.Cout * p.Cin * p.kw * p.kw;
   for (var c = 0u; c < 4u; c++) {
-    let k = k0 + 4u * tx + c;
+    let k = k0 + 4u * (t % (TN / 4u)) + c;
     if (k >= depth) { return; }
     let tap = taps[k];
     let i = win.off + u32(tap.y);
     let jcol = win.off + u32(tap.z);
     let m = mask(i, jcol);
     for (var row = 0u; row < 4u; row++) {
-      let o = o0 + 4u * ty + row;
+      let o = o0 + 4u * (t / (TN / 4u)) + row;
       if (o < p.Cout) { out[copy + ((o * p.Cin + u32(tap.w)) * p.kw + i) * p.kw + jcol] = sums[row][c] * m; }
     }
   }

@@ -90,8 +90,14 @@ const K = {
 export type ConvVariant = 'auto' | 'plain' | 'subgroups' | 'tiled';
 const VARIANTS: readonly ConvVariant[] = ['auto', 'plain', 'subgroups', 'tiled'];
 
-/** Rows and columns of the product per workgroup of the tiled kernels (TILE in conv2d.wgsl). */
-const TILE = 64;
+/**
+ * Rows (TM) and columns (TN) of the product per workgroup of the tiled kernels (conv2d.wgsl):
+ * 32 × 128 where the product has at most 32 rows (channels), else 64 × 64.
+ */
+function tiledTile(rows: number): { TM: number; TN: number } {
+  const TM = rows <= 32 ? 32 : 64;
+  return { TM, TN: 4096 / TM };
+}
 
 /** Why the subgroup kernels cannot run this convolution, or null when they can. */
 function subgroupObstacle(engine: Engine, kw: number, stride: number, same: boolean, pixels: number): string | null {
@@ -225,9 +231,9 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
   const obstacle = variant === 'plain' ? 'plain requested' : subgroupObstacle(x.engine, kw, stride, pad === (s - 1) / 2, N * H * W);
   if (variant === 'subgroups' && obstacle) throw new RangeError(`${op}: the subgroup kernels cannot run this convolution: ${obstacle}`);
   const tiled = variant === 'tiled';
-  // the tiled kernels' grid: x over blocks of TILE output pixels of the batch, y over blocks of TILE channels
-  if (tiled && Math.ceil((N * Math.max(Ho * Wo, H * W)) / TILE) > 65535) {
-    throw new ShapeError(op, `the tiled kernels take at most ${65535 * TILE} pixels per channel over the batch, got ${N * Math.max(Ho * Wo, H * W)}`);
+  // the tiled kernels' grid: x over blocks of TN (≥ 64) output pixels of the batch, y over blocks of channels
+  if (tiled && Math.ceil((N * Math.max(Ho * Wo, H * W)) / 64) > 65535) {
+    throw new ShapeError(op, `the tiled kernels take at most ${65535 * 64} pixels per channel over the batch, got ${N * Math.max(Ho * Wo, H * W)}`);
   }
   const subgroups = obstacle === null && !tiled;
   const weightGradient = opts.weightGradient ?? 'auto';
@@ -321,7 +327,8 @@ function runTiled(params: ConvUniforms, flip: boolean, input: Tensor, w: Tensor,
   const packed = Tensor.empty(e, [depth * 4 * Math.ceil(Cout / 4)]);
   const taps = tapTable(params, vt);
   e.dispatch(K.packTiled, params, [w.buffer, packed.buffer, vt.buffer], grid1d(depth * 4 * Math.ceil(Cout / 4), WG), { FLIP: flip ? 1 : 0 });
-  e.dispatch(K.fwdTiled, params, [input.buffer, packed.buffer, taps.buffer, out.buffer, vt.buffer], [Math.ceil((N * Ho * Wo) / TILE), Math.ceil(Cout / TILE)]);
+  const { TM, TN } = tiledTile(Cout);
+  e.dispatch(K.fwdTiled, params, [input.buffer, packed.buffer, taps.buffer, out.buffer, vt.buffer], [Math.ceil((N * Ho * Wo) / TN), Math.ceil(Cout / TM)], { TM });
   packed.dispose();
   taps.dispose();
 }
@@ -348,7 +355,8 @@ function runTiledWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tensor {
   const e = x.engine;
   const { N, Cin, Cout, Ho, Wo, kw } = p.params;
   const pixels = N * Ho * Wo;
-  const tiles = Math.ceil((Cin * kw * kw) / TILE) * Math.ceil(Cout / TILE);
+  const { TM, TN } = tiledTile(Cout);
+  const tiles = Math.ceil((Cin * kw * kw) / TN) * Math.ceil(Cout / TM);
   const wanted = Math.min(Math.ceil(TILED_WEIGHT_WORKGROUPS / tiles), Math.floor(pixels / TILED_WEIGHT_MIN_PIXELS), Math.floor(BWD_WEIGHT_PARTIAL_FLOATS / p.w.size));
   const perChunk = Math.ceil(pixels / Math.max(1, wanted));
   const chunks = Math.ceil(pixels / perChunk);
@@ -357,7 +365,7 @@ function runTiledWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tensor {
   if (p.params.s !== kw) fillInPlace(sums, 0);
   const taps = tapTable(p.params, vt);
   const params = { ...p.params, nchunk: perChunk };
-  e.dispatch(K.bwdWeightTiled, params, [x.buffer, taps.buffer, g.buffer, sums.buffer, vt.buffer], [Math.ceil((Cin * kw * kw) / TILE), Math.ceil(Cout / TILE), chunks]);
+  e.dispatch(K.bwdWeightTiled, params, [x.buffer, taps.buffer, g.buffer, sums.buffer, vt.buffer], [Math.ceil((Cin * kw * kw) / TN), Math.ceil(Cout / TM), chunks], { TM });
   taps.dispose();
   if (chunks === 1) return sums;
   const dw = sumRows(sums, chunks, p.w.shape);
