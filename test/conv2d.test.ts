@@ -173,7 +173,11 @@ describe('conv2d tiled kernels vs float64 reference', () => {
     const y = conv2d(x, w, { variant: 'tiled' });
     expect(engine.dispatchCount - before).toBe(3);
     expect(() => conv2d(x, w, { variant: 'fast' as ConvVariant })).toThrow(/conv2d: variant must be 'auto', 'plain', 'subgroups' or 'tiled', got fast/);
-    for (const t of [x, w, y]) t.dispose();
+    // the grid's 65535 workgroups of at least 64 pixels
+    const big = Tensor.empty(engine, [1, 1, 2100, 2100]);
+    const w1 = Tensor.from(engine, [1], [1, 1, 1, 1]);
+    expect(() => conv2d(big, w1, { variant: 'tiled' })).toThrow(/conv2d: the tiled kernels take at most 4194240 pixels per channel over the batch, got 4410000/);
+    for (const t of [x, w, y, big, w1]) t.dispose();
   });
   it("the engine's convVariant is the default of calls that name none", async () => {
     const x = Tensor.from(engine, randomArray(new Rng(5), 2 * 3 * 6 * 6), [2, 3, 6, 6]);

@@ -142,7 +142,7 @@ export interface Conv2dOptions {
    * construction) or a number (checked: finite and > 0).
    */
   softSize?: Tensor | number;
-  /** Kernel variant for the forward and input gradient (default: the engine's convVariant, 'auto'); see ConvVariant. */
+  /** Kernel variant (default: the engine's convVariant, itself 'auto' by default); see ConvVariant. */
   variant?: ConvVariant;
   /**
    * The subgroup weight-gradient kernel for inputs of more than 6 channels (default 'auto'):
@@ -341,7 +341,7 @@ function tapTable(params: ConvUniforms, vt: Tensor): Tensor {
   return taps;
 }
 
-/** Output pixels the tiled weight gradient's workgroups should reach together (GPU occupancy). */
+/** Workgroups (tiles × chunks of pixels) the tiled weight gradient should reach, to fill a GPU. */
 const TILED_WEIGHT_WORKGROUPS = 512;
 /** Fewest output pixels per chunk of the tiled weight gradient (a chunk costs a copy of dw). */
 const TILED_WEIGHT_MIN_PIXELS = 1024;
