@@ -22,7 +22,8 @@
 //                      pairs of one grid tap
 //   conv2d_bwd_size    t[i,j] = Σ_{o,c} dw[o,c,i,j] w[o,c,i,j] · 2 r² / v³ (dm/dv = m·2r²/v³, and
 //                      dw already carries m); dL/dv = Σ t via reduce.wgsl. One invocation per tap.
-// Out-of-range input positions are zero padding.
+// Out-of-range input positions are zero padding. The same three passes as workgroup-tiled matrix
+// products, for GPUs (variant 'tiled'), are at the end of the file.
 
 struct ConvParams {
   N: u32,
@@ -50,8 +51,8 @@ struct ConvParams {
 @group(0) @binding(4) var<storage, read> g: array<f32>;          // upstream gradient (or dw for bwd_size)
 @group(0) @binding(5) var<storage, read> size_v: array<f32>;     // soft size v (1 element)
 @group(0) @binding(6) var<storage, read> a4: array<vec4f>;       // the tiled kernels' packed weights (conv2d_pack_tiled)
-@group(0) @binding(7) var<storage, read> taps: array<vec4i>;     // their tap table (conv2d_pack_tiled)
-@group(0) @binding(8) var<storage, read_write> taps_out: array<vec4i>;
+@group(0) @binding(7) var<storage, read> taps: array<vec4i>;     // their tap table (conv2d_taps_tiled)
+@group(0) @binding(8) var<storage, read_write> taps_out: array<vec4i>;  // the tap table, written
 
 override WG: u32 = 64;
 // conv2d_pack_tiled: pack for the input gradient (w transposed and flipped) instead of the forward.
