@@ -25,7 +25,7 @@ describe('effconv CLI', () => {
   it('--help lists the commands and options', async () => {
     const r = await effconv('--help');
     expect(r.code).toBe(0);
-    for (const w of ['search', 'train', 'eval', 'demo', 'info', '--budget', '--resume', '--spec']) expect(r.out).toContain(w);
+    for (const w of ['search', 'train', 'eval', 'demo', 'info', 'kernels', '--budget', '--resume', '--spec', '--conv-kernels']) expect(r.out).toContain(w);
   });
 
   it('info names the adapter, its features and the subgroup size the kernels are chosen by', async () => {
@@ -66,6 +66,22 @@ describe('effconv CLI', () => {
     expect((await effconv('train', '--sizes', '3,3')).err).toMatch(/--sizes has 2 values but fmnist-6 has 6 conv layers/);
     expect((await effconv('frobnicate')).err).toMatch(/unknown command "frobnicate"/);
     expect((await effconv('search', '--conv-kernels', 'fast')).err).toMatch(/--conv-kernels must be one of auto, plain, subgroups, tiled, got "fast"/);
+  });
+
+  it('kernels times a search and a final step with each kernel family and names the fastest', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kernels-'));
+    const spec = join(dir, 'spec.json');
+    writeFileSync(spec, JSON.stringify({ name: 'tiny16', input: [1, 16, 16], classes: 10, layers: [{ out: 4 }, { out: 8, pool: 'max' }] }));
+    const r = await effconv('kernels', '--spec', spec, '--dataset', 'mnist-json', '--budget', '0.5', '--k-max', '5', '--batch', '8', '--reps', '1');
+    expect(r.err).not.toMatch(/effconv:/);
+    expect(r.code).toBe(0);
+    const rows = [...r.out.matchAll(/^\| (auto|plain|tiled) \| ([\d.]+) \((\d+) images\/s\) \| ([\d.]+) \((\d+) images\/s\) \|$/gm)];
+    expect(rows.map((m) => m[1])).toEqual(['auto', 'plain', 'tiled']);
+    for (const m of rows) expect(Number(m[2]) > 0 && Number(m[4]) > 0, m[0]).toBe(true);
+    // the named family is the one with the least search + final time in the table
+    const best = rows.reduce((a, b) => (Number(b[2]) + Number(b[4]) < Number(a[2]) + Number(a[4]) ? b : a));
+    expect(r.out).toContain(`fastest here (search + final step): --conv-kernels ${best[1]}`);
+    expect((await effconv('kernels', '--reps', '0')).err).toMatch(/--reps must be a positive integer, got "0"/);
   });
 
   it('a tiny search + final training writes the whole run folder; eval reads its checkpoints', async () => {

@@ -5,6 +5,7 @@ import { Engine } from '../gpu/engine.js';
 import { evalCommand, searchCommand, trainCommand } from './commands.js';
 import { DEMO_DEFAULTS } from './demo.js';
 import { describeEngine } from './info.js';
+import { kernelsCommand } from './kernels.js';
 import { convKernels, RUN_HELP, RUN_OPTIONS, UsageError } from './run_options.js';
 
 const HELP = `effconv — learned convolution kernel sizes (EffConv) on WebGPU, all numerics in WGSL
@@ -19,6 +20,8 @@ Commands:
   demo       a short search on a Fashion-MNIST subset, final training of the found sizes and of
              the 3×3 baseline, a printed table (what \`npm start\` runs; 2–6 min on 2 CPU cores)
   info       the WebGPU adapter, its features and limits
+  kernels    times a search step and a 3×3 final-training step of the backbone (--preset/--spec,
+             --batch) with each convolution kernel family on this device; names the fastest
 
 ${RUN_HELP}
 
@@ -59,6 +62,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'eval':
       await evalCommand(values);
+      return 0;
+    case 'kernels':
+      await kernelsCommand(values);
       return 0;
     default:
       throw new UsageError(`unknown command "${command}" (try effconv --help)`);

@@ -35,6 +35,7 @@ export const RUN_OPTIONS = {
   sizes: { type: 'string' },
   run: { type: 'string' },
   'conv-kernels': { type: 'string' },
+  reps: { type: 'string' },
 } as const;
 
 export const RUN_HELP = `Run options (search, train, demo):
@@ -62,7 +63,9 @@ export const RUN_HELP = `Run options (search, train, demo):
   --out DIR              run folder (default runs/<date>-<preset>)
   --resume DIR           continue an interrupted run from its last checkpoint (other options are read from DIR/config.json)
   --conv-kernels NAME    convolution kernels: auto (default: subgroup kernels where the device has them),
-                         plain, subgroups, or tiled (workgroup-tiled, the GPU layout; slow on a CPU adapter)`;
+                         plain, subgroups, or tiled (workgroup-tiled, the GPU layout; slow on a CPU adapter);
+                         \`effconv kernels\` times them on this device
+  --reps N               (kernels) timed steps per kernel family (default 3)`;
 
 function num(v: Values, name: string, fallback: number, check: (n: number) => boolean, what: string): number {
   const raw = v[name];

@@ -1,0 +1,74 @@
+/**
+ * `effconv kernels`: times a search step and a 3×3 final-training step of the backbone with each
+ * convolution kernel family on this device, and names the fastest (for --conv-kernels). On
+ * random data; nothing is written and no run is touched.
+ */
+import { Engine } from '../gpu/engine.js';
+import { ShapeError } from '../gpu/errors.js';
+import { resolveBudget } from '../effconv/budget.js';
+import { FinalTraining } from '../effconv/final_training.js';
+import { Search } from '../effconv/search.js';
+import { Rng } from '../random.js';
+import { runConfig, UsageError, type Values } from './run_options.js';
+
+/** The families compared: 'auto' stands for the subgroup kernels where it takes them. */
+const FAMILIES = ['auto', 'plain', 'tiled'] as const;
+type Family = (typeof FAMILIES)[number];
+
+export interface KernelTiming {
+  kernels: Family;
+  /** Milliseconds per step (wall clock over the timed steps, after a warm-up step), or why it could not run. */
+  searchMs: number | string;
+  finalMs: number | string;
+}
+
+/** Wall-clock ms per step of `stepper` over `reps` steps after one warm-up step (its log flushed after). */
+async function timeSteps(engine: Engine, stepper: Search | FinalTraining, x: Float32Array, y: Int32Array, reps: number): Promise<number> {
+  stepper.x.write(x);
+  stepper.run(y);
+  await engine.sync();
+  const t0 = performance.now();
+  for (let i = 0; i < reps; i++) stepper.run(y);
+  await engine.sync();
+  const ms = (performance.now() - t0) / reps;
+  await stepper.flush();
+  return ms;
+}
+
+export async function kernelsCommand(v: Values): Promise<KernelTiming[]> {
+  const cfg = runConfig(v);
+  const reps = v.reps === undefined ? 3 : Number(v.reps);
+  if (!Number.isInteger(reps) || reps < 1) throw new UsageError(`--reps must be a positive integer, got "${String(v.reps)}"`);
+  const range = { kMin: cfg.kMin, kMax: cfg.kMax };
+  const target = resolveBudget(cfg.backbone, range, cfg.budget);
+  const engine = await Engine.create();
+  const rng = new Rng(cfg.seed);
+  const x = Float32Array.from({ length: cfg.batch * cfg.backbone.input.reduce((a, b) => a * b, 1) }, () => rng.uniform(-1, 1));
+  const y = Int32Array.from({ length: cfg.batch }, () => rng.int(cfg.backbone.classes));
+  console.log(`effconv kernels: ${cfg.backbone.name}, batch ${cfg.batch}, adapter ${engine.adapterInfo.description || engine.adapterInfo.device}${engine.adapterInfo.isCpu ? ' (CPU: the tiled kernels are several times slower here)' : ''}; ${reps} timed steps each after a warm-up step`);
+  const rows: KernelTiming[] = [];
+  for (const kernels of FAMILIES) {
+    engine.convVariant = kernels;
+    const timed = async (make: () => Search | FinalTraining): Promise<number | string> => {
+      try {
+        return await timeSteps(engine, make(), x, y, reps);
+      } catch (e) {
+        if (e instanceof RangeError || e instanceof ShapeError) return e.message; // a family that cannot run this backbone
+        throw e;
+      }
+    };
+    const logEvery = reps + 1; // every step's row fits the log until the flush
+    process.stderr.write(`timing ${kernels}…\n`);
+    const searchMs = await timed(() => new Search(engine, cfg.backbone, { ...range, target, lambda: cfg.lambda, lossKind: cfg.lossKind, batch: cfg.batch, lr: cfg.searchLr, seed: cfg.seed, logEvery }));
+    const finalMs = await timed(() => new FinalTraining(engine, cfg.backbone, cfg.backbone.layers.map(() => 3), { batch: cfg.batch, lr: cfg.lr, steps: reps + 1, seed: cfg.seed, logEvery }));
+    rows.push({ kernels, searchMs, finalMs });
+  }
+  engine.destroy();
+  const cell = (ms: number | string) => (typeof ms === 'number' ? `${ms.toFixed(1)} (${((1000 * cfg.batch) / ms).toFixed(0)} images/s)` : `cannot run: ${ms}`);
+  console.log('\n| --conv-kernels | search step, ms | final-training step (3×3), ms |\n|---|---|---|');
+  for (const r of rows) console.log(`| ${r.kernels} | ${cell(r.searchMs)} | ${cell(r.finalMs)} |`);
+  const total = (r: KernelTiming) => (typeof r.searchMs === 'number' && typeof r.finalMs === 'number' ? r.searchMs + r.finalMs : Infinity);
+  const best = rows.reduce((a, b) => (total(b) < total(a) ? b : a));
+  console.log(`\nfastest here (search + final step): --conv-kernels ${best.kernels}`);
+  return rows;
+}
