@@ -8,7 +8,9 @@
 #   tests.log, tests.json  the whole test suite (vitest), within TEST_TIMEOUT s (default 240);
 #   bench.log, bench.md, bench.json   `node dist/bench/main.js $BENCH_ARGS` (default --profile: the
 #                          whole bench with each step's time per kernel), within BENCH_TIMEOUT s
-#                          (default 240).
+#                          (default 240);
+#   kernels.log            `effconv kernels --reps 5` for fmnist-6 and cifar-8 (each kernel
+#                          family's search and final steps), within KERNELS_TIMEOUT s (default 60).
 # Usage: bash scripts/gpu_check.sh [OUTDIR]
 set -uo pipefail
 out=${1:-${OUT:-}}
@@ -71,3 +73,8 @@ say "bench (at most ${BENCH_TIMEOUT:-240} s): node dist/bench/main.js ${BENCH_AR
 timeout "${BENCH_TIMEOUT:-240}" "$node" dist/bench/main.js ${BENCH_ARGS---profile} --out "$out/bench.json" > "$out/bench.log" 2>&1
 say "bench: exit $?"
 tail -n 40 "$out/bench.log" >&2
+
+say "kernels (at most ${KERNELS_TIMEOUT:-60} s): effconv kernels --reps 5, fmnist-6 and cifar-8"
+timeout "${KERNELS_TIMEOUT:-60}" bash -c '"$0" dist/src/cli/main.js kernels --reps 5 && "$0" dist/src/cli/main.js kernels --preset cifar-8 --reps 5' "$node" > "$out/kernels.log" 2>&1
+say "kernels: exit $?"
+tail -n 20 "$out/kernels.log" >&2
