@@ -36,7 +36,7 @@ async function timeSteps(engine: Engine, stepper: Search | FinalTraining, x: Flo
 }
 
 export async function kernelsCommand(v: Values): Promise<KernelTiming[]> {
-  const cfg = runConfig(v);
+  const cfg = runConfig(v, {}, false);
   const reps = v.reps === undefined ? 3 : Number(v.reps);
   if (!Number.isInteger(reps) || reps < 1) throw new UsageError(`--reps must be a positive integer, got "${String(v.reps)}"`);
   const range = { kMin: cfg.kMin, kMax: cfg.kMax };

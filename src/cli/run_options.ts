@@ -92,12 +92,15 @@ function backbone(v: Values): BackboneSpec {
   return resolveSpec(typeof v.preset === 'string' ? v.preset : 'fmnist-6');
 }
 
-/** A RunConfig from options over `defaults` (the demo passes smaller ones). */
-export function runConfig(v: Values, defaults: Partial<RunConfig> = {}): RunConfig {
+/**
+ * A RunConfig from options over `defaults` (the demo passes smaller ones). `usesData` false (the
+ * kernels command, on random data) skips the check that the dataset's classes match the backbone.
+ */
+export function runConfig(v: Values, defaults: Partial<RunConfig> = {}, usesData = true): RunConfig {
   const spec = backbone(v);
   const dataset = typeof v.dataset === 'string' ? v.dataset : (defaults.dataset ?? 'fashion-mnist');
   const info = datasetInfo(dataset);
-  if (info.classes !== spec.classes) throw new UsageError(`dataset ${dataset} has ${info.classes} classes but backbone ${spec.name} has ${spec.classes}`);
+  if (usesData && info.classes !== spec.classes) throw new UsageError(`dataset ${dataset} has ${info.classes} classes but backbone ${spec.name} has ${spec.classes}`);
   const logEvery = num(v, 'log-every', defaults.logEvery ?? 20, posInt, 'a positive integer');
   const checkpointEvery = num(v, 'checkpoint-every', defaults.checkpointEvery ?? 200, (n) => posInt(n) && n % logEvery === 0, `a positive multiple of --log-every (${logEvery})`);
   const baselinesRaw = typeof v.baselines === 'string' ? v.baselines : (defaults.baselines ?? ['3x3']).join(',');
