@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { RunConfig } from '../effconv/run.js';
 import { resolveSpec, type BackboneSpec } from '../effconv/spec.js';
 import { datasetInfo } from '../data/datasets.js';
+import { CONV_VARIANTS, type ConvVariantName } from '../gpu/conv_variant.js';
 
 export class UsageError extends Error {}
 
@@ -132,11 +133,9 @@ export function runConfig(v: Values, defaults: Partial<RunConfig> = {}, usesData
   };
 }
 
-const CONV_KERNELS = ['auto', 'plain', 'subgroups', 'tiled'] as const;
-
 /** --conv-kernels: the engine's conv2d variant (not part of a run's config: it changes no result beyond rounding). */
-export function convKernels(v: Values): (typeof CONV_KERNELS)[number] {
+export function convKernels(v: Values): ConvVariantName {
   const raw = v['conv-kernels'] ?? 'auto';
-  if (!(CONV_KERNELS as readonly unknown[]).includes(raw)) throw new UsageError(`--conv-kernels must be one of ${CONV_KERNELS.join(', ')}, got "${String(raw)}"`);
-  return raw as (typeof CONV_KERNELS)[number];
+  if (!(CONV_VARIANTS as readonly unknown[]).includes(raw)) throw new UsageError(`--conv-kernels must be one of ${CONV_VARIANTS.join(', ')}, got "${String(raw)}"`);
+  return raw as ConvVariantName;
 }

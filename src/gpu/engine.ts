@@ -5,6 +5,7 @@
  * (`flush`), so a whole training step is one submit.
  */
 import { BufferPool, type PoolStats } from './buffer-pool.js';
+import { checkConvVariant, type ConvVariantName } from './conv_variant.js';
 import { pacePolling } from './dawn_polling.js';
 import { acquireDevice, usesDawnNode, type AdapterDescription, type DeviceOptions } from './device.js';
 import { GpuValidationError } from './errors.js';
@@ -26,7 +27,7 @@ export interface EngineOptions extends DeviceOptions {
    * (default), 'plain', 'subgroups' or 'tiled'. Lets a whole model — a search, a final training —
    * run on one kernel family, e.g. the workgroup-tiled kernels on a GPU.
    */
-  convVariant?: 'auto' | 'plain' | 'subgroups' | 'tiled';
+  convVariant?: ConvVariantName;
 }
 
 export interface MemoryInfo extends PoolStats {
@@ -70,7 +71,7 @@ export class Engine {
   /** Dispatches encoded since creation (for tests and benches). */
   dispatchCount = 0;
   /** conv2d's kernels when a call names no variant (EngineOptions.convVariant). */
-  convVariant: NonNullable<EngineOptions['convVariant']> = 'auto';
+  convVariant: ConvVariantName = 'auto';
   /** Bind groups created since creation (for tests: a warm training step creates none). */
   bindGroupsCreated = 0;
   /** Uniform writes skipped because the buffer already held the bytes (writeUniform). */
@@ -94,10 +95,7 @@ export class Engine {
   }
 
   static async create(options: EngineOptions = {}): Promise<Engine> {
-    const convVariant = options.convVariant ?? 'auto';
-    if (!['auto', 'plain', 'subgroups', 'tiled'].includes(convVariant)) {
-      throw new RangeError(`Engine.create: convVariant must be 'auto', 'plain', 'subgroups' or 'tiled', got ${String(convVariant)}`);
-    }
+    const convVariant = checkConvVariant('Engine.create', 'convVariant', options.convVariant ?? 'auto');
     const { device, adapter, adapterInfo } = await acquireDevice(options);
     const engine = new Engine(device, adapter, adapterInfo, options.shaderSource ?? defaultShaderSource());
     engine.convVariant = convVariant;

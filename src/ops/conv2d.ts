@@ -6,6 +6,7 @@
  * size v) and final training (plain s × s weights).
  */
 import type { Engine } from '../gpu/engine.js';
+import { checkConvVariant, type ConvVariantName } from '../gpu/conv_variant.js';
 import { fmtShape, ShapeError } from '../gpu/errors.js';
 import { defineKernel } from '../gpu/kernel.js';
 import { uniformLayout, type UniformValues } from '../gpu/uniforms.js';
@@ -87,8 +88,7 @@ const K = {
  * (default: subgroups where they apply, else plain). All compute the same sums; the size
  * gradient always uses conv2d.wgsl's conv2d_bwd_size.
  */
-export type ConvVariant = 'auto' | 'plain' | 'subgroups' | 'tiled';
-const VARIANTS: readonly ConvVariant[] = ['auto', 'plain', 'subgroups', 'tiled'];
+export type ConvVariant = ConvVariantName;
 
 /**
  * Rows (TM) and columns (TN) of the product per workgroup of the tiled kernels (conv2d.wgsl):
@@ -226,8 +226,7 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
   if (N * Math.ceil(Math.max(Cout, Cin) / 8) > 65535) {
     throw new ShapeError(op, `batch ${N} × ${Math.max(Cout, Cin)} channels exceeds one dispatch's 65535 workgroup rows`);
   }
-  const variant = opts.variant ?? x.engine.convVariant;
-  if (!VARIANTS.includes(variant)) throw new RangeError(`${op}: variant must be 'auto', 'plain', 'subgroups' or 'tiled', got ${String(variant)}`);
+  const variant = checkConvVariant(op, 'variant', opts.variant ?? x.engine.convVariant);
   const obstacle = variant === 'plain' ? 'plain requested' : subgroupObstacle(x.engine, kw, stride, pad === (s - 1) / 2, N * H * W);
   if (variant === 'subgroups' && obstacle) throw new RangeError(`${op}: the subgroup kernels cannot run this convolution: ${obstacle}`);
   const tiled = variant === 'tiled';

@@ -1,0 +1,14 @@
+/**
+ * The names of conv2d's kernel families (what each is: ConvVariant in ops/conv2d.ts), in one list
+ * for the op's `variant`, the engine's default (EngineOptions.convVariant) and the CLI's
+ * --conv-kernels.
+ */
+export const CONV_VARIANTS = ['auto', 'plain', 'subgroups', 'tiled'] as const;
+export type ConvVariantName = (typeof CONV_VARIANTS)[number];
+
+/** `value` if it names a variant, else a RangeError "<where>: <name> must be 'auto', …, got <value>". */
+export function checkConvVariant(where: string, name: string, value: unknown): ConvVariantName {
+  if ((CONV_VARIANTS as readonly unknown[]).includes(value)) return value as ConvVariantName;
+  const quoted = CONV_VARIANTS.map((v) => `'${v}'`);
+  throw new RangeError(`${where}: ${name} must be ${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1]}, got ${String(value)}`);
+}
