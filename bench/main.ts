@@ -306,8 +306,8 @@ if (only.has('tiled')) {
     }
   }
   // whole fmnist-6 steps (batch 128) on each variant: the engine's convVariant, alternated rep by rep
-  const { search, finalOf, step, B } = await fmnistSteppers(engine);
-  const final3 = finalOf(PRESETS['fmnist-6']!.layers.map(() => 3));
+  const { spec, search, finalOf, step, B } = await fmnistSteppers(engine);
+  const final3 = finalOf(spec.layers.map(() => 3));
   const steps: Record<string, Record<'tiled' | 'auto', Timing[]>> = { search: { tiled: [], auto: [] }, final: { tiled: [], auto: [] } };
   for (let r = 0; r < reps; r++) {
     for (const variant of ['tiled', 'auto'] as const) {

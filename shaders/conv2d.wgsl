@@ -413,15 +413,18 @@ fn multiply_stage(acc: ptr<function, array<vec4f, 4>>, t: u32) {
   workgroupBarrier();
 }
 
+// Step k = (c·s + a)·s + b of the sum over an s × s window: (channel c, tap row a, tap column b).
+fn tap_of(k: u32, s: u32) -> vec3u {
+  return vec3u(k / (s * s), (k / s) % s, k % s);
+}
+
 @compute @workgroup_size(WG)
 fn conv2d_taps_tiled(@builtin(global_invocation_id) gid: vec3u) {
   let s = window().s;
   let k = gid.x;
   if (k >= p.Cin * s * s) { return; }
-  let c = k / (s * s);
-  let a = (k / s) % s;
-  let b = k % s;
-  taps_out[k] = vec4i(i32((c * p.H + a) * p.W + b), i32(a), i32(b), i32(c));
+  let tap = tap_of(k, s);  // c, a, b
+  taps_out[k] = vec4i(i32((tap.x * p.H + tap.y) * p.W + tap.z), i32(tap.y), i32(tap.z), i32(tap.x));
 }
 
 @compute @workgroup_size(WG)
@@ -433,9 +436,10 @@ fn conv2d_pack_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
   let s = win.s;
   let k = idx / rows;
   let m = idx % rows;
-  let c = k / (s * s);
-  let a = (k / s) % s;
-  let b = k % s;
+  let tap = tap_of(k, s);
+  let c = tap.x;
+  let a = tap.y;
+  let b = tap.z;
   let inside = k < p.Cin * s * s;
   var value = 0.0;
   if (inside && m < p.Cout) {

@@ -9,6 +9,7 @@ import { resolveBudget } from '../effconv/budget.js';
 import { FinalTraining } from '../effconv/final_training.js';
 import { Search } from '../effconv/search.js';
 import { Rng } from '../random.js';
+import { sizeOf } from '../tensor.js';
 import { runConfig, UsageError, type Values } from './run_options.js';
 
 /** The families compared: 'auto' stands for the subgroup kernels where it takes them. */
@@ -43,7 +44,7 @@ export async function kernelsCommand(v: Values): Promise<KernelTiming[]> {
   const target = resolveBudget(cfg.backbone, range, cfg.budget);
   const engine = await Engine.create();
   const rng = new Rng(cfg.seed);
-  const x = Float32Array.from({ length: cfg.batch * cfg.backbone.input.reduce((a, b) => a * b, 1) }, () => rng.uniform(-1, 1));
+  const x = Float32Array.from({ length: sizeOf([cfg.batch, ...cfg.backbone.input]) }, () => rng.uniform(-1, 1));
   const y = Int32Array.from({ length: cfg.batch }, () => rng.int(cfg.backbone.classes));
   console.log(`effconv kernels: ${cfg.backbone.name}, batch ${cfg.batch}, adapter ${engine.adapterInfo.description || engine.adapterInfo.device}${engine.adapterInfo.isCpu ? ' (CPU: the tiled kernels are several times slower here)' : ''}; ${reps} timed steps each after a warm-up step`);
   const rows: KernelTiming[] = [];

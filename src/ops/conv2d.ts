@@ -322,10 +322,11 @@ const plain1x1 = (p: ConvPlan) => p.params.kw === 1 && quads(p, 1);
 function runTiled(params: ConvUniforms, flip: boolean, input: Tensor, w: Tensor, vt: Tensor, out: Tensor): void {
   const e = w.engine;
   const { N, Cin, Cout, Ho, Wo, kw } = params;
-  const depth = Cin * kw * kw; // K for the largest window: the packing is sized for it
-  const packed = Tensor.empty(e, [depth * 4 * Math.ceil(Cout / 4)]);
+  // K for the largest window (the packing is sized for it) by the rows padded to whole vec4s
+  const floats = Cin * kw * kw * 4 * Math.ceil(Cout / 4);
+  const packed = Tensor.empty(e, [floats]);
   const taps = tapTable(params, vt);
-  e.dispatch(K.packTiled, params, [w.buffer, packed.buffer, vt.buffer], grid1d(depth * 4 * Math.ceil(Cout / 4), WG), { FLIP: flip ? 1 : 0 });
+  e.dispatch(K.packTiled, params, [w.buffer, packed.buffer, vt.buffer], grid1d(floats, WG), { FLIP: flip ? 1 : 0 });
   const { TM, TN } = tiledTile(Cout);
   e.dispatch(K.fwdTiled, params, [input.buffer, packed.buffer, taps.buffer, out.buffer, vt.buffer], [Math.ceil((N * Ho * Wo) / TN), Math.ceil(Cout / TM)], { TM });
   packed.dispose();
