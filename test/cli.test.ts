@@ -65,7 +65,7 @@ describe('effconv CLI', () => {
     expect((await effconv('search', '--log-every', '10', '--checkpoint-every', '15')).err).toMatch(/--checkpoint-every must be a positive multiple of --log-every \(10\)/);
     expect((await effconv('train', '--sizes', '3,3')).err).toMatch(/--sizes has 2 values but fmnist-6 has 6 conv layers/);
     expect((await effconv('frobnicate')).err).toMatch(/unknown command "frobnicate"/);
-    expect((await effconv('search', '--conv-kernels', 'fast')).err).toMatch(/--conv-kernels must be one of auto, plain, subgroups, tiled, got "fast"/);
+    expect((await effconv('search', '--conv-kernels', 'fast')).err).toMatch(/--conv-kernels must be one of auto, plain, subgroups, tiled, fastest, got "fast"/);
   });
 
   it('kernels times a search and a final step with each kernel family and names the fastest', async () => {

@@ -172,7 +172,7 @@ describe('conv2d tiled kernels vs float64 reference', () => {
     const before = engine.dispatchCount;
     const y = conv2d(x, w, { variant: 'tiled' });
     expect(engine.dispatchCount - before).toBe(3);
-    expect(() => conv2d(x, w, { variant: 'fast' as ConvVariant })).toThrow(/conv2d: variant must be 'auto', 'plain', 'subgroups' or 'tiled', got fast/);
+    expect(() => conv2d(x, w, { variant: 'fast' as ConvVariant })).toThrow(/conv2d: variant must be 'auto', 'plain', 'subgroups', 'tiled' or 'fastest', got fast/);
     // the grid's 65535 workgroups of at least 64 pixels
     const big = Tensor.empty(engine, [1, 1, 2100, 2100]);
     const w1 = Tensor.from(engine, [1], [1, 1, 1, 1]);
@@ -196,7 +196,7 @@ describe('conv2d tiled kernels vs float64 reference', () => {
       }
     }
     expectClose(ys[1]!, ys[0]!, { rtol: 1e-5, atol: 1e-5 }, 'tiled vs plain');
-    await expect(Engine.create({ convVariant: 'fast' as 'auto' })).rejects.toThrow(/Engine.create: convVariant must be 'auto', 'plain', 'subgroups' or 'tiled', got fast/);
+    await expect(Engine.create({ convVariant: 'fast' as 'auto' })).rejects.toThrow(/Engine.create: convVariant must be 'auto', 'plain', 'subgroups', 'tiled' or 'fastest', got fast/);
     for (const t of [x, w]) t.dispose();
   });
 });

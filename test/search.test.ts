@@ -10,6 +10,8 @@ import { readSafetensors, snapshot } from '../src/effconv/checkpoint.js';
 import { FinalTraining } from '../src/effconv/final_training.js';
 import { Search, type SearchOptions } from '../src/effconv/search.js';
 import { NonFiniteLossError, runStage } from '../src/effconv/stage.js';
+import { hasPendingConvs } from '../src/ops/conv_choices.js';
+import { tuneConvs } from '../src/ops/conv_tuning.js';
 import { testEngine } from './helpers/engine.js';
 import { syntheticImages, TINY } from './helpers/synthetic.js';
 
@@ -69,8 +71,9 @@ describe('search', () => {
     expect(last).toBeLessThan(0.5 * first);
   });
 
-  // conv2d on the engine's default kernels, and on the tiled ones (which pack their weights every step)
-  for (const convVariant of ['auto', 'tiled'] as const) {
+  // conv2d on the engine's default kernels, on the tiled ones (which pack their weights every
+  // step), and on 'fastest' (the families timed after the first step, a mix of them after)
+  for (const convVariant of ['auto', 'tiled', 'fastest'] as const) {
     it(`search and final-training steps (conv kernels '${convVariant}') create no GPU buffers or bind groups after warm-up and log v, s, losses per step`, async () => {
       engine.convVariant = convVariant;
       try {
@@ -79,7 +82,7 @@ describe('search', () => {
         const train = new FinalTraining(engine, TINY, [3, 5, 1], { batch: 16, lr: 1e-3, steps: 20, seed: 0, logEvery: 4 });
         for (const stepper of [search, train]) {
           const batches = new Batches(data, { batch: 16, seed: 4, norm });
-          let [created, bindGroups, dispatches, skipped] = [0, 0, 0, 0];
+          let [created, bindGroups, dispatches, skipped, tunings] = [0, 0, 0, 0, 0];
           for (let i = 0; i < 16; i++) {
             batches.next();
             const [submits, reads] = [engine.submitCount, engine.readCount];
@@ -88,9 +91,14 @@ describe('search', () => {
             // a whole step (batch upload, forward, backward, optimiser, GPU log) is one command buffer
             // and reads nothing back; only the log flush every 4 steps does
             expect([engine.submitCount - submits, engine.readCount - reads]).toEqual([1, 0]);
+            if (hasPendingConvs(engine)) {
+              expect([convVariant, i]).toEqual(['fastest', 0]); // only 'fastest' records, on a stepper's first step
+              tunings += (await tuneConvs(engine, { reps: 1 })).length;
+            }
             if (stepper.step % 4 === 0) await stepper.flush();
             if (i === 7) [created, bindGroups, dispatches, skipped] = [engine.memory().createdBuffers, engine.bindGroupsCreated, engine.dispatchCount, engine.uniformWritesSkipped];
           }
+          expect(tunings > 0).toBe(convVariant === 'fastest');
           expect(engine.memory().createdBuffers).toBe(created);
           // the pool hands a step the same buffers each time, so its bind groups come from the cache,
           // and most of its uniforms are already in their buffers (the optimiser's change every step)

@@ -1,19 +1,22 @@
 /**
  * `effconv kernels`: times a search step and a 3×3 final-training step of the backbone with each
- * convolution kernel family on this device, and names the fastest (for --conv-kernels). On
- * random data; nothing is written and no run is touched.
+ * convolution kernel family on this device, and with 'fastest' (each convolution on the family
+ * tuneConvs timed fastest for it), and names the fastest (for --conv-kernels). On random data;
+ * nothing is written and no run is touched.
  */
 import { Engine } from '../gpu/engine.js';
 import { ShapeError } from '../gpu/errors.js';
 import { resolveBudget } from '../effconv/budget.js';
 import { FinalTraining } from '../effconv/final_training.js';
 import { Search } from '../effconv/search.js';
+import { hasPendingConvs } from '../ops/conv_choices.js';
+import { tuneConvs, type ConvTiming } from '../ops/conv_tuning.js';
 import { Rng } from '../random.js';
 import { sizeOf } from '../tensor.js';
 import { runConfig, UsageError, type Values } from './run_options.js';
 
-/** The families compared: 'auto' stands for the subgroup kernels where it takes them. */
-const FAMILIES = ['auto', 'plain', 'tiled'] as const;
+/** The families compared ('auto' stands for the subgroup kernels where it takes them), then 'fastest'. */
+const FAMILIES = ['auto', 'plain', 'tiled', 'fastest'] as const;
 type Family = (typeof FAMILIES)[number];
 
 export interface KernelTiming {
@@ -23,10 +26,18 @@ export interface KernelTiming {
   finalMs: number | string;
 }
 
-/** Wall-clock ms per step of `stepper` over `reps` steps after one warm-up step (its log flushed after). */
-async function timeSteps(engine: Engine, stepper: Search | FinalTraining, x: Float32Array, y: Int32Array, reps: number): Promise<number> {
+/**
+ * Wall-clock ms per step of `stepper` over `reps` steps after one warm-up step (its log flushed
+ * after). Under 'fastest' the kernel families are timed on the warm-up step's convolutions
+ * (reported through `tuned`) and a second warm-up step builds the chosen kernels.
+ */
+async function timeSteps(engine: Engine, stepper: Search | FinalTraining, x: Float32Array, y: Int32Array, reps: number, tuned: (t: ConvTiming[]) => void): Promise<number> {
   stepper.x.write(x);
   stepper.run(y);
+  if (hasPendingConvs(engine)) {
+    tuned(await tuneConvs(engine));
+    stepper.run(y);
+  }
   await engine.sync();
   const t0 = performance.now();
   for (let i = 0; i < reps; i++) stepper.run(y);
@@ -48,11 +59,12 @@ export async function kernelsCommand(v: Values): Promise<KernelTiming[]> {
   const y = Int32Array.from({ length: cfg.batch }, () => rng.int(cfg.backbone.classes));
   console.log(`effconv kernels: ${cfg.backbone.name}, batch ${cfg.batch}, adapter ${engine.adapterInfo.description || engine.adapterInfo.device}${engine.adapterInfo.isCpu ? ' (CPU: the tiled kernels are several times slower here)' : ''}; ${reps} timed steps each after a warm-up step`);
   const rows: KernelTiming[] = [];
+  const tunings: ConvTiming[] = [];
   for (const kernels of FAMILIES) {
     engine.convVariant = kernels;
     const timed = async (make: () => Search | FinalTraining): Promise<number | string> => {
       try {
-        return await timeSteps(engine, make(), x, y, reps);
+        return await timeSteps(engine, make(), x, y, reps, (t) => tunings.push(...t));
       } catch (e) {
         if (e instanceof RangeError || e instanceof ShapeError) return e.message; // a family that cannot run this backbone
         throw e;
@@ -68,6 +80,12 @@ export async function kernelsCommand(v: Values): Promise<KernelTiming[]> {
   const cell = (ms: number | string) => (typeof ms === 'number' ? `${ms.toFixed(1)} (${((1000 * cfg.batch) / ms).toFixed(0)} images/s)` : `cannot run: ${ms}`);
   console.log('\n| --conv-kernels | search step, ms | final-training step (3×3), ms |\n|---|---|---|');
   for (const r of rows) console.log(`| ${r.kernels} | ${cell(r.searchMs)} | ${cell(r.finalMs)} |`);
+  if (tunings.length > 0) {
+    const cellMs = (ms: number | string | undefined) => (typeof ms === 'number' ? ms.toFixed(2) : (ms ?? ''));
+    console.log(`\n'fastest': each convolution's forward and gradients timed on each family (median ms)\n`);
+    console.log('| convolution | auto | plain | tiled | chosen |\n|---|---|---|---|---|');
+    for (const t of tunings) console.log(`| ${t.key} | ${cellMs(t.ms.auto)} (${t.autoKernels}) | ${cellMs(t.ms.plain)} | ${cellMs(t.ms.tiled)} | ${t.chosen} |`);
+  }
   const total = (r: KernelTiming) => (typeof r.searchMs === 'number' && typeof r.finalMs === 'number' ? r.searchMs + r.finalMs : Infinity);
   const best = rows.reduce((a, b) => (total(b) < total(a) ? b : a));
   console.log(`\nfastest here (search + final step): --conv-kernels ${best.kernels}`);

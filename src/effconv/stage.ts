@@ -1,13 +1,17 @@
 /**
  * The loop both stages share: batches in, one encoded step each, a readback of the GPU step log
  * every `logEvery` steps (losses checked for NaN/inf there), atomic checkpoints every
- * `checkpointEvery` steps, and exact resumption from the last checkpoint.
+ * `checkpointEvery` steps, exact resumption from the last checkpoint, and — under conv2d's variant
+ * 'fastest' — the timing of the kernel families after a step that met new convolutions.
  */
 import { existsSync } from 'node:fs';
 import type { Batches, BatchCursor } from '../data/batches.js';
 import type { Adam } from '../optim/adam.js';
 import type { Tensor } from '../tensor.js';
 import { Progress } from '../cli/progress.js';
+import type { Engine } from '../gpu/engine.js';
+import { hasPendingConvs } from '../ops/conv_choices.js';
+import { describeTuning, tuneConvs } from '../ops/conv_tuning.js';
 import { readSafetensors, restoreInto, snapshot, writeSafetensors } from './checkpoint.js';
 
 export interface Stepper<Row extends { step: number }> {
@@ -49,6 +53,18 @@ export interface StageOptions<Row> {
 }
 
 /**
+ * Times the kernel families on the convolutions a step met for the first time under conv2d's
+ * variant 'fastest' (tuneConvs) and says what it chose; returns the seconds it took.
+ */
+async function tuneStepConvs(stage: string, engine: Engine): Promise<number> {
+  const start = Date.now();
+  const timings = await tuneConvs(engine);
+  const seconds = (Date.now() - start) / 1000;
+  process.stderr.write(`${stage}: ${describeTuning(timings, seconds)}\n`);
+  return seconds;
+}
+
+/**
  * Runs (or resumes) a stage to its last step; returns its wall time in seconds — after a resume,
  * the time up to the checkpoint (saved in it) plus the time of the steps run here.
  */
@@ -69,10 +85,12 @@ export async function runStage<Row extends { step: number }>(stepper: Stepper<Ro
   const progress = new Progress(o.name, o.totalSteps, o.logEvery);
   const start = Date.now();
   const startStep = stepper.step;
+  let tuning = 0; // seconds spent timing kernel families (--conv-kernels fastest), left out of images/s
   while (stepper.step < o.totalSteps) {
     o.batches.next();
     stepper.x.write(o.batches.x);
     stepper.run(o.batches.y);
+    if (hasPendingConvs(stepper.x.engine)) tuning += await tuneStepConvs(o.name, stepper.x.engine);
     const step = stepper.step;
     if (step % o.logEvery !== 0 && step !== o.totalSteps) continue;
     const rows = await stepper.flush();
@@ -82,7 +100,7 @@ export async function runStage<Row extends { step: number }>(stepper: Stepper<Ro
     }
     const elapsed = (Date.now() - start) / 1000;
     await o.onRows(rows, elapsed);
-    const ips = ((step - startStep) * o.batches.o.batch) / Math.max(elapsed, 1e-9);
+    const ips = ((step - startStep) * o.batches.o.batch) / Math.max(elapsed - tuning, 1e-9);
     progress.update(step, `${o.describe(rows[rows.length - 1]!, rows)}  ${ips.toFixed(0)} img/s`);
     if (step % o.checkpointEvery === 0 || step === o.totalSteps) {
       const cursor = o.batches.save();

@@ -1,9 +1,9 @@
 /**
- * The names of conv2d's kernel families (what each is: ConvVariant in ops/conv2d.ts), in one list
- * for the op's `variant`, the engine's default (EngineOptions.convVariant) and the CLI's
- * --conv-kernels.
+ * The names of conv2d's kernel families and of 'fastest' (which times them: ConvVariant in
+ * ops/conv2d.ts), in one list for the op's `variant`, the engine's default
+ * (EngineOptions.convVariant) and the CLI's --conv-kernels.
  */
-export const CONV_VARIANTS = ['auto', 'plain', 'subgroups', 'tiled'] as const;
+export const CONV_VARIANTS = ['auto', 'plain', 'subgroups', 'tiled', 'fastest'] as const;
 export type ConvVariantName = (typeof CONV_VARIANTS)[number];
 
 /** `value` if it names a variant, else a RangeError "<where>: <name> must be 'auto', …, got <value>". */

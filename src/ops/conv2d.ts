@@ -10,7 +10,8 @@ import { checkConvVariant, type ConvVariantName } from '../gpu/conv_variant.js';
 import { fmtShape, ShapeError } from '../gpu/errors.js';
 import { defineKernel } from '../gpu/kernel.js';
 import { uniformLayout, type UniformValues } from '../gpu/uniforms.js';
-import { record } from '../autograd/tape.js';
+import { isGradEnabled, record } from '../autograd/tape.js';
+import { addPending, chosenFamily, type ConvFamily } from './conv_choices.js';
 import { Tensor } from '../tensor.js';
 import { add, fillInPlace, ones } from './elementwise.js';
 import { checkOddSize } from './gaussian_mask.js';
@@ -84,9 +85,11 @@ const K = {
  * stride 1, 'same' padding, a device with one fixed subgroup size of 8…64, k_max − 1 ≤ that
  * size and k_max ≤ 9), 'plain' (conv2d.wgsl: any case), 'tiled' (conv2d.wgsl's workgroup-tiled
  * matrix-product kernels: any case, the input gradient too at stride 1 and on the plain kernel
- * otherwise — the GPU layout, several times slower than the others on CPU adapters), or 'auto'
- * (default: subgroups where they apply, else plain). All compute the same sums; the size
- * gradient always uses conv2d.wgsl's conv2d_bwd_size.
+ * otherwise — the GPU layout, several times slower than the others on CPU adapters), 'auto'
+ * (default: subgroups where they apply, else plain), or 'fastest': the family tuneConvs
+ * (ops/conv_tuning.ts) measured fastest for this convolution's shapes on this device — 'auto'
+ * until it has run. All compute the same sums; the size gradient always uses conv2d.wgsl's
+ * conv2d_bwd_size.
  */
 export type ConvVariant = ConvVariantName;
 
@@ -184,7 +187,44 @@ interface ConvPlan {
   tiledInput: boolean;
   /** Conv2dOptions.weightGradient. */
   weightGradient: 'auto' | 'slide';
+  /** The family that runs the forward: the subgroup, plain or tiled kernels. */
+  kernels: 'subgroups' | 'plain' | 'tiled';
   grids: { fwd: [number, number]; bwdInput: [number, number]; fwdSubgroups: [number, number]; bwdInputSubgroups: [number, number]; bwdWeight: [number, number]; fwd1x1: [number, number]; bwdInput1x1: [number, number] };
+}
+
+/**
+ * Variant 'fastest': the family tuneConvs chose for this convolution (keyed by its shapes,
+ * options and the gradients its inputs need), or — not timed yet — 'auto', recording the call
+ * for tuneConvs (ops/conv_tuning.ts).
+ */
+function fastestFamily(
+  x: Tensor,
+  w: Tensor,
+  v: Tensor | undefined,
+  softSize: Conv2dOptions['softSize'],
+  c: { auto: boolean; s: number; kMin: number; stride: 1 | 2; pad: number; weightGradient: 'auto' | 'slide' },
+): ConvFamily {
+  const engine = x.engine;
+  const grad = isGradEnabled(engine);
+  const gradients = { input: grad && x.requiresGrad, weight: grad && (w.requiresGrad || !!v?.requiresGrad) };
+  const key =
+    `${fmtShape(x.shape)} * ${fmtShape(w.shape)} size ${c.auto ? 'v' : c.s} k_min ${c.kMin} stride ${c.stride} pad ${c.pad}${v ? ' masked' : ''}` +
+    `${c.weightGradient === 'slide' ? ' slide' : ''}${gradients.input ? ' dx' : ''}${gradients.weight ? ' dw' : ''}`;
+  const chosen = chosenFamily(engine, key);
+  if (chosen) return chosen;
+  addPending(engine, {
+    key,
+    xShape: x.shape,
+    wShape: w.shape,
+    size: c.auto ? 'fromSoftSize' : c.s,
+    kMin: c.kMin,
+    stride: c.stride,
+    padding: c.pad,
+    weightKernel: c.weightGradient,
+    softSize: typeof softSize === 'number' ? softSize : (v ?? null),
+    gradients,
+  });
+  return 'auto';
 }
 
 function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPlan {
@@ -226,7 +266,10 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
   if (N * Math.ceil(Math.max(Cout, Cin) / 8) > 65535) {
     throw new ShapeError(op, `batch ${N} × ${Math.max(Cout, Cin)} channels exceeds one dispatch's 65535 workgroup rows`);
   }
-  const variant = checkConvVariant(op, 'variant', opts.variant ?? x.engine.convVariant);
+  const weightGradient = opts.weightGradient ?? 'auto';
+  if (weightGradient !== 'auto' && weightGradient !== 'slide') throw new RangeError(`${op}: weightGradient must be 'auto' or 'slide', got ${String(weightGradient)}`);
+  let variant: ConvVariantName = checkConvVariant(op, 'variant', opts.variant ?? x.engine.convVariant);
+  if (variant === 'fastest') variant = fastestFamily(x, w, v, opts.softSize, { auto, s, kMin, stride, pad, weightGradient });
   const obstacle = variant === 'plain' ? 'plain requested' : subgroupObstacle(x.engine, kw, stride, pad === (s - 1) / 2, N * H * W);
   if (variant === 'subgroups' && obstacle) throw new RangeError(`${op}: the subgroup kernels cannot run this convolution: ${obstacle}`);
   const tiled = variant === 'tiled';
@@ -235,8 +278,6 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
     throw new ShapeError(op, `the tiled kernels take at most ${65535 * 64} pixels per channel over the batch, got ${N * Math.max(Ho * Wo, H * W)}`);
   }
   const subgroups = obstacle === null && !tiled;
-  const weightGradient = opts.weightGradient ?? 'auto';
-  if (weightGradient !== 'auto' && weightGradient !== 'slide') throw new RangeError(`${op}: weightGradient must be 'auto' or 'slide', got ${String(weightGradient)}`);
   const base = { N, Cin, H, W, Cout, Ho, Wo, s: auto ? 0 : s, kw, off: (kw - s) / 2, stride, pad, masked: v ? 1 : 0, kmin: kMin, nchunk: 0 };
   const params = { ...base, cs: columnStride(Wo) }; // forward and weight gradient: output columns
   const inputParams = { ...base, cs: columnStride(W) }; // input gradient: input columns
@@ -253,6 +294,7 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
     // the input gradient as the stride-1 convolution of g with w transposed and flipped (padding s − 1 − pad)
     tiledInput: tiled && stride === 1 && pad <= s - 1,
     weightGradient,
+    kernels: tiled ? 'tiled' : subgroups ? 'subgroups' : 'plain',
     grids: {
       fwd: [Math.ceil((Ho * rowInvocations(Wo, params.cs)) / WG), N * Math.ceil(Cout / 8)],
       bwdInput: [Math.ceil((H * rowInvocations(W, inputParams.cs)) / WG), N * Math.ceil(Cin / 8)],
@@ -543,6 +585,8 @@ export function conv2dKernels(x: Tensor, w: Tensor, opts: Conv2dOptions = {}) {
   const plan = planConv('conv2d', x, w, opts);
   return {
     outShape: plan.outShape,
+    /** The family that runs these kernels (what 'auto' and 'fastest' resolved to). */
+    kernels: plan.kernels,
     // each pass packs the weights itself, as a step's first use of them would
     forward: (): Tensor => withPacking(plan, w, plan.vt, (packed) => runForward(plan, x, w, packed)),
     backwardInput: (g: Tensor): Tensor => withPacking(plan, w, plan.vt, (packed) => runBackwardInput(plan, w, g, plan.vt, packed)),

@@ -1,0 +1,72 @@
+/**
+ * What conv2d's variant 'fastest' knows per engine: the kernel family tuneConvs chose for each
+ * convolution it has timed, and the convolutions met since that are still to be timed. conv2d
+ * reads and fills it (ops/conv2d.ts), tuneConvs times what is pending (ops/conv_tuning.ts).
+ */
+import type { Engine } from '../gpu/engine.js';
+import type { ConvVariantName } from '../gpu/conv_variant.js';
+import { Tensor } from '../tensor.js';
+
+/** The families 'fastest' chooses among ('auto' is the subgroup kernels where they apply, else plain). */
+export type ConvFamily = Exclude<ConvVariantName, 'fastest' | 'subgroups'>;
+
+/** A convolution met under 'fastest' before it was timed: enough to run it again on random data. */
+export interface PendingConv {
+  /** The key the choice is stored under (convKey). */
+  key: string;
+  xShape: readonly number[];
+  wShape: readonly number[];
+  size: number | 'fromSoftSize';
+  kMin: number;
+  stride: 1 | 2;
+  padding: number;
+  /** Conv2dOptions.weightGradient. */
+  weightKernel: 'auto' | 'slide';
+  /**
+   * The soft size: a number, or a copy of the call's soft-size tensor taken on the GPU when the
+   * call was met (so a size computed on the GPU is timed at its value then; no readback). Null
+   * when unmasked. tuneConvs disposes the copy.
+   */
+  softSize: Tensor | number | null;
+  /** The gradients the call's backward computes (from its inputs' requiresGrad): timed with the forward. */
+  gradients: { input: boolean; weight: boolean };
+}
+
+interface Choices {
+  chosen: Map<string, ConvFamily>;
+  pending: Map<string, PendingConv>;
+}
+
+const perEngine = new WeakMap<Engine, Choices>();
+
+export function convChoices(engine: Engine): Choices {
+  let c = perEngine.get(engine);
+  if (!c) {
+    c = { chosen: new Map(), pending: new Map() };
+    perEngine.set(engine, c);
+  }
+  return c;
+}
+
+/** The family chosen for `key`, or null when not timed yet. */
+export function chosenFamily(engine: Engine, key: string): ConvFamily | null {
+  return convChoices(engine).chosen.get(key) ?? null;
+}
+
+/** Records a convolution to time (once per key); `softSize` a tensor is copied on the GPU. */
+export function addPending(engine: Engine, conv: PendingConv): void {
+  const { pending } = convChoices(engine);
+  if (pending.has(conv.key)) return;
+  let softSize = conv.softSize;
+  if (softSize instanceof Tensor) {
+    const copy = engine.keep(Tensor.empty(engine, [1], 'float32', 'soft size for tuning'));
+    engine.copy(softSize.buffer, copy.buffer, 4);
+    softSize = copy;
+  }
+  pending.set(conv.key, { ...conv, softSize });
+}
+
+/** Whether convolutions met under 'fastest' wait for tuneConvs. */
+export function hasPendingConvs(engine: Engine): boolean {
+  return convChoices(engine).pending.size > 0;
+}

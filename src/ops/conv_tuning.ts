@@ -1,0 +1,143 @@
+/**
+ * tuneConvs: what conv2d's variant 'fastest' runs. Each convolution met under 'fastest' since the
+ * last call is timed on every kernel family that can run it — its forward and the gradients its
+ * training step computes, on random data of its shapes, after an untimed warm-up — and the
+ * fastest is kept for it (a benchmark mode like cuDNN's). Steps after the call run the chosen
+ * kernels; steps before it run 'auto'. Call it between steps (outside any tidy scope): runStage
+ * does after a step that met new convolutions, `effconv kernels` after its warm-up step.
+ */
+import type { Engine } from '../gpu/engine.js';
+import { ShapeError } from '../gpu/errors.js';
+import { Rng } from '../random.js';
+import { sizeOf, Tensor } from '../tensor.js';
+import { convChoices, type ConvFamily, type PendingConv } from './conv_choices.js';
+import { conv2dKernels, type Conv2dOptions } from './conv2d.js';
+
+/** The families timed, in order of preference on a tie. */
+export const TUNED_FAMILIES: readonly ConvFamily[] = ['auto', 'plain', 'tiled'];
+
+/** A family that takes this many times the best time so far on its first timed run is not run again. */
+const ABANDON_RATIO = 2;
+
+export interface ConvTiming {
+  /** The convolution: shapes, options and the gradients timed (the key its choice is kept under). */
+  key: string;
+  chosen: ConvFamily;
+  /** What 'auto' ran here: the subgroup kernels or the plain ones. */
+  autoKernels: 'subgroups' | 'plain';
+  /** Median ms of each family's passes, or why it was not timed (cannot run it, or the same kernels as 'auto'). */
+  ms: Partial<Record<ConvFamily, number | string>>;
+}
+
+export interface TuneOptions {
+  /** Timed runs per family after the warm-up (their median counts); default 3. */
+  reps?: number;
+  /**
+   * Times one run of a family's passes, in ms: default the GPU time from timestamp queries, or
+   * the wall clock where the adapter has no 'timestamp-query'. Replaceable for tests.
+   */
+  measure?: (family: ConvFamily, run: () => void) => Promise<number>;
+}
+
+/** The GPU time of the work `run` encodes (wall clock around a submit where timestamps are missing). */
+async function measureGpu(engine: Engine, run: () => void): Promise<number> {
+  if (engine.canTime) {
+    engine.beginTiming(256);
+    run();
+    return engine.endTiming();
+  }
+  await engine.sync();
+  const t0 = performance.now();
+  run();
+  await engine.sync();
+  return performance.now() - t0;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** Times the pending convolutions and keeps each one's fastest family; returns what was measured. */
+export async function tuneConvs(engine: Engine, options: TuneOptions = {}): Promise<ConvTiming[]> {
+  const reps = options.reps ?? 3;
+  if (!Number.isInteger(reps) || reps < 1) throw new RangeError(`tuneConvs: reps must be a positive integer, got ${reps}`);
+  if (engine.scopeDepth > 0) throw new Error('tuneConvs: call it between steps, not inside a tidy scope');
+  const measure = options.measure ?? ((_family: ConvFamily, run: () => void) => measureGpu(engine, run));
+  const { pending, chosen } = convChoices(engine);
+  const timings: ConvTiming[] = [];
+  for (const conv of [...pending.values()]) {
+    pending.delete(conv.key);
+    try {
+      const timing = await timeFamilies(engine, conv, reps, measure);
+      chosen.set(conv.key, timing.chosen);
+      timings.push(timing);
+    } finally {
+      if (conv.softSize instanceof Tensor) conv.softSize.dispose();
+    }
+  }
+  return timings;
+}
+
+async function timeFamilies(engine: Engine, conv: PendingConv, reps: number, measure: NonNullable<TuneOptions['measure']>): Promise<ConvTiming> {
+  const rng = new Rng(1);
+  const random = (shape: readonly number[]) => Tensor.from(engine, Float32Array.from({ length: sizeOf(shape) }, () => rng.uniform(-1, 1)), shape);
+  const opts: Conv2dOptions = {
+    size: conv.size,
+    kMin: conv.kMin,
+    stride: conv.stride,
+    padding: conv.size === 'fromSoftSize' ? 'same' : conv.padding,
+    weightGradient: conv.weightKernel,
+    ...(conv.softSize === null ? {} : { softSize: conv.softSize }),
+  };
+  const x = random(conv.xShape);
+  const w = random(conv.wShape);
+  const auto = conv2dKernels(x, w, { ...opts, variant: 'auto' });
+  const g = random(auto.outShape);
+  const autoKernels = auto.kernels === 'subgroups' ? 'subgroups' : 'plain';
+  const ms: ConvTiming['ms'] = {};
+  let best: { family: ConvFamily; ms: number } | null = null;
+  try {
+    for (const family of TUNED_FAMILIES) {
+      if (family === 'plain' && autoKernels === 'plain') {
+        ms.plain = "the same kernels as 'auto'";
+        continue;
+      }
+      let kernels: ReturnType<typeof conv2dKernels>;
+      try {
+        kernels = conv2dKernels(x, w, { ...opts, variant: family });
+      } catch (e) {
+        if (!(e instanceof RangeError || e instanceof ShapeError)) throw e;
+        ms[family] = `cannot run it: ${e.message}`;
+        continue;
+      }
+      // the passes a training step runs, submitted (not in a tidy scope: leaving the outermost
+      // one would drop an autograd tape the caller has not run backward on)
+      const run = () => {
+        const outs = [kernels.forward()];
+        if (conv.gradients.input) outs.push(kernels.backwardInput(g));
+        if (conv.gradients.weight) outs.push(kernels.backwardWeight(g));
+        for (const t of outs) t.dispose();
+        engine.flush();
+      };
+      run(); // warm-up: pipelines built, buffers pooled
+      await engine.sync();
+      const times: number[] = [];
+      for (let i = 0; i < reps; i++) {
+        times.push(await measure(family, run));
+        if (best && times[0]! > ABANDON_RATIO * best.ms) break; // clearly slower: not worth more runs
+      }
+      const t = median(times);
+      ms[family] = t;
+      if (!best || t < best.ms) best = { family, ms: t };
+    }
+  } finally {
+    for (const t of [x, w, g]) t.dispose();
+  }
+  return { key: conv.key, chosen: best?.family ?? 'auto', autoKernels, ms };
+}
+
+/** One line on what tuneConvs chose, e.g. "3 convolutions timed in 1.2 s: auto 2, tiled 1". */
+export function describeTuning(timings: readonly ConvTiming[], seconds: number): string {
+  const counts = new Map<ConvFamily, number>();
+  for (const t of timings) counts.set(t.chosen, (counts.get(t.chosen) ?? 0) + 1);
+  const chosen = [...counts].map(([family, n]) => `${family} ${n}`).join(', ');
+  return `${timings.length} convolution${timings.length === 1 ? '' : 's'} timed in ${seconds.toFixed(1)} s, fastest kernels: ${chosen}`;
+}

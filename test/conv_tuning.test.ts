@@ -1,0 +1,145 @@
+/** conv2d's variant 'fastest' and tuneConvs: what is recorded, what is timed, what is chosen and run. */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { conv2d, conv2dKernels, Engine, parameter, Tensor, tuneConvs, type Conv2dOptions, type ConvFamily } from '../src/index.js';
+import { convChoices, hasPendingConvs } from '../src/ops/conv_choices.js';
+import { Rng } from '../src/random.js';
+import { expectClose } from './helpers/check.js';
+import { checkConv, checkSoftSizeConv, type ConvCase } from './helpers/conv_check.js';
+import { testEngine } from './helpers/engine.js';
+import { randomArray } from './helpers/random.js';
+
+let engine: Engine;
+beforeAll(async () => {
+  engine = await testEngine();
+});
+
+/** A stand-in clock: each family's time from a table, and how often each was timed. */
+function fakeClock(ms: Partial<Record<ConvFamily, number>>) {
+  const calls: Record<string, number> = {};
+  const measure = async (family: ConvFamily, run: () => void) => {
+    calls[family] = (calls[family] ?? 0) + 1;
+    run();
+    await engine.sync();
+    return ms[family] ?? 100;
+  };
+  return { calls, measure };
+}
+
+const values = (seed: number, shape: number[]) => randomArray(new Rng(seed), shape.reduce((a, b) => a * b));
+const random = (seed: number, shape: number[]) => Tensor.from(engine, values(seed, shape), shape);
+/** A tensor that needs its gradient. */
+const param = (seed: number, shape: number[]) => parameter(engine, values(seed, shape), shape);
+
+/** Drops every choice and pending convolution (each test starts from none). */
+function resetChoices(): void {
+  const c = convChoices(engine);
+  for (const p of c.pending.values()) if (p.softSize instanceof Tensor) p.softSize.dispose();
+  c.pending.clear();
+  c.chosen.clear();
+}
+
+describe("conv2d variant 'fastest'", () => {
+  it("runs 'auto' and records each convolution once (shapes, options and gradients) until tuneConvs has timed it", async () => {
+    resetChoices();
+    const x = random(1, [2, 3, 8, 8]);
+    const w = random(2, [4, 3, 3, 3]);
+    const auto = await conv2d(x, w).toFloat32();
+    const fastest = conv2d(x, w, { variant: 'fastest' });
+    expect(await fastest.toFloat32()).toEqual(auto); // the same kernels, so the same bits
+    conv2d(x, w, { variant: 'fastest' }).dispose(); // the same call: recorded once
+    conv2d(x, w, { variant: 'fastest', stride: 2 }).dispose();
+    const wp = param(3, [4, 3, 3, 3]);
+    conv2d(x, wp, { variant: 'fastest' }).dispose(); // w needs its gradient: another key
+    const keys = [...convChoices(engine).pending.keys()];
+    expect(keys).toHaveLength(3);
+    expect(keys[0]).toBe('[2, 3, 8, 8] * [4, 3, 3, 3] size 3 k_min 1 stride 1 pad 1');
+    expect(keys[1]).toContain('stride 2');
+    expect(keys[2]).toMatch(/ dw$/);
+    const timings = await tuneConvs(engine, { reps: 1 });
+    expect(timings.map((t) => t.key)).toEqual(keys);
+    expect(hasPendingConvs(engine)).toBe(false);
+    expect(await tuneConvs(engine)).toEqual([]); // nothing left to time
+    for (const t of [fastest, x, w, wp]) t.dispose();
+  });
+
+  it('tuneConvs keeps the family its measurements put first, and later calls run it (checked against the float64 reference)', async () => {
+    const c: ConvCase = { N: 2, Cin: 3, H: 7, W: 8, Cout: 5, kw: 5, s: 3, stride: 1, pad: 1 };
+    for (const [family, table] of [
+      ['tiled', { auto: 5, plain: 3, tiled: 1 }],
+      ['plain', { auto: 5, plain: 1, tiled: 3 }],
+    ] as const) {
+      resetChoices();
+      // recorded as checkConv calls it: x and w need gradients
+      const x = param(4, [c.N, c.Cin, c.H, c.W]);
+      const w = param(5, [c.Cout, c.Cin, c.kw, c.kw]);
+      const opts: Conv2dOptions = { size: c.s, stride: 1, padding: c.pad, variant: 'fastest' };
+      conv2d(x, w, opts).dispose();
+      const clock = fakeClock(table);
+      const [timing] = await tuneConvs(engine, { reps: 3, measure: clock.measure });
+      expect(timing!.chosen).toBe(family);
+      expect(timing!.ms).toMatchObject(engine.subgroupSize === null ? { auto: 5, plain: "the same kernels as 'auto'" } : table);
+      expect(conv2dKernels(x, w, opts).kernels).toBe(family === 'plain' && engine.subgroupSize === null ? 'plain' : family);
+      await checkConv(engine, c, 40, 'fastest');
+      for (const t of [x, w]) t.dispose();
+    }
+  });
+
+  it('a family clearly slower on its first timed run is not run again; one that cannot run the shapes is reported', async () => {
+    resetChoices();
+    const x = random(6, [1, 2, 6, 6]);
+    const w = random(7, [2, 2, 3, 3]);
+    conv2d(x, w, { variant: 'fastest' }).dispose();
+    const clock = fakeClock({ auto: 1, plain: 10, tiled: 1.5 });
+    const [timing] = await tuneConvs(engine, { reps: 3, measure: clock.measure });
+    expect(timing!.chosen).toBe('auto');
+    const plainTimed = engine.subgroupSize === null ? 0 : 1;
+    expect(clock.calls).toEqual({ auto: 3, tiled: 3, ...(plainTimed ? { plain: 1 } : {}) });
+    // the tiled kernels' grid limit: 4410000 pixels per channel
+    resetChoices();
+    const big = Tensor.empty(engine, [1, 1, 2100, 2100]);
+    const w1 = Tensor.from(engine, [1], [1, 1, 1, 1]);
+    conv2d(big, w1, { variant: 'fastest' }).dispose();
+    const [bigTiming] = await tuneConvs(engine, { reps: 1, measure: fakeClock({ auto: 1, plain: 1 }).measure });
+    expect(bigTiming!.ms.tiled).toMatch(/^cannot run it: conv2d: the tiled kernels take at most 4194240 pixels/);
+    expect(bigTiming!.chosen).toBe('auto');
+    for (const t of [x, w, big, w1]) t.dispose();
+  });
+
+  it("a soft size computed on the GPU is timed at its value when met, from a copy tuneConvs releases", async () => {
+    resetChoices();
+    // recorded as checkSoftSizeConv calls it: x, w and v need gradients
+    const x = param(8, [2, 3, 8, 8]);
+    const w = param(9, [4, 3, 9, 9]);
+    const v = parameter(engine, [4.6], [1]); // hard size 5 of k_max 9
+    const opts: Conv2dOptions = { size: 'fromSoftSize', kMin: 1, softSize: v, variant: 'fastest' };
+    conv2d(x, w, opts).dispose();
+    const pending = [...convChoices(engine).pending.values()][0]!;
+    expect(pending.key).toBe('[2, 3, 8, 8] * [4, 3, 9, 9] size v k_min 1 stride 1 pad 4 masked dx dw');
+    expect(pending.softSize).toBeInstanceOf(Tensor);
+    expect(await (pending.softSize as Tensor).toFloat32()).toEqual(Float32Array.of(4.6));
+    const live = engine.liveTensors;
+    await tuneConvs(engine, { reps: 1, measure: fakeClock({ auto: 2, plain: 2, tiled: 1 }).measure });
+    expect(engine.liveTensors).toBe(live - 1);
+    expect(conv2dKernels(x, w, opts).kernels).toBe('tiled');
+    // the tiled kernels chosen, on the size the GPU derives from v, gradients included
+    await checkSoftSizeConv(engine, { N: 2, Cin: 3, H: 8, W: 8, Cout: 4 }, 4.6, 1, 1, 'fastest');
+    for (const t of [x, w, v]) t.dispose();
+  });
+
+  it('times with the GPU clock by default and checks its arguments', async () => {
+    resetChoices();
+    const x = random(10, [2, 4, 8, 8]);
+    const w = random(11, [8, 4, 3, 3]);
+    const y = conv2d(x, w, { variant: 'fastest' });
+    await expect(tuneConvs(engine, { reps: 0 })).rejects.toThrow(/tuneConvs: reps must be a positive integer, got 0/);
+    await expect(engine.tidy(() => tuneConvs(engine))).rejects.toThrow(/tuneConvs: call it between steps, not inside a tidy scope/);
+    const [timing] = await tuneConvs(engine, { reps: 2 });
+    const times = Object.values(timing!.ms).filter((t): t is number => typeof t === 'number');
+    expect(times.length).toBeGreaterThanOrEqual(2);
+    for (const t of times) expect(t).toBeGreaterThan(0);
+    expect(timing!.ms[timing!.chosen]).toBe(Math.min(...times));
+    const again = conv2d(x, w, { variant: 'fastest' });
+    expectClose(await again.toFloat32(), await y.toFloat32(), { rtol: 1e-5, atol: 1e-5 }, `${timing!.chosen} vs auto`);
+    for (const t of [x, w, y, again]) t.dispose();
+  });
+});
