@@ -76,8 +76,15 @@ describe('effconv CLI', () => {
     const r = await effconv('kernels', '--spec', spec, '--budget', '0.5', '--k-max', '5', '--batch', '8', '--reps', '1');
     expect(r.err).not.toMatch(/effconv:/);
     expect(r.code).toBe(0);
-    const rows = [...r.out.matchAll(/^\| (auto|plain|tiled) \| ([\d.]+) \((\d+) images\/s\) \| ([\d.]+) \((\d+) images\/s\) \|$/gm)];
-    expect(rows.map((m) => m[1])).toEqual(['auto', 'plain', 'tiled']);
+    const rows = [...r.out.matchAll(/^\| (auto|plain|tiled|fastest) \| ([\d.]+) \((\d+) images\/s\) \| ([\d.]+) \((\d+) images\/s\) \|$/gm)];
+    expect(rows.map((m) => m[1])).toEqual(['auto', 'plain', 'tiled', 'fastest']);
+    // 'fastest': a row per convolution of the two steps (2 layers each), the chosen family the least time of its row
+    const tuned = [...r.out.matchAll(/^\| (\[[^|]+) \| ([\d.]+) \((subgroups|plain)\) \| ([^|]*) \| ([^|]*) \| (auto|plain|tiled) \|$/gm)];
+    expect(tuned).toHaveLength(4);
+    for (const m of tuned) {
+      const ms = { auto: Number(m[2]), plain: Number(m[4]) || Infinity, tiled: Number(m[5]) || Infinity };
+      expect(ms[m[6] as keyof typeof ms], m[0]).toBe(Math.min(ms.auto, ms.plain, ms.tiled));
+    }
     for (const m of rows) expect(Number(m[2]) > 0 && Number(m[4]) > 0, m[0]).toBe(true);
     // the named family is the one with the least search + final time in the table
     const best = rows.reduce((a, b) => (Number(b[2]) + Number(b[4]) < Number(a[2]) + Number(a[4]) ? b : a));
@@ -91,9 +98,12 @@ describe('effconv CLI', () => {
     writeFileSync(spec, JSON.stringify({ name: 'tiny28', input: [1, 28, 28], classes: 10, layers: [{ out: 4, stride: 2 }, { out: 8, pool: 'max' }, { out: 8 }] }));
     const out = join(dir, 'run');
     const args = ['--spec', spec, '--dataset', 'mnist-json', '--budget', '1200', '--k-max', '7', '--batch', '32', '--train-limit', '256', '--test-limit', '100'];
-    const r = await effconv('search', ...args, '--search-epochs', '1', '--epochs', '1', '--log-every', '4', '--checkpoint-every', '4', '--out', out);
+    // on the kernels each convolution times fastest at (after) its stage's first step
+    const r = await effconv('search', ...args, '--search-epochs', '1', '--epochs', '1', '--log-every', '4', '--checkpoint-every', '4', '--out', out, '--conv-kernels', 'fastest');
     expect(r.err).not.toMatch(/effconv:/);
     expect(r.code).toBe(0);
+    expect(r.err).toMatch(/^search {2}kernels: 3 convolutions timed in [\d.]+ s, fastest kernels: (auto|plain|tiled) \d/m);
+    expect(r.err).toMatch(/^train:effconv {2}kernels: \d convolutions timed in/m);
     for (const f of ['config.json', 'sizes.json', 'trajectory.csv', 'metrics.jsonl', 'summary.md', 'results.json', 'plots/kernel_sizes.svg', 'plots/masks.svg', 'plots/train_loss.svg', 'plots/accuracy.svg', 'checkpoints/search.safetensors', 'checkpoints/final-0.safetensors', 'checkpoints/final-1.safetensors']) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }

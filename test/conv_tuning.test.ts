@@ -84,7 +84,7 @@ describe("conv2d variant 'fastest'", () => {
     }
   });
 
-  it('a family clearly slower on its first timed run is not run again; one that cannot run the shapes is reported', async () => {
+  it('a family clearly slower on its warm-up run is not run again; one that cannot run the shapes is reported', async () => {
     resetChoices();
     const x = random(6, [1, 2, 6, 6]);
     const w = random(7, [2, 2, 3, 3]);
@@ -93,7 +93,7 @@ describe("conv2d variant 'fastest'", () => {
     const [timing] = await tuneConvs(engine, { reps: 3, measure: clock.measure });
     expect(timing!.chosen).toBe('auto');
     const plainTimed = engine.subgroupSize === null ? 0 : 1;
-    expect(clock.calls).toEqual({ auto: 3, tiled: 3, ...(plainTimed ? { plain: 1 } : {}) });
+    expect(clock.calls).toEqual({ auto: 4, tiled: 4, ...(plainTimed ? { plain: 1 } : {}) }); // warm-up + 3 runs; plain: its warm-up only
     // the tiled kernels' grid limit: 4410000 pixels per channel
     resetChoices();
     const big = Tensor.empty(engine, [1, 1, 2100, 2100]);
@@ -126,20 +126,24 @@ describe("conv2d variant 'fastest'", () => {
     for (const t of [x, w, v]) t.dispose();
   });
 
-  it('times with the GPU clock by default and checks its arguments', async () => {
-    resetChoices();
-    const x = random(10, [2, 4, 8, 8]);
-    const w = random(11, [8, 4, 3, 3]);
-    const y = conv2d(x, w, { variant: 'fastest' });
-    await expect(tuneConvs(engine, { reps: 0 })).rejects.toThrow(/tuneConvs: reps must be a positive integer, got 0/);
-    await expect(engine.tidy(() => tuneConvs(engine))).rejects.toThrow(/tuneConvs: call it between steps, not inside a tidy scope/);
-    const [timing] = await tuneConvs(engine, { reps: 2 });
-    const times = Object.values(timing!.ms).filter((t): t is number => typeof t === 'number');
-    expect(times.length).toBeGreaterThanOrEqual(2);
-    for (const t of times) expect(t).toBeGreaterThan(0);
-    expect(timing!.ms[timing!.chosen]).toBe(Math.min(...times));
-    const again = conv2d(x, w, { variant: 'fastest' });
-    expectClose(await again.toFloat32(), await y.toFloat32(), { rtol: 1e-5, atol: 1e-5 }, `${timing!.chosen} vs auto`);
-    for (const t of [x, w, y, again]) t.dispose();
-  });
+  for (const clock of ['gpu', 'wall'] as const) {
+    it(`times on the ${clock} clock and checks its arguments`, async (ctx) => {
+      if (clock === 'gpu' && !engine.canTime) ctx.skip();
+      resetChoices();
+      const x = random(10, [2, 4, 8, 8]);
+      const w = random(11, [8, 4, 3, 3]);
+      const y = conv2d(x, w, { variant: 'fastest' });
+      await expect(tuneConvs(engine, { reps: 0 })).rejects.toThrow(/tuneConvs: reps must be a positive integer, got 0/);
+      await expect(tuneConvs(engine, { clock: 'cpu' as 'gpu' })).rejects.toThrow(/tuneConvs: clock must be 'gpu' or 'wall', got cpu/);
+      await expect(engine.tidy(() => tuneConvs(engine))).rejects.toThrow(/tuneConvs: call it between steps, not inside a tidy scope/);
+      const [timing] = await tuneConvs(engine, { reps: 2, clock });
+      const times = Object.values(timing!.ms).filter((t): t is number => typeof t === 'number');
+      expect(times.length).toBeGreaterThanOrEqual(2);
+      for (const t of times) expect(t).toBeGreaterThan(0);
+      expect(timing!.ms[timing!.chosen]).toBe(Math.min(...times));
+      const again = conv2d(x, w, { variant: 'fastest' });
+      expectClose(await again.toFloat32(), await y.toFloat32(), { rtol: 1e-5, atol: 1e-5 }, `${timing!.chosen} vs auto`);
+      for (const t of [x, w, y, again]) t.dispose();
+    });
+  }
 });

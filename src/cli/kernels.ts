@@ -10,7 +10,7 @@ import { resolveBudget } from '../effconv/budget.js';
 import { FinalTraining } from '../effconv/final_training.js';
 import { Search } from '../effconv/search.js';
 import { hasPendingConvs } from '../ops/conv_choices.js';
-import { tuneConvs, type ConvTiming } from '../ops/conv_tuning.js';
+import { describeTuning, tuneConvs, type ConvTiming } from '../ops/conv_tuning.js';
 import { Rng } from '../random.js';
 import { sizeOf } from '../tensor.js';
 import { runConfig, UsageError, type Values } from './run_options.js';
@@ -35,7 +35,10 @@ async function timeSteps(engine: Engine, stepper: Search | FinalTraining, x: Flo
   stepper.x.write(x);
   stepper.run(y);
   if (hasPendingConvs(engine)) {
-    tuned(await tuneConvs(engine));
+    const start = performance.now();
+    const timings = await tuneConvs(engine);
+    process.stderr.write(`${describeTuning(timings, (performance.now() - start) / 1000)}\n`);
+    tuned(timings);
     stepper.run(y);
   }
   await engine.sync();
@@ -70,10 +73,10 @@ export async function kernelsCommand(v: Values): Promise<KernelTiming[]> {
         throw e;
       }
     };
-    const logEvery = reps + 1; // every step's row fits the log until the flush
+    const logEvery = reps + 2; // every step's row (two warm-up steps under fastest) fits the log until the flush
     process.stderr.write(`timing ${kernels}…\n`);
     const searchMs = await timed(() => new Search(engine, cfg.backbone, { ...range, target, lambda: cfg.lambda, lossKind: cfg.lossKind, batch: cfg.batch, lr: cfg.searchLr, seed: cfg.seed, logEvery }));
-    const finalMs = await timed(() => new FinalTraining(engine, cfg.backbone, cfg.backbone.layers.map(() => 3), { batch: cfg.batch, lr: cfg.lr, steps: reps + 1, seed: cfg.seed, logEvery }));
+    const finalMs = await timed(() => new FinalTraining(engine, cfg.backbone, cfg.backbone.layers.map(() => 3), { batch: cfg.batch, lr: cfg.lr, steps: reps + 2, seed: cfg.seed, logEvery }));
     rows.push({ kernels, searchMs, finalMs });
   }
   engine.destroy();

@@ -65,8 +65,8 @@ export const RUN_HELP = `Run options (search, train, demo):
   --resume DIR           continue an interrupted run from its last checkpoint (other options are read from DIR/config.json)
   --conv-kernels NAME    convolution kernels: auto (default: subgroup kernels where the device has them),
                          plain, subgroups, tiled (workgroup-tiled, the GPU layout; slow on a CPU adapter),
-                         or fastest (after the first step, times each convolution on each family and keeps
-                         the fastest: seconds on a GPU, about a minute on a CPU adapter);
+                         or fastest (after a stage's first step, times each convolution on each family and
+                         keeps the fastest for it: 8–25 s a stage for fmnist-6 on a CPU adapter);
                          \`effconv kernels\` times them all on this device
   --reps N               (kernels) timed steps per kernel family (default 3)`;
 

@@ -60,7 +60,7 @@ async function tuneStepConvs(stage: string, engine: Engine): Promise<number> {
   const start = Date.now();
   const timings = await tuneConvs(engine);
   const seconds = (Date.now() - start) / 1000;
-  process.stderr.write(`${stage}: ${describeTuning(timings, seconds)}\n`);
+  process.stderr.write(`${stage}  kernels: ${describeTuning(timings, seconds)}\n`);
   return seconds;
 }
 
