@@ -1,6 +1,8 @@
 /** Classification accuracy of a model over a data set, in batches, without recording gradients. */
 import { noGrad } from './autograd/tape.js';
 import type { Engine } from './gpu/engine.js';
+import { hasPendingConvs } from './ops/conv_choices.js';
+import { tuneConvs } from './ops/conv_tuning.js';
 import { Tensor } from './tensor.js';
 
 export interface LabelledImages {
@@ -11,7 +13,8 @@ export interface LabelledImages {
 
 /**
  * Fraction of samples whose arg-max logit equals the label. `forward` maps a batch
- * [n, ...sampleShape] to logits [n, classes]; one readback per batch.
+ * [n, ...sampleShape] to logits [n, classes]; one readback per batch. Convolutions met under
+ * conv2d's variant 'fastest' are timed (tuneConvs) after the batch that met them.
  */
 export async function accuracy(
   engine: Engine,
@@ -30,6 +33,8 @@ export async function accuracy(
     const classes = logits.shape[1]!;
     const v = await logits.toArray();
     logits.dispose();
+    // conv2d's variant 'fastest': the batches after the first run the kernels timed fastest
+    if (hasPendingConvs(engine)) await tuneConvs(engine);
     for (let r = 0; r < n; r++) {
       let best = 0;
       for (let k = 1; k < classes; k++) if (v[r * classes + k]! > v[r * classes + best]!) best = k;

@@ -1,6 +1,6 @@
 /** conv2d's variant 'fastest' and tuneConvs: what is recorded, what is timed, what is chosen and run. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { conv2d, conv2dKernels, Engine, parameter, Tensor, tuneConvs, type Conv2dOptions, type ConvFamily } from '../src/index.js';
+import { accuracy, conv2d, conv2dKernels, Engine, parameter, reshape, Tensor, tuneConvs, type Conv2dOptions, type ConvFamily } from '../src/index.js';
 import { convChoices, hasPendingConvs } from '../src/ops/conv_choices.js';
 import { Rng } from '../src/random.js';
 import { expectClose } from './helpers/check.js';
@@ -124,6 +124,24 @@ describe("conv2d variant 'fastest'", () => {
     // the tiled kernels chosen, on the size the GPU derives from v, gradients included
     await checkSoftSizeConv(engine, { N: 2, Cin: 3, H: 8, W: 8, Cout: 4 }, 4.6, 1, 1, 'fastest');
     for (const t of [x, w, v]) t.dispose();
+  });
+
+  it('accuracy() times the convolutions its first batch met, and its later batches run the choice', async () => {
+    resetChoices();
+    const w = random(12, [3, 1, 3, 3]);
+    const count = 6;
+    const data = { images: Float32Array.from(values(13, [count, 1, 5, 5])), labels: Int32Array.from([0, 1, 2, 0, 1, 2]), count };
+    const keysSeen: string[][] = [];
+    const forward = (x: Tensor) => {
+      keysSeen.push([...convChoices(engine).chosen.keys()]);
+      return reshape(conv2d(x, w, { variant: 'fastest', padding: 0 }), [x.shape[0]!, 27]);
+    };
+    const acc = await accuracy(engine, forward, data, [1, 5, 5], 3);
+    expect(acc).toBeGreaterThanOrEqual(0);
+    // nothing timed before the first batch; its convolution (forward only: no gradients) after it
+    expect(keysSeen).toEqual([[], ['[3, 1, 5, 5] * [3, 1, 3, 3] size 3 k_min 1 stride 1 pad 0']]);
+    expect(hasPendingConvs(engine)).toBe(false);
+    w.dispose();
   });
 
   for (const clock of ['gpu', 'wall'] as const) {
