@@ -10,7 +10,7 @@ import { resolveBudget } from '../effconv/budget.js';
 import { FinalTraining } from '../effconv/final_training.js';
 import { Search } from '../effconv/search.js';
 import { hasPendingConvs } from '../ops/conv_choices.js';
-import { describeTuning, tuneConvs, type ConvTiming } from '../ops/conv_tuning.js';
+import { describeTuning, tuneConvsTimed, type ConvTiming } from '../ops/conv_tuning.js';
 import { Rng } from '../random.js';
 import { sizeOf } from '../tensor.js';
 import { runConfig, UsageError, type Values } from './run_options.js';
@@ -35,9 +35,8 @@ async function timeSteps(engine: Engine, stepper: Search | FinalTraining, x: Flo
   stepper.x.write(x);
   stepper.run(y);
   if (hasPendingConvs(engine)) {
-    const start = performance.now();
-    const timings = await tuneConvs(engine);
-    process.stderr.write(`${describeTuning(timings, (performance.now() - start) / 1000)}\n`);
+    const { timings, seconds } = await tuneConvsTimed(engine);
+    process.stderr.write(`${describeTuning(timings, seconds)}\n`);
     tuned(timings);
     stepper.run(y);
   }

@@ -11,7 +11,7 @@ import type { Tensor } from '../tensor.js';
 import { Progress } from '../cli/progress.js';
 import type { Engine } from '../gpu/engine.js';
 import { hasPendingConvs } from '../ops/conv_choices.js';
-import { describeTuning, tuneConvs } from '../ops/conv_tuning.js';
+import { describeTuning, tuneConvsTimed } from '../ops/conv_tuning.js';
 import { readSafetensors, restoreInto, snapshot, writeSafetensors } from './checkpoint.js';
 
 export interface Stepper<Row extends { step: number }> {
@@ -57,9 +57,7 @@ export interface StageOptions<Row> {
  * variant 'fastest' (tuneConvs) and says what it chose; returns the seconds it took.
  */
 async function tuneStepConvs(stage: string, engine: Engine): Promise<number> {
-  const start = Date.now();
-  const timings = await tuneConvs(engine);
-  const seconds = (Date.now() - start) / 1000;
+  const { timings, seconds } = await tuneConvsTimed(engine);
   process.stderr.write(`${stage}  kernels: ${describeTuning(timings, seconds)}\n`);
   return seconds;
 }

@@ -149,6 +149,13 @@ async function timeFamilies(engine: Engine, conv: PendingConv, reps: number, mea
   return { key: conv.key, chosen: best?.family ?? 'auto', autoKernels, ms };
 }
 
+/** tuneConvs with its defaults, and how long it took: what runStage and `effconv kernels` report. */
+export async function tuneConvsTimed(engine: Engine): Promise<{ timings: ConvTiming[]; seconds: number }> {
+  const start = performance.now();
+  const timings = await tuneConvs(engine);
+  return { timings, seconds: (performance.now() - start) / 1000 };
+}
+
 /** One line on what tuneConvs chose, e.g. "3 convolutions timed in 1.2 s, fastest kernels: auto 2, tiled 1". */
 export function describeTuning(timings: readonly ConvTiming[], seconds: number): string {
   const counts = new Map<ConvFamily, number>();
