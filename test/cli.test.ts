@@ -3,9 +3,11 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { feasibleRange, resolveBudget } from '../src/effconv/budget.js';
 import { readSafetensors, writeSafetensors } from '../src/effconv/checkpoint.js';
+import { runConfig, RUN_OPTIONS } from '../src/cli/run_options.js';
 import { getGpu } from '../src/gpu/device.js';
 
 const run = promisify(execFile);
@@ -38,6 +40,26 @@ describe('effconv CLI', () => {
     const info = (adapter as GPUAdapter & { info: { subgroupMinSize?: number; subgroupMaxSize?: number } }).info;
     const fixed = adapter.features.has('subgroups') && info.subgroupMinSize === info.subgroupMaxSize;
     expect(r.out).toMatch(fixed ? new RegExp(`^subgroups +${info.subgroupMinSize} lanes: the subgroup kernels`, 'm') : /^subgroups +none of one fixed size/m);
+  });
+
+  it("each backbone's default budget is feasible: the preset's, or a fraction of the all-9×9 network for a spec", () => {
+    const cases: [string[], number][] = [
+      [[], 100_000],
+      [['--preset', 'cifar-8', '--dataset', 'cifar10'], 1_500_000],
+    ];
+    for (const [args, budget] of cases) {
+      const cfg = runConfig(parseArgs({ args, options: RUN_OPTIONS, strict: true }).values);
+      expect(cfg.budget).toBe(budget);
+      expect(resolveBudget(cfg.backbone, cfg, cfg.budget)).toBe(budget);
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'budget-'));
+    const spec = join(dir, 'spec.json');
+    writeFileSync(spec, JSON.stringify({ input: [3, 32, 32], classes: 10, layers: [{ out: 64 }, { out: 256 }, { out: 512 }] }));
+    const cfg = runConfig(parseArgs({ args: ['--spec', spec, '--dataset', 'cifar10'], options: RUN_OPTIONS, strict: true }).values);
+    expect(cfg.budget).toBe(0.15);
+    const [lo, hi] = feasibleRange(cfg.backbone, cfg);
+    expect(resolveBudget(cfg.backbone, cfg, cfg.budget)).toBeCloseTo(0.15 * hi);
+    expect(lo).toBeLessThan(0.15 * hi);
   });
 
   it('an infeasible budget fails before loading anything, giving the range', async () => {

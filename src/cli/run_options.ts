@@ -1,7 +1,7 @@
 /** Turns command-line options into a RunConfig, checking each value. */
 import { readFileSync } from 'node:fs';
 import type { RunConfig } from '../effconv/run.js';
-import { resolveSpec, type BackboneSpec } from '../effconv/spec.js';
+import { DEFAULT_BUDGET_FRACTION, resolveSpec, type BackboneSpec } from '../effconv/spec.js';
 import { datasetInfo } from '../data/datasets.js';
 import { CONV_VARIANTS, type ConvVariantName } from '../gpu/conv_variant.js';
 
@@ -46,6 +46,7 @@ export const RUN_HELP = `Run options (search, train, demo):
   --dataset NAME         fashion-mnist (default), mnist, mnist-json, cifar10, stl10, imagenet32
   --data DIR             dataset directory (fashion-mnist default: /usr/share/datasets/fashion-mnist)
   --budget P             parameter budget: a count (e.g. 100000) or a fraction ≤ 1 of the k_max network
+                         (default 100000 for fmnist-6, 1500000 for cifar-8, 0.15 for a --spec)
   --lambda X             weight of the budget loss (default 2)
   --asymmetric           budget loss log(max(P, P_t)/P_t): only exceeding costs (default symmetric log²)
   --k-min N --k-max N    admissible odd sizes (default 1 and 9)
@@ -116,7 +117,7 @@ export function runConfig(v: Values, defaults: Partial<RunConfig> = {}, usesData
     dataset,
     kMin,
     kMax,
-    budget: num(v, 'budget', defaults.budget ?? 100_000, (n) => n > 0, 'a positive number'),
+    budget: num(v, 'budget', defaults.budget ?? spec.budget ?? DEFAULT_BUDGET_FRACTION, (n) => n > 0, 'a positive number'),
     lambda: num(v, 'lambda', 2, (n) => n >= 0, 'a number ≥ 0'),
     lossKind: v.asymmetric ? 'asymmetric' : 'symmetric',
     batch: num(v, 'batch', defaults.batch ?? 128, posInt, 'a positive integer'),
