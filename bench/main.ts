@@ -3,11 +3,14 @@
  * WebGPU on the same Dawn instance) side by side. Prints markdown tables and writes the same as
  * JSON (adapter, host CPU, date, commit) to bench/results/.
  *
- *   node dist/bench/main.js [--only peak,loads,conv,tiled,masked,matmul,gru,mask,e2e] [--reps 5] [--no-peer] [--profile] [--out FILE]
+ *   node dist/bench/main.js [--only peak,loads,conv,tiled,masked,matmul,gru,mask,e2e] [--reps 5] [--no-peer] [--profile]
+ *                           [--conv-kernels auto|plain|subgroups|tiled|fastest] [--out FILE]
  *
  * Every section runs by default, except `tiled` (conv2d's workgroup-tiled GPU kernels against
  * 'auto') on a CPU adapter, where those kernels are several times slower than 'auto' and only
- * lengthen the run: ask for it with --only there.
+ * lengthen the run: ask for it with --only there. --conv-kernels (default auto) is the conv2d
+ * variant of the conv, masked and e2e sections; with `fastest` each of their convolutions is first
+ * timed on every family (tuneConvs) and runs on the fastest, which the conv table names per row.
  *
  * FLOP formulas (stated once, used for every GFLOP/s figure):
  *   conv (each of forward, backward-input, backward-weight)  2·N·Ho·Wo·Cin·Cout·s²
@@ -25,6 +28,9 @@ import { PRESETS } from '../src/effconv/spec.js';
 import { Search } from '../src/effconv/search.js';
 import { FinalTraining } from '../src/effconv/final_training.js';
 import { resolveBudget } from '../src/effconv/budget.js';
+import { CONV_VARIANTS, checkConvVariant } from '../src/gpu/conv_variant.js';
+import { hasPendingConvs } from '../src/ops/conv_choices.js';
+import { tuneConvs } from '../src/ops/conv_tuning.js';
 import { describeHostCpu, hostCpu } from '../src/host_cpu.js';
 import { loadTfjs, timeTf, type Tf, type TfTensor } from './peer_tfjs.js';
 import { checkTargets, peerRatios, type ConvRow } from './targets.js';
@@ -32,10 +38,10 @@ import { summarise, timeGpu, type Timing } from './timing.js';
 
 const SECTIONS = ['peak', 'loads', 'conv', 'tiled', 'masked', 'matmul', 'gru', 'mask', 'e2e'] as const;
 const { values } = parseArgs({
-  options: { only: { type: 'string' }, reps: { type: 'string', default: '5' }, 'no-peer': { type: 'boolean' }, profile: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  options: { only: { type: 'string' }, reps: { type: 'string', default: '5' }, 'no-peer': { type: 'boolean' }, profile: { type: 'boolean' }, 'conv-kernels': { type: 'string', default: 'auto' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
 });
 if (values.help) {
-  console.log(`usage: npm run bench -- [--only ${SECTIONS.join(',')}] [--reps N (≥ 5 recommended)] [--no-peer] [--profile (e2e: time per kernel)] [--out FILE]`);
+  console.log(`usage: npm run bench -- [--only ${SECTIONS.join(',')}] [--reps N (≥ 5 recommended)] [--no-peer] [--profile (e2e: time per kernel)] [--conv-kernels ${CONV_VARIANTS.join('|')} (default auto)] [--out FILE]`);
   process.exit(0);
 }
 const requested = values.only ? values.only.split(',') : null;
@@ -43,7 +49,8 @@ for (const s of requested ?? []) if (!(SECTIONS as readonly string[]).includes(s
 const reps = Number(values.reps);
 if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps must be a positive integer, got ${values.reps}`);
 
-const engine = await Engine.create();
+const convKernels = checkConvVariant('bench', '--conv-kernels', values['conv-kernels']);
+const engine = await Engine.create({ convVariant: convKernels });
 const only = new Set<string>(requested ?? SECTIONS.filter((s) => s !== 'tiled' || !engine.adapterInfo.isCpu));
 const rng = new Rng(0);
 const rand = (n: number) => Float32Array.from({ length: n }, () => rng.uniform(-1, 1));
@@ -137,14 +144,24 @@ interface ConvShape {
   Cin: number;
   Cout: number;
 }
-/** A conv of shape c (window s on a kw grid, optionally masked by a soft size) ready to time. */
-function effconvPasses(c: ConvShape, s: number, kw = s, softSize?: number, variant: ConvVariant = 'auto') {
+/**
+ * A conv of shape c (window s on a kw grid, optionally masked by a soft size) ready to time, on
+ * `variant` (default the bench's --conv-kernels; under 'fastest' first timed on every family).
+ */
+async function effconvPasses(c: ConvShape, s: number, kw = s, softSize?: number, variant: ConvVariant = engine.convVariant) {
   const x = parameter(engine, rand(c.N * c.Cin * c.HW * c.HW), [c.N, c.Cin, c.HW, c.HW]);
   const w = parameter(engine, rand(c.Cout * c.Cin * kw * kw), [c.Cout, c.Cin, kw, kw]);
   const v = softSize === undefined ? undefined : Tensor.from(engine, [softSize], [1]);
-  const k = conv2dKernels(x, w, { size: s, variant, ...(v ? { softSize: v } : {}) });
+  const plan = () => conv2dKernels(x, w, { size: s, variant, ...(v ? { softSize: v } : {}) });
+  let k = plan();
+  if (hasPendingConvs(engine)) {
+    await tuneConvs(engine);
+    k = plan(); // now on the family timed fastest
+  }
   const g = Tensor.from(engine, rand(c.N * c.Cout * c.HW * c.HW), k.outShape);
   return {
+    /** The kernels that run it: subgroups, plain or tiled. */
+    kernels: k.kernels,
     fwd: () => void k.forward(),
     bwdIn: () => void k.backwardInput(g),
     bwdW: () => void k.backwardWeight(g),
@@ -173,7 +190,8 @@ function peerPasses(c: ConvShape, s: number) {
 
 /** One run of each pass on a batch of 2: pipeline and shader compilation, a fraction of the time. */
 async function warmUp(c: ConvShape, s: number, kw = s, softSize?: number, peer = false) {
-  const e = effconvPasses({ ...c, N: 2 }, s, kw, softSize);
+  // 'fastest' compiles the pipelines it times, on the row's own shapes
+  const e = await effconvPasses({ ...c, N: 2 }, s, kw, softSize, engine.convVariant === 'fastest' ? 'auto' : engine.convVariant);
   for (const pass of [e.fwd, e.bwdIn, e.bwdW]) await timeGpu(engine, pass, 1, undefined, 0);
   e.dispose();
   const p = peer ? peerPasses({ ...c, N: 2 }, s) : null;
@@ -183,7 +201,7 @@ async function warmUp(c: ConvShape, s: number, kw = s, softSize?: number, peer =
 
 async function effconvConv(c: ConvShape, s: number, kw = s, softSize?: number) {
   await warmUp(c, s, kw, softSize);
-  const e = effconvPasses(c, s, kw, softSize);
+  const e = await effconvPasses(c, s, kw, softSize);
   const fwd = await timeGpu(engine, e.fwd, reps, undefined, 0);
   const bwdIn = await timeGpu(engine, e.bwdIn, reps, undefined, 0);
   const bwdW = await timeGpu(engine, e.bwdW, reps, undefined, 0);
@@ -206,7 +224,7 @@ const combine = (ts: Timing[]): Timing => summarise(ts.map((t) => t.minMs), ts.s
  */
 async function convRow(c: ConvShape, k: number) {
   await warmUp(c, k, k, undefined, true);
-  const e = effconvPasses(c, k);
+  const e = await effconvPasses(c, k);
   const p = peerPasses(c, k);
   const times = { peak: [] as Timing[], fwd: [] as Timing[], bwdIn: [] as Timing[], bwdW: [] as Timing[], peerFwd: [] as Timing[], peerFb: [] as Timing[] };
   for (let r = 0; r < reps; r++) {
@@ -223,6 +241,7 @@ async function convRow(c: ConvShape, k: number) {
   p?.dispose();
   const peak = peakShape && times.peak.length ? gf(fmaPeakFlops(peakShape.n, peakShape.iters), combine(times.peak).minMs) : 0;
   return {
+    kernels: e.kernels,
     peak,
     fwd: combine(times.fwd),
     bwdIn: combine(times.bwdIn),
@@ -243,9 +262,9 @@ const convShapeName = (c: ConvShape) => `N=${c.N} ${c.HW}×${c.HW} ${c.Cin}→${
 const tableHead = (columns: string[]) => out(`| ${columns.join(' | ')} |\n|${'---|'.repeat(columns.length)}`);
 
 if (only.has('conv')) {
-  out('\n## conv2d (unmasked, stride 1, same padding, variant "auto")\n');
+  out(`\n## conv2d (unmasked, stride 1, same padding, variant "${engine.convVariant}")\n`);
   out('effconv and TF.js alternate rep by rep, and each rep also times the FMA peak kernel: "% peak" is against the best of those ("row peak"), so both ratios compare figures from the same few seconds.\n');
-  tableHead(['shape', 'k', 'fwd ms', 'fwd GFLOP/s', 'bwd-input ms', 'bwd-input GFLOP/s', 'bwd-weight ms', 'bwd-weight GFLOP/s', 'fwd+bwd GFLOP/s', 'fwd % peak', 'fwd+bwd % peak', 'TF.js fwd GFLOP/s', 'TF.js fwd+bwd GFLOP/s', '× TF.js fwd', '× TF.js fwd+bwd', 'row peak GFLOP/s']);
+  tableHead(['shape', 'k', 'fwd ms', 'fwd GFLOP/s', 'bwd-input ms', 'bwd-input GFLOP/s', 'bwd-weight ms', 'bwd-weight GFLOP/s', 'fwd+bwd GFLOP/s', 'fwd % peak', 'fwd+bwd % peak', 'TF.js fwd GFLOP/s', 'TF.js fwd+bwd GFLOP/s', '× TF.js fwd', '× TF.js fwd+bwd', 'row peak GFLOP/s', 'kernels']);
   const rows: ConvRow[] = [];
   for (const [c, ks] of CONV_ROWS) {
     for (const k of ks) {
@@ -256,6 +275,7 @@ if (only.has('conv')) {
       const row = {
         shape: convShapeName(c),
         k,
+        kernels: e.kernels,
         flops,
         ...(e.peak > 0 ? { peakGflops: e.peak } : {}),
         effconv: { fwd: e.fwd, bwdInput: e.bwdIn, bwdWeight: e.bwdW, fwdGflops: gf(flops, e.fwd.medianMs), fwdBwdGflops: gf(3 * flops, fbMs) },
@@ -268,7 +288,7 @@ if (only.has('conv')) {
       out(
         `| ${row.shape} | ${k} | ${f2(e.fwd.medianMs)} (${f2(e.fwd.minMs)}–${f2(e.fwd.maxMs)}) | ${f2(E.fwdGflops)} | ${f2(e.bwdIn.medianMs)} | ${f2(gf(flops, e.bwdIn.medianMs))} | ${f2(e.bwdW.medianMs)} | ${f2(gf(flops, e.bwdW.medianMs))} | ${f2(E.fwdBwdGflops)} | ${rowPct(E.fwdGflops)} | ${rowPct(E.fwdBwdGflops)} | ` +
           (row.peer && ratios ? `${f2(row.peer.fwdGflops)} | ${f2(row.peer.fwdBwdGflops)} | ${f2(ratios.fwd)} | ${f2(ratios.fwdBwd)} |` : '– | – | – | – |') +
-          ` ${e.peak > 0 ? f2(e.peak) : '–'} |`,
+          ` ${e.peak > 0 ? f2(e.peak) : '–'} | ${e.kernels} |`,
       );
     }
   }
@@ -284,7 +304,7 @@ if (only.has('tiled')) {
   for (const [c, ks] of CONV_ROWS) {
     for (const k of ks) {
       const flops = convFlops(c, k);
-      const passes = { tiled: effconvPasses(c, k, k, undefined, 'tiled'), auto: effconvPasses(c, k) };
+      const passes = { tiled: await effconvPasses(c, k, k, undefined, 'tiled'), auto: await effconvPasses(c, k, k, undefined, 'auto') };
       const passNames = ['fwd', 'bwdIn', 'bwdW'] as const;
       const times = { tiled: { fwd: [] as Timing[], bwdIn: [] as Timing[], bwdW: [] as Timing[] }, auto: { fwd: [] as Timing[], bwdIn: [] as Timing[], bwdW: [] as Timing[] } };
       for (const e of Object.values(passes)) for (const name of passNames) await timeGpu(engine, e[name], 1, undefined, 0); // warm-up
@@ -315,7 +335,7 @@ if (only.has('tiled')) {
       for (const [name, s] of [['search', search], ['final', final3]] as const) steps[name]![variant].push(await step(s, 1)); // each after a warm-up step
     }
   }
-  engine.convVariant = 'auto';
+  engine.convVariant = convKernels;
   out(`\nfmnist-6 steps, batch ${B}, on each variant (alternated):\n`);
   tableHead(['step', 'tiled ms', '"auto" ms', 'tiled / "auto"']);
   const stepRows: Record<string, unknown> = {};
@@ -447,9 +467,13 @@ async function fmnistSteppers(eng: EngineT) {
   const target = resolveBudget(spec, { kMin: 1, kMax: 9 }, 100_000);
   const search = new Search(eng, spec, { kMin: 1, kMax: 9, target, lambda: 2, lossKind: 'symmetric', batch: B, lr: 1e-3, seed: 0, logEvery: 1000 });
   const finalOf = (ks: number[]) => new FinalTraining(eng, spec, ks, { batch: B, lr: 1e-3, steps: 1000, seed: 0, logEvery: 1000 });
-  /** One step of s timed over `n` reps (after a warm-up). */
+  /** One step of s timed over `n` reps (after a warm-up; under 'fastest', after its convolutions were timed). */
   const step = async (s: Search | FinalTraining, n = reps) => {
     s.x.write(data);
+    if (eng.convVariant === 'fastest') {
+      s.run(y);
+      if (hasPendingConvs(eng)) await tuneConvs(eng);
+    }
     const t = await timeGpu(eng, () => s.run(y), n);
     await s.flush();
     return t;

@@ -7,6 +7,8 @@ import type { Timing } from './timing.js';
 export interface ConvRow {
   shape: string;
   k: number;
+  /** The kernel family that ran the row (bench --conv-kernels: 'fastest' picks it per row). */
+  kernels?: string;
   /** The FMA peak measured alongside the row (bench/main.ts); the run's peak when absent. */
   peakGflops?: number;
   effconv: { fwdGflops: number; fwdBwdGflops: number; fwd: Timing; bwdInput: Timing; bwdWeight: Timing };

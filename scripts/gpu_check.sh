@@ -6,7 +6,8 @@
 #   machine.txt            the machine, the GPU, the adapter Dawn picks (`effconv info`: features,
 #                          subgroup size, limits), the commit;
 #   tests.log, tests.json  the whole test suite (vitest), within TEST_TIMEOUT s (default 240);
-#   bench.log, bench.md, bench.json   `node dist/bench/main.js $BENCH_ARGS` (default --profile: the
+#   bench.log, bench.md, bench.json   `node dist/bench/main.js $BENCH_ARGS` (default --profile
+#                          --conv-kernels fastest: the conv rows on the family timed fastest each, the
 #                          whole bench with each step's time per kernel), within BENCH_TIMEOUT s
 #                          (default 240);
 #   kernels.log            `effconv kernels --reps 5` for fmnist-6 and cifar-8 (each kernel
@@ -68,9 +69,9 @@ timeout "${TEST_TIMEOUT:-240}" "$node" node_modules/vitest/vitest.mjs run --conf
 say "tests: exit $? (tail of tests.log below)"
 tail -n 25 "$out/tests.log" >&2
 
-say "bench (at most ${BENCH_TIMEOUT:-240} s): node dist/bench/main.js ${BENCH_ARGS---profile}"
+say "bench (at most ${BENCH_TIMEOUT:-240} s): node dist/bench/main.js ${BENCH_ARGS---profile --conv-kernels fastest}"
 # shellcheck disable=SC2086
-timeout "${BENCH_TIMEOUT:-240}" "$node" dist/bench/main.js ${BENCH_ARGS---profile} --out "$out/bench.json" > "$out/bench.log" 2>&1
+timeout "${BENCH_TIMEOUT:-240}" "$node" dist/bench/main.js ${BENCH_ARGS---profile --conv-kernels fastest} --out "$out/bench.json" > "$out/bench.log" 2>&1
 say "bench: exit $?"
 tail -n 40 "$out/bench.log" >&2
 
