@@ -25,7 +25,10 @@ export interface ConvTiming {
   chosen: ConvFamily;
   /** What 'auto' ran here: the subgroup kernels or the plain ones. */
   autoKernels: 'subgroups' | 'plain';
-  /** Median ms of each family's passes, or why it was not timed (cannot run it, or the same kernels as 'auto'). */
+  /**
+   * Median ms of each family's passes (one run's where a family was dropped as clearly slower), or
+   * why it was not timed (it cannot run this convolution, or runs the same kernels as 'auto').
+   */
   ms: Partial<Record<ConvFamily, number | string>>;
 }
 
