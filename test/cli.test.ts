@@ -114,6 +114,12 @@ describe('effconv CLI', () => {
     const best = rows.filter((m) => !(sameAsAuto && m[1] === 'fastest')).reduce((a, b) => (Number(b[2]) + Number(b[4]) < Number(a[2]) + Number(a[4]) ? b : a));
     expect(r.out).toContain(`fastest here (search + final step): --conv-kernels ${best[1]}${sameAsAuto ? " ('fastest' chose auto for every convolution)" : ''}`);
     expect((await effconv('kernels', '--reps', '0')).err).toMatch(/--reps must be a positive integer, got "0"/);
+    expect((await effconv('kernels', '--families', 'auto,fast')).err).toMatch(/--families must be a comma list of auto, plain, tiled, fastest, got "auto,fast"/);
+    // only the families asked for; 'fastest' alone is named even where it chose auto everywhere
+    const one = await effconv('kernels', '--spec', spec, '--budget', '0.5', '--k-max', '5', '--batch', '8', '--reps', '1', '--families', 'fastest');
+    expect(one.code).toBe(0);
+    expect([...one.out.matchAll(/^\| (auto|plain|tiled|fastest) \| [\d.]+ /gm)].map((m) => m[1])).toEqual(['fastest']);
+    expect(one.out).toMatch(/fastest here \(search \+ final step\): --conv-kernels fastest$/m);
   });
 
   it('a tiny search + final training writes the whole run folder; eval reads its checkpoints', async () => {

@@ -19,6 +19,15 @@ import { runConfig, UsageError, type Values } from './run_options.js';
 const FAMILIES = ['auto', 'plain', 'tiled', 'fastest'] as const;
 type Family = (typeof FAMILIES)[number];
 
+/** --families: a comma list of FAMILIES (default all of them), in the order given. */
+function familiesOption(raw: unknown): Family[] {
+  if (raw === undefined) return [...FAMILIES];
+  const names = String(raw).split(',').map((n) => n.trim());
+  const unknown = names.find((n) => !(FAMILIES as readonly string[]).includes(n));
+  if (unknown !== undefined || names.length === 0) throw new UsageError(`--families must be a comma list of ${FAMILIES.join(', ')}, got "${String(raw)}"`);
+  return [...new Set(names as Family[])];
+}
+
 export interface KernelTiming {
   kernels: Family;
   /** Milliseconds per step (wall clock over the timed steps, after a warm-up step), or why it could not run. */
@@ -53,6 +62,7 @@ export async function kernelsCommand(v: Values): Promise<KernelTiming[]> {
   const cfg = runConfig(v, {}, false);
   const reps = v.reps === undefined ? 3 : Number(v.reps);
   if (!Number.isInteger(reps) || reps < 1) throw new UsageError(`--reps must be a positive integer, got "${String(v.reps)}"`);
+  const families = familiesOption(v.families);
   const range = { kMin: cfg.kMin, kMax: cfg.kMax };
   const target = resolveBudget(cfg.backbone, range, cfg.budget);
   const engine = await Engine.create();
@@ -62,7 +72,7 @@ export async function kernelsCommand(v: Values): Promise<KernelTiming[]> {
   console.log(`effconv kernels: ${cfg.backbone.name}, batch ${cfg.batch}, adapter ${engine.adapterInfo.description || engine.adapterInfo.device}${engine.adapterInfo.isCpu ? ' (CPU: the tiled kernels are several times slower here)' : ''}; ${reps} timed steps each after a warm-up step`);
   const rows: KernelTiming[] = [];
   const tunings: ConvTiming[] = [];
-  for (const kernels of FAMILIES) {
+  for (const kernels of families) {
     engine.convVariant = kernels;
     const timed = async (make: () => Search | FinalTraining): Promise<number | string> => {
       try {
@@ -90,7 +100,7 @@ export async function kernelsCommand(v: Values): Promise<KernelTiming[]> {
   }
   const total = (r: KernelTiming) => (typeof r.searchMs === 'number' && typeof r.finalMs === 'number' ? r.searchMs + r.finalMs : Infinity);
   // where 'fastest' kept 'auto' everywhere it runs auto's kernels: any gap between the two rows is noise
-  const sameAsAuto = tunings.every((t) => t.chosen === 'auto');
+  const sameAsAuto = tunings.length > 0 && tunings.every((t) => t.chosen === 'auto') && families.includes('auto');
   const best = rows.filter((r) => !(sameAsAuto && r.kernels === 'fastest')).reduce((a, b) => (total(b) < total(a) ? b : a));
   console.log(`\nfastest here (search + final step): --conv-kernels ${best.kernels}${sameAsAuto ? " ('fastest' chose auto for every convolution)" : ''}`);
   return rows;

@@ -37,6 +37,7 @@ export const RUN_OPTIONS = {
   run: { type: 'string' },
   'conv-kernels': { type: 'string' },
   reps: { type: 'string' },
+  families: { type: 'string' },
 } as const;
 
 export const RUN_HELP = `Run options (search, train, demo):
@@ -69,7 +70,8 @@ export const RUN_HELP = `Run options (search, train, demo):
                          or fastest (after a stage's first step, times each convolution on each family and
                          keeps the fastest for it: 8–25 s a stage for fmnist-6 on a CPU adapter);
                          \`effconv kernels\` times them all on this device
-  --reps N               (kernels) timed steps per kernel family (default 3)`;
+  --reps N               (kernels) timed steps per kernel family (default 3)
+  --families LIST        (kernels) comma list of the families to time (default auto,plain,tiled,fastest)`;
 
 function num(v: Values, name: string, fallback: number, check: (n: number) => boolean, what: string): number {
   const raw = v[name];
