@@ -132,7 +132,7 @@ describe('effconv CLI', () => {
     const r = await effconv('search', ...args, '--search-epochs', '1', '--epochs', '1', '--log-every', '4', '--checkpoint-every', '4', '--out', out, '--conv-kernels', 'fastest');
     expect(r.err).not.toMatch(/effconv:/);
     expect(r.code).toBe(0);
-    expect(r.err).toMatch(/^search {2}kernels: 3 convolutions timed in [\d.]+ s, fastest kernels: (auto|plain|tiled) \d/m);
+    expect(r.err).toMatch(/^search {2}kernels: timing auto, plain, tiled on 3 convolutions…\nsearch {2}kernels: 3 convolutions timed in [\d.]+ s, fastest kernels: (auto|plain|tiled) \d/m);
     expect(r.err).toMatch(/^train:effconv {2}kernels: \d convolutions timed in/m);
     for (const f of ['config.json', 'sizes.json', 'trajectory.csv', 'metrics.jsonl', 'summary.md', 'results.json', 'plots/kernel_sizes.svg', 'plots/masks.svg', 'plots/train_loss.svg', 'plots/accuracy.svg', 'checkpoints/search.safetensors', 'checkpoints/final-0.safetensors', 'checkpoints/final-1.safetensors']) {
       expect(existsSync(join(out, f)), f).toBe(true);

@@ -44,8 +44,9 @@ async function timeSteps(engine: Engine, stepper: Search | FinalTraining, x: Flo
   stepper.x.write(x);
   stepper.run(y);
   if (hasPendingConvs(engine)) {
-    const { timings, seconds } = await tuneConvsTimed(engine);
-    process.stderr.write(`${describeTuning(timings, seconds)}\n`);
+    const say = (line: string) => process.stderr.write(`${line}\n`);
+    const { timings, seconds } = await tuneConvsTimed(engine, say);
+    say(describeTuning(timings, seconds));
     tuned(timings);
     stepper.run(y);
   }

@@ -57,8 +57,9 @@ export interface StageOptions<Row> {
  * variant 'fastest' (tuneConvs) and says what it chose; returns the seconds it took.
  */
 async function tuneStepConvs(stage: string, engine: Engine): Promise<number> {
-  const { timings, seconds } = await tuneConvsTimed(engine);
-  process.stderr.write(`${stage}  kernels: ${describeTuning(timings, seconds)}\n`);
+  const say = (line: string) => process.stderr.write(`${stage}  kernels: ${line}\n`);
+  const { timings, seconds } = await tuneConvsTimed(engine, say);
+  say(describeTuning(timings, seconds));
   return seconds;
 }
 

@@ -68,5 +68,10 @@ export function addPending(engine: Engine, conv: PendingConv): void {
 
 /** Whether convolutions met under 'fastest' wait for tuneConvs. */
 export function hasPendingConvs(engine: Engine): boolean {
-  return convChoices(engine).pending.size > 0;
+  return pendingConvCount(engine) > 0;
+}
+
+/** How many convolutions met under 'fastest' wait for tuneConvs. */
+export function pendingConvCount(engine: Engine): number {
+  return convChoices(engine).pending.size;
 }

@@ -10,7 +10,7 @@ import type { Engine } from '../gpu/engine.js';
 import { ShapeError } from '../gpu/errors.js';
 import { Rng } from '../random.js';
 import { sizeOf, Tensor } from '../tensor.js';
-import { convChoices, type ConvFamily, type PendingConv } from './conv_choices.js';
+import { convChoices, pendingConvCount, type ConvFamily, type PendingConv } from './conv_choices.js';
 import { conv2dKernels, type Conv2dOptions } from './conv2d.js';
 
 /** The families timed, in order of preference on a tie. */
@@ -152,8 +152,13 @@ async function timeFamilies(engine: Engine, conv: PendingConv, reps: number, mea
   return { key: conv.key, chosen: best?.family ?? 'auto', autoKernels, ms };
 }
 
-/** tuneConvs with its defaults, and how long it took: what runStage and `effconv kernels` report. */
-export async function tuneConvsTimed(engine: Engine): Promise<{ timings: ConvTiming[]; seconds: number }> {
+/**
+ * tuneConvs with its defaults, and how long it took: what runStage and `effconv kernels` report;
+ * `say` first hears what is about to be timed (it takes a while on a CPU adapter).
+ */
+export async function tuneConvsTimed(engine: Engine, say: (line: string) => void = () => {}): Promise<{ timings: ConvTiming[]; seconds: number }> {
+  const n = pendingConvCount(engine);
+  say(`timing ${TUNED_FAMILIES.join(', ')} on ${n} convolution${n === 1 ? '' : 's'}…`);
   const start = performance.now();
   const timings = await tuneConvs(engine);
   return { timings, seconds: (performance.now() - start) / 1000 };
