@@ -2,7 +2,7 @@
 import { noGrad } from './autograd/tape.js';
 import type { Engine } from './gpu/engine.js';
 import { hasPendingConvs } from './ops/conv_choices.js';
-import { tuneConvs } from './ops/conv_tuning.js';
+import { tuneConvsTimed } from './ops/conv_tuning.js';
 import { Tensor } from './tensor.js';
 
 export interface LabelledImages {
@@ -14,7 +14,8 @@ export interface LabelledImages {
 /**
  * Fraction of samples whose arg-max logit equals the label. `forward` maps a batch
  * [n, ...sampleShape] to logits [n, classes]; one readback per batch. Convolutions met under
- * conv2d's variant 'fastest' are timed (tuneConvs) after the batch that met them.
+ * conv2d's variant 'fastest' are timed (tuneConvs) after the batch that met them; `say` hears
+ * about that timing (tuneConvsTimed).
  */
 export async function accuracy(
   engine: Engine,
@@ -22,6 +23,7 @@ export async function accuracy(
   data: LabelledImages,
   sampleShape: readonly number[],
   batch = 500,
+  say?: (line: string) => void,
 ): Promise<number> {
   const per = sampleShape.reduce((a, b) => a * b, 1);
   let correct = 0;
@@ -34,7 +36,7 @@ export async function accuracy(
     const v = await logits.toArray();
     logits.dispose();
     // conv2d's variant 'fastest': the batches after the first run the kernels timed fastest
-    if (hasPendingConvs(engine)) await tuneConvs(engine);
+    if (hasPendingConvs(engine)) await tuneConvsTimed(engine, say);
     for (let r = 0; r < n; r++) {
       let best = 0;
       for (let k = 1; k < classes; k++) if (v[r * classes + k]! > v[r * classes + best]!) best = k;

@@ -134,6 +134,8 @@ describe('effconv CLI', () => {
     expect(r.code).toBe(0);
     expect(r.err).toMatch(/^search {2}kernels: timing auto, plain, tiled on 3 convolutions…\nsearch {2}kernels: 3 convolutions timed in [\d.]+ s, fastest kernels: (auto|plain|tiled) \d/m);
     expect(r.err).toMatch(/^train:effconv {2}kernels: \d convolutions timed in/m);
+    // the evaluation's convolutions (no gradients, batch 100 of the 100 test images) after its first batch
+    expect(r.err).toMatch(/^train:effconv {2}kernels \(evaluation\): timing auto, plain, tiled on 3 convolutions…$/m);
     for (const f of ['config.json', 'sizes.json', 'trajectory.csv', 'metrics.jsonl', 'summary.md', 'results.json', 'plots/kernel_sizes.svg', 'plots/masks.svg', 'plots/train_loss.svg', 'plots/accuracy.svg', 'checkpoints/search.safetensors', 'checkpoints/final-0.safetensors', 'checkpoints/final-1.safetensors']) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }
@@ -144,8 +146,9 @@ describe('effconv CLI', () => {
     expect(csv).toHaveLength(1 + 8); // one row per search step (256 / 32 = 8)
     expect(readFileSync(join(out, 'summary.md'), 'utf8')).toMatch(/\| effconv \|.*\| all-3x3 \(width-matched\) \|/s);
     expect(readFileSync(join(out, 'plots/kernel_sizes.svg'), 'utf8')).toMatch(/^<svg /);
-    const ev = await effconv('eval', '--run', out);
+    const ev = await effconv('eval', '--run', out, '--conv-kernels', 'fastest');
     expect(ev.code).toBe(0);
+    expect(ev.err).toMatch(/^eval {2}kernels: 3 convolutions timed in [\d.]+ s, fastest kernels: /m);
     expect(ev.out).toMatch(/effconv: sizes \[.*\], .* test accuracy \d+\.\d+ %/);
   }, 180_000);
 });

@@ -10,7 +10,7 @@ import { resolveBudget } from '../effconv/budget.js';
 import { FinalTraining } from '../effconv/final_training.js';
 import { Search } from '../effconv/search.js';
 import { hasPendingConvs } from '../ops/conv_choices.js';
-import { describeTuning, tuneConvsTimed, type ConvTiming } from '../ops/conv_tuning.js';
+import { tuneConvsTimed, type ConvTiming } from '../ops/conv_tuning.js';
 import { Rng } from '../random.js';
 import { sizeOf } from '../tensor.js';
 import { runConfig, UsageError, type Values } from './run_options.js';
@@ -44,9 +44,7 @@ async function timeSteps(engine: Engine, stepper: Search | FinalTraining, x: Flo
   stepper.x.write(x);
   stepper.run(y);
   if (hasPendingConvs(engine)) {
-    const say = (line: string) => process.stderr.write(`${line}\n`);
-    const { timings, seconds } = await tuneConvsTimed(engine, say);
-    say(describeTuning(timings, seconds));
+    const { timings } = await tuneConvsTimed(engine, (line) => process.stderr.write(`${line}\n`));
     tuned(timings);
     stepper.run(y);
   }

@@ -176,6 +176,8 @@ export async function runEffConv(
     if (results.models.some((r) => r.name === m.name)) continue;
     const steps = stepsFor(cfg.finalEpochs, perEpoch);
     const stage = `train:${m.name}`;
+    // under --conv-kernels fastest the evaluation's convolutions (no gradients, its own batch) are timed too
+    const evalKernels = (line: string) => process.stderr.write(`${stage}  kernels (evaluation): ${line}\n`);
     const trainer = new FinalTraining(engine, m.spec, m.sizes, { batch: cfg.batch, lr: cfg.lr, steps, seed: cfg.seed + 1000 * (i + 1), logEvery: cfg.logEvery, weightDecay: 5e-4 });
     log(`${stage}: sizes [${m.sizes.join(', ')}], channels [${m.spec.layers.map((l) => l.out).join(', ')}], ${trainer.parameterCount.toLocaleString('en')} parameters, ${steps} steps`);
     let evalSeconds = 0; // per-epoch evaluations, left out of the training time
@@ -198,7 +200,7 @@ export async function runEffConv(
         const epochEnded = Math.floor(last.step / perEpoch) > Math.floor((rows[0]!.step - 1) / perEpoch);
         if (epochEnded && last.step < steps) {
           const t0 = Date.now();
-          const acc = await trainer.evaluate(prep.evalImages, prep.evalLabels);
+          const acc = await trainer.evaluate(prep.evalImages, prep.evalLabels, 500, evalKernels);
           evalSeconds += (Date.now() - t0) / 1000;
           folder.appendMetric({ stage, step: last.step, event: 'eval', split: prep.evalName, accuracy: acc });
         }
@@ -206,7 +208,7 @@ export async function runEffConv(
       describe: (_r, rows) => `loss ${(rows.reduce((a, r) => a + r.loss, 0) / rows.length).toFixed(4)} (mean of the last ${rows.length} steps)`,
     });
     const seconds = total - evalSeconds;
-    const acc = await trainer.evaluate(prep.evalImages, prep.evalLabels);
+    const acc = await trainer.evaluate(prep.evalImages, prep.evalLabels, 500, evalKernels);
     folder.appendMetric({ stage, step: steps, event: 'eval', split: prep.evalName, accuracy: acc });
     const result: ModelResult = {
       name: m.name,

@@ -11,7 +11,7 @@ import type { Tensor } from '../tensor.js';
 import { Progress } from '../cli/progress.js';
 import type { Engine } from '../gpu/engine.js';
 import { hasPendingConvs } from '../ops/conv_choices.js';
-import { describeTuning, tuneConvsTimed } from '../ops/conv_tuning.js';
+import { tuneConvsTimed } from '../ops/conv_tuning.js';
 import { readSafetensors, restoreInto, snapshot, writeSafetensors } from './checkpoint.js';
 
 export interface Stepper<Row extends { step: number }> {
@@ -44,7 +44,10 @@ export interface StageOptions<Row> {
   batches: Batches;
   /** The values that must be finite in a row (losses). */
   losses(row: Row): number[];
-  /** Receives every row once, in order (after a resume, from the checkpoint's step on). */
+  /**
+   * Receives every row once, in order (after a resume, from the checkpoint's step on), and the
+   * seconds the stage has run so far (without the timing of kernel families under 'fastest').
+   */
   onRows(rows: Row[], elapsedSeconds: number): void | Promise<void>;
   /** Text for the progress line from the rows just read (the last one is the latest step). */
   describe(row: Row, rows: Row[]): string;
@@ -57,15 +60,14 @@ export interface StageOptions<Row> {
  * variant 'fastest' (tuneConvs) and says what it chose; returns the seconds it took.
  */
 async function tuneStepConvs(stage: string, engine: Engine): Promise<number> {
-  const say = (line: string) => process.stderr.write(`${stage}  kernels: ${line}\n`);
-  const { timings, seconds } = await tuneConvsTimed(engine, say);
-  say(describeTuning(timings, seconds));
+  const { seconds } = await tuneConvsTimed(engine, (line) => process.stderr.write(`${stage}  kernels: ${line}\n`));
   return seconds;
 }
 
 /**
  * Runs (or resumes) a stage to its last step; returns its wall time in seconds — after a resume,
- * the time up to the checkpoint (saved in it) plus the time of the steps run here.
+ * the time up to the checkpoint (saved in it) plus the time of the steps run here; the timing of
+ * kernel families under 'fastest' is left out (it is not training).
  */
 export async function runStage<Row extends { step: number }>(stepper: Stepper<Row>, o: StageOptions<Row>): Promise<number> {
   if (o.checkpointEvery % o.logEvery !== 0) throw new RangeError('checkpointEvery must be a multiple of logEvery');
@@ -84,7 +86,8 @@ export async function runStage<Row extends { step: number }>(stepper: Stepper<Ro
   const progress = new Progress(o.name, o.totalSteps, o.logEvery);
   const start = Date.now();
   const startStep = stepper.step;
-  let tuning = 0; // seconds spent timing kernel families (--conv-kernels fastest), left out of images/s
+  let tuning = 0; // seconds spent timing kernel families (--conv-kernels fastest): not training time
+  const seconds = () => (Date.now() - start) / 1000 - tuning;
   while (stepper.step < o.totalSteps) {
     o.batches.next();
     stepper.x.write(o.batches.x);
@@ -97,9 +100,9 @@ export async function runStage<Row extends { step: number }>(stepper: Stepper<Ro
       const bad = o.losses(row).find((v) => !Number.isFinite(v));
       if (bad !== undefined) throw new NonFiniteLossError(o.name, row.step, bad, lastCheckpoint);
     }
-    const elapsed = (Date.now() - start) / 1000;
+    const elapsed = seconds();
     await o.onRows(rows, elapsed);
-    const ips = ((step - startStep) * o.batches.o.batch) / Math.max(elapsed - tuning, 1e-9);
+    const ips = ((step - startStep) * o.batches.o.batch) / Math.max(elapsed, 1e-9);
     progress.update(step, `${o.describe(rows[rows.length - 1]!, rows)}  ${ips.toFixed(0)} img/s`);
     if (step % o.checkpointEvery === 0 || step === o.totalSteps) {
       const cursor = o.batches.save();
@@ -109,10 +112,10 @@ export async function runStage<Row extends { step: number }>(stepper: Stepper<Ro
         step: String(step),
         adam_step: String(stepper.optimizer.stepCount),
         batches: JSON.stringify(cursor),
-        elapsed_s: String(before + (Date.now() - start) / 1000),
+        elapsed_s: String(before + seconds()),
       });
       lastCheckpoint = o.checkpointFile;
     }
   }
-  return before + (Date.now() - start) / 1000;
+  return before + seconds();
 }

@@ -153,15 +153,18 @@ async function timeFamilies(engine: Engine, conv: PendingConv, reps: number, mea
 }
 
 /**
- * tuneConvs with its defaults, and how long it took: what runStage and `effconv kernels` report;
- * `say` first hears what is about to be timed (it takes a while on a CPU adapter).
+ * tuneConvs with its defaults, and how long it took: what runStage, accuracy() and `effconv
+ * kernels` run. `say` hears what is about to be timed (it takes a while on a CPU adapter), then
+ * what was chosen (describeTuning).
  */
 export async function tuneConvsTimed(engine: Engine, say: (line: string) => void = () => {}): Promise<{ timings: ConvTiming[]; seconds: number }> {
   const n = pendingConvCount(engine);
   say(`timing ${TUNED_FAMILIES.join(', ')} on ${n} convolution${n === 1 ? '' : 's'}…`);
   const start = performance.now();
   const timings = await tuneConvs(engine);
-  return { timings, seconds: (performance.now() - start) / 1000 };
+  const seconds = (performance.now() - start) / 1000;
+  say(describeTuning(timings, seconds));
+  return { timings, seconds };
 }
 
 /** One line on what tuneConvs chose, e.g. "3 convolutions timed in 1.2 s, fastest kernels: auto 2, tiled 1". */
