@@ -95,7 +95,7 @@ export async function evalCommand(v: Values): Promise<void> {
     const t = new FinalTraining(engine, spec, m.sizes, { batch: cfg.batch, lr: cfg.lr, steps: 1, seed: 0, logEvery: 1 });
     const file = folder.path('checkpoints', `final-${i}.safetensors`);
     restoreInto(file, t.state(), readSafetensors(file).tensors);
-    const acc = await t.evaluate(prep.evalImages, prep.evalLabels, 500, (line) => process.stderr.write(`eval  kernels: ${line}\n`));
+    const acc = await t.evaluate(prep.evalImages, prep.evalLabels, { say: (line) => process.stderr.write(`eval  kernels: ${line}\n`) });
     log(`${m.name}: sizes [${m.sizes.join(', ')}], ${m.parameters.toLocaleString('en')} parameters, ${prep.evalName} accuracy ${(100 * acc).toFixed(2)} %`);
   }
   engine.destroy();

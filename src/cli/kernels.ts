@@ -13,7 +13,7 @@ import { hasPendingConvs } from '../ops/conv_choices.js';
 import { tuneConvsTimed, type ConvTiming } from '../ops/conv_tuning.js';
 import { Rng } from '../random.js';
 import { sizeOf } from '../tensor.js';
-import { runConfig, UsageError, type Values } from './run_options.js';
+import { num, posInt, runConfig, UsageError, type Values } from './run_options.js';
 
 /** The families compared ('auto' stands for the subgroup kernels where it takes them), then 'fastest'. */
 const FAMILIES = ['auto', 'plain', 'tiled', 'fastest'] as const;
@@ -59,8 +59,7 @@ async function timeSteps(engine: Engine, stepper: Search | FinalTraining, x: Flo
 
 export async function kernelsCommand(v: Values): Promise<KernelTiming[]> {
   const cfg = runConfig(v, {}, false);
-  const reps = v.reps === undefined ? 3 : Number(v.reps);
-  if (!Number.isInteger(reps) || reps < 1) throw new UsageError(`--reps must be a positive integer, got "${String(v.reps)}"`);
+  const reps = num(v, 'reps', 3, posInt, 'a positive integer');
   const families = familiesOption(v.families);
   const range = { kMin: cfg.kMin, kMax: cfg.kMax };
   const target = resolveBudget(cfg.backbone, range, cfg.budget);

@@ -73,7 +73,8 @@ export const RUN_HELP = `Run options (search, train, demo):
   --reps N               (kernels) timed steps per kernel family (default 3)
   --families LIST        (kernels) comma list of the families to time (default auto,plain,tiled,fastest)`;
 
-function num(v: Values, name: string, fallback: number, check: (n: number) => boolean, what: string): number {
+/** Option `name` as a number (`fallback` when absent); a UsageError "--name must be <what>, got …" unless check holds. */
+export function num(v: Values, name: string, fallback: number, check: (n: number) => boolean, what: string): number {
   const raw = v[name];
   if (raw === undefined) return fallback;
   const n = Number(raw);
@@ -81,7 +82,7 @@ function num(v: Values, name: string, fallback: number, check: (n: number) => bo
   return n;
 }
 
-const posInt = (n: number) => Number.isInteger(n) && n > 0;
+export const posInt = (n: number) => Number.isInteger(n) && n > 0;
 const nonNegInt = (n: number) => Number.isInteger(n) && n >= 0;
 
 function backbone(v: Values): BackboneSpec {

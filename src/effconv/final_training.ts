@@ -79,9 +79,12 @@ export class FinalTraining {
     return Array.from({ length: n }, (_, i) => ({ step: this.step - n + i + 1, loss: data[i]! }));
   }
 
-  /** Accuracy on normalised images [count, C·H·W] (eval-mode batch norm); `say`: see accuracy(). */
-  evaluate(images: Float32Array, labels: Int32Array, batch = 500, say?: (line: string) => void): Promise<number> {
-    return noGrad(this.engine, () => accuracy(this.engine, (x) => this.forward(x, false), { images, labels, count: labels.length }, this.spec.input, batch, say));
+  /**
+   * Accuracy on normalised images [count, C·H·W] (eval-mode batch norm), in batches of `batch`
+   * (default 500); `say`: see accuracy().
+   */
+  evaluate(images: Float32Array, labels: Int32Array, o: { batch?: number; say?: (line: string) => void } = {}): Promise<number> {
+    return noGrad(this.engine, () => accuracy(this.engine, (x) => this.forward(x, false), { images, labels, count: labels.length }, this.spec.input, o.batch, o.say));
   }
 
   state(): Record<string, Tensor> {

@@ -200,7 +200,7 @@ export async function runEffConv(
         const epochEnded = Math.floor(last.step / perEpoch) > Math.floor((rows[0]!.step - 1) / perEpoch);
         if (epochEnded && last.step < steps) {
           const t0 = Date.now();
-          const acc = await trainer.evaluate(prep.evalImages, prep.evalLabels, 500, evalKernels);
+          const acc = await trainer.evaluate(prep.evalImages, prep.evalLabels, { say: evalKernels });
           evalSeconds += (Date.now() - t0) / 1000;
           folder.appendMetric({ stage, step: last.step, event: 'eval', split: prep.evalName, accuracy: acc });
         }
@@ -208,7 +208,7 @@ export async function runEffConv(
       describe: (_r, rows) => `loss ${(rows.reduce((a, r) => a + r.loss, 0) / rows.length).toFixed(4)} (mean of the last ${rows.length} steps)`,
     });
     const seconds = total - evalSeconds;
-    const acc = await trainer.evaluate(prep.evalImages, prep.evalLabels, 500, evalKernels);
+    const acc = await trainer.evaluate(prep.evalImages, prep.evalLabels, { say: evalKernels });
     folder.appendMetric({ stage, step: steps, event: 'eval', split: prep.evalName, accuracy: acc });
     const result: ModelResult = {
       name: m.name,

@@ -24,8 +24,9 @@ export interface EngineOptions extends DeviceOptions {
   pacePolling?: boolean;
   /**
    * The kernels conv2d runs when a call names no variant (ConvVariant in ops/conv2d.ts): 'auto'
-   * (default), 'plain', 'subgroups' or 'tiled'. Lets a whole model — a search, a final training —
-   * run on one kernel family, e.g. the workgroup-tiled kernels on a GPU.
+   * (default), 'plain', 'subgroups', 'tiled' or 'fastest'. Lets a whole model — a search, a final
+   * training — run on one kernel family, e.g. the workgroup-tiled kernels on a GPU, or each of its
+   * convolutions on the family measured fastest for it (tuneConvs).
    */
   convVariant?: ConvVariantName;
 }
