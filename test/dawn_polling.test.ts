@@ -43,7 +43,10 @@ describe('paced polling for dawn.node', () => {
     // short spin, so a gap may be short now and then: the median is what must hold)
     const median = [...gaps].sort((p, q) => p - q)[gaps.length >> 1]!;
     expect(median, paced.map((t) => t.toFixed(2)).join(' ')).toBeGreaterThanOrEqual(0.9);
-    expect(paced.length).toBeLessThan(busy.length / 4);
+    // compared past the first 5 ms only: how long the short spin lasts in polls depends on how
+    // fast the machine is right then (a loaded 2-core CI runner spun 170 polls in it once)
+    const busyLate = busy.filter((t) => t > 5);
+    expect(late.length).toBeLessThan(busyLate.length / 3);
   });
 
   it('leaves JavaScript callbacks to the real setImmediate', async () => {
