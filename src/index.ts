@@ -21,7 +21,20 @@ export { loadMnistJson, type ImageSet } from './data/mnist_json.js';
 export { parseIdx, loadIdxImages, DatasetError, FASHION_MNIST_DIR } from './data/idx.js';
 export { conv2d, conv2dKernels, hardSize, type Conv2dOptions, type ConvVariant } from './ops/conv2d.js';
 export { tuneConvs, describeTuning, TUNED_FAMILIES, type ConvTiming, type TuneOptions } from './ops/conv_tuning.js';
-export type { ConvFamily } from './ops/conv_choices.js';
+export { onConvsTuned, type ConvFamily } from './ops/conv_choices.js';
+export {
+  exportConvTuning,
+  importConvTuning,
+  mergeConvTuning,
+  parseConvTuning,
+  deviceIdentity,
+  convKernelsFingerprint,
+  ConvTuningFileError,
+  CONV_TUNING_FORMAT,
+  type ConvTuningRecord,
+  type ConvTuningRecords,
+} from './ops/conv_tuning_record.js';
+export { saveConvTuning, useConvTuningFile } from './effconv/conv_tuning_file.js';
 export { gaussianMask } from './ops/gaussian_mask.js';
 export { maxPool2x2, avgPool2x2, globalAvgPool } from './ops/pool.js';
 export { accuracy, type LabelledImages } from './evaluate.js';

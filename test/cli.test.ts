@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { feasibleRange, resolveBudget } from '../src/effconv/budget.js';
 import { readSafetensors, writeSafetensors } from '../src/effconv/checkpoint.js';
 import { runConfig, RUN_OPTIONS } from '../src/cli/run_options.js';
+import { parseConvTuning } from '../src/ops/conv_tuning_record.js';
 import { getGpu } from '../src/gpu/device.js';
 
 const run = promisify(execFile);
@@ -88,6 +89,11 @@ describe('effconv CLI', () => {
     expect((await effconv('train', '--sizes', '3,3')).err).toMatch(/--sizes has 2 values but fmnist-6 has 6 conv layers/);
     expect((await effconv('frobnicate')).err).toMatch(/unknown command "frobnicate"/);
     expect((await effconv('search', '--conv-kernels', 'fast')).err).toMatch(/--conv-kernels must be one of auto, plain, subgroups, tiled, fastest, got "fast"/);
+    const noRun = join(mkdtempSync(join(tmpdir(), 'no-run-')), 'run');
+    const noFastest = await effconv('search', '--tuning-file', join(tmpdir(), 'never-written.json'), '--out', noRun);
+    expect(noFastest.code).toBe(2);
+    expect(noFastest.err).toMatch(/--tuning-file keeps the choices of --conv-kernels fastest; this run's kernels are auto/);
+    expect(existsSync(noRun)).toBe(false); // before any run folder is made
   });
 
   it('kernels times a search and a final step with each kernel family and names the fastest', async () => {
@@ -116,8 +122,17 @@ describe('effconv CLI', () => {
     expect((await effconv('kernels', '--reps', '0')).err).toMatch(/--reps must be a positive integer, got "0"/);
     expect((await effconv('kernels', '--families', 'auto,fast')).err).toMatch(/--families must be a comma list of auto, plain, tiled, fastest, got "auto,fast"/);
     // only the families asked for; 'fastest' alone is named even where it chose auto everywhere
-    const one = await effconv('kernels', '--spec', spec, '--budget', '0.5', '--k-max', '5', '--batch', '8', '--reps', '1', '--families', 'fastest');
+    // --tuning-file: the choices of its 'fastest' row saved for a later run (the 4 convolutions timed)
+    const tuningFile = join(dir, 'tuning.json');
+    const one = await effconv('kernels', '--spec', spec, '--budget', '0.5', '--k-max', '5', '--batch', '8', '--reps', '1', '--families', 'fastest', '--tuning-file', tuningFile);
     expect(one.code).toBe(0);
+    const tunedOne = [...one.out.matchAll(/^\| (\[[^|]+) \| .* \| (auto|plain|tiled) \|$/gm)];
+    expect(tunedOne).toHaveLength(4);
+    const saved = parseConvTuning(readFileSync(tuningFile, 'utf8'), tuningFile);
+    expect(saved.records).toHaveLength(1);
+    expect(saved.records[0]!.choices).toEqual(Object.fromEntries(tunedOne.map((m) => [m[1], m[2]])));
+    expect(one.out).toContain(`these choices are saved in ${tuningFile}`);
+    expect((await effconv('kernels', '--families', 'auto', '--tuning-file', tuningFile)).err).toMatch(/--tuning-file saves the choices of 'fastest'; --families leaves it out/);
     expect([...one.out.matchAll(/^\| (auto|plain|tiled|fastest) \| [\d.]+ /gm)].map((m) => m[1])).toEqual(['fastest']);
     expect(one.out).toMatch(/fastest here \(search \+ final step\): --conv-kernels fastest$/m);
   });
@@ -146,9 +161,17 @@ describe('effconv CLI', () => {
     expect(csv).toHaveLength(1 + 8); // one row per search step (256 / 32 = 8)
     expect(readFileSync(join(out, 'summary.md'), 'utf8')).toMatch(/\| effconv \|.*\| all-3x3 \(width-matched\) \|/s);
     expect(readFileSync(join(out, 'plots/kernel_sizes.svg'), 'utf8')).toMatch(/^<svg /);
-    const ev = await effconv('eval', '--run', out, '--conv-kernels', 'fastest');
+    // every choice saved in the run folder (a record of this adapter), and its kernels kept for eval and --resume
+    const timed = [...r.err.matchAll(/kernels(?: \(evaluation\))?: (\d+) convolutions? timed in/g)].reduce((n, m) => n + Number(m[1]), 0);
+    const tuning = parseConvTuning(readFileSync(join(out, 'conv_tuning.json'), 'utf8'), 'conv_tuning.json');
+    expect(tuning.records).toHaveLength(1);
+    expect(Object.keys(tuning.records[0]!.choices)).toHaveLength(timed);
+    expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).convKernels).toBe('fastest');
+    // eval runs the run's kernels ('fastest') and takes every choice from the folder: nothing timed
+    const ev = await effconv('eval', '--run', out);
     expect(ev.code).toBe(0);
-    expect(ev.err).toMatch(/^eval {2}kernels: 3 convolutions timed in [\d.]+ s, fastest kernels: /m);
+    expect(ev.err).toContain(`kernels: choices for ${timed} convolutions read from ${join(out, 'conv_tuning.json')} (those are not timed again)`);
+    expect(ev.err).not.toMatch(/timing auto/);
     expect(ev.out).toMatch(/effconv: sizes \[.*\], .* test accuracy \d+\.\d+ %/);
   }, 180_000);
 });

@@ -8,6 +8,8 @@ import { readSafetensors, restoreInto } from '../effconv/checkpoint.js';
 import { prepareData, runEffConv, type RunConfig, type RunResults } from '../effconv/run.js';
 import { RunFolder } from '../effconv/run_folder.js';
 import { parameterCount, resolveSpec } from '../effconv/spec.js';
+import { useConvTuningFile } from '../effconv/conv_tuning_file.js';
+import type { ConvVariantName } from '../gpu/conv_variant.js';
 import { convKernels, runConfig, UsageError, type Values } from './run_options.js';
 
 const log = (s: string) => console.log(s);
@@ -15,6 +17,35 @@ const log = (s: string) => console.log(s);
 function defaultOut(cfg: RunConfig, kind: string): string {
   const stamp = new Date().toISOString().replace(/[:T]/g, '-').slice(0, 19);
   return `runs/${stamp}-${kind}-${cfg.backbone.name}`;
+}
+
+/** What a run folder's config.json holds. */
+interface SavedConfig {
+  config: RunConfig;
+  dataDir?: string;
+  /** --conv-kernels of the run (absent in folders written before it was kept). */
+  convKernels?: ConvVariantName;
+}
+
+/**
+ * The engine of a run in `folder`. Under --conv-kernels fastest it takes the choices of the
+ * tuning file (--tuning-file, else the folder's conv_tuning.json) and saves new ones there;
+ * `stop` ends the saving.
+ */
+async function runEngine(v: Values, folder: RunFolder, variant: ConvVariantName): Promise<{ engine: Engine; stop: () => void }> {
+  const engine = await Engine.create({ convVariant: variant });
+  if (variant !== 'fastest') return { engine, stop: () => {} };
+  const file = typeof v['tuning-file'] === 'string' ? v['tuning-file'] : folder.path('conv_tuning.json');
+  const { said, stop } = useConvTuningFile(engine, file);
+  process.stderr.write(`kernels: ${said}\n`);
+  return { engine, stop };
+}
+
+/** The run's --conv-kernels (`saved` when not given) once --tuning-file is checked against it. */
+function runKernels(v: Values, saved?: ConvVariantName): ConvVariantName {
+  const variant = convKernels(v, saved);
+  if (typeof v['tuning-file'] === 'string' && variant !== 'fastest') throw new UsageError(`--tuning-file keeps the choices of --conv-kernels fastest; this run's kernels are ${variant}`);
+  return variant;
 }
 
 /** Loads the dataset, failing before any training starts. */
@@ -33,26 +64,30 @@ export async function searchCommand(v: Values, defaults: Partial<RunConfig> = {}
   let cfg: RunConfig;
   let folder: RunFolder;
   let dataDir: string | undefined;
+  let variant: ConvVariantName;
   if (typeof v.resume === 'string') {
     if (!existsSync(`${v.resume}/config.json`)) throw new UsageError(`--resume ${v.resume}: no config.json there (not a run folder)`);
     folder = new RunFolder(v.resume);
-    const saved = folder.readJson<{ config: RunConfig; dataDir?: string }>('config.json');
+    const saved = folder.readJson<SavedConfig>('config.json');
     cfg = saved.config;
     dataDir = saved.dataDir;
+    variant = runKernels(v, saved.convKernels);
     log(`resuming ${v.resume}`);
   } else {
     cfg = runConfig(v, defaults);
     dataDir = typeof v.data === 'string' ? v.data : undefined;
+    variant = runKernels(v);
     resolveBudget(cfg.backbone, cfg, cfg.budget); // an infeasible budget fails before anything is loaded
     folder = new RunFolder(typeof v.out === 'string' ? v.out : defaultOut(cfg, kind));
-    folder.writeJson('config.json', { config: cfg, dataDir, command: process.argv.slice(2).join(' ') });
+    folder.writeJson('config.json', { config: cfg, dataDir, convKernels: variant, command: process.argv.slice(2).join(' ') });
   }
   const data = loadData(cfg, dataDir);
-  const engine = await Engine.create({ convVariant: convKernels(v) });
+  const { engine, stop } = await runEngine(v, folder, variant);
   log(`effconv ${kind}: ${cfg.backbone.name} on ${cfg.dataset}, adapter ${engine.adapterInfo.description || engine.adapterInfo.device}; run folder ${folder.dir}`);
   const results = await runEffConv(engine, cfg, data, folder, { resume: typeof v.resume === 'string', log });
   printResults(results, cfg.validation > 0 ? 'validation' : 'test');
   log(`\nrun folder: ${folder.dir} (summary.md, sizes.json, trajectory.csv, metrics.jsonl, plots/, checkpoints/)`);
+  stop();
   engine.destroy();
 }
 
@@ -66,10 +101,11 @@ export async function trainCommand(v: Values): Promise<void> {
   for (const s of sizes) if (!Number.isInteger(s) || s < cfg.kMin || s > cfg.kMax || s % 2 === 0) throw new UsageError(`--sizes: ${s} is not an odd size in [${cfg.kMin}, ${cfg.kMax}]`);
   const parameters = parameterCount(cfg.backbone, sizes);
   cfg.budget = parameters; // baselines are matched to the given network
+  const variant = runKernels(v);
   const folder = new RunFolder(typeof v.out === 'string' ? v.out : defaultOut(cfg, 'train'));
-  folder.writeJson('config.json', { config: cfg, sizes, dataDir: v.data, command: process.argv.slice(2).join(' ') });
+  folder.writeJson('config.json', { config: cfg, sizes, dataDir: v.data, convKernels: variant, command: process.argv.slice(2).join(' ') });
   const data = loadData(cfg, typeof v.data === 'string' ? v.data : undefined);
-  const engine = await Engine.create({ convVariant: convKernels(v) });
+  const { engine, stop } = await runEngine(v, folder, variant);
   // A run with the search already "done" at the given sizes: stage 2 and baselines only.
   const results: RunResults = { models: [] };
   folder.writeJson('results.json', {
@@ -78,6 +114,7 @@ export async function trainCommand(v: Values): Promise<void> {
   });
   const r = await runEffConv(engine, cfg, data, folder, { resume: true, log });
   printResults(r);
+  stop();
   engine.destroy();
 }
 
@@ -86,10 +123,11 @@ export async function evalCommand(v: Values): Promise<void> {
   if (typeof v.run !== 'string') throw new UsageError('eval needs --run DIR (a run folder)');
   const folder = new RunFolder(v.run);
   if (!folder.exists('results.json')) throw new UsageError(`--run ${v.run}: no results.json (not a finished run folder)`);
-  const { config: cfg, dataDir } = folder.readJson<{ config: RunConfig; dataDir?: string }>('config.json');
+  const { config: cfg, dataDir, convKernels: saved } = folder.readJson<SavedConfig>('config.json');
   const results = folder.readJson<RunResults>('results.json');
+  const variant = runKernels(v, saved);
   const prep = prepareData(cfg, loadData(cfg, dataDir));
-  const engine = await Engine.create({ convVariant: convKernels(v) });
+  const { engine, stop } = await runEngine(v, folder, variant);
   for (const [i, m] of results.models.entries()) {
     const spec = { ...resolveSpec(cfg.backbone), layers: cfg.backbone.layers.map((l, k) => ({ ...l, out: m.channels[k]! })) };
     const t = new FinalTraining(engine, spec, m.sizes, { batch: cfg.batch, lr: cfg.lr, steps: 1, seed: 0, logEvery: 1 });
@@ -98,5 +136,6 @@ export async function evalCommand(v: Values): Promise<void> {
     const acc = await t.evaluate(prep.evalImages, prep.evalLabels, { say: (line) => process.stderr.write(`eval  kernels: ${line}\n`) });
     log(`${m.name}: sizes [${m.sizes.join(', ')}], ${m.parameters.toLocaleString('en')} parameters, ${prep.evalName} accuracy ${(100 * acc).toFixed(2)} %`);
   }
+  stop();
   engine.destroy();
 }

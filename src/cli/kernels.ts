@@ -2,7 +2,9 @@
  * `effconv kernels`: times a search step and a 3×3 final-training step of the backbone with each
  * convolution kernel family on this device, and with 'fastest' (each convolution on the family
  * tuneConvs timed fastest for it), and names the fastest (for --conv-kernels). On random data;
- * nothing is written and no run is touched.
+ * no run is touched, and nothing is written but the choices of 'fastest' into --tuning-file when
+ * given (for a later run with --conv-kernels fastest --tuning-file: the convolutions of its search
+ * steps, of the same backbone and batch, are then not timed again).
  */
 import { Engine } from '../gpu/engine.js';
 import { ShapeError } from '../gpu/errors.js';
@@ -11,6 +13,7 @@ import { FinalTraining } from '../effconv/final_training.js';
 import { Search } from '../effconv/search.js';
 import { hasPendingConvs } from '../ops/conv_choices.js';
 import { tuneConvsTimed, type ConvTiming } from '../ops/conv_tuning.js';
+import { saveConvTuning } from '../effconv/conv_tuning_file.js';
 import { Rng } from '../random.js';
 import { sizeOf } from '../tensor.js';
 import { num, posInt, runConfig, UsageError, type Values } from './run_options.js';
@@ -61,6 +64,8 @@ export async function kernelsCommand(v: Values): Promise<KernelTiming[]> {
   const cfg = runConfig(v, {}, false);
   const reps = num(v, 'reps', 3, posInt, 'a positive integer');
   const families = familiesOption(v.families);
+  const tuningFile = typeof v['tuning-file'] === 'string' ? v['tuning-file'] : null;
+  if (tuningFile !== null && !families.includes('fastest')) throw new UsageError("--tuning-file saves the choices of 'fastest'; --families leaves it out");
   const range = { kMin: cfg.kMin, kMax: cfg.kMax };
   const target = resolveBudget(cfg.backbone, range, cfg.budget);
   const engine = await Engine.create();
@@ -86,6 +91,7 @@ export async function kernelsCommand(v: Values): Promise<KernelTiming[]> {
     const finalMs = await timed(() => new FinalTraining(engine, cfg.backbone, cfg.backbone.layers.map(() => 3), { batch: cfg.batch, lr: cfg.lr, steps: reps + 2, seed: cfg.seed, logEvery }));
     rows.push({ kernels, searchMs, finalMs });
   }
+  if (tuningFile !== null) saveConvTuning(engine, tuningFile);
   engine.destroy();
   const cell = (ms: number | string) => (typeof ms === 'number' ? `${ms.toFixed(1)} (${((1000 * cfg.batch) / ms).toFixed(0)} images/s)` : `cannot run: ${ms}`);
   console.log('\n| --conv-kernels | search step, ms | final-training step (3×3), ms |\n|---|---|---|');
@@ -95,6 +101,7 @@ export async function kernelsCommand(v: Values): Promise<KernelTiming[]> {
     console.log(`\n'fastest': each convolution's forward and gradients timed on each family (median ms)\n`);
     console.log('| convolution | auto | plain | tiled | chosen |\n|---|---|---|---|---|');
     for (const t of tunings) console.log(`| ${t.key} | ${cellMs(t.ms.auto)} (${t.autoKernels}) | ${cellMs(t.ms.plain)} | ${cellMs(t.ms.tiled)} | ${t.chosen} |`);
+    if (tuningFile !== null) console.log(`\nthese choices are saved in ${tuningFile} (--conv-kernels fastest --tuning-file ${tuningFile} takes them)`);
   }
   const total = (r: KernelTiming) => (typeof r.searchMs === 'number' && typeof r.finalMs === 'number' ? r.searchMs + r.finalMs : Infinity);
   // where 'fastest' kept 'auto' everywhere it runs auto's kernels: any gap between the two rows is noise

@@ -38,6 +38,7 @@ export const RUN_OPTIONS = {
   'conv-kernels': { type: 'string' },
   reps: { type: 'string' },
   families: { type: 'string' },
+  'tuning-file': { type: 'string' },
 } as const;
 
 export const RUN_HELP = `Run options (search, train, demo):
@@ -69,7 +70,11 @@ export const RUN_HELP = `Run options (search, train, demo):
                          plain, subgroups, tiled (workgroup-tiled, the GPU layout; slow on a CPU adapter),
                          or fastest (after a stage's first step, times each convolution on each family and
                          keeps the fastest for it: 8–25 s a stage for fmnist-6 on a CPU adapter);
-                         \`effconv kernels\` times them all on this device
+                         \`effconv kernels\` times them all on this device; --resume and eval default to the
+                         run's own choice
+  --tuning-file FILE     (fastest) where the timed choices are kept and read back, so convolutions timed
+                         before on this adapter are not timed again (default DIR/conv_tuning.json of the run);
+                         \`effconv kernels --tuning-file FILE\` saves the choices of its 'fastest' row there
   --reps N               (kernels) timed steps per kernel family (default 3)
   --families LIST        (kernels) comma list of the families to time (default auto,plain,tiled,fastest)`;
 
@@ -139,9 +144,12 @@ export function runConfig(v: Values, defaults: Partial<RunConfig> = {}, usesData
   };
 }
 
-/** --conv-kernels: the engine's conv2d variant (not part of a run's config: it changes no result beyond rounding). */
-export function convKernels(v: Values): ConvVariantName {
-  const raw = v['conv-kernels'] ?? 'auto';
+/**
+ * --conv-kernels: the engine's conv2d variant (not part of a run's config: it changes no result
+ * beyond rounding); `saved` (what a run folder was made with) when the option is not given.
+ */
+export function convKernels(v: Values, saved: ConvVariantName = 'auto'): ConvVariantName {
+  const raw = v['conv-kernels'] ?? saved;
   if (!(CONV_VARIANTS as readonly unknown[]).includes(raw)) throw new UsageError(`--conv-kernels must be one of ${CONV_VARIANTS.join(', ')}, got "${String(raw)}"`);
   return raw as ConvVariantName;
 }

@@ -11,6 +11,7 @@ import { acquireDevice, usesDawnNode, type AdapterDescription, type DeviceOption
 import { GpuValidationError } from './errors.js';
 import { allKernels, pipelineKey, ShaderCompileError, type KernelDef } from './kernel.js';
 import { defaultShaderSource, type ShaderSource } from './shader-source.js';
+import { textHash } from './text_hash.js';
 import { packUniforms, type UniformValues } from './uniforms.js';
 
 export interface EngineOptions extends DeviceOptions {
@@ -78,6 +79,8 @@ export class Engine {
   /** Uniform writes skipped because the buffer already held the bytes (writeUniform). */
   uniformWritesSkipped = 0;
   private readonly uniformBytes = new WeakMap<GPUBuffer, Uint8Array>();
+  /** A fingerprint (textHash) of each shader file as compiled: what recorded kernel choices were timed on. */
+  readonly shaderHashes = new Map<string, string>();
   /** Command buffers submitted since creation (for tests and benches). */
   submitCount = 0;
   /** Buffers read back to the CPU since creation (for tests: a training step reads nothing). */
@@ -120,6 +123,7 @@ export class Engine {
           const errors = info.messages.filter((m) => m.type === 'error');
           if (errors.length > 0) throw new ShaderCompileError(file, '(module)', errors, code);
           this.modules.set(file, module);
+          this.shaderHashes.set(file, textHash(code));
         }),
     );
   }

@@ -35,6 +35,8 @@ export interface PendingConv {
 interface Choices {
   chosen: Map<string, ConvFamily>;
   pending: Map<string, PendingConv>;
+  /** Called after tuneConvs has chosen for new convolutions (onConvsTuned). */
+  listeners: Set<() => void>;
 }
 
 const perEngine = new WeakMap<Engine, Choices>();
@@ -42,7 +44,7 @@ const perEngine = new WeakMap<Engine, Choices>();
 export function convChoices(engine: Engine): Choices {
   let c = perEngine.get(engine);
   if (!c) {
-    c = { chosen: new Map(), pending: new Map() };
+    c = { chosen: new Map(), pending: new Map(), listeners: new Set() };
     perEngine.set(engine, c);
   }
   return c;
@@ -74,4 +76,14 @@ export function hasPendingConvs(engine: Engine): boolean {
 /** How many convolutions met under 'fastest' wait for tuneConvs. */
 export function pendingConvCount(engine: Engine): number {
   return convChoices(engine).pending.size;
+}
+
+/**
+ * Calls `listener` each time tuneConvs has chosen kernels for new convolutions of this engine (a
+ * run saves its tuning file then); returns the function that stops it.
+ */
+export function onConvsTuned(engine: Engine, listener: () => void): () => void {
+  const { listeners } = convChoices(engine);
+  listeners.add(listener);
+  return () => listeners.delete(listener);
 }

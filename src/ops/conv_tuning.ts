@@ -74,7 +74,7 @@ export async function tuneConvs(engine: Engine, options: TuneOptions = {}): Prom
   const measure = options.measure ?? ((_family: ConvFamily, run: () => void) => (clock === 'gpu' ? gpuClock : wallClock)(engine, run));
   // the wall clock would count the warm-up's pipeline compilation
   const screensByWarmUp = options.measure !== undefined || clock === 'gpu';
-  const { pending, chosen } = convChoices(engine);
+  const { pending, chosen, listeners } = convChoices(engine);
   const timings: ConvTiming[] = [];
   for (const conv of [...pending.values()]) {
     pending.delete(conv.key);
@@ -86,6 +86,7 @@ export async function tuneConvs(engine: Engine, options: TuneOptions = {}): Prom
       if (conv.softSize instanceof Tensor) conv.softSize.dispose();
     }
   }
+  if (timings.length > 0) for (const listener of listeners) listener();
   return timings;
 }
 

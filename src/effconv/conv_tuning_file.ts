@@ -1,0 +1,36 @@
+/**
+ * A tuning file: conv2d's 'fastest' choices saved as JSON (ops/conv_tuning_record.ts), read when a
+ * run starts and rewritten (atomically, other adapters' records kept) each time tuneConvs chose
+ * for new convolutions. A run folder keeps one as conv_tuning.json, so a resumed run and `effconv
+ * eval` do not time its convolutions again; `--tuning-file` shares one between runs.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import type { Engine } from '../gpu/engine.js';
+import { onConvsTuned } from '../ops/conv_choices.js';
+import { deviceIdentity, exportConvTuning, importConvTuning, mergeConvTuning, parseConvTuning, type ConvTuningRecords } from '../ops/conv_tuning_record.js';
+import { writeAtomic } from './run_folder.js';
+
+function readRecords(file: string): ConvTuningRecords | null {
+  return existsSync(file) ? parseConvTuning(readFileSync(file, 'utf8'), file) : null;
+}
+
+/** Writes the engine's choices into `file`, keeping the records of other adapters and kernels there. */
+export function saveConvTuning(engine: Engine, file: string): void {
+  writeAtomic(file, `${JSON.stringify(mergeConvTuning(readRecords(file), exportConvTuning(engine)), null, 2)}\n`);
+}
+
+/**
+ * Takes the choices `file` holds for this adapter and kernels (a file that is not there holds
+ * none; a corrupt one throws before anything runs) and saves new choices back after each
+ * tuning; returns a line saying what was taken, and the function that stops the saving.
+ */
+export function useConvTuningFile(engine: Engine, file: string): { said: string; stop: () => void } {
+  const records = readRecords(file);
+  const taken = records ? importConvTuning(engine, records.records) : 0;
+  const said = !records
+    ? `no tuning file yet; choices will be saved to ${file}`
+    : taken > 0
+      ? `choices for ${taken} convolution${taken === 1 ? '' : 's'} read from ${file} (those are not timed again)`
+      : `${file} holds no choices for this adapter (${deviceIdentity(engine)}) and these kernels; they are timed and added`;
+  return { said, stop: onConvsTuned(engine, () => saveConvTuning(engine, file)) };
+}

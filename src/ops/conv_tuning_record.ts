@@ -1,0 +1,106 @@
+/**
+ * What conv2d's variant 'fastest' chose, as plain data a later run can take back, so that it need
+ * not time the same convolutions again (a resumed run, `effconv eval`, a repeated experiment). A
+ * choice holds only for the adapter it was timed on and the conv2d shader files it was timed with,
+ * so a record names both and is applied only where both match. Files are read and written by
+ * effconv/conv_tuning_file.ts; this module touches no file system (it serves the browser too).
+ */
+import type { Engine } from '../gpu/engine.js';
+import { textHash } from '../gpu/text_hash.js';
+import { Tensor } from '../tensor.js';
+import { convChoices, type ConvFamily } from './conv_choices.js';
+import { TUNED_FAMILIES } from './conv_tuning.js';
+
+export const CONV_TUNING_FORMAT = 'effconv-conv-tuning-1';
+
+/** One adapter's choices. */
+export interface ConvTuningRecord {
+  /** The adapter they were timed on: vendor, architecture, device and description (deviceIdentity). */
+  device: string;
+  /** Which conv2d kernels they were timed with: a fingerprint of the conv2d shader files (convKernelsFingerprint). */
+  kernels: string;
+  /** Convolution key (shapes, options, gradients: as conv2d's 'fastest' keys it) → the family chosen. */
+  choices: Record<string, ConvFamily>;
+}
+
+/** What a tuning file holds: a record per adapter and kernel version, so one file can serve several machines. */
+export interface ConvTuningRecords {
+  format: typeof CONV_TUNING_FORMAT;
+  records: ConvTuningRecord[];
+}
+
+export class ConvTuningFileError extends Error {
+  constructor(where: string, message: string) {
+    super(`${where}: ${message} (not a tuning file of this effconv; move it away to time the convolutions again)`);
+    this.name = 'ConvTuningFileError';
+  }
+}
+
+/** The engine's adapter as one line. */
+export function deviceIdentity(engine: Engine): string {
+  const a = engine.adapterInfo;
+  return [a.vendor, a.architecture, a.device, a.description].map((s) => s || '-').join(' | ');
+}
+
+/** A fingerprint of the conv2d shader files the engine compiled: choices timed on other kernels do not carry over. */
+export function convKernelsFingerprint(engine: Engine): string {
+  const files = [...engine.shaderHashes].filter(([file]) => file.startsWith('conv2d')).sort(([a], [b]) => (a < b ? -1 : 1));
+  return textHash(files.map(([file, hash]) => `${file}:${hash}`).join('\n'));
+}
+
+/** The engine's choices so far as a record. */
+export function exportConvTuning(engine: Engine): ConvTuningRecord {
+  return { device: deviceIdentity(engine), kernels: convKernelsFingerprint(engine), choices: Object.fromEntries(convChoices(engine).chosen) };
+}
+
+/**
+ * Takes the choices of the record made on this engine's adapter and kernels (if any): later
+ * 'fastest' calls of those convolutions run them untimed. Returns how many were taken.
+ */
+export function importConvTuning(engine: Engine, records: readonly ConvTuningRecord[]): number {
+  const mine = records.find((r) => r.device === deviceIdentity(engine) && r.kernels === convKernelsFingerprint(engine));
+  if (!mine) return 0;
+  const { chosen, pending } = convChoices(engine);
+  for (const [key, family] of Object.entries(mine.choices)) {
+    chosen.set(key, family);
+    const waiting = pending.get(key);
+    if (waiting) {
+      if (waiting.softSize instanceof Tensor) waiting.softSize.dispose();
+      pending.delete(key);
+    }
+  }
+  return Object.keys(mine.choices).length;
+}
+
+/** `records` with `record` merged in: its choices over those of the record of its adapter and kernels; other records kept. */
+export function mergeConvTuning(records: ConvTuningRecords | null, record: ConvTuningRecord): ConvTuningRecords {
+  const others = (records?.records ?? []).filter((r) => r.device !== record.device || r.kernels !== record.kernels);
+  const same = records?.records.find((r) => r.device === record.device && r.kernels === record.kernels);
+  return { format: CONV_TUNING_FORMAT, records: [...others, { ...record, choices: { ...same?.choices, ...record.choices } }] };
+}
+
+/** Parses and checks a tuning file's text; `where` names it in errors (ConvTuningFileError). */
+export function parseConvTuning(text: string, where: string): ConvTuningRecords {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ConvTuningFileError(where, `not valid JSON (${(e as Error).message})`);
+  }
+  const o = json as Partial<ConvTuningRecords> | null;
+  if (typeof o !== 'object' || o === null || o.format !== CONV_TUNING_FORMAT) throw new ConvTuningFileError(where, `format is not "${CONV_TUNING_FORMAT}"`);
+  if (!Array.isArray(o.records)) throw new ConvTuningFileError(where, 'records is not a list');
+  for (const [i, r] of o.records.entries()) {
+    const rec = r as Partial<ConvTuningRecord> | null;
+    if (typeof rec !== 'object' || rec === null || typeof rec.device !== 'string' || typeof rec.kernels !== 'string') {
+      throw new ConvTuningFileError(where, `record ${i} lacks its device or kernels`);
+    }
+    if (typeof rec.choices !== 'object' || rec.choices === null || Array.isArray(rec.choices)) throw new ConvTuningFileError(where, `record ${i}'s choices are not an object`);
+    for (const [key, family] of Object.entries(rec.choices)) {
+      if (!(TUNED_FAMILIES as readonly unknown[]).includes(family)) {
+        throw new ConvTuningFileError(where, `record ${i} chose "${String(family)}" for ${key}; the families are ${TUNED_FAMILIES.join(', ')}`);
+      }
+    }
+  }
+  return o as ConvTuningRecords;
+}
