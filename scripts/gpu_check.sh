@@ -11,7 +11,9 @@
 #                          whole bench with each step's time per kernel), within BENCH_TIMEOUT s
 #                          (default 240);
 #   kernels.log            `effconv kernels --reps 5` for fmnist-6 and cifar-8 (each kernel
-#                          family's search and final steps), within KERNELS_TIMEOUT s (default 60).
+#                          family's search and final steps), within KERNELS_TIMEOUT s (default 60);
+#   conv_tuning.json       the choices of their 'fastest' rows (--conv-kernels fastest
+#                          --tuning-file takes them on that GPU).
 # Usage: bash scripts/gpu_check.sh [OUTDIR]
 set -uo pipefail
 out=${1:-${OUT:-}}
@@ -76,6 +78,6 @@ say "bench: exit $?"
 tail -n 40 "$out/bench.log" >&2
 
 say "kernels (at most ${KERNELS_TIMEOUT:-60} s): effconv kernels --reps 5, fmnist-6 and cifar-8"
-timeout "${KERNELS_TIMEOUT:-60}" bash -c '"$0" dist/src/cli/main.js kernels --reps 5 && "$0" dist/src/cli/main.js kernels --preset cifar-8 --reps 5' "$node" > "$out/kernels.log" 2>&1
+timeout "${KERNELS_TIMEOUT:-60}" bash -c '"$0" dist/src/cli/main.js kernels --reps 5 --tuning-file "$1" && "$0" dist/src/cli/main.js kernels --preset cifar-8 --reps 5 --tuning-file "$1"' "$node" "$out/conv_tuning.json" > "$out/kernels.log" 2>&1
 say "kernels: exit $?"
 tail -n 20 "$out/kernels.log" >&2
