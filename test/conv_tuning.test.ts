@@ -5,6 +5,7 @@ import { convChoices, hasPendingConvs } from '../src/ops/conv_choices.js';
 import { Rng } from '../src/random.js';
 import { expectClose } from './helpers/check.js';
 import { checkConv, checkSoftSizeConv, type ConvCase } from './helpers/conv_check.js';
+import { resetConvChoices } from './helpers/conv_choices.js';
 import { testEngine } from './helpers/engine.js';
 import { randomArray } from './helpers/random.js';
 
@@ -30,13 +31,7 @@ const random = (seed: number, shape: number[]) => Tensor.from(engine, values(see
 /** A tensor that needs its gradient. */
 const param = (seed: number, shape: number[]) => parameter(engine, values(seed, shape), shape);
 
-/** Drops every choice and pending convolution (each test starts from none). */
-function resetChoices(): void {
-  const c = convChoices(engine);
-  for (const p of c.pending.values()) if (p.softSize instanceof Tensor) p.softSize.dispose();
-  c.pending.clear();
-  c.chosen.clear();
-}
+const resetChoices = () => resetConvChoices(engine);
 
 describe("conv2d variant 'fastest'", () => {
   it("runs 'auto' and records each convolution once (shapes, options and gradients) until tuneConvs has timed it", async () => {

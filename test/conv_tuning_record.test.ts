@@ -26,6 +26,7 @@ import {
 } from '../src/index.js';
 import { defaultShaderSource } from '../src/gpu/shader-source.js';
 import { convChoices, hasPendingConvs } from '../src/ops/conv_choices.js';
+import { resetConvChoices } from './helpers/conv_choices.js';
 import { testEngine } from './helpers/engine.js';
 
 let engine: Engine;
@@ -40,12 +41,7 @@ const favour = (family: ConvFamily) => async (f: ConvFamily, run: () => void) =>
   return f === family ? 1 : 5;
 };
 
-function resetChoices(): void {
-  const c = convChoices(engine);
-  for (const p of c.pending.values()) if (p.softSize instanceof Tensor) p.softSize.dispose();
-  c.pending.clear();
-  c.chosen.clear();
-}
+const resetChoices = () => resetConvChoices(engine);
 
 const opts: Conv2dOptions = { variant: 'fastest', padding: 1 };
 const KEY = '[1, 2, 6, 6] * [3, 2, 3, 3] size 3 k_min 1 stride 1 pad 1';
