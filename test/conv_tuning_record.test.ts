@@ -189,6 +189,25 @@ describe('tuning files', () => {
     for (const t of [...tensors, x, w]) t.dispose();
   });
 
+  it('a tuning file that cannot be written is warned about once, and the run goes on', async () => {
+    resetChoices();
+    const dir = mkdtempSync(join(tmpdir(), 'tuning-'));
+    const file = join(dir, 'no-such-folder', 'conv_tuning.json');
+    const warnings: string[] = [];
+    const { stop } = useConvTuningFile(engine, file, (line) => warnings.push(line));
+    const tensors = meetConv();
+    await tuneConvs(engine, { reps: 1, measure: favour('plain') });
+    const x = Tensor.from(engine, new Float32Array(16).fill(1), [1, 1, 4, 4]);
+    const w = Tensor.from(engine, new Float32Array(9).fill(1), [1, 1, 3, 3]);
+    conv2d(x, w, opts).dispose();
+    await tuneConvs(engine, { reps: 1, measure: favour('plain') });
+    stop();
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(new RegExp(`^could not save the kernel choices to ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(.*ENOENT.*\\); a later run times them again$`));
+    expect(convChoices(engine).chosen.get(KEY)).toBe('plain'); // chosen all the same
+    for (const t of [...tensors, x, w]) t.dispose();
+  });
+
   it('a corrupt tuning file stops the run before anything is timed, and is left as it was', async () => {
     resetChoices();
     const dir = mkdtempSync(join(tmpdir(), 'tuning-'));

@@ -36,7 +36,7 @@ async function runEngine(v: Values, folder: RunFolder, variant: ConvVariantName)
   const engine = await Engine.create({ convVariant: variant });
   if (variant !== 'fastest') return { engine, stop: () => {} };
   const file = typeof v['tuning-file'] === 'string' ? v['tuning-file'] : folder.path('conv_tuning.json');
-  const { said, stop } = useConvTuningFile(engine, file);
+  const { said, stop } = useConvTuningFile(engine, file, (line) => process.stderr.write(`kernels: ${line}\n`));
   process.stderr.write(`kernels: ${said}\n`);
   return { engine, stop };
 }

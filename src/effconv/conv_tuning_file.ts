@@ -22,9 +22,11 @@ export function saveConvTuning(engine: Engine, file: string): void {
 /**
  * Takes the choices `file` holds for this adapter and kernels (a file that is not there holds
  * none; a corrupt one throws before anything runs) and saves new choices back after each
- * tuning; returns a line saying what was taken, and the function that stops the saving.
+ * tuning; returns a line saying what was taken, and the function that stops the saving. A save
+ * that fails (a read-only run folder under `effconv eval`) is told to `warn` once and does not
+ * stop the run: lost choices only cost their timing again.
  */
-export function useConvTuningFile(engine: Engine, file: string): { said: string; stop: () => void } {
+export function useConvTuningFile(engine: Engine, file: string, warn: (line: string) => void = (line) => console.warn(line)): { said: string; stop: () => void } {
   const records = readRecords(file);
   const taken = records ? importConvTuning(engine, records.records) : 0;
   const said = !records
@@ -32,5 +34,14 @@ export function useConvTuningFile(engine: Engine, file: string): { said: string;
     : taken > 0
       ? `choices for ${taken} convolution${taken === 1 ? '' : 's'} read from ${file} (those are not timed again)`
       : `${file} holds no choices for this adapter (${deviceIdentity(engine)}) and these kernels; they are timed and added`;
-  return { said, stop: onConvsTuned(engine, () => saveConvTuning(engine, file)) };
+  let warned = false;
+  const save = () => {
+    try {
+      saveConvTuning(engine, file);
+    } catch (e) {
+      if (!warned) warn(`could not save the kernel choices to ${file} (${(e as Error).message}); a later run times them again`);
+      warned = true;
+    }
+  };
+  return { said, stop: onConvsTuned(engine, save) };
 }
