@@ -160,8 +160,8 @@ async function effconvPasses(c: ConvShape, s: number, kw = s, softSize?: number,
   }
   const g = Tensor.from(engine, rand(c.N * c.Cout * c.HW * c.HW), k.outShape);
   return {
-    /** The kernels that run it: subgroups, plain or tiled. */
-    kernels: k.kernels,
+    /** The kernels that run it: subgroups, plain or tiled (per pass where 'fastest' chose them apart). */
+    kernels: k.passes.input === k.kernels && k.passes.weight === k.kernels ? k.kernels : `fwd ${k.kernels}, dx ${k.passes.input}, dw ${k.passes.weight}`,
     fwd: () => void k.forward(),
     bwdIn: () => void k.backwardInput(g),
     bwdW: () => void k.backwardWeight(g),

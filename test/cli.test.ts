@@ -106,17 +106,35 @@ describe('effconv CLI', () => {
     expect(r.code).toBe(0);
     const rows = [...r.out.matchAll(/^\| (auto|plain|tiled|fastest) \| ([\d.]+) \((\d+) images\/s\) \| ([\d.]+) \((\d+) images\/s\) \|$/gm)];
     expect(rows.map((m) => m[1])).toEqual(['auto', 'plain', 'tiled', 'fastest']);
-    // 'fastest': a row per convolution of the two steps (2 layers each), the chosen family the least time of its row
-    const tuned = [...r.out.matchAll(/^\| (\[[^|]+) \| ([\d.]+) \((subgroups|plain)\) \| ([^|]*) \| ([^|]*) \| (auto|plain|tiled) \|$/gm)];
+    // 'fastest': a row per convolution of the two steps (2 layers each); each pass's chosen family
+    // the one with the least time at that pass ("forward + input gradient + weight gradient = sum")
+    const tuned = [...r.out.matchAll(/^\| (\[[^|]+) \| ([^|]+) \((subgroups|plain)\) \| ([^|]*) \| ([^|]*) \| ([^|]+) \|$/gm)];
     expect(tuned).toHaveLength(4);
+    const families = ['auto', 'plain', 'tiled'] as const;
     for (const m of tuned) {
-      const ms = { auto: Number(m[2]), plain: Number(m[4]) || Infinity, tiled: Number(m[5]) || Infinity };
-      expect(ms[m[6] as keyof typeof ms], m[0]).toBe(Math.min(ms.auto, ms.plain, ms.tiled));
+      const passMs = (cell: string) => {
+        const [passes, total] = cell.includes('=') ? cell.split('=') : [cell, cell];
+        const each = passes!.split('+').map(Number);
+        if (each.some(Number.isNaN)) return null; // not timed: the reason
+        expect(each.reduce((a, b) => a + b, 0), m[0]).toBeCloseTo(Number(total), 1);
+        return each;
+      };
+      const cells = { auto: passMs(m[2]!), plain: passMs(m[4]!), tiled: passMs(m[5]!) };
+      // the passes timed: the forward, then the gradients the key names
+      const key = m[1]!.trim();
+      const passes = [0, ...(/ dx( dw)?$/.test(key) ? [1] : []), ...(key.endsWith(' dw') ? [2] : [])];
+      expect(cells.auto, m[0]).toHaveLength(passes.length);
+      const chosen = m[6]!.trim();
+      const perPass = families.includes(chosen as 'auto') ? [chosen, chosen, chosen] : chosen.match(/^forward (\w+), input gradient (\w+), weight gradient (\w+)$/)!.slice(1);
+      for (const [i, pass] of passes.entries()) {
+        const least = Math.min(...families.map((f) => cells[f]?.[i] ?? Infinity));
+        expect(cells[perPass[pass] as keyof typeof cells]![i], `${m[0]} pass ${pass}`).toBe(least);
+      }
     }
     for (const m of rows) expect(Number(m[2]) > 0 && Number(m[4]) > 0, m[0]).toBe(true);
     // the named family is the one with the least search + final time in the table ('fastest'
     // left out where it chose auto everywhere: then it runs the same kernels)
-    const sameAsAuto = tuned.every((m) => m[6] === 'auto');
+    const sameAsAuto = tuned.every((m) => m[6]!.trim() === 'auto');
     const best = rows.filter((m) => !(sameAsAuto && m[1] === 'fastest')).reduce((a, b) => (Number(b[2]) + Number(b[4]) < Number(a[2]) + Number(a[4]) ? b : a));
     expect(r.out).toContain(`fastest here (search + final step): --conv-kernels ${best[1]}${sameAsAuto ? " ('fastest' chose auto for every convolution)" : ''}`);
     expect((await effconv('kernels', '--reps', '0')).err).toMatch(/--reps must be a positive integer, got "0"/);
@@ -126,11 +144,12 @@ describe('effconv CLI', () => {
     const tuningFile = join(dir, 'tuning.json');
     const one = await effconv('kernels', '--spec', spec, '--budget', '0.5', '--k-max', '5', '--batch', '8', '--reps', '1', '--families', 'fastest', '--tuning-file', tuningFile);
     expect(one.code).toBe(0);
-    const tunedOne = [...one.out.matchAll(/^\| (\[[^|]+) \| .* \| (auto|plain|tiled) \|$/gm)];
+    const tunedOne = [...one.out.matchAll(/^\| (\[[^|]+) \| .* \| ([^|]+) \|$/gm)];
     expect(tunedOne).toHaveLength(4);
     const saved = parseConvTuning(readFileSync(tuningFile, 'utf8'), tuningFile);
     expect(saved.records).toHaveLength(1);
-    expect(saved.records[0]!.choices).toEqual(Object.fromEntries(tunedOne.map((m) => [m[1], m[2]])));
+    const said = (c: string | { forward: string; input: string; weight: string }) => (typeof c === 'string' ? c : `forward ${c.forward}, input gradient ${c.input}, weight gradient ${c.weight}`);
+    expect(Object.fromEntries(Object.entries(saved.records[0]!.choices).map(([k, c]) => [k, said(c)]))).toEqual(Object.fromEntries(tunedOne.map((m) => [m[1]!.trim(), m[2]!.trim()])));
     expect(one.out).toContain(`these choices are saved in ${tuningFile}`);
     expect((await effconv('kernels', '--families', 'auto', '--tuning-file', tuningFile)).err).toMatch(/--tuning-file saves the choices of 'fastest'; --families leaves it out/);
     expect([...one.out.matchAll(/^\| (auto|plain|tiled|fastest) \| [\d.]+ /gm)].map((m) => m[1])).toEqual(['fastest']);

@@ -1,7 +1,7 @@
 /** conv2d's variant 'fastest' and tuneConvs: what is recorded, what is timed, what is chosen and run. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { accuracy, conv2d, conv2dKernels, Engine, parameter, reshape, Tensor, tuneConvs, type Conv2dOptions, type ConvFamily } from '../src/index.js';
-import { convChoices, hasPendingConvs } from '../src/ops/conv_choices.js';
+import { accuracy, backward, conv2d, sum, conv2dKernels, Engine, parameter, reshape, Tensor, tuneConvs, type Conv2dOptions, type ConvFamily } from '../src/index.js';
+import { allPasses, convChoices, hasPendingConvs, type ConvChoice, type ConvPass } from '../src/ops/conv_choices.js';
 import { Rng } from '../src/random.js';
 import { expectClose } from './helpers/check.js';
 import { checkConv, checkSoftSizeConv, type ConvCase } from './helpers/conv_check.js';
@@ -14,17 +14,25 @@ beforeAll(async () => {
   engine = await testEngine();
 });
 
-/** A stand-in clock: each family's time from a table, and how often each was timed. */
+/** A stand-in clock: each family's time at every pass from a table, and how often each was timed. */
 function fakeClock(ms: Partial<Record<ConvFamily, number>>) {
+  return passClock((family) => ms[family] ?? 100);
+}
+
+/** A stand-in clock whose time depends on the family and the pass. */
+function passClock(time: (family: ConvFamily, pass: ConvPass) => number) {
   const calls: Record<string, number> = {};
-  const measure = async (family: ConvFamily, run: () => void) => {
+  const measure = async (family: ConvFamily, run: () => void, pass: ConvPass) => {
     calls[family] = (calls[family] ?? 0) + 1;
     run();
     await engine.sync();
-    return ms[family] ?? 100;
+    return time(family, pass);
   };
   return { calls, measure };
 }
+
+/** The family of a conv2d kernel entry point: conv2d_subgroups.wgsl's end in _sg, the tiled ones in _tiled. */
+const familyOfEntry = (entry: string) => (entry.endsWith('_sg') ? 'subgroups' : entry.endsWith('_tiled') ? 'tiled' : 'plain');
 
 const values = (seed: number, shape: number[]) => randomArray(new Rng(seed), shape.reduce((a, b) => a * b));
 const random = (seed: number, shape: number[]) => Tensor.from(engine, values(seed, shape), shape);
@@ -71,11 +79,54 @@ describe("conv2d variant 'fastest'", () => {
       conv2d(x, w, opts).dispose();
       const clock = fakeClock(table);
       const [timing] = await tuneConvs(engine, { reps: 3, measure: clock.measure });
-      expect(timing!.chosen).toBe(family);
-      expect(timing!.ms).toMatchObject(engine.subgroupSize === null ? { auto: 5, plain: "the same kernels as 'auto'" } : table);
+      expect(timing!.chosen).toEqual(allPasses(family));
+      expect(timing!.passes).toEqual(['forward', 'input', 'weight']);
+      // each family's three passes, summed
+      expect(timing!.ms).toMatchObject(engine.subgroupSize === null ? { auto: 15, plain: "the same kernels as 'auto'" } : { auto: 15, plain: 3 * table.plain, tiled: 3 * table.tiled });
+      expect(timing!.passMs.auto).toEqual({ forward: 5, input: 5, weight: 5 });
       expect(conv2dKernels(x, w, opts).kernels).toBe(family === 'plain' && engine.subgroupSize === null ? 'plain' : family);
       await checkConv(engine, c, 40, 'fastest');
       for (const t of [x, w]) t.dispose();
+    }
+  });
+
+  it('each pass keeps the family fastest at it, and a convolution whose passes chose apart runs each on its own (checked against the float64 reference)', async () => {
+    const cases: ConvCase[] = [
+      { N: 2, Cin: 3, H: 7, W: 8, Cout: 5, kw: 5, s: 3, stride: 1, pad: 1 },
+      { N: 2, Cin: 3, H: 8, W: 8, Cout: 4, kw: 5, s: 5, stride: 1, pad: 2, v: 4.2 }, // masked: the gradient passes' plans share the soft size
+    ];
+    const tables: ConvChoice[] = [
+      { forward: 'tiled', input: 'auto', weight: 'plain' },
+      { forward: 'auto', input: 'tiled', weight: 'tiled' },
+      { forward: 'plain', input: 'plain', weight: 'auto' },
+    ];
+    const sg = engine.subgroupSize !== null;
+    const kernelsOf = (f: ConvFamily) => (f === 'auto' ? (sg ? 'subgroups' : 'plain') : f);
+    for (const [i, c] of cases.entries()) {
+      const table = tables[i % tables.length]!;
+      for (const wanted of [table, tables[(i + 1) % tables.length]!]) {
+        resetChoices();
+        // recorded as checkConv calls it: x, w (and v) need gradients
+        const x = param(20 + i, [c.N, c.Cin, c.H, c.W]);
+        const w = param(30 + i, [c.Cout, c.Cin, c.kw, c.kw]);
+        const v = c.v === undefined ? undefined : parameter(engine, [c.v], [1]);
+        const opts: Conv2dOptions = { size: c.s, stride: 1, padding: c.pad, softSize: v, variant: 'fastest' };
+        conv2d(x, w, opts).dispose();
+        const [timing] = await tuneConvs(engine, { reps: 2, measure: passClock((family, pass) => (family === wanted[pass] ? 1 : 5)).measure });
+        // without subgroups 'plain' is 'auto' and not timed apart: 'auto' (first on the tie) stands for it
+        const expected: ConvChoice = sg ? wanted : { forward: wanted.forward === 'plain' ? 'auto' : wanted.forward, input: wanted.input === 'plain' ? 'auto' : wanted.input, weight: wanted.weight === 'plain' ? 'auto' : wanted.weight };
+        expect(timing!.chosen).toEqual(expected);
+        expect(conv2dKernels(x, w, opts).passes).toEqual({ forward: kernelsOf(expected.forward), input: kernelsOf(expected.input), weight: kernelsOf(expected.weight) });
+        // conv2d's own backward runs them: the step's forward, input-gradient and weight-gradient dispatches, in order
+        if (engine.canTime) {
+          engine.beginProfile();
+          engine.tidy(() => backward(sum(conv2d(x, w, opts))));
+          const main = (await engine.endProfile()).map((r) => r.entry).filter((e) => /^conv2d_(fwd|bwd_input|bwd_weight)/.test(e));
+          expect(main.map(familyOfEntry), main.join(' ')).toEqual([expected.forward, expected.input, expected.weight].map(kernelsOf));
+        }
+        await checkConv(engine, c, 50 + i, 'fastest');
+        for (const t of [x, w, v]) t?.dispose();
+      }
     }
   });
 
@@ -86,7 +137,8 @@ describe("conv2d variant 'fastest'", () => {
     conv2d(x, w, { variant: 'fastest' }).dispose();
     const clock = fakeClock({ auto: 1, plain: 10, tiled: 1.5 });
     const [timing] = await tuneConvs(engine, { reps: 3, measure: clock.measure });
-    expect(timing!.chosen).toBe('auto');
+    expect(timing!.chosen).toEqual(allPasses('auto'));
+    expect(timing!.passes).toEqual(['forward']); // no input needs a gradient
     const plainTimed = engine.subgroupSize === null ? 0 : 1;
     expect(clock.calls).toEqual({ auto: 4, tiled: 4, ...(plainTimed ? { plain: 1 } : {}) }); // warm-up + 3 runs; plain: its warm-up only
     // the tiled kernels' grid limit: 4410000 pixels per channel
@@ -96,7 +148,7 @@ describe("conv2d variant 'fastest'", () => {
     conv2d(big, w1, { variant: 'fastest' }).dispose();
     const [bigTiming] = await tuneConvs(engine, { reps: 1, measure: fakeClock({ auto: 1, plain: 1 }).measure });
     expect(bigTiming!.ms.tiled).toMatch(/^cannot run it: conv2d: the tiled kernels take at most 4194240 pixels/);
-    expect(bigTiming!.chosen).toBe('auto');
+    expect(bigTiming!.chosen).toEqual(allPasses('auto'));
     for (const t of [x, w, big, w1]) t.dispose();
   });
 
@@ -153,9 +205,10 @@ describe("conv2d variant 'fastest'", () => {
       const times = Object.values(timing!.ms).filter((t): t is number => typeof t === 'number');
       expect(times.length).toBeGreaterThanOrEqual(2);
       for (const t of times) expect(t).toBeGreaterThan(0);
-      expect(timing!.ms[timing!.chosen]).toBe(Math.min(...times));
+      // forward only (no gradients wanted): each family's total is its forward
+      expect(timing!.passMs[timing!.chosen.forward]!.forward).toBe(Math.min(...times));
       const again = conv2d(x, w, { variant: 'fastest' });
-      expectClose(await again.toFloat32(), await y.toFloat32(), { rtol: 1e-5, atol: 1e-5 }, `${timing!.chosen} vs auto`);
+      expectClose(await again.toFloat32(), await y.toFloat32(), { rtol: 1e-5, atol: 1e-5 }, `${timing!.chosen.forward} vs auto`);
       for (const t of [x, w, y, again]) t.dispose();
     });
   }

@@ -25,7 +25,7 @@ import {
   type ConvTuningRecord,
 } from '../src/index.js';
 import { defaultShaderSource } from '../src/gpu/shader-source.js';
-import { convChoices, hasPendingConvs } from '../src/ops/conv_choices.js';
+import { allPasses, convChoices, hasPendingConvs } from '../src/ops/conv_choices.js';
 import { resetConvChoices } from './helpers/conv_choices.js';
 import { testEngine } from './helpers/engine.js';
 
@@ -76,6 +76,20 @@ describe('conv tuning records', () => {
     for (const t of [x!, w!]) t.dispose();
   });
 
+  it('passes that chose apart are saved as a family each, and taken back so', async () => {
+    resetChoices();
+    const [x, w] = meetConv();
+    convChoices(engine).pending.clear(); // chosen below instead
+    convChoices(engine).chosen.set(KEY, { forward: 'auto', input: 'tiled', weight: 'plain' });
+    const record = exportConvTuning(engine);
+    expect(record.choices).toEqual({ [KEY]: { forward: 'auto', input: 'tiled', weight: 'plain' } });
+    const text = JSON.stringify(mergeConvTuning(null, record));
+    resetChoices();
+    expect(importConvTuning(engine, parseConvTuning(text, 'saved').records)).toBe(1);
+    expect(conv2dKernels(x!, w!, opts).passes).toMatchObject({ input: 'tiled', weight: 'plain' });
+    for (const t of [x!, w!]) t.dispose();
+  });
+
   it("taking a choice for a waiting soft-size convolution releases the soft size's copy", () => {
     resetChoices();
     const x = Tensor.from(engine, new Float32Array(2 * 3 * 8 * 8).fill(1), [2, 3, 8, 8]);
@@ -114,7 +128,7 @@ describe('conv tuning records', () => {
   });
 
   it('parsing names what is wrong with a file that is not a tuning file', () => {
-    const good = { format: CONV_TUNING_FORMAT, records: [{ device: 'A', kernels: 'k', choices: { p: 'plain' } }] };
+    const good = { format: CONV_TUNING_FORMAT, records: [{ device: 'A', kernels: 'k', choices: { p: 'plain', q: { forward: 'auto', input: 'tiled', weight: 'plain' } } }] };
     expect(parseConvTuning(JSON.stringify(good), 'f.json')).toEqual(good);
     const bad: [string, RegExp][] = [
       ['{"format":', /^f\.json: not valid JSON/],
@@ -122,7 +136,10 @@ describe('conv tuning records', () => {
       [JSON.stringify({ format: CONV_TUNING_FORMAT, records: {} }), /records is not a list/],
       [JSON.stringify({ format: CONV_TUNING_FORMAT, records: [{ kernels: 'k', choices: {} }] }), /record 0 lacks its device or kernels/],
       [JSON.stringify({ format: CONV_TUNING_FORMAT, records: [{ device: 'A', kernels: 'k', choices: [] }] }), /record 0's choices are not an object/],
-      [JSON.stringify({ format: CONV_TUNING_FORMAT, records: [{ device: 'A', kernels: 'k', choices: { p: 'fastest' } }] }), /record 0 chose "fastest" for p; the families are auto, plain, tiled/],
+      [JSON.stringify({ format: CONV_TUNING_FORMAT, records: [{ device: 'A', kernels: 'k', choices: { p: 'fastest' } }] }), /record 0 chose "fastest" for p; a choice is one of auto, plain, tiled, or one for each of forward, input, weight/],
+      [JSON.stringify({ format: CONV_TUNING_FORMAT, records: [{ device: 'A', kernels: 'k', choices: { p: { forward: 'auto', input: 'auto' } } }] }), /record 0 chose \{"forward":"auto","input":"auto"\} for p/],
+      [JSON.stringify({ format: CONV_TUNING_FORMAT, records: [{ device: 'A', kernels: 'k', choices: { p: { forward: 'auto', input: 'auto', weight: 'fast' } } }] }), /record 0 chose .* for p/],
+      [JSON.stringify({ format: CONV_TUNING_FORMAT, records: [{ device: 'A', kernels: 'k', choices: { p: { forward: 'auto', input: 'auto', weight: 'auto', extra: 'auto' } } }] }), /record 0 chose .* for p/],
       ['null', /format is not/],
     ];
     for (const [text, message] of bad) expect(() => parseConvTuning(text, 'f.json'), text).toThrow(message);
@@ -204,7 +221,7 @@ describe('tuning files', () => {
     stop();
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(new RegExp(`^could not save the kernel choices to ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(.*ENOENT.*\\); a later run times them again$`));
-    expect(convChoices(engine).chosen.get(KEY)).toBe('plain'); // chosen all the same
+    expect(convChoices(engine).chosen.get(KEY)).toEqual(allPasses('plain')); // chosen all the same
     for (const t of [...tensors, x, w]) t.dispose();
   });
 

@@ -13,6 +13,7 @@ import { FinalTraining } from '../effconv/final_training.js';
 import { Search } from '../effconv/search.js';
 import { hasPendingConvs } from '../ops/conv_choices.js';
 import { tuneConvsTimed, type ConvTiming } from '../ops/conv_tuning.js';
+import { describeChoice, type ConvFamily } from '../ops/conv_choices.js';
 import { saveConvTuning } from '../effconv/conv_tuning_file.js';
 import { Rng } from '../random.js';
 import { sizeOf } from '../tensor.js';
@@ -97,15 +98,21 @@ export async function kernelsCommand(v: Values): Promise<KernelTiming[]> {
   console.log('\n| --conv-kernels | search step, ms | final-training step (3×3), ms |\n|---|---|---|');
   for (const r of rows) console.log(`| ${r.kernels} | ${cell(r.searchMs)} | ${cell(r.finalMs)} |`);
   if (tunings.length > 0) {
-    const cellMs = (ms: number | string | undefined) => (typeof ms === 'number' ? ms.toFixed(2) : (ms ?? ''));
-    console.log(`\n'fastest': each convolution's forward and gradients timed on each family (median ms)\n`);
+    // a family's passes as timed (median ms each), then their sum
+    const cellMs = (t: ConvTiming, family: ConvFamily) => {
+      const ms = t.ms[family];
+      if (typeof ms !== 'number') return ms ?? '';
+      const passes = t.passes.map((pass) => t.passMs[family]![pass]!.toFixed(2));
+      return passes.length > 1 ? `${passes.join(' + ')} = ${ms.toFixed(2)}` : ms.toFixed(2);
+    };
+    console.log(`\n'fastest': each convolution's passes timed on each family (median ms: forward + input gradient + weight gradient, those its step computes), the fastest kept for each pass\n`);
     console.log('| convolution | auto | plain | tiled | chosen |\n|---|---|---|---|---|');
-    for (const t of tunings) console.log(`| ${t.key} | ${cellMs(t.ms.auto)} (${t.autoKernels}) | ${cellMs(t.ms.plain)} | ${cellMs(t.ms.tiled)} | ${t.chosen} |`);
+    for (const t of tunings) console.log(`| ${t.key} | ${cellMs(t, 'auto')} (${t.autoKernels}) | ${cellMs(t, 'plain')} | ${cellMs(t, 'tiled')} | ${describeChoice(t.chosen)} |`);
     if (tuningFile !== null) console.log(`\nthese choices are saved in ${tuningFile} (--conv-kernels fastest --tuning-file ${tuningFile} takes them)`);
   }
   const total = (r: KernelTiming) => (typeof r.searchMs === 'number' && typeof r.finalMs === 'number' ? r.searchMs + r.finalMs : Infinity);
   // where 'fastest' kept 'auto' everywhere it runs auto's kernels: any gap between the two rows is noise
-  const sameAsAuto = tunings.length > 0 && tunings.every((t) => t.chosen === 'auto') && families.includes('auto');
+  const sameAsAuto = tunings.length > 0 && tunings.every((t) => describeChoice(t.chosen) === 'auto') && families.includes('auto');
   const best = rows.filter((r) => !(sameAsAuto && r.kernels === 'fastest')).reduce((a, b) => (total(b) < total(a) ? b : a));
   console.log(`\nfastest here (search + final step): --conv-kernels ${best.kernels}${sameAsAuto ? " ('fastest' chose auto for every convolution)" : ''}`);
   return rows;

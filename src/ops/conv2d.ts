@@ -11,7 +11,7 @@ import { fmtShape, ShapeError } from '../gpu/errors.js';
 import { defineKernel } from '../gpu/kernel.js';
 import { uniformLayout, type UniformValues } from '../gpu/uniforms.js';
 import { isGradEnabled, record } from '../autograd/tape.js';
-import { addPending, chosenFamily, type ConvFamily } from './conv_choices.js';
+import { addPending, allPasses, chosenKernels, type ConvChoice, type ConvPass } from './conv_choices.js';
 import { Tensor } from '../tensor.js';
 import { add, fillInPlace, ones } from './elementwise.js';
 import { checkOddSize } from './gaussian_mask.js';
@@ -189,28 +189,32 @@ interface ConvPlan {
   weightGradient: 'auto' | 'slide';
   /** The family that runs the forward: the subgroup, plain or tiled kernels. */
   kernels: 'subgroups' | 'plain' | 'tiled';
+  /** Under 'fastest': the family of each pass (the forward's is this plan's), else null. */
+  choice: ConvChoice | null;
+  /** The options it was planned from (passPlan plans the gradients' families from them). */
+  options: Conv2dOptions;
   grids: { fwd: [number, number]; bwdInput: [number, number]; fwdSubgroups: [number, number]; bwdInputSubgroups: [number, number]; bwdWeight: [number, number]; fwd1x1: [number, number]; bwdInput1x1: [number, number] };
 }
 
 /**
- * Variant 'fastest': the family tuneConvs chose for this convolution (keyed by its shapes,
- * options and the gradients its inputs need), or — not timed yet — 'auto', recording the call
- * for tuneConvs (ops/conv_tuning.ts).
+ * Variant 'fastest': the families tuneConvs chose for this convolution's passes (keyed by its
+ * shapes, options and the gradients its inputs need), or — not timed yet — 'auto' for all,
+ * recording the call for tuneConvs (ops/conv_tuning.ts).
  */
-function fastestFamily(
+function fastestChoice(
   x: Tensor,
   w: Tensor,
   v: Tensor | undefined,
   softSize: Conv2dOptions['softSize'],
   c: { auto: boolean; s: number; kMin: number; stride: 1 | 2; pad: number; weightGradient: 'auto' | 'slide' },
-): ConvFamily {
+): ConvChoice {
   const engine = x.engine;
   const grad = isGradEnabled(engine);
   const gradients = { input: grad && x.requiresGrad, weight: grad && (w.requiresGrad || !!v?.requiresGrad) };
   const key =
     `${fmtShape(x.shape)} * ${fmtShape(w.shape)} size ${c.auto ? 'v' : c.s} k_min ${c.kMin} stride ${c.stride} pad ${c.pad}${v ? ' masked' : ''}` +
     `${c.weightGradient === 'slide' ? ' slide' : ''}${gradients.input ? ' dx' : ''}${gradients.weight ? ' dw' : ''}`;
-  const chosen = chosenFamily(engine, key);
+  const chosen = chosenKernels(engine, key);
   if (chosen) return chosen;
   addPending(engine, {
     key,
@@ -224,7 +228,7 @@ function fastestFamily(
     softSize: typeof softSize === 'number' ? softSize : (v ?? null),
     gradients,
   });
-  return 'auto';
+  return allPasses('auto');
 }
 
 function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPlan {
@@ -269,7 +273,11 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
   const weightGradient = opts.weightGradient ?? 'auto';
   if (weightGradient !== 'auto' && weightGradient !== 'slide') throw new RangeError(`${op}: weightGradient must be 'auto' or 'slide', got ${String(weightGradient)}`);
   let variant: ConvVariantName = checkConvVariant(op, 'variant', opts.variant ?? x.engine.convVariant);
-  if (variant === 'fastest') variant = fastestFamily(x, w, v, opts.softSize, { auto, s, kMin, stride, pad, weightGradient });
+  let choice: ConvChoice | null = null;
+  if (variant === 'fastest') {
+    choice = fastestChoice(x, w, v, opts.softSize, { auto, s, kMin, stride, pad, weightGradient });
+    variant = choice.forward;
+  }
   const obstacle = variant === 'plain' ? 'plain requested' : subgroupObstacle(x.engine, kw, stride, pad === (s - 1) / 2, N * H * W);
   if (variant === 'subgroups' && obstacle) throw new RangeError(`${op}: the subgroup kernels cannot run this convolution: ${obstacle}`);
   const tiled = variant === 'tiled';
@@ -295,6 +303,8 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
     tiledInput: tiled && stride === 1 && pad <= s - 1,
     weightGradient,
     kernels: tiled ? 'tiled' : subgroups ? 'subgroups' : 'plain',
+    choice,
+    options: opts,
     grids: {
       fwd: [Math.ceil((Ho * rowInvocations(Wo, params.cs)) / WG), N * Math.ceil(Cout / 8)],
       bwdInput: [Math.ceil((H * rowInvocations(W, inputParams.cs)) / WG), N * Math.ceil(Cin / 8)],
@@ -307,6 +317,23 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
       bwdWeight: grid1d(Math.ceil(Cout / 8) * Math.ceil(Cin / 4) * kw * kw, WG),
     },
   };
+}
+
+/**
+ * The plan of a gradient pass: `p` itself, or — where 'fastest' chose another family for that
+ * pass — the same convolution planned on it (its soft size the forward's tensor).
+ */
+function passPlan(p: ConvPlan, pass: Exclude<ConvPass, 'forward'>): ConvPlan {
+  const family = p.choice?.[pass];
+  if (!family || family === p.choice!.forward) return p;
+  return planConv('conv2d', p.x, p.w, { ...p.options, softSize: p.masked ? p.vt : undefined, variant: family });
+}
+
+/** The input gradient on `p`'s family for it; `packed` is the forward's packing, reused where that is the same plan. */
+function backwardInputPass(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor, packed: Tensor | null): Tensor {
+  const q = passPlan(p, 'input');
+  if (q === p) return runBackwardInput(p, w, g, vt, packed);
+  return withPacking(q, w, vt, (own) => runBackwardInput(q, w, g, vt, own));
 }
 
 /**
@@ -556,8 +583,8 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
   const y = runForward(plan, x, w, packed);
   const inputs = v ? [x, w, v] : [x, w];
   const out = record(op, inputs, y, packed ? [x, w, plan.vt, packed] : [x, w, plan.vt], (g, [sx, sw, sv, sp], needs) => {
-    const dx = needs[0] ? runBackwardInput(plan, sw!, g, sv!, sp ?? null) : null;
-    const dw = needs[1] || needs[2] ? runBackwardWeight(plan, sx!, g, sv!) : null;
+    const dx = needs[0] ? backwardInputPass(plan, sw!, g, sv!, sp ?? null) : null;
+    const dw = needs[1] || needs[2] ? runBackwardWeight(passPlan(plan, 'weight'), sx!, g, sv!) : null;
     let dv: Tensor | null = null;
     if (v && needs[2]) {
       const terms = Tensor.empty(engine, [kw * kw]);
@@ -583,13 +610,17 @@ function withPacking(p: ConvPlan, w: Tensor, vt: Tensor, pass: (packed: Tensor |
  */
 export function conv2dKernels(x: Tensor, w: Tensor, opts: Conv2dOptions = {}) {
   const plan = planConv('conv2d', x, w, opts);
+  const inputPlan = passPlan(plan, 'input');
+  const weightPlan = passPlan(plan, 'weight');
   return {
     outShape: plan.outShape,
-    /** The family that runs these kernels (what 'auto' and 'fastest' resolved to). */
+    /** The family that runs the forward (what 'auto' and 'fastest' resolved to). */
     kernels: plan.kernels,
+    /** The family of each pass (they differ only where 'fastest' chose so). */
+    passes: { forward: plan.kernels, input: inputPlan.kernels, weight: weightPlan.kernels },
     // each pass packs the weights itself, as a step's first use of them would
     forward: (): Tensor => withPacking(plan, w, plan.vt, (packed) => runForward(plan, x, w, packed)),
-    backwardInput: (g: Tensor): Tensor => withPacking(plan, w, plan.vt, (packed) => runBackwardInput(plan, w, g, plan.vt, packed)),
-    backwardWeight: (g: Tensor): Tensor => runBackwardWeight(plan, x, g, plan.vt),
+    backwardInput: (g: Tensor): Tensor => withPacking(inputPlan, w, plan.vt, (packed) => runBackwardInput(inputPlan, w, g, plan.vt, packed)),
+    backwardWeight: (g: Tensor): Tensor => runBackwardWeight(weightPlan, x, g, plan.vt),
   };
 }

@@ -10,6 +10,25 @@ import { Tensor } from '../tensor.js';
 /** The families 'fastest' chooses among ('auto' is the subgroup kernels where they apply, else plain). */
 export type ConvFamily = Exclude<ConvVariantName, 'fastest' | 'subgroups'>;
 
+/** A convolution's three passes: forward, input gradient, weight gradient. */
+export const CONV_PASSES = ['forward', 'input', 'weight'] as const;
+export type ConvPass = (typeof CONV_PASSES)[number];
+
+/**
+ * The family each pass of a convolution runs on — chosen pass by pass, as cuDNN chooses its
+ * forward, backward-data and backward-filter algorithms apart.
+ */
+export type ConvChoice = Record<ConvPass, ConvFamily>;
+
+/** Every pass on `family`. */
+export const allPasses = (family: ConvFamily): ConvChoice => ({ forward: family, input: family, weight: family });
+
+/** `family` where every pass runs it, else "forward F, input gradient G, weight gradient H". */
+export function describeChoice(c: ConvChoice): string {
+  if (c.input === c.forward && c.weight === c.forward) return c.forward;
+  return `forward ${c.forward}, input gradient ${c.input}, weight gradient ${c.weight}`;
+}
+
 /** A convolution met under 'fastest' before it was timed: enough to run it again on random data. */
 export interface PendingConv {
   /** The key the choice is stored under (convKey). */
@@ -33,7 +52,7 @@ export interface PendingConv {
 }
 
 interface Choices {
-  chosen: Map<string, ConvFamily>;
+  chosen: Map<string, ConvChoice>;
   pending: Map<string, PendingConv>;
   /** Called after tuneConvs has chosen for new convolutions (onConvsTuned). */
   listeners: Set<() => void>;
@@ -50,8 +69,8 @@ export function convChoices(engine: Engine): Choices {
   return c;
 }
 
-/** The family chosen for `key`, or null when not timed yet. */
-export function chosenFamily(engine: Engine, key: string): ConvFamily | null {
+/** The families chosen for `key`'s passes, or null when not timed yet. */
+export function chosenKernels(engine: Engine, key: string): ConvChoice | null {
   return convChoices(engine).chosen.get(key) ?? null;
 }
 

@@ -1,35 +1,41 @@
 /**
  * tuneConvs: what conv2d's variant 'fastest' runs. Each convolution met under 'fastest' since the
- * last call is timed on every kernel family that can run it — its forward and the gradients its
- * training step computes, on random data of its shapes, after an untimed warm-up — and the
- * fastest is kept for it (a benchmark mode like cuDNN's). Steps after the call run the chosen
- * kernels; steps before it run 'auto'. Call it between steps (outside any tidy scope): runStage
+ * last call is timed on every kernel family that can run it — its forward and each gradient its
+ * training step computes, pass by pass, on random data of its shapes, after a warm-up — and each
+ * pass keeps the family fastest at it (a benchmark mode like cuDNN's, which also chooses the
+ * forward, backward-data and backward-filter algorithms apart). Steps after the call run the
+ * chosen kernels; steps before it run 'auto'. Call it between steps (outside any tidy scope): runStage
  * does after a step that met new convolutions, `effconv kernels` after its warm-up step.
  */
 import type { Engine } from '../gpu/engine.js';
 import { ShapeError } from '../gpu/errors.js';
 import { Rng } from '../random.js';
 import { sizeOf, Tensor } from '../tensor.js';
-import { convChoices, pendingConvCount, type ConvFamily, type PendingConv } from './conv_choices.js';
+import { allPasses, convChoices, describeChoice, pendingConvCount, type ConvChoice, type ConvFamily, type ConvPass, type PendingConv } from './conv_choices.js';
 import { conv2dKernels, type Conv2dOptions } from './conv2d.js';
 
 /** The families timed, in order of preference on a tie. */
 export const TUNED_FAMILIES: readonly ConvFamily[] = ['auto', 'plain', 'tiled'];
 
-/** A family that takes this many times the best time so far on its first run is not run again. */
+/** A family that takes this many times the best time so far at a pass on its first run does not run that pass again. */
 const ABANDON_RATIO = 2;
 
 export interface ConvTiming {
   /** The convolution: shapes, options and the gradients timed (the key its choice is kept under). */
   key: string;
-  chosen: ConvFamily;
+  /** The family of each pass (a pass not timed — no gradient wanted — takes the forward's). */
+  chosen: ConvChoice;
   /** What 'auto' ran here: the subgroup kernels or the plain ones. */
   autoKernels: 'subgroups' | 'plain';
+  /** The passes timed: the forward, and the gradients the convolution's inputs need. */
+  passes: ConvPass[];
   /**
-   * Median ms of each family's passes (one run's where a family was dropped as clearly slower), or
-   * why it was not timed (it cannot run this convolution, or runs the same kernels as 'auto').
+   * The sum of each family's passes' median ms, or why it was not timed (it cannot run this
+   * convolution, or runs the same kernels as 'auto').
    */
   ms: Partial<Record<ConvFamily, number | string>>;
+  /** Each family's median ms per pass (one run's where the family was dropped as clearly slower at it). */
+  passMs: Partial<Record<ConvFamily, Partial<Record<ConvPass, number>>>>;
 }
 
 export interface TuneOptions {
@@ -41,8 +47,8 @@ export interface TuneOptions {
    * elsewhere; it counts the CPU's encoding too).
    */
   clock?: 'gpu' | 'wall';
-  /** Times one run of a family's passes in ms, instead of `clock` (for tests). */
-  measure?: (family: ConvFamily, run: () => void) => Promise<number>;
+  /** Times one run of a family's pass in ms, instead of `clock` (for tests). */
+  measure?: (family: ConvFamily, run: () => void, pass: ConvPass) => Promise<number>;
 }
 
 /** The GPU time of the work `run` encodes and submits, in ms. */
@@ -106,8 +112,10 @@ async function timeFamilies(engine: Engine, conv: PendingConv, reps: number, mea
   const auto = conv2dKernels(x, w, { ...opts, variant: 'auto' });
   const g = random(auto.outShape);
   const autoKernels = auto.kernels === 'subgroups' ? 'subgroups' : 'plain';
+  const passes: ConvPass[] = ['forward', ...(conv.gradients.input ? ['input' as const] : []), ...(conv.gradients.weight ? ['weight' as const] : [])];
   const ms: ConvTiming['ms'] = {};
-  let best: { family: ConvFamily; ms: number } | null = null;
+  const passMs: ConvTiming['passMs'] = {};
+  const best: Partial<Record<ConvPass, { family: ConvFamily; ms: number }>> = {};
   try {
     for (const family of TUNED_FAMILIES) {
       if (family === 'plain' && autoKernels === 'plain') {
@@ -122,35 +130,39 @@ async function timeFamilies(engine: Engine, conv: PendingConv, reps: number, mea
         ms[family] = `cannot run it: ${e.message}`;
         continue;
       }
-      // the passes a training step runs, submitted (not in a tidy scope: leaving the outermost
-      // one would drop an autograd tape the caller has not run backward on)
-      const run = () => {
-        const outs = [kernels.forward()];
-        if (conv.gradients.input) outs.push(kernels.backwardInput(g));
-        if (conv.gradients.weight) outs.push(kernels.backwardWeight(g));
-        for (const t of outs) t.dispose();
-        engine.flush();
-      };
-      // the warm-up builds the pipelines and pools the buffers; timed on the GPU clock (which
-      // leaves the pipelines' compilation out) it already tells a clearly slower family
-      const warmUp = await measure(family, run);
-      const slower = (t: number) => best !== null && t > ABANDON_RATIO * best.ms; // not worth more runs
-      const times: number[] = [];
-      if (screensByWarmUp && slower(warmUp)) times.push(warmUp);
-      else {
-        for (let i = 0; i < reps; i++) {
-          times.push(await measure(family, run));
-          if (slower(times[0]!)) break;
+      const times: Partial<Record<ConvPass, number>> = {};
+      for (const pass of passes) {
+        // the pass, submitted (not in a tidy scope: leaving the outermost one would drop an
+        // autograd tape the caller has not run backward on)
+        const run = () => {
+          (pass === 'forward' ? kernels.forward() : pass === 'input' ? kernels.backwardInput(g) : kernels.backwardWeight(g)).dispose();
+          engine.flush();
+        };
+        // the warm-up builds the pipelines and pools the buffers; timed on the GPU clock (which
+        // leaves the pipelines' compilation out) it already tells a clearly slower family
+        const warmUp = await measure(family, run, pass);
+        const slower = (t: number) => best[pass] !== undefined && t > ABANDON_RATIO * best[pass]!.ms; // not worth more runs
+        const runs: number[] = [];
+        if (screensByWarmUp && slower(warmUp)) runs.push(warmUp);
+        else {
+          for (let i = 0; i < reps; i++) {
+            runs.push(await measure(family, run, pass));
+            if (slower(runs[0]!)) break;
+          }
         }
+        const t = median(runs);
+        times[pass] = t;
+        if (!best[pass] || t < best[pass]!.ms) best[pass] = { family, ms: t };
       }
-      const t = median(times);
-      ms[family] = t;
-      if (!best || t < best.ms) best = { family, ms: t };
+      passMs[family] = times;
+      ms[family] = passes.reduce((sum, pass) => sum + times[pass]!, 0);
     }
   } finally {
     for (const t of [x, w, g]) t.dispose();
   }
-  return { key: conv.key, chosen: best?.family ?? 'auto', autoKernels, ms };
+  const forward = best.forward?.family ?? 'auto';
+  const chosen: ConvChoice = { ...allPasses(forward), ...(best.input ? { input: best.input.family } : {}), ...(best.weight ? { weight: best.weight.family } : {}) };
+  return { key: conv.key, chosen, autoKernels, passes, ms, passMs };
 }
 
 /**
@@ -168,10 +180,13 @@ export async function tuneConvsTimed(engine: Engine, say: (line: string) => void
   return { timings, seconds };
 }
 
-/** One line on what tuneConvs chose, e.g. "3 convolutions timed in 1.2 s, fastest kernels: auto 2, tiled 1". */
+/**
+ * One line on what tuneConvs chose, e.g. "3 convolutions timed in 1.2 s, fastest kernels: auto 2,
+ * (forward auto, input gradient auto, weight gradient tiled) 1".
+ */
 export function describeTuning(timings: readonly ConvTiming[], seconds: number): string {
-  const counts = new Map<ConvFamily, number>();
-  for (const t of timings) counts.set(t.chosen, (counts.get(t.chosen) ?? 0) + 1);
-  const chosen = [...counts].map(([family, n]) => `${family} ${n}`).join(', ');
+  const counts = new Map<string, number>();
+  for (const t of timings) counts.set(describeChoice(t.chosen), (counts.get(describeChoice(t.chosen)) ?? 0) + 1);
+  const chosen = [...counts].map(([what, n]) => `${what.includes(',') ? `(${what})` : what} ${n}`).join(', ');
   return `${timings.length} convolution${timings.length === 1 ? '' : 's'} timed in ${seconds.toFixed(1)} s, fastest kernels: ${chosen}`;
 }

@@ -8,7 +8,7 @@
 import type { Engine } from '../gpu/engine.js';
 import { textHash } from '../gpu/text_hash.js';
 import { Tensor } from '../tensor.js';
-import { convChoices, type ConvFamily } from './conv_choices.js';
+import { allPasses, convChoices, CONV_PASSES, type ConvChoice, type ConvFamily } from './conv_choices.js';
 import { TUNED_FAMILIES } from './conv_tuning.js';
 
 export const CONV_TUNING_FORMAT = 'effconv-conv-tuning-1';
@@ -19,8 +19,11 @@ export interface ConvTuningRecord {
   device: string;
   /** Which conv2d kernels they were timed with: a fingerprint of the conv2d shader files (convKernelsFingerprint). */
   kernels: string;
-  /** Convolution key (shapes, options, gradients: as conv2d's 'fastest' keys it) → the family chosen. */
-  choices: Record<string, ConvFamily>;
+  /**
+   * Convolution key (shapes, options, gradients: as conv2d's 'fastest' keys it) → the family
+   * chosen, or where the passes chose apart, the family of each ({ forward, input, weight }).
+   */
+  choices: Record<string, ConvFamily | ConvChoice>;
 }
 
 /** What a tuning file holds: a record per adapter and kernel version, so one file can serve several machines. */
@@ -50,7 +53,9 @@ export function convKernelsFingerprint(engine: Engine): string {
 
 /** The engine's choices so far as a record. */
 export function exportConvTuning(engine: Engine): ConvTuningRecord {
-  return { device: deviceIdentity(engine), kernels: convKernelsFingerprint(engine), choices: Object.fromEntries(convChoices(engine).chosen) };
+  const choices: ConvTuningRecord['choices'] = {};
+  for (const [key, c] of convChoices(engine).chosen) choices[key] = c.input === c.forward && c.weight === c.forward ? c.forward : { ...c };
+  return { device: deviceIdentity(engine), kernels: convKernelsFingerprint(engine), choices };
 }
 
 /**
@@ -61,8 +66,8 @@ export function importConvTuning(engine: Engine, records: readonly ConvTuningRec
   const mine = records.find((r) => r.device === deviceIdentity(engine) && r.kernels === convKernelsFingerprint(engine));
   if (!mine) return 0;
   const { chosen, pending } = convChoices(engine);
-  for (const [key, family] of Object.entries(mine.choices)) {
-    chosen.set(key, family);
+  for (const [key, choice] of Object.entries(mine.choices)) {
+    chosen.set(key, typeof choice === 'string' ? allPasses(choice) : { ...choice });
     const waiting = pending.get(key);
     if (waiting) {
       if (waiting.softSize instanceof Tensor) waiting.softSize.dispose();
@@ -96,9 +101,11 @@ export function parseConvTuning(text: string, where: string): ConvTuningRecords 
       throw new ConvTuningFileError(where, `record ${i} lacks its device or kernels`);
     }
     if (typeof rec.choices !== 'object' || rec.choices === null || Array.isArray(rec.choices)) throw new ConvTuningFileError(where, `record ${i}'s choices are not an object`);
-    for (const [key, family] of Object.entries(rec.choices)) {
-      if (!(TUNED_FAMILIES as readonly unknown[]).includes(family)) {
-        throw new ConvTuningFileError(where, `record ${i} chose "${String(family)}" for ${key}; the families are ${TUNED_FAMILIES.join(', ')}`);
+    const isFamily = (f: unknown) => (TUNED_FAMILIES as readonly unknown[]).includes(f);
+    for (const [key, choice] of Object.entries(rec.choices as Record<string, unknown>)) {
+      const families = typeof choice === 'object' && choice !== null ? CONV_PASSES.map((pass) => (choice as Record<string, unknown>)[pass]) : [choice];
+      if (families.some((f) => !isFamily(f)) || (typeof choice === 'object' && choice !== null && Object.keys(choice).length !== CONV_PASSES.length)) {
+        throw new ConvTuningFileError(where, `record ${i} chose ${JSON.stringify(choice)} for ${key}; a choice is one of ${TUNED_FAMILIES.join(', ')}, or one for each of ${CONV_PASSES.join(', ')}`);
       }
     }
   }
