@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { backward, conv2d, Engine, hardSize, gaussianMask, mul, parameter, reshape, ShapeError, sum, Tensor, type ConvVariant } from '../src/index.js';
+import { backward, conv2d, conv2dKernels, Engine, hardSize, gaussianMask, mul, parameter, reshape, ShapeError, sum, Tensor, type ConvVariant } from '../src/index.js';
 import { Rng } from '../src/random.js';
 import { checkOp, expectClose } from './helpers/check.js';
 import { refConv, refConvGrad, refMask, type ConvShape } from './helpers/conv_reference.js';
-import { bwdWeightChunks, slidesByDefault } from '../src/ops/conv2d.js';
+import { bwdWeightChunks, slidesByDefault, subgroupWeightKernel, type WeightGradient } from '../src/ops/conv2d.js';
 import { testEngine } from './helpers/engine.js';
 import { randomArray } from './helpers/random.js';
 import { checkConv as checkConvOn, checkSoftSizeConv, convCaseName, nearestOdd, subgroupCase, type ConvCase } from './helpers/conv_check.js';
@@ -22,7 +22,7 @@ function itSubgroups(name: string, fn: () => Promise<void>): void {
 
 type Case = ConvCase;
 const caseName = convCaseName;
-const checkConv = (c: Case, seed: number, variant: ConvVariant = 'plain', weightGradient: 'auto' | 'slide' = 'auto') => checkConvOn(engine, c, seed, variant, weightGradient);
+const checkConv = (c: Case, seed: number, variant: ConvVariant = 'plain', weightGradient: WeightGradient = 'auto') => checkConvOn(engine, c, seed, variant, weightGradient);
 
 describe('conv2d (plain) vs float64 reference', () => {
   const cases: Case[] = [
@@ -120,6 +120,44 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
     { N: 2, Cin: 8, H: 3, W: 7, Cout: 6, kw: 1, s: 1, stride: 1, pad: 0 }, // 1 × 1: a block of one pixel
   ];
   slideCases.forEach((c, i) => itSubgroups(`weight gradient, sliding inputs: ${caseName(c)}`, () => checkConv(c, 450 + i, 'subgroups', 'slide')));
+  // the other two kernels forced where 'auto' would not take them (the tuning of 'fastest' times
+  // them all): conv2d_bwd_weight_taps_sg on many channels, conv2d_bwd_weight_sg on few
+  const forcedCases: [Case, WeightGradient][] = [
+    [{ N: 2, Cin: 9, H: 7, W: 8, Cout: 5, kw: 5, s: 3, stride: 1, pad: 1 }, 'taps'], // channels past 8, window inside the grid
+    [{ N: 1, Cin: 17, H: 6, W: 5, Cout: 9, kw: 7, s: 7, stride: 1, pad: 3 }, 'taps'],
+    [{ N: 2, Cin: 12, H: 6, W: 5, Cout: 4, kw: 9, s: 5, stride: 1, pad: 2, v: 3.4 }, 'taps'], // masked
+    [{ N: 2, Cin: 1, H: 7, W: 7, Cout: 6, kw: 5, s: 5, stride: 1, pad: 2 }, 'rows'], // one channel of a block of 4
+    [{ N: 3, Cin: 3, H: 5, W: 9, Cout: 9, kw: 3, s: 3, stride: 1, pad: 1 }, 'rows'],
+    [{ N: 2, Cin: 5, H: 6, W: 6, Cout: 4, kw: 9, s: 7, stride: 1, pad: 3, v: 6.1 }, 'rows'], // masked
+  ];
+  forcedCases.forEach(([c, kernel], i) => itSubgroups(`weight gradient forced to '${kernel}': ${caseName(c)}`, () => checkConv(c, 470 + i, 'subgroups', kernel)));
+  it("weightGradient names the subgroup weight-gradient kernel: 'auto' by the rules, the others forced", () => {
+    // 'auto': taps up to 6 channels, then slide where slidesByDefault, else rows
+    expect([3, 7, 9].map((S) => subgroupWeightKernel('auto', 4, S, 8))).toEqual(['taps', 'taps', 'taps']);
+    expect([3, 7, 9].map((S) => subgroupWeightKernel('auto', 16, S, 8))).toEqual(['rows', 'slide', 'rows']);
+    expect([3, 7, 9].map((S) => subgroupWeightKernel('slide', 16, S, 8))).toEqual(['slide', 'slide', 'rows']); // 9 taps do not fit 8 lanes
+    expect(subgroupWeightKernel('slide', 4, 3, 8)).toBe('taps');
+    expect([3, 9].map((S) => subgroupWeightKernel('rows', 2, S, 8))).toEqual(['rows', 'rows']);
+    expect([3, 9].map((S) => subgroupWeightKernel('taps', 64, S, 8))).toEqual(['taps', 'taps']);
+  });
+  itSubgroups('each weightGradient dispatches its kernel', async (ctx) => {
+    if (!engine.canTime) ctx.skip();
+    const rng = new Rng(7);
+    const x = Tensor.from(engine, randomArray(rng, 2 * 16 * 6 * 6), [2, 16, 6, 6]);
+    const w = Tensor.from(engine, randomArray(rng, 8 * 16 * 49), [8, 16, 7, 7]);
+    const g = Tensor.from(engine, randomArray(rng, 2 * 8 * 36), [2, 8, 6, 6]);
+    const entries = async (weightGradient: WeightGradient) => {
+      engine.beginProfile();
+      conv2dKernels(x, w, { variant: 'subgroups', weightGradient }).backwardWeight(g).dispose();
+      return (await engine.endProfile()).map((r) => r.entry).filter((e) => e.startsWith('conv2d_bwd_weight'));
+    };
+    const sg = engine.subgroupSize!;
+    const name = { taps: 'conv2d_bwd_weight_taps_sg', rows: 'conv2d_bwd_weight_sg', slide: 'conv2d_bwd_weight_slide_sg' };
+    for (const option of ['auto', 'slide', 'rows', 'taps'] as const) expect(await entries(option), option).toEqual([name[subgroupWeightKernel(option, 16, 7, sg)]]);
+    expect(await entries('taps')).toEqual(['conv2d_bwd_weight_taps_sg']);
+    expect(await entries('rows')).toEqual(['conv2d_bwd_weight_sg']);
+    for (const t of [x, w, g]) t.dispose();
+  });
   itSubgroups("weight gradient: 'auto' slides S = 7 on 8-lane subgroups only where few lanes idle", async () => {
     expect([1, 3, 5, 7, 9].map((s) => slidesByDefault(s, 8))).toEqual([false, false, false, true, false]);
     expect([3, 5, 7, 9].map((s) => slidesByDefault(s, 32))).toEqual([true, true, true, false]);
@@ -303,7 +341,7 @@ describe('conv2d bad input', () => {
     expect(() => conv2d(x, w, { size: 4 })).toThrow(/conv2d: kernel size s must be an odd integer ≥ 1, got 4/);
     expect(() => conv2d(x, w, { size: 7 })).toThrow(/conv2d: kernel size s = 7 exceeds the weight grid 5/);
     expect(() => conv2d(x, w, { size: -1 })).toThrow(/odd integer ≥ 1, got -1/);
-    expect(() => conv2d(x, w, { weightGradient: 'fast' as 'slide' })).toThrow(/conv2d: weightGradient must be 'auto' or 'slide', got fast/);
+    expect(() => conv2d(x, w, { weightGradient: 'fast' as 'slide' })).toThrow(/conv2d: weightGradient must be 'auto', 'slide', 'rows' or 'taps', got fast/);
     expect(() => conv2d(x, w2)).toThrow(ShapeError);
     expect(() => conv2d(x, w2)).toThrow(/conv2d: input has 3 channels but weight \[4, 2, 3, 3\] expects 2/);
     const small = Tensor.from(engine, new Float32Array(3 * 3 * 3), [1, 3, 3, 3]);

@@ -1,6 +1,7 @@
 /** conv2d's variant 'fastest' and tuneConvs: what is recorded, what is timed, what is chosen and run. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { accuracy, backward, conv2d, sum, conv2dKernels, Engine, parameter, reshape, Tensor, tuneConvs, type Conv2dOptions, type ConvFamily } from '../src/index.js';
+import { accuracy, backward, conv2d, describeTuning, sum, conv2dKernels, Engine, parameter, reshape, Tensor, tuneConvs, type Conv2dOptions, type ConvFamily } from '../src/index.js';
+import { subgroupWeightKernel, type SubgroupWeightKernel } from '../src/ops/conv2d.js';
 import { allPasses, convChoices, hasPendingConvs, type ConvChoice, type ConvPass } from '../src/ops/conv_choices.js';
 import { Rng } from '../src/random.js';
 import { expectClose } from './helpers/check.js';
@@ -19,14 +20,14 @@ function fakeClock(ms: Partial<Record<ConvFamily, number>>) {
   return passClock((family) => ms[family] ?? 100);
 }
 
-/** A stand-in clock whose time depends on the family and the pass. */
-function passClock(time: (family: ConvFamily, pass: ConvPass) => number) {
+/** A stand-in clock whose time depends on the family, the pass and a forced subgroup weight-gradient kernel. */
+function passClock(time: (family: ConvFamily, pass: ConvPass, weightKernel?: SubgroupWeightKernel) => number) {
   const calls: Record<string, number> = {};
-  const measure = async (family: ConvFamily, run: () => void, pass: ConvPass) => {
+  const measure = async (family: ConvFamily, run: () => void, pass: ConvPass, weightKernel?: SubgroupWeightKernel) => {
     calls[family] = (calls[family] ?? 0) + 1;
     run();
     await engine.sync();
-    return time(family, pass);
+    return time(family, pass, weightKernel);
   };
   return { calls, measure };
 }
@@ -128,6 +129,39 @@ describe("conv2d variant 'fastest'", () => {
         for (const t of [x, w, v]) t?.dispose();
       }
     }
+  });
+
+  it("the weight gradient may keep another of 'auto''s subgroup kernels than its rules pick, and conv2d's backward runs it (checked against the float64 reference)", async (ctx) => {
+    const sg = engine.subgroupSize;
+    if (sg === null) ctx.skip();
+    resetChoices();
+    // 9 input channels: 'auto''s rules take conv2d_bwd_weight_sg (or the sliding kernel on 16+ lanes), not the taps kernel
+    const c: ConvCase = { N: 2, Cin: 9, H: 7, W: 8, Cout: 5, kw: 5, s: 3, stride: 1, pad: 1 };
+    const x = param(60, [c.N, c.Cin, c.H, c.W]);
+    const w = param(61, [c.Cout, c.Cin, c.kw, c.kw]);
+    const opts: Conv2dOptions = { size: c.s, stride: 1, padding: c.pad, variant: 'fastest' };
+    conv2d(x, w, opts).dispose();
+    const [timing] = await tuneConvs(engine, { reps: 2, measure: passClock((family, _pass, kernel) => (kernel === 'taps' ? 0.5 : family === 'auto' ? 1 : 5)).measure });
+    expect(timing!.chosen).toEqual({ ...allPasses('auto'), weightKernel: 'taps' });
+    expect(timing!.weightKernelMs!.taps).toBe(0.5);
+    expect(timing!.weightKernelMs![subgroupWeightKernel('auto', 9, 3, sg!)]).toBe("the same kernels as 'auto'");
+    expect(describeTuning([timing!], 1)).toBe('1 convolution timed in 1.0 s, fastest kernels: (forward auto, input gradient auto, weight gradient auto (taps)) 1');
+    expect(conv2dKernels(x, w, opts).weightKernels).toEqual(['taps']);
+    if (engine.canTime) {
+      engine.beginProfile();
+      engine.tidy(() => backward(sum(conv2d(x, w, opts))));
+      const weightEntries = (await engine.endProfile()).map((r) => r.entry).filter((e) => e.startsWith('conv2d_bwd_weight'));
+      expect(weightEntries).toEqual(['conv2d_bwd_weight_taps_sg']);
+    }
+    await checkConv(engine, c, 62, 'fastest');
+    // a call that names its weight kernel keeps it: no other is timed
+    resetChoices();
+    conv2d(x, w, { ...opts, weightGradient: 'slide' }).dispose();
+    const [named] = await tuneConvs(engine, { reps: 1, measure: passClock((_f, _p, kernel) => (kernel === 'taps' ? 0.5 : 1)).measure });
+    expect(named!.key).toMatch(/ slide dx dw$/);
+    expect(named!.weightKernelMs).toBeUndefined();
+    expect(named!.chosen.weightKernel).toBeUndefined();
+    for (const t of [x, w]) t.dispose();
   });
 
   it('a family clearly slower on its warm-up run is not run again; one that cannot run the shapes is reported', async () => {

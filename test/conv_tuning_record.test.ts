@@ -81,12 +81,14 @@ describe('conv tuning records', () => {
     const [x, w] = meetConv();
     convChoices(engine).pending.clear(); // chosen below instead
     convChoices(engine).chosen.set(KEY, { forward: 'auto', input: 'tiled', weight: 'plain' });
+    convChoices(engine).chosen.set('another', { forward: 'auto', input: 'auto', weight: 'auto', weightKernel: 'rows' });
     const record = exportConvTuning(engine);
-    expect(record.choices).toEqual({ [KEY]: { forward: 'auto', input: 'tiled', weight: 'plain' } });
+    expect(record.choices).toEqual({ [KEY]: { forward: 'auto', input: 'tiled', weight: 'plain' }, another: { forward: 'auto', input: 'auto', weight: 'auto', weightKernel: 'rows' } });
     const text = JSON.stringify(mergeConvTuning(null, record));
     resetChoices();
-    expect(importConvTuning(engine, parseConvTuning(text, 'saved').records)).toBe(1);
+    expect(importConvTuning(engine, parseConvTuning(text, 'saved').records)).toBe(2);
     expect(conv2dKernels(x!, w!, opts).passes).toMatchObject({ input: 'tiled', weight: 'plain' });
+    expect(convChoices(engine).chosen.get('another')).toEqual({ forward: 'auto', input: 'auto', weight: 'auto', weightKernel: 'rows' });
     for (const t of [x!, w!]) t.dispose();
   });
 
@@ -128,7 +130,10 @@ describe('conv tuning records', () => {
   });
 
   it('parsing names what is wrong with a file that is not a tuning file', () => {
-    const good = { format: CONV_TUNING_FORMAT, records: [{ device: 'A', kernels: 'k', choices: { p: 'plain', q: { forward: 'auto', input: 'tiled', weight: 'plain' } } }] };
+    const good = {
+      format: CONV_TUNING_FORMAT,
+      records: [{ device: 'A', kernels: 'k', choices: { p: 'plain', q: { forward: 'auto', input: 'tiled', weight: 'plain' }, r: { forward: 'auto', input: 'auto', weight: 'auto', weightKernel: 'taps' } } }],
+    };
     expect(parseConvTuning(JSON.stringify(good), 'f.json')).toEqual(good);
     const bad: [string, RegExp][] = [
       ['{"format":', /^f\.json: not valid JSON/],
@@ -141,6 +146,9 @@ describe('conv tuning records', () => {
       [JSON.stringify({ format: CONV_TUNING_FORMAT, records: [{ device: 'A', kernels: 'k', choices: { p: { forward: 'auto', input: 'auto', weight: 'fast' } } }] }), /record 0 chose .* for p/],
       [JSON.stringify({ format: CONV_TUNING_FORMAT, records: [{ device: 'A', kernels: 'k', choices: { p: { forward: 'auto', input: 'auto', weight: 'auto', extra: 'auto' } } }] }), /record 0 chose .* for p/],
       ['null', /format is not/],
+      // a weight kernel is one of auto's subgroup kernels, so only with weight 'auto'
+      [JSON.stringify({ format: CONV_TUNING_FORMAT, records: [{ device: 'A', kernels: 'k', choices: { p: { forward: 'auto', input: 'auto', weight: 'plain', weightKernel: 'taps' } } }] }), /record 0 chose .* for p; .*a weightKernel taps, rows or slide where weight is auto/],
+      [JSON.stringify({ format: CONV_TUNING_FORMAT, records: [{ device: 'A', kernels: 'k', choices: { p: { forward: 'auto', input: 'auto', weight: 'auto', weightKernel: 'fast' } } }] }), /record 0 chose .* for p/],
     ];
     for (const [text, message] of bad) expect(() => parseConvTuning(text, 'f.json'), text).toThrow(message);
     expect(() => parseConvTuning('[', 'f.json')).toThrow(/move it away to time the convolutions again/);

@@ -105,9 +105,15 @@ export async function kernelsCommand(v: Values): Promise<KernelTiming[]> {
       const passes = t.passes.map((pass) => t.passMs[family]![pass]!.toFixed(2));
       return passes.length > 1 ? `${passes.join(' + ')} = ${ms.toFixed(2)}` : ms.toFixed(2);
     };
+    // the subgroup weight-gradient kernels timed beside those 'auto''s rules picked
+    const otherWeightKernels = (t: ConvTiming) =>
+      Object.entries(t.weightKernelMs ?? {})
+        .filter((e): e is [string, number] => typeof e[1] === 'number')
+        .map(([kernel, ms]) => `${kernel} ${ms.toFixed(2)}`)
+        .join(', ');
     console.log(`\n'fastest': each convolution's passes timed on each family (median ms: forward + input gradient + weight gradient, those its step computes), the fastest kept for each pass\n`);
-    console.log('| convolution | auto | plain | tiled | chosen |\n|---|---|---|---|---|');
-    for (const t of tunings) console.log(`| ${t.key} | ${cellMs(t, 'auto')} (${t.autoKernels}) | ${cellMs(t, 'plain')} | ${cellMs(t, 'tiled')} | ${describeChoice(t.chosen)} |`);
+    console.log("| convolution | auto | plain | tiled | auto's other weight-gradient kernels | chosen |\n|---|---|---|---|---|---|");
+    for (const t of tunings) console.log(`| ${t.key} | ${cellMs(t, 'auto')} (${t.autoKernels}) | ${cellMs(t, 'plain')} | ${cellMs(t, 'tiled')} | ${otherWeightKernels(t)} | ${describeChoice(t.chosen)} |`);
     if (tuningFile !== null) console.log(`\nthese choices are saved in ${tuningFile} (--conv-kernels fastest --tuning-file ${tuningFile} takes them)`);
   }
   const total = (r: KernelTiming) => (typeof r.searchMs === 'number' && typeof r.finalMs === 'number' ? r.searchMs + r.finalMs : Infinity);

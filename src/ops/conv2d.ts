@@ -148,12 +148,27 @@ export interface Conv2dOptions {
   /** Kernel variant (default: the engine's convVariant, itself 'auto' by default); see ConvVariant. */
   variant?: ConvVariant;
   /**
-   * The subgroup weight-gradient kernel for inputs of more than 6 channels (default 'auto'):
-   * 'slide' takes conv2d_bwd_weight_slide_sg for every window of at most subgroup-size taps a
-   * row, which 'auto' does only where its idle lanes are at most 1/8 of a subgroup (see
-   * slidesByDefault). For kernel studies and tests; the sums are the same.
+   * The subgroup weight-gradient kernel (default 'auto': conv2d_bwd_weight_taps_sg for inputs of
+   * up to 6 channels, else conv2d_bwd_weight_slide_sg where slidesByDefault, else
+   * conv2d_bwd_weight_sg). 'slide' takes the sliding kernel for every window of at most
+   * subgroup-size taps a row (inputs of more than 6 channels); 'rows' always
+   * conv2d_bwd_weight_sg, 'taps' always conv2d_bwd_weight_taps_sg. For kernel studies, tests
+   * and the tuning of 'fastest'; the sums are the same.
    */
-  weightGradient?: 'auto' | 'slide';
+  weightGradient?: WeightGradient;
+}
+
+export const WEIGHT_GRADIENTS = ['auto', 'slide', 'rows', 'taps'] as const;
+/** Conv2dOptions.weightGradient. */
+export type WeightGradient = (typeof WEIGHT_GRADIENTS)[number];
+/** The subgroup weight-gradient kernels: conv2d_bwd_weight_taps_sg, conv2d_bwd_weight_sg, conv2d_bwd_weight_slide_sg. */
+export type SubgroupWeightKernel = 'taps' | 'rows' | 'slide';
+
+/** Which subgroup weight-gradient kernel `option` runs for a window of S taps a row, Cin input channels, sg lanes. */
+export function subgroupWeightKernel(option: WeightGradient, Cin: number, S: number, sg: number): SubgroupWeightKernel {
+  if (option === 'taps' || (option !== 'rows' && bwdWeightByTaps(Cin))) return 'taps';
+  if (option === 'rows' || S > sg) return 'rows';
+  return option === 'slide' || slidesByDefault(S, sg) ? 'slide' : 'rows';
 }
 
 // The shader always binds a v buffer; unmasked convolutions get this placeholder.
@@ -186,7 +201,7 @@ interface ConvPlan {
   /** The input gradient on the tiled kernels: variant 'tiled' at stride 1 (and pad ≤ s − 1). */
   tiledInput: boolean;
   /** Conv2dOptions.weightGradient. */
-  weightGradient: 'auto' | 'slide';
+  weightGradient: WeightGradient;
   /** The family that runs the forward: the subgroup, plain or tiled kernels. */
   kernels: 'subgroups' | 'plain' | 'tiled';
   /** Under 'fastest': the family of each pass (the forward's is this plan's), else null. */
@@ -206,14 +221,14 @@ function fastestChoice(
   w: Tensor,
   v: Tensor | undefined,
   softSize: Conv2dOptions['softSize'],
-  c: { auto: boolean; s: number; kMin: number; stride: 1 | 2; pad: number; weightGradient: 'auto' | 'slide' },
+  c: { auto: boolean; s: number; kMin: number; stride: 1 | 2; pad: number; weightGradient: WeightGradient },
 ): ConvChoice {
   const engine = x.engine;
   const grad = isGradEnabled(engine);
   const gradients = { input: grad && x.requiresGrad, weight: grad && (w.requiresGrad || !!v?.requiresGrad) };
   const key =
     `${fmtShape(x.shape)} * ${fmtShape(w.shape)} size ${c.auto ? 'v' : c.s} k_min ${c.kMin} stride ${c.stride} pad ${c.pad}${v ? ' masked' : ''}` +
-    `${c.weightGradient === 'slide' ? ' slide' : ''}${gradients.input ? ' dx' : ''}${gradients.weight ? ' dw' : ''}`;
+    `${c.weightGradient === 'auto' ? '' : ` ${c.weightGradient}`}${gradients.input ? ' dx' : ''}${gradients.weight ? ' dw' : ''}`;
   const chosen = chosenKernels(engine, key);
   if (chosen) return chosen;
   addPending(engine, {
@@ -271,7 +286,7 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
     throw new ShapeError(op, `batch ${N} × ${Math.max(Cout, Cin)} channels exceeds one dispatch's 65535 workgroup rows`);
   }
   const weightGradient = opts.weightGradient ?? 'auto';
-  if (weightGradient !== 'auto' && weightGradient !== 'slide') throw new RangeError(`${op}: weightGradient must be 'auto' or 'slide', got ${String(weightGradient)}`);
+  if (!(WEIGHT_GRADIENTS as readonly unknown[]).includes(weightGradient)) throw new RangeError(`${op}: weightGradient must be 'auto', 'slide', 'rows' or 'taps', got ${String(weightGradient)}`);
   let variant: ConvVariantName = checkConvVariant(op, 'variant', opts.variant ?? x.engine.convVariant);
   let choice: ConvChoice | null = null;
   if (variant === 'fastest') {
@@ -325,8 +340,9 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
  */
 function passPlan(p: ConvPlan, pass: Exclude<ConvPass, 'forward'>): ConvPlan {
   const family = p.choice?.[pass];
-  if (!family || family === p.choice!.forward) return p;
-  return planConv('conv2d', p.x, p.w, { ...p.options, softSize: p.masked ? p.vt : undefined, variant: family });
+  const weightKernel = pass === 'weight' ? p.choice?.weightKernel : undefined;
+  if (!family || (family === p.choice!.forward && !weightKernel)) return p;
+  return planConv('conv2d', p.x, p.w, { ...p.options, softSize: p.masked ? p.vt : undefined, variant: family, ...(weightKernel ? { weightGradient: weightKernel } : {}) });
 }
 
 /** The input gradient on `p`'s family for it; `packed` is the forward's packing, reused where that is the same plan. */
@@ -495,24 +511,24 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
     return dw;
   }
   const { N, Cin, H, W, Cout } = p.params;
-  const taps = bwdWeightByTaps(Cin);
-  // what the kernel reads: x itself (conv2d_bwd_weight_taps_sg) or x with 4 channels interleaved (conv2d_bwd_weight_sg)
-  const input = taps ? x : Tensor.empty(engine, [N * Math.ceil(Cin / 4) * H * W * 4]);
-  if (!taps) engine.dispatch(K.packInputSubgroups, p.params, [x.buffer, input.buffer], [Math.ceil((N * H * W) / 4 / WG), Math.ceil(Cin / 4)]);
   const sg = engine.subgroupSize!;
   const sizes = sizeVariants(p);
   const largest = sizes[sizes.length - 1]!;
-  const slides = (S: number) => !taps && S <= sg && (p.weightGradient === 'slide' || slidesByDefault(S, sg));
-  const { chunks, perChunk } = bwdWeightChunks(p.params, largest, sg, slides(largest));
+  const kernelFor = (S: number) => subgroupWeightKernel(p.weightGradient, Cin, S, sg);
+  const taps = kernelFor(largest) === 'taps'; // the same at every size
+  // what the kernel reads: x itself (conv2d_bwd_weight_taps_sg) or x with 4 channels interleaved (conv2d_bwd_weight_sg)
+  const input = taps ? x : Tensor.empty(engine, [N * Math.ceil(Cin / 4) * H * W * 4]);
+  if (!taps) engine.dispatch(K.packInputSubgroups, p.params, [x.buffer, input.buffer], [Math.ceil((N * H * W) / 4 / WG), Math.ceil(Cin / 4)]);
+  const { chunks, perChunk } = bwdWeightChunks(p.params, largest, sg, kernelFor(largest));
   // each chunk of images sums into its own copy of dw; the copies are added after
   const sums = Tensor.empty(engine, chunks > 1 ? [chunks * p.w.size] : p.w.shape);
   // the weight-gradient kernels write the window's taps only; the rest of the k_max grid is 0
   if (p.params.s !== p.params.kw) fillInPlace(sums, 0);
   const params = { ...p.params, nchunk: chunks > 1 ? perChunk : 0 };
   for (const S of sizes) {
-    const grid: [number, number] = [Math.ceil((Math.ceil(Cout / 8) * bwdWeightLanes(Cin, S, sg, slides(S))) / WG), chunks];
+    const grid: [number, number] = [Math.ceil((Math.ceil(Cout / 8) * bwdWeightLanes(Cin, S, sg, kernelFor(S))) / WG), chunks];
     const constants: Record<string, number> = taps ? { S, PX: W % 4 === 0 ? 4 : 1 } : { S };
-    const kernel = taps ? K.bwdWeightTapsSubgroups : slides(S) ? K.bwdWeightSlideSubgroups : K.bwdWeightSubgroups;
+    const kernel = taps ? K.bwdWeightTapsSubgroups : kernelFor(S) === 'slide' ? K.bwdWeightSlideSubgroups : K.bwdWeightSubgroups;
     engine.dispatch(kernel, params, [input.buffer, sums.buffer, g.buffer, vt.buffer], grid, constants);
   }
   if (!taps) input.dispose();
@@ -535,10 +551,10 @@ const bwdWeightByTaps = (Cin: number) => Cin <= 6;
  * ⌈Cin/4⌉·S² tasks (conv2d_bwd_weight_sg), Cin·S·⌈S/4⌉ (conv2d_bwd_weight_taps_sg), or S·⌈Cin/4⌉
  * kernel rows of S lanes, ⌊sg/S⌋ rows per subgroup (conv2d_bwd_weight_slide_sg).
  */
-const bwdWeightLanes = (Cin: number, S: number, sg: number, slide: boolean) => {
-  if (bwdWeightByTaps(Cin)) return Math.ceil((Cin * S * Math.ceil(S / 4)) / sg) * sg;
+const bwdWeightLanes = (Cin: number, S: number, sg: number, kernel: SubgroupWeightKernel) => {
+  if (kernel === 'taps') return Math.ceil((Cin * S * Math.ceil(S / 4)) / sg) * sg;
   // conv2d_bwd_weight_slide_sg: whole kernel rows (groups of S lanes) per subgroup, the rest idle
-  if (slide) return Math.ceil((S * Math.ceil(Cin / 4)) / Math.floor(sg / S)) * sg;
+  if (kernel === 'slide') return Math.ceil((S * Math.ceil(Cin / 4)) / Math.floor(sg / S)) * sg;
   return Math.ceil((Math.ceil(Cin / 4) * S * S) / sg) * sg;
 };
 
@@ -559,8 +575,13 @@ export const slidesByDefault = (S: number, sg: number) => S >= 3 && S <= sg && S
  * BWD_WEIGHT_PARTIAL_FLOATS for the chunks' copies of dw, and only as far as the gradient's
  * multiply-adds repay filling and adding those copies (BWD_WEIGHT_COPY_COST). Exported for tests.
  */
-export function bwdWeightChunks(c: { N: number; Cin: number; Cout: number; kw: number; H: number; W: number }, S: number, sg: number, slide = false): { chunks: number; perChunk: number } {
-  const invocations = Math.ceil(c.Cout / 8) * bwdWeightLanes(c.Cin, S, sg, slide);
+export function bwdWeightChunks(
+  c: { N: number; Cin: number; Cout: number; kw: number; H: number; W: number },
+  S: number,
+  sg: number,
+  kernel: SubgroupWeightKernel = bwdWeightByTaps(c.Cin) ? 'taps' : 'rows',
+): { chunks: number; perChunk: number } {
+  const invocations = Math.ceil(c.Cout / 8) * bwdWeightLanes(c.Cin, S, sg, kernel);
   const weights = c.Cout * c.Cin * c.kw * c.kw;
   // filling and adding the copies costs about BWD_WEIGHT_COPY_COST multiply-adds per float of them
   const byCost = Math.floor((c.N * c.H * c.W * c.Cin * c.Cout * S * S) / (BWD_WEIGHT_COPY_COST * weights));
@@ -618,6 +639,8 @@ export function conv2dKernels(x: Tensor, w: Tensor, opts: Conv2dOptions = {}) {
     kernels: plan.kernels,
     /** The family of each pass (they differ only where 'fastest' chose so). */
     passes: { forward: plan.kernels, input: inputPlan.kernels, weight: weightPlan.kernels },
+    /** The subgroup weight-gradient kernel of each window size the weight gradient may run (none off the subgroup kernels). */
+    weightKernels: weightPlan.subgroups ? sizeVariants(weightPlan).map((S) => subgroupWeightKernel(weightPlan.weightGradient, weightPlan.params.Cin, S, x.engine.subgroupSize!)) : [],
     // each pass packs the weights itself, as a step's first use of them would
     forward: (): Tensor => withPacking(plan, w, plan.vt, (packed) => runForward(plan, x, w, packed)),
     backwardInput: (g: Tensor): Tensor => withPacking(inputPlan, w, plan.vt, (packed) => runBackwardInput(inputPlan, w, g, plan.vt, packed)),

@@ -6,6 +6,7 @@
 import type { Engine } from '../gpu/engine.js';
 import type { ConvVariantName } from '../gpu/conv_variant.js';
 import { Tensor } from '../tensor.js';
+import type { SubgroupWeightKernel, WeightGradient } from './conv2d.js';
 
 /** The families 'fastest' chooses among ('auto' is the subgroup kernels where they apply, else plain). */
 export type ConvFamily = Exclude<ConvVariantName, 'fastest' | 'subgroups'>;
@@ -16,17 +17,19 @@ export type ConvPass = (typeof CONV_PASSES)[number];
 
 /**
  * The family each pass of a convolution runs on — chosen pass by pass, as cuDNN chooses its
- * forward, backward-data and backward-filter algorithms apart.
+ * forward, backward-data and backward-filter algorithms apart — and, where the weight gradient
+ * runs 'auto''s subgroup kernels, which of them when not the one its rules pick (weightKernel:
+ * Conv2dOptions.weightGradient).
  */
-export type ConvChoice = Record<ConvPass, ConvFamily>;
+export type ConvChoice = Record<ConvPass, ConvFamily> & { weightKernel?: SubgroupWeightKernel };
 
 /** Every pass on `family`. */
 export const allPasses = (family: ConvFamily): ConvChoice => ({ forward: family, input: family, weight: family });
 
-/** `family` where every pass runs it, else "forward F, input gradient G, weight gradient H". */
+/** `family` where every pass runs it, else "forward F, input gradient G, weight gradient H" (H "auto (taps)" with a weightKernel). */
 export function describeChoice(c: ConvChoice): string {
-  if (c.input === c.forward && c.weight === c.forward) return c.forward;
-  return `forward ${c.forward}, input gradient ${c.input}, weight gradient ${c.weight}`;
+  if (c.input === c.forward && c.weight === c.forward && !c.weightKernel) return c.forward;
+  return `forward ${c.forward}, input gradient ${c.input}, weight gradient ${c.weight}${c.weightKernel ? ` (${c.weightKernel})` : ''}`;
 }
 
 /** A convolution met under 'fastest' before it was timed: enough to run it again on random data. */
@@ -40,7 +43,7 @@ export interface PendingConv {
   stride: 1 | 2;
   padding: number;
   /** Conv2dOptions.weightGradient. */
-  weightKernel: 'auto' | 'slide';
+  weightKernel: WeightGradient;
   /**
    * The soft size: a number, or a copy of the call's soft-size tensor taken on the GPU when the
    * call was met (so a size computed on the GPU is timed at its value then; no readback). Null

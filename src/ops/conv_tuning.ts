@@ -12,7 +12,10 @@ import { ShapeError } from '../gpu/errors.js';
 import { Rng } from '../random.js';
 import { sizeOf, Tensor } from '../tensor.js';
 import { allPasses, convChoices, describeChoice, pendingConvCount, type ConvChoice, type ConvFamily, type ConvPass, type PendingConv } from './conv_choices.js';
-import { conv2dKernels, type Conv2dOptions } from './conv2d.js';
+import { conv2dKernels, type Conv2dOptions, type SubgroupWeightKernel } from './conv2d.js';
+
+/** The subgroup weight-gradient kernels timed beside 'auto''s rules. */
+const SUBGROUP_WEIGHT_KERNELS: readonly SubgroupWeightKernel[] = ['taps', 'rows', 'slide'];
 
 /** The families timed, in order of preference on a tie. */
 export const TUNED_FAMILIES: readonly ConvFamily[] = ['auto', 'plain', 'tiled'];
@@ -36,6 +39,11 @@ export interface ConvTiming {
   ms: Partial<Record<ConvFamily, number | string>>;
   /** Each family's median ms per pass (one run's where the family was dropped as clearly slower at it). */
   passMs: Partial<Record<ConvFamily, Partial<Record<ConvPass, number>>>>;
+  /**
+   * Where the weight gradient can run 'auto''s subgroup kernels: the median ms of each of them
+   * its rules did not pick (or why it was not timed: it runs the same kernels as another).
+   */
+  weightKernelMs?: Partial<Record<SubgroupWeightKernel, number | string>>;
 }
 
 export interface TuneOptions {
@@ -47,8 +55,8 @@ export interface TuneOptions {
    * elsewhere; it counts the CPU's encoding too).
    */
   clock?: 'gpu' | 'wall';
-  /** Times one run of a family's pass in ms, instead of `clock` (for tests). */
-  measure?: (family: ConvFamily, run: () => void, pass: ConvPass) => Promise<number>;
+  /** Times one run of a family's pass in ms, instead of `clock` (for tests); `weightKernel` where one is forced. */
+  measure?: (family: ConvFamily, run: () => void, pass: ConvPass, weightKernel?: SubgroupWeightKernel) => Promise<number>;
 }
 
 /** The GPU time of the work `run` encodes and submits, in ms. */
@@ -115,7 +123,32 @@ async function timeFamilies(engine: Engine, conv: PendingConv, reps: number, mea
   const passes: ConvPass[] = ['forward', ...(conv.gradients.input ? ['input' as const] : []), ...(conv.gradients.weight ? ['weight' as const] : [])];
   const ms: ConvTiming['ms'] = {};
   const passMs: ConvTiming['passMs'] = {};
-  const best: Partial<Record<ConvPass, { family: ConvFamily; ms: number }>> = {};
+  const weightKernelMs: NonNullable<ConvTiming['weightKernelMs']> = {};
+  const best: Partial<Record<ConvPass, { family: ConvFamily; ms: number; weightKernel?: SubgroupWeightKernel }>> = {};
+  /** The median ms of one pass of `kernels` (a family, or 'auto' with a weight kernel forced); kept in `best` when fastest so far. */
+  const timePass = async (kernels: ReturnType<typeof conv2dKernels>, family: ConvFamily, pass: ConvPass, weightKernel?: SubgroupWeightKernel): Promise<number> => {
+    // the pass, submitted (not in a tidy scope: leaving the outermost one would drop an
+    // autograd tape the caller has not run backward on)
+    const run = () => {
+      (pass === 'forward' ? kernels.forward() : pass === 'input' ? kernels.backwardInput(g) : kernels.backwardWeight(g)).dispose();
+      engine.flush();
+    };
+    // the warm-up builds the pipelines and pools the buffers; timed on the GPU clock (which
+    // leaves the pipelines' compilation out) it already tells a clearly slower family
+    const warmUp = await measure(family, run, pass, weightKernel);
+    const slower = (t: number) => best[pass] !== undefined && t > ABANDON_RATIO * best[pass]!.ms; // not worth more runs
+    const runs: number[] = [];
+    if (screensByWarmUp && slower(warmUp)) runs.push(warmUp);
+    else {
+      for (let i = 0; i < reps; i++) {
+        runs.push(await measure(family, run, pass, weightKernel));
+        if (slower(runs[0]!)) break;
+      }
+    }
+    const t = median(runs);
+    if (!best[pass] || t < best[pass]!.ms) best[pass] = { family, ms: t, ...(weightKernel ? { weightKernel } : {}) };
+    return t;
+  };
   try {
     for (const family of TUNED_FAMILIES) {
       if (family === 'plain' && autoKernels === 'plain') {
@@ -131,38 +164,33 @@ async function timeFamilies(engine: Engine, conv: PendingConv, reps: number, mea
         continue;
       }
       const times: Partial<Record<ConvPass, number>> = {};
-      for (const pass of passes) {
-        // the pass, submitted (not in a tidy scope: leaving the outermost one would drop an
-        // autograd tape the caller has not run backward on)
-        const run = () => {
-          (pass === 'forward' ? kernels.forward() : pass === 'input' ? kernels.backwardInput(g) : kernels.backwardWeight(g)).dispose();
-          engine.flush();
-        };
-        // the warm-up builds the pipelines and pools the buffers; timed on the GPU clock (which
-        // leaves the pipelines' compilation out) it already tells a clearly slower family
-        const warmUp = await measure(family, run, pass);
-        const slower = (t: number) => best[pass] !== undefined && t > ABANDON_RATIO * best[pass]!.ms; // not worth more runs
-        const runs: number[] = [];
-        if (screensByWarmUp && slower(warmUp)) runs.push(warmUp);
-        else {
-          for (let i = 0; i < reps; i++) {
-            runs.push(await measure(family, run, pass));
-            if (slower(runs[0]!)) break;
-          }
-        }
-        const t = median(runs);
-        times[pass] = t;
-        if (!best[pass] || t < best[pass]!.ms) best[pass] = { family, ms: t };
-      }
+      for (const pass of passes) times[pass] = await timePass(kernels, family, pass);
       passMs[family] = times;
       ms[family] = passes.reduce((sum, pass) => sum + times[pass]!, 0);
+    }
+    // the subgroup weight-gradient kernels 'auto''s rules did not pick (unless the call named one)
+    if (conv.gradients.weight && conv.weightKernel === 'auto' && auto.weightKernels.length > 0) {
+      const timed = [auto.weightKernels.join()];
+      for (const weightKernel of SUBGROUP_WEIGHT_KERNELS) {
+        const kernels = conv2dKernels(x, w, { ...opts, variant: 'auto', weightGradient: weightKernel });
+        if (timed.includes(kernels.weightKernels.join())) {
+          weightKernelMs[weightKernel] = kernels.weightKernels.join() === timed[0] ? "the same kernels as 'auto'" : 'the same kernels as another';
+          continue;
+        }
+        timed.push(kernels.weightKernels.join());
+        weightKernelMs[weightKernel] = await timePass(kernels, 'auto', 'weight', weightKernel);
+      }
     }
   } finally {
     for (const t of [x, w, g]) t.dispose();
   }
   const forward = best.forward?.family ?? 'auto';
-  const chosen: ConvChoice = { ...allPasses(forward), ...(best.input ? { input: best.input.family } : {}), ...(best.weight ? { weight: best.weight.family } : {}) };
-  return { key: conv.key, chosen, autoKernels, passes, ms, passMs };
+  const chosen: ConvChoice = {
+    ...allPasses(forward),
+    ...(best.input ? { input: best.input.family } : {}),
+    ...(best.weight ? { weight: best.weight.family, ...(best.weight.weightKernel ? { weightKernel: best.weight.weightKernel } : {}) } : {}),
+  };
+  return { key: conv.key, chosen, autoKernels, passes, ms, passMs, ...(Object.keys(weightKernelMs).length > 0 ? { weightKernelMs } : {}) };
 }
 
 /**

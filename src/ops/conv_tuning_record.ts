@@ -54,7 +54,7 @@ export function convKernelsFingerprint(engine: Engine): string {
 /** The engine's choices so far as a record. */
 export function exportConvTuning(engine: Engine): ConvTuningRecord {
   const choices: ConvTuningRecord['choices'] = {};
-  for (const [key, c] of convChoices(engine).chosen) choices[key] = c.input === c.forward && c.weight === c.forward ? c.forward : { ...c };
+  for (const [key, c] of convChoices(engine).chosen) choices[key] = c.input === c.forward && c.weight === c.forward && !c.weightKernel ? c.forward : { ...c };
   return { device: deviceIdentity(engine), kernels: convKernelsFingerprint(engine), choices };
 }
 
@@ -103,9 +103,14 @@ export function parseConvTuning(text: string, where: string): ConvTuningRecords 
     if (typeof rec.choices !== 'object' || rec.choices === null || Array.isArray(rec.choices)) throw new ConvTuningFileError(where, `record ${i}'s choices are not an object`);
     const isFamily = (f: unknown) => (TUNED_FAMILIES as readonly unknown[]).includes(f);
     for (const [key, choice] of Object.entries(rec.choices as Record<string, unknown>)) {
-      const families = typeof choice === 'object' && choice !== null ? CONV_PASSES.map((pass) => (choice as Record<string, unknown>)[pass]) : [choice];
-      if (families.some((f) => !isFamily(f)) || (typeof choice === 'object' && choice !== null && Object.keys(choice).length !== CONV_PASSES.length)) {
-        throw new ConvTuningFileError(where, `record ${i} chose ${JSON.stringify(choice)} for ${key}; a choice is one of ${TUNED_FAMILIES.join(', ')}, or one for each of ${CONV_PASSES.join(', ')}`);
+      const c = typeof choice === 'object' && choice !== null ? (choice as Record<string, unknown>) : null;
+      const families = c ? CONV_PASSES.map((pass) => c[pass]) : [choice];
+      const kernelOk = !c || c.weightKernel === undefined || (c.weight === 'auto' && (['taps', 'rows', 'slide'] as unknown[]).includes(c.weightKernel));
+      if (families.some((f) => !isFamily(f)) || !kernelOk || (c && Object.keys(c).length !== CONV_PASSES.length + (c.weightKernel === undefined ? 0 : 1))) {
+        throw new ConvTuningFileError(
+          where,
+          `record ${i} chose ${JSON.stringify(choice)} for ${key}; a choice is one of ${TUNED_FAMILIES.join(', ')}, or one for each of ${CONV_PASSES.join(', ')} (and a weightKernel taps, rows or slide where weight is auto)`,
+        );
       }
     }
   }

@@ -1,4 +1,5 @@
 /** One convolution case checked against the float64 reference (shared by the conv2d test files). */
+import type { WeightGradient } from '../../src/ops/conv2d.js';
 import { conv2d, type ConvVariant, type Engine } from '../../src/index.js';
 import { Rng } from '../../src/random.js';
 import { checkOp } from './check.js';
@@ -21,7 +22,7 @@ export const subgroupCase = (c: ConvCase) => c.stride === 1 && c.pad === (c.s - 
  * checkOp on conv2d: forward vs the reference, the reference backward vs finite differences, the
  * GPU gradients of x, w (and v when masked) vs the reference backward.
  */
-export async function checkConv(engine: Engine, c: ConvCase, seed: number, variant: ConvVariant = 'plain', weightGradient: 'auto' | 'slide' = 'auto'): Promise<void> {
+export async function checkConv(engine: Engine, c: ConvCase, seed: number, variant: ConvVariant = 'plain', weightGradient: WeightGradient = 'auto'): Promise<void> {
   const rng = new Rng(seed);
   const xs = randomArray(rng, c.N * c.Cin * c.H * c.W);
   const ws = randomArray(rng, c.Cout * c.Cin * c.kw * c.kw);
