@@ -11,7 +11,8 @@ import { FinalTraining } from '../src/effconv/final_training.js';
 import { Search, type SearchOptions } from '../src/effconv/search.js';
 import { NonFiniteLossError, runStage } from '../src/effconv/stage.js';
 import { hasPendingConvs } from '../src/ops/conv_choices.js';
-import { tuneConvs } from '../src/ops/conv_tuning.js';
+import { tuneConvs, type TuneOptions } from '../src/ops/conv_tuning.js';
+import { resetConvChoices } from './helpers/conv_choices.js';
 import { testEngine } from './helpers/engine.js';
 import { syntheticImages, TINY } from './helpers/synthetic.js';
 
@@ -73,9 +74,18 @@ describe('search', () => {
 
   // conv2d on the engine's default kernels, on the tiled ones (which pack their weights every
   // step), and on 'fastest' (the families timed after the first step, a mix of them after)
-  for (const convVariant of ['auto', 'tiled', 'fastest'] as const) {
-    it(`search and final-training steps (conv kernels '${convVariant}') create no GPU buffers or bind groups after warm-up and log v, s, losses per step`, async () => {
+  // (the last: 'fastest' with a stand-in clock that sends each pass to another family and the
+  // weight gradient to a forced subgroup kernel, so its steps run the mix)
+  const mixed: TuneOptions['measure'] = async (family, run, pass, weightKernel) => {
+    run();
+    await engine.sync();
+    const wanted = { forward: 'tiled', input: 'plain', weight: 'auto' }[pass];
+    return family === wanted ? (weightKernel === 'taps' ? 0.5 : 1) : 5;
+  };
+  for (const [convVariant, measure] of [['auto'], ['tiled'], ['fastest'], ['fastest', mixed]] as const) {
+    it(`search and final-training steps (conv kernels '${convVariant}'${measure ? ', mixed choices' : ''}) create no GPU buffers or bind groups after warm-up and log v, s, losses per step`, async () => {
       engine.convVariant = convVariant;
+      resetConvChoices(engine); // each case times its own
       try {
         const target = resolveBudget(TINY, range, 2_500);
         const search = new Search(engine, TINY, searchOptions(target));
@@ -93,7 +103,9 @@ describe('search', () => {
             expect([engine.submitCount - submits, engine.readCount - reads]).toEqual([1, 0]);
             if (hasPendingConvs(engine)) {
               expect([convVariant, i]).toEqual(['fastest', 0]); // only 'fastest' records, on a stepper's first step
-              tunings += (await tuneConvs(engine, { reps: 1 })).length;
+              const timings = await tuneConvs(engine, { reps: 1, ...(measure ? { measure } : {}) });
+              if (measure && engine.subgroupSize !== null) for (const t of timings) expect(t.chosen.forward).toBe('tiled');
+              tunings += timings.length;
             }
             if (stepper.step % 4 === 0) await stepper.flush();
             if (i === 7) [created, bindGroups, dispatches, skipped] = [engine.memory().createdBuffers, engine.bindGroupsCreated, engine.dispatchCount, engine.uniformWritesSkipped];
