@@ -94,6 +94,13 @@ describe('effconv CLI', () => {
     expect(noFastest.code).toBe(2);
     expect(noFastest.err).toMatch(/--tuning-file keeps the choices of --conv-kernels fastest; this run's kernels are auto/);
     expect(existsSync(noRun)).toBe(false); // before any run folder is made
+    const notTuning = join(tmpdir(), `not-a-tuning-file-${process.pid}.json`);
+    writeFileSync(notTuning, '{"format": "something else"}');
+    const corrupt = await effconv('search', '--conv-kernels', 'fastest', '--tuning-file', notTuning, '--out', noRun);
+    expect(corrupt.code).toBe(1);
+    expect(corrupt.err).toContain(`effconv: ${notTuning}: format is not "effconv-conv-tuning-1" (not a tuning file of this effconv; move it away to time the convolutions again)`);
+    expect(existsSync(noRun)).toBe(false);
+    expect(readFileSync(notTuning, 'utf8')).toBe('{"format": "something else"}');
   });
 
   it('kernels times a search and a final step with each kernel family and names the fastest', async () => {

@@ -1,5 +1,5 @@
 /** `effconv search | train | eval | demo`: runs in a run folder, with progress on stderr. */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Engine } from '../gpu/engine.js';
 import { datasetInfo } from '../data/datasets.js';
 import { resolveBudget } from '../effconv/budget.js';
@@ -10,6 +10,7 @@ import { RunFolder } from '../effconv/run_folder.js';
 import { parameterCount, resolveSpec } from '../effconv/spec.js';
 import { useConvTuningFile } from '../effconv/conv_tuning_file.js';
 import type { ConvVariantName } from '../gpu/conv_variant.js';
+import { parseConvTuning } from '../ops/conv_tuning_record.js';
 import { convKernels, runConfig, UsageError, type Values } from './run_options.js';
 
 const log = (s: string) => console.log(s);
@@ -41,10 +42,15 @@ async function runEngine(v: Values, folder: RunFolder, variant: ConvVariantName)
   return { engine, stop };
 }
 
-/** The run's --conv-kernels (`saved` when not given) once --tuning-file is checked against it. */
+/**
+ * The run's --conv-kernels (`saved` when not given) once --tuning-file is checked against it —
+ * and read, so that a file that is not a tuning file fails before a run folder is made.
+ */
 function runKernels(v: Values, saved?: ConvVariantName): ConvVariantName {
   const variant = convKernels(v, saved);
-  if (typeof v['tuning-file'] === 'string' && variant !== 'fastest') throw new UsageError(`--tuning-file keeps the choices of --conv-kernels fastest; this run's kernels are ${variant}`);
+  const file = v['tuning-file'];
+  if (typeof file === 'string' && variant !== 'fastest') throw new UsageError(`--tuning-file keeps the choices of --conv-kernels fastest; this run's kernels are ${variant}`);
+  if (typeof file === 'string' && existsSync(file)) parseConvTuning(readFileSync(file, 'utf8'), file);
   return variant;
 }
 
