@@ -138,6 +138,13 @@ if (only.has('loads')) {
 }
 
 // ---- conv ----
+/** "subgroups", or per pass where they differ ("fwd subgroups, dx plain, dw tiled"), with " (dw taps)" where the weight kernel is not auto's. */
+function kernelsLabel(k: ReturnType<typeof conv2dKernels>, autoWeightKernels: string[]): string {
+  const families = k.passes.input === k.kernels && k.passes.weight === k.kernels ? k.kernels : `fwd ${k.kernels}, dx ${k.passes.input}, dw ${k.passes.weight}`;
+  const own = k.weightKernels.join() !== autoWeightKernels.join() && k.weightKernels.length > 0;
+  return own ? `${families} (dw ${[...new Set(k.weightKernels)].join('/')})` : families;
+}
+
 interface ConvShape {
   N: number;
   HW: number;
@@ -160,8 +167,8 @@ async function effconvPasses(c: ConvShape, s: number, kw = s, softSize?: number,
   }
   const g = Tensor.from(engine, rand(c.N * c.Cout * c.HW * c.HW), k.outShape);
   return {
-    /** The kernels that run it: subgroups, plain or tiled (per pass where 'fastest' chose them apart). */
-    kernels: k.passes.input === k.kernels && k.passes.weight === k.kernels ? k.kernels : `fwd ${k.kernels}, dx ${k.passes.input}, dw ${k.passes.weight}`,
+    /** The kernels that run it: subgroups, plain or tiled (per pass where 'fastest' chose them apart, and the subgroup weight-gradient kernel where it is not 'auto''s). */
+    kernels: kernelsLabel(k, conv2dKernels(x, w, { size: s, variant: 'auto', ...(v ? { softSize: v } : {}) }).weightKernels),
     fwd: () => void k.forward(),
     bwdIn: () => void k.backwardInput(g),
     bwdW: () => void k.backwardWeight(g),
