@@ -154,6 +154,26 @@ describe("conv2d variant 'fastest'", () => {
       expect(weightEntries).toEqual(['conv2d_bwd_weight_taps_sg']);
     }
     await checkConv(engine, c, 62, 'fastest');
+    // under a soft size only the kernel at the size it selects is told apart from auto's
+    resetChoices();
+    const wk = param(63, [4, 9, 9, 9]);
+    const v = parameter(engine, [4.6], [1]); // size 5 of 1…9
+    const soft: Conv2dOptions = { size: 'fromSoftSize', softSize: v, variant: 'fastest' };
+    conv2d(x, wk, soft).dispose();
+    const timedKernels: string[] = [];
+    const [softTiming] = await tuneConvs(engine, {
+      reps: 1,
+      measure: passClock((_f, pass, kernel) => {
+        if (pass === 'weight' && kernel) timedKernels.push(kernel);
+        return 1;
+      }).measure,
+    });
+    for (const kernel of ['taps', 'rows', 'slide'] as const) {
+      const same = subgroupWeightKernel(kernel, 9, 5, sg!) === subgroupWeightKernel('auto', 9, 5, sg!);
+      expect(timedKernels.includes(kernel), kernel).toBe(!same);
+      if (same) expect(softTiming!.weightKernelMs![kernel]).toBe("the same kernels as 'auto'");
+    }
+    for (const t of [wk, v]) t.dispose();
     // a call that names its weight kernel keeps it: no other is timed
     resetChoices();
     conv2d(x, w, { ...opts, weightGradient: 'slide' }).dispose();

@@ -12,7 +12,7 @@ import { ShapeError } from '../gpu/errors.js';
 import { Rng } from '../random.js';
 import { sizeOf, Tensor } from '../tensor.js';
 import { allPasses, convChoices, describeChoice, pendingConvCount, type ConvChoice, type ConvFamily, type ConvPass, type PendingConv } from './conv_choices.js';
-import { conv2dKernels, type Conv2dOptions, type SubgroupWeightKernel } from './conv2d.js';
+import { conv2dKernels, hardSize, type Conv2dOptions, type SubgroupWeightKernel } from './conv2d.js';
 
 /** The subgroup weight-gradient kernels timed beside 'auto''s rules. */
 const SUBGROUP_WEIGHT_KERNELS: readonly SubgroupWeightKernel[] = ['taps', 'rows', 'slide'];
@@ -73,6 +73,12 @@ async function wallClock(engine: Engine, run: () => void): Promise<number> {
   run();
   await engine.sync();
   return performance.now() - t0;
+}
+
+/** The window size a soft-size convolution ran at when it was met (its soft size's copy read back: tuning runs between steps). */
+async function timedSize(conv: PendingConv): Promise<number> {
+  const v = conv.softSize instanceof Tensor ? (await conv.softSize.toFloat32())[0]! : (conv.softSize as number);
+  return hardSize(v, conv.kMin, conv.wShape[2]!);
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -170,14 +176,18 @@ async function timeFamilies(engine: Engine, conv: PendingConv, reps: number, mea
     }
     // the subgroup weight-gradient kernels 'auto''s rules did not pick (unless the call named one)
     if (conv.gradients.weight && conv.weightKernel === 'auto' && auto.weightKernels.length > 0) {
-      const timed = [auto.weightKernels.join()];
+      // what runs: under a soft size only the window it selects does work (the other sizes'
+      // dispatches return at once), so kernels that differ at other sizes only are not timed apart
+      const sizeIndex = conv.size === 'fromSoftSize' ? (await timedSize(conv)) - conv.kMin >> 1 : null;
+      const runs = (k: ReturnType<typeof conv2dKernels>) => (sizeIndex === null ? k.weightKernels.join() : k.weightKernels[sizeIndex]!);
+      const timed = [runs(auto)];
       for (const weightKernel of SUBGROUP_WEIGHT_KERNELS) {
         const kernels = conv2dKernels(x, w, { ...opts, variant: 'auto', weightGradient: weightKernel });
-        if (timed.includes(kernels.weightKernels.join())) {
-          weightKernelMs[weightKernel] = kernels.weightKernels.join() === timed[0] ? "the same kernels as 'auto'" : 'the same kernels as another';
+        if (timed.includes(runs(kernels))) {
+          weightKernelMs[weightKernel] = runs(kernels) === timed[0] ? "the same kernels as 'auto'" : 'the same kernels as another';
           continue;
         }
-        timed.push(kernels.weightKernels.join());
+        timed.push(runs(kernels));
         weightKernelMs[weightKernel] = await timePass(kernels, 'auto', 'weight', weightKernel);
       }
     }
