@@ -19,9 +19,9 @@ export { parameter, uniformInit, linearParams, type LinearParams } from './nn.js
 export const version = '0.1.0';
 export { loadMnistJson, type ImageSet } from './data/mnist_json.js';
 export { parseIdx, loadIdxImages, DatasetError, FASHION_MNIST_DIR } from './data/idx.js';
-export { conv2d, conv2dKernels, hardSize, type Conv2dOptions, type ConvVariant } from './ops/conv2d.js';
+export { conv2d, conv2dKernels, hardSize, subgroupWeightKernel, type Conv2dOptions, type ConvVariant, type WeightGradient, type SubgroupWeightKernel } from './ops/conv2d.js';
 export { tuneConvs, describeTuning, TUNED_FAMILIES, type ConvTiming, type TuneOptions } from './ops/conv_tuning.js';
-export { onConvsTuned, type ConvFamily } from './ops/conv_choices.js';
+export { onConvsTuned, describeChoice, type ConvFamily, type ConvChoice, type ConvPass } from './ops/conv_choices.js';
 export {
   exportConvTuning,
   importConvTuning,

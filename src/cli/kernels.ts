@@ -1,7 +1,7 @@
 /**
  * `effconv kernels`: times a search step and a 3×3 final-training step of the backbone with each
- * convolution kernel family on this device, and with 'fastest' (each convolution on the family
- * tuneConvs timed fastest for it), and names the fastest (for --conv-kernels). On random data;
+ * convolution kernel family on this device, and with 'fastest' (each pass of each convolution on
+ * the kernels tuneConvs timed fastest for it), and names the fastest (for --conv-kernels). On random data;
  * no run is touched, and nothing is written but the choices of 'fastest' into --tuning-file when
  * given (for a later run with --conv-kernels fastest --tuning-file: the convolutions of its search
  * steps, of the same backbone and batch, are then not timed again).
@@ -11,9 +11,8 @@ import { ShapeError } from '../gpu/errors.js';
 import { resolveBudget } from '../effconv/budget.js';
 import { FinalTraining } from '../effconv/final_training.js';
 import { Search } from '../effconv/search.js';
-import { hasPendingConvs } from '../ops/conv_choices.js';
+import { describeChoice, hasPendingConvs, type ConvFamily } from '../ops/conv_choices.js';
 import { tuneConvsTimed, type ConvTiming } from '../ops/conv_tuning.js';
-import { describeChoice, type ConvFamily } from '../ops/conv_choices.js';
 import { saveConvTuning } from '../effconv/conv_tuning_file.js';
 import { Rng } from '../random.js';
 import { sizeOf } from '../tensor.js';

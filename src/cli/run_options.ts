@@ -68,8 +68,8 @@ export const RUN_HELP = `Run options (search, train, demo):
   --resume DIR           continue an interrupted run from its last checkpoint (other options are read from DIR/config.json)
   --conv-kernels NAME    convolution kernels: auto (default: subgroup kernels where the device has them),
                          plain, subgroups, tiled (workgroup-tiled, the GPU layout; slow on a CPU adapter),
-                         or fastest (after a stage's first step, times each convolution on each family and
-                         keeps the fastest for it: 8–25 s a stage for fmnist-6 on a CPU adapter);
+                         or fastest (after a stage's first step, times each pass of each convolution on each
+                         family and keeps the fastest for it: 10–33 s a stage for fmnist-6 on a CPU adapter);
                          \`effconv kernels\` times them all on this device; --resume and eval default to the
                          run's own choice
   --tuning-file FILE     (fastest) where the timed choices are kept and read back, so convolutions timed
