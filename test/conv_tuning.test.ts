@@ -184,6 +184,31 @@ describe("conv2d variant 'fastest'", () => {
     for (const t of [x, w]) t.dispose();
   });
 
+  it('times the families in turns, so that a host slowing down for a while slows them alike', async () => {
+    resetChoices();
+    const x = random(70, [1, 2, 6, 6]);
+    const w = random(71, [2, 2, 3, 3]);
+    conv2d(x, w, { variant: 'fastest' }).dispose(); // forward only
+    const cost: Record<ConvFamily, number> = { auto: 10, plain: 12, tiled: 9 };
+    const order: ConvFamily[] = [];
+    // the last three timings (of the 3 warm-ups + 3 × 3 runs) take twice as long: timed one family
+    // after another they would all be the last family's (tiled), which would then look slowest
+    const total = engine.subgroupSize === null ? 8 : 12;
+    const [timing] = await tuneConvs(engine, {
+      reps: 3,
+      measure: passClock((family) => {
+        order.push(family);
+        return cost[family] * (order.length > total - 3 ? 2 : 1);
+      }).measure,
+    });
+    expect(order).toHaveLength(total);
+    const families = engine.subgroupSize === null ? ['auto', 'tiled'] : ['auto', 'plain', 'tiled'];
+    expect(order).toEqual([...families, ...families, ...families, ...families]); // warm-ups, then rounds
+    expect(timing!.chosen).toEqual(allPasses('tiled'));
+    expect(timing!.ms.tiled).toBe(9);
+    for (const t of [x, w]) t.dispose();
+  });
+
   it('a family clearly slower on its warm-up run is not run again; one that cannot run the shapes is reported', async () => {
     resetChoices();
     const x = random(6, [1, 2, 6, 6]);

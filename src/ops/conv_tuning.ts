@@ -110,6 +110,49 @@ export async function tuneConvs(engine: Engine, options: TuneOptions = {}): Prom
   return timings;
 }
 
+/** Kernels timed by tuneConvs: a family, or 'auto' with a subgroup weight-gradient kernel forced (weight pass only). */
+interface Candidate {
+  family: ConvFamily;
+  weightKernel?: SubgroupWeightKernel;
+  kernels: ReturnType<typeof conv2dKernels>;
+  passes: ConvPass[];
+}
+
+/**
+ * The median ms of one pass on each candidate. Each is warmed up first (pipelines built, buffers
+ * pooled); where the warm-up's time counts (screensByWarmUp), one more than ABANDON_RATIO times
+ * the best warm-up is not run again. The others then take turns, one timed run each per round —
+ * so a host that slows for a while slows them alike instead of whichever ran then — and after the
+ * first round one more than ABANDON_RATIO times that round's best drops out.
+ */
+async function raceCandidates(
+  racing: Candidate[],
+  pass: ConvPass,
+  run: (c: Candidate) => void,
+  reps: number,
+  measure: NonNullable<TuneOptions['measure']>,
+  screensByWarmUp: boolean,
+): Promise<Map<Candidate, number>> {
+  const timeOnce = (c: Candidate) => measure(c.family, () => run(c), pass, c.weightKernel);
+  const runs = new Map<Candidate, number[]>();
+  const warmUps = new Map<Candidate, number>();
+  for (const c of racing) warmUps.set(c, await timeOnce(c));
+  const bestWarmUp = Math.min(...warmUps.values());
+  let left = racing.filter((c) => {
+    const dropped = screensByWarmUp && warmUps.get(c)! > ABANDON_RATIO * bestWarmUp;
+    runs.set(c, dropped ? [warmUps.get(c)!] : []);
+    return !dropped;
+  });
+  for (let r = 0; r < reps; r++) {
+    for (const c of left) runs.get(c)!.push(await timeOnce(c));
+    if (r === 0) {
+      const bestFirst = Math.min(...left.map((c) => runs.get(c)![0]!));
+      left = left.filter((c) => runs.get(c)![0]! <= ABANDON_RATIO * bestFirst);
+    }
+  }
+  return new Map(racing.map((c) => [c, median(runs.get(c)!)]));
+}
+
 async function timeFamilies(engine: Engine, conv: PendingConv, reps: number, measure: NonNullable<TuneOptions['measure']>, screensByWarmUp: boolean): Promise<ConvTiming> {
   const rng = new Rng(1);
   const random = (shape: readonly number[]) => Tensor.from(engine, Float32Array.from({ length: sizeOf(shape) }, () => rng.uniform(-1, 1)), shape);
@@ -123,76 +166,83 @@ async function timeFamilies(engine: Engine, conv: PendingConv, reps: number, mea
   };
   const x = random(conv.xShape);
   const w = random(conv.wShape);
+  const g = random(conv2dKernels(x, w, { ...opts, variant: 'auto' }).outShape);
+  try {
+    return await raceFamilies(engine, conv, opts, x, w, g, reps, measure, screensByWarmUp);
+  } finally {
+    for (const t of [x, w, g]) t.dispose();
+  }
+}
+
+/** timeFamilies on its random x, w and upstream gradient g. */
+async function raceFamilies(
+  engine: Engine,
+  conv: PendingConv,
+  opts: Conv2dOptions,
+  x: Tensor,
+  w: Tensor,
+  g: Tensor,
+  reps: number,
+  measure: NonNullable<TuneOptions['measure']>,
+  screensByWarmUp: boolean,
+): Promise<ConvTiming> {
   const auto = conv2dKernels(x, w, { ...opts, variant: 'auto' });
-  const g = random(auto.outShape);
   const autoKernels = auto.kernels === 'subgroups' ? 'subgroups' : 'plain';
   const passes: ConvPass[] = ['forward', ...(conv.gradients.input ? ['input' as const] : []), ...(conv.gradients.weight ? ['weight' as const] : [])];
   const ms: ConvTiming['ms'] = {};
-  const passMs: ConvTiming['passMs'] = {};
   const weightKernelMs: NonNullable<ConvTiming['weightKernelMs']> = {};
-  const best: Partial<Record<ConvPass, { family: ConvFamily; ms: number; weightKernel?: SubgroupWeightKernel }>> = {};
-  /** The median ms of one pass of `kernels` (a family, or 'auto' with a weight kernel forced); kept in `best` when fastest so far. */
-  const timePass = async (kernels: ReturnType<typeof conv2dKernels>, family: ConvFamily, pass: ConvPass, weightKernel?: SubgroupWeightKernel): Promise<number> => {
-    // the pass, submitted (not in a tidy scope: leaving the outermost one would drop an
-    // autograd tape the caller has not run backward on)
-    const run = () => {
-      (pass === 'forward' ? kernels.forward() : pass === 'input' ? kernels.backwardInput(g) : kernels.backwardWeight(g)).dispose();
+  // what is timed: each family that can run the convolution, at every pass, and 'auto' with each
+  // subgroup weight-gradient kernel its rules did not pick (unless the call named one), at the weight pass
+  const candidates: Candidate[] = [];
+  for (const family of TUNED_FAMILIES) {
+    if (family === 'plain' && autoKernels === 'plain') {
+      ms.plain = "the same kernels as 'auto'";
+      continue;
+    }
+    try {
+      candidates.push({ family, kernels: conv2dKernels(x, w, { ...opts, variant: family }), passes });
+    } catch (e) {
+      if (!(e instanceof RangeError || e instanceof ShapeError)) throw e;
+      ms[family] = `cannot run it: ${e.message}`;
+    }
+  }
+  if (conv.gradients.weight && conv.weightKernel === 'auto' && auto.weightKernels.length > 0) {
+    // what runs: under a soft size only the window it selects does work (the other sizes'
+    // dispatches return at once), so kernels that differ at other sizes only are not timed apart
+    const sizeIndex = conv.size === 'fromSoftSize' ? ((await timedSize(conv)) - conv.kMin) >> 1 : null;
+    const runs = (k: ReturnType<typeof conv2dKernels>) => (sizeIndex === null ? k.weightKernels.join() : k.weightKernels[sizeIndex]!);
+    const seen = [runs(auto)];
+    for (const weightKernel of SUBGROUP_WEIGHT_KERNELS) {
+      const kernels = conv2dKernels(x, w, { ...opts, variant: 'auto', weightGradient: weightKernel });
+      if (seen.includes(runs(kernels))) weightKernelMs[weightKernel] = runs(kernels) === seen[0] ? "the same kernels as 'auto'" : 'the same kernels as another';
+      else candidates.push({ family: 'auto', weightKernel, kernels, passes: ['weight'] });
+      seen.push(runs(kernels));
+    }
+  }
+  const times = new Map<Candidate, Partial<Record<ConvPass, number>>>(candidates.map((c) => [c, {}]));
+  const best: Partial<Record<ConvPass, Candidate>> = {};
+  for (const pass of passes) {
+    const racing = candidates.filter((c) => c.passes.includes(pass));
+    const run = (c: Candidate) => {
+      // the pass, submitted (not in a tidy scope: leaving the outermost one would drop an
+      // autograd tape the caller has not run backward on)
+      const k = c.kernels;
+      (pass === 'forward' ? k.forward() : pass === 'input' ? k.backwardInput(g) : k.backwardWeight(g)).dispose();
       engine.flush();
     };
-    // the warm-up builds the pipelines and pools the buffers; timed on the GPU clock (which
-    // leaves the pipelines' compilation out) it already tells a clearly slower family
-    const warmUp = await measure(family, run, pass, weightKernel);
-    const slower = (t: number) => best[pass] !== undefined && t > ABANDON_RATIO * best[pass]!.ms; // not worth more runs
-    const runs: number[] = [];
-    if (screensByWarmUp && slower(warmUp)) runs.push(warmUp);
+    const result = await raceCandidates(racing, pass, run, reps, measure, screensByWarmUp);
+    for (const [c, t] of result) times.get(c)![pass] = t;
+    // the least time; a tie goes to the candidate timed first ('auto' and its rules)
+    best[pass] = racing.reduce((a, b) => (result.get(b)! < result.get(a)! ? b : a));
+  }
+  const passMs: ConvTiming['passMs'] = {};
+  for (const c of candidates) {
+    const t = times.get(c)!;
+    if (c.weightKernel) weightKernelMs[c.weightKernel] = t.weight!;
     else {
-      for (let i = 0; i < reps; i++) {
-        runs.push(await measure(family, run, pass, weightKernel));
-        if (slower(runs[0]!)) break;
-      }
+      passMs[c.family] = t;
+      ms[c.family] = passes.reduce((sum, pass) => sum + t[pass]!, 0);
     }
-    const t = median(runs);
-    if (!best[pass] || t < best[pass]!.ms) best[pass] = { family, ms: t, ...(weightKernel ? { weightKernel } : {}) };
-    return t;
-  };
-  try {
-    for (const family of TUNED_FAMILIES) {
-      if (family === 'plain' && autoKernels === 'plain') {
-        ms.plain = "the same kernels as 'auto'";
-        continue;
-      }
-      let kernels: ReturnType<typeof conv2dKernels>;
-      try {
-        kernels = conv2dKernels(x, w, { ...opts, variant: family });
-      } catch (e) {
-        if (!(e instanceof RangeError || e instanceof ShapeError)) throw e;
-        ms[family] = `cannot run it: ${e.message}`;
-        continue;
-      }
-      const times: Partial<Record<ConvPass, number>> = {};
-      for (const pass of passes) times[pass] = await timePass(kernels, family, pass);
-      passMs[family] = times;
-      ms[family] = passes.reduce((sum, pass) => sum + times[pass]!, 0);
-    }
-    // the subgroup weight-gradient kernels 'auto''s rules did not pick (unless the call named one)
-    if (conv.gradients.weight && conv.weightKernel === 'auto' && auto.weightKernels.length > 0) {
-      // what runs: under a soft size only the window it selects does work (the other sizes'
-      // dispatches return at once), so kernels that differ at other sizes only are not timed apart
-      const sizeIndex = conv.size === 'fromSoftSize' ? (await timedSize(conv)) - conv.kMin >> 1 : null;
-      const runs = (k: ReturnType<typeof conv2dKernels>) => (sizeIndex === null ? k.weightKernels.join() : k.weightKernels[sizeIndex]!);
-      const timed = [runs(auto)];
-      for (const weightKernel of SUBGROUP_WEIGHT_KERNELS) {
-        const kernels = conv2dKernels(x, w, { ...opts, variant: 'auto', weightGradient: weightKernel });
-        if (timed.includes(runs(kernels))) {
-          weightKernelMs[weightKernel] = runs(kernels) === timed[0] ? "the same kernels as 'auto'" : 'the same kernels as another';
-          continue;
-        }
-        timed.push(runs(kernels));
-        weightKernelMs[weightKernel] = await timePass(kernels, 'auto', 'weight', weightKernel);
-      }
-    }
-  } finally {
-    for (const t of [x, w, g]) t.dispose();
   }
   const forward = best.forward?.family ?? 'auto';
   const chosen: ConvChoice = {
