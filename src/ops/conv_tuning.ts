@@ -1,10 +1,11 @@
 /**
  * tuneConvs: what conv2d's variant 'fastest' runs. Each convolution met under 'fastest' since the
  * last call is timed on every kernel family that can run it — its forward and each gradient its
- * training step computes, pass by pass, on random data of its shapes, after a warm-up — and each
- * pass keeps the family fastest at it (a benchmark mode like cuDNN's, which also chooses the
- * forward, backward-data and backward-filter algorithms apart). Steps after the call run the
- * chosen kernels; steps before it run 'auto'. Call it between steps (outside any tidy scope): runStage
+ * training step computes, pass by pass, on random data of its shapes, after a warm-up, the
+ * families of a pass in turns — and each pass keeps the family fastest at it (a benchmark mode
+ * like cuDNN's, which also chooses the forward, backward-data and backward-filter algorithms
+ * apart); the weight gradient may also keep another of 'auto''s subgroup kernels than its rules
+ * pick. Steps after the call run the chosen kernels; steps before it run 'auto'. Call it between steps (outside any tidy scope): runStage
  * does after a step that met new convolutions, `effconv kernels` after its warm-up step.
  */
 import type { Engine } from '../gpu/engine.js';
@@ -20,7 +21,7 @@ const SUBGROUP_WEIGHT_KERNELS: readonly SubgroupWeightKernel[] = ['taps', 'rows'
 /** The families timed, in order of preference on a tie. */
 export const TUNED_FAMILIES: readonly ConvFamily[] = ['auto', 'plain', 'tiled'];
 
-/** A family that takes this many times the best time so far at a pass on its first run does not run that pass again. */
+/** A candidate that takes this many times the best at a pass, on its warm-up or first timed run, is not run at that pass again. */
 const ABANDON_RATIO = 2;
 
 export interface ConvTiming {
@@ -83,7 +84,7 @@ async function timedSize(conv: PendingConv): Promise<number> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** Times the pending convolutions and keeps each one's fastest family; returns what was measured. */
+/** Times the pending convolutions and keeps each one's fastest kernels per pass; returns what was measured. */
 export async function tuneConvs(engine: Engine, options: TuneOptions = {}): Promise<ConvTiming[]> {
   const reps = options.reps ?? 3;
   if (!Number.isInteger(reps) || reps < 1) throw new RangeError(`tuneConvs: reps must be a positive integer, got ${reps}`);
