@@ -94,6 +94,9 @@ describe('effconv CLI', () => {
     expect(noFastest.code).toBe(2);
     expect(noFastest.err).toMatch(/--tuning-file keeps the choices of --conv-kernels fastest; this run's kernels are auto/);
     expect(existsSync(noRun)).toBe(false); // before any run folder is made
+    expect((await effconv('search', '--conv-kernels', 'fastest', '--tuning-reps', '0', '--out', noRun)).err).toMatch(/--tuning-reps must be a positive integer, got "0"/);
+    expect((await effconv('search', '--tuning-reps', '5', '--out', noRun)).err).toMatch(/--tuning-reps sets the timing of --conv-kernels fastest; this run's kernels are auto/);
+    expect(existsSync(noRun)).toBe(false);
     const notTuning = join(tmpdir(), `not-a-tuning-file-${process.pid}.json`);
     writeFileSync(notTuning, '{"format": "something else"}');
     const corrupt = await effconv('search', '--conv-kernels', 'fastest', '--tuning-file', notTuning, '--out', noRun);
@@ -175,13 +178,13 @@ describe('effconv CLI', () => {
     const out = join(dir, 'run');
     const args = ['--spec', spec, '--dataset', 'mnist-json', '--budget', '1200', '--k-max', '7', '--batch', '32', '--train-limit', '256', '--test-limit', '100'];
     // on the kernels each convolution times fastest at (after) its stage's first step
-    const r = await effconv('search', ...args, '--search-epochs', '1', '--epochs', '1', '--log-every', '4', '--checkpoint-every', '4', '--out', out, '--conv-kernels', 'fastest');
+    const r = await effconv('search', ...args, '--search-epochs', '1', '--epochs', '1', '--log-every', '4', '--checkpoint-every', '4', '--out', out, '--conv-kernels', 'fastest', '--tuning-reps', '2');
     expect(r.err).not.toMatch(/effconv:/);
     expect(r.code).toBe(0);
-    expect(r.err).toMatch(/^search {2}kernels: timing auto, plain, tiled on 3 convolutions…\nsearch {2}kernels: 3 convolutions timed in [\d.]+ s, fastest kernels: (auto|plain|tiled) \d/m);
+    expect(r.err).toMatch(/^search {2}kernels: timing auto, plain, tiled on 3 convolutions \(2 runs each after a warm-up\)…\nsearch {2}kernels: 3 convolutions timed in [\d.]+ s, fastest kernels: (auto|plain|tiled) \d/m);
     expect(r.err).toMatch(/^train:effconv {2}kernels: \d convolutions timed in/m);
     // the evaluation's convolutions (no gradients, batch 100 of the 100 test images) after its first batch
-    expect(r.err).toMatch(/^train:effconv {2}kernels \(evaluation\): timing auto, plain, tiled on 3 convolutions…$/m);
+    expect(r.err).toMatch(/^train:effconv {2}kernels \(evaluation\): timing auto, plain, tiled on 3 convolutions \(2 runs each after a warm-up\)…$/m);
     for (const f of ['config.json', 'sizes.json', 'trajectory.csv', 'metrics.jsonl', 'summary.md', 'results.json', 'plots/kernel_sizes.svg', 'plots/masks.svg', 'plots/train_loss.svg', 'plots/accuracy.svg', 'checkpoints/search.safetensors', 'checkpoints/final-0.safetensors', 'checkpoints/final-1.safetensors']) {
       expect(existsSync(join(out, f)), f).toBe(true);
     }

@@ -184,6 +184,23 @@ describe("conv2d variant 'fastest'", () => {
     for (const t of [x, w]) t.dispose();
   });
 
+  it("takes the engine's convTuningReps where it is given no reps", async () => {
+    resetChoices();
+    const x = random(72, [1, 2, 6, 6]);
+    const w = random(73, [2, 2, 3, 3]);
+    conv2d(x, w, { variant: 'fastest' }).dispose(); // forward only
+    engine.convTuningReps = 2;
+    try {
+      const clock = fakeClock({ auto: 1, plain: 1, tiled: 1 });
+      await tuneConvs(engine, { measure: clock.measure });
+      expect(clock.calls.auto).toBe(3); // a warm-up and 2 runs
+    } finally {
+      engine.convTuningReps = 3;
+    }
+    await expect(Engine.create({ convTuningReps: 0 })).rejects.toThrow(/Engine.create: convTuningReps must be a positive integer, got 0/);
+    for (const t of [x, w]) t.dispose();
+  });
+
   it('times the families in turns, so that a host slowing down for a while slows them alike', async () => {
     resetChoices();
     const x = random(70, [1, 2, 6, 6]);

@@ -11,7 +11,7 @@ import { parameterCount, resolveSpec } from '../effconv/spec.js';
 import { useConvTuningFile } from '../effconv/conv_tuning_file.js';
 import type { ConvVariantName } from '../gpu/conv_variant.js';
 import { parseConvTuning } from '../ops/conv_tuning_record.js';
-import { convKernels, runConfig, UsageError, type Values } from './run_options.js';
+import { convKernels, runConfig, tuningReps, UsageError, type Values } from './run_options.js';
 
 const log = (s: string) => console.log(s);
 
@@ -34,7 +34,7 @@ interface SavedConfig {
  * `stop` ends the saving.
  */
 async function runEngine(v: Values, folder: RunFolder, variant: ConvVariantName): Promise<{ engine: Engine; stop: () => void }> {
-  const engine = await Engine.create({ convVariant: variant });
+  const engine = await Engine.create({ convVariant: variant, convTuningReps: tuningReps(v) });
   if (variant !== 'fastest') return { engine, stop: () => {} };
   const file = typeof v['tuning-file'] === 'string' ? v['tuning-file'] : folder.path('conv_tuning.json');
   const { said, stop } = useConvTuningFile(engine, file, (line) => process.stderr.write(`kernels: ${line}\n`));
@@ -51,6 +51,8 @@ function runKernels(v: Values, saved?: ConvVariantName): ConvVariantName {
   const file = v['tuning-file'];
   if (typeof file === 'string' && variant !== 'fastest') throw new UsageError(`--tuning-file keeps the choices of --conv-kernels fastest; this run's kernels are ${variant}`);
   if (typeof file === 'string' && existsSync(file)) parseConvTuning(readFileSync(file, 'utf8'), file);
+  if (v['tuning-reps'] !== undefined && variant !== 'fastest') throw new UsageError(`--tuning-reps sets the timing of --conv-kernels fastest; this run's kernels are ${variant}`);
+  tuningReps(v);
   return variant;
 }
 

@@ -16,7 +16,7 @@ import { tuneConvsTimed, type ConvTiming } from '../ops/conv_tuning.js';
 import { saveConvTuning } from '../effconv/conv_tuning_file.js';
 import { Rng } from '../random.js';
 import { sizeOf } from '../tensor.js';
-import { num, posInt, runConfig, UsageError, type Values } from './run_options.js';
+import { num, posInt, runConfig, tuningReps, UsageError, type Values } from './run_options.js';
 
 /** The families compared ('auto' stands for the subgroup kernels where it takes them), then 'fastest'. */
 const FAMILIES = ['auto', 'plain', 'tiled', 'fastest'] as const;
@@ -68,7 +68,7 @@ export async function kernelsCommand(v: Values): Promise<KernelTiming[]> {
   if (tuningFile !== null && !families.includes('fastest')) throw new UsageError("--tuning-file saves the choices of 'fastest'; --families leaves it out");
   const range = { kMin: cfg.kMin, kMax: cfg.kMax };
   const target = resolveBudget(cfg.backbone, range, cfg.budget);
-  const engine = await Engine.create();
+  const engine = await Engine.create({ convTuningReps: tuningReps(v) });
   const rng = new Rng(cfg.seed);
   const x = Float32Array.from({ length: sizeOf([cfg.batch, ...cfg.backbone.input]) }, () => rng.uniform(-1, 1));
   const y = Int32Array.from({ length: cfg.batch }, () => rng.int(cfg.backbone.classes));

@@ -39,6 +39,7 @@ export const RUN_OPTIONS = {
   reps: { type: 'string' },
   families: { type: 'string' },
   'tuning-file': { type: 'string' },
+  'tuning-reps': { type: 'string' },
 } as const;
 
 export const RUN_HELP = `Run options (search, train, demo):
@@ -75,6 +76,8 @@ export const RUN_HELP = `Run options (search, train, demo):
   --tuning-file FILE     (fastest) where the timed choices are kept and read back, so convolutions timed
                          before on this adapter are not timed again (default DIR/conv_tuning.json of the run);
                          \`effconv kernels --tuning-file FILE\` saves the choices of its 'fastest' row there
+  --tuning-reps N        (fastest) timed runs per kernel candidate, their median counts (default 3; more on a
+                         noisy host)
   --reps N               (kernels) timed steps per kernel family (default 3)
   --families LIST        (kernels) comma list of the families to time (default auto,plain,tiled,fastest)`;
 
@@ -152,4 +155,9 @@ export function convKernels(v: Values, saved: ConvVariantName = 'auto'): ConvVar
   const raw = v['conv-kernels'] ?? saved;
   if (!(CONV_VARIANTS as readonly unknown[]).includes(raw)) throw new UsageError(`--conv-kernels must be one of ${CONV_VARIANTS.join(', ')}, got "${String(raw)}"`);
   return raw as ConvVariantName;
+}
+
+/** --tuning-reps: tuneConvs' timed runs per candidate under --conv-kernels fastest (default 3). */
+export function tuningReps(v: Values): number {
+  return num(v, 'tuning-reps', 3, posInt, 'a positive integer');
 }

@@ -30,6 +30,8 @@ export interface EngineOptions extends DeviceOptions {
    * convolutions on the family measured fastest for it (tuneConvs).
    */
   convVariant?: ConvVariantName;
+  /** Timed runs per candidate when tuneConvs is given no `reps` (default 3; more on a noisy host). */
+  convTuningReps?: number;
 }
 
 export interface MemoryInfo extends PoolStats {
@@ -74,6 +76,8 @@ export class Engine {
   dispatchCount = 0;
   /** conv2d's kernels when a call names no variant (EngineOptions.convVariant). */
   convVariant: ConvVariantName = 'auto';
+  /** tuneConvs' timed runs per candidate when it is given no `reps` (EngineOptions.convTuningReps). */
+  convTuningReps = 3;
   /** Bind groups created since creation (for tests: a warm training step creates none). */
   bindGroupsCreated = 0;
   /** Uniform writes skipped because the buffer already held the bytes (writeUniform). */
@@ -100,9 +104,12 @@ export class Engine {
 
   static async create(options: EngineOptions = {}): Promise<Engine> {
     const convVariant = checkConvVariant('Engine.create', 'convVariant', options.convVariant ?? 'auto');
+    const reps = options.convTuningReps ?? 3;
+    if (!Number.isInteger(reps) || reps < 1) throw new RangeError(`Engine.create: convTuningReps must be a positive integer, got ${reps}`);
     const { device, adapter, adapterInfo } = await acquireDevice(options);
     const engine = new Engine(device, adapter, adapterInfo, options.shaderSource ?? defaultShaderSource());
     engine.convVariant = convVariant;
+    engine.convTuningReps = reps;
     if (usesDawnNode() && (options.pacePolling ?? adapterInfo.isCpu)) engine.releasePacing = pacePolling();
     await engine.loadShaders();
     return engine;

@@ -48,7 +48,7 @@ export interface ConvTiming {
 }
 
 export interface TuneOptions {
-  /** Timed runs per family after the warm-up (their median counts); default 3. */
+  /** Timed runs per candidate after the warm-up (their median counts); default engine.convTuningReps (3). */
   reps?: number;
   /**
    * 'gpu': the GPU time of the passes from timestamp queries (default where the adapter has
@@ -86,7 +86,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 /** Times the pending convolutions and keeps each one's fastest kernels per pass; returns what was measured. */
 export async function tuneConvs(engine: Engine, options: TuneOptions = {}): Promise<ConvTiming[]> {
-  const reps = options.reps ?? 3;
+  const reps = options.reps ?? engine.convTuningReps;
   if (!Number.isInteger(reps) || reps < 1) throw new RangeError(`tuneConvs: reps must be a positive integer, got ${reps}`);
   if (engine.scopeDepth > 0) throw new Error('tuneConvs: call it between steps, not inside a tidy scope');
   const clock = options.clock ?? (engine.canTime ? 'gpu' : 'wall');
@@ -261,7 +261,8 @@ async function raceFamilies(
  */
 export async function tuneConvsTimed(engine: Engine, say: (line: string) => void = () => {}): Promise<{ timings: ConvTiming[]; seconds: number }> {
   const n = pendingConvCount(engine);
-  say(`timing ${TUNED_FAMILIES.join(', ')} on ${n} convolution${n === 1 ? '' : 's'}…`);
+  const reps = engine.convTuningReps;
+  say(`timing ${TUNED_FAMILIES.join(', ')} on ${n} convolution${n === 1 ? '' : 's'} (${reps} run${reps === 1 ? '' : 's'} each after a warm-up)…`);
   const start = performance.now();
   const timings = await tuneConvs(engine);
   const seconds = (performance.now() - start) / 1000;
