@@ -42,6 +42,15 @@ const param = (seed: number, shape: number[]) => parameter(engine, values(seed, 
 
 const resetChoices = () => resetConvChoices(engine);
 
+/** From no choices, records one small convolution under 'fastest' whose inputs need no gradient (its forward alone is timed); returns x and w. */
+function meetForwardOnly(seed: number): [Tensor, Tensor] {
+  resetChoices();
+  const x = random(seed, [1, 2, 6, 6]);
+  const w = random(seed + 1, [2, 2, 3, 3]);
+  conv2d(x, w, { variant: 'fastest' }).dispose();
+  return [x, w];
+}
+
 describe("conv2d variant 'fastest'", () => {
   it("runs 'auto' and records each convolution once (shapes, options and gradients) until tuneConvs has timed it", async () => {
     resetChoices();
@@ -185,10 +194,7 @@ describe("conv2d variant 'fastest'", () => {
   });
 
   it("takes the engine's convTuningReps where it is given no reps", async () => {
-    resetChoices();
-    const x = random(72, [1, 2, 6, 6]);
-    const w = random(73, [2, 2, 3, 3]);
-    conv2d(x, w, { variant: 'fastest' }).dispose(); // forward only
+    const [x, w] = meetForwardOnly(72);
     engine.convTuningReps = 2;
     try {
       const clock = fakeClock({ auto: 1, plain: 1, tiled: 1 });
@@ -202,10 +208,7 @@ describe("conv2d variant 'fastest'", () => {
   });
 
   it('times the families in turns, so that a host slowing down for a while slows them alike', async () => {
-    resetChoices();
-    const x = random(70, [1, 2, 6, 6]);
-    const w = random(71, [2, 2, 3, 3]);
-    conv2d(x, w, { variant: 'fastest' }).dispose(); // forward only
+    const [x, w] = meetForwardOnly(70);
     const cost: Record<ConvFamily, number> = { auto: 10, plain: 12, tiled: 9 };
     const order: ConvFamily[] = [];
     // the last three timings (of the 3 warm-ups + 3 × 3 runs) take twice as long: timed one family
