@@ -1,7 +1,6 @@
 /** Classification accuracy of a model over a data set, in batches, without recording gradients. */
 import { noGrad } from './autograd/tape.js';
 import type { Engine } from './gpu/engine.js';
-import { hasPendingConvs } from './ops/conv_choices.js';
 import { tuneConvsTimed } from './ops/conv_tuning.js';
 import { Tensor } from './tensor.js';
 
@@ -36,7 +35,7 @@ export async function accuracy(
     const v = await logits.toArray();
     logits.dispose();
     // conv2d's variant 'fastest': the batches after the first run the kernels timed fastest
-    if (hasPendingConvs(engine)) await tuneConvsTimed(engine, say);
+    await tuneConvsTimed(engine, say);
     for (let r = 0; r < n; r++) {
       let best = 0;
       for (let k = 1; k < classes; k++) if (v[r * classes + k]! > v[r * classes + best]!) best = k;

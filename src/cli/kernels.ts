@@ -11,7 +11,7 @@ import { ShapeError } from '../gpu/errors.js';
 import { resolveBudget } from '../effconv/budget.js';
 import { FinalTraining } from '../effconv/final_training.js';
 import { Search } from '../effconv/search.js';
-import { describeChoice, hasPendingConvs, type ConvFamily } from '../ops/conv_choices.js';
+import { describeChoice, type ConvFamily } from '../ops/conv_choices.js';
 import { tuneConvsTimed, type ConvTiming } from '../ops/conv_tuning.js';
 import { saveConvTuning } from '../effconv/conv_tuning_file.js';
 import { Rng } from '../random.js';
@@ -46,8 +46,8 @@ export interface KernelTiming {
 async function timeSteps(engine: Engine, stepper: Search | FinalTraining, x: Float32Array, y: Int32Array, reps: number, tuned: (t: ConvTiming[]) => void): Promise<number> {
   stepper.x.write(x);
   stepper.run(y);
-  if (hasPendingConvs(engine)) {
-    const { timings } = await tuneConvsTimed(engine, (line) => process.stderr.write(`${line}\n`));
+  const { timings } = await tuneConvsTimed(engine, (line) => process.stderr.write(`${line}\n`));
+  if (timings.length > 0) {
     tuned(timings);
     stepper.run(y);
   }

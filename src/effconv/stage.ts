@@ -10,7 +10,6 @@ import type { Adam } from '../optim/adam.js';
 import type { Tensor } from '../tensor.js';
 import { Progress } from '../cli/progress.js';
 import type { Engine } from '../gpu/engine.js';
-import { hasPendingConvs } from '../ops/conv_choices.js';
 import { tuneConvsTimed } from '../ops/conv_tuning.js';
 import { readSafetensors, restoreInto, snapshot, writeSafetensors } from './checkpoint.js';
 
@@ -57,7 +56,8 @@ export interface StageOptions<Row> {
 
 /**
  * Times the kernel families on the convolutions a step met for the first time under conv2d's
- * variant 'fastest' (tuneConvs) and says what it chose; returns the seconds it took.
+ * variant 'fastest' (tuneConvs) and says what it chose; returns the seconds it took (0 when the
+ * step met none).
  */
 async function tuneStepConvs(stage: string, engine: Engine): Promise<number> {
   const { seconds } = await tuneConvsTimed(engine, (line) => process.stderr.write(`${stage}  kernels: ${line}\n`));
@@ -92,7 +92,7 @@ export async function runStage<Row extends { step: number }>(stepper: Stepper<Ro
     o.batches.next();
     stepper.x.write(o.batches.x);
     stepper.run(o.batches.y);
-    if (hasPendingConvs(stepper.x.engine)) tuning += await tuneStepConvs(o.name, stepper.x.engine);
+    tuning += await tuneStepConvs(o.name, stepper.x.engine); // nothing (0 s) unless the step met new convolutions
     const step = stepper.step;
     if (step % o.logEvery !== 0 && step !== o.totalSteps) continue;
     const rows = await stepper.flush();

@@ -162,7 +162,8 @@ export const WEIGHT_GRADIENTS = ['auto', 'slide', 'rows', 'taps'] as const;
 /** Conv2dOptions.weightGradient. */
 export type WeightGradient = (typeof WEIGHT_GRADIENTS)[number];
 /** The subgroup weight-gradient kernels: conv2d_bwd_weight_taps_sg, conv2d_bwd_weight_sg, conv2d_bwd_weight_slide_sg. */
-export type SubgroupWeightKernel = 'taps' | 'rows' | 'slide';
+export const SUBGROUP_WEIGHT_KERNELS = ['taps', 'rows', 'slide'] as const;
+export type SubgroupWeightKernel = (typeof SUBGROUP_WEIGHT_KERNELS)[number];
 
 /** Which subgroup weight-gradient kernel `option` runs for a window of S taps a row, Cin input channels, sg lanes. */
 export function subgroupWeightKernel(option: WeightGradient, Cin: number, S: number, sg: number): SubgroupWeightKernel {

@@ -13,10 +13,7 @@ import { ShapeError } from '../gpu/errors.js';
 import { Rng } from '../random.js';
 import { sizeOf, Tensor } from '../tensor.js';
 import { allPasses, convChoices, describeChoice, pendingConvCount, type ConvChoice, type ConvFamily, type ConvPass, type PendingConv } from './conv_choices.js';
-import { conv2dKernels, hardSize, type Conv2dOptions, type SubgroupWeightKernel } from './conv2d.js';
-
-/** The subgroup weight-gradient kernels timed beside 'auto''s rules. */
-const SUBGROUP_WEIGHT_KERNELS: readonly SubgroupWeightKernel[] = ['taps', 'rows', 'slide'];
+import { conv2dKernels, hardSize, SUBGROUP_WEIGHT_KERNELS, type Conv2dOptions, type SubgroupWeightKernel } from './conv2d.js';
 
 /** The families timed, in order of preference on a tie. */
 export const TUNED_FAMILIES: readonly ConvFamily[] = ['auto', 'plain', 'tiled'];
@@ -167,27 +164,25 @@ async function timeFamilies(engine: Engine, conv: PendingConv, reps: number, mea
   };
   const x = random(conv.xShape);
   const w = random(conv.wShape);
-  const g = random(conv2dKernels(x, w, { ...opts, variant: 'auto' }).outShape);
+  const auto = conv2dKernels(x, w, { ...opts, variant: 'auto' });
+  const g = random(auto.outShape);
   try {
-    return await raceFamilies(engine, conv, opts, x, w, g, reps, measure, screensByWarmUp);
+    return await raceFamilies(conv, opts, { x, w, g, auto }, reps, measure, screensByWarmUp);
   } finally {
     for (const t of [x, w, g]) t.dispose();
   }
 }
 
-/** timeFamilies on its random x, w and upstream gradient g. */
+/** timeFamilies on its random x, w and upstream gradient g; `auto` the convolution's kernels on 'auto'. */
 async function raceFamilies(
-  engine: Engine,
   conv: PendingConv,
   opts: Conv2dOptions,
-  x: Tensor,
-  w: Tensor,
-  g: Tensor,
+  { x, w, g, auto }: { x: Tensor; w: Tensor; g: Tensor; auto: ReturnType<typeof conv2dKernels> },
   reps: number,
   measure: NonNullable<TuneOptions['measure']>,
   screensByWarmUp: boolean,
 ): Promise<ConvTiming> {
-  const auto = conv2dKernels(x, w, { ...opts, variant: 'auto' });
+  const engine = x.engine;
   const autoKernels = auto.kernels === 'subgroups' ? 'subgroups' : 'plain';
   const passes: ConvPass[] = ['forward', ...(conv.gradients.input ? ['input' as const] : []), ...(conv.gradients.weight ? ['weight' as const] : [])];
   const ms: ConvTiming['ms'] = {};
@@ -201,7 +196,7 @@ async function raceFamilies(
       continue;
     }
     try {
-      candidates.push({ family, kernels: conv2dKernels(x, w, { ...opts, variant: family }), passes });
+      candidates.push({ family, kernels: family === 'auto' ? auto : conv2dKernels(x, w, { ...opts, variant: family }), passes });
     } catch (e) {
       if (!(e instanceof RangeError || e instanceof ShapeError)) throw e;
       ms[family] = `cannot run it: ${e.message}`;
@@ -256,11 +251,12 @@ async function raceFamilies(
 
 /**
  * tuneConvs with its defaults, and how long it took: what runStage, accuracy() and `effconv
- * kernels` run. `say` hears what is about to be timed (it takes a while on a CPU adapter), then
- * what was chosen (describeTuning).
+ * kernels` run after a step or batch. `say` hears what is about to be timed (it takes a while on a
+ * CPU adapter), then what was chosen (describeTuning); with nothing pending it does nothing.
  */
 export async function tuneConvsTimed(engine: Engine, say: (line: string) => void = () => {}): Promise<{ timings: ConvTiming[]; seconds: number }> {
   const n = pendingConvCount(engine);
+  if (n === 0) return { timings: [], seconds: 0 }; // nothing met since the last tuning: nothing to say
   const reps = engine.convTuningReps;
   say(`timing ${TUNED_FAMILIES.join(', ')} on ${n} convolution${n === 1 ? '' : 's'} (${reps} run${reps === 1 ? '' : 's'} each after a warm-up)…`);
   const start = performance.now();

@@ -10,6 +10,7 @@ import { textHash } from '../gpu/text_hash.js';
 import { Tensor } from '../tensor.js';
 import { allPasses, convChoices, CONV_PASSES, type ConvChoice, type ConvFamily } from './conv_choices.js';
 import { TUNED_FAMILIES } from './conv_tuning.js';
+import { SUBGROUP_WEIGHT_KERNELS } from './conv2d.js';
 
 export const CONV_TUNING_FORMAT = 'effconv-conv-tuning-1';
 
@@ -105,7 +106,7 @@ export function parseConvTuning(text: string, where: string): ConvTuningRecords 
     for (const [key, choice] of Object.entries(rec.choices as Record<string, unknown>)) {
       const c = typeof choice === 'object' && choice !== null ? (choice as Record<string, unknown>) : null;
       const families = c ? CONV_PASSES.map((pass) => c[pass]) : [choice];
-      const kernelOk = !c || c.weightKernel === undefined || (c.weight === 'auto' && (['taps', 'rows', 'slide'] as unknown[]).includes(c.weightKernel));
+      const kernelOk = !c || c.weightKernel === undefined || (c.weight === 'auto' && (SUBGROUP_WEIGHT_KERNELS as readonly unknown[]).includes(c.weightKernel));
       if (families.some((f) => !isFamily(f)) || !kernelOk || (c && Object.keys(c).length !== CONV_PASSES.length + (c.weightKernel === undefined ? 0 : 1))) {
         throw new ConvTuningFileError(
           where,
