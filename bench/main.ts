@@ -29,7 +29,6 @@ import { Search } from '../src/effconv/search.js';
 import { FinalTraining } from '../src/effconv/final_training.js';
 import { resolveBudget } from '../src/effconv/budget.js';
 import { CONV_VARIANTS, checkConvVariant } from '../src/gpu/conv_variant.js';
-import { hasPendingConvs } from '../src/ops/conv_choices.js';
 import { tuneConvs } from '../src/ops/conv_tuning.js';
 import { describeHostCpu, hostCpu } from '../src/host_cpu.js';
 import { loadTfjs, timeTf, type Tf, type TfTensor } from './peer_tfjs.js';
@@ -161,10 +160,7 @@ async function effconvPasses(c: ConvShape, s: number, kw = s, softSize?: number,
   const v = softSize === undefined ? undefined : Tensor.from(engine, [softSize], [1]);
   const plan = () => conv2dKernels(x, w, { size: s, variant, ...(v ? { softSize: v } : {}) });
   let k = plan();
-  if (hasPendingConvs(engine)) {
-    await tuneConvs(engine);
-    k = plan(); // now on the family timed fastest
-  }
+  if ((await tuneConvs(engine)).length > 0) k = plan(); // now on the kernels timed fastest
   const g = Tensor.from(engine, rand(c.N * c.Cout * c.HW * c.HW), k.outShape);
   return {
     /** The kernels that run it: subgroups, plain or tiled (per pass where 'fastest' chose them apart, and the subgroup weight-gradient kernel where it is not 'auto''s). */
@@ -479,7 +475,7 @@ async function fmnistSteppers(eng: EngineT) {
     s.x.write(data);
     if (eng.convVariant === 'fastest') {
       s.run(y);
-      if (hasPendingConvs(eng)) await tuneConvs(eng);
+      await tuneConvs(eng); // the convolutions that step met, if any
     }
     const t = await timeGpu(eng, () => s.run(y), n);
     await s.flush();
