@@ -34,7 +34,7 @@ export {
   type ConvTuningRecord,
   type ConvTuningRecords,
 } from './ops/conv_tuning_record.js';
-export { saveConvTuning, useConvTuningFile } from './effconv/conv_tuning_file.js';
+export { checkTuningFile, saveConvTuning, TuningFilePathError, useConvTuningFile } from './effconv/conv_tuning_file.js';
 export { gaussianMask } from './ops/gaussian_mask.js';
 export { maxPool2x2, avgPool2x2, globalAvgPool } from './ops/pool.js';
 export { accuracy, type LabelledImages } from './evaluate.js';

@@ -104,6 +104,19 @@ describe('effconv CLI', () => {
     expect(corrupt.err).toContain(`effconv: ${notTuning}: format is not "effconv-conv-tuning-1" (not a tuning file of this effconv; move it away to time the convolutions again)`);
     expect(existsSync(noRun)).toBe(false);
     expect(readFileSync(notTuning, 'utf8')).toBe('{"format": "something else"}');
+    // a path that cannot hold a tuning file fails before the run folder, not after the timing
+    const folderAsFile = await effconv('search', '--conv-kernels', 'fastest', '--tuning-file', tmpdir(), '--out', noRun);
+    expect(folderAsFile.err).toContain(`effconv: ${tmpdir()}: is a folder; give a file path for the tuning file`);
+    const inMissing = join(tmpdir(), `no-such-folder-${process.pid}`, 't.json');
+    expect((await effconv('search', '--conv-kernels', 'fastest', '--tuning-file', inMissing, '--out', noRun)).err).toContain(`effconv: ${inMissing}: its folder ${join(tmpdir(), `no-such-folder-${process.pid}`)} does not exist`);
+    const kernels = await effconv('kernels', '--tuning-file', inMissing);
+    expect(kernels.code).toBe(1);
+    expect(kernels.err).toContain(`${inMissing}: its folder`);
+    expect(kernels.err).not.toMatch(/^timing/m);
+    expect(existsSync(noRun)).toBe(false);
+    // eval of a folder that is not there leaves it not there
+    expect((await effconv('eval', '--run', noRun)).err).toMatch(/--run .*: no results\.json \(not a finished run folder\)/);
+    expect(existsSync(noRun)).toBe(false);
   });
 
   it('kernels times a search and a final step with each kernel family and names the fastest', async () => {
@@ -207,6 +220,13 @@ describe('effconv CLI', () => {
     expect(ev.err).toContain(`kernels: choices for ${timed} convolutions read from ${join(out, 'conv_tuning.json')} (those are not timed again)`);
     expect(ev.err).not.toMatch(/timing auto/);
     expect(ev.out).toMatch(/effconv: sizes \[.*\], .* test accuracy \d+\.\d+ %/);
+    // train: the given sizes (not a search), and accuracy named by the split it is on
+    const trained = await effconv('train', ...args, '--sizes', '3,1,3', '--epochs', '1', '--validation', '0.25', '--baselines', 'none', '--log-every', '2', '--checkpoint-every', '2', '--out', join(dir, 'train'));
+    expect(trained.err).not.toMatch(/effconv:/);
+    expect(trained.out).toMatch(/^sizes \[3, 1, 3\] as given: [\d,]+ parameters/m);
+    expect(trained.out).not.toMatch(/searched sizes/);
+    expect(trained.out).toMatch(/^\| model \| sizes \| parameters \| validation accuracy \| s\/epoch \|$/m);
+    expect(trained.out).toContain(`run folder: ${join(dir, 'train')}`);
   }, 180_000);
 });
 

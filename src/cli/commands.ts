@@ -1,5 +1,6 @@
 /** `effconv search | train | eval | demo`: runs in a run folder, with progress on stderr. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Engine } from '../gpu/engine.js';
 import { datasetInfo } from '../data/datasets.js';
 import { resolveBudget } from '../effconv/budget.js';
@@ -8,9 +9,8 @@ import { readSafetensors, restoreInto } from '../effconv/checkpoint.js';
 import { prepareData, runEffConv, type RunConfig, type RunResults } from '../effconv/run.js';
 import { RunFolder } from '../effconv/run_folder.js';
 import { parameterCount, resolveSpec } from '../effconv/spec.js';
-import { useConvTuningFile } from '../effconv/conv_tuning_file.js';
+import { checkTuningFile, useConvTuningFile } from '../effconv/conv_tuning_file.js';
 import type { ConvVariantName } from '../gpu/conv_variant.js';
-import { parseConvTuning } from '../ops/conv_tuning_record.js';
 import { convKernels, runConfig, tuningReps, UsageError, type Values } from './run_options.js';
 
 const log = (s: string) => console.log(s);
@@ -44,13 +44,14 @@ async function runEngine(v: Values, folder: RunFolder, variant: ConvVariantName)
 
 /**
  * The run's --conv-kernels (`saved` when not given) once --tuning-file is checked against it —
- * and read, so that a file that is not a tuning file fails before a run folder is made.
+ * and read, so that a path that cannot hold a tuning file (a folder, a missing folder) or a file
+ * that is not one fails before a run folder is made.
  */
 function runKernels(v: Values, saved?: ConvVariantName): ConvVariantName {
   const variant = convKernels(v, saved);
   const file = v['tuning-file'];
   if (typeof file === 'string' && variant !== 'fastest') throw new UsageError(`--tuning-file keeps the choices of --conv-kernels fastest; this run's kernels are ${variant}`);
-  if (typeof file === 'string' && existsSync(file)) parseConvTuning(readFileSync(file, 'utf8'), file);
+  if (typeof file === 'string') checkTuningFile(file);
   if (v['tuning-reps'] !== undefined && variant !== 'fastest') throw new UsageError(`--tuning-reps sets the timing of --conv-kernels fastest; this run's kernels are ${variant}`);
   tuningReps(v);
   return variant;
@@ -61,8 +62,10 @@ function loadData(cfg: RunConfig, dir: string | undefined) {
   return datasetInfo(cfg.dataset).load(dir);
 }
 
-function printResults(r: RunResults, evalName = 'test'): void {
-  if (r.search) log(`\nsearched sizes [${r.search.sizes.join(', ')}]: ${r.search.parameters.toLocaleString('en')} parameters (budget ${Math.round(r.search.target).toLocaleString('en')}, ${(100 * r.search.deviation).toFixed(2)} %), search ${r.search.seconds.toFixed(1)} s`);
+/** The results table; `evalName` the split accuracy is on, `given` where the sizes came from --sizes (train) rather than a search. */
+function printResults(r: RunResults, evalName: 'test' | 'validation', given = false): void {
+  if (r.search && given) log(`\nsizes [${r.search.sizes.join(', ')}] as given: ${r.search.parameters.toLocaleString('en')} parameters (the baselines matched to them)`);
+  else if (r.search) log(`\nsearched sizes [${r.search.sizes.join(', ')}]: ${r.search.parameters.toLocaleString('en')} parameters (budget ${Math.round(r.search.target).toLocaleString('en')}, ${(100 * r.search.deviation).toFixed(2)} %), search ${r.search.seconds.toFixed(1)} s`);
   log(`\n| model | sizes | parameters | ${evalName} accuracy | s/epoch |\n|---|---|---|---|---|`);
   for (const m of r.models) log(`| ${m.name} | ${m.sizes.join(' ')} | ${m.parameters.toLocaleString('en')} | ${(100 * m.accuracy).toFixed(2)} % | ${m.secondsPerEpoch.toFixed(1)} |`);
 }
@@ -74,7 +77,7 @@ export async function searchCommand(v: Values, defaults: Partial<RunConfig> = {}
   let dataDir: string | undefined;
   let variant: ConvVariantName;
   if (typeof v.resume === 'string') {
-    if (!existsSync(`${v.resume}/config.json`)) throw new UsageError(`--resume ${v.resume}: no config.json there (not a run folder)`);
+    if (!existsSync(join(v.resume, 'config.json'))) throw new UsageError(`--resume ${v.resume}: no config.json there (not a run folder)`);
     folder = new RunFolder(v.resume);
     const saved = folder.readJson<SavedConfig>('config.json');
     cfg = saved.config;
@@ -121,7 +124,8 @@ export async function trainCommand(v: Values): Promise<void> {
     search: { sizes, v: sizes, parameters, target: parameters, deviation: 0, independentSizes: sizes, independentParameters: parameters, seconds: 0, steps: 0, epochs: 0 },
   });
   const r = await runEffConv(engine, cfg, data, folder, { resume: true, log });
-  printResults(r);
+  printResults(r, cfg.validation > 0 ? 'validation' : 'test', true);
+  log(`\nrun folder: ${folder.dir}`);
   stop();
   engine.destroy();
 }
@@ -129,8 +133,9 @@ export async function trainCommand(v: Values): Promise<void> {
 /** eval: accuracy of a run's trained models, from their final checkpoints. */
 export async function evalCommand(v: Values): Promise<void> {
   if (typeof v.run !== 'string') throw new UsageError('eval needs --run DIR (a run folder)');
+  // checked before RunFolder, which makes the folder's subfolders
+  if (!existsSync(join(v.run, 'results.json'))) throw new UsageError(`--run ${v.run}: no results.json (not a finished run folder)`);
   const folder = new RunFolder(v.run);
-  if (!folder.exists('results.json')) throw new UsageError(`--run ${v.run}: no results.json (not a finished run folder)`);
   const { config: cfg, dataDir, convKernels: saved } = folder.readJson<SavedConfig>('config.json');
   const results = folder.readJson<RunResults>('results.json');
   const variant = runKernels(v, saved);

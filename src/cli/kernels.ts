@@ -13,7 +13,7 @@ import { FinalTraining } from '../effconv/final_training.js';
 import { Search } from '../effconv/search.js';
 import { describeChoice, type ConvFamily } from '../ops/conv_choices.js';
 import { tuneConvsTimed, type ConvTiming } from '../ops/conv_tuning.js';
-import { saveConvTuning } from '../effconv/conv_tuning_file.js';
+import { checkTuningFile, saveConvTuning } from '../effconv/conv_tuning_file.js';
 import { Rng } from '../random.js';
 import { sizeOf } from '../tensor.js';
 import { num, posInt, runConfig, tuningReps, UsageError, type Values } from './run_options.js';
@@ -66,6 +66,7 @@ export async function kernelsCommand(v: Values): Promise<KernelTiming[]> {
   const families = familiesOption(v.families);
   const tuningFile = typeof v['tuning-file'] === 'string' ? v['tuning-file'] : null;
   if (tuningFile !== null && !families.includes('fastest')) throw new UsageError("--tuning-file saves the choices of 'fastest'; --families leaves it out");
+  if (tuningFile !== null) checkTuningFile(tuningFile); // before minutes of timing, not after
   const range = { kMin: cfg.kMin, kMax: cfg.kMax };
   const target = resolveBudget(cfg.backbone, range, cfg.budget);
   const engine = await Engine.create({ convTuningReps: tuningReps(v) });
@@ -91,7 +92,15 @@ export async function kernelsCommand(v: Values): Promise<KernelTiming[]> {
     const finalMs = await timed(() => new FinalTraining(engine, cfg.backbone, cfg.backbone.layers.map(() => 3), { batch: cfg.batch, lr: cfg.lr, steps: reps + 2, seed: cfg.seed, logEvery }));
     rows.push({ kernels, searchMs, finalMs });
   }
-  if (tuningFile !== null) saveConvTuning(engine, tuningFile);
+  // a save that fails (the folder removed meanwhile, no permission) is reported after the tables, which it must not lose
+  let saveError: Error | null = null;
+  if (tuningFile !== null) {
+    try {
+      saveConvTuning(engine, tuningFile);
+    } catch (e) {
+      saveError = e as Error;
+    }
+  }
   engine.destroy();
   const cell = (ms: number | string) => (typeof ms === 'number' ? `${ms.toFixed(1)} (${((1000 * cfg.batch) / ms).toFixed(0)} images/s)` : `cannot run: ${ms}`);
   console.log('\n| --conv-kernels | search step, ms | final-training step (3×3), ms |\n|---|---|---|');
@@ -113,12 +122,13 @@ export async function kernelsCommand(v: Values): Promise<KernelTiming[]> {
     console.log(`\n'fastest': each convolution's passes timed on each family (median ms: forward + input gradient + weight gradient, those its step computes), the fastest kept for each pass\n`);
     console.log("| convolution | auto | plain | tiled | auto's other weight-gradient kernels | chosen |\n|---|---|---|---|---|---|");
     for (const t of tunings) console.log(`| ${t.key} | ${cellMs(t, 'auto')} (${t.autoKernels}) | ${cellMs(t, 'plain')} | ${cellMs(t, 'tiled')} | ${otherWeightKernels(t)} | ${describeChoice(t.chosen)} |`);
-    if (tuningFile !== null) console.log(`\nthese choices are saved in ${tuningFile} (--conv-kernels fastest --tuning-file ${tuningFile} takes them)`);
+    if (tuningFile !== null && !saveError) console.log(`\nthese choices are saved in ${tuningFile} (--conv-kernels fastest --tuning-file ${tuningFile} takes them)`);
   }
   const total = (r: KernelTiming) => (typeof r.searchMs === 'number' && typeof r.finalMs === 'number' ? r.searchMs + r.finalMs : Infinity);
   // where 'fastest' kept 'auto' everywhere it runs auto's kernels: any gap between the two rows is noise
   const sameAsAuto = tunings.length > 0 && tunings.every((t) => describeChoice(t.chosen) === 'auto') && families.includes('auto');
   const best = rows.filter((r) => !(sameAsAuto && r.kernels === 'fastest')).reduce((a, b) => (total(b) < total(a) ? b : a));
   console.log(`\nfastest here (search + final step): --conv-kernels ${best.kernels}${sameAsAuto ? " ('fastest' chose auto for every convolution)" : ''}`);
+  if (saveError) throw new Error(`the choices above could not be saved to ${tuningFile}: ${saveError.message}`);
   return rows;
 }

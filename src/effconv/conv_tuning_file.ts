@@ -4,7 +4,8 @@
  * for new convolutions. A run folder keeps one as conv_tuning.json, so a resumed run and `effconv
  * eval` do not time its convolutions again; `--tuning-file` shares one between runs.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Engine } from '../gpu/engine.js';
 import { onConvsTuned } from '../ops/conv_choices.js';
 import { deviceIdentity, exportConvTuning, importConvTuning, mergeConvTuning, parseConvTuning, type ConvTuningRecords } from '../ops/conv_tuning_record.js';
@@ -12,6 +13,28 @@ import { writeAtomic } from './run_folder.js';
 
 function readRecords(file: string): ConvTuningRecords | null {
   return existsSync(file) ? parseConvTuning(readFileSync(file, 'utf8'), file) : null;
+}
+
+/** A tuning file's path that cannot hold one: a folder, or a file in a folder that does not exist. */
+export class TuningFilePathError extends Error {
+  constructor(file: string, why: string) {
+    super(`${file}: ${why}`);
+    this.name = 'TuningFilePathError';
+  }
+}
+
+/**
+ * Checks, before any work, that `file` can serve as a tuning file: not a folder, in a folder that
+ * exists, and, where it is there already, a tuning file (ConvTuningFileError otherwise). Returns its
+ * records (null where there is no file yet). So a run that would time its convolutions for
+ * minutes does not find out at the end that it cannot keep the choices.
+ */
+export function checkTuningFile(file: string): ConvTuningRecords | null {
+  if (existsSync(file) && statSync(file).isDirectory()) throw new TuningFilePathError(file, 'is a folder; give a file path for the tuning file (e.g. a .json in it)');
+  const folder = dirname(file);
+  if (!existsSync(folder)) throw new TuningFilePathError(file, `its folder ${folder} does not exist`);
+  if (!statSync(folder).isDirectory()) throw new TuningFilePathError(file, `${folder} is not a folder`);
+  return readRecords(file);
 }
 
 /** Writes the engine's choices into `file`, keeping the records of other adapters and kernels there. */
