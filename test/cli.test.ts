@@ -114,6 +114,12 @@ describe('effconv CLI', () => {
     expect(kernels.err).toContain(`${inMissing}: its folder`);
     expect(kernels.err).not.toMatch(/^timing/m);
     expect(existsSync(noRun)).toBe(false);
+    // an option a command does not take is an error, not ignored
+    expect((await effconv('search', '--sizes', '3,3,3,3,3,3', '--out', noRun)).err).toMatch(/effconv search does not take --sizes \(see effconv --help\)/);
+    expect((await effconv('train', '--sizes', '3,3,3,3,3,3', '--budget', '5000', '--search-epochs', '2', '--out', noRun)).err).toMatch(/effconv train does not take --budget, --search-epochs/);
+    expect((await effconv('eval', '--run', noRun, '--epochs', '2')).err).toMatch(/effconv eval does not take --epochs/);
+    expect((await effconv('info', '--seed', '1')).code).toBe(2);
+    expect(existsSync(noRun)).toBe(false);
     // eval of a folder that is not there leaves it not there
     expect((await effconv('eval', '--run', noRun)).err).toMatch(/--run .*: no results\.json \(not a finished run folder\)/);
     expect(existsSync(noRun)).toBe(false);
@@ -220,8 +226,18 @@ describe('effconv CLI', () => {
     expect(ev.err).toContain(`kernels: choices for ${timed} convolutions read from ${join(out, 'conv_tuning.json')} (those are not timed again)`);
     expect(ev.err).not.toMatch(/timing auto/);
     expect(ev.out).toMatch(/effconv: sizes \[.*\], .* test accuracy \d+\.\d+ %/);
+    // a finished run is not overwritten by a new one, nor changed by --resume with other settings
+    const resultsBefore = readFileSync(join(out, 'results.json'), 'utf8');
+    const again = await effconv('search', ...args, '--out', out);
+    expect(again.code).toBe(2);
+    expect(again.err).toContain(`effconv: --out ${out} already holds a run (its config.json); give another --out, or continue that run with --resume ${out}`);
+    const changed = await effconv('search', '--resume', out, '--budget', '900', '--epochs', '3');
+    expect(changed.code).toBe(2);
+    expect(changed.err).toContain(`--resume continues ${out} as its config.json sets it up; --budget, --epochs cannot change that`);
+    expect(readFileSync(join(out, 'results.json'), 'utf8')).toBe(resultsBefore);
     // train: the given sizes (not a search), and accuracy named by the split it is on
-    const trained = await effconv('train', ...args, '--sizes', '3,1,3', '--epochs', '1', '--validation', '0.25', '--baselines', 'none', '--log-every', '2', '--checkpoint-every', '2', '--out', join(dir, 'train'));
+    const trainArgs = args.filter((a, i) => a !== '--budget' && args[i - 1] !== '--budget'); // train has no budget: its sizes set the parameters
+    const trained = await effconv('train', ...trainArgs, '--sizes', '3,1,3', '--epochs', '1', '--validation', '0.25', '--baselines', 'none', '--log-every', '2', '--checkpoint-every', '2', '--out', join(dir, 'train'));
     expect(trained.err).not.toMatch(/effconv:/);
     expect(trained.out).toMatch(/^sizes \[3, 1, 3\] as given: [\d,]+ parameters/m);
     expect(trained.out).not.toMatch(/searched sizes/);

@@ -20,6 +20,12 @@ function defaultOut(cfg: RunConfig, kind: string): string {
   return `runs/${stamp}-${kind}-${cfg.backbone.name}`;
 }
 
+/** The run folder of a new run: never one that holds a run already (its results and checkpoints would be overwritten). */
+function newRunFolder(dir: string, resumable: boolean): RunFolder {
+  if (existsSync(join(dir, 'config.json'))) throw new UsageError(`--out ${dir} already holds a run (its config.json); give another --out${resumable ? `, or continue that run with --resume ${dir}` : ''}`);
+  return new RunFolder(dir);
+}
+
 /** What a run folder's config.json holds. */
 interface SavedConfig {
   config: RunConfig;
@@ -89,7 +95,7 @@ export async function searchCommand(v: Values, defaults: Partial<RunConfig> = {}
     dataDir = typeof v.data === 'string' ? v.data : undefined;
     variant = runKernels(v);
     resolveBudget(cfg.backbone, cfg, cfg.budget); // an infeasible budget fails before anything is loaded
-    folder = new RunFolder(typeof v.out === 'string' ? v.out : defaultOut(cfg, kind));
+    folder = newRunFolder(typeof v.out === 'string' ? v.out : defaultOut(cfg, kind), true);
     folder.writeJson('config.json', { config: cfg, dataDir, convKernels: variant, command: process.argv.slice(2).join(' ') });
   }
   const data = loadData(cfg, dataDir);
@@ -113,7 +119,7 @@ export async function trainCommand(v: Values): Promise<void> {
   const parameters = parameterCount(cfg.backbone, sizes);
   cfg.budget = parameters; // baselines are matched to the given network
   const variant = runKernels(v);
-  const folder = new RunFolder(typeof v.out === 'string' ? v.out : defaultOut(cfg, 'train'));
+  const folder = newRunFolder(typeof v.out === 'string' ? v.out : defaultOut(cfg, 'train'), false);
   folder.writeJson('config.json', { config: cfg, sizes, dataDir: v.data, convKernels: variant, command: process.argv.slice(2).join(' ') });
   const data = loadData(cfg, typeof v.data === 'string' ? v.data : undefined);
   const { engine, stop } = await runEngine(v, folder, variant);

@@ -6,7 +6,7 @@ import { evalCommand, searchCommand, trainCommand } from './commands.js';
 import { DEMO_DEFAULTS } from './demo.js';
 import { describeEngine } from './info.js';
 import { kernelsCommand } from './kernels.js';
-import { convKernels, RUN_HELP, RUN_OPTIONS, UsageError } from './run_options.js';
+import { checkCommandOptions, convKernels, RUN_HELP, RUN_OPTIONS, UsageError } from './run_options.js';
 
 const HELP = `effconv — learned convolution kernel sizes (EffConv) on WebGPU, all numerics in WGSL
 
@@ -43,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 2;
   }
   if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
+  checkCommandOptions(command, values);
   convKernels(values); // checked before any run folder or dataset is touched
   switch (command) {
     case 'info': {

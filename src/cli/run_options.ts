@@ -42,6 +42,42 @@ export const RUN_OPTIONS = {
   'tuning-reps': { type: 'string' },
 } as const;
 
+/** Options that set up a run (search, demo, train): what config.json keeps. */
+const RUN_SETUP = ['preset', 'spec', 'dataset', 'data', 'budget', 'lambda', 'asymmetric', 'k-min', 'k-max', 'batch', 'search-epochs', 'epochs', 'lr', 'search-lr', 'seed', 'train-limit', 'test-limit', 'validation', 'baselines', 'log-every', 'checkpoint-every', 'out'] as const;
+/** Options that choose the convolution kernels, not what is computed: a resumed run or eval may take them. */
+const KERNEL_CHOICE = ['conv-kernels', 'tuning-file', 'tuning-reps'] as const;
+/** The search's own options, which train (no search) has no use for. */
+const SEARCH_ONLY = new Set<string>(['budget', 'lambda', 'asymmetric', 'search-epochs', 'search-lr']);
+
+/** The options each command takes; any other is a usage error rather than silently ignored. */
+export const COMMAND_OPTIONS: Record<string, readonly string[]> = {
+  search: [...RUN_SETUP, ...KERNEL_CHOICE, 'resume'],
+  demo: [...RUN_SETUP, ...KERNEL_CHOICE, 'resume'],
+  train: [...RUN_SETUP.filter((o) => !SEARCH_ONLY.has(o)), ...KERNEL_CHOICE, 'sizes'],
+  eval: ['run', ...KERNEL_CHOICE],
+  // random data: no dataset, no epochs; its own --reps and --families
+  kernels: ['preset', 'spec', 'budget', 'lambda', 'asymmetric', 'k-min', 'k-max', 'batch', 'lr', 'search-lr', 'seed', 'reps', 'families', 'tuning-file', 'tuning-reps'],
+  info: [],
+};
+
+/**
+ * Rejects an option `command` does not take (e.g. --sizes with search), and under --resume any
+ * option but the kernel choice: the run continues as its config.json says.
+ */
+export function checkCommandOptions(command: string, v: Values): void {
+  const allowed = COMMAND_OPTIONS[command];
+  if (!allowed) return; // an unknown command is reported as such
+  const given = Object.keys(v).filter((name) => name !== 'help' && v[name] !== undefined);
+  const foreign = given.filter((name) => !allowed.includes(name));
+  if (foreign.length > 0) throw new UsageError(`effconv ${command} does not take ${foreign.map((o) => `--${o}`).join(', ')} (see effconv --help)`);
+  if (typeof v.resume === 'string') {
+    const fixed = given.filter((name) => name !== 'resume' && !(KERNEL_CHOICE as readonly string[]).includes(name));
+    if (fixed.length > 0) {
+      throw new UsageError(`--resume continues ${v.resume} as its config.json sets it up; ${fixed.map((o) => `--${o}`).join(', ')} cannot change that (only ${KERNEL_CHOICE.map((o) => `--${o}`).join(', ')} can; start a new run with --out instead)`);
+    }
+  }
+}
+
 export const RUN_HELP = `Run options (search, train, demo):
   --preset NAME          backbone preset: fmnist-6 (default), cifar-8
   --spec FILE            backbone spec as JSON instead of a preset:
@@ -79,7 +115,13 @@ export const RUN_HELP = `Run options (search, train, demo):
   --tuning-reps N        (fastest) timed runs per kernel candidate, their median counts (default 3; more on a
                          noisy host)
   --reps N               (kernels) timed steps per kernel family (default 3)
-  --families LIST        (kernels) comma list of the families to time (default auto,plain,tiled,fastest)`;
+  --families LIST        (kernels) comma list of the families to time (default auto,plain,tiled,fastest)
+
+train takes no search options (--budget, --lambda, --asymmetric, --search-epochs, --search-lr);
+eval takes --run and the kernel options (--conv-kernels, --tuning-file, --tuning-reps), and so does
+--resume, which continues a run as its config.json sets it up; kernels takes the backbone, its
+budget and --batch, --lr, --search-lr, --seed, --reps, --families, --tuning-file, --tuning-reps.
+An option a command does not take is an error, not ignored; --out never reuses a run's folder.`;
 
 /** Option `name` as a number (`fallback` when absent); a UsageError "--name must be <what>, got …" unless check holds. */
 export function num(v: Values, name: string, fallback: number, check: (n: number) => boolean, what: string): number {
