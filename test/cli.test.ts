@@ -114,6 +114,7 @@ describe('effconv CLI', () => {
     expect(kernels.err).toContain(`${inMissing}: its folder`);
     expect(kernels.err).not.toMatch(/^timing/m);
     expect(existsSync(noRun)).toBe(false);
+    expect((await effconv('search', '--spec', join(tmpdir(), 'no-such-spec.json'), '--out', noRun)).err).toContain(`effconv: --spec ${join(tmpdir(), 'no-such-spec.json')}: no such file`);
     // an option a command does not take is an error, not ignored
     expect((await effconv('search', '--sizes', '3,3,3,3,3,3', '--out', noRun)).err).toMatch(/effconv search does not take --sizes \(see effconv --help\)/);
     expect((await effconv('train', '--sizes', '3,3,3,3,3,3', '--budget', '5000', '--search-epochs', '2', '--out', noRun)).err).toMatch(/effconv train does not take --budget, --search-epochs/);

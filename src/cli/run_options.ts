@@ -1,5 +1,5 @@
 /** Turns command-line options into a RunConfig, checking each value. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { RunConfig } from '../effconv/run.js';
 import { DEFAULT_BUDGET_FRACTION, resolveSpec, type BackboneSpec } from '../effconv/spec.js';
 import { datasetInfo } from '../data/datasets.js';
@@ -138,6 +138,7 @@ const nonNegInt = (n: number) => Number.isInteger(n) && n >= 0;
 function backbone(v: Values): BackboneSpec {
   if (v.spec && v.preset) throw new UsageError('give either --preset or --spec, not both');
   if (typeof v.spec === 'string') {
+    if (!existsSync(v.spec)) throw new UsageError(`--spec ${v.spec}: no such file`);
     let json: unknown;
     try {
       json = JSON.parse(readFileSync(v.spec, 'utf8'));
