@@ -1,47 +1,14 @@
-/** effconv: learned convolution kernel sizes on hand-written WGSL kernels through WebGPU. */
-export { Engine, type EngineOptions, type MemoryInfo } from './gpu/engine.js';
-export { acquireDevice, describeAdapter, NoAdapterError, type AdapterDescription } from './gpu/device.js';
-export { ShapeError, GpuValidationError } from './gpu/errors.js';
-export { ShaderCompileError, allKernels, defineKernel, type KernelDef } from './gpu/kernel.js';
-export { browserShaderSource, type ShaderSource } from './gpu/shader-source.js';
-export { Tensor, sizeOf, type DType } from './tensor.js';
-export { backward, noGrad, isGradEnabled } from './autograd/tape.js';
-export * from './ops/elementwise.js';
-export { sum, mean } from './ops/reduce.js';
-export { matmul, linear, type MatmulOptions } from './ops/matmul.js';
-export { reshape, flatten } from './ops/shape.js';
-export { softmaxCrossEntropy, crossEntropy, labelTensor } from './ops/softmax_xent.js';
-export { Optimizer } from './optim/optimizer.js';
-export { SGD, type SgdOptions } from './optim/sgd.js';
-export { Adam, type AdamOptions } from './optim/adam.js';
-export { Rng } from './random.js';
-export { parameter, uniformInit, linearParams, type LinearParams } from './nn.js';
-export const version = '0.1.0';
-export { loadMnistJson, type ImageSet } from './data/mnist_json.js';
+/**
+ * effconv: learned convolution kernel sizes on hand-written WGSL kernels through WebGPU. The Node
+ * entry: everything of the browser-safe one (browser.ts) and what needs Node's file system —
+ * datasets from files, checkpoints, run folders, whole runs and resumable stages, tuning files.
+ */
+export * from './browser.js';
+export { loadMnistJson } from './data/mnist_json.js';
 export { parseIdx, loadIdxImages, DatasetError, FASHION_MNIST_DIR } from './data/idx.js';
-export { conv2d, conv2dKernels, hardSize, subgroupWeightKernel, type Conv2dOptions, type ConvVariant, type WeightGradient, type SubgroupWeightKernel } from './ops/conv2d.js';
-export { tuneConvs, describeTuning, TUNED_FAMILIES, type ConvTiming, type TuneOptions } from './ops/conv_tuning.js';
-export { onConvsTuned, describeChoice, type ConvFamily, type ConvChoice, type ConvPass } from './ops/conv_choices.js';
-export {
-  exportConvTuning,
-  importConvTuning,
-  mergeConvTuning,
-  parseConvTuning,
-  deviceIdentity,
-  convKernelsFingerprint,
-  ConvTuningFileError,
-  CONV_TUNING_FORMAT,
-  type ConvTuningRecord,
-  type ConvTuningRecords,
-} from './ops/conv_tuning_record.js';
 export { checkTuningFile, saveConvTuning, TuningFilePathError, useConvTuningFile } from './effconv/conv_tuning_file.js';
-export { gaussianMask } from './ops/gaussian_mask.js';
-export { maxPool2x2, avgPool2x2, globalAvgPool } from './ops/pool.js';
-export { accuracy, type LabelledImages } from './evaluate.js';
-export { concat, stack, slice, unstack } from './ops/concat.js';
-export { gruCell, gruGates, gruRecurrence, gruLayer, biGruLayer, gruSequence, biGru, gruCellParams, gruCellParamList, GRU_RECURRENCE_MAX_HIDDEN, type GruCellParams } from './ops/gru.js';
-export { batchNorm2d, batchNormState, type BatchNormState } from './ops/batch_norm.js';
-export { sizeOneHot } from './ops/size_encoding.js';
-export { budgetLossOp } from './ops/budget_loss.js';
-export { fmaPeak, fmaPeakFlops } from './ops/fma_peak.js';
-export { LoadCost, LOAD_SOURCES, LOAD_SOURCE_ELEMENTS, STORAGE_ELEMENTS, type LoadSource } from './ops/load_cost.js';
+export { DATASETS, datasetInfo, type DatasetInfo } from './data/datasets.js';
+export { CheckpointError, readSafetensors, restoreInto, snapshot, writeSafetensors, type NamedArray } from './effconv/checkpoint.js';
+export { RunFolder, writeAtomic } from './effconv/run_folder.js';
+export { prepareData, runEffConv, type ModelResult, type RunConfig, type RunResults, type SearchResult } from './effconv/run.js';
+export { NonFiniteLossError, runStage, type StageOptions, type Stepper } from './effconv/stage.js';
