@@ -20,7 +20,6 @@
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { backward, conv2dKernels, Engine, fmaPeak, fmaPeakFlops, gaussianMask, LOAD_SOURCES, LoadCost, STORAGE_ELEMENTS, gruCell, gruCellParams, gruLayer, hardSize, reshape, slice, stack, matmul, parameter, sum, Tensor, type ConvVariant, type Engine as EngineT } from '../src/index.js';
 import { Rng } from '../src/random.js';
 import { PACED_POLLING } from '../src/gpu/dawn_polling.js';
@@ -28,27 +27,27 @@ import { PRESETS } from '../src/effconv/spec.js';
 import { Search } from '../src/effconv/search.js';
 import { FinalTraining } from '../src/effconv/final_training.js';
 import { resolveBudget } from '../src/effconv/budget.js';
-import { CONV_VARIANTS, checkConvVariant } from '../src/gpu/conv_variant.js';
 import { tuneConvs } from '../src/ops/conv_tuning.js';
 import { describeHostCpu, hostCpu } from '../src/host_cpu.js';
 import { loadTfjs, timeTf, type Tf, type TfTensor } from './peer_tfjs.js';
 import { checkTargets, peerRatios, type ConvRow } from './targets.js';
+import { BENCH_USAGE, BenchUsageError, parseBenchOptions, SECTIONS, type BenchOptions } from './options.js';
 import { summarise, timeGpu, type Timing } from './timing.js';
 
-const SECTIONS = ['peak', 'loads', 'conv', 'tiled', 'masked', 'matmul', 'gru', 'mask', 'e2e'] as const;
-const { values } = parseArgs({
-  options: { only: { type: 'string' }, reps: { type: 'string', default: '5' }, 'no-peer': { type: 'boolean' }, profile: { type: 'boolean' }, 'conv-kernels': { type: 'string', default: 'auto' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-});
-if (values.help) {
-  console.log(`usage: npm run bench -- [--only ${SECTIONS.join(',')}] [--reps N (≥ 5 recommended)] [--no-peer] [--profile (e2e: time per kernel)] [--conv-kernels ${CONV_VARIANTS.join('|')} (default auto)] [--out FILE]`);
+let options: BenchOptions;
+try {
+  options = parseBenchOptions(process.argv.slice(2));
+} catch (e) {
+  if (!(e instanceof BenchUsageError)) throw e;
+  console.error(`bench: ${e.message}\n${BENCH_USAGE}`);
+  process.exit(2);
+}
+if (options.help) {
+  console.log(BENCH_USAGE);
   process.exit(0);
 }
-const requested = values.only ? values.only.split(',') : null;
-for (const s of requested ?? []) if (!(SECTIONS as readonly string[]).includes(s)) throw new Error(`--only: unknown section "${s}" (${SECTIONS.join(', ')})`);
-const reps = Number(values.reps);
-if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps must be a positive integer, got ${values.reps}`);
-
-const convKernels = checkConvVariant('bench', '--conv-kernels', values['conv-kernels']);
+const { reps, convKernels } = options;
+const requested = options.only;
 const engine = await Engine.create({ convVariant: convKernels });
 const only = new Set<string>(requested ?? SECTIONS.filter((s) => s !== 'tiled' || !engine.adapterInfo.isCpu));
 const rng = new Rng(0);
@@ -64,7 +63,7 @@ const out = (s = '') => {
 };
 
 let tf: Tf | null = null;
-if (!values['no-peer'] && (only.has('conv') || only.has('e2e'))) {
+if (options.peer && (only.has('conv') || only.has('e2e'))) {
   try {
     tf = await loadTfjs();
   } catch (e) {
@@ -520,7 +519,7 @@ async function e2e(eng: EngineT) {
     await s.flush();
     return rows;
   };
-  const profile = values.profile ? { search: await profileOf(search), final: await profileOf(final3) } : null;
+  const profile = options.profile ? { search: await profileOf(search), final: await profileOf(final3) } : null;
   let peer: Timing | null = null;
   if (tf) {
     const t = tf;
@@ -603,7 +602,7 @@ if (targets.length > 0) {
 }
 
 mkdirSync('bench/results', { recursive: true });
-const file = values.out ?? `bench/results/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+const file = options.out ?? `bench/results/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
 writeFileSync(file, JSON.stringify({ adapter, hostCpu: cpu, date: new Date().toISOString(), commit, reps, peer: tf ? `tfjs ${tf.version.tfjs}` : null, ...report }, null, 2));
 writeFileSync(file.replace(/\.json$/, '.md'), `${lines.join('\n')}\n`);
 console.log(`\nwritten ${file} (and .md)`);

@@ -1,0 +1,31 @@
+/** bench/options.ts: the bench's command line, checked before any work. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BenchUsageError, parseBenchOptions } from '../bench/options.js';
+
+describe('bench options', () => {
+  it('defaults, and the values given', () => {
+    expect(parseBenchOptions([])).toEqual({ help: false, only: null, reps: 5, peer: true, profile: false, convKernels: 'auto', out: null });
+    const dir = mkdtempSync(join(tmpdir(), 'bench-out-'));
+    const out = join(dir, 'r.json');
+    expect(parseBenchOptions(['--only', 'conv,e2e', '--reps', '3', '--no-peer', '--profile', '--conv-kernels', 'fastest', '--out', out])).toEqual({ help: false, only: ['conv', 'e2e'], reps: 3, peer: false, profile: true, convKernels: 'fastest', out });
+  });
+
+  it('a bad value is a usage error naming it, before any work', () => {
+    const bad = (args: string[], message: RegExp) => {
+      expect(() => parseBenchOptions(args)).toThrow(BenchUsageError);
+      expect(() => parseBenchOptions(args)).toThrow(message);
+    };
+    bad(['--only', 'conv,foo'], /--only: unknown section "foo" \(peak, loads, conv/);
+    bad(['--reps', '0'], /--reps must be a positive integer, got "0"/);
+    bad(['--reps', 'x'], /--reps must be a positive integer, got "x"/);
+    bad(['--conv-kernels', 'nope'], /--conv-kernels must be one of auto, plain, subgroups, tiled, fastest, got "nope"/);
+    bad(['--bogus'], /Unknown option '--bogus'/);
+    // an --out the results could not be written to fails now, not after the run
+    bad(['--out', join(tmpdir(), `no-such-folder-${process.pid}`, 'r.json')], /its folder .* does not exist/);
+    bad(['--out', tmpdir()], /give a \.json file/);
+    bad(['--out', join(tmpdir(), 'r.txt')], /give a \.json file \(the markdown goes beside it as \.md\)/);
+  });
+});
