@@ -10,6 +10,21 @@ beforeAll(async () => {
 });
 
 describe('bad input', () => {
+  it('an engine used after destroy() says so (its device would only raise empty DOMExceptions); destroy twice does nothing', async () => {
+    const own = await Engine.create();
+    const a = Tensor.from(own, [1, 2], [2]);
+    const b = Tensor.from(own, [3, 4], [2]);
+    own.destroy();
+    const gone = /engine: used after destroy\(\)/;
+    expect(() => add(a, b)).toThrow(gone);
+    expect(() => Tensor.from(own, [1], [1])).toThrow(gone);
+    expect(() => b.write([5, 6])).toThrow(gone);
+    await expect(a.toFloat32()).rejects.toThrow(gone);
+    await expect(own.sync()).rejects.toThrow(gone);
+    expect(() => own.destroy()).not.toThrow();
+    expect(() => a.dispose()).not.toThrow(); // cleanup after the engine is gone stays quiet
+  });
+
   it('uploads: data length, dtype and shape are checked', () => {
     expect(() => Tensor.from(engine, [1, 2, 3], [2, 2])).toThrow(/tensor: data has 3 values but shape \[2, 2\] needs 4/);
     expect(() => Tensor.from(engine, new Int32Array(4), [4])).toThrow(/float32 data must be a Float32Array/);

@@ -68,6 +68,8 @@ export class Engine {
   private readonly scopes: Set<Disposable>[] = [];
   private readonly scopeHooks: ((depth: number) => void)[] = [];
   private lostMessage: string | null = null;
+  /** Set by destroy(): any later use throws instead of reaching a destroyed device (whose errors are empty DOMExceptions). */
+  private destroyed = false;
   /** Ends this engine's share of paced polling (EngineOptions.pacePolling); null when not paced. */
   private releasePacing: (() => void) | null = null;
   /** Tensor handles alive; maintained by Tensor. */
@@ -240,11 +242,13 @@ export class Engine {
   }
 
   releaseStorage(buffer: GPUBuffer): void {
+    if (this.destroyed) return; // destroy() freed every buffer: a tensor disposed after it has nothing left to give back
     this.pool.release(buffer);
   }
 
   /** Writes CPU data into a buffer. Flushes first if commands still pending might read it. */
   write(buffer: GPUBuffer, data: ArrayBufferView, offsetBytes = 0, hasPendingUse = true): void {
+    this.checkAlive();
     if (hasPendingUse && this.encoder) this.flush();
     this.device.queue.writeBuffer(buffer, offsetBytes, data.buffer, data.byteOffset, data.byteLength);
   }
@@ -303,6 +307,7 @@ export class Engine {
 
   /** Reads a buffer back to the CPU; the only place the engine waits for the GPU. */
   async read(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+    this.checkAlive();
     const staging = this.pool.acquire(bytes, READBACK_USAGE, 'readback');
     this.readCount++;
     this.copy(buffer, staging, Math.ceil(bytes / 4) * 4);
@@ -324,6 +329,7 @@ export class Engine {
 
   /** Waits until the GPU has finished all submitted work; throws validation errors raised by it. */
   async sync(): Promise<void> {
+    this.checkAlive();
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
     await this.checkErrors();
@@ -435,6 +441,7 @@ export class Engine {
   }
 
   private checkAlive(): void {
+    if (this.destroyed) throw new Error('engine: used after destroy() (its device and buffers are gone; create another Engine)');
     if (this.lostMessage) throw new Error(this.lostMessage);
   }
 
@@ -489,13 +496,16 @@ export class Engine {
     return { ...this.pool.stats(), liveTensors: this.liveTensors };
   }
 
+  /** Releases the device and every buffer; a second call does nothing, any other use after it throws. */
   destroy(): void {
+    if (this.destroyed) return;
     this.flush();
     this.bindGroups.clear();
     this.pool.destroy();
     this.device.destroy();
     this.releasePacing?.();
     this.releasePacing = null;
+    this.destroyed = true;
   }
 }
 
