@@ -7,7 +7,7 @@ import type { Engine } from '../src/index.js';
 import { Batches, channelStatistics } from '../src/data/batches.js';
 import { resolveBudget, roundSizesJointly } from '../src/effconv/budget.js';
 import { readSafetensors, snapshot } from '../src/effconv/checkpoint.js';
-import { FinalTraining } from '../src/effconv/final_training.js';
+import { FinalTraining, type TrainOptions } from '../src/effconv/final_training.js';
 import { Search, type SearchOptions } from '../src/effconv/search.js';
 import { NonFiniteLossError, runStage } from '../src/effconv/stage.js';
 import { hasPendingConvs } from '../src/ops/conv_choices.js';
@@ -39,6 +39,22 @@ const searchOptions = (target: number, extra: Partial<SearchOptions> = {}): Sear
 const quietStage = { losses: (r: { classLoss?: number; loss?: number; paramLoss?: number }) => [r.classLoss ?? r.loss!, r.paramLoss ?? 0], onRows: () => {}, describe: () => '' };
 
 describe('search', () => {
+  it('Search and FinalTraining reject bad options when built, naming them', () => {
+    const target = resolveBudget(TINY, range, 2_000);
+    const bad = (o: Partial<SearchOptions>, message: RegExp) => expect(() => new Search(engine, TINY, searchOptions(target, o))).toThrow(message);
+    bad({ batch: 0 }, /Search: batch must be a positive integer, got 0/);
+    bad({ lr: -1 }, /Search: lr must be a positive number, got -1/);
+    bad({ logEvery: 1.5 }, /Search: logEvery must be a positive integer/);
+    bad({ kMin: 3, kMax: 1 }, /Search: kMin and kMax must be odd integers with 1 ≤ kMin ≤ kMax, got 3 and 1/);
+    bad({ target: 10 }, /Search: target 10 parameters is outside the feasible range \d+ \(all 1×1\) … \d+ \(all 7×7\) of tiny/);
+    bad({ lambda: NaN }, /Search: lambda must be a number ≥ 0/);
+    const train = (sizes: number[], o: Partial<TrainOptions> = {}) => () => new FinalTraining(engine, TINY, sizes, { batch: 16, lr: 1e-3, steps: 20, seed: 0, logEvery: 4, ...o });
+    expect(train([3, 4, 1])).toThrow(/FinalTraining: layer 1's size must be an odd positive integer, got 4/);
+    expect(train([3, 3])).toThrow(/FinalTraining: 2 sizes for the 3 conv layers of tiny/);
+    expect(train([3, 3, 3], { steps: 0 })).toThrow(/FinalTraining: steps \(the cosine schedule's length\) must be a positive integer/);
+    expect(train([3, 3, 3], { seed: -1 })).toThrow(/FinalTraining: seed must be an integer ≥ 0/);
+  });
+
   it('a short search ends with real (rounded) parameter count within ±2 % of the budget', async () => {
     for (const budget of [2_000, 3_500]) {
       const target = resolveBudget(TINY, range, budget);

@@ -13,6 +13,7 @@ import { Tensor } from '../tensor.js';
 import { accuracy } from '../evaluate.js';
 import { Classifier, PlainConvs } from './classifier.js';
 import { parameterCount, type BackboneSpec } from './spec.js';
+import { checkLayerSizes, checkStepOptions } from './check_options.js';
 
 export interface TrainOptions {
   batch: number;
@@ -34,6 +35,10 @@ export class FinalTraining {
   step = 0;
 
   constructor(readonly engine: Engine, readonly spec: BackboneSpec, readonly sizes: readonly number[], readonly o: TrainOptions) {
+    checkStepOptions('FinalTraining', o);
+    checkLayerSizes('FinalTraining', spec, sizes);
+    if (!(Number.isInteger(o.steps) && o.steps > 0)) throw new RangeError(`FinalTraining: steps (the cosine schedule's length) must be a positive integer, got ${o.steps}`);
+    if (!((o.weightDecay ?? 0) >= 0)) throw new RangeError(`FinalTraining: weightDecay must be ≥ 0, got ${o.weightDecay}`);
     const rng = new Rng(o.seed);
     this.convs = new PlainConvs(engine, spec, sizes, rng);
     this.classifier = new Classifier(engine, spec, rng);

@@ -21,6 +21,7 @@ import { Classifier } from './classifier.js';
 import { KernelPredictor, type KernelPredictorOptions } from './kernel_predictor.js';
 import { SizePredictor, type SizePredictorOptions } from './size_predictor.js';
 import { parameterCount, restParameters, type BackboneSpec } from './spec.js';
+import { checkSizeRange, checkStepOptions, checkTarget } from './check_options.js';
 
 export interface SearchOptions extends SizeRange {
   /** Target parameter count P_t (absolute, already checked against the feasible range). */
@@ -61,6 +62,11 @@ export class Search {
   step = 0;
 
   constructor(readonly engine: Engine, readonly spec: BackboneSpec, readonly o: SearchOptions) {
+    checkStepOptions('Search', o);
+    checkSizeRange('Search', o);
+    checkTarget('Search', spec, o, o.target);
+    if (!(o.lambda >= 0 && Number.isFinite(o.lambda))) throw new RangeError(`Search: lambda must be a number ≥ 0, got ${o.lambda}`);
+    if (o.lossKind !== 'symmetric' && o.lossKind !== 'asymmetric') throw new RangeError(`Search: lossKind must be 'symmetric' or 'asymmetric', got ${String(o.lossKind)}`);
     const rng = new Rng(o.seed);
     const L = spec.layers.length;
     this.sizes = new SizePredictor(engine, L, o, rng, o.sizePredictor);

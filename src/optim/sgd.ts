@@ -32,6 +32,12 @@ export class SGD extends Optimizer {
   ) {
     super(params);
     if (!(options.lr > 0)) throw new RangeError(`SGD: lr must be > 0, got ${options.lr}`);
+    const { momentum = 0, dampening = 0, weightDecay = 0 } = options;
+    // momentum ≥ 1 makes the velocity grow without bound
+    if (!(momentum >= 0 && momentum < 1)) throw new RangeError(`SGD: momentum must be in [0, 1), got ${momentum}`);
+    if (!(dampening >= 0 && dampening <= 1)) throw new RangeError(`SGD: dampening must be in [0, 1], got ${dampening}`);
+    if (!(weightDecay >= 0)) throw new RangeError(`SGD: weightDecay must be ≥ 0, got ${weightDecay}`);
+    if (options.nesterov && !(momentum > 0 && dampening === 0)) throw new RangeError('SGD: nesterov needs momentum > 0 and dampening 0 (as in PyTorch)');
   }
 
   step(): void {
