@@ -1,7 +1,7 @@
 /** Bad input gets a clear error naming the op and the shapes; nothing is silently wrong. */
 import { readFile } from 'node:fs/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { acquireDevice, add, Engine, mul, NoAdapterError, ShaderCompileError, ShapeError, Tensor } from '../src/index.js';
+import { acquireDevice, add, batchNorm2d, batchNormState, conv2d, Engine, gaussianMask, globalAvgPool, matmul, maxPool2x2, mul, NoAdapterError, ShaderCompileError, ShapeError, sizeOneHot, sum, Tensor } from '../src/index.js';
 import { testEngine } from './helpers/engine.js';
 
 let engine: Engine;
@@ -41,6 +41,35 @@ describe('bad input', () => {
     expect(() => add(a, b)).toThrow(/add: cannot broadcast \[4\] to \[2, 3\]/);
     const labels = Tensor.from(engine, [1, 2], [2], 'int32');
     expect(() => mul(a, labels)).toThrow(/mul: expected float32, got int32/);
+  });
+
+  it('every float op rejects an int32 operand (its bits would be read as floats), naming the op', () => {
+    const ints = (shape: number[]) => Tensor.from(engine, new Int32Array(shape.reduce((a, b) => a * b, 1)), shape, 'int32');
+    const floats = (shape: number[]) => Tensor.from(engine, new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+    const bn = batchNormState(engine, 2);
+    const cases: [string, () => unknown][] = [
+      ['conv2d', () => conv2d(ints([1, 2, 4, 4]), floats([3, 2, 3, 3]))],
+      ['conv2d', () => conv2d(floats([1, 2, 4, 4]), ints([3, 2, 3, 3]))],
+      ['conv2d', () => conv2d(floats([1, 2, 4, 4]), floats([3, 2, 3, 3]), { size: 'fromSoftSize', softSize: ints([1]) })],
+      ['batchNorm2d', () => batchNorm2d(ints([1, 2, 4, 4]), bn, true)],
+      ['maxPool2x2', () => maxPool2x2(ints([1, 2, 4, 4]))],
+      ['globalAvgPool', () => globalAvgPool(ints([1, 2, 4, 4]))],
+      ['gaussianMask', () => gaussianMask(ints([1]), 3)],
+      ['sizeOneHot', () => sizeOneHot(ints([2]), 1, 5)],
+      ['matmul', () => matmul(ints([2, 2]), floats([2, 2]))],
+      ['sum', () => sum(ints([4]))],
+    ];
+    for (const [op, run] of cases) expect(run, op).toThrow(new RegExp(`^${op}: expected float32, got int32 \\[`));
+  });
+
+  it("a tensor of another engine is refused before it reaches the device (not a Dawn validation message later)", async () => {
+    const other = await Engine.create();
+    const x = Tensor.from(engine, new Float32Array(2 * 4 * 4), [1, 2, 4, 4]);
+    const w = Tensor.from(other, new Float32Array(3 * 2 * 9), [3, 2, 3, 3]);
+    expect(() => engine.tidy(() => conv2d(x, w))).toThrow(/a tensor of another engine, or one already disposed .*: an op's tensors must all come from the engine that runs it/);
+    expect(() => engine.tidy(() => add(x, Tensor.from(other, new Float32Array(32), [1, 2, 4, 4])))).toThrow(/a tensor of another engine/);
+    await engine.sync(); // nothing invalid reached the device
+    other.destroy();
   });
 
   it('no adapter: the error says how to install one', async () => {

@@ -64,6 +64,11 @@ export class BufferPool {
     return buffer;
   }
 
+  /** Whether `buffer` was acquired here and not released: a buffer of another engine's pool is not. */
+  owns(buffer: GPUBuffer): boolean {
+    return this.live.has(buffer);
+  }
+
   release(buffer: GPUBuffer): void {
     if (!this.live.delete(buffer)) throw new Error(`buffer "${buffer.label}" released twice`);
     this.pending.push(buffer);

@@ -266,6 +266,8 @@ export class Engine {
     if (buffers.length !== def.bindings.length) {
       throw new Error(`${def.file}#${def.entry}: expected ${def.bindings.length} buffers, got ${buffers.length}`);
     }
+    // a tensor of another engine (another device) would fail only as a Dawn validation message, later
+    for (const b of buffers) if (!this.pool.owns(b)) throw new Error(`${def.file}#${def.entry}: a tensor of another engine, or one already disposed (buffer "${b.label}"): an op's tensors must all come from the engine that runs it`);
     const [x, y = 1, z = 1] = workgroups;
     if (x === 0 || y === 0 || z === 0) return;
     if (x > MAX_GROUPS || y > MAX_GROUPS || z > MAX_GROUPS) {

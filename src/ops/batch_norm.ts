@@ -7,6 +7,7 @@ import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
 import { parameter } from '../nn.js';
 import { grid1d } from './grid.js';
+import { expectFloat32 } from './operands.js';
 
 export const BnParams = uniformLayout('BnParams', [
   ['N', 'u32'],
@@ -73,6 +74,7 @@ export function batchNormState(engine: Engine, channels: number, opts: { eps?: n
 export function batchNorm2d(x: Tensor, bn: BatchNormState, training: boolean, opts: { relu?: boolean } = {}): Tensor {
   const op = opts.relu ? 'batchNorm2dRelu' : 'batchNorm2d';
   const constants = { RELU: opts.relu ? 1 : 0 };
+  expectFloat32(op, x);
   if (x.rank !== 4) throw new ShapeError(op, `input must be [N, C, H, W], got ${fmtShape(x.shape)}`);
   const [N, C, H, W] = x.shape as [number, number, number, number];
   if (bn.gamma.size !== C || bn.beta.size !== C || bn.running.size !== 2 * C) {

@@ -5,6 +5,7 @@ import { uniformLayout } from '../gpu/uniforms.js';
 import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
 import { grid1d } from './grid.js';
+import { expectFloat32 } from './operands.js';
 
 export const BudgetParams = uniformLayout('BudgetParams', [
   ['L', 'u32'],
@@ -26,6 +27,7 @@ const K = {
  */
 export function budgetLossOp(v: Tensor, cc: Tensor, rest: number, target: number, kind: 'symmetric' | 'asymmetric'): { loss: Tensor; params: Tensor } {
   const op = 'budgetLoss';
+  expectFloat32(op, v, cc);
   if (v.rank !== 1 || cc.rank !== 1 || cc.size !== v.size) throw new ShapeError(op, `soft sizes ${fmtShape(v.shape)} and channel products ${fmtShape(cc.shape)} must both be [L]`);
   if (!(target > 0) || !Number.isFinite(target)) throw new RangeError(`${op}: target must be a positive number, got ${target}`);
   if (!(rest >= 0) || !Number.isFinite(rest)) throw new RangeError(`${op}: rest must be a non-negative number, got ${rest}`);

@@ -18,6 +18,7 @@ import { checkOddSize } from './gaussian_mask.js';
 import { grid1d } from './grid.js';
 import { sum, sumRows } from './reduce.js';
 import { reshape } from './shape.js';
+import { expectFloat32 } from './operands.js';
 
 export const ConvParams = uniformLayout('ConvParams', [
   ['N', 'u32'],
@@ -248,6 +249,7 @@ function fastestChoice(
 }
 
 function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPlan {
+  expectFloat32(op, x, w, typeof opts.softSize === 'number' ? null : opts.softSize);
   if (x.rank !== 4) throw new ShapeError(op, `input must be [N, Cin, H, W], got ${fmtShape(x.shape)}`);
   if (w.rank !== 4 || w.shape[2] !== w.shape[3]) {
     throw new ShapeError(op, `weight must be [Cout, Cin, k, k], got ${fmtShape(w.shape)}`);

@@ -3,6 +3,7 @@
  * binary ops in `binary`, unary ops in the `unary` table.
  */
 import { fmtShape, ShapeError } from '../gpu/errors.js';
+import { expectFloat32 } from './operands.js';
 import { defineKernel } from '../gpu/kernel.js';
 import { uniformLayout } from '../gpu/uniforms.js';
 import { record, setGradHelpers } from '../autograd/tape.js';
@@ -82,10 +83,6 @@ function orderBuffers(k: EwKernel, inputs: Tensor[], out: Tensor): GPUBuffer[] {
   return k.bindings.map((b) => slots.get(b)!);
 }
 
-function checkFloat(op: string, ...ts: Tensor[]): void {
-  for (const t of ts) if (t.dtype !== 'float32') throw new TypeError(`${op}: expected float32, got ${t.dtype} ${fmtShape(t.shape)}`);
-}
-
 // ---- broadcasting ------------------------------------------------------------------------
 
 /** How b broadcasts over a: a viewed as [outer, bn, inner] with b of bn elements. */
@@ -130,7 +127,7 @@ export function broadcastOf(op: string, a: readonly number[], b: readonly number
 type BinaryName = 'add' | 'sub' | 'mul' | 'div';
 
 function binary(name: BinaryName, a: Tensor, b: Tensor): Tensor {
-  checkFloat(name, a, b);
+  expectFloat32(name, a, b);
   if ((name === 'add' || name === 'mul') && b.size > a.size) [a, b] = [b, a];
   const bc = broadcastOf(name, a.shape, b.shape);
   const out = run(K[name], Tensor.empty(a.engine, a.shape), [a, b], bc);
@@ -180,7 +177,7 @@ const unary = {
 export type UnaryName = keyof typeof unary;
 
 function unaryOp(name: UnaryName, x: Tensor): Tensor {
-  checkFloat(name, x);
+  expectFloat32(name, x);
   const rule: UnaryRule = unary[name];
   const y = run(rule.fwd, Tensor.empty(x.engine, x.shape), [x]);
   return record(name, [x], y, [rule.saves === 'input' ? x : y], (g, [s]) => [
@@ -196,7 +193,7 @@ export const log = (x: Tensor): Tensor => unaryOp('log', x);
 
 /** alpha * x + beta. */
 export function scale(x: Tensor, alpha: number, beta = 0): Tensor {
-  checkFloat('scale', x);
+  expectFloat32('scale', x);
   const y = run(K.scale, Tensor.empty(x.engine, x.shape), [x], { alpha, beta });
   return record('scale', [x], y, [], (g) => [scale(g, alpha)]);
 }

@@ -5,6 +5,7 @@ import { uniformLayout } from '../gpu/uniforms.js';
 import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
 import { sum } from './reduce.js';
+import { expectFloat32 } from './operands.js';
 
 export const MaskParams = uniformLayout('MaskParams', [['k', 'u32']] as const);
 
@@ -25,6 +26,7 @@ export function checkOddSize(op: string, name: string, k: number): void {
 export function gaussianMask(v: Tensor, k: number): Tensor {
   const op = 'gaussianMask';
   checkOddSize(op, 'k', k);
+  expectFloat32(op, v);
   if (v.size !== 1) throw new ShapeError(op, `soft size v must have one element, got ${fmtShape(v.shape)}`);
   const out = Tensor.empty(v.engine, [k, k]);
   const groups = Math.ceil((k * k) / WG);

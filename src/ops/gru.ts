@@ -20,6 +20,7 @@ import { grid1d, gridGroups } from './grid.js';
 import { linear, matmul } from './matmul.js';
 import { sumRows } from './reduce.js';
 import { reshape } from './shape.js';
+import { expectFloat32 } from './operands.js';
 
 export const GruParams = uniformLayout('GruParams', [
   ['B', 'u32'],
@@ -64,6 +65,7 @@ export const gruCellParamList = (p: GruCellParams): Tensor[] => [p.wIh, p.wHh, p
 /** h' from the pre-activations gi = x·W_ihᵀ + b_ih, gh = h·W_hhᵀ + b_hh (both [B, 3H]) and h [B, H]. */
 export function gruGates(gi: Tensor, gh: Tensor, h: Tensor): Tensor {
   const op = 'gruGates';
+  expectFloat32(op, gi, gh, h);
   if (h.rank !== 2) throw new ShapeError(op, `hidden state must be [B, H], got ${fmtShape(h.shape)}`);
   const [B, H] = h.shape as [number, number];
   for (const [name, t] of [['gi', gi], ['gh', gh]] as const) {
@@ -102,6 +104,7 @@ export function gruCell(x: Tensor, h: Tensor, p: GruCellParams): Tensor {
  */
 export function gruRecurrence(gi: Tensor, wHh: Tensor, bHh: Tensor, h0: Tensor, reverse = false): Tensor {
   const op = 'gruRecurrence';
+  expectFloat32(op, gi, wHh, bHh, h0);
   if (h0.rank !== 2) throw new ShapeError(op, `initial hidden state must be [B, H], got ${fmtShape(h0.shape)}`);
   const [B, H] = h0.shape as [number, number];
   if (gi.rank !== 3 || gi.shape[1] !== B || gi.shape[2] !== 3 * H || gi.shape[0] === 0) {

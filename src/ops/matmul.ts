@@ -5,6 +5,7 @@ import { uniformLayout } from '../gpu/uniforms.js';
 import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
 import { add } from './elementwise.js';
+import { expectFloat32 } from './operands.js';
 
 export const MatmulParams = uniformLayout('MatmulParams', [
   ['M', 'u32'],
@@ -56,7 +57,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const ta = !!opts.transposeA;
   const tb = !!opts.transposeB;
   const op = 'matmul';
-  if (a.dtype !== 'float32' || b.dtype !== 'float32') throw new TypeError(`${op}: expected float32 tensors`);
+  expectFloat32(op, a, b);
   if (a.rank < 2 || a.rank > 3 || b.rank < 2 || b.rank > 3) {
     throw new ShapeError(op, `expected 2-D or 3-D tensors, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
   }

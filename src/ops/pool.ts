@@ -5,6 +5,7 @@ import { uniformLayout } from '../gpu/uniforms.js';
 import { record } from '../autograd/tape.js';
 import { Tensor } from '../tensor.js';
 import { grid1d } from './grid.js';
+import { expectFloat32 } from './operands.js';
 
 export const PoolParams = uniformLayout('PoolParams', [
   ['planes', 'u32'],
@@ -30,6 +31,7 @@ const K = {
 };
 
 function dims(op: string, x: Tensor, minSide: number) {
+  expectFloat32(op, x);
   if (x.rank !== 4) throw new ShapeError(op, `input must be [N, C, H, W], got ${fmtShape(x.shape)}`);
   const [N, C, H, W] = x.shape as [number, number, number, number];
   if (H < minSide || W < minSide) throw new ShapeError(op, `input ${fmtShape(x.shape)} is smaller than the ${minSide}×${minSide} window`);

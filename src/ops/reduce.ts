@@ -5,6 +5,7 @@ import { uniformLayout } from '../gpu/uniforms.js';
 import { record } from '../autograd/tape.js';
 import { Tensor, sizeOf } from '../tensor.js';
 import { grid1d, gridGroups } from './grid.js';
+import { expectFloat32 } from './operands.js';
 
 export const ReduceParams = uniformLayout('ReduceParams', [
   ['outer', 'u32'],
@@ -55,7 +56,7 @@ function expandMiddle(g: Tensor, v: View3, alpha: number, shape: readonly number
 }
 
 function reduceOp(name: 'sum' | 'mean', x: Tensor, axis: number | undefined, keepDims: boolean): Tensor {
-  if (x.dtype !== 'float32') throw new TypeError(`${name}: expected float32, got ${x.dtype}`);
+  expectFloat32(name, x);
   let v: View3;
   let outShape: number[];
   if (axis === undefined) {

@@ -5,6 +5,7 @@ import { uniformLayout } from '../gpu/uniforms.js';
 import { Tensor } from '../tensor.js';
 import { checkOddSize } from './gaussian_mask.js';
 import { grid1d } from './grid.js';
+import { expectFloat32 } from './operands.js';
 
 export const SizeParams = uniformLayout('SizeParams', [
   ['L', 'u32'],
@@ -21,6 +22,7 @@ const oneHot = defineKernel({ file: 'size_encoding.wgsl', entry: 'size_one_hot',
  */
 export function sizeOneHot(v: Tensor, kMin: number, kMax: number): Tensor {
   const op = 'sizeOneHot';
+  expectFloat32(op, v);
   if (v.rank !== 1) throw new ShapeError(op, `soft sizes must be [L], got ${fmtShape(v.shape)}`);
   checkOddSize(op, 'kMin', kMin);
   checkOddSize(op, 'kMax', kMax);
