@@ -236,9 +236,10 @@ export class Engine {
 
   // ---- buffers ---------------------------------------------------------------------------
 
-  createStorage(bytes: number, label: string): GPUBuffer {
+  /** A pooled buffer (storage by default; an op's constant data may ask for UNIFORM_USAGE); give it back with releaseStorage. */
+  createStorage(bytes: number, label: string, usage: GPUBufferUsageFlags = STORAGE_USAGE): GPUBuffer {
     this.checkAlive();
-    return this.pool.acquire(Math.max(4, bytes), STORAGE_USAGE, label);
+    return this.pool.acquire(Math.max(4, bytes), usage, label);
   }
 
   releaseStorage(buffer: GPUBuffer): void {

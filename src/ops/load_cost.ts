@@ -44,7 +44,7 @@ export class LoadCost {
     if (values.length !== 4 * STORAGE_ELEMENTS) throw new RangeError(`LoadCost: expected ${4 * STORAGE_ELEMENTS} values, got ${values.length}`);
     this.src = Tensor.from(engine, values, [values.length]);
     const uboBytes = LOAD_SOURCE_ELEMENTS.uniform4 * 16;
-    this.ubo = engine.device.createBuffer({ size: uboBytes, usage: UNIFORM_USAGE, label: 'load_cost ubo' });
+    this.ubo = engine.createStorage(uboBytes, 'load_cost ubo', UNIFORM_USAGE);
     engine.write(this.ubo, values.subarray(0, uboBytes / 4));
   }
 
@@ -60,6 +60,6 @@ export class LoadCost {
   dispose(): void {
     this.engine.flush();
     this.src.dispose();
-    this.ubo.destroy();
+    this.engine.releaseStorage(this.ubo);
   }
 }
