@@ -54,6 +54,22 @@ describe('autograd tape', () => {
     x.dispose();
   });
 
+  it('a loss whose records are gone is refused, not silently back-propagated into nothing', async () => {
+    const p = parameter(engine, [1, 2, 3], [3]);
+    const gone = /backward: the records behind this loss are gone — an earlier backward\(\) used them, or the outermost tidy scope/;
+    engine.tidy(() => {
+      const loss = sum(mul(p, p));
+      backward(loss);
+      expect(() => backward(loss)).toThrow(gone); // a second backward: PyTorch refuses it too
+    });
+    expect(Array.from(await p.grad!.toFloat32())).toEqual([2, 4, 6]); // the first one's gradient, once
+    // a loss kept past the scope that recorded it
+    const kept = engine.tidy(() => sum(mul(p, p)));
+    expect(() => backward(kept)).toThrow(gone);
+    kept.dispose();
+    expect(() => noGrad(((() => 1) as unknown) as Engine, 1 as unknown as () => number)).toThrow(/noGrad\(engine, fn\): fn must be a function/);
+  });
+
   it('a disposed tensor cannot be used', () => {
     const t = Tensor.from(engine, [1], [1]);
     t.dispose();

@@ -72,6 +72,7 @@ export function isGradEnabled(engine: Engine): boolean {
 
 /** Runs fn without recording (inference, optimizer updates, gradient arithmetic). */
 export function noGrad<T>(engine: Engine, fn: () => T): T {
+  if (typeof fn !== 'function') throw new TypeError('noGrad(engine, fn): fn must be a function (the engine comes first)');
   const tape = tapeOf(engine);
   tape.noGradDepth++;
   try {
@@ -112,6 +113,10 @@ export function backward(loss: Tensor): void {
   const engine = loss.engine;
   const tape = tapeOf(engine);
   const nodes = tape.nodes;
+  // a loss made by an op whose record is gone would otherwise back-propagate nothing, silently
+  if (loss.hasNode && !nodes.some((n) => n.output === loss)) {
+    throw new Error('backward: the records behind this loss are gone — an earlier backward() used them, or the outermost tidy scope they were made in has ended; compute the loss again');
+  }
   tape.nodes = [];
   const grads = new Map<number, Tensor>();
   const leaves = new Map<number, Tensor>();
