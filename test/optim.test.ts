@@ -126,5 +126,8 @@ describe('optimizers vs float64 reference', () => {
     expect(() => new Adam([p], { beta1: 1 })).toThrow(/betas/);
     expect(() => new Adam([p], { tensorsPerDispatch: 2 as 1 })).toThrow(/tensorsPerDispatch must be 1 or 4/);
     expect(() => new Adam([Tensor.from(engine, [1], [1])])).toThrow(/requiresGrad/);
+    expect(() => new Adam([p], { weightDecay: -1 })).toThrow(/Adam: weightDecay must be ≥ 0, got -1/);
+    expect(() => new Adam([p], { eps: -1e-8 })).toThrow(/Adam: eps must be ≥ 0/);
+    expect(() => new SGD([p, p], { lr: 0.1 })).toThrow(/optimizer: parameter 1 \[2\] is listed twice/);
   });
 });

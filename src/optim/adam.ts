@@ -59,6 +59,8 @@ export class Adam extends Optimizer {
     const o = this.options;
     if (!(o.lr > 0)) throw new RangeError(`Adam: lr must be > 0, got ${o.lr}`);
     if (!(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1)) throw new RangeError('Adam: betas must be in [0, 1)');
+    if (!(o.eps >= 0)) throw new RangeError(`Adam: eps must be ≥ 0, got ${o.eps}`);
+    if (!(o.weightDecay >= 0)) throw new RangeError(`Adam: weightDecay must be ≥ 0, got ${o.weightDecay}`);
     if (o.tensorsPerDispatch !== 1 && o.tensorsPerDispatch !== 4) throw new RangeError(`Adam: tensorsPerDispatch must be 1 or 4, got ${o.tensorsPerDispatch}`);
   }
 

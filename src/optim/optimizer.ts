@@ -7,8 +7,12 @@ export abstract class Optimizer {
   protected readonly state = new Map<number, Tensor[]>();
 
   constructor(readonly params: readonly Tensor[]) {
-    for (const p of params) {
+    const seen = new Set<number>();
+    for (const [i, p] of params.entries()) {
       if (!p.requiresGrad) throw new Error(`optimizer: parameter ${fmtShape(p.shape)} does not have requiresGrad`);
+      // listed twice, it would be updated twice per step
+      if (seen.has(p.id)) throw new Error(`optimizer: parameter ${i} ${fmtShape(p.shape)} is listed twice`);
+      seen.add(p.id);
     }
   }
 
