@@ -115,6 +115,12 @@ describe('effconv CLI', () => {
     expect(kernels.err).not.toMatch(/^timing/m);
     expect(existsSync(noRun)).toBe(false);
     expect((await effconv('search', '--spec', join(tmpdir(), 'no-such-spec.json'), '--out', noRun)).err).toContain(`effconv: --spec ${join(tmpdir(), 'no-such-spec.json')}: no such file`);
+    expect((await effconv('search', '--train-limit', '0', '--out', noRun)).err).toMatch(/--train-limit must be a positive integer, got "0"/);
+    // too few images for a batch: found when the data is prepared, before the run folder is made
+    const few = await effconv('search', '--dataset', 'mnist-json', '--train-limit', '100', '--validation', '0.5', '--batch', '64', '--out', noRun);
+    expect(few.code).toBe(1);
+    expect(few.err).toContain('effconv: batch size 64 exceeds the 50 training images left after the training limit and the validation split');
+    expect(existsSync(noRun)).toBe(false);
     // an option a command does not take is an error, not ignored
     expect((await effconv('search', '--sizes', '3,3,3,3,3,3', '--out', noRun)).err).toMatch(/effconv search does not take --sizes \(see effconv --help\)/);
     expect((await effconv('train', '--sizes', '3,3,3,3,3,3', '--budget', '5000', '--search-epochs', '2', '--out', noRun)).err).toMatch(/effconv train does not take --budget, --search-epochs/);

@@ -6,7 +6,7 @@ import { datasetInfo } from '../data/datasets.js';
 import { resolveBudget } from '../effconv/budget.js';
 import { FinalTraining } from '../effconv/final_training.js';
 import { readSafetensors, restoreInto } from '../effconv/checkpoint.js';
-import { prepareData, runEffConv, type RunConfig, type RunResults } from '../effconv/run.js';
+import { prepareData, runEffConv, type Prepared, type RunConfig, type RunResults } from '../effconv/run.js';
 import { RunFolder } from '../effconv/run_folder.js';
 import { parameterCount, resolveSpec } from '../effconv/spec.js';
 import { checkTuningFile, useConvTuningFile } from '../effconv/conv_tuning_file.js';
@@ -20,10 +20,10 @@ function defaultOut(cfg: RunConfig, kind: string): string {
   return `runs/${stamp}-${kind}-${cfg.backbone.name}`;
 }
 
-/** The run folder of a new run: never one that holds a run already (its results and checkpoints would be overwritten). */
-function newRunFolder(dir: string, resumable: boolean): RunFolder {
+/** Checks that a new run may use `dir`: never a folder that holds a run already (its results and checkpoints would be overwritten). */
+function checkNewRunFolder(dir: string, resumable: boolean): string {
   if (existsSync(join(dir, 'config.json'))) throw new UsageError(`--out ${dir} already holds a run (its config.json); give another --out${resumable ? `, or continue that run with --resume ${dir}` : ''}`);
-  return new RunFolder(dir);
+  return dir;
 }
 
 /** What a run folder's config.json holds. */
@@ -82,6 +82,7 @@ export async function searchCommand(v: Values, defaults: Partial<RunConfig> = {}
   let folder: RunFolder;
   let dataDir: string | undefined;
   let variant: ConvVariantName;
+  let data: Prepared;
   if (typeof v.resume === 'string') {
     if (!existsSync(join(v.resume, 'config.json'))) throw new UsageError(`--resume ${v.resume}: no config.json there (not a run folder)`);
     folder = new RunFolder(v.resume);
@@ -89,16 +90,18 @@ export async function searchCommand(v: Values, defaults: Partial<RunConfig> = {}
     cfg = saved.config;
     dataDir = saved.dataDir;
     variant = runKernels(v, saved.convKernels);
+    data = prepareData(cfg, loadData(cfg, dataDir));
     log(`resuming ${v.resume}`);
   } else {
     cfg = runConfig(v, defaults);
     dataDir = typeof v.data === 'string' ? v.data : undefined;
     variant = runKernels(v);
     resolveBudget(cfg.backbone, cfg, cfg.budget); // an infeasible budget fails before anything is loaded
-    folder = newRunFolder(typeof v.out === 'string' ? v.out : defaultOut(cfg, kind), true);
+    const out = checkNewRunFolder(typeof v.out === 'string' ? v.out : defaultOut(cfg, kind), true);
+    data = prepareData(cfg, loadData(cfg, dataDir)); // a missing or corrupt dataset, or too few images for a batch, fails before the run folder
+    folder = new RunFolder(out);
     folder.writeJson('config.json', { config: cfg, dataDir, convKernels: variant, command: process.argv.slice(2).join(' ') });
   }
-  const data = loadData(cfg, dataDir);
   const { engine, stop } = await runEngine(v, folder, variant);
   log(`effconv ${kind}: ${cfg.backbone.name} on ${cfg.dataset}, adapter ${engine.adapterInfo.description || engine.adapterInfo.device}; run folder ${folder.dir}`);
   const results = await runEffConv(engine, cfg, data, folder, { resume: typeof v.resume === 'string', log });
@@ -119,9 +122,10 @@ export async function trainCommand(v: Values): Promise<void> {
   const parameters = parameterCount(cfg.backbone, sizes);
   cfg.budget = parameters; // baselines are matched to the given network
   const variant = runKernels(v);
-  const folder = newRunFolder(typeof v.out === 'string' ? v.out : defaultOut(cfg, 'train'), false);
+  const out = checkNewRunFolder(typeof v.out === 'string' ? v.out : defaultOut(cfg, 'train'), false);
+  const data = prepareData(cfg, loadData(cfg, typeof v.data === 'string' ? v.data : undefined)); // before the run folder
+  const folder = new RunFolder(out);
   folder.writeJson('config.json', { config: cfg, sizes, dataDir: v.data, convKernels: variant, command: process.argv.slice(2).join(' ') });
-  const data = loadData(cfg, typeof v.data === 'string' ? v.data : undefined);
   const { engine, stop } = await runEngine(v, folder, variant);
   // A run with the search already "done" at the given sizes: stage 2 and baselines only.
   const results: RunResults = { models: [] };

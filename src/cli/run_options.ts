@@ -182,8 +182,9 @@ export function runConfig(v: Values, defaults: Partial<RunConfig> = {}, usesData
     seed: num(v, 'seed', 0, nonNegInt, 'an integer ≥ 0'),
     logEvery,
     checkpointEvery,
-    trainLimit: num(v, 'train-limit', defaults.trainLimit ?? 0, nonNegInt, 'an integer ≥ 0'),
-    testLimit: num(v, 'test-limit', defaults.testLimit ?? 0, nonNegInt, 'an integer ≥ 0'),
+    // 0 (the default) means all; given, a limit is a positive count
+    trainLimit: num(v, 'train-limit', defaults.trainLimit ?? 0, posInt, 'a positive integer'),
+    testLimit: num(v, 'test-limit', defaults.testLimit ?? 0, posInt, 'a positive integer'),
     validation: num(v, 'validation', 0, (n) => n >= 0 && n < 1, 'a fraction in [0, 1)'),
     baselines: baselines as ('3x3' | 'kmax')[],
     augment: info.colour,

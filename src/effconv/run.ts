@@ -72,7 +72,8 @@ export interface RunResults {
   models: ModelResult[];
 }
 
-interface Prepared {
+/** A run's data as prepareData leaves it: the training images, the normalised evaluation set. */
+export interface Prepared {
   train: ImageSet;
   evalImages: Float32Array;
   evalLabels: Int32Array;
@@ -90,6 +91,11 @@ export function prepareData(cfg: RunConfig, data: { train: ImageSet; test: Image
     evalSet = split.validation;
     evalName = 'validation';
   }
+  // before any run folder or step: a batch larger than the images left would fail at the first one
+  if (train.count < cfg.batch) {
+    const left = cfg.trainLimit > 0 || cfg.validation > 0 ? ' left after the training limit and the validation split' : '';
+    throw new RangeError(`batch size ${cfg.batch} exceeds the ${train.count} training images${left}`);
+  }
   const [C, H, W] = cfg.backbone.input;
   if (train.shape[0] !== C || train.shape[1] !== H || train.shape[2] !== W) {
     throw new Error(`dataset images are ${train.shape.join('×')} but backbone ${cfg.backbone.name} expects ${cfg.backbone.input.join('×')}`);
@@ -103,14 +109,15 @@ const stepsFor = (epochs: number, perEpoch: number) => Math.max(1, Math.round(ep
 export async function runEffConv(
   engine: Engine,
   cfg: RunConfig,
-  data: { train: ImageSet; test: ImageSet },
+  data: { train: ImageSet; test: ImageSet } | Prepared,
   folder: RunFolder,
   opts: { resume: boolean; log: (s: string) => void },
 ): Promise<RunResults> {
   const log = opts.log;
   const range = { kMin: cfg.kMin, kMax: cfg.kMax };
   const target = resolveBudget(cfg.backbone, range, cfg.budget);
-  const prep = prepareData(cfg, data);
+  // raw data is prepared here; a caller that checked it before making the run folder passes it prepared
+  const prep = 'evalImages' in data ? data : prepareData(cfg, data);
   const results: RunResults = opts.resume && folder.exists('results.json') ? folder.readJson<RunResults>('results.json') : { models: [] };
   const batchesFor = (seedOffset: number) =>
     new Batches(prep.train, { batch: cfg.batch, seed: cfg.seed + seedOffset, norm: prep.norm, cropPadding: cfg.augment ? 4 : 0, flip: cfg.augment });
