@@ -9,7 +9,7 @@ export { Engine, type EngineOptions, type MemoryInfo } from './gpu/engine.js';
 export { acquireDevice, describeAdapter, NoAdapterError, type AdapterDescription } from './gpu/device.js';
 export { ShapeError, GpuValidationError } from './gpu/errors.js';
 export { ShaderCompileError, allKernels, defineKernel, type KernelDef } from './gpu/kernel.js';
-export { browserShaderSource, type ShaderSource } from './gpu/shader-source.js';
+export { browserShaderSource, shaderFolderUrl, type ShaderSource } from './gpu/shader-source.js';
 export { Tensor, sizeOf, type DType } from './tensor.js';
 export { backward, noGrad, isGradEnabled } from './autograd/tape.js';
 export * from './ops/elementwise.js';

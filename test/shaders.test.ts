@@ -1,10 +1,12 @@
 /** Every entry point compiles, and every uniform layout declared in TS matches its WGSL struct. */
 import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { allKernels, type Engine } from '../src/index.js';
+import { add, allKernels, browserShaderSource, Engine, shaderFolderUrl, Tensor } from '../src/index.js';
 import { testEngine } from './helpers/engine.js';
 
 let engine: Engine;
+const ROOT = new URL('..', import.meta.url);
 beforeAll(async () => {
   engine = await testEngine();
 });
@@ -25,6 +27,40 @@ function wgslStruct(file: string, struct: string): [string, string][] {
 }
 
 describe('shaders', () => {
+  it("a browser's default finds shaders/ from the module's URL, in the source tree and in the built package", () => {
+    const shaders = new URL('shaders/', ROOT).href;
+    expect(shaderFolderUrl(new URL('src/gpu/shader-source.ts', ROOT).href).href).toBe(shaders);
+    expect(shaderFolderUrl(new URL('dist/src/gpu/shader-source.js', ROOT).href).href).toBe(shaders);
+    expect(shaderFolderUrl('https://cdn.example/npm/effconv@0.1.0/dist/src/gpu/shader-source.js').href).toBe('https://cdn.example/npm/effconv@0.1.0/shaders/');
+  });
+
+  it('an engine built on browserShaderSource (fetching each file) loads every shader and runs', async () => {
+    // a fetch that serves file: URLs, as a browser serves the package's folder over HTTP
+    const fetched: string[] = [];
+    const saved = globalThis.fetch;
+    globalThis.fetch = (async (url: URL | string) => {
+      const u = new URL(String(url));
+      fetched.push(u.pathname);
+      try {
+        return new Response(readFileSync(fileURLToPath(u), 'utf8'));
+      } catch {
+        return new Response('', { status: 404 });
+      }
+    }) as typeof fetch;
+    try {
+      const base = shaderFolderUrl(pathToFileURL(fileURLToPath(new URL('dist/src/gpu/shader-source.js', ROOT))).href);
+      const own = await Engine.create({ shaderSource: browserShaderSource(base) });
+      const sum = await add(Tensor.from(own, [1, 2], [2]), Tensor.from(own, [3, 4], [2])).toFloat32();
+      expect(Array.from(sum)).toEqual([4, 6]);
+      expect(fetched.length).toBe(new Set(allKernels().map((k) => k.file)).size);
+      own.destroy();
+      // a folder without the files: the error names the file and the HTTP status
+      await expect(Engine.create({ shaderSource: browserShaderSource(new URL('nowhere/', ROOT)) })).rejects.toThrow(/could not fetch shader \w+\.wgsl: HTTP 404/);
+    } finally {
+      globalThis.fetch = saved;
+    }
+  });
+
   it('registers kernels from every shader file', () => {
     const files = new Set(allKernels().map((k) => k.file));
     for (const f of readdirSync(new URL('../shaders/', import.meta.url))) expect(files).toContain(f);

@@ -10,7 +10,18 @@ const SHADER_FILE = /^[a-z0-9_]+\.wgsl$/;
 
 export function defaultShaderSource(): ShaderSource {
   const isNode = typeof process !== 'undefined' && !!process.versions?.node;
-  return isNode ? nodeShaderSource() : browserShaderSource(new URL('../../shaders/', import.meta.url));
+  return isNode ? nodeShaderSource() : browserShaderSource(shaderFolderUrl(import.meta.url));
+}
+
+/**
+ * The package's shaders/ folder from the URL of this module: two levels up from src/gpu/ in the
+ * source tree, three from dist/src/gpu/ in the built package (what a browser loads from
+ * node_modules). A bundler that moves the module elsewhere needs Engine.create({ shaderSource:
+ * browserShaderSource(where it serves shaders/) }).
+ */
+export function shaderFolderUrl(moduleUrl: string): URL {
+  const built = /\/dist\/src\/gpu\/[^/]+$/.test(new URL(moduleUrl).pathname);
+  return new URL(built ? '../../../shaders/' : '../../shaders/', moduleUrl);
 }
 
 /** Browser: fetch `<base>/<file>`; serve the package's shaders/ folder at `base`. */
