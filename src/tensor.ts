@@ -45,6 +45,11 @@ export class Tensor {
   static empty(engine: Engine, shape: readonly number[], dtype: DType = 'float32', label = 'tensor'): Tensor {
     checkShape(shape);
     const bytes = sizeOf(shape) * 4;
+    // larger, no kernel could bind it: Dawn would report it only at the next readback
+    if (bytes > engine.maxTensorBytes) {
+      const mib = (b: number) => `${(b / 2 ** 20).toFixed(b < 2 ** 20 ? 2 : 0)} MiB`;
+      throw new ShapeError('tensor', `${fmtShape(shape)} needs ${mib(bytes)}, more than the ${mib(engine.maxTensorBytes)} this device binds as one buffer (maxStorageBufferBindingSize): use a smaller batch`);
+    }
     return new Tensor(engine, [...shape], dtype, new Storage(engine.createStorage(bytes, label), bytes), true);
   }
 

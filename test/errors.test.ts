@@ -32,6 +32,9 @@ describe('bad input', () => {
     expect(() => Tensor.from(engine, [1], [-1])).toThrow(/invalid shape \[-1\]/);
     const t = Tensor.from(engine, [1, 2], [2]);
     expect(() => t.write([1, 2, 3])).toThrow(/write: data has 3 values, tensor \[2\] holds 2/);
+    // one float past what a kernel can bind: refused when made, not at the next readback
+    const floats = engine.limits.maxStorageBufferBindingSize / 4 + 1;
+    expect(() => Tensor.empty(engine, [floats])).toThrow(/tensor: \[\d+\] needs \d+ MiB, more than the \d+ MiB this device binds as one buffer \(maxStorageBufferBindingSize\): use a smaller batch/);
   });
 
   it('binary ops: shapes that do not broadcast', () => {

@@ -165,6 +165,13 @@ export class Engine {
     return this.device.limits;
   }
 
+  /** The largest buffer a kernel can bind (maxStorageBufferBindingSize), read once: every tensor is checked against it. */
+  get maxTensorBytes(): number {
+    this.maxBindingBytes ??= this.device.limits.maxStorageBufferBindingSize;
+    return this.maxBindingBytes;
+  }
+  private maxBindingBytes: number | undefined;
+
   pipeline(def: KernelDef, constants: Readonly<Record<string, number>> = {}): GPUComputePipeline {
     return this.keyedPipeline(def, constants).pipeline;
   }
