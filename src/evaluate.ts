@@ -25,6 +25,11 @@ export async function accuracy(
   say?: (line: string) => void,
 ): Promise<number> {
   const per = sampleShape.reduce((a, b) => a * b, 1);
+  if (data.count === 0) throw new RangeError('accuracy: no samples to evaluate');
+  if (data.images.length !== data.count * per || data.labels.length !== data.count) {
+    throw new RangeError(`accuracy: ${data.count} samples of [${sampleShape.join(', ')}] need ${data.count * per} image values and ${data.count} labels, got ${data.images.length} and ${data.labels.length}`);
+  }
+  if (!(Number.isInteger(batch) && batch > 0)) throw new RangeError(`accuracy: batch must be a positive integer, got ${batch}`);
   let correct = 0;
   for (let from = 0; from < data.count; from += batch) {
     const n = Math.min(batch, data.count - from);
@@ -36,6 +41,9 @@ export async function accuracy(
     logits.dispose();
     // conv2d's variant 'fastest': the batches after the first run the kernels timed fastest
     await tuneConvsTimed(engine, say);
+    // a diverged model's NaN logits would all "pick" class 0 and read as chance accuracy
+    const bad = v.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) throw new RangeError(`accuracy: the model's logits for sample ${from + Math.floor(bad / classes)} are not finite (${v[bad]}): its weights have diverged`);
     for (let r = 0; r < n; r++) {
       let best = 0;
       for (let k = 1; k < classes; k++) if (v[r * classes + k]! > v[r * classes + best]!) best = k;

@@ -1,7 +1,7 @@
 /** Bad input gets a clear error naming the op and the shapes; nothing is silently wrong. */
 import { readFile } from 'node:fs/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { acquireDevice, add, batchNorm2d, batchNormState, conv2d, Engine, gaussianMask, globalAvgPool, matmul, maxPool2x2, mul, NoAdapterError, ShaderCompileError, ShapeError, sizeOneHot, sum, Tensor } from '../src/index.js';
+import { accuracy, acquireDevice, add, batchNorm2d, batchNormState, conv2d, Engine, gaussianMask, globalAvgPool, matmul, maxPool2x2, mul, NoAdapterError, ShaderCompileError, ShapeError, sizeOneHot, sum, Tensor } from '../src/index.js';
 import { testEngine } from './helpers/engine.js';
 
 let engine: Engine;
@@ -73,6 +73,17 @@ describe('bad input', () => {
     expect(() => engine.tidy(() => add(x, Tensor.from(other, new Float32Array(32), [1, 2, 4, 4])))).toThrow(/a tensor of another engine/);
     await engine.sync(); // nothing invalid reached the device
     other.destroy();
+  });
+
+  it('accuracy: no samples, mismatched lengths and non-finite logits are errors, not a number', async () => {
+    const data = (count: number, values = count * 4) => ({ images: new Float32Array(values), labels: new Int32Array(count), count });
+    const logits = (x: Tensor) => mul(Tensor.from(engine, new Float32Array(x.shape[0]! * 3).fill(1), [x.shape[0]!, 3]), Tensor.from(engine, [1], [1]));
+    await expect(accuracy(engine, logits, data(0), [4])).rejects.toThrow(/accuracy: no samples to evaluate/);
+    await expect(accuracy(engine, logits, data(5, 19), [4])).rejects.toThrow(/accuracy: 5 samples of \[4\] need 20 image values and 5 labels, got 19 and 5/);
+    await expect(accuracy(engine, logits, data(5), [4], 0)).rejects.toThrow(/accuracy: batch must be a positive integer/);
+    expect(await accuracy(engine, logits, data(5), [4], 2)).toBe(1); // all logits equal: class 0, every label 0
+    const diverged = (x: Tensor) => mul(logits(x), Tensor.from(engine, [NaN], [1]));
+    await expect(accuracy(engine, diverged, data(5), [4], 2)).rejects.toThrow(/accuracy: the model's logits for sample 0 are not finite \(NaN\): its weights have diverged/);
   });
 
   it('no adapter: the error says how to install one', async () => {
