@@ -70,6 +70,33 @@ describe('autograd tape', () => {
     expect(() => noGrad(((() => 1) as unknown) as Engine, 1 as unknown as () => number)).toThrow(/noGrad\(engine, fn\): fn must be a function/);
   });
 
+  it('a scope that throws frees its tensors and its records; an async fn is refused', async () => {
+    const p = parameter(engine, [1, 2], [2]);
+    await engine.sync();
+    const before = engine.memory().liveTensors;
+    for (let i = 0; i < 3; i++) {
+      expect(() =>
+        engine.tidy(() => {
+          sum(add(mul(p, p), p));
+          throw new Error('boom');
+        }),
+      ).toThrow('boom');
+    }
+    expect(engine.memory().liveTensors).toBe(before); // 3 failed steps left nothing behind
+    // the next step runs as usual (no stale records from the failed ones)
+    engine.tidy(() => backward(sum(mul(p, p))));
+    expect(Array.from(await p.grad!.toFloat32())).toEqual([2, 4]);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    const later = () => engine.tidy((async () => add(p, p)) as unknown as () => Tensor);
+    expect(later).toThrow(/engine\.tidy\(fn\): fn returned a Promise — a scope cannot span an await/);
+    await new Promise((r) => setTimeout(r, 20));
+    process.off('unhandledRejection', onUnhandled);
+    expect(unhandled).toEqual([]);
+    expect(engine.memory().liveTensors).toBe(before + 1); // p's gradient
+  });
+
   it('a disposed tensor cannot be used', () => {
     const t = Tensor.from(engine, [1], [1]);
     t.dispose();

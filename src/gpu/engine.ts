@@ -460,6 +460,8 @@ export class Engine {
   /**
    * Runs fn; every tensor created inside and not returned (nor kept) is disposed at the end.
    * The outermost scope also ends the step: it drops any unused autograd records and submits.
+   * A scope that throws disposes its tensors too (and rethrows); fn must not be async — a
+   * scope cannot span an await, so a returned Promise is an error.
    */
   tidy<T>(fn: () => T): T {
     const scope = new Set<Disposable>();
@@ -467,11 +469,25 @@ export class Engine {
     let result: T;
     try {
       result = fn();
-    } finally {
+    } catch (e) {
       this.scopes.pop();
+      this.endScope(scope, new Set()); // a failed step would otherwise keep its tensors for good
+      throw e;
+    }
+    this.scopes.pop();
+    if (result instanceof Promise) {
+      result.catch(() => {}); // what it does after this scope fails for the reason given here
+      this.endScope(scope, new Set());
+      throw new TypeError('engine.tidy(fn): fn returned a Promise — a scope cannot span an await; encode the work inside tidy() and await readbacks outside it');
     }
     const keep = new Set<Disposable>();
     collectDisposables(result, keep);
+    this.endScope(scope, keep);
+    return result;
+  }
+
+  /** Disposes a closed scope's tensors but those in `keep` (handed to the parent scope); ends the step at the outermost scope. */
+  private endScope(scope: Set<Disposable>, keep: Set<Disposable>): void {
     const parent = this.scopes[this.scopes.length - 1];
     for (const t of scope) {
       if (keep.has(t)) parent?.add(t);
@@ -479,7 +495,6 @@ export class Engine {
     }
     for (const hook of this.scopeHooks) hook(this.scopes.length);
     if (this.scopes.length === 0) this.flush();
-    return result;
   }
 
   /** Registers a tensor with the innermost scope (called by Tensor). */
