@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { add, allKernels, browserShaderSource, Engine, shaderFolderUrl, Tensor } from '../src/index.js';
+import { pacingUsers } from '../src/gpu/dawn_polling.js';
 import { testEngine } from './helpers/engine.js';
 
 let engine: Engine;
@@ -55,7 +56,9 @@ describe('shaders', () => {
       expect(fetched.length).toBe(new Set(allKernels().map((k) => k.file)).size);
       own.destroy();
       // a folder without the files: the error names the file and the HTTP status
-      await expect(Engine.create({ shaderSource: browserShaderSource(new URL('nowhere/', ROOT)) })).rejects.toThrow(/could not fetch shader \w+\.wgsl: HTTP 404/);
+      const pacing = pacingUsers();
+      await expect(Engine.create({ shaderSource: browserShaderSource(new URL('nowhere/', ROOT)), pacePolling: true })).rejects.toThrow(/could not fetch shader \w+\.wgsl: HTTP 404/);
+      expect(pacingUsers()).toBe(pacing); // the failed engine gave its paced polling (and device) back
     } finally {
       globalThis.fetch = saved;
     }

@@ -113,7 +113,12 @@ export class Engine {
     engine.convVariant = convVariant;
     engine.convTuningReps = reps;
     if (usesDawnNode() && (options.pacePolling ?? adapterInfo.isCpu)) engine.releasePacing = pacePolling();
-    await engine.loadShaders();
+    try {
+      await engine.loadShaders();
+    } catch (e) {
+      engine.destroy(); // a shader that cannot be read or compiled: give back the device and the paced polling
+      throw e;
+    }
     return engine;
   }
 
