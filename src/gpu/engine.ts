@@ -68,6 +68,8 @@ export class Engine {
   private readonly scopes: Set<Disposable>[] = [];
   private readonly scopeHooks: ((depth: number) => void)[] = [];
   private lostMessage: string | null = null;
+  /** The largest buffer a kernel can bind (maxStorageBufferBindingSize), read once: every tensor is checked against it. */
+  readonly maxTensorBytes: number;
   /** Set by destroy(): any later use throws instead of reaching a destroyed device (whose errors are empty DOMExceptions). */
   private destroyed = false;
   /** Ends this engine's share of paced polling (EngineOptions.pacePolling); null when not paced. */
@@ -99,6 +101,7 @@ export class Engine {
     private readonly shaderSource: ShaderSource,
   ) {
     this.pool = new BufferPool(device);
+    this.maxTensorBytes = device.limits.maxStorageBufferBindingSize;
     void device.lost.then((info) => {
       if (info.reason !== 'destroyed') this.lostMessage = `WebGPU device lost (${info.reason}): ${info.message}`;
     });
@@ -169,13 +172,6 @@ export class Engine {
   get limits(): GPUSupportedLimits {
     return this.device.limits;
   }
-
-  /** The largest buffer a kernel can bind (maxStorageBufferBindingSize), read once: every tensor is checked against it. */
-  get maxTensorBytes(): number {
-    this.maxBindingBytes ??= this.device.limits.maxStorageBufferBindingSize;
-    return this.maxBindingBytes;
-  }
-  private maxBindingBytes: number | undefined;
 
   pipeline(def: KernelDef, constants: Readonly<Record<string, number>> = {}): GPUComputePipeline {
     return this.keyedPipeline(def, constants).pipeline;
