@@ -60,6 +60,9 @@ export const COMMAND_OPTIONS: Record<string, readonly string[]> = {
   info: [],
 };
 
+/** Option names as flags: "--a, --b". */
+const flags = (names: readonly string[]) => names.map((o) => `--${o}`).join(', ');
+
 /**
  * Rejects an option `command` does not take (e.g. --sizes with search), and under --resume any
  * option but the kernel choice: the run continues as its config.json says.
@@ -69,11 +72,11 @@ export function checkCommandOptions(command: string, v: Values): void {
   if (!allowed) return; // an unknown command is reported as such
   const given = Object.keys(v).filter((name) => name !== 'help' && v[name] !== undefined);
   const foreign = given.filter((name) => !allowed.includes(name));
-  if (foreign.length > 0) throw new UsageError(`effconv ${command} does not take ${foreign.map((o) => `--${o}`).join(', ')} (see effconv --help)`);
+  if (foreign.length > 0) throw new UsageError(`effconv ${command} does not take ${flags(foreign)} (see effconv --help)`);
   if (typeof v.resume === 'string') {
     const fixed = given.filter((name) => name !== 'resume' && !(KERNEL_CHOICE as readonly string[]).includes(name));
     if (fixed.length > 0) {
-      throw new UsageError(`--resume continues ${v.resume} as its config.json sets it up; ${fixed.map((o) => `--${o}`).join(', ')} cannot change that (only ${KERNEL_CHOICE.map((o) => `--${o}`).join(', ')} can; start a new run with --out instead)`);
+      throw new UsageError(`--resume continues ${v.resume} as its config.json sets it up; ${flags(fixed)} cannot change that (only ${flags(KERNEL_CHOICE)} can; start a new run with --out instead)`);
     }
   }
 }
@@ -117,10 +120,10 @@ export const RUN_HELP = `Run options (search, train, demo):
   --reps N               (kernels) timed steps per kernel family (default 3)
   --families LIST        (kernels) comma list of the families to time (default auto,plain,tiled,fastest)
 
-train takes no search options (--budget, --lambda, --asymmetric, --search-epochs, --search-lr);
-eval takes --run and the kernel options (--conv-kernels, --tuning-file, --tuning-reps), and so does
---resume, which continues a run as its config.json sets it up; kernels takes the backbone, its
-budget and --batch, --lr, --search-lr, --seed, --reps, --families, --tuning-file, --tuning-reps.
+train takes no search options (${flags([...SEARCH_ONLY])});
+eval takes --run and the kernel options (${flags(KERNEL_CHOICE)}), and so does
+--resume, which continues a run as its config.json sets it up;
+kernels takes ${flags(COMMAND_OPTIONS.kernels!)}.
 An option a command does not take is an error, not ignored; --out never reuses a run's folder.`;
 
 /** Option `name` as a number (`fallback` when absent); a UsageError "--name must be <what>, got …" unless check holds. */
