@@ -31,7 +31,10 @@ export function bucketSize(bytes: number): number {
 }
 
 export class BufferPool {
-  private readonly free = new Map<string, GPUBuffer[]>();
+  /** Free lists by listKey(usage, bucket size). */
+  private readonly free = new Map<number, GPUBuffer[]>();
+  /** Each buffer's free list, found once at creation (reading `usage` and `size` back crosses into Dawn). */
+  private readonly freeLists = new WeakMap<GPUBuffer, GPUBuffer[]>();
   private pending: GPUBuffer[] = [];
   private readonly live = new Set<GPUBuffer>();
   private created = 0;
@@ -45,8 +48,10 @@ export class BufferPool {
 
   acquire(bytes: number, usage: GPUBufferUsageFlags, label: string): GPUBuffer {
     const size = bucketSize(bytes);
-    const list = this.free.get(key(usage, size));
-    let buffer = list?.pop();
+    const k = listKey(usage, size);
+    let list = this.free.get(k);
+    if (!list) this.free.set(k, (list = []));
+    let buffer = list.pop();
     if (buffer) {
       this.pooledBytes -= size;
       this.pooledCount--;
@@ -58,6 +63,7 @@ export class BufferPool {
       }
       buffer = this.device.createBuffer({ size, usage, label });
       this.ids.set(buffer, ++this.lastId);
+      this.freeLists.set(buffer, list);
       this.created++;
     }
     this.live.add(buffer);
@@ -80,9 +86,7 @@ export class BufferPool {
   recycle(): void {
     const touched = new Set<GPUBuffer[]>();
     for (const buffer of this.pending) {
-      const k = key(buffer.usage, buffer.size);
-      let list = this.free.get(k);
-      if (!list) this.free.set(k, (list = []));
+      const list = this.freeLists.get(buffer)!;
       list.push(buffer);
       touched.add(list);
     }
@@ -121,6 +125,7 @@ export class BufferPool {
   }
 }
 
-function key(usage: number, size: number): string {
-  return `${usage}:${size}`;
+/** A number per (usage, size): usage flags fit in 10 bits (WebGPU's largest is 0x200), so no string is built per acquire. */
+function listKey(usage: number, size: number): number {
+  return size * 1024 + usage;
 }

@@ -12,7 +12,7 @@ import { GpuValidationError } from './errors.js';
 import { allKernels, pipelineKey, ShaderCompileError, type KernelDef } from './kernel.js';
 import { defaultShaderSource, type ShaderSource } from './shader-source.js';
 import { textHash } from './text_hash.js';
-import { packUniforms, type UniformValues } from './uniforms.js';
+import { packUniformsInto, type UniformLayout, type UniformValues } from './uniforms.js';
 
 export interface EngineOptions extends DeviceOptions {
   shaderSource?: ShaderSource;
@@ -53,13 +53,24 @@ const MAX_GROUPS = 65535;
 /** Bind groups the engine keeps for reuse (see bindGroup). */
 const BIND_GROUP_CACHE = 8192;
 
+/** A compute pipeline, its cache key, and a number of its own (which keys its bind groups). */
+interface KeyedPipeline {
+  readonly key: string;
+  readonly id: number;
+  readonly pipeline: GPUComputePipeline;
+}
+
 export class Engine {
   readonly pool: BufferPool;
   private readonly modules = new Map<string, GPUShaderModule>();
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly pipelines = new Map<string, KeyedPipeline>();
+  /** The pipelines' cache by kernel and the constants of a call, in front of `pipelines`. */
+  private readonly pipelinesByDef = new WeakMap<KernelDef, Map<string, KeyedPipeline>>();
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
+  /** The pipeline the open pass last set (a repeat is not set again). */
+  private passPipeline: GPUComputePipeline | null = null;
   /** Timestamp queries of the timed passes; `entries` (profiling) names each pass's one dispatch. */
   private timing: { set: GPUQuerySet; used: number; capacity: number; entries: string[] | null } | null = null;
   /** Whether the open compute pass records timestamps. */
@@ -86,7 +97,11 @@ export class Engine {
   bindGroupsCreated = 0;
   /** Uniform writes skipped because the buffer already held the bytes (writeUniform). */
   uniformWritesSkipped = 0;
-  private readonly uniformBytes = new WeakMap<GPUBuffer, Uint8Array>();
+  /** What each pooled uniform buffer holds (its words as last written), to skip rewriting them. */
+  private readonly uniformWords = new WeakMap<GPUBuffer, Uint32Array>();
+  /** Where a dispatch's uniforms are packed before the comparison with uniformWords. */
+  private uniformScratch = new Uint32Array(16);
+  private uniformScratchView = new DataView(this.uniformScratch.buffer);
   /** A fingerprint (textHash) of each shader file as compiled: what recorded kernel choices were timed on. */
   readonly shaderHashes = new Map<string, string>();
   /** Command buffers submitted since creation (for tests and benches). */
@@ -177,22 +192,33 @@ export class Engine {
     return this.keyedPipeline(def, constants).pipeline;
   }
 
-  /** The pipeline of def with these constants, and its cache key (which also keys its bind groups). */
-  private keyedPipeline(def: KernelDef, constants: Readonly<Record<string, number>>): { key: string; pipeline: GPUComputePipeline } {
-    const merged = { ...def.constants, ...constants };
-    const key = pipelineKey(def, merged);
-    let pipeline = this.pipelines.get(key);
-    if (!pipeline) {
-      const module = this.modules.get(def.file);
-      if (!module) throw new Error(`shader ${def.file} is not loaded (call engine.loadShaders())`);
-      pipeline = this.device.createComputePipeline({
-        label: key,
-        layout: 'auto',
-        compute: { module, entryPoint: def.entry, constants: merged },
-      });
-      this.pipelines.set(key, pipeline);
+  /** The pipeline of def with these constants, with its cache key and number. */
+  private keyedPipeline(def: KernelDef, constants: Readonly<Record<string, number>>): KeyedPipeline {
+    // Looked up per dispatch: by the def, then by the call's constants as written (no merge or
+    // sort on the hot path); the canonical key is built once per new combination.
+    let byConstants = this.pipelinesByDef.get(def);
+    if (!byConstants) this.pipelinesByDef.set(def, (byConstants = new Map()));
+    let callKey = '';
+    for (const name in constants) callKey += `${name}=${constants[name]},`;
+    let keyed = byConstants.get(callKey);
+    if (!keyed) {
+      const merged = { ...def.constants, ...constants };
+      const key = pipelineKey(def, merged);
+      keyed = this.pipelines.get(key);
+      if (!keyed) {
+        const module = this.modules.get(def.file);
+        if (!module) throw new Error(`shader ${def.file} is not loaded (call engine.loadShaders())`);
+        const pipeline = this.device.createComputePipeline({
+          label: key,
+          layout: 'auto',
+          compute: { module, entryPoint: def.entry, constants: merged },
+        });
+        keyed = { key, id: this.pipelines.size, pipeline };
+        this.pipelines.set(key, keyed);
+      }
+      byConstants.set(callKey, keyed);
     }
-    return { key, pipeline };
+    return keyed;
   }
 
   /**
@@ -202,14 +228,14 @@ export class Engine {
    * (the pool hands them out in a repeating order), so after warm-up every lookup hits. Bounded:
    * emptied when it reaches BIND_GROUP_CACHE entries.
    */
-  private bindGroup(key: string, def: KernelDef, pipeline: GPUComputePipeline, uniform: GPUBuffer, buffers: readonly GPUBuffer[]): GPUBindGroup {
-    let groupKey = `${key}|${this.pool.idOf(uniform)}`;
+  private bindGroup(keyed: KeyedPipeline, def: KernelDef, uniform: GPUBuffer, buffers: readonly GPUBuffer[]): GPUBindGroup {
+    let groupKey = `${keyed.id}|${this.pool.idOf(uniform)}`;
     for (const b of buffers) groupKey += `,${this.pool.idOf(b)}`;
     let group = this.bindGroups.get(groupKey);
     if (!group) {
       const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniform, size: def.params.byteSize } }];
       def.bindings.forEach((binding, i) => entries.push({ binding, resource: { buffer: buffers[i]! } }));
-      group = this.device.createBindGroup({ label: `${def.file}#${def.entry}`, layout: pipeline.getBindGroupLayout(0), entries });
+      group = this.device.createBindGroup({ label: `${def.file}#${def.entry}`, layout: keyed.pipeline.getBindGroupLayout(0), entries });
       if (this.bindGroups.size >= BIND_GROUP_CACHE) this.bindGroups.clear();
       this.bindGroups.set(groupKey, group);
       this.bindGroupsCreated++;
@@ -224,14 +250,36 @@ export class Engine {
    * Safe because a pooled uniform buffer is written by one dispatch per submit (it is reused only
    * after the submit) and its contents persist between submits.
    */
-  private writeUniform(uniform: GPUBuffer, bytes: Uint8Array): void {
-    const last = this.uniformBytes.get(uniform);
-    if (last && last.length === bytes.length && last.every((b, i) => b === bytes[i])) {
-      this.uniformWritesSkipped++;
-      return;
+  /** Packs a dispatch's uniforms (checked, so a bad value throws before anything is acquired) into the scratch words. */
+  private packUniforms<F extends string>(layout: UniformLayout<F>, values: UniformValues<F>): Uint32Array {
+    const words = layout.byteSize / 4;
+    if (this.uniformScratch.length < words) {
+      this.uniformScratch = new Uint32Array(words);
+      this.uniformScratchView = new DataView(this.uniformScratch.buffer);
     }
-    this.device.queue.writeBuffer(uniform, 0, bytes);
-    this.uniformBytes.set(uniform, bytes);
+    packUniformsInto(layout, values, this.uniformScratchView);
+    return this.uniformScratch.subarray(0, words);
+  }
+
+  private writeUniform(uniform: GPUBuffer, packed: Uint32Array): void {
+    let last = this.uniformWords.get(uniform);
+    if (last && last.length === packed.length) {
+      let same = true;
+      for (let i = 0; i < packed.length; i++) {
+        if (last[i] !== packed[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) {
+        this.uniformWritesSkipped++;
+        return;
+      }
+    } else {
+      this.uniformWords.set(uniform, (last = new Uint32Array(packed.length)));
+    }
+    last.set(packed);
+    this.device.queue.writeBuffer(uniform, 0, last); // copied by the call: `last` may change after it
   }
 
   /** Compiles a pipeline now and reports errors as a thrown ShaderCompileError-like message. */
@@ -282,12 +330,16 @@ export class Engine {
     if (x > MAX_GROUPS || y > MAX_GROUPS || z > MAX_GROUPS) {
       throw new RangeError(`${def.file}#${def.entry}: dispatch ${x}x${y}x${z} exceeds ${MAX_GROUPS} workgroups per dimension`);
     }
-    const { key, pipeline } = this.keyedPipeline(def, constants);
+    const keyed = this.keyedPipeline(def, constants);
+    const packed = this.packUniforms(def.params, params);
     const uniform = this.pool.acquire(def.params.byteSize, UNIFORM_USAGE, def.params.struct);
-    this.writeUniform(uniform, new Uint8Array(packUniforms(def.params, params)));
-    const bindGroup = this.bindGroup(key, def, pipeline, uniform, buffers);
+    this.writeUniform(uniform, packed);
+    const bindGroup = this.bindGroup(keyed, def, uniform, buffers);
     const pass = this.computePass();
-    pass.setPipeline(pipeline);
+    if (this.passPipeline !== keyed.pipeline) {
+      pass.setPipeline(keyed.pipeline); // a pass keeps its pipeline between dispatches
+      this.passPipeline = keyed.pipeline;
+    }
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     this.pool.release(uniform); // reusable after this encoder is submitted
@@ -370,6 +422,7 @@ export class Engine {
       if (t && timestampWrites) t.used += 2;
       this.passTimed = timestampWrites !== undefined;
       this.pass = this.commandEncoder().beginComputePass({ label: 'effconv kernels', ...(timestampWrites ? { timestampWrites } : {}) });
+      this.passPipeline = null;
     }
     return this.pass;
   }

@@ -25,8 +25,18 @@ export function uniformLayout<F extends string>(
 
 export function packUniforms<F extends string>(layout: UniformLayout<F>, values: UniformValues<F>): ArrayBuffer {
   const data = new ArrayBuffer(layout.byteSize);
-  const view = new DataView(data);
-  layout.fields.forEach(([name, type], i) => {
+  packUniformsInto(layout, values, new DataView(data));
+  return data;
+}
+
+/**
+ * Writes `values` into `view` (at least layout.byteSize bytes) in the layout's order, checking
+ * each: the engine packs every dispatch's uniforms into one reused view this way.
+ */
+export function packUniformsInto<F extends string>(layout: UniformLayout<F>, values: UniformValues<F>, view: DataView): void {
+  const fields = layout.fields;
+  for (let i = 0; i < fields.length; i++) {
+    const [name, type] = fields[i]!;
     const v = values[name];
     if (v === undefined || Number.isNaN(v) && type !== 'f32') {
       throw new Error(`uniform ${layout.struct}.${name} is missing`);
@@ -44,6 +54,7 @@ export function packUniforms<F extends string>(layout: UniformLayout<F>, values:
     } else {
       view.setFloat32(i * 4, v, true);
     }
-  });
-  return data;
+  }
+  // bytes past the fields (the struct's padding to 16) are zero, as in a fresh buffer
+  for (let at = fields.length * 4; at < layout.byteSize; at += 4) view.setUint32(at, 0, true);
 }
