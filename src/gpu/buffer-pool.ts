@@ -33,8 +33,8 @@ export function bucketSize(bytes: number): number {
 export class BufferPool {
   /** Free lists by listKey(usage, bucket size). */
   private readonly free = new Map<number, GPUBuffer[]>();
-  /** Each buffer's free list, found once at creation (reading `usage` and `size` back crosses into Dawn). */
-  private readonly freeLists = new WeakMap<GPUBuffer, GPUBuffer[]>();
+  /** Each buffer's free list and size, kept at creation (reading `usage` and `size` back crosses into Dawn). */
+  private readonly slots = new WeakMap<GPUBuffer, { readonly list: GPUBuffer[]; readonly size: number }>();
   private pending: GPUBuffer[] = [];
   private readonly live = new Set<GPUBuffer>();
   private created = 0;
@@ -63,7 +63,7 @@ export class BufferPool {
       }
       buffer = this.device.createBuffer({ size, usage, label });
       this.ids.set(buffer, ++this.lastId);
-      this.freeLists.set(buffer, list);
+      this.slots.set(buffer, { list, size });
       this.created++;
     }
     this.live.add(buffer);
@@ -78,7 +78,7 @@ export class BufferPool {
   release(buffer: GPUBuffer): void {
     if (!this.live.delete(buffer)) throw new Error(`buffer "${buffer.label}" released twice`);
     this.pending.push(buffer);
-    this.pooledBytes += buffer.size;
+    this.pooledBytes += this.slots.get(buffer)!.size;
     this.pooledCount++;
   }
 
@@ -86,7 +86,7 @@ export class BufferPool {
   recycle(): void {
     const touched = new Set<GPUBuffer[]>();
     for (const buffer of this.pending) {
-      const list = this.freeLists.get(buffer)!;
+      const list = this.slots.get(buffer)!.list;
       list.push(buffer);
       touched.add(list);
     }

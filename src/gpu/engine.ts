@@ -171,12 +171,16 @@ export class Engine {
    * consecutive local invocations, which holds for 1-D workgroups on the drivers we know.
    */
   get subgroupSize(): number | null {
-    if (!this.device.features.has('subgroups')) return null;
-    const info = (this.adapter as GPUAdapter & { info?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).info;
-    const min = info?.subgroupMinSize;
-    const max = info?.subgroupMaxSize;
-    return min !== undefined && min === max ? min : null;
+    // asked by every convolution's plan: found once (the adapter's info is read back from Dawn)
+    if (this.subgroupSizeFound === undefined) {
+      const info = (this.adapter as GPUAdapter & { info?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).info;
+      const min = info?.subgroupMinSize;
+      const max = info?.subgroupMaxSize;
+      this.subgroupSizeFound = this.device.features.has('subgroups') && min !== undefined && min === max ? min : null;
+    }
+    return this.subgroupSizeFound;
   }
+  private subgroupSizeFound: number | null | undefined;
 
   /** Whether this engine spaces Dawn's polls while it waits (EngineOptions.pacePolling). */
   get pacesPolling(): boolean {
