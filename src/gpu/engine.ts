@@ -69,6 +69,8 @@ export class Engine {
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
+  /** subgroupSize, once found (undefined before). */
+  private subgroupSizeFound: number | null | undefined;
   /** The pipeline the open pass last set (a repeat is not set again). */
   private passPipeline: GPUComputePipeline | null = null;
   /** Timestamp queries of the timed passes; `entries` (profiling) names each pass's one dispatch. */
@@ -180,7 +182,6 @@ export class Engine {
     }
     return this.subgroupSizeFound;
   }
-  private subgroupSizeFound: number | null | undefined;
 
   /** Whether this engine spaces Dawn's polls while it waits (EngineOptions.pacePolling). */
   get pacesPolling(): boolean {
@@ -247,13 +248,6 @@ export class Engine {
     return group;
   }
 
-  /**
-   * Writes a dispatch's uniforms, unless the buffer already holds those bytes: the pool hands a
-   * training step's dispatches the same uniform buffers step after step, with the same shapes in
-   * them, so after warm-up nearly every write is skipped (each writeBuffer is a staging copy).
-   * Safe because a pooled uniform buffer is written by one dispatch per submit (it is reused only
-   * after the submit) and its contents persist between submits.
-   */
   /** Packs a dispatch's uniforms (checked, so a bad value throws before anything is acquired) into the scratch words. */
   private packUniforms<F extends string>(layout: UniformLayout<F>, values: UniformValues<F>): Uint32Array {
     const words = layout.byteSize / 4;
@@ -265,6 +259,13 @@ export class Engine {
     return this.uniformScratch.subarray(0, words);
   }
 
+  /**
+   * Writes a dispatch's uniforms, unless the buffer already holds those bytes: the pool hands a
+   * training step's dispatches the same uniform buffers step after step, with the same shapes in
+   * them, so after warm-up nearly every write is skipped (each writeBuffer is a staging copy).
+   * Safe because a pooled uniform buffer is written by one dispatch per submit (it is reused only
+   * after the submit) and its contents persist between submits.
+   */
   private writeUniform(uniform: GPUBuffer, packed: Uint32Array): void {
     let last = this.uniformWords.get(uniform);
     if (last && last.length === packed.length) {
