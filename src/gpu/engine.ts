@@ -12,7 +12,7 @@ import { GpuValidationError } from './errors.js';
 import { allKernels, pipelineKey, ShaderCompileError, type KernelDef } from './kernel.js';
 import { defaultShaderSource, type ShaderSource } from './shader-source.js';
 import { textHash } from './text_hash.js';
-import { packUniformsInto, type UniformLayout, type UniformValues } from './uniforms.js';
+import { packUniforms, type UniformLayout, type UniformValues } from './uniforms.js';
 
 export interface EngineOptions extends DeviceOptions {
   shaderSource?: ShaderSource;
@@ -53,9 +53,8 @@ const MAX_GROUPS = 65535;
 /** Bind groups the engine keeps for reuse (see bindGroup). */
 const BIND_GROUP_CACHE = 8192;
 
-/** A compute pipeline, its cache key, and a number of its own (which keys its bind groups). */
+/** A compute pipeline and a number of its own (which keys its bind groups). */
 interface KeyedPipeline {
-  readonly key: string;
   readonly id: number;
   readonly pipeline: GPUComputePipeline;
 }
@@ -64,7 +63,7 @@ export class Engine {
   readonly pool: BufferPool;
   private readonly modules = new Map<string, GPUShaderModule>();
   private readonly pipelines = new Map<string, KeyedPipeline>();
-  /** The pipelines' cache by kernel and the constants of a call, in front of `pipelines`. */
+  /** The pipelines' cache by kernel and the constants of a call, in front of `pipelines` (by canonical key). */
   private readonly pipelinesByDef = new WeakMap<KernelDef, Map<string, KeyedPipeline>>();
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private encoder: GPUCommandEncoder | null = null;
@@ -197,7 +196,7 @@ export class Engine {
     return this.keyedPipeline(def, constants).pipeline;
   }
 
-  /** The pipeline of def with these constants, with its cache key and number. */
+  /** The pipeline of def with these constants, with its number. */
   private keyedPipeline(def: KernelDef, constants: Readonly<Record<string, number>>): KeyedPipeline {
     // Looked up per dispatch: by the def, then by the call's constants as written (no merge or
     // sort on the hot path); the canonical key is built once per new combination.
@@ -218,7 +217,7 @@ export class Engine {
           layout: 'auto',
           compute: { module, entryPoint: def.entry, constants: merged },
         });
-        keyed = { key, id: this.pipelines.size, pipeline };
+        keyed = { id: this.pipelines.size, pipeline };
         this.pipelines.set(key, keyed);
       }
       byConstants.set(callKey, keyed);
@@ -255,7 +254,7 @@ export class Engine {
       this.uniformScratch = new Uint32Array(words);
       this.uniformScratchView = new DataView(this.uniformScratch.buffer);
     }
-    packUniformsInto(layout, values, this.uniformScratchView);
+    packUniforms(layout, values, this.uniformScratchView);
     return this.uniformScratch.subarray(0, words);
   }
 

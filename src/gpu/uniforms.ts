@@ -23,17 +23,11 @@ export function uniformLayout<F extends string>(
   return { struct, fields, byteSize: Math.max(16, Math.ceil((fields.length * 4) / 16) * 16) };
 }
 
-export function packUniforms<F extends string>(layout: UniformLayout<F>, values: UniformValues<F>): ArrayBuffer {
-  const data = new ArrayBuffer(layout.byteSize);
-  packUniformsInto(layout, values, new DataView(data));
-  return data;
-}
-
 /**
  * Writes `values` into `view` (at least layout.byteSize bytes) in the layout's order, checking
  * each: the engine packs every dispatch's uniforms into one reused view this way.
  */
-export function packUniformsInto<F extends string>(layout: UniformLayout<F>, values: UniformValues<F>, view: DataView): void {
+export function packUniforms<F extends string>(layout: UniformLayout<F>, values: UniformValues<F>, view: DataView): void {
   const fields = layout.fields;
   for (let i = 0; i < fields.length; i++) {
     const [name, type] = fields[i]!;
