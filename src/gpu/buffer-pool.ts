@@ -33,14 +33,14 @@ export function bucketSize(bytes: number): number {
 export class BufferPool {
   /** Free lists by listKey(usage, bucket size). */
   private readonly free = new Map<number, GPUBuffer[]>();
-  /** Each buffer's free list and size, kept at creation (reading `usage` and `size` back crosses into Dawn). */
-  private readonly slots = new WeakMap<GPUBuffer, { readonly list: GPUBuffer[]; readonly size: number }>();
+  /**
+   * Each buffer's free list, size and number (in creation order), kept at creation: reading
+   * `usage` and `size` back crosses into Dawn.
+   */
+  private readonly slots = new WeakMap<GPUBuffer, { readonly list: GPUBuffer[]; readonly size: number; readonly id: number }>();
   private pending: GPUBuffer[] = [];
   private readonly live = new Set<GPUBuffer>();
   private created = 0;
-  /** A number per buffer, in creation order (buffers from elsewhere get one when first asked). */
-  private readonly ids = new WeakMap<GPUBuffer, number>();
-  private lastId = 0;
   private pooledBytes = 0;
   private pooledCount = 0;
 
@@ -62,9 +62,7 @@ export class BufferPool {
         );
       }
       buffer = this.device.createBuffer({ size, usage, label });
-      this.ids.set(buffer, ++this.lastId);
-      this.slots.set(buffer, { list, size });
-      this.created++;
+      this.slots.set(buffer, { list, size, id: ++this.created });
     }
     this.live.add(buffer);
     return buffer;
@@ -97,10 +95,9 @@ export class BufferPool {
     for (const list of touched) list.sort((a, b) => this.idOf(b) - this.idOf(a));
   }
 
+  /** The buffer's number, in creation order (a buffer of this pool's). */
   idOf(buffer: GPUBuffer): number {
-    let id = this.ids.get(buffer);
-    if (id === undefined) this.ids.set(buffer, (id = ++this.lastId));
-    return id;
+    return this.slots.get(buffer)!.id;
   }
 
   stats(): PoolStats {
