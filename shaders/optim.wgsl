@@ -9,6 +9,9 @@
 //   g = grad (+ weight_decay * w unless decoupled)
 //   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
 //   w -= lr * (m / bias1) / (sqrt(v / bias2) + eps)   with bias_i = 1 - beta_i^t (from the CPU)
+//   The hyperparameters (AdamHyper, binding 21) are one buffer the optimizer writes once per step,
+//   apart from the dispatches' own uniforms (sizes only): a captured step's replays then update
+//   every parameter with the step's own lr and bias corrections.
 //   decoupled: w -= lr * weight_decay * w first
 // adam_step4: adam_step for up to 4 parameters in one dispatch (a model's many small parameters
 //   — biases, batch-norm scales — would otherwise cost a dispatch each): invocation i updates
@@ -16,7 +19,7 @@
 //   four must be distinct tensors (one buffer may not be bound to two writable slots).
 //   Bindings 5…20: w, grad, m, v of parameter 0, then 1, 2, 3 (16 storage buffers, the most a
 //   WebGPU device must allow per stage; the optimizer falls back to adam_step below that).
-// Step-dependent scalars come in the uniform, so no state is read back.
+// Step-dependent scalars come from the CPU (uniforms, AdamHyper), so no state is read back.
 
 struct SgdParams {
   n: u32,
@@ -29,6 +32,9 @@ struct SgdParams {
 
 struct AdamParams {
   n: u32,
+}
+
+struct AdamHyper {
   lr: f32,
   beta1: f32,
   beta2: f32,
@@ -44,14 +50,6 @@ struct Adam4Params {
   end1: u32,
   end2: u32,
   end3: u32,
-  lr: f32,
-  beta1: f32,
-  beta2: f32,
-  eps: f32,
-  weight_decay: f32,
-  decoupled: u32,
-  bias1: f32,
-  bias2: f32,
 }
 
 @group(0) @binding(0) var<uniform> sgd: SgdParams;
@@ -78,6 +76,7 @@ struct Adam4Params {
 @group(0) @binding(18) var<storage, read> grad_3: array<f32>;
 @group(0) @binding(19) var<storage, read_write> m_3: array<f32>;
 @group(0) @binding(20) var<storage, read_write> v_3: array<f32>;
+@group(0) @binding(21) var<uniform> adam_hyper: AdamHyper;
 
 override WG: u32 = 256;
 
@@ -99,7 +98,7 @@ fn sgd_step(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec
 }
 
 // One element's Adam update: (w, g, m, v) → (w', m', v'), the hyperparameters from h.
-fn adam_update(h: AdamParams, w_old: f32, grad_in: f32, m_old: f32, v_old: f32) -> vec3f {
+fn adam_update(h: AdamHyper, w_old: f32, grad_in: f32, m_old: f32, v_old: f32) -> vec3f {
   var wi = w_old;
   var g = grad_in;
   if (h.decoupled != 0u) {
@@ -116,7 +115,7 @@ fn adam_update(h: AdamParams, w_old: f32, grad_in: f32, m_old: f32, v_old: f32) 
 fn adam_step(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = flat_index(wid, nwg, lid);
   if (i >= adam.n) { return; }
-  let r = adam_update(adam, w[i], grad[i], m1[i], m2[i]);
+  let r = adam_update(adam_hyper, w[i], grad[i], m1[i], m2[i]);
   w[i] = r.x;
   m1[i] = r.y;
   m2[i] = r.z;
@@ -127,7 +126,7 @@ fn adam_step4(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
   let i = flat_index(wid, nwg, lid);
   let e = vec4u(adam4.end0, adam4.end1, adam4.end2, adam4.end3);
   if (i >= e.w) { return; }
-  let h = AdamParams(0u, adam4.lr, adam4.beta1, adam4.beta2, adam4.eps, adam4.weight_decay, adam4.decoupled, adam4.bias1, adam4.bias2);
+  let h = adam_hyper;
   if (i < e.x) {
     let r = adam_update(h, w_0[i], grad_0[i], m_0[i], v_0[i]);
     w_0[i] = r.x;

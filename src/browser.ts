@@ -6,6 +6,7 @@
  * (index.ts) adds datasets from files, checkpoints, run folders and tuning files.
  */
 export { Engine, type EngineOptions, type MemoryInfo } from './gpu/engine.js';
+export { Capture } from './gpu/capture.js';
 export { acquireDevice, describeAdapter, NoAdapterError, type AdapterDescription } from './gpu/device.js';
 export { ShapeError, GpuValidationError } from './gpu/errors.js';
 export { ShaderCompileError, allKernels, defineKernel, type KernelDef } from './gpu/kernel.js';

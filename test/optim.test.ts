@@ -116,6 +116,36 @@ describe('optimizers vs float64 reference', () => {
     });
   }
 
+  it('Adam replayed from a capture (prepareStep before each replay, encodeStep captured) follows the reference: its bias corrections move every step', async () => {
+    const sizes = [517, 3, 256, 64, 1000]; // one adam_step4 group and one adam_step, where the device allows
+    const r = new Rng(12);
+    const starts = sizes.map((k) => randomArray(r, k));
+    const steps = 5;
+    const stepGrads = sizes.map((k) => Array.from({ length: steps }, () => randomArray(r, k)));
+    const ps = starts.map((w) => parameter(engine, w, [w.length]));
+    const grads = sizes.map((k) => engine.keep(Tensor.empty(engine, [k])));
+    ps.forEach((p, k) => (p.grad = grads[k]!)); // fixed gradient tensors, written before each step
+    const opt = new Adam(ps, { lr: 0.01, weightDecay: 0.1, decoupled: true });
+    const writeGrads = (t: number) => grads.forEach((g, k) => g.write(stepGrads[k]![t]!));
+    writeGrads(0);
+    opt.step(); // the first step creates the moments (zero-filled): never part of a capture
+    writeGrads(1);
+    opt.prepareStep();
+    const capture = engine.capture(() => opt.encodeStep());
+    for (let t = 2; t < steps; t++) {
+      writeGrads(t);
+      opt.prepareStep();
+      capture.replay();
+    }
+    expect(opt.stepCount).toBe(steps);
+    for (const [k, p] of ps.entries()) {
+      expectClose(await p.toFloat32(), refAdam(starts[k]!, stepGrads[k]!, 0.01, 0.9, 0.999, 1e-8, 0.1, true), { rtol: 1e-5, atol: 1e-6 }, `parameter ${k} (${sizes[k]} elements)`);
+    }
+    capture.dispose();
+    opt.dispose();
+    for (const t of [...ps, ...grads]) t.dispose();
+  });
+
   it('rejects bad hyper-parameters and parameters without requiresGrad', () => {
     const p = parameter(engine, [1, 2], [2]);
     expect(() => new SGD([p], { lr: 0 })).toThrow(/SGD: lr must be > 0/);

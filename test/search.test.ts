@@ -106,7 +106,8 @@ describe('search', () => {
         const target = resolveBudget(TINY, range, 2_500);
         const search = new Search(engine, TINY, searchOptions(target));
         const train = new FinalTraining(engine, TINY, [3, 5, 1], { batch: 16, lr: 1e-3, steps: 20, seed: 0, logEvery: 4 });
-        for (const stepper of [search, train]) {
+        const trainUncaptured = new FinalTraining(engine, TINY, [5, 3, 1], { batch: 16, lr: 1e-3, steps: 20, seed: 0, logEvery: 4, replay: false });
+        for (const stepper of [search, train, trainUncaptured]) {
           const batches = new Batches(data, { batch: 16, seed: 4, norm });
           let [created, bindGroups, dispatches, skipped, tunings] = [0, 0, 0, 0, 0];
           for (let i = 0; i < 16; i++) {
@@ -131,7 +132,11 @@ describe('search', () => {
           // the pool hands a step the same buffers each time, so its bind groups come from the cache,
           // and most of its uniforms are already in their buffers (the optimiser's change every step)
           expect(engine.bindGroupsCreated).toBe(bindGroups);
-          expect(engine.uniformWritesSkipped - skipped).toBeGreaterThan(0.6 * (engine.dispatchCount - dispatches));
+          // steps after the second replay their capture (no uniforms to write but the log copy's
+          // offset); run as code, most of a step's uniforms are already in their buffers
+          expect(stepper.replaying).toBe(stepper !== trainUncaptured);
+          if (stepper.replaying) expect(engine.uniformWritesSkipped - skipped).toBeLessThanOrEqual(8);
+          else expect(engine.uniformWritesSkipped - skipped).toBeGreaterThan(0.6 * (engine.dispatchCount - dispatches));
         }
         batchesRun: {
           const batches = new Batches(data, { batch: 16, seed: 4, norm });
@@ -163,6 +168,48 @@ describe('search', () => {
 async function searchWeights(s: Search): Promise<Float32Array[]> {
   return Object.values(await snapshot(s.state())).map((a) => a.data);
 }
+
+describe('replayed steps', () => {
+  const runSteps = async (stepper: Search | FinalTraining, steps: number) => {
+    const batches = new Batches(data, { batch: 16, seed: 8, norm, cropPadding: 1, flip: true });
+    const rows: unknown[] = [];
+    for (let i = 0; i < steps; i++) {
+      batches.next();
+      stepper.x.write(batches.x);
+      stepper.run(batches.y);
+      if (stepper.step % 4 === 0) rows.push(...(await stepper.flush()));
+    }
+    return { rows, state: Object.values(await snapshot(stepper.state())).map((a) => Array.from(a.data)) };
+  };
+
+  it('compute bit for bit what running the steps’ code computes (search; final training, its learning rate changing every step)', async () => {
+    const target = resolveBudget(TINY, range, 2_500);
+    const trainOptions: TrainOptions = { batch: 16, lr: 3e-3, steps: 8, seed: 2, logEvery: 4, weightDecay: 0.01 };
+    for (const make of [
+      (replay: boolean) => new Search(engine, TINY, searchOptions(target, { replay })),
+      (replay: boolean) => new FinalTraining(engine, TINY, [3, 5, 1], { ...trainOptions, replay }),
+    ]) {
+      const replayed = make(true);
+      const run = await runSteps(replayed, 8);
+      expect(replayed.replaying).toBe(true);
+      const code = make(false);
+      const reference = await runSteps(code, 8);
+      expect(code.replaying).toBe(false);
+      expect(run.rows).toEqual(reference.rows);
+      expect(run.state.length).toBe(reference.state.length);
+      run.state.forEach((t, i) => expect(t, `state tensor ${i}`).toEqual(reference.state[i]));
+    }
+  });
+
+  it('a step with labels of the wrong count or out of range throws before encoding anything', () => {
+    const train = new FinalTraining(engine, TINY, [3, 3, 3], { batch: 16, lr: 1e-3, steps: 4, seed: 0, logEvery: 4 });
+    const dispatches = engine.dispatchCount;
+    expect(() => train.run(new Int32Array(15))).toThrow(/FinalTraining.run: 15 labels for a batch of 16/);
+    expect(() => train.run(Int32Array.from({ length: 16 }, (_, i) => (i === 3 ? TINY.classes : 0)))).toThrow(new RegExp(`FinalTraining.run: label ${TINY.classes} at index 3 is outside \\[0, ${TINY.classes}\\)`));
+    expect(engine.dispatchCount).toBe(dispatches);
+    expect(train.step).toBe(0);
+  });
+});
 
 describe('resume', () => {
   it('a search killed after a checkpoint and resumed ends with the same sizes and weights as an uninterrupted one', async () => {

@@ -17,6 +17,7 @@ import { Adam } from '../optim/adam.js';
 import { Rng } from '../random.js';
 import { Tensor } from '../tensor.js';
 import { budgetLoss, channelProductTensor, type BudgetLossKind, type SizeRange } from './budget.js';
+import { CapturedStep, writeStepLabels } from './captured_step.js';
 import { Classifier } from './classifier.js';
 import { KernelPredictor, type KernelPredictorOptions } from './kernel_predictor.js';
 import { SizePredictor, type SizePredictorOptions } from './size_predictor.js';
@@ -35,6 +36,8 @@ export interface SearchOptions extends SizeRange {
   logEvery: number;
   sizePredictor?: SizePredictorOptions;
   kernelPredictor?: KernelPredictorOptions;
+  /** Replay each step after the first two from a capture of its dispatches (TrainOptions.replay). Default true. */
+  replay?: boolean;
 }
 
 /** One step of the search as read back from the GPU log. */
@@ -58,6 +61,9 @@ export class Search {
   readonly x: Tensor;
   private readonly channelProducts: Tensor;
   private readonly log: Tensor; // [logEvery, L + 3]: v, class loss, param loss, P(v)
+  /** The batch's labels, written before each step (a replayed step reads them here). */
+  private readonly labels: Tensor;
+  private readonly captured: CapturedStep;
   private logged = 0;
   step = 0;
 
@@ -76,30 +82,42 @@ export class Search {
     this.x = engine.keep(Tensor.empty(engine, [o.batch, ...spec.input]));
     this.channelProducts = engine.keep(channelProductTensor(engine, spec));
     this.log = engine.keep(Tensor.empty(engine, [o.logEvery, L + 3]));
+    this.labels = engine.keep(Tensor.empty(engine, [o.batch], 'int32'));
+    this.captured = new CapturedStep(engine, o.replay ?? true);
   }
 
   /** One search step on the batch (x already written into this.x, labels y). Encodes only. */
   run(y: Int32Array): void {
     if (this.logged === this.o.logEvery) throw new Error('search: the step log is full; call flush() every logEvery steps');
     const { kMin, kMax } = this.o;
+    writeStepLabels('Search.run', this.labels, y, this.spec.classes);
+    this.optimizer.prepareStep();
+    // one scope, so that the step is one command buffer (submitted as the scope ends)
     this.engine.tidy(() => {
-      const v = this.sizes.forward();
-      const w = this.kernels.forward(noGrad(this.engine, () => sizeOneHot(v, kMin, kMax)));
-      const logits = this.classifier.forward(
-        this.x,
-        (h, l, stride) => conv2d(h, w[l]!, { size: 'fromSoftSize', kMin, softSize: slice(v, 0, l, 1), stride }),
-        true,
-      );
-      const classLoss = crossEntropy(logits, y);
-      const [paramLoss, softCount] = budgetLoss(v, this.channelProducts, restParameters(this.spec), this.o.target, this.o.lossKind);
-      backward(add(classLoss, mulScalar(paramLoss, this.o.lambda)));
-      this.optimizer.step();
-      this.optimizer.zeroGrad();
-      const row = concat([v, reshape(classLoss, [1]), reshape(paramLoss, [1]), reshape(softCount, [1])], 0);
+      const row = this.captured.run(() => {
+        const v = this.sizes.forward();
+        const w = this.kernels.forward(noGrad(this.engine, () => sizeOneHot(v, kMin, kMax)));
+        const logits = this.classifier.forward(
+          this.x,
+          (h, l, stride) => conv2d(h, w[l]!, { size: 'fromSoftSize', kMin, softSize: slice(v, 0, l, 1), stride }),
+          true,
+        );
+        const classLoss = crossEntropy(logits, this.labels);
+        const [paramLoss, softCount] = budgetLoss(v, this.channelProducts, restParameters(this.spec), this.o.target, this.o.lossKind);
+        backward(add(classLoss, mulScalar(paramLoss, this.o.lambda)));
+        this.optimizer.encodeStep();
+        this.optimizer.zeroGrad();
+        return concat([v, reshape(classLoss, [1]), reshape(paramLoss, [1]), reshape(softCount, [1])], 0);
+      });
       copyInto(row, this.log, this.logged * row.size);
     });
     this.logged++;
     this.step++;
+  }
+
+  /** Whether the next step replays a capture (SearchOptions.replay). */
+  get replaying(): boolean {
+    return this.captured.captured;
   }
 
   /** Reads the rows logged since the last flush (one readback). */

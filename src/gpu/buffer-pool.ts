@@ -17,6 +17,9 @@ export interface PoolStats {
   pooledBytes: number;
   /** GPU buffers ever created by this pool: stops growing once a workload is warm. */
   createdBuffers: number;
+  /** Released buffers held back for captured steps (Engine.capture), which bind them when replayed. */
+  pinnedBuffers: number;
+  pinnedBytes: number;
 }
 
 export function bucketSize(bytes: number): number {
@@ -40,6 +43,8 @@ export class BufferPool {
   private readonly slots = new WeakMap<GPUBuffer, { readonly list: GPUBuffer[]; readonly size: number; readonly id: number }>();
   private pending: GPUBuffer[] = [];
   private readonly live = new Set<GPUBuffer>();
+  /** Released buffers a captured step still binds: out of the free lists until unpinned. */
+  private readonly pinned = new Set<GPUBuffer>();
   private created = 0;
   private pooledBytes = 0;
   private pooledCount = 0;
@@ -80,6 +85,34 @@ export class BufferPool {
     this.pooledCount++;
   }
 
+  /**
+   * Holds back a released buffer (waiting for a submit or already free) so that nothing acquires
+   * it: a captured step's intermediates, which its replays write and read again.
+   */
+  pin(buffer: GPUBuffer): void {
+    if (this.live.has(buffer) || this.pinned.has(buffer)) throw new Error(`buffer "${buffer.label}" cannot be pinned: it is in use`);
+    const slot = this.slots.get(buffer)!;
+    const at = this.pending.indexOf(buffer);
+    if (at >= 0) this.pending.splice(at, 1);
+    else slot.list.splice(slot.list.indexOf(buffer), 1);
+    this.pooledBytes -= slot.size;
+    this.pooledCount--;
+    this.pinned.add(buffer);
+  }
+
+  /** Gives a pinned buffer back (reusable after the next submit, as commands may still use it). */
+  unpin(buffer: GPUBuffer): void {
+    if (!this.pinned.delete(buffer)) throw new Error(`buffer "${buffer.label}" is not pinned`);
+    this.pending.push(buffer);
+    this.pooledBytes += this.slots.get(buffer)!.size;
+    this.pooledCount++;
+  }
+
+  /** Whether `buffer` is held back by pin(). */
+  isPinned(buffer: GPUBuffer): boolean {
+    return this.pinned.has(buffer);
+  }
+
   /** Called after each queue submit: buffers released before it may now be reused. */
   recycle(): void {
     const touched = new Set<GPUBuffer[]>();
@@ -103,12 +136,16 @@ export class BufferPool {
   stats(): PoolStats {
     let liveBytes = 0;
     for (const b of this.live) liveBytes += b.size;
+    let pinnedBytes = 0;
+    for (const b of this.pinned) pinnedBytes += this.slots.get(b)!.size;
     return {
       liveBuffers: this.live.size,
       liveBytes,
       pooledBuffers: this.pooledCount,
       pooledBytes: this.pooledBytes,
       createdBuffers: this.created,
+      pinnedBuffers: this.pinned.size,
+      pinnedBytes,
     };
   }
 
@@ -116,7 +153,9 @@ export class BufferPool {
     for (const list of this.free.values()) for (const b of list) b.destroy();
     for (const b of this.pending) b.destroy();
     for (const b of this.live) b.destroy();
+    for (const b of this.pinned) b.destroy();
     this.free.clear();
+    this.pinned.clear();
     this.pending = [];
     this.live.clear();
   }

@@ -5,6 +5,7 @@
  * (`flush`), so a whole training step is one submit.
  */
 import { BufferPool, type PoolStats } from './buffer-pool.js';
+import { Capture, CaptureRecorder, type CaptureHost } from './capture.js';
 import { checkConvVariant, type ConvVariantName } from './conv_variant.js';
 import { pacePolling } from './dawn_polling.js';
 import { acquireDevice, usesDawnNode, type AdapterDescription, type DeviceOptions } from './device.js';
@@ -90,6 +91,8 @@ export class Engine {
   liveTensors = 0;
   /** Dispatches encoded since creation (for tests and benches). */
   dispatchCount = 0;
+  /** The capture being recorded (Engine.capture), else null. */
+  private recorder: CaptureRecorder | null = null;
   /** conv2d's kernels when a call names no variant (EngineOptions.convVariant). */
   convVariant: ConvVariantName = 'auto';
   /** tuneConvs' timed runs per candidate when it is given no `reps` (EngineOptions.convTuningReps). */
@@ -310,7 +313,9 @@ export class Engine {
   /** Writes CPU data into a buffer. Flushes first if commands still pending might read it. */
   write(buffer: GPUBuffer, data: ArrayBufferView, offsetBytes = 0, hasPendingUse = true): void {
     this.checkAlive();
+    this.refuseWhileCapturing(`wrote ${data.byteLength} bytes of CPU data into buffer "${buffer.label}"`);
     if (hasPendingUse && this.encoder) this.flush();
+    this.uniformWords.delete(buffer); // no longer what writeUniform last put there, if it was a dispatch's uniform buffer
     this.device.queue.writeBuffer(buffer, offsetBytes, data.buffer, data.byteOffset, data.byteLength);
   }
 
@@ -339,18 +344,24 @@ export class Engine {
     const uniform = this.pool.acquire(def.params.byteSize, UNIFORM_USAGE, def.params.struct);
     this.writeUniform(uniform, packed);
     const bindGroup = this.bindGroup(keyed, def, uniform, buffers);
+    this.encodeDispatch(keyed.pipeline, bindGroup, x, y, z, def.entry);
+    this.pool.release(uniform); // reusable after this encoder is submitted
+    if (this.recorder) this.recorder.dispatch(keyed.pipeline, bindGroup, [x, y, z], def.entry, [uniform, ...buffers]);
+  }
+
+  /** The Dawn side of a dispatch (also what a capture's replay runs). */
+  private encodeDispatch(pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, x: number, y: number, z: number, entry: string): void {
     const pass = this.computePass();
-    if (this.passPipeline !== keyed.pipeline) {
-      pass.setPipeline(keyed.pipeline); // a pass keeps its pipeline between dispatches
-      this.passPipeline = keyed.pipeline;
+    if (this.passPipeline !== pipeline) {
+      pass.setPipeline(pipeline); // a pass keeps its pipeline between dispatches
+      this.passPipeline = pipeline;
     }
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
-    this.pool.release(uniform); // reusable after this encoder is submitted
     this.dispatchCount++;
     if (this.timing?.entries && this.passTimed) {
       // profiling: one pass per dispatch, so each gets its own timestamps
-      this.timing.entries.push(def.entry);
+      this.timing.entries.push(entry);
       this.endPass();
     }
   }
@@ -359,6 +370,59 @@ export class Engine {
   copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
     this.endPass();
     this.commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    this.recorder?.copy(src, dst, bytes, srcOffset, dstOffset);
+  }
+
+  // ---- captured steps --------------------------------------------------------------------
+
+  /**
+   * Runs `step` (encoding its work as usual) and returns its commands as a Capture, whose
+   * `replay()` encodes them again without running any of the step's JavaScript — for a training
+   * step repeated on new data in the same buffers, where encoding is most of a small model's step
+   * time on a GPU. A replay sees the captured run's buffers and uniform values: what changes per
+   * step must be in buffers written before each replay (see src/gpu/capture.ts); `step` may not
+   * write CPU data, read back or submit (each throws here). Buffers the step released stay
+   * reserved for the capture until its `dispose()`.
+   */
+  capture(step: () => void): Capture {
+    this.checkAlive();
+    if (this.recorder) throw new Error('engine.capture: already capturing (captures do not nest)');
+    const recorder = (this.recorder = new CaptureRecorder());
+    const submits = this.submitCount;
+    try {
+      step();
+    } finally {
+      this.recorder = null;
+    }
+    // a submit inside the step would let the pool hand a released buffer to a later op of the
+    // same step, and the replay would then share it between the two
+    if (recorder.refusal) throw new Error(recorder.refusal);
+    if (this.submitCount !== submits) throw new Error('engine.capture: the step submitted its work (a flush or sync inside it); a captured step must encode into one command buffer');
+    return new Capture(this.captureHost, recorder.commands, recorder.buffers);
+  }
+
+  private readonly captureHost: CaptureHost = {
+    encode: (c) => {
+      if (c.kind === 'dispatch') this.encodeDispatch(c.pipeline, c.bindGroup, c.groups[0], c.groups[1], c.groups[2], c.entry);
+      else this.copy(c.src, c.dst, c.bytes, c.srcOffset, c.dstOffset);
+    },
+    isLive: (b) => this.pool.owns(b),
+    pin: (b) => this.pool.pin(b),
+    unpin: (b) => {
+      if (!this.destroyed) this.pool.unpin(b); // destroy() freed every buffer
+    },
+    beforeReplay: () => {
+      this.checkAlive();
+      if (this.recorder) throw new Error('engine.capture: a replay inside a step being captured (replay it outside, before or after)');
+    },
+  };
+
+  /** Throws when a step being captured does what a replay could not repeat. */
+  private refuseWhileCapturing(what: string): void {
+    if (!this.recorder) return;
+    const message = `engine.capture: the step ${what}, which a replay would not repeat; write per-step data into its tensors before capturing or replaying`;
+    this.recorder.refusal ??= message; // capture() throws it too: an async caller (a readback) turns this throw into a rejection
+    throw new Error(message);
   }
 
   /** Submits everything encoded so far (one command buffer). */
@@ -375,6 +439,7 @@ export class Engine {
   /** Reads a buffer back to the CPU; the only place the engine waits for the GPU. */
   async read(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
     this.checkAlive();
+    this.refuseWhileCapturing(`read buffer "${buffer.label}" back`);
     const staging = this.pool.acquire(bytes, READBACK_USAGE, 'readback');
     this.readCount++;
     this.copy(buffer, staging, Math.ceil(bytes / 4) * 4);
@@ -552,7 +617,7 @@ export class Engine {
       else t.dispose();
     }
     for (const hook of this.scopeHooks) hook(this.scopes.length);
-    if (this.scopes.length === 0) this.flush();
+    if (this.scopes.length === 0 && !this.recorder) this.flush(); // a captured step is submitted by whoever captured it
   }
 
   /** Registers a tensor with the innermost scope (called by Tensor). */

@@ -59,6 +59,8 @@ interface Choices {
   pending: Map<string, PendingConv>;
   /** Called after tuneConvs has chosen for new convolutions (onConvsTuned). */
   listeners: Set<() => void>;
+  /** Counts changes to `chosen`: a captured step that ran convolutions under 'fastest' is stale once it moves. */
+  version: number;
 }
 
 const perEngine = new WeakMap<Engine, Choices>();
@@ -66,7 +68,7 @@ const perEngine = new WeakMap<Engine, Choices>();
 export function convChoices(engine: Engine): Choices {
   let c = perEngine.get(engine);
   if (!c) {
-    c = { chosen: new Map(), pending: new Map(), listeners: new Set() };
+    c = { chosen: new Map(), pending: new Map(), listeners: new Set(), version: 0 };
     perEngine.set(engine, c);
   }
   return c;
@@ -88,6 +90,11 @@ export function addPending(engine: Engine, conv: PendingConv): void {
     softSize = copy;
   }
   pending.set(conv.key, { ...conv, softSize });
+}
+
+/** A number that changes whenever the kernels chosen for this engine's convolutions change. */
+export function convChoicesVersion(engine: Engine): number {
+  return convChoices(engine).version;
 }
 
 /** Whether convolutions met under 'fastest' wait for tuneConvs. */

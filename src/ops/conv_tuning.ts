@@ -92,13 +92,15 @@ export async function tuneConvs(engine: Engine, options: TuneOptions = {}): Prom
   const measure = options.measure ?? ((_family: ConvFamily, run: () => void) => (clock === 'gpu' ? gpuClock : wallClock)(engine, run));
   // the wall clock would count the warm-up's pipeline compilation
   const screensByWarmUp = options.measure !== undefined || clock === 'gpu';
-  const { pending, chosen, listeners } = convChoices(engine);
+  const choices = convChoices(engine);
+  const { pending, chosen, listeners } = choices;
   const timings: ConvTiming[] = [];
   for (const conv of [...pending.values()]) {
     pending.delete(conv.key);
     try {
       const timing = await timeFamilies(engine, conv, reps, measure, screensByWarmUp);
       chosen.set(conv.key, timing.chosen);
+      choices.version++;
       timings.push(timing);
     } finally {
       if (conv.softSize instanceof Tensor) conv.softSize.dispose();

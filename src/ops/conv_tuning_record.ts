@@ -66,7 +66,9 @@ export function exportConvTuning(engine: Engine): ConvTuningRecord {
 export function importConvTuning(engine: Engine, records: readonly ConvTuningRecord[]): number {
   const mine = records.find((r) => r.device === deviceIdentity(engine) && r.kernels === convKernelsFingerprint(engine));
   if (!mine) return 0;
-  const { chosen, pending } = convChoices(engine);
+  const choices = convChoices(engine);
+  const { chosen, pending } = choices;
+  choices.version++;
   for (const [key, choice] of Object.entries(mine.choices)) {
     chosen.set(key, typeof choice === 'string' ? allPasses(choice) : { ...choice });
     const waiting = pending.get(key);

@@ -15,14 +15,19 @@ const WG = 64;
 const fwd = defineKernel({ file: 'softmax_xent.wgsl', entry: 'softmax_xent_fwd', params: XentParams, bindings: [1, 2, 3], constants: { WG } });
 const bwd = defineKernel({ file: 'softmax_xent.wgsl', entry: 'softmax_xent_bwd', params: XentParams, bindings: [1, 2, 3, 4], constants: { WG } });
 
-/** Checks labels on the CPU (range, integrality) and uploads them as an int32 tensor. */
-export function labelTensor(like: Tensor, labels: ArrayLike<number>, classes: number): Tensor {
+/** Checks labels on the CPU: integers in [0, classes). */
+export function checkLabels(where: string, labels: ArrayLike<number>, classes: number): void {
   for (let i = 0; i < labels.length; i++) {
     const v = labels[i]!;
     if (!Number.isInteger(v) || v < 0 || v >= classes) {
-      throw new RangeError(`softmaxCrossEntropy: label ${v} at index ${i} is outside [0, ${classes})`);
+      throw new RangeError(`${where}: label ${v} at index ${i} is outside [0, ${classes})`);
     }
   }
+}
+
+/** Checks labels on the CPU (range, integrality) and uploads them as an int32 tensor. */
+export function labelTensor(like: Tensor, labels: ArrayLike<number>, classes: number): Tensor {
+  checkLabels('softmaxCrossEntropy', labels, classes);
   return Tensor.from(like.engine, labels, [labels.length], 'int32');
 }
 

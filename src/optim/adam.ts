@@ -1,11 +1,12 @@
 import { defineKernel } from '../gpu/kernel.js';
-import { uniformLayout } from '../gpu/uniforms.js';
+import { UNIFORM_USAGE } from '../gpu/engine.js';
+import { packUniforms, uniformLayout } from '../gpu/uniforms.js';
 import { grid1d } from '../ops/grid.js';
 import type { Tensor } from '../tensor.js';
 import { Optimizer } from './optimizer.js';
 
-/** The uniforms both Adam kernels share: the step's hyperparameters and bias corrections. */
-const HYPER_FIELDS = [
+/** The step's hyperparameters and bias corrections: one uniform buffer per optimiser, written once a step (AdamHyper in optim.wgsl). */
+export const AdamHyper = uniformLayout('AdamHyper', [
   ['lr', 'f32'],
   ['beta1', 'f32'],
   ['beta2', 'f32'],
@@ -14,19 +15,19 @@ const HYPER_FIELDS = [
   ['decoupled', 'u32'],
   ['bias1', 'f32'],
   ['bias2', 'f32'],
-] as const;
-type AdamHyper = { [K in (typeof HYPER_FIELDS)[number][0]]: number };
+] as const);
 
-export const AdamParams = uniformLayout('AdamParams', [['n', 'u32'], ...HYPER_FIELDS] as const);
-export const Adam4Params = uniformLayout('Adam4Params', [['end0', 'u32'], ['end1', 'u32'], ['end2', 'u32'], ['end3', 'u32'], ...HYPER_FIELDS] as const);
+export const AdamParams = uniformLayout('AdamParams', [['n', 'u32']] as const);
+export const Adam4Params = uniformLayout('Adam4Params', [['end0', 'u32'], ['end1', 'u32'], ['end2', 'u32'], ['end3', 'u32']] as const);
 
 const WG = 256;
-const adamStep = defineKernel({ file: 'optim.wgsl', entry: 'adam_step', params: AdamParams, bindings: [1, 2, 3, 4], constants: { WG } });
+const HYPER_BINDING = 21;
+const adamStep = defineKernel({ file: 'optim.wgsl', entry: 'adam_step', params: AdamParams, bindings: [1, 2, 3, 4, HYPER_BINDING], constants: { WG } });
 const adamStep4 = defineKernel({
   file: 'optim.wgsl',
   entry: 'adam_step4',
   params: Adam4Params,
-  bindings: Array.from({ length: 16 }, (_, i) => 5 + i),
+  bindings: [...Array.from({ length: 16 }, (_, i) => 5 + i), HYPER_BINDING],
   constants: { WG },
 });
 
@@ -48,10 +49,20 @@ export interface AdamOptions {
   tensorsPerDispatch?: 1 | 4;
 }
 
-/** Adam / AdamW; the step count lives on the CPU, so bias corrections need no readback. */
+/**
+ * Adam / AdamW; the step count lives on the CPU, so bias corrections need no readback. Its
+ * hyperparameters go to the GPU in one small buffer per step, not in the dispatches' uniforms, so
+ * that a captured step (Engine.capture) replays with each step's learning rate and bias
+ * corrections: call `prepareStep()` before each replay of a step that captured `encodeStep()`.
+ */
 export class Adam extends Optimizer {
   private t = 0;
   readonly options: Required<AdamOptions>;
+  /** The AdamHyper uniform buffer (made at the first step: an optimiser of no parameters has no engine). */
+  private hyper: GPUBuffer | null = null;
+  /** engine.submitCount when a dispatch last bound `hyper`: while unchanged that dispatch is not submitted yet. */
+  private hyperUsedAt = -1;
+  private readonly hyperWords = new DataView(new ArrayBuffer(AdamHyper.byteSize));
 
   constructor(params: readonly Tensor[], options: AdamOptions = {}) {
     super(params);
@@ -77,34 +88,66 @@ export class Adam extends Optimizer {
     return this.params.flatMap((p) => this.stateOf(p, 2));
   }
 
-  step(): void {
+  override step(): void {
+    // flushes first only if this optimiser's last dispatches are still unsubmitted (two steps in one command buffer)
+    this.advance(this.hyper !== null && this.hyperUsedAt === this.params[0]!.engine.submitCount);
+    this.encodeStep();
+  }
+
+  /**
+   * The CPU half of a step: counts it and writes its hyperparameters (options.lr as it is now,
+   * the bias corrections). Submits pending work first, as a replayed step's dispatches may still
+   * be waiting in it. Call at a step's start, before its work is encoded.
+   */
+  override prepareStep(): void {
+    this.advance(true);
+  }
+
+  private advance(hasPendingUse: boolean): void {
     this.t++;
+    if (this.params.length === 0) return;
     const o = this.options;
-    const hyper: AdamHyper = {
-      lr: o.lr,
-      beta1: o.beta1,
-      beta2: o.beta2,
-      eps: o.eps,
-      weight_decay: o.weightDecay,
-      decoupled: o.decoupled ? 1 : 0,
-      bias1: 1 - o.beta1 ** this.t,
-      bias2: 1 - o.beta2 ** this.t,
-    };
+    if (!(o.lr > 0)) throw new RangeError(`Adam: lr must be > 0, got ${o.lr}`);
+    const engine = this.params[0]!.engine;
+    this.hyper ??= engine.createStorage(AdamHyper.byteSize, 'Adam hyperparameters', UNIFORM_USAGE);
+    packUniforms(
+      AdamHyper,
+      {
+        lr: o.lr,
+        beta1: o.beta1,
+        beta2: o.beta2,
+        eps: o.eps,
+        weight_decay: o.weightDecay,
+        decoupled: o.decoupled ? 1 : 0,
+        bias1: 1 - o.beta1 ** this.t,
+        bias2: 1 - o.beta2 ** this.t,
+      },
+      this.hyperWords,
+    );
+    engine.write(this.hyper, this.hyperWords, 0, hasPendingUse);
+  }
+
+  /** The GPU half of a step: the update dispatches, reading the hyperparameters prepareStep wrote. */
+  encodeStep(): void {
     const ready = this.params.filter((p) => p.grad);
     if (ready.length === 0) return;
+    const hyper = this.hyper;
+    if (!hyper) throw new Error('Adam: encodeStep() before prepareStep()');
+    const engine = ready[0]!.engine;
     // whole groups of 4 in adam_step4 (no slot left empty: WebGPU forbids binding one buffer to
     // two writable slots, so empty ones would need spare buffers each), the rest one by one
-    const step4 = o.tensorsPerDispatch === 4 && ready[0]!.engine.limits.maxStorageBuffersPerShaderStage >= STEP4_BUFFERS;
+    const step4 = this.options.tensorsPerDispatch === 4 && engine.limits.maxStorageBuffersPerShaderStage >= STEP4_BUFFERS;
     const grouped = step4 ? ready.length - (ready.length % 4) : 0;
     for (let k = 0; k < grouped; k += 4) this.step4(ready.slice(k, k + 4), hyper);
     for (const p of ready.slice(grouped)) {
       const [m, v] = this.stateOf(p, 2);
-      p.engine.dispatch(adamStep, { n: p.size, ...hyper }, [p.buffer, p.grad!.buffer, m!.buffer, v!.buffer], grid1d(p.size, WG));
+      engine.dispatch(adamStep, { n: p.size }, [p.buffer, p.grad!.buffer, m!.buffer, v!.buffer, hyper], grid1d(p.size, WG));
     }
+    this.hyperUsedAt = engine.submitCount;
   }
 
   /** Four parameters in one adam_step4 dispatch. */
-  private step4(group: readonly Tensor[], hyper: AdamHyper): void {
+  private step4(group: readonly Tensor[], hyper: GPUBuffer): void {
     const ends: number[] = [];
     const buffers: GPUBuffer[] = [];
     let end = 0;
@@ -114,6 +157,13 @@ export class Adam extends Optimizer {
       ends.push(end);
       buffers.push(p.buffer, p.grad!.buffer, m!.buffer, v!.buffer);
     }
-    group[0]!.engine.dispatch(adamStep4, { end0: ends[0]!, end1: ends[1]!, end2: ends[2]!, end3: ends[3]!, ...hyper }, buffers, grid1d(end, WG));
+    buffers.push(hyper);
+    group[0]!.engine.dispatch(adamStep4, { end0: ends[0]!, end1: ends[1]!, end2: ends[2]!, end3: ends[3]! }, buffers, grid1d(end, WG));
+  }
+
+  override dispose(): void {
+    super.dispose();
+    if (this.hyper) this.params[0]!.engine.releaseStorage(this.hyper);
+    this.hyper = null;
   }
 }

@@ -17,7 +17,20 @@ export abstract class Optimizer {
   }
 
   /** Applies one update to every parameter that has a gradient; nothing is read back. */
-  abstract step(): void;
+  step(): void {
+    this.prepareStep();
+    this.encodeStep();
+  }
+
+  /**
+   * The CPU half of a step, for a step whose dispatches a capture replays (Engine.capture): called
+   * before each replay, outside the capture. Nothing by default: an optimiser whose
+   * hyperparameters are uniforms (SGD) replays with those of the captured step.
+   */
+  prepareStep(): void {}
+
+  /** The GPU half of a step: the update dispatches (what a captured step records). */
+  abstract encodeStep(): void;
 
   /** Releases the gradients (their buffers return to the pool for the next step). */
   zeroGrad(): void {

@@ -40,7 +40,7 @@ export class SGD extends Optimizer {
     if (options.nesterov && !(momentum > 0 && dampening === 0)) throw new RangeError('SGD: nesterov needs momentum > 0 and dampening 0 (as in PyTorch)');
   }
 
-  step(): void {
+  encodeStep(): void {
     const o = this.options;
     for (const p of this.params) {
       if (!p.grad) continue;

@@ -7,4 +7,5 @@ export function resetConvChoices(engine: Engine): void {
   for (const p of c.pending.values()) if (p.softSize instanceof Tensor) p.softSize.dispose();
   c.pending.clear();
   c.chosen.clear();
+  c.version++;
 }
