@@ -97,7 +97,9 @@ export class Adam extends Optimizer {
   /**
    * The CPU half of a step: counts it and writes its hyperparameters (options.lr as it is now,
    * the bias corrections). Submits pending work first, as a replayed step's dispatches may still
-   * be waiting in it. Call at a step's start, before its work is encoded.
+   * be waiting in it. Call at a step's start, before its work is encoded; once a step's
+   * encodeStep() is captured, call this (not step()) before each replay, as step() cannot see
+   * whether a replay left dispatches that read the buffer unsubmitted.
    */
   override prepareStep(): void {
     this.advance(true);
@@ -106,8 +108,7 @@ export class Adam extends Optimizer {
   private advance(hasPendingUse: boolean): void {
     this.t++;
     if (this.params.length === 0) return;
-    const o = this.options;
-    if (!(o.lr > 0)) throw new RangeError(`Adam: lr must be > 0, got ${o.lr}`);
+    const o = this.options; // lr may reach 0 at the end of a schedule: no update, as before
     const engine = this.params[0]!.engine;
     this.hyper ??= engine.createStorage(AdamHyper.byteSize, 'Adam hyperparameters', UNIFORM_USAGE);
     packUniforms(
