@@ -146,6 +146,19 @@ describe('optimizers vs float64 reference', () => {
     for (const t of [...ps, ...grads]) t.dispose();
   });
 
+  it('Adam at a learning rate of 0 (the end of a cosine schedule) updates nothing and does not throw', async () => {
+    const w0 = [0.5, -1, 2];
+    const p = parameter(engine, w0, [3]);
+    const opt = new Adam([p], { lr: 0.1, weightDecay: 0.1, decoupled: true });
+    opt.options.lr = 0;
+    p.grad = engine.keep(Tensor.from(engine, [1, 1, 1], [3]));
+    opt.step();
+    expect(Array.from(await p.toFloat32())).toEqual(w0);
+    opt.zeroGrad();
+    opt.dispose();
+    p.dispose();
+  });
+
   it('rejects bad hyper-parameters and parameters without requiresGrad', () => {
     const p = parameter(engine, [1, 2], [2]);
     expect(() => new SGD([p], { lr: 0 })).toThrow(/SGD: lr must be > 0/);
