@@ -467,8 +467,9 @@ async function fmnistSteppers(eng: EngineT) {
   const data = rand(B * 784);
   const y = Int32Array.from({ length: B }, () => rng.int(10));
   const target = resolveBudget(spec, { kMin: 1, kMax: 9 }, 100_000);
-  const search = new Search(eng, spec, { kMin: 1, kMax: 9, target, lambda: 2, lossKind: 'symmetric', batch: B, lr: 1e-3, seed: 0, logEvery: 1000 });
-  const finalOf = (ks: number[]) => new FinalTraining(eng, spec, ks, { batch: B, lr: 1e-3, steps: 1000, seed: 0, logEvery: 1000 });
+  const searchOf = (replay = true) => new Search(eng, spec, { kMin: 1, kMax: 9, target, lambda: 2, lossKind: 'symmetric', batch: B, lr: 1e-3, seed: 0, logEvery: 1000, replay });
+  const search = searchOf();
+  const finalOf = (ks: number[], replay = true) => new FinalTraining(eng, spec, ks, { batch: B, lr: 1e-3, steps: 1000, seed: 0, logEvery: 1000, replay });
   /** One step of s timed over `n` reps (after a warm-up; under 'fastest', after its convolutions were timed). */
   const step = async (s: Search | FinalTraining, n = reps) => {
     s.x.write(data);
@@ -480,15 +481,22 @@ async function fmnistSteppers(eng: EngineT) {
     await s.flush();
     return t;
   };
-  return { spec, B, y, search, finalOf, step };
+  return { spec, B, y, search, searchOf, finalOf, step };
 }
 
 async function e2e(eng: EngineT) {
-  const { spec, B, y, search, finalOf, step } = await fmnistSteppers(eng);
+  const { spec, B, y, search, searchOf, finalOf, step } = await fmnistSteppers(eng);
   // the search's cost is compared with final training at the sizes the search starts from
   const sizes = (await search.softSizes()).map((v) => hardSize(v, 1, 9));
-  // the CPU side of a step: dispatches, submits, and the time to encode them (run() until it returns)
-  const cpuSide = async (s: Search | FinalTraining) => {
+  // the CPU side of a step: dispatches, submits, and the time to encode them (run() until it
+  // returns) — replayed from the step's capture, and `asCode` (replay: false) run as code
+  const cpuSide = async (s: Search | FinalTraining, asCode: Search | FinalTraining) => {
+    const replayed = await encodeTimes(s);
+    asCode.x.write(rand(B * 784));
+    const code = await encodeTimes(asCode);
+    return { ...replayed, encodeMsAsCode: code.encodeMs };
+  };
+  const encodeTimes = async (s: Search | FinalTraining) => {
     const encodeMs: number[] = [];
     let dispatches = 0;
     let submits = 0;
@@ -504,13 +512,13 @@ async function e2e(eng: EngineT) {
     return { dispatches, submits, encodeMs: summarise(encodeMs, 'wall').medianMs };
   };
   const ts = await step(search);
-  const searchCpu = await cpuSide(search);
+  const searchCpu = await cpuSide(search, searchOf(false));
   const sameSizes = finalOf(sizes);
   const tSame = await step(sameSizes);
-  const sameCpu = await cpuSide(sameSizes);
+  const sameCpu = await cpuSide(sameSizes, finalOf(sizes, false));
   const final3 = finalOf(spec.layers.map(() => 3));
   const tfin = await step(final3);
-  const finalCpu = await cpuSide(final3);
+  const finalCpu = await cpuSide(final3, finalOf(spec.layers.map(() => 3), false));
   // --profile: each kernel's share of one step, every dispatch in its own timed pass
   const profileOf = async (s: Search | FinalTraining) => {
     eng.beginProfile();
@@ -566,13 +574,13 @@ if (only.has('e2e')) {
   const ips = (t: Timing) => (r.batch / (t.medianMs / 1000)).toFixed(1);
   const ks = r.sizes.join(', ');
   out(`\n## End to end: fmnist-6, batch ${r.batch}, 100 k budget (the search starts at sizes [${ks}])\n`);
-  out('| step | ms | images/s | dispatches | submits | CPU ms to encode and submit |\n|---|---|---|---|---|---|');
-  const cpu = (c: { dispatches: number; submits: number; encodeMs: number }) => `${c.dispatches} | ${c.submits} | ${f2(c.encodeMs)}`;
+  out('| step | ms | images/s | dispatches | submits | CPU ms to encode and submit | the same, run as code |\n|---|---|---|---|---|---|---|');
+  const cpu = (c: { dispatches: number; submits: number; encodeMs: number; encodeMsAsCode: number }) => `${c.dispatches} | ${c.submits} | ${f2(c.encodeMs)} | ${f2(c.encodeMsAsCode)}`;
   out(`| search step (predictors + masked convs on the 9×9 grid + budget loss + Adam), sizes [${ks}] | ${f2(r.search.medianMs)} | ${ips(r.search)} | ${cpu(r.cpu.search)} |`);
   out(`| final-training step, plain convs of sizes [${ks}] | ${f2(r.finalSameSizes.medianMs)} | ${ips(r.finalSameSizes)} | ${cpu(r.cpu.finalSameSizes)} |`);
   out(`| final-training step, plain 3×3 | ${f2(r.final.medianMs)} | ${ips(r.final)} | ${cpu(r.cpu.final)} |`);
-  if (r.peer) out(`| TF.js final-training step, 3×3 (same model, NHWC, wall clock incl. loss readback) | ${f2(r.peer.medianMs)} | ${ips(r.peer)} | | | |`);
-  out('\n"CPU ms to encode and submit": a step\'s run() until it returns (its dispatches go into one command encoder, submitted at the end), median over the reps.');
+  if (r.peer) out(`| TF.js final-training step, 3×3 (same model, NHWC, wall clock incl. loss readback) | ${f2(r.peer.medianMs)} | ${ips(r.peer)} | | | | |`);
+  out('\n"CPU ms to encode and submit": a step\'s run() until it returns (its dispatches go into one command encoder, submitted at the end), median over the reps — replayed from the step\'s capture, as training runs it; "run as code": the same step with `replay: false`, its ops, tape and plans run each time.');
   out(`\nsearch step / final step at the same sizes = ${f2(r.search.medianMs / r.finalSameSizes.medianMs)}${r.peer ? `; effconv / TF.js images/s (3×3) = ${f2(r.peer.medianMs / r.final.medianMs)}` : ''}`);
   if (r.profile) {
     for (const [name, rows] of [['search step', r.profile.search], ['final-training step, 3×3', r.profile.final]] as const) {
