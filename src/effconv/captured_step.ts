@@ -67,12 +67,6 @@ export class CapturedStep {
     this.capture = null;
     this.capturedWith = null;
   }
-
-  dispose(): void {
-    this.reset();
-    this.out?.dispose();
-    this.out = null;
-  }
 }
 
 /** Checks a step's labels (one per image of the batch, each a class) and writes them into the step's label tensor. */

@@ -108,11 +108,6 @@ export class BufferPool {
     this.pooledCount++;
   }
 
-  /** Whether `buffer` is held back by pin(). */
-  isPinned(buffer: GPUBuffer): boolean {
-    return this.pinned.has(buffer);
-  }
-
   /** Called after each queue submit: buffers released before it may now be reused. */
   recycle(): void {
     const touched = new Set<GPUBuffer[]>();

@@ -78,10 +78,6 @@ export class Capture {
     return this.pinned.length;
   }
 
-  get isDisposed(): boolean {
-    return this.disposed;
-  }
-
   /** Encodes the captured commands again (into the engine's current command buffer). */
   replay(): void {
     if (this.disposed) throw new Error('capture: replay() after dispose()');
