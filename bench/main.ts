@@ -488,15 +488,7 @@ async function e2e(eng: EngineT) {
   const { spec, B, y, search, searchOf, finalOf, step } = await fmnistSteppers(eng);
   // the search's cost is compared with final training at the sizes the search starts from
   const sizes = (await search.softSizes()).map((v) => hardSize(v, 1, 9));
-  // the CPU side of a step: dispatches, submits, and the time to encode them (run() until it
-  // returns) — replayed from the step's capture, and `asCode` (replay: false) run as code
-  const cpuSide = async (s: Search | FinalTraining, asCode: Search | FinalTraining) => {
-    const replayed = await encodeTimes(s);
-    asCode.x.write(rand(B * 784));
-    for (let i = 0; i < 2; i++) asCode.run(y); // warm: its buffers, pipelines and bind groups made, as the replayed stepper's were
-    const code = await encodeTimes(asCode);
-    return { ...replayed, encodeMsAsCode: code.encodeMs };
-  };
+  // the CPU side of a step: dispatches, submits, and the time to encode them (run() until it returns)
   const encodeTimes = async (s: Search | FinalTraining) => {
     const encodeMs: number[] = [];
     let dispatches = 0;
@@ -511,6 +503,14 @@ async function e2e(eng: EngineT) {
     await eng.sync();
     await s.flush();
     return { dispatches, submits, encodeMs: summarise(encodeMs, 'wall').medianMs };
+  };
+  // ... replayed from the step's capture (s), and run as code (asCode: the same step, replay: false)
+  const cpuSide = async (s: Search | FinalTraining, asCode: Search | FinalTraining) => {
+    const replayed = await encodeTimes(s);
+    asCode.x.write(rand(B * 784));
+    for (let i = 0; i < 2; i++) asCode.run(y); // warm: its buffers, pipelines and bind groups made, as the replayed stepper's were
+    const code = await encodeTimes(asCode);
+    return { ...replayed, encodeMsAsCode: code.encodeMs };
   };
   const ts = await step(search);
   const searchCpu = await cpuSide(search, searchOf(false));

@@ -9,10 +9,10 @@
 //   g = grad (+ weight_decay * w unless decoupled)
 //   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
 //   w -= lr * (m / bias1) / (sqrt(v / bias2) + eps)   with bias_i = 1 - beta_i^t (from the CPU)
+//   decoupled: w -= lr * weight_decay * w first
 //   The hyperparameters (AdamHyper, binding 21) are one buffer the optimizer writes once per step,
 //   apart from the dispatches' own uniforms (sizes only): a captured step's replays then update
 //   every parameter with the step's own lr and bias corrections.
-//   decoupled: w -= lr * weight_decay * w first
 // adam_step4: adam_step for up to 4 parameters in one dispatch (a model's many small parameters
 //   — biases, batch-norm scales — would otherwise cost a dispatch each): invocation i updates
 //   element i of the parameters' concatenation, parameter k holding [end_(k−1), end_k); the

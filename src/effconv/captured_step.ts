@@ -17,10 +17,10 @@ import { checkLabels } from '../ops/softmax_xent.js';
 import type { Tensor } from '../tensor.js';
 
 export class CapturedStep {
-  private capture: Capture | null = null;
+  /** The capture, with the kernel choice it was taken under (when that moves, it is taken again). */
+  private captured: { capture: Capture; variant: ConvVariantName; choices: number } | null = null;
   /** The step's output as the captured run (or the last uncaptured one) left it; replays refill it. */
   private out: Tensor | null = null;
-  private capturedWith: { variant: ConvVariantName; choices: number } | null = null;
   /** Runs so far: the first is never captured, as it also does one-time work (an optimiser's zero-filled moments). */
   private runs = 0;
 
@@ -33,10 +33,10 @@ export class CapturedStep {
   /** Runs the step — by replaying its capture where one is valid — and returns its output (valid until the next run). */
   run(step: () => Tensor): Tensor {
     const engine = this.engine;
-    const w = this.capturedWith;
-    if (this.capture && w && (w.variant !== engine.convVariant || w.choices !== convChoicesVersion(engine))) this.reset();
-    if (this.capture) {
-      this.capture.replay();
+    const c = this.captured;
+    if (c && (c.variant !== engine.convVariant || c.choices !== convChoicesVersion(engine))) this.reset();
+    if (this.captured) {
+      this.captured.capture.replay();
       return this.out!;
     }
     this.out?.dispose();
@@ -47,25 +47,20 @@ export class CapturedStep {
       out = engine.keep(engine.tidy(step));
     });
     this.out = out!;
-    if (hasPendingConvs(engine)) {
-      capture.dispose(); // its convolutions run on kernels 'fastest' has yet to choose
-    } else {
-      this.capture = capture;
-      this.capturedWith = { variant: engine.convVariant, choices: convChoicesVersion(engine) };
-    }
+    if (hasPendingConvs(engine)) capture.dispose(); // its convolutions run on kernels 'fastest' has yet to choose
+    else this.captured = { capture, variant: engine.convVariant, choices: convChoicesVersion(engine) };
     return this.out;
   }
 
   /** Whether the next run replays. */
-  get captured(): boolean {
-    return this.capture !== null;
+  get replaying(): boolean {
+    return this.captured !== null;
   }
 
   /** Drops the capture (its buffers go back to the pool); the next run captures again. */
   reset(): void {
-    this.capture?.dispose();
-    this.capture = null;
-    this.capturedWith = null;
+    this.captured?.capture.dispose();
+    this.captured = null;
   }
 }
 

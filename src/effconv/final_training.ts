@@ -90,7 +90,7 @@ export class FinalTraining {
 
   /** Whether the next step replays a capture (TrainOptions.replay). */
   get replaying(): boolean {
-    return this.captured.captured;
+    return this.captured.replaying;
   }
 
   forward(x: Tensor, training: boolean): Tensor {

@@ -117,7 +117,7 @@ export class Search {
 
   /** Whether the next step replays a capture (SearchOptions.replay). */
   get replaying(): boolean {
-    return this.captured.captured;
+    return this.captured.replaying;
   }
 
   /** Reads the rows logged since the last flush (one readback). */

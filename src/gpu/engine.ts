@@ -394,9 +394,9 @@ export class Engine {
     } finally {
       this.recorder = null;
     }
+    if (recorder.refusal) throw new Error(recorder.refusal);
     // a submit inside the step would let the pool hand a released buffer to a later op of the
     // same step, and the replay would then share it between the two
-    if (recorder.refusal) throw new Error(recorder.refusal);
     if (this.submitCount !== submits) throw new Error('engine.capture: the step submitted its work (a flush or sync inside it); a captured step must encode into one command buffer');
     return new Capture(this.captureHost, recorder.commands, recorder.buffers);
   }
