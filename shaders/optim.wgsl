@@ -2,9 +2,11 @@
 //
 // sgd_step (PyTorch semantics):
 //   g = grad + weight_decay * w
-//   if momentum > 0: buf = momentum * buf + (1 - dampening) * g   (buf starts at 0)
+//   if momentum > 0: buf = g on the parameter's first step (first = 1),
+//                    else momentum * buf + (1 - dampening) * g
 //                    g = nesterov ? g + momentum * buf : buf
 //   w -= lr * g
+//   The hyperparameters (SgdHyper, binding 21) are one buffer written once per step, as Adam's.
 // adam_step (Adam; AdamW when decoupled = 1):
 //   g = grad (+ weight_decay * w unless decoupled)
 //   m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g^2
@@ -19,10 +21,14 @@
 //   four must be distinct tensors (one buffer may not be bound to two writable slots).
 //   Bindings 5…20: w, grad, m, v of parameter 0, then 1, 2, 3 (16 storage buffers, the most a
 //   WebGPU device must allow per stage; the optimizer falls back to adam_step below that).
-// Step-dependent scalars come from the CPU (uniforms, AdamHyper), so no state is read back.
+// Step-dependent scalars come from the CPU (SgdHyper, AdamHyper), so no state is read back.
 
 struct SgdParams {
   n: u32,
+  first: u32,  // 1 on the step that created the parameter's momentum buffer
+}
+
+struct SgdHyper {
   lr: f32,
   momentum: f32,
   dampening: f32,
@@ -77,6 +83,7 @@ struct Adam4Params {
 @group(0) @binding(19) var<storage, read_write> m_3: array<f32>;
 @group(0) @binding(20) var<storage, read_write> v_3: array<f32>;
 @group(0) @binding(21) var<uniform> adam_hyper: AdamHyper;
+@group(0) @binding(21) var<uniform> sgd_hyper: SgdHyper;
 
 override WG: u32 = 256;
 
@@ -88,13 +95,14 @@ fn flat_index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
 fn sgd_step(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = flat_index(wid, nwg, lid);
   if (i >= sgd.n) { return; }
-  var g = grad[i] + sgd.weight_decay * w[i];
-  if (sgd.momentum > 0.0) {
-    let buf = sgd.momentum * m1[i] + (1.0 - sgd.dampening) * g;
+  let h = sgd_hyper;
+  var g = grad[i] + h.weight_decay * w[i];
+  if (h.momentum > 0.0) {
+    let buf = select(h.momentum * m1[i] + (1.0 - h.dampening) * g, g, sgd.first != 0u);
     m1[i] = buf;
-    g = select(buf, g + sgd.momentum * buf, sgd.nesterov != 0u);
+    g = select(buf, g + h.momentum * buf, h.nesterov != 0u);
   }
-  w[i] -= sgd.lr * g;
+  w[i] -= h.lr * g;
 }
 
 // One element's Adam update: (w, g, m, v) → (w', m', v'), the hyperparameters from h.

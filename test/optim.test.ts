@@ -25,18 +25,26 @@ async function runGpu(make: (p: Tensor) => SGD | Adam, w0: Float64Array, grads: 
   return out;
 }
 
-function refSgd(w: Float64Array, grads: Float64Array[], lr: number, momentum: number, dampening: number, wd: number, nesterov: boolean): Float64Array {
+/**
+ * PyTorch's SGD: a step with no gradient (null) leaves the parameter and its momentum alone, and
+ * the momentum buffer starts at the first gradient. `lr`: one value, or one per step.
+ */
+function refSgd(w: Float64Array, grads: (Float64Array | null)[], lr: number | number[], momentum: number, dampening: number, wd: number, nesterov: boolean): Float64Array {
   w = w.slice();
   const buf = new Float64Array(w.length);
+  let started = false;
   grads.forEach((grad, t) => {
+    if (!grad) return;
+    const stepLr = typeof lr === 'number' ? lr : lr[t]!;
     for (let i = 0; i < w.length; i++) {
       let g = grad[i]! + wd * w[i]!;
       if (momentum > 0) {
-        buf[i] = t === 0 ? g : momentum * buf[i]! + (1 - dampening) * g;
+        buf[i] = started ? momentum * buf[i]! + (1 - dampening) * g : g;
         g = nesterov ? g + momentum * buf[i]! : buf[i]!;
       }
-      w[i]! -= lr * g;
+      w[i]! -= stepLr * g;
     }
+    started = true;
   });
   return w;
 }
@@ -66,18 +74,67 @@ describe('optimizers vs float64 reference', () => {
   const w0 = randomArray(rng, n);
   const grads = Array.from({ length: 5 }, () => randomArray(rng, n));
 
-  // PyTorch starts the momentum buffer at the first gradient; our buffer starts at zero with
-  // dampening applied, which is the same when dampening = 0.
-  for (const [momentum, wd, nesterov] of [
-    [0, 0, false],
-    [0.9, 0, false],
-    [0.9, 1e-2, true],
+  // dampening > 0 tells PyTorch's first momentum step (buf = g) from a buffer started at 0
+  for (const [momentum, dampening, wd, nesterov] of [
+    [0, 0, 0, false],
+    [0.9, 0, 0, false],
+    [0.9, 0.5, 0, false],
+    [0.9, 0, 1e-2, true],
   ] as const) {
-    it(`SGD momentum=${momentum} weightDecay=${wd} nesterov=${nesterov}`, async () => {
-      const gpu = await runGpu((p) => new SGD([p], { lr: 0.1, momentum, weightDecay: wd, nesterov }), w0, grads);
-      expectClose(gpu, refSgd(w0, grads, 0.1, momentum, 0, wd, nesterov), { rtol: 1e-5, atol: 1e-6 });
+    it(`SGD momentum=${momentum} dampening=${dampening} weightDecay=${wd} nesterov=${nesterov}`, async () => {
+      const gpu = await runGpu((p) => new SGD([p], { lr: 0.1, momentum, dampening, weightDecay: wd, nesterov }), w0, grads);
+      expectClose(gpu, refSgd(w0, grads, 0.1, momentum, dampening, wd, nesterov), { rtol: 1e-5, atol: 1e-6 });
     });
   }
+
+  it("SGD: a parameter whose first gradient comes at a later step starts its momentum there, and one without a gradient is left alone", async () => {
+    const r = new Rng(13);
+    const [a0, b0] = [randomArray(r, 300), randomArray(r, 5)];
+    const [a, b] = [parameter(engine, a0, [300]), parameter(engine, b0, [5])];
+    const gradsA = Array.from({ length: 4 }, () => randomArray(r, 300));
+    const gradsB = [null, null, randomArray(r, 5), randomArray(r, 5)];
+    const opt = new SGD([a, b], { lr: 0.05, momentum: 0.8, dampening: 0.3 });
+    for (let t = 0; t < 4; t++) {
+      a.grad = engine.keep(Tensor.from(engine, gradsA[t]!, [300]));
+      if (gradsB[t]) b.grad = engine.keep(Tensor.from(engine, gradsB[t]!, [5]));
+      opt.step();
+      opt.zeroGrad();
+    }
+    expectClose(await a.toFloat32(), refSgd(a0, gradsA, 0.05, 0.8, 0.3, 0, false), { rtol: 1e-5, atol: 1e-6 }, 'a');
+    expectClose(await b.toFloat32(), refSgd(b0, gradsB, 0.05, 0.8, 0.3, 0, false), { rtol: 1e-5, atol: 1e-6 }, 'b');
+    opt.dispose();
+    a.dispose();
+    b.dispose();
+  });
+
+  it('SGD replayed from a capture (prepareStep before each replay) follows the reference with the learning rate moved every step', async () => {
+    const r = new Rng(14);
+    const start = randomArray(r, 517);
+    const steps = 6;
+    const stepGrads = Array.from({ length: steps }, () => randomArray(r, 517));
+    const lrs = Array.from({ length: steps }, (_, t) => 0.1 * (1 - t / steps)); // a decaying schedule
+    const p = parameter(engine, start, [517]);
+    const grad = engine.keep(Tensor.empty(engine, [517]));
+    p.grad = grad; // a fixed gradient tensor, written before each step
+    const opt = new SGD([p], { lr: lrs[0]!, momentum: 0.9, dampening: 0.1, weightDecay: 1e-2 });
+    grad.write(stepGrads[0]!);
+    opt.step(); // the first step creates the momentum buffer (zero-filled): never part of a capture
+    grad.write(stepGrads[1]!);
+    opt.options.lr = lrs[1]!;
+    opt.prepareStep();
+    const capture = engine.capture(() => opt.encodeStep());
+    for (let t = 2; t < steps; t++) {
+      grad.write(stepGrads[t]!);
+      opt.options.lr = lrs[t]!;
+      opt.prepareStep();
+      capture.replay();
+    }
+    expect(opt.stepCount).toBe(steps);
+    expectClose(await p.toFloat32(), refSgd(start, stepGrads, lrs, 0.9, 0.1, 1e-2, false), { rtol: 1e-5, atol: 1e-6 });
+    capture.dispose();
+    opt.dispose();
+    for (const t of [p, grad]) t.dispose();
+  });
 
   for (const decoupled of [false, true]) {
     it(`${decoupled ? 'AdamW' : 'Adam'} with weight decay`, async () => {

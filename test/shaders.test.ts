@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { add, allKernels, browserShaderSource, Engine, shaderFolderUrl, Tensor } from '../src/index.js';
 import { pacingUsers } from '../src/gpu/dawn_polling.js';
 import { AdamHyper } from '../src/optim/adam.js';
+import { SgdHyper } from '../src/optim/sgd.js';
 import { testEngine } from './helpers/engine.js';
 
 let engine: Engine;
@@ -76,9 +77,11 @@ describe('shaders', () => {
     for (const f of readdirSync(new URL('../shaders/', import.meta.url))) expect(files).toContain(f);
   });
 
-  it("Adam's hyperparameter buffer (AdamHyper, bound beside the dispatch's own uniforms) matches its WGSL struct", () => {
-    expect(AdamHyper.fields.map(([n, t]) => [n, t])).toEqual(wgslStruct('optim.wgsl', 'AdamHyper'));
-  });
+  for (const layout of [AdamHyper, SgdHyper]) {
+    it(`the optimisers' hyperparameter buffer ${layout.struct} (bound beside the dispatch's own uniforms) matches its WGSL struct`, () => {
+      expect(layout.fields.map(([n, t]) => [n, t])).toEqual(wgslStruct('optim.wgsl', layout.struct));
+    });
+  }
 
   for (const k of allKernels()) {
     it(`${k.file}#${k.entry} compiles and its ${k.params.struct} layout matches the WGSL`, async (ctx) => {

@@ -1,8 +1,8 @@
 import { defineKernel } from '../gpu/kernel.js';
-import { UNIFORM_USAGE } from '../gpu/engine.js';
-import { packUniforms, uniformLayout } from '../gpu/uniforms.js';
+import { uniformLayout } from '../gpu/uniforms.js';
 import { grid1d } from '../ops/grid.js';
 import type { Tensor } from '../tensor.js';
+import { HyperBuffer } from './hyper_buffer.js';
 import { Optimizer } from './optimizer.js';
 
 /** The step's hyperparameters and bias corrections: one uniform buffer per optimiser, written once a step (AdamHyper in optim.wgsl). */
@@ -56,13 +56,20 @@ export interface AdamOptions {
  * corrections: call `prepareStep()` before each replay of a step that captured `encodeStep()`.
  */
 export class Adam extends Optimizer {
-  private t = 0;
   readonly options: Required<AdamOptions>;
-  /** The AdamHyper uniform buffer (made at the first step: an optimiser of no parameters has no engine). */
-  private hyper: GPUBuffer | null = null;
-  /** engine.submitCount when a dispatch last bound `hyper`: while unchanged that dispatch is not submitted yet. */
-  private hyperUsedAt = -1;
-  private readonly hyperWords = new DataView(new ArrayBuffer(AdamHyper.byteSize));
+  protected readonly hyper = new HyperBuffer(AdamHyper, () => {
+    const o = this.options; // lr may reach 0 at the end of a schedule: no update, as before
+    return {
+      lr: o.lr,
+      beta1: o.beta1,
+      beta2: o.beta2,
+      eps: o.eps,
+      weight_decay: o.weightDecay,
+      decoupled: o.decoupled ? 1 : 0,
+      bias1: 1 - o.beta1 ** this.stepCount,
+      bias2: 1 - o.beta2 ** this.stepCount,
+    };
+  });
 
   constructor(params: readonly Tensor[], options: AdamOptions = {}) {
     super(params);
@@ -75,65 +82,16 @@ export class Adam extends Optimizer {
     if (o.tensorsPerDispatch !== 1 && o.tensorsPerDispatch !== 4) throw new RangeError(`Adam: tensorsPerDispatch must be 1 or 4, got ${o.tensorsPerDispatch}`);
   }
 
-  get stepCount(): number {
-    return this.t;
-  }
-  /** Restores the step count (resuming from a checkpoint). */
-  set stepCount(t: number) {
-    this.t = t;
-  }
-
   /** First and second moments of every parameter, in parameter order (for checkpoints). */
   stateTensors(): Tensor[] {
     return this.params.flatMap((p) => this.stateOf(p, 2));
-  }
-
-  override step(): void {
-    // flushes first only if this optimiser's last dispatches are still unsubmitted (two steps in one command buffer)
-    this.advance(this.hyper !== null && this.hyperUsedAt === this.params[0]!.engine.submitCount);
-    this.encodeStep();
-  }
-
-  /**
-   * The CPU half of a step: counts it and writes its hyperparameters (options.lr as it is now,
-   * the bias corrections). Submits pending work first, as a replayed step's dispatches may still
-   * be waiting in it. Call at a step's start, before its work is encoded; once a step's
-   * encodeStep() is captured, call this (not step()) before each replay, as step() cannot see
-   * whether a replay left dispatches that read the buffer unsubmitted.
-   */
-  override prepareStep(): void {
-    this.advance(true);
-  }
-
-  private advance(hasPendingUse: boolean): void {
-    this.t++;
-    if (this.params.length === 0) return;
-    const o = this.options; // lr may reach 0 at the end of a schedule: no update, as before
-    const engine = this.params[0]!.engine;
-    this.hyper ??= engine.createStorage(AdamHyper.byteSize, 'Adam hyperparameters', UNIFORM_USAGE);
-    packUniforms(
-      AdamHyper,
-      {
-        lr: o.lr,
-        beta1: o.beta1,
-        beta2: o.beta2,
-        eps: o.eps,
-        weight_decay: o.weightDecay,
-        decoupled: o.decoupled ? 1 : 0,
-        bias1: 1 - o.beta1 ** this.t,
-        bias2: 1 - o.beta2 ** this.t,
-      },
-      this.hyperWords,
-    );
-    engine.write(this.hyper, this.hyperWords, 0, hasPendingUse);
   }
 
   /** The GPU half of a step: the update dispatches, reading the hyperparameters prepareStep wrote. */
   encodeStep(): void {
     const ready = this.params.filter((p) => p.grad);
     if (ready.length === 0) return;
-    const hyper = this.hyper;
-    if (!hyper) throw new Error('Adam: encodeStep() before prepareStep()');
+    const hyper = this.hyper.get('Adam');
     const engine = ready[0]!.engine;
     // whole groups of 4 in adam_step4 (no slot left empty: WebGPU forbids binding one buffer to
     // two writable slots, so empty ones would need spare buffers each), the rest one by one
@@ -144,7 +102,7 @@ export class Adam extends Optimizer {
       const [m, v] = this.stateOf(p, 2);
       engine.dispatch(adamStep, { n: p.size }, [p.buffer, p.grad!.buffer, m!.buffer, v!.buffer, hyper], grid1d(p.size, WG));
     }
-    this.hyperUsedAt = engine.submitCount;
+    this.hyper.markUsed();
   }
 
   /** Four parameters in one adam_step4 dispatch. */
@@ -160,11 +118,5 @@ export class Adam extends Optimizer {
     }
     buffers.push(hyper);
     group[0]!.engine.dispatch(adamStep4, { end0: ends[0]!, end1: ends[1]!, end2: ends[2]!, end3: ends[3]! }, buffers, grid1d(end, WG));
-  }
-
-  override dispose(): void {
-    super.dispose();
-    if (this.hyper) this.params[0]!.engine.releaseStorage(this.hyper);
-    this.hyper = null;
   }
 }

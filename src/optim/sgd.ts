@@ -2,10 +2,11 @@ import { defineKernel } from '../gpu/kernel.js';
 import { uniformLayout } from '../gpu/uniforms.js';
 import { grid1d } from '../ops/grid.js';
 import type { Tensor } from '../tensor.js';
+import { HyperBuffer } from './hyper_buffer.js';
 import { Optimizer } from './optimizer.js';
 
-export const SgdParams = uniformLayout('SgdParams', [
-  ['n', 'u32'],
+/** The step's hyperparameters: one uniform buffer per optimiser, written once a step (SgdHyper in optim.wgsl). */
+export const SgdHyper = uniformLayout('SgdHyper', [
   ['lr', 'f32'],
   ['momentum', 'f32'],
   ['dampening', 'f32'],
@@ -13,8 +14,14 @@ export const SgdParams = uniformLayout('SgdParams', [
   ['nesterov', 'u32'],
 ] as const);
 
+export const SgdParams = uniformLayout('SgdParams', [
+  ['n', 'u32'],
+  ['first', 'u32'],
+] as const);
+
 const WG = 256;
-const sgdStep = defineKernel({ file: 'optim.wgsl', entry: 'sgd_step', params: SgdParams, bindings: [1, 2, 3], constants: { WG } });
+const HYPER_BINDING = 21;
+const sgdStep = defineKernel({ file: 'optim.wgsl', entry: 'sgd_step', params: SgdParams, bindings: [1, 2, 3, HYPER_BINDING], constants: { WG } });
 
 export interface SgdOptions {
   lr: number;
@@ -24,8 +31,18 @@ export interface SgdOptions {
   nesterov?: boolean;
 }
 
-/** SGD with momentum and weight decay (PyTorch semantics), as one WGSL update per parameter. */
+/**
+ * SGD with momentum and weight decay (PyTorch semantics: a parameter's momentum buffer starts at
+ * its first gradient), as one WGSL update per parameter. Like Adam, its hyperparameters go to the
+ * GPU in one small buffer per step, so a captured step replays with each step's `options.lr`:
+ * call `prepareStep()` before each replay of a step that captured `encodeStep()`.
+ */
 export class SGD extends Optimizer {
+  protected readonly hyper = new HyperBuffer(SgdHyper, () => {
+    const o = this.options; // lr may be set to 0 by a schedule: no update
+    return { lr: o.lr, momentum: o.momentum ?? 0, dampening: o.dampening ?? 0, weight_decay: o.weightDecay ?? 0, nesterov: o.nesterov ? 1 : 0 };
+  });
+
   constructor(
     params: readonly Tensor[],
     readonly options: SgdOptions,
@@ -40,24 +57,16 @@ export class SGD extends Optimizer {
     if (options.nesterov && !(momentum > 0 && dampening === 0)) throw new RangeError('SGD: nesterov needs momentum > 0 and dampening 0 (as in PyTorch)');
   }
 
+  /** The GPU half of a step: one update dispatch per parameter with a gradient. */
   encodeStep(): void {
-    const o = this.options;
-    for (const p of this.params) {
-      if (!p.grad) continue;
+    const ready = this.params.filter((p) => p.grad);
+    if (ready.length === 0) return;
+    const hyper = this.hyper.get('SGD');
+    for (const p of ready) {
+      const first = this.state.has(p.id) ? 0 : 1; // its momentum buffer is made now: PyTorch starts it at this gradient
       const [buf] = this.stateOf(p, 1);
-      p.engine.dispatch(
-        sgdStep,
-        {
-          n: p.size,
-          lr: o.lr,
-          momentum: o.momentum ?? 0,
-          dampening: o.dampening ?? 0,
-          weight_decay: o.weightDecay ?? 0,
-          nesterov: o.nesterov ? 1 : 0,
-        },
-        [p.buffer, p.grad.buffer, buf!.buffer],
-        grid1d(p.size, WG),
-      );
+      p.engine.dispatch(sgdStep, { n: p.size, first }, [p.buffer, p.grad!.buffer, buf!.buffer, hyper], grid1d(p.size, WG));
     }
+    this.hyper.markUsed();
   }
 }
