@@ -250,6 +250,16 @@ describe('effconv CLI', () => {
     expect(trained.out).not.toMatch(/searched sizes/);
     expect(trained.out).toMatch(/^\| model \| sizes \| parameters \| validation accuracy \| s\/epoch \|$/m);
     expect(trained.out).toContain(`run folder: ${join(dir, 'train')}`);
+    expect(trained.out).not.toMatch(/run as code/);
+    // --no-replay runs every step as code: the same trajectory and accuracy (replays compute bit for bit what the code does)
+    const asCode = await effconv('train', ...trainArgs, '--sizes', '3,1,3', '--epochs', '1', '--validation', '0.25', '--baselines', 'none', '--log-every', '2', '--checkpoint-every', '2', '--out', join(dir, 'train-as-code'), '--no-replay');
+    expect(asCode.code).toBe(0);
+    expect(asCode.out).toMatch(/^steps: every training step run as code \(no replay of captured steps\)$/m);
+    const losses = (folder: string) => readFileSync(join(folder, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"loss"')).map((l) => JSON.parse(l).loss as number);
+    expect(losses(join(dir, 'train-as-code'))).toEqual(losses(join(dir, 'train')));
+    expect(losses(join(dir, 'train')).length).toBeGreaterThan(2);
+    const accuracy = (out: string) => out.match(/\| ([\d.]+ %) \| [\d.]+ \|$/m)?.[1];
+    expect(accuracy(asCode.out)).toBe(accuracy(trained.out));
   }, 180_000);
 });
 

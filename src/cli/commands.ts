@@ -104,7 +104,7 @@ export async function searchCommand(v: Values, defaults: Partial<RunConfig> = {}
   }
   const { engine, stop } = await runEngine(v, folder, variant);
   log(`effconv ${kind}: ${cfg.backbone.name} on ${cfg.dataset}, adapter ${engine.adapterInfo.description || engine.adapterInfo.device}; run folder ${folder.dir}`);
-  const results = await runEffConv(engine, cfg, data, folder, { resume: typeof v.resume === 'string', log });
+  const results = await runEffConv(engine, cfg, data, folder, { resume: typeof v.resume === 'string', log, replay: v['no-replay'] !== true });
   printResults(results, cfg.validation > 0 ? 'validation' : 'test');
   log(`\nrun folder: ${folder.dir} (summary.md, sizes.json, trajectory.csv, metrics.jsonl, plots/, checkpoints/)`);
   stop();
@@ -133,7 +133,7 @@ export async function trainCommand(v: Values): Promise<void> {
     ...results,
     search: { sizes, v: sizes, parameters, target: parameters, deviation: 0, independentSizes: sizes, independentParameters: parameters, seconds: 0, steps: 0, epochs: 0 },
   });
-  const r = await runEffConv(engine, cfg, data, folder, { resume: true, log });
+  const r = await runEffConv(engine, cfg, data, folder, { resume: true, log, replay: v['no-replay'] !== true });
   printResults(r, cfg.validation > 0 ? 'validation' : 'test', true);
   log(`\nrun folder: ${folder.dir}`);
   stop();

@@ -40,20 +40,23 @@ export const RUN_OPTIONS = {
   families: { type: 'string' },
   'tuning-file': { type: 'string' },
   'tuning-reps': { type: 'string' },
+  'no-replay': { type: 'boolean' },
 } as const;
 
 /** Options that set up a run (search, demo, train): what config.json keeps. */
 const RUN_SETUP = ['preset', 'spec', 'dataset', 'data', 'budget', 'lambda', 'asymmetric', 'k-min', 'k-max', 'batch', 'search-epochs', 'epochs', 'lr', 'search-lr', 'seed', 'train-limit', 'test-limit', 'validation', 'baselines', 'log-every', 'checkpoint-every', 'out'] as const;
 /** Options that choose the convolution kernels, not what is computed: a resumed run or eval may take them. */
 const KERNEL_CHOICE = ['conv-kernels', 'tuning-file', 'tuning-reps'] as const;
+/** How training steps are run, not what they compute: a resumed run may take them too. */
+const STEP_CHOICE = [...KERNEL_CHOICE, 'no-replay'] as const;
 /** The search's own options, which train (no search) has no use for. */
 const SEARCH_ONLY = new Set<string>(['budget', 'lambda', 'asymmetric', 'search-epochs', 'search-lr']);
 
 /** The options each command takes; any other is a usage error rather than silently ignored. */
 export const COMMAND_OPTIONS: Record<string, readonly string[]> = {
-  search: [...RUN_SETUP, ...KERNEL_CHOICE, 'resume'],
-  demo: [...RUN_SETUP, ...KERNEL_CHOICE, 'resume'],
-  train: [...RUN_SETUP.filter((o) => !SEARCH_ONLY.has(o)), ...KERNEL_CHOICE, 'sizes'],
+  search: [...RUN_SETUP, ...STEP_CHOICE, 'resume'],
+  demo: [...RUN_SETUP, ...STEP_CHOICE, 'resume'],
+  train: [...RUN_SETUP.filter((o) => !SEARCH_ONLY.has(o)), ...STEP_CHOICE, 'sizes'],
   eval: ['run', ...KERNEL_CHOICE],
   // random data: no dataset, no epochs; its own --reps and --families
   kernels: ['preset', 'spec', 'budget', 'lambda', 'asymmetric', 'k-min', 'k-max', 'batch', 'lr', 'search-lr', 'seed', 'reps', 'families', 'tuning-file', 'tuning-reps'],
@@ -74,9 +77,9 @@ export function checkCommandOptions(command: string, v: Values): void {
   const foreign = given.filter((name) => !allowed.includes(name));
   if (foreign.length > 0) throw new UsageError(`effconv ${command} does not take ${flags(foreign)} (see effconv --help)`);
   if (typeof v.resume === 'string') {
-    const fixed = given.filter((name) => name !== 'resume' && !(KERNEL_CHOICE as readonly string[]).includes(name));
+    const fixed = given.filter((name) => name !== 'resume' && !(STEP_CHOICE as readonly string[]).includes(name));
     if (fixed.length > 0) {
-      throw new UsageError(`--resume continues ${v.resume} as its config.json sets it up; ${flags(fixed)} cannot change that (only ${flags(KERNEL_CHOICE)} can; start a new run with --out instead)`);
+      throw new UsageError(`--resume continues ${v.resume} as its config.json sets it up; ${flags(fixed)} cannot change that (only ${flags(STEP_CHOICE)} can; start a new run with --out instead)`);
     }
   }
 }
@@ -117,12 +120,14 @@ export const RUN_HELP = `Run options (search, train, demo):
                          \`effconv kernels --tuning-file FILE\` saves the choices of its 'fastest' row there
   --tuning-reps N        (fastest) timed runs per kernel candidate, their median counts (default 3; more on a
                          noisy host)
+  --no-replay            run every training step as code; by default each step after a stage's second replays
+                         a capture of its GPU commands (the same results bit for bit, less CPU time per step)
   --reps N               (kernels) timed steps per kernel family (default 3)
   --families LIST        (kernels) comma list of the families to time (default auto,plain,tiled,fastest)
 
 train takes no search options (${flags([...SEARCH_ONLY])});
-eval takes --run and the kernel options (${flags(KERNEL_CHOICE)}), and so does
---resume, which continues a run as its config.json sets it up;
+eval takes --run and the kernel options (${flags(KERNEL_CHOICE)}); --resume takes them and
+--no-replay, and continues a run as its config.json sets it up;
 kernels takes ${flags(COMMAND_OPTIONS.kernels!)}.
 An option a command does not take is an error, not ignored; --out never reuses a run's folder.`;
 

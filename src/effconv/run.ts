@@ -111,9 +111,16 @@ export async function runEffConv(
   cfg: RunConfig,
   data: { train: ImageSet; test: ImageSet } | Prepared,
   folder: RunFolder,
-  opts: { resume: boolean; log: (s: string) => void },
+  opts: {
+    resume: boolean;
+    log: (s: string) => void;
+    /** Replay each training step after a stage's second from a capture (SearchOptions.replay); default true. */
+    replay?: boolean;
+  },
 ): Promise<RunResults> {
   const log = opts.log;
+  const replay = opts.replay ?? true;
+  if (!replay) log('steps: every training step run as code (no replay of captured steps)');
   const range = { kMin: cfg.kMin, kMax: cfg.kMax };
   const target = resolveBudget(cfg.backbone, range, cfg.budget);
   // raw data is prepared here; a caller that checked it before making the run folder passes it prepared
@@ -127,7 +134,7 @@ export async function runEffConv(
   // ---- stage 1: search ----
   if (!results.search) {
     const steps = stepsFor(cfg.searchEpochs, perEpoch);
-    const search = new Search(engine, cfg.backbone, { ...range, target, lambda: cfg.lambda, lossKind: cfg.lossKind, batch: cfg.batch, lr: cfg.searchLr, seed: cfg.seed, logEvery: cfg.logEvery });
+    const search = new Search(engine, cfg.backbone, { ...range, target, lambda: cfg.lambda, lossKind: cfg.lossKind, batch: cfg.batch, lr: cfg.searchLr, seed: cfg.seed, logEvery: cfg.logEvery, replay });
     const L = cfg.backbone.layers.length;
     const header = ['step', ...Array.from({ length: L }, (_, l) => `v${l + 1}`), ...Array.from({ length: L }, (_, l) => `s${l + 1}`), 'class_loss', 'param_loss', 'soft_parameters', 'parameters'];
     const csv = new CsvLog(folder.path('trajectory.csv'), header);
@@ -185,7 +192,7 @@ export async function runEffConv(
     const stage = `train:${m.name}`;
     // under --conv-kernels fastest the evaluation's convolutions (no gradients, its own batch) are timed too
     const evalKernels = (line: string) => process.stderr.write(`${stage}  kernels (evaluation): ${line}\n`);
-    const trainer = new FinalTraining(engine, m.spec, m.sizes, { batch: cfg.batch, lr: cfg.lr, steps, seed: cfg.seed + 1000 * (i + 1), logEvery: cfg.logEvery, weightDecay: 5e-4 });
+    const trainer = new FinalTraining(engine, m.spec, m.sizes, { batch: cfg.batch, lr: cfg.lr, steps, seed: cfg.seed + 1000 * (i + 1), logEvery: cfg.logEvery, weightDecay: 5e-4, replay });
     log(`${stage}: sizes [${m.sizes.join(', ')}], channels [${m.spec.layers.map((l) => l.out).join(', ')}], ${trainer.parameterCount.toLocaleString('en')} parameters, ${steps} steps`);
     let evalSeconds = 0; // per-epoch evaluations, left out of the training time
     const total = await runStage(trainer, {
