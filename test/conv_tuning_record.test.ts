@@ -25,7 +25,7 @@ import {
   type ConvTuningRecord,
 } from '../src/index.js';
 import { defaultShaderSource } from '../src/gpu/shader-source.js';
-import { allPasses, convChoices, hasPendingConvs } from '../src/ops/conv_choices.js';
+import { allPasses, convChoices, convChoicesVersion, hasPendingConvs } from '../src/ops/conv_choices.js';
 import { resetConvChoices } from './helpers/conv_choices.js';
 import { testEngine } from './helpers/engine.js';
 
@@ -90,6 +90,23 @@ describe('conv tuning records', () => {
     expect(conv2dKernels(x!, w!, opts).passes).toMatchObject({ input: 'tiled', weight: 'plain' });
     expect(convChoices(engine).chosen.get('another')).toEqual({ forward: 'auto', input: 'auto', weight: 'auto', weightKernel: 'rows' });
     for (const t of [x!, w!]) t.dispose();
+  });
+
+  it('taking choices moves the choices version (which retakes captured steps) only when a choice changes', () => {
+    resetChoices();
+    const record = (choices: ConvTuningRecord['choices']): ConvTuningRecord => ({ device: deviceIdentity(engine), kernels: convKernelsFingerprint(engine), choices });
+    const version = () => convChoicesVersion(engine);
+    const v0 = version();
+    expect(importConvTuning(engine, [record({ [KEY]: 'tiled', other: { forward: 'auto', input: 'plain', weight: 'auto', weightKernel: 'rows' } })])).toBe(2);
+    const v1 = version();
+    expect(v1).toBeGreaterThan(v0);
+    // the same choices again (one spelled per pass): nothing a capture ran changes
+    expect(importConvTuning(engine, [record({ [KEY]: { forward: 'tiled', input: 'tiled', weight: 'tiled' }, other: { forward: 'auto', input: 'plain', weight: 'auto', weightKernel: 'rows' } })])).toBe(2);
+    expect(version()).toBe(v1);
+    // one pass of one convolution differs (the weight gradient's subgroup kernel): a new version
+    expect(importConvTuning(engine, [record({ other: { forward: 'auto', input: 'plain', weight: 'auto', weightKernel: 'slide' } })])).toBe(1);
+    expect(version()).toBeGreaterThan(v1);
+    resetChoices();
   });
 
   it("taking a choice for a waiting soft-size convolution releases the soft size's copy", () => {

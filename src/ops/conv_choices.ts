@@ -26,6 +26,10 @@ export type ConvChoice = Record<ConvPass, ConvFamily> & { weightKernel?: Subgrou
 /** Every pass on `family`. */
 export const allPasses = (family: ConvFamily): ConvChoice => ({ forward: family, input: family, weight: family });
 
+/** Whether two choices run every pass on the same kernels. */
+export const sameChoice = (a: ConvChoice, b: ConvChoice): boolean =>
+  CONV_PASSES.every((pass) => a[pass] === b[pass]) && a.weightKernel === b.weightKernel;
+
 /** `family` where every pass runs it, else "forward F, input gradient G, weight gradient H" (H "auto (taps)" with a weightKernel). */
 export function describeChoice(c: ConvChoice): string {
   if (c.input === c.forward && c.weight === c.forward && !c.weightKernel) return c.forward;

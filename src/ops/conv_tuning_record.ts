@@ -8,7 +8,7 @@
 import type { Engine } from '../gpu/engine.js';
 import { textHash } from '../gpu/text_hash.js';
 import { Tensor } from '../tensor.js';
-import { allPasses, convChoices, CONV_PASSES, type ConvChoice, type ConvFamily } from './conv_choices.js';
+import { allPasses, sameChoice, convChoices, CONV_PASSES, type ConvChoice, type ConvFamily } from './conv_choices.js';
 import { TUNED_FAMILIES } from './conv_tuning.js';
 import { SUBGROUP_WEIGHT_KERNELS } from './conv2d.js';
 
@@ -68,15 +68,19 @@ export function importConvTuning(engine: Engine, records: readonly ConvTuningRec
   if (!mine) return 0;
   const choices = convChoices(engine);
   const { chosen, pending } = choices;
-  choices.version++;
+  let changed = false;
   for (const [key, choice] of Object.entries(mine.choices)) {
-    chosen.set(key, typeof choice === 'string' ? allPasses(choice) : { ...choice });
+    const next = typeof choice === 'string' ? allPasses(choice) : { ...choice };
+    const before = chosen.get(key);
+    if (!before || !sameChoice(before, next)) changed = true;
+    chosen.set(key, next);
     const waiting = pending.get(key);
     if (waiting) {
       if (waiting.softSize instanceof Tensor) waiting.softSize.dispose();
       pending.delete(key);
     }
   }
+  if (changed) choices.version++; // a captured step that ran other kernels is taken again (CapturedStep)
   return Object.keys(mine.choices).length;
 }
 
