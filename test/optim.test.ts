@@ -26,6 +26,25 @@ async function runGpu(make: (p: Tensor) => SGD | Adam, w0: Float64Array, grads: 
 }
 
 /**
+ * `steps` updates as a training loop replays them: `beforeStep(t)` writes step t's gradients (and
+ * any hyperparameter) first; step 0 runs step() (it creates the zero-filled state, never part of a
+ * capture), step 1 is captured (prepareStep, then encodeStep under engine.capture), the rest replay it.
+ */
+function stepsWithReplay(opt: SGD | Adam, steps: number, beforeStep: (t: number) => void): void {
+  beforeStep(0);
+  opt.step();
+  beforeStep(1);
+  opt.prepareStep();
+  const capture = engine.capture(() => opt.encodeStep());
+  for (let t = 2; t < steps; t++) {
+    beforeStep(t);
+    opt.prepareStep();
+    capture.replay();
+  }
+  capture.dispose();
+}
+
+/**
  * PyTorch's SGD: a step with no gradient (null) leaves the parameter and its momentum alone, and
  * the momentum buffer starts at the first gradient. `lr`: one value, or one per step.
  */
@@ -117,21 +136,12 @@ describe('optimizers vs float64 reference', () => {
     const grad = engine.keep(Tensor.empty(engine, [517]));
     p.grad = grad; // a fixed gradient tensor, written before each step
     const opt = new SGD([p], { lr: lrs[0]!, momentum: 0.9, dampening: 0.1, weightDecay: 1e-2 });
-    grad.write(stepGrads[0]!);
-    opt.step(); // the first step creates the momentum buffer (zero-filled): never part of a capture
-    grad.write(stepGrads[1]!);
-    opt.options.lr = lrs[1]!;
-    opt.prepareStep();
-    const capture = engine.capture(() => opt.encodeStep());
-    for (let t = 2; t < steps; t++) {
+    stepsWithReplay(opt, steps, (t) => {
       grad.write(stepGrads[t]!);
       opt.options.lr = lrs[t]!;
-      opt.prepareStep();
-      capture.replay();
-    }
+    });
     expect(opt.stepCount).toBe(steps);
     expectClose(await p.toFloat32(), refSgd(start, stepGrads, lrs, 0.9, 0.1, 1e-2, false), { rtol: 1e-5, atol: 1e-6 });
-    capture.dispose();
     opt.dispose();
     for (const t of [p, grad]) t.dispose();
   });
@@ -183,22 +193,11 @@ describe('optimizers vs float64 reference', () => {
     const grads = sizes.map((k) => engine.keep(Tensor.empty(engine, [k])));
     ps.forEach((p, k) => (p.grad = grads[k]!)); // fixed gradient tensors, written before each step
     const opt = new Adam(ps, { lr: 0.01, weightDecay: 0.1, decoupled: true });
-    const writeGrads = (t: number) => grads.forEach((g, k) => g.write(stepGrads[k]![t]!));
-    writeGrads(0);
-    opt.step(); // the first step creates the moments (zero-filled): never part of a capture
-    writeGrads(1);
-    opt.prepareStep();
-    const capture = engine.capture(() => opt.encodeStep());
-    for (let t = 2; t < steps; t++) {
-      writeGrads(t);
-      opt.prepareStep();
-      capture.replay();
-    }
+    stepsWithReplay(opt, steps, (t) => grads.forEach((g, k) => g.write(stepGrads[k]![t]!)));
     expect(opt.stepCount).toBe(steps);
     for (const [k, p] of ps.entries()) {
       expectClose(await p.toFloat32(), refAdam(starts[k]!, stepGrads[k]!, 0.01, 0.9, 0.999, 1e-8, 0.1, true), { rtol: 1e-5, atol: 1e-6 }, `parameter ${k} (${sizes[k]} elements)`);
     }
-    capture.dispose();
     opt.dispose();
     for (const t of [...ps, ...grads]) t.dispose();
   });
