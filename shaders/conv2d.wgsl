@@ -366,11 +366,14 @@ fn conv2d_bwd_size(@builtin(global_invocation_id) gid: vec3u) {
 // column j an output pixel n·Ho·Wo + oy·Wo + ox of the whole batch, and k = (c·s + a)·s + b runs
 // over input channel and tap. A is the masked s × s window packed k-major (conv2d_pack_tiled),
 // B is never stored: its element (k, j) is the input under tap (a, b) of pixel j, or padding,
-// found through a table of the taps (conv2d_taps_tiled). A workgroup computes a TM × TN tile of
-// C (64 × 64, or 32 × 128 for products of at most 32 rows); per stage of 16 along the sum it
-// stages the two factors' slices in workgroup memory and each invocation adds 4 rows × 4 columns
-// of products, reading a vec4 of each slice per step. This is the classic GPU layout: on lavapipe
-// its barriers and per-lane workgroup loads make it slower than the register-blocked and
+// found through a table of the taps (conv2d_taps_tiled). A workgroup of 256 invocations computes
+// a TM × TN tile of C; per stage of TK along the sum it stages the two factors' slices in
+// workgroup memory, and each invocation adds a block of RM rows × CN columns of products, reading
+// RM/4 vec4s of A's slice and CN/4 of B's per step. Two blocks (the host's TiledTile): 4 × 4
+// (64 × 64 tiles, or 32 × 128 for products of at most 32 rows; TK 16) and 8 × 8 (128 × 128, or
+// 64 × 256; TK 8): four times the products per value read from workgroup memory, which a GPU's
+// shared-memory bandwidth rewards, for twice the registers. This is the classic GPU layout: on
+// lavapipe its barriers and per-lane workgroup loads make it slower than the register-blocked and
 // subgroup kernels, so 'auto' never picks it (variant 'tiled').
 //   conv2d_taps_tiled          taps_out[k] = (offset (c·H + a)·W + b, a, b, c) for k < K = C·s²
 //                              (C = Cin, H × W the convolved input's plane).
@@ -387,28 +390,48 @@ fn conv2d_bwd_size(@builtin(global_invocation_id) gid: vec3u) {
 //                              z·Cout·Cin·kw²; the copies are added after); only the window's taps
 //                              are written.
 
-// Rows of C per workgroup (TM: 32 or 64, the smaller where it holds the product's rows, so a
-// layer of few channels leaves less of a tile idle; 16 would need more than WebGPU's default
-// 16 KiB of workgroup memory for B's 16 × 256 slice) and columns (TN): 4096 outputs, 4 × 4 per
-// invocation.
+// An invocation's block: RM rows × CN columns (4 or 8 each); the tile: TM rows × TN columns, with
+// (TM / RM)·(TN / CN) = TILED_WG invocations; TK steps of the sum per stage (the two slices,
+// TK·(TM + TN) floats, within WebGPU's default 16 KiB of workgroup memory).
+const TILED_WG: u32 = 256u;
+override RM: u32 = 4u;
+override CN: u32 = 4u;
 override TM: u32 = 64u;
-override TN: u32 = 4096u / TM;
-const TK: u32 = 16u;  // steps of the sum per stage
+override TN: u32 = TILED_WG * RM * CN / TM;
+override TK: u32 = 16u;
 var<workgroup> tile_a: array<vec4f, TK * TM / 4u>;  // [TK][TM / 4]: 4 rows of A per vec4
 var<workgroup> tile_b: array<vec4f, TK * TN / 4u>;  // [TK][TN / 4]: 4 columns of B per vec4
 
-// One stage, once every invocation has staged its values: adds invocation t's 4 × 4 products —
-// rows 4·(t / (TN/4)) … + 3 of tile_a, columns 4·(t mod (TN/4)) … + 3 of tile_b — to acc
-// (acc[i]: row i, a vec4 over the 4 columns), then waits until the slices may be overwritten.
-fn multiply_stage(acc: ptr<function, array<vec4f, 4>>, t: u32) {
+// Invocation t's block: its rows are the RM/4 vec4s va(t, i) = t / (TN/CN) + i·(TM/RM) of a row of
+// tile_a, its columns the CN/4 vec4s vb(t, j) = t mod (TN/CN) + j·(TN/CN) of a row of tile_b — a
+// stride of whole thread rows / columns rather than neighbouring vec4s, so that the invocations of
+// a warp read consecutive vec4s (no bank conflicts). acc[(4i + r)·(CN/4) + j] holds row 4·va + r,
+// the 4 columns of vb (an 8 × 8 block fills all 16; a 4 × 4 one the first 4).
+fn block_row(t: u32, i: u32) -> u32 {
+  return t / (TN / CN) + i * (TM / RM);
+}
+
+fn block_col(t: u32, j: u32) -> u32 {
+  return t % (TN / CN) + j * (TN / CN);
+}
+
+// One stage, once every invocation has staged its values: adds invocation t's block of products
+// to acc, then waits until the slices may be overwritten.
+fn multiply_stage(acc: ptr<function, array<vec4f, 16>>, t: u32) {
   workgroupBarrier();
   for (var q = 0u; q < TK; q++) {
-    let av4 = tile_a[q * (TM / 4u) + t / (TN / 4u)];
-    let bv4 = tile_b[q * (TN / 4u) + t % (TN / 4u)];
-    (*acc)[0] += av4.x * bv4;
-    (*acc)[1] += av4.y * bv4;
-    (*acc)[2] += av4.z * bv4;
-    (*acc)[3] += av4.w * bv4;
+    var bv4: array<vec4f, 2>;
+    for (var j = 0u; j < CN / 4u; j++) { bv4[j] = tile_b[q * (TN / 4u) + block_col(t, j)]; }
+    for (var i = 0u; i < RM / 4u; i++) {
+      let av4 = tile_a[q * (TM / 4u) + block_row(t, i)];
+      for (var j = 0u; j < CN / 4u; j++) {
+        let at = 4u * i * (CN / 4u) + j;
+        (*acc)[at] += av4.x * bv4[j];
+        (*acc)[at + CN / 4u] += av4.y * bv4[j];
+        (*acc)[at + 2u * (CN / 4u)] += av4.z * bv4[j];
+        (*acc)[at + 3u * (CN / 4u)] += av4.w * bv4[j];
+      }
+    }
   }
   workgroupBarrier();
 }
@@ -456,7 +479,7 @@ fn conv2d_pack_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
   out[idx] = value;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(TILED_WG)
 fn conv2d_fwd_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {
   let win = window();
   let depth = p.Cin * win.s * win.s;  // K
@@ -472,18 +495,17 @@ fn conv2d_fwd_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation
   let iy0 = i32((r / p.Wo) * p.stride) - win.pad;
   let ix0 = i32((r % p.Wo) * p.stride) - win.pad;
   let base = i32((j / plane) * p.Cin * p.H * p.W) + iy0 * i32(p.W) + ix0;
-  // A's slice: TK × TM / 4 vec4s, one per invocation t < TK · TM / 4 (all of them at TM = 64)
-  let stages_a = t < TK * TM / 4u;
-  let qa = wid.y * (TM / 4u) + t % (TM / 4u);
-  var sums = array<vec4f, 4>();  // rows 4·ty … + 3 (channels) × columns 4·tx … + 3
+  var sums: array<vec4f, 16>;  // the invocation's block (block_row, block_col)
   for (var k0 = 0u; k0 < depth; k0 += TK) {
-    if (stages_a) {
-      let ka = k0 + t / (TM / 4u);
+    // A's slice: TK × TM / 4 vec4s, the invocations in turn
+    for (var e = t; e < TK * TM / 4u; e += TILED_WG) {
+      let ka = k0 + e / (TM / 4u);
+      let qa = wid.y * (TM / 4u) + e % (TM / 4u);
       var av = vec4f(0.0);
       if (ka < depth && qa < quads) { av = a4[ka * quads + qa]; }
-      tile_a[t] = av;
+      tile_a[e] = av;
     }
-    for (var row = t / TN; row < TK; row += 256u / TN) {
+    for (var row = t / TN; row < TK; row += TILED_WG / TN) {
       let kb = k0 + row;
       var bv = 0.0;
       if (kb < depth && has_col) {
@@ -496,19 +518,23 @@ fn conv2d_fwd_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation
     }
     multiply_stage(&sums, t);
   }
-  let m0 = wid.y * TM + 4u * (t / (TN / 4u));
-  for (var c = 0u; c < 4u; c++) {
-    let col = col0 + 4u * (t % (TN / 4u)) + c;
-    if (col >= cols) { return; }
-    let n = col / plane;
-    let at = col % plane;
-    for (var i = 0u; i < 4u; i++) {
-      if (m0 + i < p.Cout) { out[(n * p.Cout + m0 + i) * plane + at] = sums[i][c]; }
+  for (var jv = 0u; jv < CN / 4u; jv++) {
+    for (var c = 0u; c < 4u; c++) {
+      let col = col0 + 4u * block_col(t, jv) + c;
+      if (col >= cols) { return; }  // the columns grow with (jv, c)
+      let n = col / plane;
+      let at = col % plane;
+      for (var i = 0u; i < RM / 4u; i++) {
+        for (var rr = 0u; rr < 4u; rr++) {
+          let m = wid.y * TM + 4u * block_row(t, i) + rr;
+          if (m < p.Cout) { out[(n * p.Cout + m) * plane + at] = sums[(4u * i + rr) * (CN / 4u) + jv][c]; }
+        }
+      }
     }
   }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(TILED_WG)
 fn conv2d_bwd_weight_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {
   let win = window();
   let depth = p.Cin * win.s * win.s;  // taps k: the columns of dw
@@ -517,11 +543,12 @@ fn conv2d_bwd_weight_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let last = min(first + p.nchunk, p.N * plane);
   let o0 = wid.y * TM;
   let k0 = wid.x * TN;
-  // staged per step: pixel jj = t mod 16 of the stage, for rows (channels) e + 16·i, i < TM / 16,
-  // and columns (taps) e + 16·i, i < TN / 16
+  // staged per step: pixel jj = t mod TK of the stage, for rows (channels) e + E·i, i < TM / E,
+  // and columns (taps) e + E·i, i < TN / E, with E = TILED_WG / TK invocations per pixel
   let jj = t % TK;
   let e = t / TK;
-  var sums = array<vec4f, 4>();  // rows 4·ty … + 3 (channels) × columns 4·tx … + 3
+  let E = TILED_WG / TK;
+  var sums: array<vec4f, 16>;  // the invocation's block (block_row, block_col)
   for (var j0 = first; j0 < last; j0 += TK) {
     let j = j0 + jj;
     let has_pixel = j < last;
@@ -531,34 +558,40 @@ fn conv2d_bwd_weight_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
     let iy0 = i32((r / p.Wo) * p.stride) - win.pad;
     let ix0 = i32((r % p.Wo) * p.stride) - win.pad;
     let base = i32(n * p.Cin * p.H * p.W) + iy0 * i32(p.W) + ix0;
-    for (var i = 0u; i < TM / 16u; i++) {
-      let o = o0 + e + 16u * i;
+    for (var i = 0u; i < TM / E; i++) {
+      let row = e + E * i;
+      let o = o0 + row;
       var gv = 0.0;
       if (has_pixel && o < p.Cout) { gv = g[(n * p.Cout + o) * plane + r]; }
-      tile_a[jj * (TM / 4u) + (e + 16u * i) / 4u][e % 4u] = gv;
+      tile_a[jj * (TM / 4u) + row / 4u][row % 4u] = gv;
     }
-    for (var i = 0u; i < TN / 16u; i++) {
-      let k = k0 + e + 16u * i;
+    for (var i = 0u; i < TN / E; i++) {
+      let col = e + E * i;
+      let k = k0 + col;
       let tap = taps[min(k, depth - 1u)];
       let iy = iy0 + tap.y;
       let ix = ix0 + tap.z;
       var xv = 0.0;
       if (has_pixel && k < depth && iy >= 0 && iy < i32(p.H) && ix >= 0 && ix < i32(p.W)) { xv = x[u32(base + tap.x)]; }
-      tile_b[jj * (TN / 4u) + (e + 16u * i) / 4u][e % 4u] = xv;
+      tile_b[jj * (TN / 4u) + col / 4u][col % 4u] = xv;
     }
     multiply_stage(&sums, t);
   }
   let copy = wid.z * p.Cout * p.Cin * p.kw * p.kw;
-  for (var c = 0u; c < 4u; c++) {
-    let k = k0 + 4u * (t % (TN / 4u)) + c;
-    if (k >= depth) { return; }
-    let tap = taps[k];
-    let i = win.off + u32(tap.y);
-    let jcol = win.off + u32(tap.z);
-    let m = mask(i, jcol);
-    for (var row = 0u; row < 4u; row++) {
-      let o = o0 + 4u * (t / (TN / 4u)) + row;
-      if (o < p.Cout) { out[copy + ((o * p.Cin + u32(tap.w)) * p.kw + i) * p.kw + jcol] = sums[row][c] * m; }
+  for (var jv = 0u; jv < CN / 4u; jv++) {
+    for (var c = 0u; c < 4u; c++) {
+      let k = k0 + 4u * block_col(t, jv) + c;
+      if (k >= depth) { return; }  // the columns grow with (jv, c)
+      let tap = taps[k];
+      let i = win.off + u32(tap.y);
+      let jcol = win.off + u32(tap.z);
+      let m = mask(i, jcol);
+      for (var iv = 0u; iv < RM / 4u; iv++) {
+        for (var rr = 0u; rr < 4u; rr++) {
+          let o = o0 + 4u * block_row(t, iv) + rr;
+          if (o < p.Cout) { out[copy + ((o * p.Cin + u32(tap.w)) * p.kw + i) * p.kw + jcol] = sums[(4u * iv + rr) * (CN / 4u) + jv][c] * m; }
+        }
+      }
     }
   }
 }

@@ -3,7 +3,7 @@ import { backward, conv2d, conv2dKernels, Engine, hardSize, gaussianMask, mul, p
 import { Rng } from '../src/random.js';
 import { checkOp, expectClose } from './helpers/check.js';
 import { refConv, refConvGrad, refMask, type ConvShape } from './helpers/conv_reference.js';
-import { bwdWeightChunks, slidesByDefault, subgroupWeightKernel, type WeightGradient } from '../src/ops/conv2d.js';
+import { bwdWeightChunks, slidesByDefault, subgroupWeightKernel, tiledTile, type TiledTile, type WeightGradient } from '../src/ops/conv2d.js';
 import { testEngine } from './helpers/engine.js';
 import { randomArray } from './helpers/random.js';
 import { checkConv as checkConvOn, checkSoftSizeConv, convCaseName, nearestOdd, subgroupCase, type ConvCase } from './helpers/conv_check.js';
@@ -22,7 +22,8 @@ function itSubgroups(name: string, fn: () => Promise<void>): void {
 
 type Case = ConvCase;
 const caseName = convCaseName;
-const checkConv = (c: Case, seed: number, variant: ConvVariant = 'plain', weightGradient: WeightGradient = 'auto') => checkConvOn(engine, c, seed, variant, weightGradient);
+const checkConv = (c: Case, seed: number, variant: ConvVariant = 'plain', weightGradient: WeightGradient = 'auto', tile?: TiledTile) =>
+  checkConvOn(engine, c, seed, variant, weightGradient, tile);
 
 describe('conv2d (plain) vs float64 reference', () => {
   const cases: Case[] = [
@@ -184,8 +185,8 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
 });
 
 // conv2d.wgsl's tiled kernels: 64 × 64 tiles of the product (channels × pixels of the batch, or
-// channels × taps for the weight gradient), 16 along the sum per stage; the input gradient by the
-// forward's kernel at stride 1.
+// channels × taps for the weight gradient; 32 × 128 up to 32 rows), 16 along the sum per stage;
+// the input gradient by the forward's kernel at stride 1.
 describe('conv2d tiled kernels vs float64 reference', () => {
   const cases: Case[] = [
     { N: 1, Cin: 1, H: 1, W: 1, Cout: 1, kw: 1, s: 1, stride: 1, pad: 0 }, // one pixel, K = 1
@@ -204,6 +205,36 @@ describe('conv2d tiled kernels vs float64 reference', () => {
     it(`size 'fromSoftSize' v=${v} kMin=${kMin} stride ${stride} → s=${nearestOdd(v, kMin, 9)}`, () =>
       checkSoftSizeConv(engine, { N: 2, Cin: 3, H: 9, W: 8, Cout: 2 }, v, kMin, stride, 'tiled'));
   }
+  // the 8 × 8 block (tile '8x8'): 64 × 256 tiles of the product up to 64 rows, 128 × 128 past
+  // that, 8 along the sum per stage; the 4 × 4 cases above run the default block
+  const tile8Cases: Case[] = [
+    { N: 1, Cin: 1, H: 1, W: 1, Cout: 1, kw: 1, s: 1, stride: 1, pad: 0 }, // one pixel, K = 1
+    { N: 1, Cin: 3, H: 5, W: 7, Cout: 70, kw: 3, s: 3, stride: 1, pad: 1 }, // batch 1, 70 rows: one 128-row tile, K = 27 (not a multiple of 8)
+    { N: 3, Cin: 5, H: 9, W: 11, Cout: 6, kw: 5, s: 5, stride: 1, pad: 2 }, // 297 pixels: two 256-column tiles across images, K = 125
+    { N: 2, Cin: 4, H: 11, W: 9, Cout: 5, kw: 3, s: 3, stride: 2, pad: 1 }, // stride 2: plain input gradient
+    { N: 2, Cin: 130, H: 3, W: 5, Cout: 3, kw: 3, s: 3, stride: 1, pad: 1 }, // input gradient of 130 rows: two 128-row tiles; K = 1170 columns of dw
+    { N: 1, Cin: 2, H: 5, W: 4, Cout: 129, kw: 9, s: 9, stride: 1, pad: 4 }, // 129 rows: a second tile of one row; k_max 9, window past the plane
+    { N: 2, Cin: 17, H: 6, W: 5, Cout: 9, kw: 9, s: 3, stride: 1, pad: 1, v: 2.4 }, // masked, window inside k_max, K = 153
+    { N: 2, Cin: 3, H: 33, W: 33, Cout: 5, kw: 5, s: 3, stride: 1, pad: 1, v: 2.1 }, // weight gradient in 2 chunks of 1089 pixels
+  ];
+  tile8Cases.forEach((c, i) => it(`tile 8x8: ${caseName(c)}`, () => checkConv(c, 620 + i, 'tiled', 'auto', '8x8')));
+  it("tile 8x8: size 'fromSoftSize' v=4.2 kMin=1 stride 2 → s=5", () => checkSoftSizeConv(engine, { N: 2, Cin: 3, H: 9, W: 8, Cout: 2 }, 4.2, 1, 2, 'tiled', '8x8'));
+  it("tiledTile: each block's tiles hold 256 invocations' blocks within 16 KiB of workgroup memory; a bad tile is refused", () => {
+    for (const tile of ['4x4', '8x8'] as const) {
+      for (const rows of [1, 32, 33, 64, 65, 200]) {
+        const t = tiledTile(rows, tile);
+        expect((t.TM / t.RM) * (t.TN / t.CN), `${tile} ${rows}`).toBe(256);
+        expect(t.TK * (t.TM + t.TN) * 4, `${tile} ${rows}`).toBeLessThanOrEqual(16384);
+        expect(256 % t.TN, `${tile} ${rows}: the forward stages TK rows of B in steps of 256 / TN`).toBe(0);
+        expect(t.TM >= Math.min(rows, 16 * t.RM)).toBe(true);
+      }
+    }
+    expect([tiledTile(64, '8x8').TM, tiledTile(65, '8x8').TM, tiledTile(32).TM, tiledTile(33).TM]).toEqual([64, 128, 32, 64]);
+    const x = Tensor.empty(engine, [1, 2, 4, 4]);
+    const w = Tensor.empty(engine, [3, 2, 3, 3]);
+    expect(() => conv2d(x, w, { variant: 'tiled', tile: '16x16' as '8x8' })).toThrow(/conv2d: tile must be '4x4' or '8x8', got 16x16/);
+    for (const t of [x, w]) t.dispose();
+  });
   it('runs the forward as three dispatches (tap table, packing, product) and rejects an unknown variant', async () => {
     const x = Tensor.from(engine, randomArray(new Rng(3), 2 * 3 * 8 * 8), [2, 3, 8, 8]);
     const w = Tensor.from(engine, randomArray(new Rng(4), 4 * 3 * 9), [4, 3, 3, 3]);

@@ -1,7 +1,7 @@
 /** conv2d's variant 'fastest' and tuneConvs: what is recorded, what is timed, what is chosen and run. */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { accuracy, backward, conv2d, describeTuning, sum, conv2dKernels, Engine, parameter, reshape, Tensor, tuneConvs, type Conv2dOptions, type ConvFamily } from '../src/index.js';
-import { subgroupWeightKernel, type SubgroupWeightKernel } from '../src/ops/conv2d.js';
+import { subgroupWeightKernel, type SubgroupWeightKernel, type TiledTile } from '../src/ops/conv2d.js';
 import { allPasses, convChoices, hasPendingConvs, type ConvChoice, type ConvPass } from '../src/ops/conv_choices.js';
 import { Rng } from '../src/random.js';
 import { expectClose } from './helpers/check.js';
@@ -15,19 +15,23 @@ beforeAll(async () => {
   engine = await testEngine();
 });
 
-/** A stand-in clock: each family's time at every pass from a table, and how often each was timed. */
-function fakeClock(ms: Partial<Record<ConvFamily, number>>) {
-  return passClock((family) => ms[family] ?? 100);
+/**
+ * A stand-in clock: each family's time at every pass from a table ('tiled 8x8': the tiled kernels'
+ * other block, by default the same as 'tiled'), and how often each was timed.
+ */
+function fakeClock(ms: Partial<Record<ConvFamily | 'tiled 8x8', number>>) {
+  return passClock((family, _pass, _kernel, tile) => (tile ? (ms[`tiled ${tile}`] ?? ms.tiled) : ms[family]) ?? 100);
 }
 
-/** A stand-in clock whose time depends on the family, the pass and a forced subgroup weight-gradient kernel. */
-function passClock(time: (family: ConvFamily, pass: ConvPass, weightKernel?: SubgroupWeightKernel) => number) {
+/** A stand-in clock whose time depends on the family, the pass, a forced subgroup weight-gradient kernel and the tiled kernels' other block; calls keyed "tiled 8x8" for that block. */
+function passClock(time: (family: ConvFamily, pass: ConvPass, weightKernel?: SubgroupWeightKernel, tile?: TiledTile) => number) {
   const calls: Record<string, number> = {};
-  const measure = async (family: ConvFamily, run: () => void, pass: ConvPass, weightKernel?: SubgroupWeightKernel) => {
-    calls[family] = (calls[family] ?? 0) + 1;
+  const measure = async (family: ConvFamily, run: () => void, pass: ConvPass, weightKernel?: SubgroupWeightKernel, tile?: TiledTile) => {
+    const name = tile ? `${family} ${tile}` : family;
+    calls[name] = (calls[name] ?? 0) + 1;
     run();
     await engine.sync();
-    return time(family, pass, weightKernel);
+    return time(family, pass, weightKernel, tile);
   };
   return { calls, measure };
 }
@@ -193,11 +197,73 @@ describe("conv2d variant 'fastest'", () => {
     for (const t of [x, w]) t.dispose();
   });
 
+  it("the tiled kernels' 8 × 8 block is timed at the passes where their 4 × 4 one comes near the fastest, and kept where it wins (checked against the float64 reference)", async () => {
+    const c: ConvCase = { N: 2, Cin: 3, H: 7, W: 8, Cout: 5, kw: 5, s: 3, stride: 1, pad: 1 };
+    resetChoices();
+    const x = param(64, [c.N, c.Cin, c.H, c.W]);
+    const w = param(65, [c.Cout, c.Cin, c.kw, c.kw]);
+    const opts: Conv2dOptions = { size: c.s, stride: 1, padding: c.pad, variant: 'fastest' };
+    conv2d(x, w, opts).dispose();
+    // forward: 4 × 4 near auto, 8 × 8 fastest; input gradient: 4 × 4 far behind (8 × 8 not
+    // timed); weight gradient: 4 × 4 fastest, 8 × 8 slower
+    const table: Record<ConvPass, Record<string, number>> = {
+      forward: { auto: 2, plain: 9, tiled: 3, 'tiled 8x8': 1 },
+      input: { auto: 1, plain: 9, tiled: 5, 'tiled 8x8': 0.1 },
+      weight: { auto: 4, plain: 9, tiled: 2, 'tiled 8x8': 3 },
+    };
+    const timed: string[] = [];
+    const [timing] = await tuneConvs(engine, {
+      reps: 2,
+      measure: passClock((family, pass, _kernel, tile) => {
+        if (tile) timed.push(pass);
+        return table[pass][tile ? `${family} ${tile}` : family]!;
+      }).measure,
+    });
+    expect(timing!.chosen).toEqual({ forward: 'tiled', input: 'auto', weight: 'tiled', tiles: { forward: '8x8' } });
+    expect(new Set(timed)).toEqual(new Set(['forward', 'weight']));
+    expect(timing!.tileMs).toEqual({ '8x8': { forward: 1, input: 'not timed: the 4x4 block took more than 2× the fastest on its warm-up', weight: 3 } });
+    expect(describeTuning([timing!], 1)).toBe('1 convolution timed in 1.0 s, fastest kernels: (forward tiled (8x8), input gradient auto, weight gradient tiled) 1');
+    expect(conv2dKernels(x, w, opts).tiles).toEqual({ forward: '8x8', weight: '4x4' });
+    await checkConv(engine, c, 66, 'fastest');
+    // the 8 × 8 block at every pass: one name; and a call that names its tile times no other
+    resetChoices();
+    conv2d(x, w, opts).dispose();
+    const [all8] = await tuneConvs(engine, { reps: 1, measure: fakeClock({ auto: 2, plain: 9, tiled: 3, 'tiled 8x8': 1 }).measure });
+    expect(all8!.chosen).toEqual({ ...allPasses('tiled'), tiles: { forward: '8x8', input: '8x8', weight: '8x8' } });
+    expect(describeTuning([all8!], 1)).toBe('1 convolution timed in 1.0 s, fastest kernels: tiled (8x8) 1');
+    expect(conv2dKernels(x, w, opts).tiles).toEqual({ forward: '8x8', input: '8x8', weight: '8x8' });
+    resetChoices();
+    conv2d(x, w, { ...opts, tile: '8x8' }).dispose();
+    const named = fakeClock({ auto: 2, plain: 9, tiled: 1 });
+    const [namedTiming] = await tuneConvs(engine, { reps: 1, measure: named.measure });
+    expect(namedTiming!.key).toMatch(/ tile 8x8 dx dw$/);
+    expect(namedTiming!.tileMs).toBeUndefined();
+    expect(named.calls['tiled 8x8']).toBeUndefined();
+    expect(namedTiming!.chosen).toEqual(allPasses('tiled'));
+    expect(conv2dKernels(x, w, { ...opts, tile: '8x8' }).tiles).toEqual({ forward: '8x8', input: '8x8', weight: '8x8' });
+    // only the forward timed (no gradient wanted): the passes not timed take its block
+    resetChoices();
+    const xf = random(67, [c.N, c.Cin, c.H, c.W]);
+    const wf = random(68, [c.Cout, c.Cin, c.kw, c.kw]);
+    conv2d(xf, wf, opts).dispose();
+    const [forwardOnly] = await tuneConvs(engine, { reps: 1, measure: fakeClock({ auto: 2, plain: 9, tiled: 3, 'tiled 8x8': 1 }).measure });
+    expect(forwardOnly!.chosen).toEqual({ ...allPasses('tiled'), tiles: { forward: '8x8', input: '8x8', weight: '8x8' } });
+    // stride 2: the tiled family's input gradient is the plain kernel on either block, not raced twice
+    resetChoices();
+    conv2d(x, w, { ...opts, stride: 2 }).dispose();
+    const strided = fakeClock({ auto: 2, plain: 9, tiled: 3, 'tiled 8x8': 1 });
+    const [stridedTiming] = await tuneConvs(engine, { reps: 1, measure: strided.measure });
+    expect(stridedTiming!.tileMs!['8x8']!.input).toBe('the same kernels as the 4x4 block (no tiled kernel at this pass)');
+    expect(stridedTiming!.chosen.tiles).toEqual({ forward: '8x8', weight: '8x8' });
+    expect(strided.calls['tiled 8x8']).toBe(4); // a warm-up and a run at the forward and the weight gradient
+    for (const t of [x, w, xf, wf]) t.dispose();
+  });
+
   it("takes the engine's convTuningReps where it is given no reps", async () => {
     const [x, w] = meetForwardOnly(72);
     engine.convTuningReps = 2;
     try {
-      const clock = fakeClock({ auto: 1, plain: 1, tiled: 1 });
+      const clock = fakeClock({ auto: 1, plain: 1, tiled: 5 }); // tiled far behind: its other block is not timed
       await tuneConvs(engine, { measure: clock.measure });
       expect(clock.calls.auto).toBe(3); // a warm-up and 2 runs
     } finally {
@@ -210,20 +276,21 @@ describe("conv2d variant 'fastest'", () => {
   it('times the families in turns, so that a host slowing down for a while slows them alike', async () => {
     const [x, w] = meetForwardOnly(70);
     const cost: Record<ConvFamily, number> = { auto: 10, plain: 12, tiled: 9 };
-    const order: ConvFamily[] = [];
-    // the last three timings (of the 3 warm-ups + 3 × 3 runs) take twice as long: timed one family
-    // after another they would all be the last family's (tiled), which would then look slowest
-    const total = engine.subgroupSize === null ? 8 : 12;
+    const order: string[] = [];
+    const families = engine.subgroupSize === null ? ['auto', 'tiled'] : ['auto', 'plain', 'tiled'];
+    const all = [...families, 'tiled 8x8'];
+    // the last round's timings (after the warm-ups and 2 rounds) take twice as long: timed one
+    // family after another they would all be the last family's, which would then look slowest
+    const total = 4 * all.length;
     const [timing] = await tuneConvs(engine, {
       reps: 3,
-      measure: passClock((family) => {
-        order.push(family);
-        return cost[family] * (order.length > total - 3 ? 2 : 1);
+      measure: passClock((family, _pass, _kernel, tile) => {
+        order.push(tile ? `${family} ${tile}` : family);
+        return (tile ? 12 : cost[family]) * (order.length > total - all.length ? 2 : 1);
       }).measure,
     });
-    expect(order).toHaveLength(total);
-    const families = engine.subgroupSize === null ? ['auto', 'tiled'] : ['auto', 'plain', 'tiled'];
-    expect(order).toEqual([...families, ...families, ...families, ...families]); // warm-ups, then rounds
+    // warm-ups (the tiled kernels' 8 × 8 block's once their 4 × 4 one's came near the best), then rounds
+    expect(order).toEqual([...all, ...all, ...all, ...all]);
     expect(timing!.chosen).toEqual(allPasses('tiled'));
     expect(timing!.ms.tiled).toBe(9);
     for (const t of [x, w]) t.dispose();
@@ -234,12 +301,15 @@ describe("conv2d variant 'fastest'", () => {
     const x = random(6, [1, 2, 6, 6]);
     const w = random(7, [2, 2, 3, 3]);
     conv2d(x, w, { variant: 'fastest' }).dispose();
-    const clock = fakeClock({ auto: 1, plain: 10, tiled: 1.5 });
+    const clock = fakeClock({ auto: 1, plain: 10, tiled: 1.5, 'tiled 8x8': 3 });
     const [timing] = await tuneConvs(engine, { reps: 3, measure: clock.measure });
     expect(timing!.chosen).toEqual(allPasses('auto'));
     expect(timing!.passes).toEqual(['forward']); // no input needs a gradient
     const plainTimed = engine.subgroupSize === null ? 0 : 1;
-    expect(clock.calls).toEqual({ auto: 4, tiled: 4, ...(plainTimed ? { plain: 1 } : {}) }); // warm-up + 3 runs; plain: its warm-up only
+    // warm-up + 3 runs; plain: its warm-up only; the tiled kernels' 4 × 4 block came within 2× of
+    // auto, so their 8 × 8 block was warmed up too: 3× auto's, not run again
+    expect(clock.calls).toEqual({ auto: 4, tiled: 4, 'tiled 8x8': 1, ...(plainTimed ? { plain: 1 } : {}) });
+    expect(timing!.tileMs).toEqual({ '8x8': { forward: 3 } });
     // the tiled kernels' grid limit: 4410000 pixels per channel
     resetChoices();
     const big = Tensor.empty(engine, [1, 1, 2100, 2100]);

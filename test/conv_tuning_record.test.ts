@@ -25,7 +25,7 @@ import {
   type ConvTuningRecord,
 } from '../src/index.js';
 import { defaultShaderSource } from '../src/gpu/shader-source.js';
-import { allPasses, convChoices, convChoicesVersion, hasPendingConvs } from '../src/ops/conv_choices.js';
+import { allPasses, convChoices, convChoicesVersion, hasPendingConvs, type ConvChoice } from '../src/ops/conv_choices.js';
 import { resetConvChoices } from './helpers/conv_choices.js';
 import { testEngine } from './helpers/engine.js';
 
@@ -82,13 +82,20 @@ describe('conv tuning records', () => {
     convChoices(engine).pending.clear(); // chosen below instead
     convChoices(engine).chosen.set(KEY, { forward: 'auto', input: 'tiled', weight: 'plain' });
     convChoices(engine).chosen.set('another', { forward: 'auto', input: 'auto', weight: 'auto', weightKernel: 'rows' });
+    // every pass on the tiled kernels, two of them with the 8 × 8 block: not one family name
+    const tiles: ConvChoice = { ...allPasses('tiled'), tiles: { forward: '8x8', weight: '8x8' } };
+    convChoices(engine).chosen.set('third', tiles);
     const record = exportConvTuning(engine);
-    expect(record.choices).toEqual({ [KEY]: { forward: 'auto', input: 'tiled', weight: 'plain' }, another: { forward: 'auto', input: 'auto', weight: 'auto', weightKernel: 'rows' } });
+    expect(record.choices).toEqual({ [KEY]: { forward: 'auto', input: 'tiled', weight: 'plain' }, another: { forward: 'auto', input: 'auto', weight: 'auto', weightKernel: 'rows' }, third: tiles });
     const text = JSON.stringify(mergeConvTuning(null, record));
     resetChoices();
-    expect(importConvTuning(engine, parseConvTuning(text, 'saved').records)).toBe(2);
+    expect(importConvTuning(engine, parseConvTuning(text, 'saved').records)).toBe(3);
     expect(conv2dKernels(x!, w!, opts).passes).toMatchObject({ input: 'tiled', weight: 'plain' });
     expect(convChoices(engine).chosen.get('another')).toEqual({ forward: 'auto', input: 'auto', weight: 'auto', weightKernel: 'rows' });
+    expect(convChoices(engine).chosen.get('third')).toEqual(tiles);
+    // taken back for the test convolution: its passes run those blocks
+    convChoices(engine).chosen.set(KEY, tiles);
+    expect(conv2dKernels(x!, w!, opts).tiles).toEqual({ forward: '8x8', input: '4x4', weight: '8x8' });
     for (const t of [x!, w!]) t.dispose();
   });
 
@@ -105,7 +112,14 @@ describe('conv tuning records', () => {
     expect(version()).toBe(v1);
     // one pass of one convolution differs (the weight gradient's subgroup kernel): a new version
     expect(importConvTuning(engine, [record({ other: { forward: 'auto', input: 'plain', weight: 'auto', weightKernel: 'slide' } })])).toBe(1);
-    expect(version()).toBeGreaterThan(v1);
+    const v2 = version();
+    expect(v2).toBeGreaterThan(v1);
+    // the tiled kernels' block of one pass differs; then the default block named: the same as before
+    expect(importConvTuning(engine, [record({ [KEY]: { ...allPasses('tiled'), tiles: { input: '8x8' } } })])).toBe(1);
+    const v3 = version();
+    expect(v3).toBeGreaterThan(v2);
+    expect(importConvTuning(engine, [record({ [KEY]: { ...allPasses('tiled'), tiles: { input: '8x8', weight: '4x4' } } })])).toBe(1);
+    expect(version()).toBe(v3);
     resetChoices();
   });
 
@@ -149,7 +163,13 @@ describe('conv tuning records', () => {
   it('parsing names what is wrong with a file that is not a tuning file', () => {
     const good = {
       format: CONV_TUNING_FORMAT,
-      records: [{ device: 'A', kernels: 'k', choices: { p: 'plain', q: { forward: 'auto', input: 'tiled', weight: 'plain' }, r: { forward: 'auto', input: 'auto', weight: 'auto', weightKernel: 'taps' } } }],
+      records: [
+        {
+          device: 'A',
+          kernels: 'k',
+          choices: { p: 'plain', q: { forward: 'auto', input: 'tiled', weight: 'plain' }, r: { forward: 'auto', input: 'auto', weight: 'auto', weightKernel: 'taps' }, s: { forward: 'tiled', input: 'auto', weight: 'tiled', tiles: { weight: '8x8' } } },
+        },
+      ],
     };
     expect(parseConvTuning(JSON.stringify(good), 'f.json')).toEqual(good);
     const bad: [string, RegExp][] = [
@@ -166,6 +186,11 @@ describe('conv tuning records', () => {
       // a weight kernel is one of auto's subgroup kernels, so only with weight 'auto'
       [JSON.stringify({ format: CONV_TUNING_FORMAT, records: [{ device: 'A', kernels: 'k', choices: { p: { forward: 'auto', input: 'auto', weight: 'plain', weightKernel: 'taps' } } }] }), /record 0 chose .* for p; .*a weightKernel taps, rows or slide where weight is auto/],
       [JSON.stringify({ format: CONV_TUNING_FORMAT, records: [{ device: 'A', kernels: 'k', choices: { p: { forward: 'auto', input: 'auto', weight: 'auto', weightKernel: 'fast' } } }] }), /record 0 chose .* for p/],
+      // tiles: a block per pass on the tiled kernels
+      [JSON.stringify({ format: CONV_TUNING_FORMAT, records: [{ device: 'A', kernels: 'k', choices: { p: { forward: 'auto', input: 'tiled', weight: 'tiled', tiles: { forward: '8x8' } } } }] }), /record 0 chose .* for p; .*tiles \{ pass: 4x4 or 8x8 \} for passes on tiled/],
+      [JSON.stringify({ format: CONV_TUNING_FORMAT, records: [{ device: 'A', kernels: 'k', choices: { p: { forward: 'tiled', input: 'tiled', weight: 'tiled', tiles: { forward: '16x16' } } } }] }), /record 0 chose .* for p/],
+      [JSON.stringify({ format: CONV_TUNING_FORMAT, records: [{ device: 'A', kernels: 'k', choices: { p: { forward: 'tiled', input: 'tiled', weight: 'tiled', tiles: { backward: '8x8' } } } }] }), /record 0 chose .* for p/],
+      [JSON.stringify({ format: CONV_TUNING_FORMAT, records: [{ device: 'A', kernels: 'k', choices: { p: { forward: 'tiled', input: 'tiled', weight: 'tiled', tiles: ['8x8'] } } }] }), /record 0 chose .* for p/],
     ];
     for (const [text, message] of bad) expect(() => parseConvTuning(text, 'f.json'), text).toThrow(message);
     expect(() => parseConvTuning('[', 'f.json')).toThrow(/move it away to time the convolutions again/);

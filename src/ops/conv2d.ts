@@ -95,12 +95,23 @@ const K = {
 export type ConvVariant = ConvVariantName;
 
 /**
- * Rows (TM) and columns (TN) of the product per workgroup of the tiled kernels (conv2d.wgsl):
- * 32 × 128 where the product has at most 32 rows (channels), else 64 × 64.
+ * The tiled kernels' block of products per invocation (conv2d.wgsl): '4x4' (the default) or '8x8'
+ * — four times the products per value read from workgroup memory, for twice the registers.
  */
-function tiledTile(rows: number): { TM: number; TN: number } {
-  const TM = rows <= 32 ? 32 : 64;
-  return { TM, TN: 4096 / TM };
+export const TILED_TILES = ['4x4', '8x8'] as const;
+export type TiledTile = (typeof TILED_TILES)[number];
+
+/**
+ * The tiled kernels' pipeline constants for a product of `rows` rows (channels): the invocation's
+ * block (RM × CN), the workgroup's tile (TM × TN: 256 blocks) and the stage depth TK. The smaller
+ * tile where it holds the rows, so a layer of few channels leaves less of a tile idle: '4x4' 32 × 128
+ * or 64 × 64 (TK 16), '8x8' 64 × 256 or 128 × 128 (TK 8: TK·(TM + TN) floats stay within WebGPU's
+ * default 16 KiB of workgroup memory).
+ */
+export function tiledTile(rows: number, tile: TiledTile = '4x4'): { RM: number; CN: number; TM: number; TN: number; TK: number } {
+  const block = tile === '8x8' ? 8 : 4;
+  const TM = rows <= 8 * block ? 8 * block : 16 * block;
+  return { RM: block, CN: block, TM, TN: (256 * block * block) / TM, TK: tile === '8x8' ? 8 : 16 };
 }
 
 /** Why the subgroup kernels cannot run this convolution, or null when they can. */
@@ -157,6 +168,12 @@ export interface Conv2dOptions {
    * and the tuning of 'fastest'; the sums are the same.
    */
   weightGradient?: WeightGradient;
+  /**
+   * The tiled kernels' block of products per invocation (TiledTile, default '4x4'; see tiledTile).
+   * Read by the tiled family only; under 'fastest' a given tile is the only one timed there, else
+   * tuneConvs times both where the tiled kernels come near the fastest. The sums are the same.
+   */
+  tile?: TiledTile;
 }
 
 export const WEIGHT_GRADIENTS = ['auto', 'slide', 'rows', 'taps'] as const;
@@ -204,6 +221,8 @@ interface ConvPlan {
   tiledInput: boolean;
   /** Conv2dOptions.weightGradient. */
   weightGradient: WeightGradient;
+  /** Conv2dOptions.tile: the tiled kernels' block. */
+  tile: TiledTile;
   /** The family that runs the forward: the subgroup, plain or tiled kernels. */
   kernels: 'subgroups' | 'plain' | 'tiled';
   /** Under 'fastest': the family of each pass (the forward's is this plan's), else null. */
@@ -223,14 +242,14 @@ function fastestChoice(
   w: Tensor,
   v: Tensor | undefined,
   softSize: Conv2dOptions['softSize'],
-  c: { auto: boolean; s: number; kMin: number; stride: 1 | 2; pad: number; weightGradient: WeightGradient },
+  c: { auto: boolean; s: number; kMin: number; stride: 1 | 2; pad: number; weightGradient: WeightGradient; tile: TiledTile | undefined },
 ): ConvChoice {
   const engine = x.engine;
   const grad = isGradEnabled(engine);
   const gradients = { input: grad && x.requiresGrad, weight: grad && (w.requiresGrad || !!v?.requiresGrad) };
   const key =
     `${fmtShape(x.shape)} * ${fmtShape(w.shape)} size ${c.auto ? 'v' : c.s} k_min ${c.kMin} stride ${c.stride} pad ${c.pad}${v ? ' masked' : ''}` +
-    `${c.weightGradient === 'auto' ? '' : ` ${c.weightGradient}`}${gradients.input ? ' dx' : ''}${gradients.weight ? ' dw' : ''}`;
+    `${c.weightGradient === 'auto' ? '' : ` ${c.weightGradient}`}${c.tile === undefined ? '' : ` tile ${c.tile}`}${gradients.input ? ' dx' : ''}${gradients.weight ? ' dw' : ''}`;
   const chosen = chosenKernels(engine, key);
   if (chosen) return chosen;
   addPending(engine, {
@@ -242,6 +261,7 @@ function fastestChoice(
     stride: c.stride,
     padding: c.pad,
     weightKernel: c.weightGradient,
+    tile: c.tile,
     softSize: typeof softSize === 'number' ? softSize : (v ?? null),
     gradients,
   });
@@ -290,11 +310,14 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
   }
   const weightGradient = opts.weightGradient ?? 'auto';
   if (!(WEIGHT_GRADIENTS as readonly unknown[]).includes(weightGradient)) throw new RangeError(`${op}: weightGradient must be 'auto', 'slide', 'rows' or 'taps', got ${String(weightGradient)}`);
+  if (opts.tile !== undefined && !(TILED_TILES as readonly unknown[]).includes(opts.tile)) throw new RangeError(`${op}: tile must be '4x4' or '8x8', got ${String(opts.tile)}`);
+  let tile: TiledTile = opts.tile ?? '4x4';
   let variant: ConvVariantName = checkConvVariant(op, 'variant', opts.variant ?? x.engine.convVariant);
   let choice: ConvChoice | null = null;
   if (variant === 'fastest') {
-    choice = fastestChoice(x, w, v, opts.softSize, { auto, s, kMin, stride, pad, weightGradient });
+    choice = fastestChoice(x, w, v, opts.softSize, { auto, s, kMin, stride, pad, weightGradient, tile: opts.tile });
     variant = choice.forward;
+    tile = choice.tiles?.forward ?? tile;
   }
   const obstacle = variant === 'plain' ? 'plain requested' : subgroupObstacle(x.engine, kw, stride, pad === (s - 1) / 2, N * H * W);
   if (variant === 'subgroups' && obstacle) throw new RangeError(`${op}: the subgroup kernels cannot run this convolution: ${obstacle}`);
@@ -320,6 +343,7 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
     // the input gradient as the stride-1 convolution of g with w transposed and flipped (padding s − 1 − pad)
     tiledInput: tiled && stride === 1 && pad <= s - 1,
     weightGradient,
+    tile,
     kernels: tiled ? 'tiled' : subgroups ? 'subgroups' : 'plain',
     choice,
     options: opts,
@@ -344,8 +368,9 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
 function passPlan(p: ConvPlan, pass: Exclude<ConvPass, 'forward'>): ConvPlan {
   const family = p.choice?.[pass];
   const weightKernel = pass === 'weight' ? p.choice?.weightKernel : undefined;
-  if (!family || (family === p.choice!.forward && !weightKernel)) return p;
-  return planConv('conv2d', p.x, p.w, { ...p.options, softSize: p.masked ? p.vt : undefined, variant: family, ...(weightKernel ? { weightGradient: weightKernel } : {}) });
+  const tile = p.choice?.tiles?.[pass] ?? p.options.tile ?? '4x4';
+  if (!family || (family === p.choice!.forward && !weightKernel && tile === p.tile)) return p;
+  return planConv('conv2d', p.x, p.w, { ...p.options, softSize: p.masked ? p.vt : undefined, variant: family, tile, ...(weightKernel ? { weightGradient: weightKernel } : {}) });
 }
 
 /** The input gradient on `p`'s family for it; `packed` is the forward's packing, reused where that is the same plan. */
@@ -407,7 +432,7 @@ const plain1x1 = (p: ConvPlan) => p.params.kw === 1 && quads(p, 1);
  * The tiled kernels' product (conv2d.wgsl): packs w for it (transposed and flipped for the input
  * gradient, whose uniforms describe the convolution of g), then one dispatch writes `out`.
  */
-function runTiled(params: ConvUniforms, flip: boolean, input: Tensor, w: Tensor, vt: Tensor, out: Tensor): void {
+function runTiled(params: ConvUniforms, flip: boolean, input: Tensor, w: Tensor, vt: Tensor, out: Tensor, tile: TiledTile): void {
   const e = w.engine;
   const { N, Cin, Cout, Ho, Wo, kw } = params;
   // K for the largest window (the packing is sized for it) by the rows padded to whole vec4s
@@ -415,8 +440,8 @@ function runTiled(params: ConvUniforms, flip: boolean, input: Tensor, w: Tensor,
   const packed = Tensor.empty(e, [floats]);
   const taps = tapTable(params, vt);
   e.dispatch(K.packTiled, params, [w.buffer, packed.buffer, vt.buffer], grid1d(floats, WG), { FLIP: flip ? 1 : 0 });
-  const { TM, TN } = tiledTile(Cout);
-  e.dispatch(K.fwdTiled, params, [input.buffer, packed.buffer, taps.buffer, out.buffer, vt.buffer], [Math.ceil((N * Ho * Wo) / TN), Math.ceil(Cout / TM)], { TM });
+  const constants = tiledTile(Cout, tile);
+  e.dispatch(K.fwdTiled, params, [input.buffer, packed.buffer, taps.buffer, out.buffer, vt.buffer], [Math.ceil((N * Ho * Wo) / constants.TN), Math.ceil(Cout / constants.TM)], constants);
   packed.dispose();
   taps.dispose();
 }
@@ -443,7 +468,8 @@ function runTiledWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tensor {
   const e = x.engine;
   const { N, Cin, Cout, Ho, Wo, kw } = p.params;
   const pixels = N * Ho * Wo;
-  const { TM, TN } = tiledTile(Cout);
+  const constants = tiledTile(Cout, p.tile);
+  const { TM, TN } = constants;
   const tiles = Math.ceil((Cin * kw * kw) / TN) * Math.ceil(Cout / TM);
   const wanted = Math.min(Math.ceil(TILED_WEIGHT_WORKGROUPS / tiles), Math.floor(pixels / TILED_WEIGHT_MIN_PIXELS), Math.floor(BWD_WEIGHT_PARTIAL_FLOATS / p.w.size));
   const perChunk = Math.ceil(pixels / Math.max(1, wanted));
@@ -453,7 +479,7 @@ function runTiledWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tensor {
   if (p.params.s !== kw) fillInPlace(sums, 0);
   const taps = tapTable(p.params, vt);
   const params = { ...p.params, nchunk: perChunk };
-  e.dispatch(K.bwdWeightTiled, params, [x.buffer, taps.buffer, g.buffer, sums.buffer, vt.buffer], [Math.ceil((Cin * kw * kw) / TN), Math.ceil(Cout / TM), chunks], { TM });
+  e.dispatch(K.bwdWeightTiled, params, [x.buffer, taps.buffer, g.buffer, sums.buffer, vt.buffer], [Math.ceil((Cin * kw * kw) / TN), Math.ceil(Cout / TM), chunks], constants);
   taps.dispose();
   if (chunks === 1) return sums;
   const dw = sumRows(sums, chunks, p.w.shape);
@@ -473,7 +499,7 @@ function flippedParams(p: ConvPlan): ConvUniforms {
 /** The forward; `packed` is packWeights(p, w, p.vt). */
 function runForward(p: ConvPlan, x: Tensor, w: Tensor, packed: Tensor | null): Tensor {
   const y = Tensor.empty(x.engine, p.outShape);
-  if (p.tiled) runTiled(p.params, false, x, w, p.vt, y);
+  if (p.tiled) runTiled(p.params, false, x, w, p.vt, y, p.tile);
   else if (!p.subgroups) x.engine.dispatch(K.fwd, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd);
   else if (!packed) x.engine.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S: 1, W_STRIDE: 1 });
   else {
@@ -490,7 +516,7 @@ function runForward(p: ConvPlan, x: Tensor, w: Tensor, packed: Tensor | null): T
 /** The input gradient; `packed` is packWeights(p, w, vt). */
 function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor, packed: Tensor | null): Tensor {
   const dx = Tensor.empty(w.engine, p.x.shape);
-  if (p.tiledInput) runTiled(flippedParams(p), true, g, w, vt, dx);
+  if (p.tiledInput) runTiled(flippedParams(p), true, g, w, vt, dx, p.tile);
   else if (!p.subgroups) w.engine.dispatch(K.bwdInput, p.inputParams, [w.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput);
   else if (!packed) w.engine.dispatch(K.bwdInput1x1Subgroups, p.inputParams, [w.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput1x1, { S: 1, W_STRIDE: 1 });
   else {
@@ -642,6 +668,12 @@ export function conv2dKernels(x: Tensor, w: Tensor, opts: Conv2dOptions = {}) {
     kernels: plan.kernels,
     /** The family of each pass (they differ only where 'fastest' chose so). */
     passes: { forward: plan.kernels, input: inputPlan.kernels, weight: weightPlan.kernels },
+    /** The tiled kernels' block (Conv2dOptions.tile) of each pass that runs them (the input gradient only at stride 1). */
+    tiles: {
+      ...(plan.tiled ? { forward: plan.tile } : {}),
+      ...(inputPlan.tiledInput ? { input: inputPlan.tile } : {}),
+      ...(weightPlan.tiled ? { weight: weightPlan.tile } : {}),
+    } as Partial<Record<ConvPass, TiledTile>>,
     /** The subgroup weight-gradient kernel of each window size the weight gradient may run (none off the subgroup kernels). */
     weightKernels: weightPlan.subgroups ? sizeVariants(weightPlan).map((S) => subgroupWeightKernel(weightPlan.weightGradient, weightPlan.params.Cin, S, x.engine.subgroupSize!)) : [],
     // each pass packs the weights itself, as a step's first use of them would

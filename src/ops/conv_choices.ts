@@ -6,7 +6,7 @@
 import type { Engine } from '../gpu/engine.js';
 import type { ConvVariantName } from '../gpu/conv_variant.js';
 import { Tensor } from '../tensor.js';
-import type { SubgroupWeightKernel, WeightGradient } from './conv2d.js';
+import type { SubgroupWeightKernel, TiledTile, WeightGradient } from './conv2d.js';
 
 /** The families 'fastest' chooses among ('auto' is the subgroup kernels where they apply, else plain). */
 export type ConvFamily = Exclude<ConvVariantName, 'fastest' | 'subgroups'>;
@@ -19,21 +19,35 @@ export type ConvPass = (typeof CONV_PASSES)[number];
  * The family each pass of a convolution runs on — chosen pass by pass, as cuDNN chooses its
  * forward, backward-data and backward-filter algorithms apart — and, where the weight gradient
  * runs 'auto''s subgroup kernels, which of them when not the one its rules pick (weightKernel:
- * Conv2dOptions.weightGradient).
+ * Conv2dOptions.weightGradient), and where a pass runs the tiled kernels with another block than
+ * the default '4x4', that block (tiles: Conv2dOptions.tile).
  */
-export type ConvChoice = Record<ConvPass, ConvFamily> & { weightKernel?: SubgroupWeightKernel };
+export type ConvChoice = Record<ConvPass, ConvFamily> & { weightKernel?: SubgroupWeightKernel; tiles?: Partial<Record<ConvPass, TiledTile>> };
 
 /** Every pass on `family`. */
 export const allPasses = (family: ConvFamily): ConvChoice => ({ forward: family, input: family, weight: family });
 
 /** Whether two choices run every pass on the same kernels. */
 export const sameChoice = (a: ConvChoice, b: ConvChoice): boolean =>
-  CONV_PASSES.every((pass) => a[pass] === b[pass]) && a.weightKernel === b.weightKernel;
+  CONV_PASSES.every((pass) => a[pass] === b[pass] && tileOf(a, pass) === tileOf(b, pass)) && a.weightKernel === b.weightKernel;
 
-/** `family` where every pass runs it, else "forward F, input gradient G, weight gradient H" (H "auto (taps)" with a weightKernel). */
+/** The tiled block a choice runs `pass` with (the default '4x4' unless it names another). */
+export const tileOf = (c: ConvChoice, pass: ConvPass): TiledTile => c.tiles?.[pass] ?? '4x4';
+
+/** Whether every pass runs one family with its default kernels: a choice that one family name says. */
+export const isPlainChoice = (c: ConvChoice): boolean =>
+  c.input === c.forward && c.weight === c.forward && !c.weightKernel && CONV_PASSES.every((pass) => tileOf(c, pass) === '4x4');
+
+/**
+ * `family` where every pass runs it, else "forward F, input gradient G, weight gradient H" (H
+ * "auto (taps)" with a weightKernel, "tiled (8x8)" for a pass with another tile than '4x4'; "tiled
+ * (8x8)" alone where every pass runs that).
+ */
 export function describeChoice(c: ConvChoice): string {
-  if (c.input === c.forward && c.weight === c.forward && !c.weightKernel) return c.forward;
-  return `forward ${c.forward}, input gradient ${c.input}, weight gradient ${c.weight}${c.weightKernel ? ` (${c.weightKernel})` : ''}`;
+  if (isPlainChoice(c)) return c.forward;
+  const family = (pass: ConvPass) => `${c[pass]}${tileOf(c, pass) === '4x4' ? '' : ` (${tileOf(c, pass)})`}`;
+  if (!c.weightKernel && CONV_PASSES.every((pass) => family(pass) === family('forward'))) return family('forward');
+  return `forward ${family('forward')}, input gradient ${family('input')}, weight gradient ${family('weight')}${c.weightKernel ? ` (${c.weightKernel})` : ''}`;
 }
 
 /** A convolution met under 'fastest' before it was timed: enough to run it again on random data. */
@@ -48,6 +62,8 @@ export interface PendingConv {
   padding: number;
   /** Conv2dOptions.weightGradient. */
   weightKernel: WeightGradient;
+  /** Conv2dOptions.tile, where the call named one (then the only tile timed). */
+  tile: TiledTile | undefined;
   /**
    * The soft size: a number, or a copy of the call's soft-size tensor taken on the GPU when the
    * call was met (so a size computed on the GPU is timed at its value then; no readback). Null

@@ -5,15 +5,16 @@
  * families of a pass in turns — and each pass keeps the family fastest at it (a benchmark mode
  * like cuDNN's, which also chooses the forward, backward-data and backward-filter algorithms
  * apart); the weight gradient may also keep another of 'auto''s subgroup kernels than its rules
- * pick. Steps after the call run the chosen kernels; steps before it run 'auto'. Call it between steps (outside any tidy scope): runStage
+ * pick, and the tiled kernels their other block (Conv2dOptions.tile) where their default one came
+ * near the fastest on its warm-up. Steps after the call run the chosen kernels; steps before it run 'auto'. Call it between steps (outside any tidy scope): runStage
  * does after a step that met new convolutions, `effconv kernels` after its warm-up step.
  */
 import type { Engine } from '../gpu/engine.js';
 import { ShapeError } from '../gpu/errors.js';
 import { Rng } from '../random.js';
 import { sizeOf, Tensor } from '../tensor.js';
-import { allPasses, convChoices, describeChoice, pendingConvCount, type ConvChoice, type ConvFamily, type ConvPass, type PendingConv } from './conv_choices.js';
-import { conv2dKernels, hardSize, SUBGROUP_WEIGHT_KERNELS, type Conv2dOptions, type SubgroupWeightKernel } from './conv2d.js';
+import { allPasses, CONV_PASSES, convChoices, describeChoice, pendingConvCount, type ConvChoice, type ConvFamily, type ConvPass, type PendingConv } from './conv_choices.js';
+import { conv2dKernels, hardSize, SUBGROUP_WEIGHT_KERNELS, TILED_TILES, type Conv2dOptions, type SubgroupWeightKernel, type TiledTile } from './conv2d.js';
 
 /** The families timed, in order of preference on a tie. */
 export const TUNED_FAMILIES: readonly ConvFamily[] = ['auto', 'plain', 'tiled'];
@@ -42,6 +43,12 @@ export interface ConvTiming {
    * its rules did not pick (or why it was not timed: it runs the same kernels as another).
    */
   weightKernelMs?: Partial<Record<SubgroupWeightKernel, number | string>>;
+  /**
+   * Where the tiled kernels ran: each other block than their default '4x4' (Conv2dOptions.tile),
+   * its median ms per pass — or why it was not timed at that pass (the default block's warm-up
+   * took more than ABANDON_RATIO times the fastest there, or the pass runs no tiled kernel).
+   */
+  tileMs?: Partial<Record<TiledTile, Partial<Record<ConvPass, number | string>>>>;
 }
 
 export interface TuneOptions {
@@ -53,8 +60,8 @@ export interface TuneOptions {
    * elsewhere; it counts the CPU's encoding too).
    */
   clock?: 'gpu' | 'wall';
-  /** Times one run of a family's pass in ms, instead of `clock` (for tests); `weightKernel` where one is forced. */
-  measure?: (family: ConvFamily, run: () => void, pass: ConvPass, weightKernel?: SubgroupWeightKernel) => Promise<number>;
+  /** Times one run of a family's pass in ms, instead of `clock` (for tests); `weightKernel`, `tile` where one is forced. */
+  measure?: (family: ConvFamily, run: () => void, pass: ConvPass, weightKernel?: SubgroupWeightKernel, tile?: TiledTile) => Promise<number>;
 }
 
 /** The GPU time of the work `run` encodes and submits, in ms. */
@@ -110,33 +117,44 @@ export async function tuneConvs(engine: Engine, options: TuneOptions = {}): Prom
   return timings;
 }
 
-/** Kernels timed by tuneConvs: a family, or 'auto' with a subgroup weight-gradient kernel forced (weight pass only). */
+/**
+ * Kernels timed by tuneConvs: a family, 'auto' with a subgroup weight-gradient kernel forced
+ * (weight pass only), or 'tiled' with another block (tile), raced at a pass only where the
+ * candidate it comes `after` (the default block) came within ABANDON_RATIO of the fastest warm-up.
+ */
 interface Candidate {
   family: ConvFamily;
   weightKernel?: SubgroupWeightKernel;
+  tile?: TiledTile;
+  after?: Candidate;
   kernels: ReturnType<typeof conv2dKernels>;
   passes: ConvPass[];
 }
 
 /**
- * The median ms of one pass on each candidate. Each is warmed up first (pipelines built, buffers
- * pooled); where the warm-up's time counts (screensByWarmUp), one more than ABANDON_RATIO times
- * the best warm-up is not run again. The others then take turns, one timed run each per round —
- * so a host that slows for a while slows them alike instead of whichever ran then — and after the
- * first round one more than ABANDON_RATIO times that round's best drops out.
+ * The median ms of one pass on each candidate raced. Each is warmed up first (pipelines built,
+ * buffers pooled); where the warm-up's time counts (screensByWarmUp), one more than ABANDON_RATIO
+ * times the best warm-up is not run again, and a candidate that comes `after` it is not run at all
+ * (left out of the result). The others then take turns, one timed run each per round — so a host
+ * that slows for a while slows them alike instead of whichever ran then — and after the first
+ * round one more than ABANDON_RATIO times that round's best drops out.
  */
 async function raceCandidates(
-  racing: Candidate[],
+  candidates: Candidate[],
   pass: ConvPass,
   run: (c: Candidate) => void,
   reps: number,
   measure: NonNullable<TuneOptions['measure']>,
   screensByWarmUp: boolean,
 ): Promise<Map<Candidate, number>> {
-  const timeOnce = (c: Candidate) => measure(c.family, () => run(c), pass, c.weightKernel);
+  const timeOnce = (c: Candidate) => measure(c.family, () => run(c), pass, c.weightKernel, c.tile);
   const runs = new Map<Candidate, number[]>();
   const warmUps = new Map<Candidate, number>();
-  for (const c of racing) warmUps.set(c, await timeOnce(c));
+  const leaders = candidates.filter((c) => !c.after);
+  for (const c of leaders) warmUps.set(c, await timeOnce(c));
+  const near = (c: Candidate) => !screensByWarmUp || warmUps.get(c)! <= ABANDON_RATIO * Math.min(...warmUps.values());
+  const racing = [...leaders, ...candidates.filter((c) => c.after && near(c.after))];
+  for (const c of racing) if (!warmUps.has(c)) warmUps.set(c, await timeOnce(c));
   const bestWarmUp = Math.min(...warmUps.values());
   let left = racing.filter((c) => {
     const dropped = screensByWarmUp && warmUps.get(c)! > ABANDON_RATIO * bestWarmUp;
@@ -162,6 +180,7 @@ async function timeFamilies(engine: Engine, conv: PendingConv, reps: number, mea
     stride: conv.stride,
     padding: conv.size === 'fromSoftSize' ? 'same' : conv.padding,
     weightGradient: conv.weightKernel,
+    ...(conv.tile === undefined ? {} : { tile: conv.tile }),
     ...(conv.softSize === null ? {} : { softSize: conv.softSize }),
   };
   const x = random(conv.xShape);
@@ -217,10 +236,22 @@ async function raceFamilies(
       seen.push(runs(kernels));
     }
   }
+  // the tiled kernels' other blocks (unless the call named one): raced at a pass only where the
+  // default block's warm-up came near the fastest — on a CPU adapter, where it is far behind, not at all
+  const tiled = candidates.find((c) => c.family === 'tiled');
+  const tileMs: NonNullable<ConvTiming['tileMs']> = {};
+  if (tiled && conv.tile === undefined) {
+    for (const tile of TILED_TILES.filter((t) => t !== '4x4')) {
+      candidates.push({ family: 'tiled', tile, after: tiled, kernels: conv2dKernels(x, w, { ...opts, variant: 'tiled', tile }), passes });
+      tileMs[tile] = {};
+    }
+  }
   const times = new Map<Candidate, Partial<Record<ConvPass, number>>>(candidates.map((c) => [c, {}]));
   const best: Partial<Record<ConvPass, Candidate>> = {};
+  const fastest = (raced: Candidate[], result: Map<Candidate, number>) => raced.reduce((a, b) => (result.get(b)! < result.get(a)! ? b : a));
   for (const pass of passes) {
-    const racing = candidates.filter((c) => c.passes.includes(pass));
+    // (a tiled block is raced where the pass runs tiled kernels: a strided input gradient is the plain kernel on any block)
+    const racing = candidates.filter((c) => c.passes.includes(pass) && (!c.tile || c.kernels.tiles[pass] !== undefined));
     const run = (c: Candidate) => {
       // the pass, submitted (not in a tidy scope: leaving the outermost one would drop an
       // autograd tape the caller has not run backward on)
@@ -230,25 +261,44 @@ async function raceFamilies(
     };
     const result = await raceCandidates(racing, pass, run, reps, measure, screensByWarmUp);
     for (const [c, t] of result) times.get(c)![pass] = t;
+    for (const c of candidates) {
+      if (!c.tile || !c.passes.includes(pass) || result.has(c)) continue;
+      tileMs[c.tile]![pass] = racing.includes(c) ? `not timed: the 4x4 block took more than ${ABANDON_RATIO}× the fastest on its warm-up` : 'the same kernels as the 4x4 block (no tiled kernel at this pass)';
+    }
     // the least time; a tie goes to the candidate timed first ('auto' and its rules)
-    best[pass] = racing.reduce((a, b) => (result.get(b)! < result.get(a)! ? b : a));
+    best[pass] = fastest([...result.keys()], result);
   }
   const passMs: ConvTiming['passMs'] = {};
   for (const c of candidates) {
     const t = times.get(c)!;
     if (c.weightKernel) weightKernelMs[c.weightKernel] = t.weight!;
+    else if (c.tile) for (const pass of passes) tileMs[c.tile]![pass] ??= t[pass]!;
     else {
       passMs[c.family] = t;
       ms[c.family] = passes.reduce((sum, pass) => sum + t[pass]!, 0);
     }
   }
   const forward = best.forward?.family ?? 'auto';
+  const tiles: NonNullable<ConvChoice['tiles']> = {};
+  for (const pass of passes) if (best[pass]?.tile) tiles[pass] = best[pass]!.tile;
+  // a pass not timed (no gradient wanted) takes the forward's family, and so its block
+  for (const pass of CONV_PASSES) if (!passes.includes(pass) && tiles.forward) tiles[pass] = tiles.forward;
   const chosen: ConvChoice = {
     ...allPasses(forward),
     ...(best.input ? { input: best.input.family } : {}),
     ...(best.weight ? { weight: best.weight.family, ...(best.weight.weightKernel ? { weightKernel: best.weight.weightKernel } : {}) } : {}),
+    ...(Object.keys(tiles).length > 0 ? { tiles } : {}),
   };
-  return { key: conv.key, chosen, autoKernels, passes, ms, passMs, ...(Object.keys(weightKernelMs).length > 0 ? { weightKernelMs } : {}) };
+  return {
+    key: conv.key,
+    chosen,
+    autoKernels,
+    passes,
+    ms,
+    passMs,
+    ...(Object.keys(weightKernelMs).length > 0 ? { weightKernelMs } : {}),
+    ...(Object.keys(tileMs).length > 0 ? { tileMs } : {}),
+  };
 }
 
 /**

@@ -8,9 +8,9 @@
 import type { Engine } from '../gpu/engine.js';
 import { textHash } from '../gpu/text_hash.js';
 import { Tensor } from '../tensor.js';
-import { allPasses, sameChoice, convChoices, CONV_PASSES, type ConvChoice, type ConvFamily } from './conv_choices.js';
+import { allPasses, sameChoice, convChoices, CONV_PASSES, isPlainChoice, type ConvChoice, type ConvFamily } from './conv_choices.js';
 import { TUNED_FAMILIES } from './conv_tuning.js';
-import { SUBGROUP_WEIGHT_KERNELS } from './conv2d.js';
+import { SUBGROUP_WEIGHT_KERNELS, TILED_TILES } from './conv2d.js';
 
 export const CONV_TUNING_FORMAT = 'effconv-conv-tuning-1';
 
@@ -22,7 +22,9 @@ export interface ConvTuningRecord {
   kernels: string;
   /**
    * Convolution key (shapes, options, gradients: as conv2d's 'fastest' keys it) → the family
-   * chosen, or where the passes chose apart, the family of each ({ forward, input, weight }).
+   * chosen, or where the passes chose apart (or a pass runs other kernels than its family's
+   * default), the family of each ({ forward, input, weight }, with a weightKernel and tiles where
+   * chosen: ConvChoice).
    */
   choices: Record<string, ConvFamily | ConvChoice>;
 }
@@ -55,7 +57,7 @@ export function convKernelsFingerprint(engine: Engine): string {
 /** The engine's choices so far as a record. */
 export function exportConvTuning(engine: Engine): ConvTuningRecord {
   const choices: ConvTuningRecord['choices'] = {};
-  for (const [key, c] of convChoices(engine).chosen) choices[key] = c.input === c.forward && c.weight === c.forward && !c.weightKernel ? c.forward : { ...c };
+  for (const [key, c] of convChoices(engine).chosen) choices[key] = isPlainChoice(c) ? c.forward : { ...c, ...(c.tiles ? { tiles: { ...c.tiles } } : {}) };
   return { device: deviceIdentity(engine), kernels: convKernelsFingerprint(engine), choices };
 }
 
@@ -70,7 +72,7 @@ export function importConvTuning(engine: Engine, records: readonly ConvTuningRec
   const { chosen, pending } = choices;
   let changed = false;
   for (const [key, choice] of Object.entries(mine.choices)) {
-    const next = typeof choice === 'string' ? allPasses(choice) : { ...choice };
+    const next = typeof choice === 'string' ? allPasses(choice) : { ...choice, ...(choice.tiles ? { tiles: { ...choice.tiles } } : {}) };
     const before = chosen.get(key);
     if (!before || !sameChoice(before, next)) changed = true;
     chosen.set(key, next);
@@ -113,10 +115,17 @@ export function parseConvTuning(text: string, where: string): ConvTuningRecords 
       const c = typeof choice === 'object' && choice !== null ? (choice as Record<string, unknown>) : null;
       const families = c ? CONV_PASSES.map((pass) => c[pass]) : [choice];
       const kernelOk = !c || c.weightKernel === undefined || (c.weight === 'auto' && (SUBGROUP_WEIGHT_KERNELS as readonly unknown[]).includes(c.weightKernel));
-      if (families.some((f) => !isFamily(f)) || !kernelOk || (c && Object.keys(c).length !== CONV_PASSES.length + (c.weightKernel === undefined ? 0 : 1))) {
+      // tiles: { pass: block } for passes on the tiled kernels
+      const tiles = c?.tiles as Record<string, unknown> | undefined;
+      const tilesOk =
+        tiles === undefined ||
+        (typeof tiles === 'object' && tiles !== null && !Array.isArray(tiles) &&
+          Object.entries(tiles).every(([pass, tile]) => (CONV_PASSES as readonly string[]).includes(pass) && c![pass] === 'tiled' && (TILED_TILES as readonly unknown[]).includes(tile)));
+      const keys = c ? CONV_PASSES.length + (c.weightKernel === undefined ? 0 : 1) + (tiles === undefined ? 0 : 1) : 0;
+      if (families.some((f) => !isFamily(f)) || !kernelOk || !tilesOk || (c && Object.keys(c).length !== keys)) {
         throw new ConvTuningFileError(
           where,
-          `record ${i} chose ${JSON.stringify(choice)} for ${key}; a choice is one of ${TUNED_FAMILIES.join(', ')}, or one for each of ${CONV_PASSES.join(', ')} (and a weightKernel taps, rows or slide where weight is auto)`,
+          `record ${i} chose ${JSON.stringify(choice)} for ${key}; a choice is one of ${TUNED_FAMILIES.join(', ')}, or one for each of ${CONV_PASSES.join(', ')} (and a weightKernel taps, rows or slide where weight is auto, tiles { pass: ${TILED_TILES.join(' or ')} } for passes on tiled)`,
         );
       }
     }

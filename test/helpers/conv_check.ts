@@ -1,5 +1,5 @@
 /** One convolution case checked against the float64 reference (shared by the conv2d test files). */
-import type { WeightGradient } from '../../src/ops/conv2d.js';
+import type { TiledTile, WeightGradient } from '../../src/ops/conv2d.js';
 import { conv2d, type ConvVariant, type Engine } from '../../src/index.js';
 import { Rng } from '../../src/random.js';
 import { checkOp } from './check.js';
@@ -22,7 +22,14 @@ export const subgroupCase = (c: ConvCase) => c.stride === 1 && c.pad === (c.s - 
  * checkOp on conv2d: forward vs the reference, the reference backward vs finite differences, the
  * GPU gradients of x, w (and v when masked) vs the reference backward.
  */
-export async function checkConv(engine: Engine, c: ConvCase, seed: number, variant: ConvVariant = 'plain', weightGradient: WeightGradient = 'auto'): Promise<void> {
+export async function checkConv(
+  engine: Engine,
+  c: ConvCase,
+  seed: number,
+  variant: ConvVariant = 'plain',
+  weightGradient: WeightGradient = 'auto',
+  tile?: TiledTile,
+): Promise<void> {
   const rng = new Rng(seed);
   const xs = randomArray(rng, c.N * c.Cin * c.H * c.W);
   const ws = randomArray(rng, c.Cout * c.Cin * c.kw * c.kw);
@@ -34,7 +41,7 @@ export async function checkConv(engine: Engine, c: ConvCase, seed: number, varia
       { shape: [c.Cout, c.Cin, c.kw, c.kw], data: ws },
       ...(masked ? [{ shape: [1], data: Float64Array.of(c.v!) }] : []),
     ],
-    gpu: (x, w, v) => conv2d(x, w, { size: c.s, stride: c.stride as 1 | 2, padding: c.pad, softSize: v, variant, weightGradient }),
+    gpu: (x, w, v) => conv2d(x, w, { size: c.s, stride: c.stride as 1 | 2, padding: c.pad, softSize: v, variant, weightGradient, ...(tile ? { tile } : {}) }),
     ref: (x, w, v) => refConv(c, x, w, v?.[0]),
     refGrad: (g, x, w, v) => {
       const r = refConvGrad(c, g, x, w, v?.[0]);
@@ -65,6 +72,7 @@ export async function checkSoftSizeConv(
   kMin: number,
   stride: 1 | 2,
   variant: ConvVariant,
+  tile?: TiledTile,
 ): Promise<void> {
   const s = nearestOdd(v, kMin, 9);
   const c: ConvCase = { ...shape, kw: 9, s, stride, pad: (s - 1) / 2, v };
@@ -76,7 +84,7 @@ export async function checkSoftSizeConv(
       { shape: [c.Cout, c.Cin, 9, 9], data: randomArray(rng, c.Cout * c.Cin * 81) },
       { shape: [1], data: Float64Array.of(v) },
     ],
-    gpu: (x, w, sv) => conv2d(x!, w!, { size: 'fromSoftSize', kMin, stride, softSize: sv, variant }),
+    gpu: (x, w, sv) => conv2d(x!, w!, { size: 'fromSoftSize', kMin, stride, softSize: sv, variant, ...(tile ? { tile } : {}) }),
     ref: (x, w, sv) => refConv(c, x!, w!, sv![0]),
     refGrad: (g, x, w, sv) => {
       const r = refConvGrad(c, g, x!, w!, sv![0]);
