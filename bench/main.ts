@@ -20,7 +20,7 @@
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { backward, conv2dKernels, Engine, fmaPeak, fmaPeakFlops, gaussianMask, LOAD_SOURCES, LoadCost, STORAGE_ELEMENTS, gruCell, gruCellParams, gruLayer, hardSize, reshape, slice, stack, matmul, parameter, sum, Tensor, type ConvVariant, type Engine as EngineT } from '../src/index.js';
+import { backward, conv2dKernels, Engine, fmaPeak, fmaPeakFlops, gaussianMask, LOAD_SOURCES, LoadCost, STORAGE_ELEMENTS, gruCell, gruCellParams, gruLayer, hardSize, reshape, slice, stack, matmul, parameter, sum, Tensor, type ConvVariant, type Engine as EngineT, type TiledTile } from '../src/index.js';
 import { Rng } from '../src/random.js';
 import { PACED_POLLING } from '../src/gpu/dawn_polling.js';
 import { PRESETS } from '../src/effconv/spec.js';
@@ -153,11 +153,11 @@ interface ConvShape {
  * A conv of shape c (window s on a kw grid, optionally masked by a soft size) ready to time, on
  * `variant` (default the bench's --conv-kernels; under 'fastest' first timed on every family).
  */
-async function effconvPasses(c: ConvShape, s: number, kw = s, softSize?: number, variant: ConvVariant = engine.convVariant) {
+async function effconvPasses(c: ConvShape, s: number, kw = s, softSize?: number, variant: ConvVariant = engine.convVariant, tile?: TiledTile) {
   const x = parameter(engine, rand(c.N * c.Cin * c.HW * c.HW), [c.N, c.Cin, c.HW, c.HW]);
   const w = parameter(engine, rand(c.Cout * c.Cin * kw * kw), [c.Cout, c.Cin, kw, kw]);
   const v = softSize === undefined ? undefined : Tensor.from(engine, [softSize], [1]);
-  const plan = () => conv2dKernels(x, w, { size: s, variant, ...(v ? { softSize: v } : {}) });
+  const plan = () => conv2dKernels(x, w, { size: s, variant, ...(v ? { softSize: v } : {}), ...(tile ? { tile } : {}) });
   let k = plan();
   if ((await tuneConvs(engine)).length > 0) k = plan(); // now on the kernels timed fastest
   const g = Tensor.from(engine, rand(c.N * c.Cout * c.HW * c.HW), k.outShape);
@@ -300,30 +300,45 @@ if (only.has('conv')) {
 
 if (only.has('tiled')) {
   out('\n## conv2d, workgroup-tiled kernels (variant "tiled") against "auto"\n');
-  out('The tiled kernels (64 × 64 tiles of the implicit matrix product, 16 along the sum per stage in workgroup memory) run all three passes. Medians of the two variants timed alternately.\n');
-  tableHead(['shape', 'k', 'tiled fwd ms', 'tiled fwd GFLOP/s', 'tiled fwd % peak', 'tiled bwd-input ms', 'tiled bwd-weight ms', 'tiled fwd+bwd GFLOP/s', 'tiled fwd+bwd % peak', '"auto" fwd ms', '"auto" fwd+bwd ms', 'tiled / "auto" fwd', 'tiled / "auto" fwd+bwd']);
+  out(
+    'The tiled kernels run all three passes as the implicit matrix product in workgroup tiles: with their default 4 × 4 block of products per invocation (64 × 64 tiles, 16 along the sum per stage in workgroup memory) and with the 8 × 8 block (`tile: \'8x8\'`: 128 × 128 or 64 × 256 tiles, 8 per stage). Medians of the three timed in turns.\n',
+  );
+  tableHead([
+    'shape', 'k', 'tiled fwd ms', 'tiled fwd GFLOP/s', 'tiled fwd % peak', 'tiled bwd-input ms', 'tiled bwd-weight ms', 'tiled fwd+bwd GFLOP/s', 'tiled fwd+bwd % peak',
+    '8×8 fwd ms', '8×8 fwd GFLOP/s', '8×8 fwd % peak', '8×8 bwd-input ms', '8×8 bwd-weight ms', '8×8 fwd+bwd % peak',
+    '"auto" fwd ms', '"auto" fwd+bwd ms', 'tiled / "auto" fwd', 'tiled / "auto" fwd+bwd', '8×8 / "auto" fwd', '8×8 / "auto" fwd+bwd',
+  ]);
   const rows: unknown[] = [];
   for (const [c, ks] of CONV_ROWS) {
     for (const k of ks) {
       const flops = convFlops(c, k);
-      const passes = { tiled: await effconvPasses(c, k, k, undefined, 'tiled'), auto: await effconvPasses(c, k, k, undefined, 'auto') };
+      const variants = ['tiled', 'tiled8', 'auto'] as const;
+      const passes = {
+        tiled: await effconvPasses(c, k, k, undefined, 'tiled'),
+        tiled8: await effconvPasses(c, k, k, undefined, 'tiled', '8x8'),
+        auto: await effconvPasses(c, k, k, undefined, 'auto'),
+      };
       const passNames = ['fwd', 'bwdIn', 'bwdW'] as const;
-      const times = { tiled: { fwd: [] as Timing[], bwdIn: [] as Timing[], bwdW: [] as Timing[] }, auto: { fwd: [] as Timing[], bwdIn: [] as Timing[], bwdW: [] as Timing[] } };
+      const noTimes = () => ({ fwd: [] as Timing[], bwdIn: [] as Timing[], bwdW: [] as Timing[] });
+      const times = { tiled: noTimes(), tiled8: noTimes(), auto: noTimes() };
       for (const e of Object.values(passes)) for (const name of passNames) await timeGpu(engine, e[name], 1, undefined, 0); // warm-up
       for (let r = 0; r < reps; r++) {
-        for (const variant of ['tiled', 'auto'] as const) {
+        for (const variant of variants) {
           for (const name of passNames) times[variant][name].push(await timeGpu(engine, passes[variant][name], 1, undefined, 0));
         }
       }
       for (const e of Object.values(passes)) e.dispose();
-      const t = { fwd: combine(times.tiled.fwd), bwdIn: combine(times.tiled.bwdIn), bwdW: combine(times.tiled.bwdW) };
-      const a = { fwd: combine(times.auto.fwd), bwdIn: combine(times.auto.bwdIn), bwdW: combine(times.auto.bwdW) };
+      const medians = (v: (typeof variants)[number]) => ({ fwd: combine(times[v].fwd), bwdIn: combine(times[v].bwdIn), bwdW: combine(times[v].bwdW) });
+      const t = medians('tiled');
+      const t8 = medians('tiled8');
+      const a = medians('auto');
       const total = (v: typeof t) => v.fwd.medianMs + v.bwdIn.medianMs + v.bwdW.medianMs;
       const shape = convShapeName(c);
-      rows.push({ shape, k, flops, tiled: t, auto: a });
+      rows.push({ shape, k, flops, tiled: t, tiled8x8: t8, auto: a });
       out(
         `| ${shape} | ${k} | ${f2(t.fwd.medianMs)} | ${f2(gf(flops, t.fwd.medianMs))} | ${pct(gf(flops, t.fwd.medianMs))} | ${f2(t.bwdIn.medianMs)} | ${f2(t.bwdW.medianMs)} | ${f2(gf(3 * flops, total(t)))} | ${pct(gf(3 * flops, total(t)))} | ` +
-          `${f2(a.fwd.medianMs)} | ${f2(total(a))} | ${f2(t.fwd.medianMs / a.fwd.medianMs)} | ${f2(total(t) / total(a))} |`,
+          `${f2(t8.fwd.medianMs)} | ${f2(gf(flops, t8.fwd.medianMs))} | ${pct(gf(flops, t8.fwd.medianMs))} | ${f2(t8.bwdIn.medianMs)} | ${f2(t8.bwdW.medianMs)} | ${pct(gf(3 * flops, total(t8)))} | ` +
+          `${f2(a.fwd.medianMs)} | ${f2(total(a))} | ${f2(t.fwd.medianMs / a.fwd.medianMs)} | ${f2(total(t) / total(a))} | ${f2(t8.fwd.medianMs / a.fwd.medianMs)} | ${f2(total(t8) / total(a))} |`,
       );
     }
   }

@@ -144,7 +144,7 @@ describe('effconv CLI', () => {
     expect(rows.map((m) => m[1])).toEqual(['auto', 'plain', 'tiled', 'fastest']);
     // 'fastest': a row per convolution of the two steps (2 layers each); each pass's chosen family
     // the one with the least time at that pass ("forward + input gradient + weight gradient = sum")
-    const tuned = [...r.out.matchAll(/^\| (\[[^|]+) \| ([^|]+) \((subgroups|plain)\) \| ([^|]*) \| ([^|]*) \| ([^|]*) \| ([^|]+) \|$/gm)];
+    const tuned = [...r.out.matchAll(/^\| (\[[^|]+) \| ([^|]+) \((subgroups|plain)\) \| ([^|]*) \| ([^|]*) \| ([^|]*) \| ([^|]*) \| ([^|]+) \|$/gm)];
     expect(tuned).toHaveLength(4);
     const families = ['auto', 'plain', 'tiled'] as const;
     for (const m of tuned) {
@@ -155,17 +155,22 @@ describe('effconv CLI', () => {
         expect(each.reduce((a, b) => a + b, 0), m[0]).toBeCloseTo(Number(total), 1);
         return each;
       };
-      const cells = { auto: passMs(m[2]!), plain: passMs(m[4]!), tiled: passMs(m[5]!) };
+      // the tiled kernels' 8 × 8 block: "1.20 + – + 3.40" ("–": not timed at that pass), or empty
+      const tile8 = m[6]!.trim() ? m[6]!.trim().split(' + ').map((c) => (c === '–' ? Infinity : Number(c))) : null;
+      const cells = { auto: passMs(m[2]!), plain: passMs(m[4]!), tiled: passMs(m[5]!), 'tiled (8x8)': tile8 };
       // the passes timed: the forward, then the gradients the key names
       const key = m[1]!.trim();
       const passes = [0, ...(/ dx( dw)?$/.test(key) ? [1] : []), ...(key.endsWith(' dw') ? [2] : [])];
       expect(cells.auto, m[0]).toHaveLength(passes.length);
       // auto's other subgroup weight-gradient kernels, "taps 0.49, slide 0.58": the weight pass may take one
-      const others: Record<string, number> = Object.fromEntries(m[6]!.trim() ? m[6]!.trim().split(', ').map((e) => [e.split(' ')[0], Number(e.split(' ')[1])]) : []);
-      const chosen = m[7]!.trim();
-      const perPass = families.includes(chosen as 'auto') ? [chosen, chosen, chosen] : chosen.match(/^forward (\w+), input gradient (\w+), weight gradient (\w+)(?: \((\w+)\))?$/)!.slice(1);
+      const others: Record<string, number> = Object.fromEntries(m[7]!.trim() ? m[7]!.trim().split(', ').map((e) => [e.split(' ')[0], Number(e.split(' ')[1])]) : []);
+      const chosen = m[8]!.trim();
+      const family = '(\\w+(?: \\(8x8\\))?)';
+      const perPass = [...families, 'tiled (8x8)'].includes(chosen)
+        ? [chosen, chosen, chosen]
+        : chosen.match(new RegExp(`^forward ${family}, input gradient ${family}, weight gradient ${family}(?: \\((taps|rows|slide)\\))?$`))!.slice(1);
       for (const [i, pass] of passes.entries()) {
-        const times = families.map((f) => cells[f]?.[i] ?? Infinity);
+        const times = [...families, 'tiled (8x8)' as const].map((f) => cells[f]?.[i] ?? Infinity);
         if (pass === 2) times.push(...Object.values(others));
         const time = pass === 2 && perPass[3] ? others[perPass[3]] : cells[perPass[pass] as keyof typeof cells]![i];
         expect(time, `${m[0]} pass ${pass}`).toBe(Math.min(...times));

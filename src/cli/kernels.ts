@@ -119,9 +119,16 @@ export async function kernelsCommand(v: Values): Promise<KernelTiming[]> {
         .filter((e): e is [string, number] => typeof e[1] === 'number')
         .map(([kernel, ms]) => `${kernel} ${ms.toFixed(2)}`)
         .join(', ');
+    // the tiled kernels' 8 × 8 block, at the passes where their 4 × 4 one came near the fastest ("–": not timed there)
+    const tile8 = (t: ConvTiming) => {
+      const ms = t.tileMs?.['8x8'];
+      if (!ms) return '';
+      const cells = t.passes.map((pass) => (typeof ms[pass] === 'number' ? (ms[pass] as number).toFixed(2) : '–'));
+      return cells.every((c) => c === '–') ? '' : cells.join(' + ');
+    };
     console.log(`\n'fastest': each convolution's passes timed on each family (median ms: forward + input gradient + weight gradient, those its step computes), the fastest kept for each pass\n`);
-    console.log("| convolution | auto | plain | tiled | auto's other weight-gradient kernels | chosen |\n|---|---|---|---|---|---|");
-    for (const t of tunings) console.log(`| ${t.key} | ${cellMs(t, 'auto')} (${t.autoKernels}) | ${cellMs(t, 'plain')} | ${cellMs(t, 'tiled')} | ${otherWeightKernels(t)} | ${describeChoice(t.chosen)} |`);
+    console.log("| convolution | auto | plain | tiled | tiled, 8 × 8 block | auto's other weight-gradient kernels | chosen |\n|---|---|---|---|---|---|---|");
+    for (const t of tunings) console.log(`| ${t.key} | ${cellMs(t, 'auto')} (${t.autoKernels}) | ${cellMs(t, 'plain')} | ${cellMs(t, 'tiled')} | ${tile8(t)} | ${otherWeightKernels(t)} | ${describeChoice(t.chosen)} |`);
     if (tuningFile !== null && !saveError) console.log(`\nthese choices are saved in ${tuningFile} (--conv-kernels fastest --tuning-file ${tuningFile} takes them)`);
   }
   const total = (r: KernelTiming) => (typeof r.searchMs === 'number' && typeof r.finalMs === 'number' ? r.searchMs + r.finalMs : Infinity);
