@@ -371,8 +371,9 @@ fn conv2d_bwd_size(@builtin(global_invocation_id) gid: vec3u) {
 // workgroup memory, and each invocation adds a block of RM rows × CN columns of products, reading
 // RM/4 vec4s of A's slice and CN/4 of B's per step. Two blocks (the host's TiledTile): 4 × 4
 // (64 × 64 tiles, or 32 × 128 for products of at most 32 rows; TK 16) and 8 × 8 (128 × 128, or
-// 64 × 256; TK 8): four times the products per value read from workgroup memory, which a GPU's
-// shared-memory bandwidth rewards, for twice the registers. This is the classic GPU layout: on
+// 64 × 256; TK 8): twice the products per value read from workgroup memory (64 per 16 floats
+// against 16 per 8), which a GPU's shared-memory bandwidth rewards, for four times the
+// accumulators. This is the classic GPU layout: on
 // lavapipe its barriers and per-lane workgroup loads make it slower than the register-blocked and
 // subgroup kernels, so 'auto' never picks it (variant 'tiled').
 //   conv2d_taps_tiled          taps_out[k] = (offset (c·H + a)·W + b, a, b, c) for k < K = C·s²

@@ -96,7 +96,7 @@ export type ConvVariant = ConvVariantName;
 
 /**
  * The tiled kernels' block of products per invocation (conv2d.wgsl): '4x4' (the default) or '8x8'
- * — four times the products per value read from workgroup memory, for twice the registers.
+ * — twice the products per value read from workgroup memory, for four times the accumulators.
  */
 export const TILED_TILES = ['4x4', '8x8'] as const;
 export type TiledTile = (typeof TILED_TILES)[number];
