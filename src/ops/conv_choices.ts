@@ -31,6 +31,9 @@ export const allPasses = (family: ConvFamily): ConvChoice => ({ forward: family,
 export const sameChoice = (a: ConvChoice, b: ConvChoice): boolean =>
   CONV_PASSES.every((pass) => a[pass] === b[pass] && tileOf(a, pass) === tileOf(b, pass)) && a.weightKernel === b.weightKernel;
 
+/** A copy of a choice that shares nothing with it (its tiles included). */
+export const copyChoice = (c: ConvChoice): ConvChoice => ({ ...c, ...(c.tiles ? { tiles: { ...c.tiles } } : {}) });
+
 /** The tiled block a choice runs `pass` with (the default '4x4' unless it names another). */
 export const tileOf = (c: ConvChoice, pass: ConvPass): TiledTile => c.tiles?.[pass] ?? '4x4';
 

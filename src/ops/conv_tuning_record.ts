@@ -8,7 +8,7 @@
 import type { Engine } from '../gpu/engine.js';
 import { textHash } from '../gpu/text_hash.js';
 import { Tensor } from '../tensor.js';
-import { allPasses, sameChoice, convChoices, CONV_PASSES, isPlainChoice, type ConvChoice, type ConvFamily } from './conv_choices.js';
+import { allPasses, copyChoice, sameChoice, convChoices, CONV_PASSES, isPlainChoice, type ConvChoice, type ConvFamily } from './conv_choices.js';
 import { TUNED_FAMILIES } from './conv_tuning.js';
 import { SUBGROUP_WEIGHT_KERNELS, TILED_TILES } from './conv2d.js';
 
@@ -57,7 +57,7 @@ export function convKernelsFingerprint(engine: Engine): string {
 /** The engine's choices so far as a record. */
 export function exportConvTuning(engine: Engine): ConvTuningRecord {
   const choices: ConvTuningRecord['choices'] = {};
-  for (const [key, c] of convChoices(engine).chosen) choices[key] = isPlainChoice(c) ? c.forward : { ...c, ...(c.tiles ? { tiles: { ...c.tiles } } : {}) };
+  for (const [key, c] of convChoices(engine).chosen) choices[key] = isPlainChoice(c) ? c.forward : copyChoice(c);
   return { device: deviceIdentity(engine), kernels: convKernelsFingerprint(engine), choices };
 }
 
@@ -72,7 +72,7 @@ export function importConvTuning(engine: Engine, records: readonly ConvTuningRec
   const { chosen, pending } = choices;
   let changed = false;
   for (const [key, choice] of Object.entries(mine.choices)) {
-    const next = typeof choice === 'string' ? allPasses(choice) : { ...choice, ...(choice.tiles ? { tiles: { ...choice.tiles } } : {}) };
+    const next = typeof choice === 'string' ? allPasses(choice) : copyChoice(choice);
     const before = chosen.get(key);
     if (!before || !sameChoice(before, next)) changed = true;
     chosen.set(key, next);
