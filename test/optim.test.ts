@@ -215,6 +215,27 @@ describe('optimizers vs float64 reference', () => {
     p.dispose();
   });
 
+  it('plain SGD (momentum 0) keeps no momentum buffer per parameter, and refuses a momentum raised later', async () => {
+    const ps = [parameter(engine, randomArray(new Rng(5), 1000), [1000]), parameter(engine, [1, 2, 3], [3])];
+    const liveAfterOneStep = (opt: SGD) => {
+      const before = engine.memory().liveTensors;
+      for (const p of ps) p.grad = engine.keep(Tensor.from(engine, new Float32Array(p.size).fill(1), p.shape));
+      opt.step();
+      opt.zeroGrad();
+      return engine.memory().liveTensors - before;
+    };
+    const plain = new SGD(ps, { lr: 0.1 });
+    expect(liveAfterOneStep(plain)).toBe(1); // one shared placeholder, whatever the parameters
+    const withMomentum = new SGD(ps, { lr: 0.1, momentum: 0.9 });
+    expect(liveAfterOneStep(withMomentum)).toBe(2); // a buffer per parameter
+    const w = await ps[1]!.toFloat32();
+    plain.options.momentum = 0.5;
+    expect(() => plain.step()).toThrow(/SGD: momentum was 0 when this optimizer was made, so it keeps no momentum buffers/);
+    expect(plain.stepCount).toBe(1); // the refused step is not counted, and nothing moved
+    expect(await ps[1]!.toFloat32()).toEqual(w);
+    for (const t of [plain, withMomentum, ...ps]) t.dispose();
+  });
+
   it('rejects bad hyper-parameters and parameters without requiresGrad', () => {
     const p = parameter(engine, [1, 2], [2]);
     expect(() => new SGD([p], { lr: 0 })).toThrow(/SGD: lr must be > 0/);

@@ -41,7 +41,12 @@ export abstract class Optimizer {
 
   private advance(flushFirst: boolean): void {
     this.stepCount++;
-    if (this.params.length > 0) this.hyper.write(this.params[0]!.engine, flushFirst);
+    try {
+      if (this.params.length > 0) this.hyper.write(this.params[0]!.engine, flushFirst);
+    } catch (e) {
+      this.stepCount--; // a refused step is not counted
+      throw e;
+    }
   }
 
   /** The GPU half of a step: the update dispatches (what a captured step records). */
