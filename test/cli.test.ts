@@ -179,7 +179,7 @@ describe('effconv CLI', () => {
     for (const m of rows) expect(Number(m[2]) > 0 && Number(m[4]) > 0, m[0]).toBe(true);
     // the named family is the one with the least search + final time in the table ('fastest'
     // left out where it chose auto everywhere: then it runs the same kernels)
-    const sameAsAuto = tuned.every((m) => m[7]!.trim() === 'auto');
+    const sameAsAuto = tuned.every((m) => m[8]!.trim() === 'auto'); // the chosen column
     const best = rows.filter((m) => !(sameAsAuto && m[1] === 'fastest')).reduce((a, b) => (Number(b[2]) + Number(b[4]) < Number(a[2]) + Number(a[4]) ? b : a));
     expect(r.out).toContain(`fastest here (search + final step): --conv-kernels ${best[1]}${sameAsAuto ? " ('fastest' chose auto for every convolution)" : ''}`);
     expect((await effconv('kernels', '--reps', '0')).err).toMatch(/--reps must be a positive integer, got "0"/);
