@@ -229,10 +229,12 @@ describe('optimizers vs float64 reference', () => {
     const withMomentum = new SGD(ps, { lr: 0.1, momentum: 0.9 });
     expect(liveAfterOneStep(withMomentum)).toBe(2); // a buffer per parameter
     const w = await ps[1]!.toFloat32();
+    for (const p of ps) p.grad = engine.keep(Tensor.from(engine, new Float32Array(p.size).fill(1), p.shape));
     plain.options.momentum = 0.5;
     expect(() => plain.step()).toThrow(/SGD: momentum was 0 when this optimizer was made, so it keeps no momentum buffers/);
-    expect(plain.stepCount).toBe(1); // the refused step is not counted, and nothing moved
+    expect(plain.stepCount).toBe(1); // the refused step is not counted, and its gradients moved nothing
     expect(await ps[1]!.toFloat32()).toEqual(w);
+    plain.zeroGrad();
     for (const t of [plain, withMomentum, ...ps]) t.dispose();
   });
 
