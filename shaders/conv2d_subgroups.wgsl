@@ -715,22 +715,38 @@ fn weight_span(a: u32, b: u32) -> WeightSpan {
   return WeightSpan(rows.x * p.W, rows.y * p.W, (i32(a) - PAD) * i32(p.W) + i32(b) - PAD, Walk(0u, i32(rows.x) - PAD + i32(a)));
 }
 
-// Adds pixel px's term to a weight-gradient lane's sums — its tap's input xv, zeroed where the tap
-// reads outside the plane or px is past the rows' end, times the upstream gradients of the 8
-// output channels (lane k loads channel o0 + k's at gn + px, subgroupBroadcast hands them on) —
-// and moves the walk one pixel on.
-fn weight_pixel(acc: ptr<function, Block8>, walk: ptr<function, Walk>, xv: vec4f, px: u32, end: u32, gn: u32, b: u32) {
+// Pixel px's factor for a weight-gradient lane's input: 1, or 0 where its tap reads outside the
+// plane or px is past the rows' end; moves the walk one pixel on.
+fn pixel_mask(walk: ptr<function, Walk>, px: u32, end: u32, b: u32) -> f32 {
   let m = select(0.0, 1.0, px < end && u32((*walk).iy) < p.H && u32(i32((*walk).col) - PAD + i32(b)) < p.W);
-  fma_broadcast(acc, xv * m, g[gn + min(px, end - 1u)]);
   (*walk).col += 1u;
   if ((*walk).col == p.W) {
     (*walk).col = 0u;
     (*walk).iy += 1;
   }
+  return m;
 }
 
-// conv2d_bwd_weight_sg: pixels per iteration of its pixel loop (see there).
-const WEIGHT_PIXELS = 2u;
+// Adds pixel px's term to a weight-gradient lane's sums — its tap's input xv, masked by
+// pixel_mask, times the upstream gradients of the 8 output channels (lane k loads channel
+// o0 + k's at gn + px, subgroupBroadcast hands them on) — and moves the walk one pixel on.
+fn weight_pixel(acc: ptr<function, Block8>, walk: ptr<function, Walk>, xv: vec4f, px: u32, end: u32, gn: u32, b: u32) {
+  let m = pixel_mask(walk, px, end, b);
+  fma_broadcast(acc, xv * m, g[gn + min(px, end - 1u)]);
+}
+
+// t.ck += xa · (channel k's ga, held by lane k) + xb · (channel k's gb): two pixels' terms summed
+// before they reach the accumulator.
+fn fma_broadcast2(t: ptr<function, Block8>, xa: vec4f, ga: f32, xb: vec4f, gb: f32) {
+  (*t).c0 += xa * subgroupBroadcast(ga, 0u) + xb * subgroupBroadcast(gb, 0u);
+  (*t).c1 += xa * subgroupBroadcast(ga, 1u) + xb * subgroupBroadcast(gb, 1u);
+  (*t).c2 += xa * subgroupBroadcast(ga, 2u) + xb * subgroupBroadcast(gb, 2u);
+  (*t).c3 += xa * subgroupBroadcast(ga, 3u) + xb * subgroupBroadcast(gb, 3u);
+  (*t).c4 += xa * subgroupBroadcast(ga, 4u) + xb * subgroupBroadcast(gb, 4u);
+  (*t).c5 += xa * subgroupBroadcast(ga, 5u) + xb * subgroupBroadcast(gb, 5u);
+  (*t).c6 += xa * subgroupBroadcast(ga, 6u) + xb * subgroupBroadcast(gb, 6u);
+  (*t).c7 += xa * subgroupBroadcast(ga, 7u) + xb * subgroupBroadcast(gb, 7u);
+}
 
 // conv2d_bwd_weight_sg: dw[o, c, off + a, off + b] = m · Σ_{n, y, x} g[n, o, y, x] x[n, c, y + a − pad, x + b − pad]
 // for the S × S window (S is a pipeline constant here; taps outside it are zeroed by the host).
@@ -774,24 +790,33 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   // lane read at P − 1 across a row's end too. Per row loops cost all lanes' loads at each row's
   // first pixel, and their 4 pixels per iteration needed 4 | W: flat, 0.80–0.85× the time on
   // 7×7 planes, 0.87–0.96 on 14×14, 0.80 on 28×28, 0.90–0.99 on 16×16 and 32×32 (paired runs).
-  // WEIGHT_PIXELS per iteration, a constant trip count the compiler unrolls: lavapipe blends the
-  // vectors this loop writes with its lane mask once per iteration; a last partial group is
-  // masked off. 4 pixels measured 0.87–0.99× the time of 1 on a Zen 4 host (8 was slower), but on
-  // a Zen 3 one (its ~3100-instruction loop most likely outgrowing the decoded-op cache) 2 took
-  // 0.60–0.78× the time of 4 (S = 1…9, 7×7 to 32×32 planes) and 1 pixel about the same as 2.
+  // Two pixels per iteration: lavapipe blends the vectors this loop writes with its lane mask once
+  // per iteration; a last odd pixel is masked off. 4 pixels measured 0.87–0.99× the time of 1 on
+  // a Zen 4 host (8 was slower), but on a Zen 3 one (its ~3100-instruction loop most likely
+  // outgrowing the decoded-op cache) 2 took 0.60–0.78× the time of 4 (S = 1…9, 7×7 to 32×32
+  // planes) and 1 pixel about the same as 2. Both pixels' inputs, masks and gradients come first
+  // and their terms are summed before the accumulators (fma_broadcast2): the masks' and loads'
+  // branches then no longer split the accumulators' updates, which LLVM had spilled and reloaded
+  // around them — 8 % fewer instructions in the loop and 0.86–0.95× the time (S = 3, 5, 9 on the
+  // bench's and fmnist-6's planes, paired runs, the sums bit for bit the same in them). Summed
+  // over 4 pixels: 1.02–1.15× the time of 2; the sliding kernel's pixels so paired 0.98–1.37×,
+  // the by-taps kernel's 0.94–1.07× (neither kept).
   for (var n = images.x; n < images.y; n++) {
     let xn = (n * nbc + c0 / 4u) * plane;
     let gn = n * p.Cout * plane + og;
     var prev = vec4f(0.0);  // this lane's input at the previous pixel
     var walk = span.walk;
-    for (var p0 = span.first; p0 < span.end; p0 += WEIGHT_PIXELS) {
-      for (var k = 0u; k < WEIGHT_PIXELS; k++) {
-        let px = p0 + k;
-        var v = subgroupShuffle(prev, next_lane);
-        if (px == span.first || loads) { v = x4[xn + clamp_pos(i32(px) + span.tap_offset, plane)]; }
-        prev = v;
-        weight_pixel(&acc, &walk, v, px, span.end, gn, b);
-      }
+    for (var p0 = span.first; p0 < span.end; p0 += 2u) {
+      var v0 = subgroupShuffle(prev, next_lane);
+      if (p0 == span.first || loads) { v0 = x4[xn + clamp_pos(i32(p0) + span.tap_offset, plane)]; }
+      let xa = v0 * pixel_mask(&walk, p0, span.end, b);
+      let ga = g[gn + min(p0, span.end - 1u)];
+      var v1 = subgroupShuffle(v0, next_lane);
+      if (loads) { v1 = x4[xn + clamp_pos(i32(p0 + 1u) + span.tap_offset, plane)]; }
+      prev = v1;
+      let xb = v1 * pixel_mask(&walk, p0 + 1u, span.end, b);
+      let gb = g[gn + min(p0 + 1u, span.end - 1u)];
+      fma_broadcast2(&acc, xa, ga, xb, gb);
     }
   }
   if (r >= lanes) { return; }
