@@ -701,7 +701,7 @@ struct Walk {
 }
 
 // The pixels [first, end) of weight_rows(a), flat over the plane; tap (a, b) reads x at pixel
-// P + tap_offset (clamped into the plane where it leaves it, and masked off by weight_pixel).
+// P + tap_offset (clamped into the plane where it leaves it, and masked off by pixel_mask).
 // Every lane of the subgroup must call it.
 struct WeightSpan {
   first: u32,
@@ -727,16 +727,34 @@ fn pixel_mask(walk: ptr<function, Walk>, px: u32, end: u32, b: u32) -> f32 {
   return m;
 }
 
-// Adds pixel px's term to a weight-gradient lane's sums — its tap's input xv, masked by
-// pixel_mask, times the upstream gradients of the 8 output channels (lane k loads channel
-// o0 + k's at gn + px, subgroupBroadcast hands them on) — and moves the walk one pixel on.
-fn weight_pixel(acc: ptr<function, Block8>, walk: ptr<function, Walk>, xv: vec4f, px: u32, end: u32, gn: u32, b: u32) {
-  let m = pixel_mask(walk, px, end, b);
-  fma_broadcast(acc, xv * m, g[gn + min(px, end - 1u)]);
-}
-
 // t.ck += xa · (channel k's ga, held by lane k) + xb · (channel k's gb): two pixels' terms summed
 // before they reach the accumulator.
+// The S pixels' terms of the sliding weight gradient's block of pixels: t.ck += Σ_{k < S} xs[k] ·
+// (channel k's upstream gradient gs[k], held by lane k).
+fn fma_broadcast_block(t: ptr<function, Block8>, xs: array<vec4f, 9>, gs: array<f32, 9>) {
+  var gb: array<array<f32, 8>, 9>;  // gb[k][ch]: output channel ch's gradient at pixel k
+  for (var k = 0u; k < S; k++) {
+    let v = gs[k];
+    gb[k] = array<f32, 8>(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u),
+                          subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u), subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u));
+  }
+  (*t).c0 += block_sum(xs, gb, 0u);
+  (*t).c1 += block_sum(xs, gb, 1u);
+  (*t).c2 += block_sum(xs, gb, 2u);
+  (*t).c3 += block_sum(xs, gb, 3u);
+  (*t).c4 += block_sum(xs, gb, 4u);
+  (*t).c5 += block_sum(xs, gb, 5u);
+  (*t).c6 += block_sum(xs, gb, 6u);
+  (*t).c7 += block_sum(xs, gb, 7u);
+}
+
+// Σ_{k < S} xs[k] · gb[k][ch].
+fn block_sum(xs: array<vec4f, 9>, gb: array<array<f32, 8>, 9>, ch: u32) -> vec4f {
+  var sum = vec4f(0.0);
+  for (var k = 0u; k < S; k++) { sum += xs[k] * gb[k][ch]; }
+  return sum;
+}
+
 fn fma_broadcast2(t: ptr<function, Block8>, xa: vec4f, ga: f32, xb: vec4f, gb: f32) {
   (*t).c0 += xa * subgroupBroadcast(ga, 0u) + xb * subgroupBroadcast(gb, 0u);
   (*t).c1 += xa * subgroupBroadcast(ga, 1u) + xb * subgroupBroadcast(gb, 1u);
@@ -855,7 +873,10 @@ fn store_weight_block(wid: vec3u, o0: u32, c0: u32, i: u32, j: u32, v: f32, acc:
 // P0 + k + b − pad, which is lane (k + b + 1) mod S's cur when k + b ≥ S − 1, else its prev. A
 // source lane t is read for its cur exactly when t ≤ k, so it offers select(prev, cur, t ≤ k) and
 // one shuffle per pixel serves the group. Masks, the g loads (one per lane and pixel, handed on by
-// subgroupBroadcast) and the accumulators are those of conv2d_bwd_weight_sg. Needs S ≤ SG.
+// subgroupBroadcast) and the accumulators are those of conv2d_bwd_weight_sg. A block's S inputs,
+// masks and gradients come first and each accumulator then takes their S terms summed (as that
+// kernel's pixel pairs, fma_broadcast2): 0.68–0.73× the time of a pixel at a time at S = 7 (the
+// bench's and fmnist-6's planes, paired runs). Needs S ≤ SG.
 // Lanes: per block of 8 output channels, ⌈S·⌈Cin/4⌉ / floor(SG/S)⌉ whole subgroups; group
 // (a, block of 4 input channels) with the kernel row a major, as there.
 @compute @workgroup_size(WG)
@@ -891,11 +912,16 @@ fn conv2d_bwd_weight_slide_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_
     var walk = span.walk;
     for (var p0 = span.first; p0 < span.end; p0 += S) {
       let cur = x4[xn + clamp_pos(i32(p0 + S) - 1 + span.tap_offset, plane)];
+      // the block's inputs (masked) and upstream gradients first, then its terms, summed per
+      // accumulator before they reach it (fma_broadcast_block)
+      var xs: array<vec4f, 9>;
+      var gs: array<f32, 9>;
       for (var k = 0u; k < S; k++) {
         let offered = select(prev, cur, b <= k);
-        let xv = subgroupShuffle(offered, first_lane + (k + b + 1u) % S);
-        weight_pixel(&acc, &walk, xv, p0 + k, span.end, gn, b);
+        xs[k] = subgroupShuffle(offered, first_lane + (k + b + 1u) % S) * pixel_mask(&walk, p0 + k, span.end, b);
+        gs[k] = g[gn + min(p0 + k, span.end - 1u)];
       }
+      fma_broadcast_block(&acc, xs, gs);
       prev = cur;
     }
   }
