@@ -69,6 +69,7 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
     // the weight gradient by taps (Cin ≤ 6: conv2d_bwd_weight_taps_sg) at its limit, and just past it
     { N: 2, Cin: 6, H: 6, W: 8, Cout: 11, kw: 7, s: 7, stride: 1, pad: 3 },
     { N: 3, Cin: 7, H: 5, W: 5, Cout: 4, kw: 3, s: 3, stride: 1, pad: 1 },
+    { N: 2, Cin: 3, H: 5, W: 10, Cout: 9, kw: 5, s: 5, stride: 1, pad: 2 }, // by taps, 2 pixels per iteration (W = 2 mod 4)
     // quad kernels whose runs span the batch: they cross from one image into the next
     { N: 5, Cin: 3, H: 4, W: 4, Cout: 9, kw: 3, s: 3, stride: 1, pad: 1 }, // 16-pixel planes, two per run
     { N: 3, Cin: 2, H: 3, W: 12, Cout: 5, kw: 5, s: 5, stride: 1, pad: 2 }, // halos in the next or previous image

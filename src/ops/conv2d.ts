@@ -556,7 +556,7 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
   const params = { ...p.params, nchunk: chunks > 1 ? perChunk : 0 };
   for (const S of sizes) {
     const grid: [number, number] = [Math.ceil((Math.ceil(Cout / 8) * bwdWeightLanes(Cin, S, sg, kernelFor(S))) / WG), chunks];
-    const constants: Record<string, number> = taps ? { S, PX: W % 4 === 0 ? 4 : 1 } : { S };
+    const constants: Record<string, number> = taps ? { S, PX: W % 4 === 0 ? 4 : W % 2 === 0 ? 2 : 1 } : { S };
     const kernel = taps ? K.bwdWeightTapsSubgroups : kernelFor(S) === 'slide' ? K.bwdWeightSlideSubgroups : K.bwdWeightSubgroups;
     engine.dispatch(kernel, params, [input.buffer, sums.buffer, g.buffer, vt.buffer], grid, constants);
   }
