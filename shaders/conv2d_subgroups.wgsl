@@ -238,9 +238,19 @@ fn quad_index(plane_base: u32, first: u32, plane: u32) -> u32 {
 // j: with j and S constant the compiler unrolls the taps completely (a loop over j of 3 × 4 taps
 // was left rolled, at a third less speed).
 fn row_taps(acc: ptr<function, Block8>, run: Run, wb: u32, q: u32, sg: u32, masks: ptr<function, RowMasks>, flipped: bool, quad_layout: bool) {
-  quad_taps(acc, run, wq[wb], 0u, q, sg, masks, flipped, quad_layout);
-  if (Q > 1u) { quad_taps(acc, run, wq[wb + 1u], 1u, q, sg, masks, flipped, quad_layout); }
-  if (Q > 2u) { quad_taps(acc, run, wq[wb + 2u], 2u, q, sg, masks, flipped, quad_layout); }
+  // the row's weights loaded before its first tap: a load between taps (lane by lane on
+  // lavapipe, with a branch per lane) splits the accumulators' updates, which LLVM then spills and
+  // reloads around it — 0.89× the time of the quad-rows forward and 0.90–0.91× of its input
+  // gradient at S = 7 and 9, 0.95–0.97× forward at S = 5; the run-layout forward (14×14, 7×7)
+  // 0.97–1.03× (paired runs)
+  let w0 = wq[wb];
+  var w1 = vec4f(0.0);
+  var w2 = vec4f(0.0);
+  if (Q > 1u) { w1 = wq[wb + 1u]; }
+  if (Q > 2u) { w2 = wq[wb + 2u]; }
+  quad_taps(acc, run, w0, 0u, q, sg, masks, flipped, quad_layout);
+  if (Q > 1u) { quad_taps(acc, run, w1, 1u, q, sg, masks, flipped, quad_layout); }
+  if (Q > 2u) { quad_taps(acc, run, w2, 2u, q, sg, masks, flipped, quad_layout); }
 }
 
 // Taps 4j … 4j + 3 (those < S) of one kernel row, weights wv.
