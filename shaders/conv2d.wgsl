@@ -342,14 +342,24 @@ fn conv2d_bwd_weight(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
           let xi = xr + u32(i32(ox) * st - win.pad + b);
           let gi = gr + ox;
           let xv = vec4f(x[cs.x + xi], x[cs.y + xi], x[cs.z + xi], x[cs.w + xi]);
-          acc.c0 += g[os.x + gi] * xv;
-          acc.c1 += g[os.y + gi] * xv;
-          acc.c2 += g[os.z + gi] * xv;
-          acc.c3 += g[os.w + gi] * xv;
-          acc.c4 += g[os2.x + gi] * xv;
-          acc.c5 += g[os2.y + gi] * xv;
-          acc.c6 += g[os2.z + gi] * xv;
-          acc.c7 += g[os2.w + gi] * xv;
+          // the 8 upstream gradients loaded before the multiply-adds (see fma_block_loads_first):
+          // 0.78–0.85× the time (paired runs, stride 1 and 2)
+          let g0 = g[os.x + gi];
+          let g1 = g[os.y + gi];
+          let g2 = g[os.z + gi];
+          let g3 = g[os.w + gi];
+          let g4 = g[os2.x + gi];
+          let g5 = g[os2.y + gi];
+          let g6 = g[os2.z + gi];
+          let g7 = g[os2.w + gi];
+          acc.c0 += g0 * xv;
+          acc.c1 += g1 * xv;
+          acc.c2 += g2 * xv;
+          acc.c3 += g3 * xv;
+          acc.c4 += g4 * xv;
+          acc.c5 += g5 * xv;
+          acc.c6 += g6 * xv;
+          acc.c7 += g7 * xv;
         }
       }
     }
