@@ -138,22 +138,19 @@ fn zero_block() -> Block8 {
 // and reloaded around each: 0.73–0.80× the forward's time at stride 1, 0.82–0.93× at stride 2
 // (paired runs). The input gradient keeps fma_block: so ordered it ran 1.6–2.0× slower.
 fn fma_block_loads_first(t: ptr<function, Block8>, v: vec4f, lo: vec4u, hi: vec4u, wi: u32) {
-  let w0 = w[lo.x + wi];
-  let w1 = w[lo.y + wi];
-  let w2 = w[lo.z + wi];
-  let w3 = w[lo.w + wi];
-  let w4 = w[hi.x + wi];
-  let w5 = w[hi.y + wi];
-  let w6 = w[hi.z + wi];
-  let w7 = w[hi.w + wi];
-  (*t).c0 += v * w0;
-  (*t).c1 += v * w1;
-  (*t).c2 += v * w2;
-  (*t).c3 += v * w3;
-  (*t).c4 += v * w4;
-  (*t).c5 += v * w5;
-  (*t).c6 += v * w6;
-  (*t).c7 += v * w7;
+  add_scaled(t, v, vec4f(w[lo.x + wi], w[lo.y + wi], w[lo.z + wi], w[lo.w + wi]), vec4f(w[hi.x + wi], w[hi.y + wi], w[hi.z + wi], w[hi.w + wi]));
+}
+
+// t.ck += v · (k < 4 ? lo[k] : hi[k − 4]), its 8 factors loaded by the caller.
+fn add_scaled(t: ptr<function, Block8>, v: vec4f, lo: vec4f, hi: vec4f) {
+  (*t).c0 += v * lo.x;
+  (*t).c1 += v * lo.y;
+  (*t).c2 += v * lo.z;
+  (*t).c3 += v * lo.w;
+  (*t).c4 += v * hi.x;
+  (*t).c5 += v * hi.y;
+  (*t).c6 += v * hi.z;
+  (*t).c7 += v * hi.w;
 }
 
 // t.ck += v · w[wk + wi] for the 8 channels whose weight offsets are lo (0–3) and hi (4–7).
@@ -344,22 +341,7 @@ fn conv2d_bwd_weight(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
           let xv = vec4f(x[cs.x + xi], x[cs.y + xi], x[cs.z + xi], x[cs.w + xi]);
           // the 8 upstream gradients loaded before the multiply-adds (see fma_block_loads_first):
           // 0.78–0.85× the time (paired runs, stride 1 and 2)
-          let g0 = g[os.x + gi];
-          let g1 = g[os.y + gi];
-          let g2 = g[os.z + gi];
-          let g3 = g[os.w + gi];
-          let g4 = g[os2.x + gi];
-          let g5 = g[os2.y + gi];
-          let g6 = g[os2.z + gi];
-          let g7 = g[os2.w + gi];
-          acc.c0 += g0 * xv;
-          acc.c1 += g1 * xv;
-          acc.c2 += g2 * xv;
-          acc.c3 += g3 * xv;
-          acc.c4 += g4 * xv;
-          acc.c5 += g5 * xv;
-          acc.c6 += g6 * xv;
-          acc.c7 += g7 * xv;
+          add_scaled(&acc, xv, vec4f(g[os.x + gi], g[os.y + gi], g[os.z + gi], g[os.w + gi]), vec4f(g[os2.x + gi], g[os2.y + gi], g[os2.z + gi], g[os2.w + gi]));
         }
       }
     }
