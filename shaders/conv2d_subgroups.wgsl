@@ -21,7 +21,11 @@
 //     plus 8 broadcasts serve the upstream gradient of all 8 (conv2d_bwd_weight_sg); a lane's 4
 //     input channels come in one vec4 from a channel-interleaved copy of x (conv2d_pack_input_sg),
 //     loaded only by the lanes of a kernel row's last tap: the others take the next lane's value
-//     from the previous pixel by a shuffle (a load's cost is per lane that executes it).
+//     from the previous pixel by a shuffle (a load's cost is per lane that executes it);
+//   - loads before sums: a lane-by-lane load is a branch per lane, and a branch between two
+//     updates of the accumulators makes LLVM spill and reload them all around it, so the hot
+//     loops load (and mask) first and then update each accumulator once, several terms summed
+//     (fma_broadcast2, fma_broadcast_block).
 // A lane's pixel whose shifted position leaves its row or the plane is zeroed by a 0/1 mask,
 // like conv2d.wgsl's padding. Control flow is uniform over each subgroup: a subgroup whose run
 // starts past the batch returns at once; lanes past it in a working subgroup compute on
@@ -761,8 +765,6 @@ fn pixel_mask(walk: ptr<function, Walk>, px: u32, end: u32, b: u32) -> f32 {
   return m;
 }
 
-// t.ck += xa · (channel k's ga, held by lane k) + xb · (channel k's gb): two pixels' terms summed
-// before they reach the accumulator.
 // A block of n terms (n a constant at every call) summed into each accumulator: t.ck +=
 // Σ_{i < n} xs[i] · (channel k's factor gs[i], held by lane k) — a weight gradient's block of
 // pixels (gs: upstream gradients), or a quad-rows kernel row's taps (gs: weights).
@@ -790,6 +792,8 @@ fn block_sum(xs: array<vec4f, 9>, gb: array<array<f32, 8>, 9>, ch: u32, n: u32) 
   return sum;
 }
 
+// t.ck += xa · (channel k's ga, held by lane k) + xb · (channel k's gb): two pixels' terms summed
+// before they reach the accumulator.
 fn fma_broadcast2(t: ptr<function, Block8>, xa: vec4f, ga: f32, xb: vec4f, gb: f32) {
   (*t).c0 += xa * subgroupBroadcast(ga, 0u) + xb * subgroupBroadcast(gb, 0u);
   (*t).c1 += xa * subgroupBroadcast(ga, 1u) + xb * subgroupBroadcast(gb, 1u);
