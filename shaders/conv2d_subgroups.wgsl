@@ -252,11 +252,12 @@ fn row_taps(acc: ptr<function, Block8>, run: Run, wb: u32, q: u32, sg: u32, mask
   var w2 = vec4f(0.0);
   if (Q > 1u) { w1 = wq[wb + 1u]; }
   if (Q > 2u) { w2 = wq[wb + 2u]; }
-  if (quad_layout) {
+  if (quad_layout || S == 9u) {
     // the quad layout takes the row's S views and weights first and then each accumulator once,
     // its S terms summed (fma_broadcast_block, as the weight gradients): 0.70–0.91× the forward's
     // time and 0.74–0.96× the input gradient's at S = 3…9; the run layout so ordered measured
-    // 0.85–1.26× and keeps a tap at a time (paired runs)
+    // 0.76–0.90× (forward) and 0.87–0.95× (input gradient) at S = 9 but 0.85–1.26× (within the
+    // noise) at S = 3…7, where it keeps a tap at a time (paired runs)
     var xs: array<vec4f, 9>;
     var gs: array<f32, 9>;
     tap_quad(&xs, &gs, run, w0, 0u, q, sg, masks, flipped, quad_layout);
