@@ -794,7 +794,8 @@ fn block_sum(xs: array<vec4f, 9>, gb: array<array<f32, 8>, 9>, ch: u32, n: u32) 
 }
 
 // t.ck += xa · (channel k's ga, held by lane k) + xb · (channel k's gb): two pixels' terms summed
-// before they reach the accumulator.
+// before they reach the accumulator. (fma_broadcast_block with n = 2 gives the same loop but
+// leaves a small rolled loop beside it in LLVM's output, so the weight gradient keeps this.)
 fn fma_broadcast2(t: ptr<function, Block8>, xa: vec4f, ga: f32, xb: vec4f, gb: f32) {
   (*t).c0 += xa * subgroupBroadcast(ga, 0u) + xb * subgroupBroadcast(gb, 0u);
   (*t).c1 += xa * subgroupBroadcast(ga, 1u) + xb * subgroupBroadcast(gb, 1u);
