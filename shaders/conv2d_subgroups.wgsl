@@ -37,7 +37,8 @@
 //   conv2d_bwd_input_sg     dx[n,c,y,x]  = Σ_{a,b} Σ_o g[n,o,y+pad−a,x+pad−b] wq[o,c,a,b]
 //                           one invocation per 8 channels × 4 pixels of the batch's N·H·W
 //   conv2d_fwd_quads_sg, conv2d_bwd_input_quads_sg   the same on rows of a multiple of 4 pixels,
-//                           4 consecutive pixels per lane loaded as one vec4 per kernel row
+//                           4 consecutive pixels per lane loaded as one vec4 per kernel row, and
+//                           BLOCKS (1 or 2) blocks of 8 channels per lane sharing each load
 //   conv2d_fwd_1x1_sg, conv2d_bwd_input_1x1_sg   the same for S = 1 on planes of a multiple of
 //                           4 pixels: 16 channels × 4 consecutive pixels (one vec4) per invocation
 //   conv2d_pack_input_sg    x4[n,c/4,y,x][c mod 4] = x[n,c,y,x]
@@ -104,6 +105,10 @@ override HALO: bool = true;
 // channel, the weight in its first component: stride 4) or, for an unmasked 1 × 1 grid, the
 // weights as they are (stride 1), which spares the packing dispatch.
 override W_STRIDE: u32 = 4;
+// The quad-rows kernels: blocks of 8 channels per lane, 1 or 2. Two share each input load, halo
+// and shifted view, so a kernel row's loads serve 16 channels; the host takes two at S = 3 only,
+// where the doubled accumulators still pay (see quadBlocks in conv2d.ts).
+override BLOCKS: u32 = 1;
 
 // Grid position of the first tap of the window of size s.
 fn window_offset(s: u32) -> u32 {
@@ -247,11 +252,7 @@ fn row_taps(acc: ptr<function, Block8>, run: Run, wb: u32, q: u32, sg: u32, mask
   // reloads around it — 0.89× the time of the quad-rows forward and 0.90–0.91× of its input
   // gradient at S = 7 and 9, 0.95–0.97× forward at S = 5; the run-layout forward (14×14, 7×7)
   // 0.97–1.03× (paired runs)
-  let w0 = wq[wb];
-  var w1 = vec4f(0.0);
-  var w2 = vec4f(0.0);
-  if (Q > 1u) { w1 = wq[wb + 1u]; }
-  if (Q > 2u) { w2 = wq[wb + 2u]; }
+  let wv = row_weights(wb);
   if (quad_layout || S == 9u) {
     // the quad layout takes the row's S views and weights first and then each accumulator once,
     // its S terms summed (fma_broadcast_block, as the weight gradients): 0.70–0.91× the forward's
@@ -260,15 +261,23 @@ fn row_taps(acc: ptr<function, Block8>, run: Run, wb: u32, q: u32, sg: u32, mask
     // noise) at S = 3…7, where it keeps a tap at a time (paired runs)
     var xs: array<vec4f, 9>;
     var gs: array<f32, 9>;
-    tap_quad(&xs, &gs, run, w0, 0u, q, sg, masks, flipped, quad_layout);
-    if (Q > 1u) { tap_quad(&xs, &gs, run, w1, 1u, q, sg, masks, flipped, quad_layout); }
-    if (Q > 2u) { tap_quad(&xs, &gs, run, w2, 2u, q, sg, masks, flipped, quad_layout); }
+    tap_quad(&xs, &gs, run, wv[0], 0u, q, sg, masks, flipped, quad_layout);
+    if (Q > 1u) { tap_quad(&xs, &gs, run, wv[1], 1u, q, sg, masks, flipped, quad_layout); }
+    if (Q > 2u) { tap_quad(&xs, &gs, run, wv[2], 2u, q, sg, masks, flipped, quad_layout); }
     fma_broadcast_block(acc, xs, gs, S);
   } else {
-    quad_taps(acc, run, w0, 0u, q, sg, masks, flipped, quad_layout);
-    if (Q > 1u) { quad_taps(acc, run, w1, 1u, q, sg, masks, flipped, quad_layout); }
-    if (Q > 2u) { quad_taps(acc, run, w2, 2u, q, sg, masks, flipped, quad_layout); }
+    quad_taps(acc, run, wv[0], 0u, q, sg, masks, flipped, quad_layout);
+    if (Q > 1u) { quad_taps(acc, run, wv[1], 1u, q, sg, masks, flipped, quad_layout); }
+    if (Q > 2u) { quad_taps(acc, run, wv[2], 2u, q, sg, masks, flipped, quad_layout); }
   }
+}
+
+// A kernel row's packed weights at wq[wb …]: its Q vec4s, the rest 0.
+fn row_weights(wb: u32) -> array<vec4f, 3> {
+  var wv = array<vec4f, 3>(wq[wb], vec4f(0.0), vec4f(0.0));
+  if (Q > 1u) { wv[1] = wq[wb + 1u]; }
+  if (Q > 2u) { wv[2] = wq[wb + 2u]; }
+  return wv;
 }
 
 // Taps 4j … 4j + 3 (those < S) of one kernel row, weights wv, a tap at a time.
@@ -364,27 +373,28 @@ fn tile(wid: vec3u, lid: u32, q: u32, block: u32) -> Tile {
 @compute @workgroup_size(WG)
 fn conv2d_fwd_quads_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                        @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
-  let t = tile(wid, lid, q, 8u);
+  let t = tile(wid, lid, q, 8u * BLOCKS);
   if (t.idle) { return; }  // uniform per subgroup
   // output channel o's weights for input channel c, kernel row a at wq[((o·Cin + c)·S + a)·Q]
-  let wrow = min(t.first + (q & 7u), p.Cout - 1u) * p.Cin * S * Q;
-  let acc = quad_rows(t, p.Cin, wrow, S * Q, false, q, sg);
-  store_quads((t.n * p.Cout + t.first) * p.H * p.W, p.H * p.W, t.first, p.Cout, t.inside, acc);
+  let o = t.first + (q & 7u);
+  let acc = quad_rows(t, p.Cin, min(o, p.Cout - 1u) * p.Cin * S * Q, min(o + 8u, p.Cout - 1u) * p.Cin * S * Q, S * Q, false, q, sg);
+  store_blocks(t, p.Cout, acc);
 }
 
 @compute @workgroup_size(WG)
 fn conv2d_bwd_input_quads_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                              @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
-  let t = tile(wid, lid, q, 8u);
+  let t = tile(wid, lid, q, 8u * BLOCKS);
   if (t.idle) { return; }  // uniform per subgroup
-  let wcol = min(t.first + (q & 7u), p.Cin - 1u) * S * Q;
-  let acc = quad_rows(t, p.Cout, wcol, p.Cin * S * Q, true, q, sg);
-  store_quads((t.n * p.Cin + t.first) * p.H * p.W, p.H * p.W, t.first, p.Cin, t.inside, acc);
+  let c = t.first + (q & 7u);
+  let acc = quad_rows(t, p.Cout, min(c, p.Cin - 1u) * S * Q, min(c + 8u, p.Cin - 1u) * S * Q, p.Cin * S * Q, true, q, sg);
+  store_blocks(t, p.Cin, acc);
 }
 
 // The sums of a quad-rows lane over `channels` planes of the input: channel c's packed weights
-// for kernel row a at wq[w_first + c·w_step + a·Q].
-fn quad_rows(t: Tile, channels: u32, w_first: u32, w_step: u32, flipped: bool, q: u32, sg: u32) -> Block8 {
+// for kernel row a at wq[w_first + c·w_step + a·Q], and with BLOCKS = 2 the second block's at
+// wq[w_first_hi + c·w_step + a·Q] (its sums in Pair.hi; Pair.hi stays 0 with BLOCKS = 1).
+fn quad_rows(t: Tile, channels: u32, w_first: u32, w_first_hi: u32, w_step: u32, flipped: bool, q: u32, sg: u32) -> Pair {
   let plane = p.H * p.W;
   // the lane's halo element (see conv2d_fwd_quads_sg), in its own image: a lane reads it only
   // when the element lies in the lane's row (a shift across a row's end is masked off)
@@ -398,6 +408,7 @@ fn quad_rows(t: Tile, channels: u32, w_first: u32, w_step: u32, flipped: bool, q
   // at S = 3, 0.94 at S = 5, none at 7; paired runs)
   let halo_used = HALO && (q < u32(PAD) || q + u32(PAD) >= sg);
   var acc = zero_block();
+  var acc_hi = zero_block();
   // one kernel row per iteration of the channel loop, only the rows that reach into the plane.
   // All three rows of a channel per iteration at S = 3 (one accumulator blend per channel instead
   // of three) measured 0.89–0.98× the time on a Zen 4 host but 1.7–1.85× on a Zen 3 one, whose
@@ -412,10 +423,46 @@ fn quad_rows(t: Tile, channels: u32, w_first: u32, w_step: u32, flipped: bool, q
       var halo = 0.0;
       if (halo_used) { halo = x_at((halo_n * channels + c) * plane, halo_at + shift, plane); }
       let run = Run(quad.x, quad.y, quad.z, quad.w, halo);
-      row_taps(&acc, run, w_first + c * w_step + a * Q, q, sg, &masks, flipped, true);
+      let wb = c * w_step + a * Q;
+      if (BLOCKS == 1u) {
+        row_taps(&acc, run, w_first + wb, q, sg, &masks, flipped, true);
+      } else {
+        row_taps_pair(&acc, &acc_hi, run, w_first + wb, w_first_hi + wb, q, sg, &masks, flipped);
+      }
     }
   }
-  return acc;
+  return Pair(acc, acc_hi);
+}
+
+// row_taps (quad layout) for two blocks of 8 channels: both blocks' weights, then the S views
+// (shared), then each accumulator once.
+fn row_taps_pair(lo: ptr<function, Block8>, hi: ptr<function, Block8>, run: Run, wb_lo: u32, wb_hi: u32, q: u32, sg: u32, masks: ptr<function, RowMasks>, flipped: bool) {
+  let wl = row_weights(wb_lo);
+  let wh = row_weights(wb_hi);
+  var xs: array<vec4f, 9>;
+  var gl: array<f32, 9>;
+  var gh: array<f32, 9>;
+  tap_quad(&xs, &gl, run, wl[0], 0u, q, sg, masks, flipped, true);
+  quad_weights(&gh, wh[0], 0u);
+  if (Q > 1u) { tap_quad(&xs, &gl, run, wl[1], 1u, q, sg, masks, flipped, true); quad_weights(&gh, wh[1], 1u); }
+  if (Q > 2u) { tap_quad(&xs, &gl, run, wl[2], 2u, q, sg, masks, flipped, true); quad_weights(&gh, wh[2], 2u); }
+  fma_broadcast_block(lo, xs, gl, S);
+  fma_broadcast_block(hi, xs, gh, S);
+}
+
+// The weights of taps 4j … 4j + 3 (those < S) of one kernel row into gs[b].
+fn quad_weights(gs: ptr<function, array<f32, 9>>, wv: vec4f, j: u32) {
+  for (var t = 0u; t < 4u; t++) {
+    if (4u * j + t < S) { (*gs)[4u * j + t] = wv[t]; }
+  }
+}
+
+// Stores a quad-rows lane's BLOCKS blocks of 8 channels (channels past `count` are dropped).
+fn store_blocks(t: Tile, count: u32, sums: Pair) {
+  let plane = p.H * p.W;
+  let base = (t.n * count + t.first) * plane;
+  store_quads(base, plane, t.first, count, t.inside, sums.lo);
+  if (BLOCKS > 1u && t.first + 8u < count) { store_quads(base + 8u * plane, plane, t.first + 8u, count, t.inside, sums.hi); }
 }
 
 // Kernel rows [first, end) that read some input row inside the plane for the image rows that

@@ -75,6 +75,10 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
     { N: 3, Cin: 2, H: 3, W: 12, Cout: 5, kw: 5, s: 5, stride: 1, pad: 2 }, // halos in the next or previous image
     { N: 4, Cin: 2, H: 5, W: 4, Cout: 4, kw: 7, s: 7, stride: 1, pad: 3, v: 2.9 }, // masked, a window taller than the plane
     { N: 7, Cin: 5, H: 2, W: 2, Cout: 18, kw: 1, s: 1, stride: 1, pad: 0 }, // 1 × 1, 4-pixel planes: eight per run
+    // quad rows at S = 3 with two blocks of 8 channels per lane (passes writing ≥ 16 channels)
+    { N: 2, Cin: 25, H: 5, W: 8, Cout: 37, kw: 3, s: 3, stride: 1, pad: 1 }, // forward: 3 grid rows, the last with one partial block; input gradient: a second block of one channel
+    { N: 3, Cin: 16, H: 4, W: 4, Cout: 16, kw: 3, s: 3, stride: 1, pad: 1 }, // exactly two blocks; runs span the batch
+    { N: 2, Cin: 17, H: 3, W: 40, Cout: 25, kw: 9, s: 3, stride: 1, pad: 1, v: 2.2 }, // masked, window inside k_max, halos mid-row
   ];
   cases.forEach((c, i) => itSubgroups(caseName(c), () => checkConv(c, 300 + i, 'subgroups')));
   // conv2d_bwd_weight_sg splits the images into chunks when its taps give few invocations
