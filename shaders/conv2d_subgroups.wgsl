@@ -35,7 +35,7 @@
 //   conv2d_pack_weights_sg  wq[o,c,a,b] = m(a,b) w[o,c,off+a,off+b], rows padded to 4·⌈S/4⌉
 //   conv2d_fwd_sg           out[n,o,y,x] = Σ_{a,b} Σ_c x[n,c,y+a−pad,x+b−pad] wq[o,c,a,b]
 //   conv2d_bwd_input_sg     dx[n,c,y,x]  = Σ_{a,b} Σ_o g[n,o,y+pad−a,x+pad−b] wq[o,c,a,b]
-//                           one invocation per 8 channels × 4 pixels of the batch's N·H·W
+//                           one invocation per 8·BLOCKS channels × 4 pixels of the batch's N·H·W
 //   conv2d_fwd_quads_sg, conv2d_bwd_input_quads_sg   the same on rows of a multiple of 4 pixels,
 //                           4 consecutive pixels per lane loaded as one vec4 per kernel row, and
 //                           BLOCKS (1 or 2) blocks of 8 channels per lane sharing each load
@@ -105,9 +105,10 @@ override HALO: bool = true;
 // channel, the weight in its first component: stride 4) or, for an unmasked 1 × 1 grid, the
 // weights as they are (stride 1), which spares the packing dispatch.
 override W_STRIDE: u32 = 4;
-// The quad-rows kernels: blocks of 8 channels per lane, 1 or 2. Two share each input load, halo
-// and shifted view, so a kernel row's loads serve 16 channels; the host takes two at S = 3 only,
-// where the doubled accumulators still pay (see quadBlocks in conv2d.ts).
+// The quad-rows and run-layout kernels (conv2d_fwd_sg, conv2d_bwd_input_sg and their _quads_sg
+// forms): blocks of 8 channels per lane, 1 or 2. Two share each input load and shifted view, so a
+// kernel row's loads serve 16 channels; the host takes two where the doubled accumulators still
+// pay (S = 3 in the quad rows, S ≤ 5 in the run layout: quadBlocks, runBlocks in conv2d.ts).
 override BLOCKS: u32 = 1;
 
 // Grid position of the first tap of the window of size s.
@@ -427,25 +428,25 @@ fn quad_rows(t: Tile, channels: u32, w_first: u32, w_first_hi: u32, w_step: u32,
       if (BLOCKS == 1u) {
         row_taps(&acc, run, w_first + wb, q, sg, &masks, flipped, true);
       } else {
-        row_taps_pair(&acc, &acc_hi, run, w_first + wb, w_first_hi + wb, q, sg, &masks, flipped);
+        row_taps_pair(&acc, &acc_hi, run, w_first + wb, w_first_hi + wb, q, sg, &masks, flipped, true);
       }
     }
   }
   return Pair(acc, acc_hi);
 }
 
-// row_taps (quad layout) for two blocks of 8 channels: both blocks' weights, then the S views
-// (shared), then each accumulator once.
-fn row_taps_pair(lo: ptr<function, Block8>, hi: ptr<function, Block8>, run: Run, wb_lo: u32, wb_hi: u32, q: u32, sg: u32, masks: ptr<function, RowMasks>, flipped: bool) {
+// row_taps for two blocks of 8 channels (lo, hi): both blocks' weights, then the S views (shared),
+// then each accumulator once, its S terms summed.
+fn row_taps_pair(lo: ptr<function, Block8>, hi: ptr<function, Block8>, run: Run, wb_lo: u32, wb_hi: u32, q: u32, sg: u32, masks: ptr<function, RowMasks>, flipped: bool, quad_layout: bool) {
   let wl = row_weights(wb_lo);
   let wh = row_weights(wb_hi);
   var xs: array<vec4f, 9>;
   var gl: array<f32, 9>;
   var gh: array<f32, 9>;
-  tap_quad(&xs, &gl, run, wl[0], 0u, q, sg, masks, flipped, true);
+  tap_quad(&xs, &gl, run, wl[0], 0u, q, sg, masks, flipped, quad_layout);
   quad_weights(&gh, wh[0], 0u);
-  if (Q > 1u) { tap_quad(&xs, &gl, run, wl[1], 1u, q, sg, masks, flipped, true); quad_weights(&gh, wh[1], 1u); }
-  if (Q > 2u) { tap_quad(&xs, &gl, run, wl[2], 2u, q, sg, masks, flipped, true); quad_weights(&gh, wh[2], 2u); }
+  if (Q > 1u) { tap_quad(&xs, &gl, run, wl[1], 1u, q, sg, masks, flipped, quad_layout); quad_weights(&gh, wh[1], 1u); }
+  if (Q > 2u) { tap_quad(&xs, &gl, run, wl[2], 2u, q, sg, masks, flipped, quad_layout); quad_weights(&gh, wh[2], 2u); }
   fma_broadcast_block(lo, xs, gl, S);
   fma_broadcast_block(hi, xs, gh, S);
 }
@@ -556,7 +557,7 @@ fn run_tile(wid: vec3u, lid: u32, q: u32, sg: u32, in_planes: u32, out_planes: u
   let m = vec4u(clamp(g / i32(plane), vec4i(0), vec4i(i32(p.N) - 1)));  // g ≥ −pad: truncation is floor but for −pad…−1, which clamp makes 0
   let m4 = u32(clamp(g4 / i32(plane), 0, i32(p.N) - 1));
   let idle = first_px >= total || other_size(size_v[0]);
-  return RunTile(wid.y * 8u, n * out_planes * plane + inside, pix < vec4u(total), vec4i(inside % p.W),
+  return RunTile(wid.y * 8u * BLOCKS, n * out_planes * plane + inside, pix < vec4u(total), vec4i(inside % p.W),
                  m * in_planes * plane, m4 * in_planes * plane, g - vec4i(m * plane), g4 - i32(m4 * plane), idle);
 }
 
@@ -575,17 +576,23 @@ fn run_of_tile(t: RunTile, c: u32, shift: i32, size: u32, q: u32) -> Run {
 }
 
 // Stores channel k (first + k < count) of a run-layout block: pixel j at at_j + k·plane.
-fn store_run_block(t: RunTile, count: u32, b: Block8) {
+fn store_run_block(t: RunTile, first: u32, count: u32, b: Block8) {
   let plane = p.H * p.W;
-  let base = t.at + vec4u(t.first * plane);
+  let base = t.at + vec4u(first * plane);
   store_run_px(base, t.ok, b.c0);
-  if (t.first + 1u < count) { store_run_px(base + plane, t.ok, b.c1); }
-  if (t.first + 2u < count) { store_run_px(base + 2u * plane, t.ok, b.c2); }
-  if (t.first + 3u < count) { store_run_px(base + 3u * plane, t.ok, b.c3); }
-  if (t.first + 4u < count) { store_run_px(base + 4u * plane, t.ok, b.c4); }
-  if (t.first + 5u < count) { store_run_px(base + 5u * plane, t.ok, b.c5); }
-  if (t.first + 6u < count) { store_run_px(base + 6u * plane, t.ok, b.c6); }
-  if (t.first + 7u < count) { store_run_px(base + 7u * plane, t.ok, b.c7); }
+  if (first + 1u < count) { store_run_px(base + plane, t.ok, b.c1); }
+  if (first + 2u < count) { store_run_px(base + 2u * plane, t.ok, b.c2); }
+  if (first + 3u < count) { store_run_px(base + 3u * plane, t.ok, b.c3); }
+  if (first + 4u < count) { store_run_px(base + 4u * plane, t.ok, b.c4); }
+  if (first + 5u < count) { store_run_px(base + 5u * plane, t.ok, b.c5); }
+  if (first + 6u < count) { store_run_px(base + 6u * plane, t.ok, b.c6); }
+  if (first + 7u < count) { store_run_px(base + 7u * plane, t.ok, b.c7); }
+}
+
+// Stores a run-layout lane's BLOCKS blocks of 8 channels (channels past `count` are dropped).
+fn store_run_blocks(t: RunTile, count: u32, lo: Block8, hi: Block8) {
+  store_run_block(t, t.first, count, lo);
+  if (BLOCKS > 1u && t.first + 8u < count) { store_run_block(t, t.first + 8u, count, hi); }
 }
 
 fn store_run_px(at: vec4u, ok: vec4<bool>, v: vec4f) {
@@ -604,8 +611,10 @@ fn conv2d_fwd_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
   let plane = p.H * p.W;
   // this lane's packed weights: output channel first + (q mod 8), clamped (extra channels are dropped)
   let wrow = min(t.first + (q & 7u), p.Cout - 1u) * p.Cin * S * Q;
+  let wrow_hi = min(t.first + 8u + (q & 7u), p.Cout - 1u) * p.Cin * S * Q;
   var masks = RowMasks(column_masks(t.px, false), 1.0, 1.0);
   var acc = zero_block();
+  var acc_hi = zero_block();
   for (var a = 0u; a < S; a++) {
     // kernel row a's run: the elements moved by a − pad rows
     let shift = (i32(a) - PAD) * i32(p.W);
@@ -613,10 +622,16 @@ fn conv2d_fwd_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
     // fewer of lavapipe's per-iteration accumulator blends) ran 1.1–1.4× slower in paired runs,
     // the unrolled taps being long already
     for (var c = 0u; c < p.Cin; c++) {
-      row_taps(&acc, run_of_tile(t, c, shift, plane, q), wrow + (c * S + a) * Q, q, sg, &masks, false, false);
+      let run = run_of_tile(t, c, shift, plane, q);
+      let wb = (c * S + a) * Q;
+      if (BLOCKS == 1u) {
+        row_taps(&acc, run, wrow + wb, q, sg, &masks, false, false);
+      } else {
+        row_taps_pair(&acc, &acc_hi, run, wrow + wb, wrow_hi + wb, q, sg, &masks, false, false);
+      }
     }
   }
-  store_run_block(t, p.Cout, acc);
+  store_run_blocks(t, p.Cout, acc, acc_hi);
 }
 
 // conv2d_bwd_input_sg: workgroup row wid.y = block of 8 input channels; x runs over the batch's
@@ -631,15 +646,22 @@ fn conv2d_bwd_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocat
   let plane = p.H * p.W;
   // this lane's packed weights: input channel first + (q mod 8), clamped
   let wcol = min(t.first + (q & 7u), p.Cin - 1u);
+  let wcol_hi = min(t.first + 8u + (q & 7u), p.Cin - 1u);
   var masks = RowMasks(column_masks(t.px, true), 1.0, 1.0);
   var acc = zero_block();
+  var acc_hi = zero_block();
   for (var a = 0u; a < S; a++) {
     let shift = (PAD - i32(a)) * i32(p.W);
     for (var o = 0u; o < p.Cout; o++) {
-      row_taps(&acc, run_of_tile(t, o, shift, plane, q), ((o * p.Cin + wcol) * S + a) * Q, q, sg, &masks, true, false);
+      let run = run_of_tile(t, o, shift, plane, q);
+      if (BLOCKS == 1u) {
+        row_taps(&acc, run, ((o * p.Cin + wcol) * S + a) * Q, q, sg, &masks, true, false);
+      } else {
+        row_taps_pair(&acc, &acc_hi, run, ((o * p.Cin + wcol) * S + a) * Q, ((o * p.Cin + wcol_hi) * S + a) * Q, q, sg, &masks, true, false);
+      }
     }
   }
-  store_run_block(t, p.Cin, acc);
+  store_run_blocks(t, p.Cin, acc, acc_hi);
 }
 
 // The 1 × 1 window (S = 1) on planes of a multiple of 4 pixels: nothing is shifted, so a lane

@@ -79,6 +79,11 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
     { N: 2, Cin: 25, H: 5, W: 8, Cout: 37, kw: 3, s: 3, stride: 1, pad: 1 }, // forward: 3 grid rows, the last with one partial block; input gradient: a second block of one channel
     { N: 3, Cin: 16, H: 4, W: 4, Cout: 16, kw: 3, s: 3, stride: 1, pad: 1 }, // exactly two blocks; runs span the batch
     { N: 2, Cin: 17, H: 3, W: 40, Cout: 25, kw: 9, s: 3, stride: 1, pad: 1, v: 2.2 }, // masked, window inside k_max, halos mid-row
+    // the run layout with two blocks of 8 channels per lane (S ≤ 5, passes writing ≥ 16 channels)
+    { N: 3, Cin: 25, H: 7, W: 7, Cout: 16, kw: 3, s: 3, stride: 1, pad: 1 }, // input gradient: a second block of one channel
+    { N: 2, Cin: 18, H: 5, W: 6, Cout: 41, kw: 5, s: 5, stride: 1, pad: 2 }, // forward: 3 grid rows, the last's second block of one channel
+    { N: 4, Cin: 16, H: 3, W: 3, Cout: 20, kw: 1, s: 1, stride: 1, pad: 0 }, // 1 × 1 on 9-pixel planes
+    { N: 2, Cin: 20, H: 7, W: 5, Cout: 17, kw: 9, s: 5, stride: 1, pad: 2, v: 4.0 }, // masked, window inside k_max
   ];
   cases.forEach((c, i) => itSubgroups(caseName(c), () => checkConv(c, 300 + i, 'subgroups')));
   // conv2d_bwd_weight_sg splits the images into chunks when its taps give few invocations

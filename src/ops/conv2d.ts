@@ -424,8 +424,16 @@ const quadRows = (p: ConvPlan, S: number) => S > 1 && p.params.W % 4 === 0;
  * noise), at S = 7 1.06–1.18× (paired runs), and with 8 channels half the lanes' sums are wasted.
  */
 const quadBlocks = (S: number, channels: number) => (S === 3 && channels >= 16 ? 2 : 1);
-/** The quad-rows kernels' grid: the subgroup kernels' grid with a row per BLOCKS blocks of 8 channels. */
-const quadRowsGrid = (grid: [number, number], S: number, channels: number): [number, number] => [grid[0], Math.ceil(channels / (8 * quadBlocks(S, channels)))];
+/**
+ * The same for the run-layout kernels (conv2d_fwd_sg, conv2d_bwd_input_sg: rows not a multiple of
+ * 4 pixels, e.g. 14×14 and 7×7), whose 4 or 5 single-value loads per kernel row cost more per lane
+ * than a quad's vec4: two blocks at S ≤ 5 — forward 0.78–0.85× the time at S = 3, 0.72–1.03 at
+ * S = 5, 0.79 at S = 1; input gradient 0.80–0.83, 0.74–1.06, 0.77–0.85 (14×14, 7×7, 5×5 planes;
+ * the loop at S = 5 3193 instructions against 2 × 2125) — and one at S = 7 (1.05–1.10×, paired runs).
+ */
+const runBlocks = (S: number, channels: number) => (S <= 5 && channels >= 16 ? 2 : 1);
+/** A subgroup kernel's grid with a row per `blocks` blocks of 8 channels. */
+const blocksGrid = (grid: [number, number], blocks: number, channels: number): [number, number] => [grid[0], Math.ceil(channels / (8 * blocks))];
 /** The quad-rows kernels' pipeline constants: whether runs of 4·SG pixels can start inside a row (HALO), and BLOCKS. */
 function quadRowsConstants(p: ConvPlan, S: number, channels: number): Record<string, number> {
   const run = 4 * p.x.engine.subgroupSize!;
@@ -516,8 +524,8 @@ function runForward(p: ConvPlan, x: Tensor, w: Tensor, packed: Tensor | null): T
     const e = x.engine;
     for (const S of sizeVariants(p)) {
       if (quads(p, S)) e.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, packed.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S });
-      else if (quadRows(p, S)) e.dispatch(K.fwdQuadsSubgroups, p.params, [x.buffer, x.buffer, packed.buffer, y.buffer, p.vt.buffer], quadRowsGrid(p.grids.fwdSubgroups, S, p.params.Cout), quadRowsConstants(p, S, p.params.Cout));
-      else e.dispatch(K.fwdSubgroups, p.params, [x.buffer, packed.buffer, y.buffer, p.vt.buffer], p.grids.fwdSubgroups, { S });
+      else if (quadRows(p, S)) e.dispatch(K.fwdQuadsSubgroups, p.params, [x.buffer, x.buffer, packed.buffer, y.buffer, p.vt.buffer], blocksGrid(p.grids.fwdSubgroups, quadBlocks(S, p.params.Cout), p.params.Cout), quadRowsConstants(p, S, p.params.Cout));
+      else e.dispatch(K.fwdSubgroups, p.params, [x.buffer, packed.buffer, y.buffer, p.vt.buffer], blocksGrid(p.grids.fwdSubgroups, runBlocks(S, p.params.Cout), p.params.Cout), { S, BLOCKS: runBlocks(S, p.params.Cout) });
     }
   }
   return y;
@@ -534,8 +542,8 @@ function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor, packed:
     // the subgroup input-gradient kernels read the convolved input (here g) where the forward reads x
     for (const S of sizeVariants(p)) {
       if (quads(p, S)) e.dispatch(K.bwdInput1x1Subgroups, p.inputParams, [packed.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput1x1, { S });
-      else if (quadRows(p, S)) e.dispatch(K.bwdInputQuadsSubgroups, p.inputParams, [g.buffer, g.buffer, packed.buffer, dx.buffer, vt.buffer], quadRowsGrid(p.grids.bwdInputSubgroups, S, p.params.Cin), quadRowsConstants(p, S, p.params.Cin));
-      else e.dispatch(K.bwdInputSubgroups, p.inputParams, [g.buffer, packed.buffer, dx.buffer, vt.buffer], p.grids.bwdInputSubgroups, { S });
+      else if (quadRows(p, S)) e.dispatch(K.bwdInputQuadsSubgroups, p.inputParams, [g.buffer, g.buffer, packed.buffer, dx.buffer, vt.buffer], blocksGrid(p.grids.bwdInputSubgroups, quadBlocks(S, p.params.Cin), p.params.Cin), quadRowsConstants(p, S, p.params.Cin));
+      else e.dispatch(K.bwdInputSubgroups, p.inputParams, [g.buffer, packed.buffer, dx.buffer, vt.buffer], blocksGrid(p.grids.bwdInputSubgroups, runBlocks(S, p.params.Cin), p.params.Cin), { S, BLOCKS: runBlocks(S, p.params.Cin) });
     }
   }
   return dx;
