@@ -43,8 +43,8 @@
 //                           4 pixels: 16 channels × 4 consecutive pixels (one vec4) per invocation
 //   conv2d_pack_input_sg    x4[n,c/4,y,x][c mod 4] = x[n,c,y,x]
 //   conv2d_bwd_weight_sg    dw[o,c,off+a,off+b] = m(a,b) Σ_{n,y,x} g[n,o,y,x] x[n,c,y+a−pad,x+b−pad]
-//                           one invocation per 8 output × 4 input channels of one tap (and chunk
-//                           of p.nchunk images)
+//                           one invocation per 8·BLOCKS output × 4 input channels of one tap
+//                           (and chunk of p.nchunk images)
 //   conv2d_bwd_weight_slide_sg  the same with a kernel row's S taps in one subgroup, which loads
 //                           each input once per S pixels and trades it by shuffles
 //   conv2d_bwd_weight_taps_sg   the same for few input channels: one invocation per 8 output
@@ -105,10 +105,12 @@ override HALO: bool = true;
 // channel, the weight in its first component: stride 4) or, for an unmasked 1 × 1 grid, the
 // weights as they are (stride 1), which spares the packing dispatch.
 override W_STRIDE: u32 = 4;
-// The quad-rows and run-layout kernels (conv2d_fwd_sg, conv2d_bwd_input_sg and their _quads_sg
-// forms): blocks of 8 channels per lane, 1 or 2. Two share each input load and shifted view, so a
-// kernel row's loads serve 16 channels; the host takes two where the doubled accumulators still
-// pay (S = 3 in the quad rows, S ≤ 5 in the run layout: quadBlocks, runBlocks in conv2d.ts).
+// Blocks of 8 output channels per lane, 1 or 2, in the quad-rows and run-layout kernels
+// (conv2d_fwd_sg, conv2d_bwd_input_sg and their _quads_sg forms) and conv2d_bwd_weight_sg. Two
+// share each input load and shifted view, so a kernel row's (a pixel's) loads serve 16 channels;
+// the host takes two where the doubled accumulators still pay (S = 3 in the quad rows, S ≤ 5 in
+// the run layout, the weight gradient's rows kernel at every S: quadBlocks, runBlocks,
+// bwdWeightBlocks in conv2d.ts).
 override BLOCKS: u32 = 1;
 
 // Grid position of the first tap of the window of size s.
@@ -766,7 +768,7 @@ fn conv2d_pack_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   }
 }
 
-// A weight-gradient lane's place: lanes tasks per block of 8 output channels (starting at o0),
+// A weight-gradient lane's place: lanes tasks per block of 8·BLOCKS output channels (from o0),
 // in whole subgroups; r the lane's index in its block (≥ tasks: idle, repeating the last task,
 // storing nothing); idle_block when the block is past Cout (uniform per subgroup).
 struct WeightTask {
@@ -779,7 +781,7 @@ struct WeightTask {
 fn weight_task(wid: vec3u, lid: u32, sg: u32, tasks: u32) -> WeightTask {
   let per_block = (tasks + sg - 1u) / sg * sg;
   let idx = wid.x * WG + lid;
-  let o0 = idx / per_block * 8u;
+  let o0 = idx / per_block * 8u * BLOCKS;
   let r = idx % per_block;
   return WeightTask(o0, r, min(r, tasks - 1u), o0 >= p.Cout);
 }
@@ -882,7 +884,9 @@ fn fma_broadcast2(t: ptr<function, Block8>, xa: vec4f, ga: f32, xb: vec4f, gb: f
 // every lane of a subgroup shares one block of 8 output channels and walks the same pixels, so
 // one load serves the upstream gradient of all 8 channels (lane k loads channel o0 + k and
 // subgroupBroadcast hands it on) instead of 8 loads per lane. Lanes whose input position falls in
-// the padding read a clamped position and multiply by 0.
+// the padding read a clamped position and multiply by 0. With BLOCKS = 2 a lane sums 16 output
+// channels (acc: o0 …, acc_hi: o0 + 8 …), two g loads per pixel sharing its input load, mask and
+// shuffles.
 @compute @workgroup_size(WG)
 fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                         @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
@@ -902,6 +906,7 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   let b = task % S;
   let plane = p.H * p.W;
   let og = min(o0 + (q & 7u), p.Cout - 1u) * plane;  // this lane's share of the g loads
+  let og_hi = min(o0 + 8u + (q & 7u), p.Cout - 1u) * plane;
   // Tap b at pixel P reads what tap b + 1 (the next lane: same channels and kernel row) read at
   // pixel P − 1, so only the last tap of each kernel row (and the subgroup's last lane, whose
   // next lane is in another subgroup) loads after an image's first pixel; the others take it by
@@ -910,6 +915,7 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   let loads = b == S - 1u || q == sg - 1u;
   let next_lane = (q + 1u) & (sg - 1u);
   var acc = zero_block();
+  var acc_hi = zero_block();
   let images = weight_images(wid);
   let span = weight_span(a, b);
   // The pixels P of those rows in one loop, flat over the plane (rows wrap): the lane's tap reads
@@ -932,6 +938,7 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   for (var n = images.x; n < images.y; n++) {
     let xn = (n * nbc + c0 / 4u) * plane;
     let gn = n * p.Cout * plane + og;
+    let gn_hi = n * p.Cout * plane + og_hi;
     var prev = vec4f(0.0);  // this lane's input at the previous pixel
     var walk = span.walk;
     for (var p0 = span.first; p0 < span.end; p0 += 2u) {
@@ -944,11 +951,19 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
       prev = v1;
       let xb = v1 * pixel_mask(&walk, p0 + 1u, span.end, b);
       let gb = g[gn + min(p0 + 1u, span.end - 1u)];
-      fma_broadcast2(&acc, xa, ga, xb, gb);
+      if (BLOCKS == 1u) {
+        fma_broadcast2(&acc, xa, ga, xb, gb);
+      } else {
+        let ga_hi = g[gn_hi + min(p0, span.end - 1u)];
+        let gb_hi = g[gn_hi + min(p0 + 1u, span.end - 1u)];
+        fma_broadcast2(&acc, xa, ga, xb, gb);
+        fma_broadcast2(&acc_hi, xa, ga_hi, xb, gb_hi);
+      }
     }
   }
   if (r >= lanes) { return; }
   store_weight_block(wid, o0, c0, window_offset(S) + a, window_offset(S) + b, v, acc);
+  if (BLOCKS > 1u && o0 + 8u < p.Cout) { store_weight_block(wid, o0 + 8u, c0, window_offset(S) + a, window_offset(S) + b, v, acc_hi); }
 }
 
 // Stores a weight-gradient lane's sums: grid tap (i, j) of output channels o0 … o0 + 7 and input
