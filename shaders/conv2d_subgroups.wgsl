@@ -84,6 +84,7 @@ struct ConvParams {
 @group(0) @binding(7) var<storage, read> x4: array<vec4f>;  // interleaved input (conv2d_pack_input_sg)
 @group(0) @binding(8) var<storage, read_write> out4: array<vec4f>;  // output as quads (packing, 1 × 1 kernels)
 @group(0) @binding(9) var<storage, read> in_quads: array<vec4f>;  // x or g as quads of pixels (the 1 × 1 kernels)
+@group(0) @binding(10) var<storage, read> g2: array<vec2f>;  // g as pairs of pixels (conv2d_bwd_weight_sg, G_PAIRS)
 
 override WG: u32 = 64;
 // The window size, a pipeline constant: constant trip counts let the compiler unroll the tap
@@ -112,6 +113,10 @@ override W_STRIDE: u32 = 4;
 // the run layout, the weight gradient's rows kernel at every S: quadBlocks, runBlocks,
 // bwdWeightBlocks in conv2d.ts).
 override BLOCKS: u32 = 1;
+// conv2d_bwd_weight_sg on rows of an even number of pixels: a pixel pair's upstream gradients in
+// one vec2 load (g2, g bound again) instead of two f32 loads; lavapipe's per-lane test and buffer
+// reload then come once per pair (its loop 6 % shorter).
+override G_PAIRS: bool = false;
 
 // Grid position of the first tap of the window of size s.
 fn window_offset(s: u32) -> u32 {
@@ -945,25 +950,30 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
       var v0 = subgroupShuffle(prev, next_lane);
       if (p0 == span.first || loads) { v0 = x4[xn + clamp_pos(i32(p0) + span.tap_offset, plane)]; }
       let xa = v0 * pixel_mask(&walk, p0, span.end, b);
-      let ga = g[gn + min(p0, span.end - 1u)];
       var v1 = subgroupShuffle(v0, next_lane);
       if (loads) { v1 = x4[xn + clamp_pos(i32(p0 + 1u) + span.tap_offset, plane)]; }
       prev = v1;
       let xb = v1 * pixel_mask(&walk, p0 + 1u, span.end, b);
-      let gb = g[gn + min(p0 + 1u, span.end - 1u)];
+      let gl = g_pair(gn, p0, span.end);
       if (BLOCKS == 1u) {
-        fma_broadcast2(&acc, xa, ga, xb, gb);
+        fma_broadcast2(&acc, xa, gl.x, xb, gl.y);
       } else {
-        let ga_hi = g[gn_hi + min(p0, span.end - 1u)];
-        let gb_hi = g[gn_hi + min(p0 + 1u, span.end - 1u)];
-        fma_broadcast2(&acc, xa, ga, xb, gb);
-        fma_broadcast2(&acc_hi, xa, ga_hi, xb, gb_hi);
+        let gh = g_pair(gn_hi, p0, span.end);
+        fma_broadcast2(&acc, xa, gl.x, xb, gl.y);
+        fma_broadcast2(&acc_hi, xa, gh.x, xb, gh.y);
       }
     }
   }
   if (r >= lanes) { return; }
   store_weight_block(wid, o0, c0, window_offset(S) + a, window_offset(S) + b, v, acc);
   if (BLOCKS > 1u && o0 + 8u < p.Cout) { store_weight_block(wid, o0 + 8u, c0, window_offset(S) + a, window_offset(S) + b, v, acc_hi); }
+}
+
+// The upstream gradients g[gn + p0] and g[gn + p0 + 1] (clamped to the span's last pixel): one
+// vec2 load where G_PAIRS (gn and p0 even, the span's end too: nothing to clamp).
+fn g_pair(gn: u32, p0: u32, end: u32) -> vec2f {
+  if (G_PAIRS) { return g2[(gn + p0) / 2u]; }
+  return vec2f(g[gn + min(p0, end - 1u)], g[gn + min(p0 + 1u, end - 1u)]);
 }
 
 // Stores a weight-gradient lane's sums: grid tap (i, j) of output channels o0 … o0 + 7 and input

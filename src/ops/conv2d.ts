@@ -76,7 +76,7 @@ const K = {
   bwdInputQuadsSubgroups: subgroupKernel('conv2d_bwd_input_quads_sg', [1, 9, 6, 8, 5]),
   bwdInput1x1Subgroups: subgroupKernel('conv2d_bwd_input_1x1_sg', [2, 8, 9, 5]),
   packInputSubgroups: subgroupKernel('conv2d_pack_input_sg', [1, 8]),
-  bwdWeightSubgroups: subgroupKernel('conv2d_bwd_weight_sg', [7, 3, 4, 5]),
+  bwdWeightSubgroups: subgroupKernel('conv2d_bwd_weight_sg', [7, 3, 4, 5, 10]),
   bwdWeightTapsSubgroups: subgroupKernel('conv2d_bwd_weight_taps_sg', [1, 3, 4, 5]),
   bwdWeightSlideSubgroups: subgroupKernel('conv2d_bwd_weight_slide_sg', [7, 3, 4, 5]),
 };
@@ -575,9 +575,9 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
   for (const S of sizes) {
     const kernel = kernelFor(S);
     const grid: [number, number] = [Math.ceil(bwdWeightInvocations(Cin, Cout, S, sg, kernel) / WG), chunks];
-    const constants: Record<string, number> = taps ? { S, PX: W % 4 === 0 ? 4 : W % 2 === 0 ? 2 : 1 } : kernel === 'rows' ? { S, BLOCKS: bwdWeightBlocks(kernel, Cout) } : { S };
+    const constants: Record<string, number> = taps ? { S, PX: W % 4 === 0 ? 4 : W % 2 === 0 ? 2 : 1 } : kernel === 'rows' ? { S, BLOCKS: bwdWeightBlocks(kernel, Cout), G_PAIRS: W % 2 === 0 ? 1 : 0 } : { S };
     const entry = taps ? K.bwdWeightTapsSubgroups : kernel === 'slide' ? K.bwdWeightSlideSubgroups : K.bwdWeightSubgroups;
-    engine.dispatch(entry, params, [input.buffer, sums.buffer, g.buffer, vt.buffer], grid, constants);
+    engine.dispatch(entry, params, entry === K.bwdWeightSubgroups ? [input.buffer, sums.buffer, g.buffer, vt.buffer, g.buffer] : [input.buffer, sums.buffer, g.buffer, vt.buffer], grid, constants);
   }
   if (!taps) input.dispose();
   if (chunks === 1) return sums;
@@ -615,6 +615,10 @@ const bwdWeightLanes = (Cin: number, S: number, sg: number, kernel: SubgroupWeig
  * rows kernel with two instead of it at S = 7 0.91–1.00× (paired runs).
  */
 const bwdWeightBlocks = (kernel: SubgroupWeightKernel, Cout: number) => (kernel === 'rows' && Cout >= 16 ? 2 : 1);
+// conv2d_bwd_weight_sg's G_PAIRS (rows of an even width: a pixel pair's upstream gradients in one
+// vec2 load): 0.91–0.99× the time at S = 3, 5, 0.86–0.90 at S = 9, 0.94–0.99 at S = 1 (paired runs;
+// its loop 1994 instructions against 2116).
+
 
 /** The weight-gradient kernel's invocations: its lanes per block of 8·BLOCKS output channels times the blocks. */
 const bwdWeightInvocations = (Cin: number, Cout: number, S: number, sg: number, kernel: SubgroupWeightKernel) =>
