@@ -3,7 +3,7 @@ import { backward, conv2d, conv2dKernels, Engine, hardSize, gaussianMask, mul, p
 import { Rng } from '../src/random.js';
 import { checkOp, expectClose } from './helpers/check.js';
 import { refConv, refConvGrad, refMask, type ConvShape } from './helpers/conv_reference.js';
-import { bwdWeightChunks, slidesByDefault, subgroupWeightKernel, tiledTile, type TiledTile, type WeightGradient } from '../src/ops/conv2d.js';
+import { bwdWeightChunks, subgroupWeightKernel, tiledTile, type TiledTile, type WeightGradient } from '../src/ops/conv2d.js';
 import { testEngine } from './helpers/engine.js';
 import { randomArray } from './helpers/random.js';
 import { checkConv as checkConvOn, checkSoftSizeConv, convCaseName, nearestOdd, subgroupCase, type ConvCase } from './helpers/conv_check.js';
@@ -143,9 +143,10 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
   ];
   forcedCases.forEach(([c, kernel], i) => itSubgroups(`weight gradient forced to '${kernel}': ${caseName(c)}`, () => checkConv(c, 470 + i, 'subgroups', kernel)));
   it("weightGradient names the subgroup weight-gradient kernel: 'auto' by the rules, the others forced", () => {
-    // 'auto': taps up to 6 channels, then slide where slidesByDefault, else rows
+    // 'auto': taps up to 6 channels, else rows (at every size and subgroup size)
     expect([3, 7, 9].map((S) => subgroupWeightKernel('auto', 4, S, 8))).toEqual(['taps', 'taps', 'taps']);
-    expect([3, 7, 9].map((S) => subgroupWeightKernel('auto', 16, S, 8))).toEqual(['rows', 'slide', 'rows']);
+    expect([3, 7, 9].map((S) => subgroupWeightKernel('auto', 16, S, 8))).toEqual(['rows', 'rows', 'rows']);
+    expect([3, 7, 9].map((S) => subgroupWeightKernel('auto', 16, S, 32))).toEqual(['rows', 'rows', 'rows']);
     expect([3, 7, 9].map((S) => subgroupWeightKernel('slide', 16, S, 8))).toEqual(['slide', 'slide', 'rows']); // 9 taps do not fit 8 lanes
     expect(subgroupWeightKernel('slide', 4, 3, 8)).toBe('taps');
     expect([3, 9].map((S) => subgroupWeightKernel('rows', 2, S, 8))).toEqual(['rows', 'rows']);
@@ -168,11 +169,6 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
     expect(await entries('taps')).toEqual(['conv2d_bwd_weight_taps_sg']);
     expect(await entries('rows')).toEqual(['conv2d_bwd_weight_sg']);
     for (const t of [x, w, g]) t.dispose();
-  });
-  itSubgroups("weight gradient: 'auto' slides S = 7 on 8-lane subgroups only where few lanes idle", async () => {
-    expect([1, 3, 5, 7, 9].map((s) => slidesByDefault(s, 8))).toEqual([false, false, false, true, false]);
-    expect([3, 5, 7, 9].map((s) => slidesByDefault(s, 32))).toEqual([true, true, true, false]);
-    expect(slidesByDefault(3, 16)).toBe(true);
   });
   itSubgroups("'auto' picks the subgroup kernels for stride 1 / 'same' and the plain ones otherwise, with equal results", async () => {
     const rng = new Rng(5);

@@ -9,7 +9,6 @@ process.env.LP_NATIVE_VECTOR_WIDTH ??= '512';
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/index.js';
-import { slidesByDefault } from '../src/ops/conv2d.js';
 import { checkMatmul } from './helpers/matmul_check.js';
 import { checkConv, checkSoftSizeConv, convCaseName, type ConvCase } from './helpers/conv_check.js';
 
@@ -37,19 +36,19 @@ describe('subgroup kernels with 16-lane subgroups vs float64 reference', () => {
     { N: 2, Cin: 5, H: 3, W: 36, Cout: 8, kw: 5, s: 5, stride: 1, pad: 2 }, // a row longer than a run
     { N: 2, Cin: 18, H: 4, W: 3, Cout: 37, kw: 1, s: 1, stride: 1, pad: 0 }, // 1 × 1, blocks of 16 channels
     { N: 2, Cin: 6, H: 6, W: 8, Cout: 11, kw: 7, s: 7, stride: 1, pad: 3 }, // weight gradient by taps
-    { N: 2, Cin: 12, H: 6, W: 5, Cout: 4, kw: 9, s: 5, stride: 1, pad: 2, v: 3.4 }, // masked; the weight gradient slides (15 of 16 lanes)
-    { N: 2, Cin: 9, H: 7, W: 7, Cout: 17, kw: 3, s: 3, stride: 1, pad: 1 }, // slides: 5 kernel rows per subgroup
-    { N: 2, Cin: 16, H: 9, W: 11, Cout: 8, kw: 7, s: 7, stride: 1, pad: 3 }, // slides: 2 kernel rows per subgroup
+    { N: 2, Cin: 12, H: 6, W: 5, Cout: 4, kw: 9, s: 5, stride: 1, pad: 2, v: 3.4 }, // masked
+    { N: 2, Cin: 9, H: 7, W: 7, Cout: 17, kw: 3, s: 3, stride: 1, pad: 1 }, // two blocks of 8 channels, the second partial
+    { N: 2, Cin: 16, H: 9, W: 11, Cout: 8, kw: 7, s: 7, stride: 1, pad: 3 },
     { N: 1, Cin: 8, H: 7, W: 7, Cout: 9, kw: 9, s: 9, stride: 1, pad: 4, v: 4.4 }, // S = 9 > 16 / 2: lanes by tap
   ];
   cases.forEach((c, i) => it16(convCaseName(c), () => checkConv(engine, c, 700 + i, 'subgroups')));
+  // the sliding weight gradient (weightGradient 'slide'): whole kernel rows per subgroup, 15 of 16
+  // lanes busy at S = 5, 5 kernel rows per subgroup at S = 3, 2 at S = 7
+  const slideCases = cases.filter((c) => c.Cin > 6 && c.s >= 3 && c.s <= 7);
+  slideCases.forEach((c, i) => it16(`weight gradient, sliding inputs: ${convCaseName(c)}`, () => checkConv(engine, c, 750 + i, 'subgroups', 'slide')));
 
-  it16("'auto' slides S = 3, 5 and 7 on 16 lanes (at most 1/8 idle), not 9", async () => {
-    expect([1, 3, 5, 7, 9].map((s) => slidesByDefault(s, 16))).toEqual([false, true, true, true, false]);
-  });
-
-  // every candidate pipeline of k_max = 9 does the work once (9 channels: the weight gradient
-  // slides at S = 3, 5, 7 and takes lanes by tap at 1 and 9)
+  // every candidate pipeline of k_max = 9 does the work once (9 channels: the weight gradient's
+  // rows kernel at every size)
   for (const v of [1.2, 3.1, 5.0, 6.9, 8.6]) {
     it16(`soft size v=${v}: values and gradients vs float64 reference`, () => checkSoftSizeConv(engine, { N: 2, Cin: 9, H: 7, W: 10, Cout: 9 }, v, 1, 1, 'subgroups'));
   }

@@ -161,11 +161,11 @@ export interface Conv2dOptions {
   variant?: ConvVariant;
   /**
    * The subgroup weight-gradient kernel (default 'auto': conv2d_bwd_weight_taps_sg for inputs of
-   * up to 6 channels, else conv2d_bwd_weight_slide_sg where slidesByDefault, else
-   * conv2d_bwd_weight_sg). 'slide' takes the sliding kernel for every window of at most
-   * subgroup-size taps a row (inputs of more than 6 channels); 'rows' always
-   * conv2d_bwd_weight_sg, 'taps' always conv2d_bwd_weight_taps_sg. For kernel studies, tests
-   * and the tuning of 'fastest'; the sums are the same.
+   * up to 6 channels, else conv2d_bwd_weight_sg). 'slide' takes the sliding kernel
+   * conv2d_bwd_weight_slide_sg for every window of at most subgroup-size taps a row (inputs of
+   * more than 6 channels); 'rows' always conv2d_bwd_weight_sg, 'taps' always
+   * conv2d_bwd_weight_taps_sg. For kernel studies, tests and the tuning of 'fastest'; the sums
+   * are the same.
    */
   weightGradient?: WeightGradient;
   /**
@@ -183,11 +183,17 @@ export type WeightGradient = (typeof WEIGHT_GRADIENTS)[number];
 export const SUBGROUP_WEIGHT_KERNELS = ['taps', 'rows', 'slide'] as const;
 export type SubgroupWeightKernel = (typeof SUBGROUP_WEIGHT_KERNELS)[number];
 
-/** Which subgroup weight-gradient kernel `option` runs for a window of S taps a row, Cin input channels, sg lanes. */
+/**
+ * Which subgroup weight-gradient kernel `option` runs for a window of S taps a row, Cin input
+ * channels, sg lanes. 'auto' no longer slides: it took conv2d_bwd_weight_slide_sg where whole
+ * kernel rows left at most 1/8 of a subgroup's lanes idle (S = 7 on 8 lanes: 0.83–0.96× the time
+ * of conv2d_bwd_weight_sg then), but since conv2d_bwd_weight_sg shares each input load across two
+ * blocks of output channels (bwdWeightBlocks) it takes 0.77–1.02× the sliding kernel's time at
+ * S = 7 (7×7 to 32×32 planes, paired runs), and the sliding kernel with two blocks measured slower.
+ */
 export function subgroupWeightKernel(option: WeightGradient, Cin: number, S: number, sg: number): SubgroupWeightKernel {
   if (option === 'taps' || (option !== 'rows' && bwdWeightByTaps(Cin))) return 'taps';
-  if (option === 'rows' || S > sg) return 'rows';
-  return option === 'slide' || slidesByDefault(S, sg) ? 'slide' : 'rows';
+  return option === 'slide' && S <= sg ? 'slide' : 'rows';
 }
 
 // The shader always binds a v buffer; unmasked convolutions get this placeholder.
@@ -623,17 +629,6 @@ const bwdWeightBlocks = (kernel: SubgroupWeightKernel, Cout: number) => (kernel 
 /** The weight-gradient kernel's invocations: its lanes per block of 8·BLOCKS output channels times the blocks. */
 const bwdWeightInvocations = (Cin: number, Cout: number, S: number, sg: number, kernel: SubgroupWeightKernel) =>
   Math.ceil(Cout / (8 * bwdWeightBlocks(kernel, Cout))) * bwdWeightLanes(Cin, S, sg, kernel);
-
-/**
- * Whether 'auto' takes conv2d_bwd_weight_slide_sg for windows of S taps on subgroups of sg lanes
- * (inputs of more than 6 channels): where the whole kernel rows that fit in a subgroup leave at
- * most 1/8 of its lanes idle. It loads an input per lane once per S pixels instead of once per
- * pixel (a load costs all lanes on lavapipe, active or not), but a subgroup holds only whole rows:
- * on lavapipe's 8 lanes S = 7 (one idle lane) took 0.83–0.96× the time of conv2d_bwd_weight_sg
- * (medians of paired runs on 32×32, 16×16, 14×14, 7×7 and 28×28 planes), while S = 3 (2 idle)
- * took 1.20× and S = 5 (3 idle) 1.39×. On 32-lane subgroups S = 3, 5 and 7 qualify, 9 does not.
- */
-export const slidesByDefault = (S: number, sg: number) => S >= 3 && S <= sg && S * Math.floor(sg / S) * 8 >= sg * 7;
 
 /**
  * How conv2d_bwd_weight_sg splits the N images: into `chunks` of `perChunk` (the last may be
