@@ -33,6 +33,7 @@ import { loadTfjs, timeTf, type Tf, type TfTensor } from './peer_tfjs.js';
 import { checkTargets, peerRatios, type ConvRow } from './targets.js';
 import { BENCH_USAGE, BenchUsageError, parseBenchOptions, SECTIONS, type BenchOptions } from './options.js';
 import { summarise, timeGpu, type Timing } from './timing.js';
+import { CONV_ROWS, convFlops, convShapeName, type ConvShape } from './conv_rows.js';
 
 let options: BenchOptions;
 try {
@@ -143,12 +144,6 @@ function kernelsLabel(k: ReturnType<typeof conv2dKernels>, autoWeightKernels: st
   return own ? `${families} (dw ${[...new Set(k.weightKernels)].join('/')})` : families;
 }
 
-interface ConvShape {
-  N: number;
-  HW: number;
-  Cin: number;
-  Cout: number;
-}
 /**
  * A conv of shape c (window s on a kw grid, optionally masked by a soft size) ready to time, on
  * `variant` (default the bench's --conv-kernels; under 'fastest' first timed on every family).
@@ -252,14 +247,6 @@ async function convRow(c: ConvShape, k: number) {
   };
 }
 
-/** The conv table's rows: shape and window sizes. */
-const CONV_ROWS: [ConvShape, number[]][] = [
-  [{ N: 32, HW: 32, Cin: 32, Cout: 64 }, [1, 3, 5, 7, 9]],
-  [{ N: 32, HW: 16, Cin: 64, Cout: 128 }, [3, 7]],
-];
-/** FLOPs of one pass of an s × s conv of shape c (the formula at the top of this file). */
-const convFlops = (c: ConvShape, s: number) => 2 * c.N * c.HW * c.HW * c.Cin * c.Cout * s * s;
-const convShapeName = (c: ConvShape) => `N=${c.N} ${c.HW}×${c.HW} ${c.Cin}→${c.Cout}`;
 /** A markdown table's header row and separator. */
 const tableHead = (columns: string[]) => out(`| ${columns.join(' | ')} |\n|${'---|'.repeat(columns.length)}`);
 

@@ -1,0 +1,154 @@
+/**
+ * `node dist/bench/paired_trees.js --old DIR [--new DIR] [--pairs 9] [--only conv,e2e]`: a
+ * before/after measurement that a shared host's drift cannot fake. Two built trees (their
+ * `dist/src` folders; --new defaults to this one's) are imported into one process, each with its
+ * own engine, and alternate rep by rep — the bench's conv rows (forward, input and weight
+ * gradients; each pair also times the FMA peak kernel, whose best is the row peak) and fmnist-6's
+ * training steps (batch 128). Prints a markdown table: each tree's median and, per pass, the
+ * median of the pairs' after / before ratios, the figure to trust where whole bench runs drift.
+ *
+ * The tree before, for example: git worktree add /tmp/before <commit> && cd /tmp/before &&
+ * ln -s <this checkout>/node_modules && npx tsc -p tsconfig.json; then --old /tmp/before/dist/src.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { CONV_ROWS, convFlops, convShapeName } from './conv_rows.js';
+
+type Lib = typeof import('../src/index.js');
+type Engine = Awaited<ReturnType<Lib['Engine']['create']>>;
+interface Tree {
+  lib: Lib;
+  presets: typeof import('../src/effconv/spec.js')['PRESETS'];
+  FinalTraining: typeof import('../src/effconv/final_training.js')['FinalTraining'];
+  Search: typeof import('../src/effconv/search.js')['Search'];
+}
+
+const USAGE = 'usage: node dist/bench/paired_trees.js --old DIR [--new DIR] [--pairs N] [--only conv,e2e]   (DIR: a built tree\'s dist/src)';
+
+function fail(message: string): never {
+  console.error(`paired_trees: ${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+let values;
+try {
+  ({ values } = parseArgs({ options: { old: { type: 'string' }, new: { type: 'string' }, pairs: { type: 'string', default: '9' }, only: { type: 'string', default: 'conv,e2e' }, help: { type: 'boolean', short: 'h' } } }));
+} catch (e) {
+  fail((e as Error).message);
+}
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+if (values.old === undefined) fail('--old is required');
+const pairs = Number(values.pairs);
+if (!Number.isInteger(pairs) || pairs < 1) fail(`--pairs must be a positive integer, got "${values.pairs}"`);
+const only = values.only!.split(',').map((s) => s.trim());
+for (const s of only) if (s !== 'conv' && s !== 'e2e') fail(`--only: unknown section "${s}" (conv, e2e)`);
+const dirs = [resolve(values.old), resolve(values.new ?? join(dirname(fileURLToPath(import.meta.url)), '../src'))];
+for (const d of dirs) if (!existsSync(join(d, 'index.js'))) fail(`${d} holds no index.js: give a built tree's dist/src`);
+
+const load = async (d: string, file: string) => import(pathToFileURL(join(d, file)).href);
+const trees: Tree[] = await Promise.all(
+  dirs.map(async (d) => ({
+    lib: (await load(d, 'index.js')) as Lib,
+    presets: (await load(d, 'effconv/spec.js')).PRESETS,
+    FinalTraining: (await load(d, 'effconv/final_training.js')).FinalTraining,
+    Search: (await load(d, 'effconv/search.js')).Search,
+  })),
+);
+const peakKernel = (await load(dirs[1]!, 'ops/fma_peak.js')) as typeof import('../src/ops/fma_peak.js');
+const engines: Engine[] = [];
+for (const t of trees) engines.push(await t.lib.Engine.create());
+
+const median = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)]!;
+const f1 = (v: number) => v.toFixed(1);
+const f2 = (v: number) => v.toFixed(2);
+const random = (n: number) => Float32Array.from({ length: n }, () => Math.random() - 0.5);
+
+async function timeOn(i: number, work: () => void): Promise<number> {
+  const e = engines[i]!;
+  e.tidy(() => {
+    e.beginTiming();
+    work();
+  });
+  return e.endTiming();
+}
+
+/** Times works[0] on the old tree and works[1] on the new, alternating which goes first; each pair also times the FMA peak kernel. */
+async function paired(works: (() => void)[], peaks: number[]): Promise<{ ms: [number, number]; ratio: number }> {
+  const times: [number[], number[]] = [[], []];
+  for (const i of [0, 1]) await timeOn(i, works[i]!);
+  for (let r = 0; r < pairs; r++) {
+    const n = 16384, iters = 4096;
+    peaks.push(peakKernel.fmaPeakFlops(n, iters) / (await timeOn(1, () => void peakKernel.fmaPeak(engines[1]!, n, iters))) / 1e6);
+    for (const i of r % 2 ? [1, 0] : [0, 1]) times[i]!.push(await timeOn(i, works[i]!));
+  }
+  return { ms: [median(times[0]), median(times[1])], ratio: median(times[1].map((t, k) => t / times[0][k]!)) };
+}
+
+console.log(`# Before / after, paired in one process\n\nbefore: ${dirs[0]}\nafter: ${dirs[1]}\n${pairs} pairs; GPU timestamps; each cell before → after (medians), "pairs" the median of the after / before ratios.\n`);
+if (only.includes('conv')) {
+  console.log('| shape | k | fwd GFLOP/s | pairs | bwd-input GFLOP/s | pairs | bwd-weight GFLOP/s | pairs | fwd+bwd GFLOP/s | fwd % row peak | fwd+bwd % row peak | row peak GFLOP/s |');
+  console.log(`|${'---|'.repeat(12)}`);
+  for (const [c, ks] of CONV_ROWS) {
+    for (const k of ks) {
+      const xs = random(c.N * c.Cin * c.HW * c.HW), ws = random(c.Cout * c.Cin * k * k), gs = random(c.N * c.Cout * c.HW * c.HW);
+      const passes = trees.map((t, i) => {
+        const e = engines[i]!;
+        const x = t.lib.parameter(e, xs, [c.N, c.Cin, c.HW, c.HW]);
+        const w = t.lib.parameter(e, ws, [c.Cout, c.Cin, k, k]);
+        const kernels = t.lib.conv2dKernels(x, w, { size: k });
+        const g = t.lib.Tensor.from(e, gs, kernels.outShape);
+        return { fwd: () => void kernels.forward(), input: () => void kernels.backwardInput(g), weight: () => void kernels.backwardWeight(g), dispose: () => [x, w, g].forEach((v) => v.dispose()) };
+      });
+      const flops = convFlops(c, k);
+      const gf = (ms: number) => flops / ms / 1e6;
+      const peaks: number[] = [];
+      const fwd = await paired(passes.map((p) => p.fwd), peaks);
+      const input = await paired(passes.map((p) => p.input), peaks);
+      const weight = await paired(passes.map((p) => p.weight), peaks);
+      passes.forEach((p) => p.dispose());
+      const peak = Math.max(...peaks);
+      const all = [0, 1].map((i) => (3 * flops) / (fwd.ms[i]! + input.ms[i]! + weight.ms[i]!) / 1e6);
+      const cell = (p: { ms: [number, number]; ratio: number }) => `${f1(gf(p.ms[0]))} → ${f1(gf(p.ms[1]))} | ${f2(p.ratio)}`;
+      const pct = (g: number) => `${f1((100 * g) / peak)} %`;
+      console.log(`| ${convShapeName(c)} | ${k} | ${cell(fwd)} | ${cell(input)} | ${cell(weight)} | ${f1(all[0]!)} → ${f1(all[1]!)} | ${pct(gf(fwd.ms[0]))} → ${pct(gf(fwd.ms[1]))} | ${pct(all[0]!)} → ${pct(all[1]!)} | ${f1(peak)} |`);
+    }
+  }
+}
+if (only.includes('e2e')) {
+  const B = 128;
+  const labels = Int32Array.from({ length: B }, () => Math.floor(Math.random() * 10));
+  const images = Float32Array.from({ length: B * 784 }, () => Math.random());
+  console.log('\n| fmnist-6 step (batch 128) | ms | pairs |\n|---|---|---|');
+  for (const kind of ['final 3×3', 'final 5×5', 'search'] as const) {
+    const steps = trees.map((t, i) => {
+      const spec = t.presets['fmnist-6']!;
+      const step =
+        kind === 'search'
+          ? new t.Search(engines[i]!, spec, { kMin: 1, kMax: 9, target: 100_000, lambda: 2, lossKind: 'symmetric', batch: B, lr: 3e-3, seed: 0, logEvery: 1000 })
+          : new t.FinalTraining(engines[i]!, spec, spec.layers.map(() => (kind === 'final 3×3' ? 3 : 5)), { batch: B, lr: 1e-3, steps: 1000, seed: 0, logEvery: 1000 });
+      step.x.write(images);
+      return step;
+    });
+    // warm-up: the first steps compile and capture
+    for (const i of [0, 1]) for (let r = 0; r < 3; r++) {
+      steps[i]!.run(labels);
+      await engines[i]!.sync();
+    }
+    const times: [number[], number[]] = [[], []];
+    for (let r = 0; r < pairs; r++) {
+      for (const i of r % 2 ? [1, 0] : [0, 1]) {
+        engines[i]!.beginTiming();
+        steps[i]!.run(labels);
+        times[i]!.push(await engines[i]!.endTiming());
+      }
+    }
+    const ratio = median(times[1].map((t, k) => t / times[0][k]!));
+    console.log(`| ${kind} | ${f1(median(times[0]))} → ${f1(median(times[1]))} | ${f2(ratio)} |`);
+  }
+}
+for (const e of engines) e.destroy();
