@@ -3,7 +3,7 @@
  * an --out the results cannot be written to fails now rather than after a run of many minutes.
  */
 import { existsSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CONV_VARIANTS, type ConvVariantName } from '../src/gpu/conv_variant.js';
 
@@ -49,4 +49,34 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     if (!existsSync(dirname(out)) || !statSync(dirname(out)).isDirectory()) throw new BenchUsageError(`--out ${out}: its folder ${dirname(out)} does not exist`);
   }
   return { help: values.help === true, only: only as Section[] | null, reps, peer: values['no-peer'] !== true, profile: values.profile === true, convKernels: convKernels as ConvVariantName, out };
+}
+
+export const PAIRED_USAGE = "usage: node dist/bench/paired_trees.js --old DIR [--new DIR] [--pairs N] [--only conv,e2e]   (DIR: a built tree's dist/src)";
+
+export interface PairedOptions {
+  help: boolean;
+  /** The built trees' dist/src folders, resolved: [before, after] (after: null for this tree's). */
+  old: string | null;
+  new: string | null;
+  pairs: number;
+  only: ('conv' | 'e2e')[];
+}
+
+/** bench/paired_trees.ts's command line; the folders are checked to hold a built tree's index.js. */
+export function parsePairedOptions(argv: string[]): PairedOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: { old: { type: 'string' }, new: { type: 'string' }, pairs: { type: 'string', default: '9' }, only: { type: 'string', default: 'conv,e2e' }, help: { type: 'boolean', short: 'h' } } }));
+  } catch (e) {
+    throw new BenchUsageError((e as Error).message);
+  }
+  if (values.help) return { help: true, old: null, new: null, pairs: 0, only: [] };
+  if (values.old === undefined) throw new BenchUsageError('--old is required');
+  const pairs = Number(values.pairs);
+  if (!Number.isInteger(pairs) || pairs < 1) throw new BenchUsageError(`--pairs must be a positive integer, got "${values.pairs}"`);
+  const only = values.only!.split(',').map((s) => s.trim());
+  for (const s of only) if (s !== 'conv' && s !== 'e2e') throw new BenchUsageError(`--only: unknown section "${s}" (conv, e2e)`);
+  const dirs = [values.old, values.new ?? null].map((d) => (d === null ? null : resolve(d)));
+  for (const d of dirs) if (d !== null && !existsSync(join(d, 'index.js'))) throw new BenchUsageError(`${d} holds no index.js: give a built tree's dist/src`);
+  return { help: false, old: dirs[0]!, new: dirs[1]!, pairs, only: only as ('conv' | 'e2e')[] };
 }

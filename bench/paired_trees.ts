@@ -10,11 +10,10 @@
  * The tree before, for example: git worktree add /tmp/before <commit> && cd /tmp/before &&
  * ln -s <this checkout>/node_modules && npx tsc -p tsconfig.json; then --old /tmp/before/dist/src.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { CONV_ROWS, convFlops, convShapeName } from './conv_rows.js';
+import { BenchUsageError, PAIRED_USAGE, parsePairedOptions } from './options.js';
 
 type Lib = typeof import('../src/index.js');
 type Engine = Awaited<ReturnType<Lib['Engine']['create']>>;
@@ -25,30 +24,20 @@ interface Tree {
   Search: typeof import('../src/effconv/search.js')['Search'];
 }
 
-const USAGE = 'usage: node dist/bench/paired_trees.js --old DIR [--new DIR] [--pairs N] [--only conv,e2e]   (DIR: a built tree\'s dist/src)';
-
-function fail(message: string): never {
-  console.error(`paired_trees: ${message}\n${USAGE}`);
+let options;
+try {
+  options = parsePairedOptions(process.argv.slice(2));
+} catch (e) {
+  if (!(e instanceof BenchUsageError)) throw e;
+  console.error(`paired_trees: ${e.message}\n${PAIRED_USAGE}`);
   process.exit(2);
 }
-
-let values;
-try {
-  ({ values } = parseArgs({ options: { old: { type: 'string' }, new: { type: 'string' }, pairs: { type: 'string', default: '9' }, only: { type: 'string', default: 'conv,e2e' }, help: { type: 'boolean', short: 'h' } } }));
-} catch (e) {
-  fail((e as Error).message);
-}
-if (values.help) {
-  console.log(USAGE);
+if (options.help) {
+  console.log(PAIRED_USAGE);
   process.exit(0);
 }
-if (values.old === undefined) fail('--old is required');
-const pairs = Number(values.pairs);
-if (!Number.isInteger(pairs) || pairs < 1) fail(`--pairs must be a positive integer, got "${values.pairs}"`);
-const only = values.only!.split(',').map((s) => s.trim());
-for (const s of only) if (s !== 'conv' && s !== 'e2e') fail(`--only: unknown section "${s}" (conv, e2e)`);
-const dirs = [resolve(values.old), resolve(values.new ?? join(dirname(fileURLToPath(import.meta.url)), '../src'))];
-for (const d of dirs) if (!existsSync(join(d, 'index.js'))) fail(`${d} holds no index.js: give a built tree's dist/src`);
+const { pairs, only } = options;
+const dirs = [options.old!, options.new ?? join(dirname(fileURLToPath(import.meta.url)), '../src')];
 
 const load = async (d: string, file: string) => import(pathToFileURL(join(d, file)).href);
 const trees: Tree[] = await Promise.all(

@@ -1,9 +1,9 @@
 /** bench/options.ts: the bench's command line, checked before any work. */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BenchUsageError, parseBenchOptions } from '../bench/options.js';
+import { BenchUsageError, parseBenchOptions, parsePairedOptions } from '../bench/options.js';
 
 describe('bench options', () => {
   it('defaults, and the values given', () => {
@@ -27,5 +27,17 @@ describe('bench options', () => {
     bad(['--out', join(tmpdir(), `no-such-folder-${process.pid}`, 'r.json')], /its folder .* does not exist/);
     bad(['--out', tmpdir()], /give a \.json file/);
     bad(['--out', join(tmpdir(), 'r.txt')], /give a \.json file \(the markdown goes beside it as \.md\)/);
+  });
+
+  it('paired_trees: --old names a built tree, the rest checked too', () => {
+    const tree = mkdtempSync(join(tmpdir(), 'tree-'));
+    writeFileSync(join(tree, 'index.js'), '');
+    expect(parsePairedOptions(['--old', tree])).toEqual({ help: false, old: tree, new: null, pairs: 9, only: ['conv', 'e2e'] });
+    expect(parsePairedOptions(['--old', tree, '--new', tree, '--pairs', '3', '--only', 'e2e'])).toMatchObject({ new: tree, pairs: 3, only: ['e2e'] });
+    const bad = (args: string[], message: RegExp) => expect(() => parsePairedOptions(args)).toThrow(message);
+    bad([], /--old is required/);
+    bad(['--old', tmpdir()], /holds no index\.js: give a built tree's dist\/src/);
+    bad(['--old', tree, '--pairs', '0'], /--pairs must be a positive integer, got "0"/);
+    bad(['--old', tree, '--only', 'conv,gru'], /--only: unknown section "gru" \(conv, e2e\)/);
   });
 });
