@@ -583,7 +583,10 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
     const grid: [number, number] = [Math.ceil(bwdWeightInvocations(Cin, Cout, S, sg, kernel) / WG), chunks];
     const constants: Record<string, number> = taps ? { S, PX: W % 4 === 0 ? 4 : W % 2 === 0 ? 2 : 1 } : kernel === 'rows' ? { S, BLOCKS: bwdWeightBlocks(kernel, Cout), G_PAIRS: W % 2 === 0 ? 1 : 0 } : { S };
     const entry = taps ? K.bwdWeightTapsSubgroups : kernel === 'slide' ? K.bwdWeightSlideSubgroups : K.bwdWeightSubgroups;
-    engine.dispatch(entry, params, entry === K.bwdWeightSubgroups ? [input.buffer, sums.buffer, g.buffer, vt.buffer, g.buffer] : [input.buffer, sums.buffer, g.buffer, vt.buffer], grid, constants);
+    const buffers = [input.buffer, sums.buffer, g.buffer, vt.buffer];
+    // conv2d_bwd_weight_sg also reads g as pixel pairs (binding g2, G_PAIRS)
+    if (entry === K.bwdWeightSubgroups) buffers.push(g.buffer);
+    engine.dispatch(entry, params, buffers, grid, constants);
   }
   if (!taps) input.dispose();
   if (chunks === 1) return sums;
@@ -615,10 +618,10 @@ const bwdWeightLanes = (Cin: number, S: number, sg: number, kernel: SubgroupWeig
 /**
  * Blocks of 8 output channels per lane in conv2d_bwd_weight_sg (BLOCKS): two where there are 16
  * output channels or more, sharing each input load, mask and shuffle (g is loaded per block) —
- * 0.83–0.93× the time at S = 3, 0.81–0.83 at S = 5, 0.77–0.88 at S = 9, 0.85–0.96 at S = 1
- * (32×32, 16×16, 14×14, 7×7 planes; its loop 2133 instructions against 2 × 1504). The sliding
- * and by-taps kernels keep one: the sliding kernel with two took 1.18–1.64× the time, and the
- * rows kernel with two instead of it at S = 7 0.91–1.00× (paired runs).
+ * 0.69–0.92× the time at S = 3 and 5 (with the chunks its halved invocations then take),
+ * 0.77–0.88 at S = 9, 0.85–0.96 at S = 1 (32×32, 16×16, 14×14, 7×7 planes; its loop 2133
+ * instructions against 2 × 1504; four blocks 0.89–1.03× two). The sliding and by-taps kernels
+ * keep one: the sliding kernel with two took 1.18–1.64× the time (paired runs).
  */
 const bwdWeightBlocks = (kernel: SubgroupWeightKernel, Cout: number) => (kernel === 'rows' && Cout >= 16 ? 2 : 1);
 // conv2d_bwd_weight_sg's G_PAIRS (rows of an even width: a pixel pair's upstream gradients in one
