@@ -77,7 +77,7 @@ const K = {
   bwdInput1x1Subgroups: subgroupKernel('conv2d_bwd_input_1x1_sg', [2, 8, 9, 5]),
   packInputSubgroups: subgroupKernel('conv2d_pack_input_sg', [1, 8]),
   bwdWeightSubgroups: subgroupKernel('conv2d_bwd_weight_sg', [7, 3, 4, 5, 10]),
-  bwdWeightTapsSubgroups: subgroupKernel('conv2d_bwd_weight_taps_sg', [1, 3, 4, 5]),
+  bwdWeightTapsSubgroups: subgroupKernel('conv2d_bwd_weight_taps_sg', [1, 3, 4, 5, 9, 10]),
   bwdWeightSlideSubgroups: subgroupKernel('conv2d_bwd_weight_slide_sg', [7, 3, 4, 5]),
 };
 
@@ -584,8 +584,10 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
     const constants: Record<string, number> = taps ? { S, PX: W % 4 === 0 ? 4 : W % 2 === 0 ? 2 : 1 } : kernel === 'rows' ? { S, BLOCKS: bwdWeightBlocks(kernel, Cout), G_PAIRS: W % 2 === 0 ? 1 : 0 } : { S };
     const entry = taps ? K.bwdWeightTapsSubgroups : kernel === 'slide' ? K.bwdWeightSlideSubgroups : K.bwdWeightSubgroups;
     const buffers = [input.buffer, sums.buffer, g.buffer, vt.buffer];
-    // conv2d_bwd_weight_sg also reads g as pixel pairs (binding g2, G_PAIRS)
+    // conv2d_bwd_weight_sg also reads g as pixel pairs (binding g2, G_PAIRS), the by-taps kernel
+    // as quads or pairs too (in_quads, g2: g_run)
     if (entry === K.bwdWeightSubgroups) buffers.push(g.buffer);
+    if (entry === K.bwdWeightTapsSubgroups) buffers.push(g.buffer, g.buffer);
     engine.dispatch(entry, params, buffers, grid, constants);
   }
   if (!taps) input.dispose();
