@@ -31,22 +31,11 @@ import { tuneConvs } from '../src/ops/conv_tuning.js';
 import { describeHostCpu, hostCpu } from '../src/host_cpu.js';
 import { loadTfjs, timeTf, type Tf, type TfTensor } from './peer_tfjs.js';
 import { checkTargets, peerRatios, type ConvRow } from './targets.js';
-import { BENCH_USAGE, BenchUsageError, parseBenchOptions, SECTIONS, type BenchOptions } from './options.js';
+import { BENCH_USAGE, commandLine, parseBenchOptions, SECTIONS, type BenchOptions } from './options.js';
 import { summarise, timeGpu, type Timing } from './timing.js';
 import { CONV_ROWS, convFlops, convShapeName, type ConvShape } from './conv_rows.js';
 
-let options: BenchOptions;
-try {
-  options = parseBenchOptions(process.argv.slice(2));
-} catch (e) {
-  if (!(e instanceof BenchUsageError)) throw e;
-  console.error(`bench: ${e.message}\n${BENCH_USAGE}`);
-  process.exit(2);
-}
-if (options.help) {
-  console.log(BENCH_USAGE);
-  process.exit(0);
-}
+const options: BenchOptions = commandLine('bench', parseBenchOptions, BENCH_USAGE);
 const { reps, convKernels } = options;
 const requested = options.only;
 const engine = await Engine.create({ convVariant: convKernels });

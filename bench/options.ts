@@ -80,3 +80,20 @@ export function parsePairedOptions(argv: string[]): PairedOptions {
   for (const d of dirs) if (d !== null && !existsSync(join(d, 'index.js'))) throw new BenchUsageError(`${d} holds no index.js: give a built tree's dist/src`);
   return { help: false, old: dirs[0]!, new: dirs[1]!, pairs, only: only as ('conv' | 'e2e')[] };
 }
+
+/** A bench script's command line: a usage error prints it with the usage and exits 2; --help prints the usage and exits 0. */
+export function commandLine<T extends { help: boolean }>(name: string, parse: (argv: string[]) => T, usage: string): T {
+  let options: T;
+  try {
+    options = parse(process.argv.slice(2));
+  } catch (e) {
+    if (!(e instanceof BenchUsageError)) throw e;
+    console.error(`${name}: ${e.message}\n${usage}`);
+    process.exit(2);
+  }
+  if (options.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  return options;
+}

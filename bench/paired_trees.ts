@@ -13,7 +13,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CONV_ROWS, convFlops, convShapeName } from './conv_rows.js';
-import { BenchUsageError, PAIRED_USAGE, parsePairedOptions } from './options.js';
+import { commandLine, PAIRED_USAGE, parsePairedOptions } from './options.js';
 
 type Lib = typeof import('../src/index.js');
 type Engine = Awaited<ReturnType<Lib['Engine']['create']>>;
@@ -24,18 +24,7 @@ interface Tree {
   Search: typeof import('../src/effconv/search.js')['Search'];
 }
 
-let options;
-try {
-  options = parsePairedOptions(process.argv.slice(2));
-} catch (e) {
-  if (!(e instanceof BenchUsageError)) throw e;
-  console.error(`paired_trees: ${e.message}\n${PAIRED_USAGE}`);
-  process.exit(2);
-}
-if (options.help) {
-  console.log(PAIRED_USAGE);
-  process.exit(0);
-}
+const options = commandLine('paired_trees', parsePairedOptions, PAIRED_USAGE);
 const { pairs, only } = options;
 const dirs = [options.old!, options.new ?? join(dirname(fileURLToPath(import.meta.url)), '../src')];
 
