@@ -386,7 +386,7 @@ fn conv2d_fwd_quads_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocat
   // output channel o's weights for input channel c, kernel row a at wq[((o·Cin + c)·S + a)·Q]
   let o = t.first + (q & 7u);
   let acc = quad_rows(t, p.Cin, min(o, p.Cout - 1u) * p.Cin * S * Q, min(o + 8u, p.Cout - 1u) * p.Cin * S * Q, S * Q, false, q, sg);
-  store_blocks(t, p.Cout, acc);
+  store_blocks(t, p.Cout, acc, BLOCKS);
 }
 
 @compute @workgroup_size(WG)
@@ -396,7 +396,7 @@ fn conv2d_bwd_input_quads_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   if (t.idle) { return; }  // uniform per subgroup
   let c = t.first + (q & 7u);
   let acc = quad_rows(t, p.Cout, min(c, p.Cin - 1u) * S * Q, min(c + 8u, p.Cin - 1u) * S * Q, p.Cin * S * Q, true, q, sg);
-  store_blocks(t, p.Cin, acc);
+  store_blocks(t, p.Cin, acc, BLOCKS);
 }
 
 // The sums of a quad-rows lane over `channels` planes of the input: channel c's packed weights
@@ -432,14 +432,20 @@ fn quad_rows(t: Tile, channels: u32, w_first: u32, w_first_hi: u32, w_step: u32,
       if (halo_used) { halo = x_at((halo_n * channels + c) * plane, halo_at + shift, plane); }
       let run = Run(quad.x, quad.y, quad.z, quad.w, halo);
       let wb = c * w_step + a * Q;
-      if (BLOCKS == 1u) {
-        row_taps(&acc, run, w_first + wb, q, sg, &masks, flipped, true);
-      } else {
-        row_taps_pair(&acc, &acc_hi, run, w_first + wb, w_first_hi + wb, q, sg, &masks, flipped, true);
-      }
+      row_taps_blocks(&acc, &acc_hi, run, w_first + wb, w_first_hi + wb, q, sg, &masks, flipped, true);
     }
   }
   return Pair(acc, acc_hi);
+}
+
+// One kernel row's taps into the lane's BLOCKS blocks of 8 channels (hi untouched with one block):
+// its weights at wq[wb_lo …] and wq[wb_hi …].
+fn row_taps_blocks(lo: ptr<function, Block8>, hi: ptr<function, Block8>, run: Run, wb_lo: u32, wb_hi: u32, q: u32, sg: u32, masks: ptr<function, RowMasks>, flipped: bool, quad_layout: bool) {
+  if (BLOCKS == 1u) {
+    row_taps(lo, run, wb_lo, q, sg, masks, flipped, quad_layout);
+  } else {
+    row_taps_pair(lo, hi, run, wb_lo, wb_hi, q, sg, masks, flipped, quad_layout);
+  }
 }
 
 // row_taps for two blocks of 8 channels (lo, hi): both blocks' weights, then the S views (shared),
@@ -465,12 +471,13 @@ fn quad_weights(gs: ptr<function, array<f32, 9>>, wv: vec4f, j: u32) {
   }
 }
 
-// Stores a quad-rows lane's BLOCKS blocks of 8 channels (channels past `count` are dropped).
-fn store_blocks(t: Tile, count: u32, sums: Pair) {
+// Stores a quad lane's `blocks` blocks of 8 channels (1 or 2: sums.hi only with 2; channels past
+// `count` are dropped) — the quad-rows and 1 × 1 kernels.
+fn store_blocks(t: Tile, count: u32, sums: Pair, blocks: u32) {
   let plane = p.H * p.W;
   let base = (t.n * count + t.first) * plane;
   store_quads(base, plane, t.first, count, t.inside, sums.lo);
-  if (BLOCKS > 1u && t.first + 8u < count) { store_quads(base + 8u * plane, plane, t.first + 8u, count, t.inside, sums.hi); }
+  if (blocks > 1u && t.first + 8u < count) { store_quads(base + 8u * plane, plane, t.first + 8u, count, t.inside, sums.hi); }
 }
 
 // Kernel rows [first, end) that read some input row inside the plane for the image rows that
@@ -631,11 +638,7 @@ fn conv2d_fwd_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
     for (var c = 0u; c < p.Cin; c++) {
       let run = run_of_tile(t, c, shift, plane, q);
       let wb = (c * S + a) * Q;
-      if (BLOCKS == 1u) {
-        row_taps(&acc, run, wrow + wb, q, sg, &masks, false, false);
-      } else {
-        row_taps_pair(&acc, &acc_hi, run, wrow + wb, wrow_hi + wb, q, sg, &masks, false, false);
-      }
+      row_taps_blocks(&acc, &acc_hi, run, wrow + wb, wrow_hi + wb, q, sg, &masks, false, false);
     }
   }
   store_run_blocks(t, p.Cout, acc, acc_hi);
@@ -661,11 +664,7 @@ fn conv2d_bwd_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocat
     let shift = (PAD - i32(a)) * i32(p.W);
     for (var o = 0u; o < p.Cout; o++) {
       let run = run_of_tile(t, o, shift, plane, q);
-      if (BLOCKS == 1u) {
-        row_taps(&acc, run, ((o * p.Cin + wcol) * S + a) * Q, q, sg, &masks, true, false);
-      } else {
-        row_taps_pair(&acc, &acc_hi, run, ((o * p.Cin + wcol) * S + a) * Q, ((o * p.Cin + wcol_hi) * S + a) * Q, q, sg, &masks, true, false);
-      }
+      row_taps_blocks(&acc, &acc_hi, run, ((o * p.Cin + wcol) * S + a) * Q, ((o * p.Cin + wcol_hi) * S + a) * Q, q, sg, &masks, true, false);
     }
   }
   store_run_blocks(t, p.Cin, acc, acc_hi);
@@ -685,7 +684,7 @@ fn conv2d_fwd_1x1_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocatio
   if (t.idle) { return; }  // uniform per subgroup
   // output channel o's weight for input channel c at w[(o·Cin + c)·W_STRIDE]
   let o = t.first + (q & 7u);
-  store_pair(t, p.Cout, sum_1x1(t, p.Cin, min(o, p.Cout - 1u) * p.Cin, min(o + 8u, p.Cout - 1u) * p.Cin, 1u));
+  store_blocks(t, p.Cout, sum_1x1(t, p.Cin, min(o, p.Cout - 1u) * p.Cin, min(o + 8u, p.Cout - 1u) * p.Cin, 1u), 2u);
 }
 
 @compute @workgroup_size(WG)
@@ -695,7 +694,7 @@ fn conv2d_bwd_input_1x1_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   if (t.idle) { return; }  // uniform per subgroup
   // input channel c's weight for output channel o at w[(o·Cin + c)·W_STRIDE]
   let c = t.first + (q & 7u);
-  store_pair(t, p.Cin, sum_1x1(t, p.Cout, min(c, p.Cin - 1u), min(c + 8u, p.Cin - 1u), p.Cin));
+  store_blocks(t, p.Cin, sum_1x1(t, p.Cout, min(c, p.Cin - 1u), min(c + 8u, p.Cin - 1u), p.Cin), 2u);
 }
 
 // Channels first … first + 7 (lo) and first + 8 … first + 15 (hi) of a 1 × 1 kernel's lane.
@@ -719,14 +718,6 @@ fn sum_1x1(t: Tile, channels: u32, w_lo: u32, w_hi: u32, w_stride: u32) -> Pair 
     fma_broadcast(&hi, xs, w[(w_hi + c * w_stride) * W_STRIDE]);
   }
   return Pair(lo, hi);
-}
-
-// Stores a 1 × 1 kernel's two blocks (channels past `count` are dropped).
-fn store_pair(t: Tile, count: u32, sums: Pair) {
-  let plane = p.H * p.W;
-  let base = (t.n * count + t.first) * plane;
-  store_quads(base, plane, t.first, count, t.inside, sums.lo);
-  if (t.first + 8u < count) { store_quads(base + 8u * plane, plane, t.first + 8u, count, t.inside, sums.hi); }
 }
 
 // Stores channel k (first + k < count) of the block at base + k·plane, pixels first_pixel … + 3.

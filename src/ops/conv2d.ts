@@ -438,12 +438,17 @@ const quadBlocks = (S: number, channels: number) => (S === 3 && channels >= 16 ?
  * the loop at S = 5 3193 instructions against 2 × 2125) — and one at S = 7 (1.05–1.10×, paired runs).
  */
 const runBlocks = (S: number, channels: number) => (S <= 5 && channels >= 16 ? 2 : 1);
-/** A subgroup kernel's grid with a row per `blocks` blocks of 8 channels. */
-const blocksGrid = (grid: [number, number], blocks: number, channels: number): [number, number] => [grid[0], Math.ceil(channels / (8 * blocks))];
-/** The quad-rows kernels' pipeline constants: whether runs of 4·SG pixels can start inside a row (HALO), and BLOCKS. */
-function quadRowsConstants(p: ConvPlan, S: number, channels: number): Record<string, number> {
+/**
+ * The s × s subgroup kernels' launch for a pass writing `channels` channels: `grid` (a row per 8
+ * channels) with a row per BLOCKS blocks instead, and the pipeline constants — S, BLOCKS and, in
+ * the quad rows, whether runs of 4·SG pixels can start inside a row (HALO).
+ */
+function rowKernelLaunch(p: ConvPlan, S: number, channels: number, grid: [number, number]): { grid: [number, number]; constants: Record<string, number> } {
+  const quad = quadRows(p, S);
+  const blocks = quad ? quadBlocks(S, channels) : runBlocks(S, channels);
   const run = 4 * p.x.engine.subgroupSize!;
-  return { S, HALO: run % p.params.W === 0 ? 0 : 1, BLOCKS: quadBlocks(S, channels) };
+  const constants: Record<string, number> = quad ? { S, HALO: run % p.params.W === 0 ? 0 : 1, BLOCKS: blocks } : { S, BLOCKS: blocks };
+  return { grid: [grid[0], Math.ceil(channels / (8 * blocks))], constants };
 }
 
 /**
@@ -529,9 +534,13 @@ function runForward(p: ConvPlan, x: Tensor, w: Tensor, packed: Tensor | null): T
   else {
     const e = x.engine;
     for (const S of sizeVariants(p)) {
-      if (quads(p, S)) e.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, packed.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S });
-      else if (quadRows(p, S)) e.dispatch(K.fwdQuadsSubgroups, p.params, [x.buffer, x.buffer, packed.buffer, y.buffer, p.vt.buffer], blocksGrid(p.grids.fwdSubgroups, quadBlocks(S, p.params.Cout), p.params.Cout), quadRowsConstants(p, S, p.params.Cout));
-      else e.dispatch(K.fwdSubgroups, p.params, [x.buffer, packed.buffer, y.buffer, p.vt.buffer], blocksGrid(p.grids.fwdSubgroups, runBlocks(S, p.params.Cout), p.params.Cout), { S, BLOCKS: runBlocks(S, p.params.Cout) });
+      if (quads(p, S)) {
+        e.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, packed.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S });
+        continue;
+      }
+      const { grid, constants } = rowKernelLaunch(p, S, p.params.Cout, p.grids.fwdSubgroups);
+      if (quadRows(p, S)) e.dispatch(K.fwdQuadsSubgroups, p.params, [x.buffer, x.buffer, packed.buffer, y.buffer, p.vt.buffer], grid, constants);
+      else e.dispatch(K.fwdSubgroups, p.params, [x.buffer, packed.buffer, y.buffer, p.vt.buffer], grid, constants);
     }
   }
   return y;
@@ -547,9 +556,13 @@ function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor, packed:
     const e = w.engine;
     // the subgroup input-gradient kernels read the convolved input (here g) where the forward reads x
     for (const S of sizeVariants(p)) {
-      if (quads(p, S)) e.dispatch(K.bwdInput1x1Subgroups, p.inputParams, [packed.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput1x1, { S });
-      else if (quadRows(p, S)) e.dispatch(K.bwdInputQuadsSubgroups, p.inputParams, [g.buffer, g.buffer, packed.buffer, dx.buffer, vt.buffer], blocksGrid(p.grids.bwdInputSubgroups, quadBlocks(S, p.params.Cin), p.params.Cin), quadRowsConstants(p, S, p.params.Cin));
-      else e.dispatch(K.bwdInputSubgroups, p.inputParams, [g.buffer, packed.buffer, dx.buffer, vt.buffer], blocksGrid(p.grids.bwdInputSubgroups, runBlocks(S, p.params.Cin), p.params.Cin), { S, BLOCKS: runBlocks(S, p.params.Cin) });
+      if (quads(p, S)) {
+        e.dispatch(K.bwdInput1x1Subgroups, p.inputParams, [packed.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput1x1, { S });
+        continue;
+      }
+      const { grid, constants } = rowKernelLaunch(p, S, p.params.Cin, p.grids.bwdInputSubgroups);
+      if (quadRows(p, S)) e.dispatch(K.bwdInputQuadsSubgroups, p.inputParams, [g.buffer, g.buffer, packed.buffer, dx.buffer, vt.buffer], grid, constants);
+      else e.dispatch(K.bwdInputSubgroups, p.inputParams, [g.buffer, packed.buffer, dx.buffer, vt.buffer], grid, constants);
     }
   }
   return dx;
@@ -581,14 +594,16 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
   for (const S of sizes) {
     const kernel = kernelFor(S);
     const grid: [number, number] = [Math.ceil(bwdWeightInvocations(Cin, Cout, S, sg, kernel) / WG), chunks];
-    const constants: Record<string, number> = taps ? { S, PX: W % 4 === 0 ? 4 : W % 2 === 0 ? 2 : 1 } : kernel === 'rows' ? { S, BLOCKS: bwdWeightBlocks(kernel, Cout), G_PAIRS: W % 2 === 0 ? 1 : 0 } : { S };
-    const entry = taps ? K.bwdWeightTapsSubgroups : kernel === 'slide' ? K.bwdWeightSlideSubgroups : K.bwdWeightSubgroups;
     const buffers = [input.buffer, sums.buffer, g.buffer, vt.buffer];
-    // conv2d_bwd_weight_sg also reads g as pixel pairs (binding g2, G_PAIRS), the by-taps kernel
-    // as quads or pairs too (in_quads, g2: g_run)
-    if (entry === K.bwdWeightSubgroups) buffers.push(g.buffer);
-    if (entry === K.bwdWeightTapsSubgroups) buffers.push(g.buffer, g.buffer);
-    engine.dispatch(entry, params, buffers, grid, constants);
+    if (kernel === 'taps') {
+      // g again as quads or pairs of pixels (in_quads, g2: g_run)
+      engine.dispatch(K.bwdWeightTapsSubgroups, params, [...buffers, g.buffer, g.buffer], grid, { S, PX: W % 4 === 0 ? 4 : W % 2 === 0 ? 2 : 1 });
+    } else if (kernel === 'slide') {
+      engine.dispatch(K.bwdWeightSlideSubgroups, params, buffers, grid, { S });
+    } else {
+      // g again as pairs of pixels (g2: G_PAIRS)
+      engine.dispatch(K.bwdWeightSubgroups, params, [...buffers, g.buffer], grid, { S, BLOCKS: bwdWeightBlocks(kernel, Cout), G_PAIRS: W % 2 === 0 ? 1 : 0 });
+    }
   }
   if (!taps) input.dispose();
   if (chunks === 1) return sums;
