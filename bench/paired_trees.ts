@@ -14,6 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { CONV_ROWS, convFlops, convShapeName } from './conv_rows.js';
 import { commandLine, PAIRED_USAGE, parsePairedOptions } from './options.js';
+import { timeGpu } from './timing.js';
 
 type Lib = typeof import('../src/index.js');
 type Engine = Awaited<ReturnType<Lib['Engine']['create']>>;
@@ -46,14 +47,8 @@ const f1 = (v: number) => v.toFixed(1);
 const f2 = (v: number) => v.toFixed(2);
 const random = (n: number) => Float32Array.from({ length: n }, () => Math.random() - 0.5);
 
-async function timeOn(i: number, work: () => void): Promise<number> {
-  const e = engines[i]!;
-  e.tidy(() => {
-    e.beginTiming();
-    work();
-  });
-  return e.endTiming();
-}
+/** One timed run of `work` on tree i's engine (bench/timing.ts's timeGpu, no warm-up). */
+const timeOn = async (i: number, work: () => void): Promise<number> => (await timeGpu(engines[i]!, work, 1, undefined, 0)).medianMs;
 
 /** Times works[0] on the old tree and works[1] on the new, alternating which goes first; each pair also times the FMA peak kernel. */
 async function paired(works: (() => void)[], peaks: number[]): Promise<{ ms: [number, number]; ratio: number }> {
@@ -118,13 +113,7 @@ if (only.includes('e2e')) {
       await engines[i]!.sync();
     }
     const times: [number[], number[]] = [[], []];
-    for (let r = 0; r < pairs; r++) {
-      for (const i of r % 2 ? [1, 0] : [0, 1]) {
-        engines[i]!.beginTiming();
-        steps[i]!.run(labels);
-        times[i]!.push(await engines[i]!.endTiming());
-      }
-    }
+    for (let r = 0; r < pairs; r++) for (const i of r % 2 ? [1, 0] : [0, 1]) times[i]!.push(await timeOn(i, () => steps[i]!.run(labels)));
     const ratio = median(times[1].map((t, k) => t / times[0][k]!));
     console.log(`| ${kind} | ${f1(median(times[0]))} → ${f1(median(times[1]))} | ${f2(ratio)} |`);
   }
