@@ -546,7 +546,7 @@ fn quad_shifted(l: vec4f, h: f32, d: i32, q: u32, sg: u32, left: f32, right: f32
 // wants the input at its own pixel + t − pad, which lies in its own row — so in the image of that
 // element's P − pad — whenever its column is in range, and is masked off otherwise.
 struct RunTile {
-  first: u32,          // the block's first channel (workgroup row wid.y = block of 8 channels)
+  first: u32,          // the block's first channel (workgroup row wid.y = block of 8·BLOCKS channels)
   at: vec4u,           // the lane's 4 output pixels: n·C·H·W + pixel for C output planes (see run_tile)
   ok: vec4<bool>,      // which of them exist (P_j < N·H·W)
   px: vec4i,           // their columns
@@ -616,7 +616,7 @@ fn store_run_px(at: vec4u, ok: vec4<bool>, v: vec4f) {
   if (ok.w) { out[at.w] = v.w; }
 }
 
-// conv2d_fwd_sg: workgroup row wid.y = block of 8 output channels; x runs over the batch's pixels.
+// conv2d_fwd_sg: workgroup row wid.y = block of 8·BLOCKS output channels; x runs over the batch's pixels.
 @compute @workgroup_size(WG)
 fn conv2d_fwd_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                  @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
@@ -644,7 +644,7 @@ fn conv2d_fwd_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
   store_run_blocks(t, p.Cout, acc, acc_hi);
 }
 
-// conv2d_bwd_input_sg: workgroup row wid.y = block of 8 input channels; x runs over the batch's
+// conv2d_bwd_input_sg: workgroup row wid.y = block of 8·BLOCKS input channels; x runs over the batch's
 // pixels. The upstream gradient g is bound as x (the input it convolves), so run_of_tile serves
 // both kernels. Tap (a, b) reads g at (y + pad − a, x + pad − b): for kernel row a the run starts
 // at column x + pad − (S − 1) = x − pad, and tap b is the shift S − 1 − b.
@@ -946,6 +946,7 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
       prev = v1;
       let xb = v1 * pixel_mask(&walk, p0 + 1u, span.end, b);
       let gl = g_pair(gn, p0, span.end);
+      // with two blocks, both blocks' gradients are loaded before either block's sums
       if (BLOCKS == 1u) {
         fma_broadcast2(&acc, xa, gl.x, xb, gl.y);
       } else {

@@ -426,8 +426,8 @@ const quadRows = (p: ConvPlan, S: number) => S > 1 && p.params.W % 4 === 0;
  * Blocks of 8 channels per lane in the quad-rows kernels (BLOCKS) for a pass that writes
  * `channels` channels: two at S = 3, which share each input load and shifted view (0.86–0.97×
  * the forward's time, 0.84–0.91× the input gradient's on 32×32, 28×28, 16×16, 8×8 and 4×4 planes;
- * its loop 1855 instructions against 2 × 1110), one elsewhere: at S = 5 0.93–0.95× (within the
- * noise), at S = 7 1.06–1.18× (paired runs), and with 8 channels half the lanes' sums are wasted.
+ * its loop 1855 instructions against 2 × 1110), one elsewhere: at S = 5 0.92–1.07× in two rounds (within
+ * the noise), at S = 7 1.06–1.18× (paired runs), and with 8 channels half the lanes' sums are wasted.
  */
 const quadBlocks = (S: number, channels: number) => (S === 3 && channels >= 16 ? 2 : 1);
 /**
@@ -601,7 +601,9 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
     } else if (kernel === 'slide') {
       engine.dispatch(K.bwdWeightSlideSubgroups, params, buffers, grid, { S });
     } else {
-      // g again as pairs of pixels (g2: G_PAIRS)
+      // g again as pairs of pixels (g2: G_PAIRS, rows of an even width: a pixel pair's upstream
+      // gradients in one vec2 load: 0.91–0.99× the time at S = 3, 5, 0.86–0.90 at S = 9, 0.94–0.99
+      // at S = 1, paired runs; its loop 1994 instructions against 2116)
       engine.dispatch(K.bwdWeightSubgroups, params, [...buffers, g.buffer], grid, { S, BLOCKS: bwdWeightBlocks(kernel, Cout), G_PAIRS: W % 2 === 0 ? 1 : 0 });
     }
   }
@@ -641,10 +643,6 @@ const bwdWeightLanes = (Cin: number, S: number, sg: number, kernel: SubgroupWeig
  * keep one: the sliding kernel with two took 1.18–1.64× the time (paired runs).
  */
 const bwdWeightBlocks = (kernel: SubgroupWeightKernel, Cout: number) => (kernel === 'rows' && Cout >= 16 ? 2 : 1);
-// conv2d_bwd_weight_sg's G_PAIRS (rows of an even width: a pixel pair's upstream gradients in one
-// vec2 load): 0.91–0.99× the time at S = 3, 5, 0.86–0.90 at S = 9, 0.94–0.99 at S = 1 (paired runs;
-// its loop 1994 instructions against 2116).
-
 
 /** The weight-gradient kernel's invocations: its lanes per block of 8·BLOCKS output channels times the blocks. */
 const bwdWeightInvocations = (Cin: number, Cout: number, S: number, sg: number, kernel: SubgroupWeightKernel) =>
