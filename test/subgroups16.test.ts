@@ -47,6 +47,13 @@ describe('subgroup kernels with 16-lane subgroups vs float64 reference', () => {
   const slideCases = cases.filter((c) => c.Cin > 6 && c.s >= 3 && c.s <= 7);
   slideCases.forEach((c, i) => it16(`weight gradient, sliding inputs: ${convCaseName(c)}`, () => checkConv(engine, c, 750 + i, 'subgroups', 'slide')));
 
+  // the Winograd product (conv2d_winograd_product_sg): runs of 64 tiles within one position's matrix
+  const winogradCases: ConvCase[] = [
+    { N: 3, Cin: 18, H: 7, W: 9, Cout: 20, kw: 3, s: 3, stride: 1, pad: 1 },
+    { N: 2, Cin: 5, H: 16, W: 32, Cout: 17, kw: 3, s: 3, stride: 1, pad: 1 },
+  ];
+  winogradCases.forEach((c, i) => it16(`winograd: ${convCaseName(c)}`, () => checkConv(engine, c, 780 + i, 'subgroups', 'auto', undefined, true)));
+
   // every candidate pipeline of k_max = 9 does the work once (9 channels: the weight gradient's
   // rows kernel at every size)
   for (const v of [1.2, 3.1, 5.0, 6.9, 8.6]) {

@@ -19,6 +19,7 @@ import { grid1d } from './grid.js';
 import { sum, sumRows } from './reduce.js';
 import { reshape } from './shape.js';
 import { expectFloat32 } from './operands.js';
+import { WINOGRAD_POSITIONS, winogradInput, winogradOutput, winogradTiles, winogradWeights } from './conv2d_winograd.js';
 
 export const ConvParams = uniformLayout('ConvParams', [
   ['N', 'u32'],
@@ -75,6 +76,7 @@ const K = {
   fwdQuadsSubgroups: subgroupKernel('conv2d_fwd_quads_sg', [1, 9, 6, 8, 5]),
   bwdInputQuadsSubgroups: subgroupKernel('conv2d_bwd_input_quads_sg', [1, 9, 6, 8, 5]),
   bwdInput1x1Subgroups: subgroupKernel('conv2d_bwd_input_1x1_sg', [2, 8, 9, 5]),
+  winogradProductSubgroups: subgroupKernel('conv2d_winograd_product_sg', [9, 2, 8, 5]),
   packInputSubgroups: subgroupKernel('conv2d_pack_input_sg', [1, 8]),
   bwdWeightSubgroups: subgroupKernel('conv2d_bwd_weight_sg', [7, 3, 4, 5, 10]),
   bwdWeightTapsSubgroups: subgroupKernel('conv2d_bwd_weight_taps_sg', [1, 3, 4, 5, 9, 10]),
@@ -174,6 +176,14 @@ export interface Conv2dOptions {
    * tuneConvs times both where the tiled kernels come near the fastest. The sums are the same.
    */
   tile?: TiledTile;
+  /**
+   * The Winograd F(4 × 4, 3 × 3) forward and input gradient (shaders/conv2d_winograd.wgsl: a
+   * quarter of the multiply-adds, a few times the float32 rounding of the direct sums): 'auto'
+   * (default) where it measured faster — a fixed 3 × 3 window on the subgroup kernels with
+   * enough channels and tiles (WINOGRAD_RULE) —, true for every fixed 3 × 3 window on the subgroup
+   * kernels (a RangeError elsewhere), false never. The weight gradient is always direct.
+   */
+  winograd?: boolean | 'auto';
 }
 
 export const WEIGHT_GRADIENTS = ['auto', 'slide', 'rows', 'taps'] as const;
@@ -229,6 +239,8 @@ interface ConvPlan {
   weightGradient: WeightGradient;
   /** Conv2dOptions.tile: the tiled kernels' block. */
   tile: TiledTile;
+  /** Conv2dOptions.winograd. */
+  winograd: boolean | 'auto';
   /** The family that runs the forward: the subgroup, plain or tiled kernels. */
   kernels: 'subgroups' | 'plain' | 'tiled';
   /** Under 'fastest': the family of each pass (the forward's is this plan's), else null. */
@@ -317,6 +329,8 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
   const weightGradient = opts.weightGradient ?? 'auto';
   if (!(WEIGHT_GRADIENTS as readonly unknown[]).includes(weightGradient)) throw new RangeError(`${op}: weightGradient must be 'auto', 'slide', 'rows' or 'taps', got ${String(weightGradient)}`);
   if (opts.tile !== undefined && !(TILED_TILES as readonly unknown[]).includes(opts.tile)) throw new RangeError(`${op}: tile must be '4x4' or '8x8', got ${String(opts.tile)}`);
+  const winograd = opts.winograd ?? 'auto';
+  if (winograd !== 'auto' && winograd !== true && winograd !== false) throw new RangeError(`${op}: winograd must be true, false or 'auto', got ${String(winograd)}`);
   let tile: TiledTile = opts.tile ?? '4x4';
   let variant: ConvVariantName = checkConvVariant(op, 'variant', opts.variant ?? x.engine.convVariant);
   let choice: ConvChoice | null = null;
@@ -333,6 +347,10 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
     throw new ShapeError(op, `the tiled kernels take at most ${65535 * 64} pixels per channel over the batch, got ${N * Math.max(Ho * Wo, H * W)}`);
   }
   const subgroups = obstacle === null && !tiled;
+  if (winograd === true) {
+    const why = !subgroups ? `it runs on the ${tiled ? 'tiled' : 'plain'} kernels${obstacle && obstacle !== 'plain requested' ? ` (${obstacle})` : ''}, not the subgroup ones` : winogradObstacle(x.engine, auto ? 0 : s, N, H, W, Math.max(Cin, Cout));
+    if (why) throw new RangeError(`${op}: winograd: true cannot run this convolution: ${why}`);
+  }
   const base = { N, Cin, H, W, Cout, Ho, Wo, s: auto ? 0 : s, kw, off: (kw - s) / 2, stride, pad, masked: v ? 1 : 0, kmin: kMin, nchunk: 0 };
   const params = { ...base, cs: columnStride(Wo) }; // forward and weight gradient: output columns
   const inputParams = { ...base, cs: columnStride(W) }; // input gradient: input columns
@@ -350,6 +368,7 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
     tiledInput: tiled && stride === 1 && pad <= s - 1,
     weightGradient,
     tile,
+    winograd,
     kernels: tiled ? 'tiled' : subgroups ? 'subgroups' : 'plain',
     choice,
     options: opts,
@@ -452,6 +471,63 @@ function rowKernelLaunch(p: ConvPlan, S: number, channels: number, grid: [number
 }
 
 /**
+ * Conv2dOptions.winograd 'auto': where the Winograd kernels run a fixed 3 × 3 window — a pass of K
+ * input and R output channels over N planes of T = ⌈H/4⌉·⌈W/4⌉ tiles with K, R ≥ 32, K·R ≥ 2048,
+ * N·T ≥ 512 and T ≥ 4. Their transforms cost per channel (and the weights' per channel pair) what
+ * the product saves per channel pair and tile, so they pay only with enough of both: paired
+ * against the subgroup kernels on lavapipe (new / old time, forward and input gradient), 16×16
+ * 64→128 0.64–0.73 and 0.56–0.83, 16×16 64→64 0.72 and 0.81, 16×16 32→64 0.80 and 0.92, 7×7
+ * 64→64 (N = 128) 0.86–0.96, 32×32 32→64 0.91–1.08 and 0.85–1.01; but 32×32 and 14×14 32→32
+ * 1.10–1.31 (K·R = 1024), 8×8 64→128 at N = 32 (128 tiles) 1.09 and 1.34, 4×4 planes (one tile in
+ * a padded quad) 3× (bench/HISTORY.md, stop 33).
+ */
+export const WINOGRAD_RULE = { minChannels: 32, minPairs: 2048, minTiles: 512, minPlaneTiles: 4 } as const;
+
+/** Why the Winograd kernels cannot run a convolution of fixed size s (0: from the soft size), or null. */
+function winogradObstacle(engine: Engine, s: number, N: number, H: number, W: number, channels: number): string | null {
+  if (s !== 3) return s === 0 ? 'the window size comes from the soft size' : `the window is ${s} × ${s}, not 3 × 3`;
+  const { L } = winogradTiles(N, H, W);
+  if (Math.ceil((WINOGRAD_POSITIONS * L) / 4 / WG) > 65535) return `its ${WINOGRAD_POSITIONS * L} transformed tiles per channel exceed one dispatch`;
+  const bytes = WINOGRAD_POSITIONS * L * channels * 4;
+  if (bytes > engine.maxTensorBytes) return `its transformed tiles (${bytes} bytes) exceed the device's largest binding`;
+  return null;
+}
+
+/** Whether a pass of `p` (its product's input and output channels) runs on the Winograd kernels. */
+function useWinograd(p: ConvPlan, inChannels: number, outChannels: number): boolean {
+  if (!p.subgroups || p.winograd === false) return false;
+  const { s, N, H, W } = p.params;
+  if (winogradObstacle(p.x.engine, s, N, H, W, Math.max(inChannels, outChannels))) return false;
+  if (p.winograd === true) return true;
+  const tiles = Math.ceil(H / 4) * Math.ceil(W / 4);
+  const r = WINOGRAD_RULE;
+  return Math.min(inChannels, outChannels) >= r.minChannels && inChannels * outChannels >= r.minPairs && N * tiles >= r.minTiles && tiles >= r.minPlaneTiles;
+}
+
+/**
+ * A pass on the Winograd kernels: out [N, R, H, W] from input [N, K, H, W] and the packed 3 × 3
+ * window — transformed weights (flipped for the input gradient) and tiles, the 36 products
+ * (conv2d_winograd_product_sg), the output transform.
+ */
+function runWinograd(p: ConvPlan, input: Tensor, packed: Tensor, out: Tensor, flip: boolean): void {
+  const e = input.engine;
+  const N = p.params.N;
+  const R = out.shape[1]!;
+  const Kc = input.shape[1]!;
+  const u = winogradWeights(packed, R, Kc, flip);
+  const v = winogradInput(input);
+  const { L } = winogradTiles(N, p.params.H, p.params.W);
+  const m = Tensor.empty(e, [WINOGRAD_POSITIONS * R * L]);
+  // the 1 × 1 forward over 36 images (one per weight matrix) of the batch's L tiles
+  const params = { ...p.params, N: WINOGRAD_POSITIONS, Cin: Kc, Cout: R, H: 1, W: L, Ho: 1, Wo: L, s: 1, kw: 1, off: 0, pad: 0, masked: 0, kmin: 1, nchunk: 0 };
+  e.dispatch(K.winogradProductSubgroups, params, [v.buffer, u.buffer, m.buffer, p.vt.buffer], [Math.ceil((WINOGRAD_POSITIONS * L) / 4 / WG), Math.ceil(R / 16)], { S: 1, W_STRIDE: 1 });
+  u.dispose();
+  v.dispose();
+  winogradOutput(m, out);
+  m.dispose();
+}
+
+/**
  * A 1 × 1 grid on planes of a multiple of 4 pixels: the 1 × 1 kernels read w as it is (W_STRIDE
  * 1), with no packing dispatch (the Gaussian mask of a 1 × 1 grid is 1: its one tap is the centre).
  */
@@ -531,6 +607,7 @@ function runForward(p: ConvPlan, x: Tensor, w: Tensor, packed: Tensor | null): T
   if (p.tiled) runTiled(p.params, false, x, w, p.vt, y, p.tile);
   else if (!p.subgroups) x.engine.dispatch(K.fwd, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd);
   else if (!packed) x.engine.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S: 1, W_STRIDE: 1 });
+  else if (useWinograd(p, p.params.Cin, p.params.Cout)) runWinograd(p, x, packed, y, false);
   else {
     const e = x.engine;
     for (const S of sizeVariants(p)) {
@@ -552,6 +629,7 @@ function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor, packed:
   if (p.tiledInput) runTiled(flippedParams(p), true, g, w, vt, dx, p.tile);
   else if (!p.subgroups) w.engine.dispatch(K.bwdInput, p.inputParams, [w.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput);
   else if (!packed) w.engine.dispatch(K.bwdInput1x1Subgroups, p.inputParams, [w.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput1x1, { S: 1, W_STRIDE: 1 });
+  else if (useWinograd(p, p.params.Cout, p.params.Cin)) runWinograd(p, g, packed, dx, true);
   else {
     const e = w.engine;
     // the subgroup input-gradient kernels read the convolved input (here g) where the forward reads x
@@ -724,6 +802,8 @@ export function conv2dKernels(x: Tensor, w: Tensor, opts: Conv2dOptions = {}) {
       ...(inputPlan.tiledInput ? { input: inputPlan.tile } : {}),
       ...(weightPlan.tiled ? { weight: weightPlan.tile } : {}),
     } as Partial<Record<ConvPass, TiledTile>>,
+    /** Whether the forward and the input gradient run on the Winograd kernels (Conv2dOptions.winograd). */
+    winograd: { forward: useWinograd(plan, plan.params.Cin, plan.params.Cout), input: useWinograd(inputPlan, plan.params.Cout, plan.params.Cin) },
     /** The subgroup weight-gradient kernel of each window size the weight gradient may run (none off the subgroup kernels). */
     weightKernels: weightPlan.subgroups ? sizeVariants(weightPlan).map((S) => subgroupWeightKernel(weightPlan.weightGradient, weightPlan.params.Cin, S, x.engine.subgroupSize!)) : [],
     // each pass packs the weights itself, as a step's first use of them would

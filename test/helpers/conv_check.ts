@@ -29,6 +29,7 @@ export async function checkConv(
   variant: ConvVariant = 'plain',
   weightGradient: WeightGradient = 'auto',
   tile?: TiledTile,
+  winograd?: boolean,
 ): Promise<void> {
   const rng = new Rng(seed);
   const xs = randomArray(rng, c.N * c.Cin * c.H * c.W);
@@ -41,7 +42,7 @@ export async function checkConv(
       { shape: [c.Cout, c.Cin, c.kw, c.kw], data: ws },
       ...(masked ? [{ shape: [1], data: Float64Array.of(c.v!) }] : []),
     ],
-    gpu: (x, w, v) => conv2d(x, w, { size: c.s, stride: c.stride as 1 | 2, padding: c.pad, softSize: v, variant, weightGradient, ...(tile ? { tile } : {}) }),
+    gpu: (x, w, v) => conv2d(x, w, { size: c.s, stride: c.stride as 1 | 2, padding: c.pad, softSize: v, variant, weightGradient, ...(tile ? { tile } : {}), ...(winograd === undefined ? {} : { winograd }) }),
     ref: (x, w, v) => refConv(c, x, w, v?.[0]),
     refGrad: (g, x, w, v) => {
       const r = refConvGrad(c, g, x, w, v?.[0]);

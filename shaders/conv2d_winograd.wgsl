@@ -1,0 +1,315 @@
+// conv2d_winograd.wgsl — the transforms of the Winograd F(4 × 4, 3 × 3) convolution: a 3 × 3
+// 'same' convolution at stride 1 computed tile by tile, each 4 × 4 block of outputs from the
+// 6 × 6 block of inputs around it with 36 products per input and output channel instead of 144
+// (Lavin & Gray, "Fast algorithms for convolutional neural networks", 2016):
+//   y_tile = Aᵀ [ Σ_c (G w[o, c] Gᵀ) ⊙ (Bᵀ d[c] B) ] A
+// The Σ_c over 36 positions ξ of the 6 × 6 transformed tile is 36 independent matrix products,
+// which conv2d_subgroups.wgsl's conv2d_winograd_product_sg computes (the 1 × 1 kernel's sums with
+// one weight matrix per position); this file holds what comes before and after it:
+//   conv2d_winograd_weights  U[ξ, r, k]    = (G w_rk Gᵀ)[ξ], w_rk the packed 3 × 3 window
+//                            (conv2d_pack_weights_sg's layout, mask applied) of output channel r
+//                            and input channel k — or, with p.flip, of output channel k and input
+//                            channel r rotated by 180°: the input gradient's weights
+//   conv2d_winograd_input    V[ξ, c, n·P + t] = (Bᵀ d B)[ξ], d the 6 × 6 inputs of tile t of
+//                            image n (rows 4·ty − 1 …, columns 4·tx − 1 …; 0 outside the plane)
+//   conv2d_winograd_output   y[n, o, 4·ty + i, 4·tx + j] = (Aᵀ M[·, o, n·P + t] A)[i, j] inside the plane
+// Tiles are numbered t = ty·TW + tx over TW = ⌈W/4⌉ columns and ⌈H/4⌉ rows, then padded to P, a
+// multiple of 4 (the product reads 4 tiles per lane as one vec4); a channel's row of V and M
+// holds the batch's tiles, N·P of them padded to L (see the product). The padding tiles of V are
+// 0; those of M, and V past N·P, are never read into an output. The tile transforms take 4
+// consecutive tiles per invocation, one vec4 across them per position, so V and M move as vec4s
+// (the product's layout); where the rows are a multiple of 16 pixels (ROWS) the 4 tiles are
+// neighbours on one tile row, and their inputs and outputs move as vec4s too: 6 rows of 4 vec4s
+// and 2 values in, 16 vec4s out, against 144 single values (lavapipe gathers every load and
+// scatters every store lane by lane, so that count is what these kernels cost). Their code is
+// written out with constant indices: a local array indexed in a loop that is not unrolled lives
+// on the stack and is gathered lane by lane too. The weight transform, one invocation per
+// channel pair, is light next to them.
+//
+// Accuracy: the transforms scale by up to 5 (B), 1/24 (G) and 8 (A), so float32 rounding grows
+// about tenfold against the direct sums (tested against the float64 reference in
+// test/conv2d_winograd.test.ts).
+
+struct WinogradParams {
+  N: u32,
+  C: u32,     // channels of the transformed tensor (weights: the product's output channels R)
+  H: u32,
+  W: u32,
+  TW: u32,    // tiles per row: ⌈W/4⌉
+  P: u32,     // tiles per plane: ⌈H/4⌉·TW rounded up to a multiple of 4
+  L: u32,     // tiles per channel row of V and M: N·P rounded up (the product's plane)
+  K: u32,     // weights: the product's input channels
+  flip: u32,  // weights: 1 for the input gradient's (transposed, rotated by 180°)
+}
+
+@group(0) @binding(0) var<uniform> p: WinogradParams;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(3) var<storage, read> src4: array<vec4f>;
+@group(0) @binding(4) var<storage, read_write> dst4: array<vec4f>;
+
+override WG: u32 = 64;
+// The 4 tiles of an invocation lie on one tile row and W is a multiple of 16 (TW a multiple of 4).
+override ROWS: bool = false;
+
+fn invocation(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
+  return (wid.y * nwg.x + wid.x) * WG + lid;
+}
+
+// Bᵀ d for one column (or row) of 6 values, 4 tiles at once.
+fn bt6(d: array<vec4f, 6>) -> array<vec4f, 6> {
+  return array<vec4f, 6>(
+    4.0 * d[0] - 5.0 * d[2] + d[4],
+    -4.0 * (d[1] + d[2]) + d[3] + d[4],
+    4.0 * (d[1] - d[2]) - d[3] + d[4],
+    2.0 * (d[3] - d[1]) - d[2] + d[4],
+    2.0 * (d[1] - d[3]) - d[2] + d[4],
+    4.0 * d[1] - 5.0 * d[3] + d[5],
+  );
+}
+
+// G g for one column (or row) of 3 weights.
+fn g6(g: array<f32, 3>) -> array<f32, 6> {
+  let even = g[0] + g[2];
+  return array<f32, 6>(
+    0.25 * g[0],
+    -(even + g[1]) / 6.0,
+    -(even - g[1]) / 6.0,
+    g[0] / 24.0 + g[1] / 12.0 + g[2] / 6.0,
+    g[0] / 24.0 - g[1] / 12.0 + g[2] / 6.0,
+    g[2],
+  );
+}
+
+// Aᵀ m for one column (or row) of 6 products, 4 tiles at once.
+fn at4(m: array<vec4f, 6>) -> array<vec4f, 4> {
+  let s12 = m[1] + m[2];
+  let d12 = m[1] - m[2];
+  let s34 = m[3] + m[4];
+  let d34 = m[3] - m[4];
+  return array<vec4f, 4>(m[0] + s12 + s34, d12 + 2.0 * d34, s12 + 4.0 * s34, d12 + 8.0 * d34 + m[5]);
+}
+
+// Tap (a, b) of the window at `base` (rows of 4 floats), rotated by 180° for the input gradient.
+fn tap(base: u32, a: u32, b: u32) -> f32 {
+  return src[base + select(a * 4u + b, (2u - a) * 4u + 2u - b, p.flip == 1u)];
+}
+
+// Row u of G g Gᵀ from G g's row u (c0 … c2: its 3 columns), stored at positions (u, 0 … 5).
+fn store_weight_row(i: u32, pairs: u32, u: u32, c0: f32, c1: f32, c2: f32) {
+  let row = g6(array<f32, 3>(c0, c1, c2));
+  let at = u * 6u * pairs + i;
+  dst[at] = row[0];
+  dst[at + pairs] = row[1];
+  dst[at + 2u * pairs] = row[2];
+  dst[at + 3u * pairs] = row[3];
+  dst[at + 4u * pairs] = row[4];
+  dst[at + 5u * pairs] = row[5];
+}
+
+// One invocation per (product output channel r, input channel k); src is the packed window
+// (rows of 4 floats, conv2d_pack_weights_sg), dst is U [36, R, K].
+@compute @workgroup_size(WG)
+fn conv2d_winograd_weights(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = invocation(wid, nwg, lid);
+  let pairs = p.C * p.K;
+  if (i >= pairs) { return; }
+  let r = i / p.K;
+  let k = i - r * p.K;
+  // the convolution's (output, input) channel and its input-channel count
+  let pair = select(vec3u(r, k, p.K), vec3u(k, r, p.C), p.flip == 1u);
+  let base = (pair.x * pair.z + pair.y) * 12u;
+  // G g: each column of the window to 6 rows
+  let g0 = g6(array<f32, 3>(tap(base, 0u, 0u), tap(base, 1u, 0u), tap(base, 2u, 0u)));
+  let g1 = g6(array<f32, 3>(tap(base, 0u, 1u), tap(base, 1u, 1u), tap(base, 2u, 1u)));
+  let g2 = g6(array<f32, 3>(tap(base, 0u, 2u), tap(base, 1u, 2u), tap(base, 2u, 2u)));
+  store_weight_row(i, pairs, 0u, g0[0], g1[0], g2[0]);
+  store_weight_row(i, pairs, 1u, g0[1], g1[1], g2[1]);
+  store_weight_row(i, pairs, 2u, g0[2], g1[2], g2[2]);
+  store_weight_row(i, pairs, 3u, g0[3], g1[3], g2[3]);
+  store_weight_row(i, pairs, 4u, g0[4], g1[4], g2[4]);
+  store_weight_row(i, pairs, 5u, g0[5], g1[5], g2[5]);
+}
+
+// An invocation's 4 tiles: image plane n·C + c, first tile t0 (a multiple of 4), and the vec4
+// index of position 0 of its tiles in V or M (position ξ is ξ·C·L/4 further on).
+struct Quad {
+  plane: u32,
+  t0: u32,
+  at: u32,
+}
+
+// From invocation i = (n·C + c)·P/4 + t0/4; none past the batch.
+fn quad_of(i: u32) -> Quad {
+  let quads = p.P / 4u;
+  let plane = i / quads;
+  let t0 = (i - plane * quads) * 4u;
+  let n = plane / p.C;
+  let c = plane - n * p.C;
+  return Quad(plane, t0, (c * p.L + n * p.P + t0) / 4u);
+}
+
+// x at (row y, column x) of plane `base`, 0 outside the plane.
+fn input_at(base: u32, y: i32, x: i32) -> f32 {
+  let inside = y >= 0 && y < i32(p.H) && x >= 0 && x < i32(p.W);
+  return select(0.0, src[base + u32(clamp(y, 0, i32(p.H) - 1)) * p.W + u32(clamp(x, 0, i32(p.W) - 1))], inside);
+}
+
+// Row a of tile t's 6 × 6 inputs (zeros for a padding tile).
+fn tile_row(base: u32, t: u32, a: i32) -> array<f32, 6> {
+  let ty = t / p.TW;
+  let y = select(-1, i32(ty * 4u) - 1 + a, ty * 4u < p.H);  // a padding tile reads row −1: zeros
+  let x0 = i32((t - ty * p.TW) * 4u) - 1;
+  return array<f32, 6>(input_at(base, y, x0), input_at(base, y, x0 + 1), input_at(base, y, x0 + 2),
+                       input_at(base, y, x0 + 3), input_at(base, y, x0 + 4), input_at(base, y, x0 + 5));
+}
+
+// Row a of the quad's inputs, column b in element b, tile k in component k.
+fn quad_row(q: Quad, a: i32) -> array<vec4f, 6> {
+  let base = q.plane * p.H * p.W;
+  if (ROWS) {
+    // tiles tx0 … tx0 + 3 of tile row ty: image columns 4·tx0 − 1 … 4·tx0 + 16
+    let ty = q.t0 / p.TW;
+    let tx0 = q.t0 - ty * p.TW;
+    let y = i32(ty * 4u) - 1 + a;
+    let inside = y >= 0 && y < i32(p.H);  // padding tiles (ty·4 ≥ H) read zeros this way too
+    let at = (base + u32(clamp(y, 0, i32(p.H) - 1)) * p.W) / 4u + tx0;
+    let q0 = select(vec4f(0.0), src4[at], inside);
+    let q1 = select(vec4f(0.0), src4[at + 1u], inside);
+    let q2 = select(vec4f(0.0), src4[at + 2u], inside);
+    let q3 = select(vec4f(0.0), src4[at + 3u], inside);
+    let left = input_at(base, y, i32(tx0 * 4u) - 1);
+    let right = input_at(base, y, i32(tx0 * 4u) + 16);
+    return array<vec4f, 6>(vec4f(left, q0.w, q1.w, q2.w), vec4f(q0.x, q1.x, q2.x, q3.x), vec4f(q0.y, q1.y, q2.y, q3.y),
+                           vec4f(q0.z, q1.z, q2.z, q3.z), vec4f(q0.w, q1.w, q2.w, q3.w), vec4f(q1.x, q2.x, q3.x, right));
+  }
+  let r0 = tile_row(base, q.t0, a);
+  let r1 = tile_row(base, q.t0 + 1u, a);
+  let r2 = tile_row(base, q.t0 + 2u, a);
+  let r3 = tile_row(base, q.t0 + 3u, a);
+  return array<vec4f, 6>(vec4f(r0[0], r1[0], r2[0], r3[0]), vec4f(r0[1], r1[1], r2[1], r3[1]), vec4f(r0[2], r1[2], r2[2], r3[2]),
+                         vec4f(r0[3], r1[3], r2[3], r3[3]), vec4f(r0[4], r1[4], r2[4], r3[4]), vec4f(r0[5], r1[5], r2[5], r3[5]));
+}
+
+// Column v of Bᵀ d B from the rows' d B (e_a = Bᵀ of row a), stored at positions (u, v), u < 6.
+fn store_column(at: u32, v: u32, e0: vec4f, e1: vec4f, e2: vec4f, e3: vec4f, e4: vec4f, e5: vec4f) {
+  let stride = p.C * p.L / 4u;
+  let c = bt6(array<vec4f, 6>(e0, e1, e2, e3, e4, e5));
+  dst4[v * stride + at] = c[0];
+  dst4[(6u + v) * stride + at] = c[1];
+  dst4[(12u + v) * stride + at] = c[2];
+  dst4[(18u + v) * stride + at] = c[3];
+  dst4[(24u + v) * stride + at] = c[4];
+  dst4[(30u + v) * stride + at] = c[5];
+}
+
+// One invocation per (image, channel, 4 tiles): src (and src4) is x [N, C, H, W], dst4 is V [36, C, L].
+@compute @workgroup_size(WG)
+fn conv2d_winograd_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = invocation(wid, nwg, lid);
+  if (i >= p.N * p.C * p.P / 4u) { return; }
+  let q = quad_of(i);
+  // Bᵀ d B: each row's d B (bt6 along it), then each column of those
+  let e0 = bt6(quad_row(q, 0));
+  let e1 = bt6(quad_row(q, 1));
+  let e2 = bt6(quad_row(q, 2));
+  let e3 = bt6(quad_row(q, 3));
+  let e4 = bt6(quad_row(q, 4));
+  let e5 = bt6(quad_row(q, 5));
+  store_column(q.at, 0u, e0[0], e1[0], e2[0], e3[0], e4[0], e5[0]);
+  store_column(q.at, 1u, e0[1], e1[1], e2[1], e3[1], e4[1], e5[1]);
+  store_column(q.at, 2u, e0[2], e1[2], e2[2], e3[2], e4[2], e5[2]);
+  store_column(q.at, 3u, e0[3], e1[3], e2[3], e3[3], e4[3], e5[3]);
+  store_column(q.at, 4u, e0[4], e1[4], e2[4], e3[4], e4[4], e5[4]);
+  store_column(q.at, 5u, e0[5], e1[5], e2[5], e3[5], e4[5], e5[5]);
+}
+
+// Aᵀ of column v of the quad's products: its 4 output rows' values at column v.
+fn product_column(at: u32, v: u32) -> array<vec4f, 4> {
+  let stride = p.C * p.L / 4u;
+  return at4(array<vec4f, 6>(src4[v * stride + at], src4[(6u + v) * stride + at], src4[(12u + v) * stride + at],
+                             src4[(18u + v) * stride + at], src4[(24u + v) * stride + at], src4[(30u + v) * stride + at]));
+}
+
+// Output rows of the quad's 4 tiles: Aᵀ m A, row a's 4 columns in elements (tile k in component k).
+struct QuadRows {
+  r0: array<vec4f, 4>,
+  r1: array<vec4f, 4>,
+  r2: array<vec4f, 4>,
+  r3: array<vec4f, 4>,
+}
+
+fn quad_outputs(q: Quad) -> QuadRows {
+  let c0 = product_column(q.at, 0u);
+  let c1 = product_column(q.at, 1u);
+  let c2 = product_column(q.at, 2u);
+  let c3 = product_column(q.at, 3u);
+  let c4 = product_column(q.at, 4u);
+  let c5 = product_column(q.at, 5u);
+  return QuadRows(at4(array<vec4f, 6>(c0[0], c1[0], c2[0], c3[0], c4[0], c5[0])),
+                  at4(array<vec4f, 6>(c0[1], c1[1], c2[1], c3[1], c4[1], c5[1])),
+                  at4(array<vec4f, 6>(c0[2], c1[2], c2[2], c3[2], c4[2], c5[2])),
+                  at4(array<vec4f, 6>(c0[3], c1[3], c2[3], c3[3], c4[3], c5[3])));
+}
+
+// Tile row a's 4 outputs of tile t (inside the plane only).
+fn store_tile_row(base: u32, t: u32, a: u32, v: vec4f) {
+  let ty = t / p.TW;
+  let row = ty * 4u + a;
+  if (row >= p.H) { return; }  // also every row of a padding tile
+  let col = (t - ty * p.TW) * 4u;
+  let at = base + row * p.W + col;
+  dst[at] = v.x;
+  if (col + 1u < p.W) { dst[at + 1u] = v.y; }
+  if (col + 2u < p.W) { dst[at + 2u] = v.z; }
+  if (col + 3u < p.W) { dst[at + 3u] = v.w; }
+}
+
+// The 4 tiles' outputs of row a (its 4 columns, tile k in component k) stored tile by tile.
+fn store_quad_row(q: Quad, a: u32, r: array<vec4f, 4>) {
+  let base = q.plane * p.H * p.W;
+  store_tile_row(base, q.t0, a, vec4f(r[0].x, r[1].x, r[2].x, r[3].x));
+  store_tile_row(base, q.t0 + 1u, a, vec4f(r[0].y, r[1].y, r[2].y, r[3].y));
+  store_tile_row(base, q.t0 + 2u, a, vec4f(r[0].z, r[1].z, r[2].z, r[3].z));
+  store_tile_row(base, q.t0 + 3u, a, vec4f(r[0].w, r[1].w, r[2].w, r[3].w));
+}
+
+// One invocation per (image, channel, 4 tiles): src4 is M [36, C, L], dst is y [N, C, H, W].
+@compute @workgroup_size(WG)
+fn conv2d_winograd_output(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = invocation(wid, nwg, lid);
+  if (i >= p.N * p.C * p.P / 4u) { return; }
+  let q = quad_of(i);
+  if ((q.t0 / p.TW) * 4u >= p.H) { return; }  // padding tiles only
+  let y = quad_outputs(q);
+  store_quad_row(q, 0u, y.r0);
+  store_quad_row(q, 1u, y.r1);
+  store_quad_row(q, 2u, y.r2);
+  store_quad_row(q, 3u, y.r3);
+}
+
+// Row a of the quad's 4 neighbouring tiles as 4 vec4s of the plane (ROWS).
+fn store_plane_row(q: Quad, a: u32, r: array<vec4f, 4>) {
+  let ty = q.t0 / p.TW;
+  let row = ty * 4u + a;
+  if (row >= p.H) { return; }
+  let at = (q.plane * p.H * p.W + row * p.W) / 4u + q.t0 - ty * p.TW;
+  dst4[at] = vec4f(r[0].x, r[1].x, r[2].x, r[3].x);
+  dst4[at + 1u] = vec4f(r[0].y, r[1].y, r[2].y, r[3].y);
+  dst4[at + 2u] = vec4f(r[0].z, r[1].z, r[2].z, r[3].z);
+  dst4[at + 3u] = vec4f(r[0].w, r[1].w, r[2].w, r[3].w);
+}
+
+// conv2d_winograd_output where ROWS holds: each tile's output rows are whole vec4s of the plane.
+@compute @workgroup_size(WG)
+fn conv2d_winograd_output_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = invocation(wid, nwg, lid);
+  if (i >= p.N * p.C * p.P / 4u) { return; }
+  let q = quad_of(i);
+  if ((q.t0 / p.TW) * 4u >= p.H) { return; }  // padding tiles
+  let y = quad_outputs(q);
+  store_plane_row(q, 0u, y.r0);
+  store_plane_row(q, 1u, y.r1);
+  store_plane_row(q, 2u, y.r2);
+  store_plane_row(q, 3u, y.r3);
+}

@@ -1,0 +1,83 @@
+/**
+ * The transforms of the Winograd F(4 × 4, 3 × 3) convolution (shaders/conv2d_winograd.wgsl): a
+ * 3 × 3 'same' convolution at stride 1 as 36 matrix products over 4 × 4 tiles of outputs: 36
+ * multiply-adds per tile and channel pair instead of 144. conv2d.ts runs the products
+ * (conv2d_winograd_product_sg) between these transforms.
+ */
+import type { Engine } from '../gpu/engine.js';
+import { defineKernel } from '../gpu/kernel.js';
+import { uniformLayout } from '../gpu/uniforms.js';
+import { Tensor } from '../tensor.js';
+import { grid1d } from './grid.js';
+
+export const WinogradParams = uniformLayout('WinogradParams', [
+  ['N', 'u32'],
+  ['C', 'u32'],
+  ['H', 'u32'],
+  ['W', 'u32'],
+  ['TW', 'u32'],
+  ['P', 'u32'],
+  ['L', 'u32'],
+  ['K', 'u32'],
+  ['flip', 'u32'],
+] as const);
+
+const WG = 64;
+const kernel = (entry: string, bindings: number[]) => defineKernel({ file: 'conv2d_winograd.wgsl', entry, params: WinogradParams, bindings, constants: { WG } });
+const K = {
+  weights: kernel('conv2d_winograd_weights', [1, 2]),
+  input: kernel('conv2d_winograd_input', [1, 3, 4]),
+  output: kernel('conv2d_winograd_output', [3, 2]),
+  outputRows: kernel('conv2d_winograd_output_rows', [3, 4]),
+};
+
+/** The tile transforms' ROWS case: an invocation's 4 tiles are neighbours on one tile row of whole vec4s (W a multiple of 16). */
+const rows = (W: number) => W % 16 === 0;
+
+/** Positions of the transformed 6 × 6 tile: one matrix product each. */
+export const WINOGRAD_POSITIONS = 36;
+
+/** A run of the product's subgroups (4 tiles per lane, at most a workgroup): L is a multiple of it. */
+const RUN = 4 * WG;
+
+/**
+ * The tiles of N planes H × W: TW per row, P per plane (padded to a multiple of 4: the product
+ * reads 4 per lane), L per channel over the batch (N·P padded to a multiple of RUN, so that a
+ * subgroup of the product never spans two of its matrices).
+ */
+export function winogradTiles(N: number, H: number, W: number): { TW: number; P: number; L: number } {
+  const TW = Math.ceil(W / 4);
+  const P = Math.ceil((Math.ceil(H / 4) * TW) / 4) * 4;
+  return { TW, P, L: Math.ceil((N * P) / RUN) * RUN };
+}
+
+/**
+ * U [36, R, K]: the transformed weights of the product with R output and K input channels, from
+ * the packed 3 × 3 window (conv2d_pack_weights_sg: [Cout, Cin, 3, 4]). flip: the input gradient's
+ * (R = Cin, K = Cout, each window rotated by 180°).
+ */
+export function winogradWeights(packed: Tensor, R: number, Kc: number, flip: boolean): Tensor {
+  const e = packed.engine;
+  const u = Tensor.empty(e, [WINOGRAD_POSITIONS * R * Kc]);
+  e.dispatch(K.weights, { N: 0, C: R, H: 0, W: 0, TW: 0, P: 0, L: 0, K: Kc, flip: flip ? 1 : 0 }, [packed.buffer, u.buffer], grid1d(R * Kc, WG));
+  return u;
+}
+
+/** V [36, C, L]: the transformed 6 × 6 input tiles of x [N, C, H, W]. */
+export function winogradInput(x: Tensor): Tensor {
+  const e = x.engine;
+  const [N, C, H, W] = x.shape as [number, number, number, number];
+  const { TW, P, L } = winogradTiles(N, H, W);
+  const v = Tensor.empty(e, [WINOGRAD_POSITIONS * C * L]);
+  e.dispatch(K.input, { N, C, H, W, TW, P, L, K: 0, flip: 0 }, [x.buffer, x.buffer, v.buffer], grid1d((N * C * P) / 4, WG), { ROWS: rows(W) ? 1 : 0 });
+  return v;
+}
+
+/** Writes y [N, C, H, W] from the products M [36, C, L]. */
+export function winogradOutput(m: Tensor, y: Tensor): void {
+  const e: Engine = y.engine;
+  const [N, C, H, W] = y.shape as [number, number, number, number];
+  const { TW, P, L } = winogradTiles(N, H, W);
+  const params = { N, C, H, W, TW, P, L, K: 0, flip: 0 };
+  e.dispatch(rows(W) ? K.outputRows : K.output, params, [m.buffer, y.buffer], grid1d((N * C * P) / 4, WG));
+}

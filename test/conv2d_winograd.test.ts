@@ -1,0 +1,78 @@
+// The Winograd F(4 × 4, 3 × 3) convolution (conv2d_winograd.wgsl and conv2d_subgroups.wgsl's
+// conv2d_winograd_product_sg): forward and input gradient vs the float64 reference (and finite
+// differences, through checkOp), on planes that end mid-tile, quads of tiles that wrap tile rows
+// or pad the plane, the ROWS layout (rows of a multiple of 16 pixels), a 3 × 3 window inside a
+// larger grid, the Gaussian mask, and channel counts across the product's blocks of 16.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { conv2dKernels, Engine, parameter, WINOGRAD_RULE } from '../src/index.js';
+import { checkConv, convCaseName, type ConvCase } from './helpers/conv_check.js';
+import { testEngine } from './helpers/engine.js';
+
+let engine: Engine;
+beforeAll(async () => {
+  engine = await testEngine();
+});
+
+/** A test that needs the subgroup kernels (the product runs on them): skipped without subgroups. */
+function itSubgroups(name: string, fn: () => Promise<void>): void {
+  it(name, async (ctx) => {
+    if (engine.subgroupSize === null) ctx.skip();
+    await fn();
+  });
+}
+
+const same3 = { kw: 3, s: 3, stride: 1, pad: 1 } as const;
+
+describe('conv2d winograd: true vs float64 reference', () => {
+  const cases: ConvCase[] = [
+    { N: 1, Cin: 1, H: 4, W: 4, Cout: 1, ...same3 }, // one tile; its quad's other three pad the plane
+    { N: 1, Cin: 1, H: 1, W: 1, Cout: 1, ...same3 }, // one pixel
+    { N: 2, Cin: 3, H: 5, W: 7, Cout: 5, ...same3 }, // odd sizes: tiles end mid-plane
+    { N: 3, Cin: 17, H: 1, W: 1, Cout: 5, ...same3 }, // 1 × 1 planes
+    { N: 1, Cin: 20, H: 2, W: 11, Cout: 33, ...same3 }, // a quad of tiles wraps a tile row; 3 blocks of 16 channels
+    { N: 2, Cin: 32, H: 13, W: 9, Cout: 40, ...same3 }, // many channels, partial tiles both ways
+    { N: 5, Cin: 3, H: 6, W: 6, Cout: 4, ...same3 }, // many images of 4 tiles
+    { N: 2, Cin: 5, H: 16, W: 16, Cout: 7, ...same3 }, // ROWS: 4 neighbouring tiles, vec4 rows
+    { N: 1, Cin: 2, H: 17, W: 32, Cout: 3, ...same3 }, // ROWS with a last tile row of one image row
+    { N: 2, Cin: 4, H: 3, W: 48, Cout: 6, ...same3 }, // ROWS, 3 quads a tile row
+    { N: 2, Cin: 8, H: 8, W: 8, Cout: 8, kw: 9, s: 3, stride: 1, pad: 1 }, // 3 × 3 inside a 9 × 9 grid
+    { N: 2, Cin: 4, H: 9, W: 12, Cout: 6, kw: 5, s: 3, stride: 1, pad: 1, v: 2.5 }, // masked
+  ];
+  cases.forEach((c, i) => itSubgroups(convCaseName(c), () => checkConv(engine, c, 900 + i, 'subgroups', 'auto', undefined, true)));
+});
+
+describe('conv2d winograd: which passes run it', () => {
+  const plan = (N: number, Cin: number, HW: number, Cout: number, opts: Parameters<typeof conv2dKernels>[2] = {}, kw = 3) => {
+    const x = parameter(engine, new Float32Array(N * Cin * HW * HW), [N, Cin, HW, HW]);
+    const w = parameter(engine, new Float32Array(Cout * Cin * kw * kw), [Cout, Cin, kw, kw]);
+    try {
+      return conv2dKernels(x, w, opts).winograd;
+    } finally {
+      x.dispose();
+      w.dispose();
+    }
+  };
+
+  itSubgroups("'auto' follows WINOGRAD_RULE: channels, channel pairs, tiles over the batch and per plane", () => {
+    expect(WINOGRAD_RULE).toEqual({ minChannels: 32, minPairs: 2048, minTiles: 512, minPlaneTiles: 4 });
+    expect(plan(32, 64, 16, 128)).toEqual({ forward: true, input: true });
+    expect(plan(32, 32, 32, 64)).toEqual({ forward: true, input: true }); // K·R = 2048
+    expect(plan(32, 32, 32, 32)).toEqual({ forward: false, input: false }); // K·R = 1024
+    expect(plan(32, 16, 16, 128)).toEqual({ forward: false, input: false }); // 16 input channels: the input gradient writes 16
+    expect(plan(32, 64, 8, 128)).toEqual({ forward: false, input: false }); // 32 · 4 = 128 tiles
+    expect(plan(128, 64, 8, 128)).toEqual({ forward: true, input: true }); // 512 tiles
+    expect(plan(256, 64, 4, 64)).toEqual({ forward: false, input: false }); // one tile a plane
+    expect(plan(32, 64, 16, 128, { size: 5 }, 5)).toEqual({ forward: false, input: false });
+    expect(plan(32, 64, 16, 128, { winograd: false })).toEqual({ forward: false, input: false });
+    expect(plan(1, 1, 4, 1, { winograd: true })).toEqual({ forward: true, input: true });
+    expect(plan(32, 64, 16, 128, { size: 'fromSoftSize', softSize: 2.6 }, 9)).toEqual({ forward: false, input: false });
+  });
+
+  it('winograd: true where it cannot run, or a bad value, is a RangeError that says why', () => {
+    expect(() => plan(1, 2, 8, 3, { size: 5, winograd: true }, 5)).toThrow(/winograd: true cannot run this convolution: the window is 5 × 5, not 3 × 3/);
+    expect(() => plan(1, 2, 8, 3, { variant: 'plain', winograd: true })).toThrow(/winograd: true cannot run this convolution: it runs on the plain kernels/);
+    expect(() => plan(1, 2, 8, 3, { stride: 2, winograd: true })).toThrow(/winograd: true cannot run this convolution/);
+    expect(() => plan(1, 2, 8, 3, { size: 'fromSoftSize', softSize: 2.6, winograd: true }, 9)).toThrow(/the window size comes from the soft size|plain kernels/);
+    expect(() => plan(1, 2, 8, 3, { winograd: 'yes' as unknown as boolean })).toThrow(/winograd must be true, false or 'auto', got yes/);
+  });
+});
