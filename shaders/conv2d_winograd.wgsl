@@ -13,10 +13,16 @@
 //   conv2d_winograd_input    V[ξ, c, n·P + t] = (Bᵀ d B)[ξ], d the 6 × 6 inputs of tile t of
 //                            image n (rows 4·ty − 1 …, columns 4·tx − 1 …; 0 outside the plane)
 //   conv2d_winograd_output   y[n, o, 4·ty + i, 4·tx + j] = (Aᵀ M[·, o, n·P + t] A)[i, j] inside the plane
+// and for the weight gradient, dw[o, c] = Gᵀ [ Σ_{n,t} (A gy Aᵀ) ⊙ (Bᵀ d B) ] G — the upstream
+// gradient's 4 × 4 tiles gy transformed like M's inverse, their products with V summed over the
+// batch's tiles per position (conv2d_bwd_weight_sg at S = 1, one chunk per position: dU[ξ, o, c]),
+// and each pair's 6 × 6 sums taken back to 3 × 3:
+//   conv2d_winograd_upstream    D[ξ, o, n·P + t] = (A gy Aᵀ)[ξ], gy the 4 × 4 upstream gradients of tile t
+//   conv2d_winograd_weight_grad dw[o, c, a, b] = (Gᵀ dU[·, o, c] G)[a, b]
 // Tiles are numbered t = ty·TW + tx over TW = ⌈W/4⌉ columns and ⌈H/4⌉ rows, then padded to P, a
 // multiple of 4 (the product reads 4 tiles per lane as one vec4); a channel's row of V and M
 // holds the batch's tiles, N·P of them padded to L (see the product). The padding tiles of V are
-// 0; those of M, and V past N·P, are never read into an output. The tile transforms take 4
+// 0, and so is V (and D) past N·P; M's there are never read. The tile transforms take 4
 // consecutive tiles per invocation, one vec4 across them per position, so V and M move as vec4s
 // (the product's layout); where the rows are a multiple of 16 pixels (ROWS) the 4 tiles are
 // neighbours on one tile row, and their inputs and outputs move as vec4s too: 6 rows of 4 vec4s
@@ -131,6 +137,48 @@ fn conv2d_winograd_weights(@builtin(workgroup_id) wid: vec3u, @builtin(num_workg
   store_weight_row(i, pairs, 5u, g0[5], g1[5], g2[5]);
 }
 
+// Gᵀ of a column (or row) of 6 sums: the 3 taps' share.
+fn gt3(v: array<f32, 6>) -> array<f32, 3> {
+  let s12 = v[1] + v[2];
+  let s34 = v[3] + v[4];
+  return array<f32, 3>(0.25 * v[0] - s12 / 6.0 + s34 / 24.0, (v[2] - v[1]) / 6.0 + (v[3] - v[4]) / 12.0, (s34 - s12) / 6.0 + v[5]);
+}
+
+// Column u's 6 sums of dU for pair i (positions (u, 0 … 5)), taken to 3 by Gᵀ along the row.
+fn weight_grad_row(i: u32, pairs: u32, u: u32) -> array<f32, 3> {
+  let at = u * 6u * pairs + i;
+  return gt3(array<f32, 6>(src[at], src[at + pairs], src[at + 2u * pairs], src[at + 3u * pairs], src[at + 4u * pairs], src[at + 5u * pairs]));
+}
+
+// One invocation per (output channel o, input channel c): src is dU [36, C, K] (pair i = o·K + c),
+// dst is dw [C, K, 3, 3].
+@compute @workgroup_size(WG)
+fn conv2d_winograd_weight_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = invocation(wid, nwg, lid);
+  let pairs = p.C * p.K;
+  if (i >= pairs) { return; }
+  // Gᵀ dU G: each row of the 6 × 6 sums to 3 columns, then each of those columns to 3 rows
+  let r0 = weight_grad_row(i, pairs, 0u);
+  let r1 = weight_grad_row(i, pairs, 1u);
+  let r2 = weight_grad_row(i, pairs, 2u);
+  let r3 = weight_grad_row(i, pairs, 3u);
+  let r4 = weight_grad_row(i, pairs, 4u);
+  let r5 = weight_grad_row(i, pairs, 5u);
+  let c0 = gt3(array<f32, 6>(r0[0], r1[0], r2[0], r3[0], r4[0], r5[0]));
+  let c1 = gt3(array<f32, 6>(r0[1], r1[1], r2[1], r3[1], r4[1], r5[1]));
+  let c2 = gt3(array<f32, 6>(r0[2], r1[2], r2[2], r3[2], r4[2], r5[2]));
+  let at = i * 9u;
+  dst[at] = c0[0];
+  dst[at + 1u] = c1[0];
+  dst[at + 2u] = c2[0];
+  dst[at + 3u] = c0[1];
+  dst[at + 4u] = c1[1];
+  dst[at + 5u] = c2[1];
+  dst[at + 6u] = c0[2];
+  dst[at + 7u] = c1[2];
+  dst[at + 8u] = c2[2];
+}
+
 // An invocation's 4 tiles: image plane n·C + c, first tile t0 (a multiple of 4), and the vec4
 // index of position 0 of its tiles in V or M (position ξ is ξ·C·L/4 further on).
 struct Quad {
@@ -147,6 +195,18 @@ fn quad_of(i: u32) -> Quad {
   let n = plane / p.C;
   let c = plane - n * p.C;
   return Quad(plane, t0, (c * p.L + n * p.P + t0) / 4u);
+}
+
+// Invocations past the batch's quads zero the quads that pad each channel's row of V or D to L
+// (the weight gradient's product sums over all L; the forward's never reads them into an output):
+// j-th of them, C·(L − N·P)/4 in all.
+fn zero_padding(j: u32) {
+  let per_channel = (p.L - p.N * p.P) / 4u;
+  if (j >= p.C * per_channel) { return; }
+  let c = j / per_channel;
+  let at = (c * p.L + p.N * p.P) / 4u + j - c * per_channel;
+  let stride = p.C * p.L / 4u;
+  for (var k = 0u; k < 36u; k++) { dst4[k * stride + at] = vec4f(0.0); }
 }
 
 // x at (row y, column x) of plane `base`, 0 outside the plane.
@@ -203,11 +263,13 @@ fn store_column(at: u32, v: u32, e0: vec4f, e1: vec4f, e2: vec4f, e3: vec4f, e4:
   dst4[(30u + v) * stride + at] = c[5];
 }
 
-// One invocation per (image, channel, 4 tiles): src (and src4) is x [N, C, H, W], dst4 is V [36, C, L].
+// One invocation per (image, channel, 4 tiles), then zero_padding: src (and src4) is x [N, C, H, W],
+// dst4 is V [36, C, L].
 @compute @workgroup_size(WG)
 fn conv2d_winograd_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = invocation(wid, nwg, lid);
-  if (i >= p.N * p.C * p.P / 4u) { return; }
+  let quads = p.N * p.C * p.P / 4u;
+  if (i >= quads) { zero_padding(i - quads); return; }
   let q = quad_of(i);
   // Bᵀ d B: each row's d B (bt6 along it), then each column of those
   let e0 = bt6(quad_row(q, 0));
@@ -312,4 +374,75 @@ fn conv2d_winograd_output_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
   store_plane_row(q, 1u, y.r1);
   store_plane_row(q, 2u, y.r2);
   store_plane_row(q, 3u, y.r3);
+}
+
+// A of a column (or row) of 4 upstream gradients: 6 values, 4 tiles at once.
+fn a6(v: array<vec4f, 4>) -> array<vec4f, 6> {
+  let s02 = v[0] + v[2];
+  let s13 = v[1] + v[3];
+  let t02 = v[0] + 4.0 * v[2];
+  let t13 = 2.0 * v[1] + 8.0 * v[3];
+  return array<vec4f, 6>(v[0], s02 + s13, s02 - s13, t02 + t13, t02 - t13, v[3]);
+}
+
+// Row a of tile t's 4 × 4 upstream gradients (zeros outside the plane and for a padding tile).
+fn tile_row4(base: u32, t: u32, a: u32) -> array<f32, 4> {
+  let ty = t / p.TW;
+  let y = i32(ty * 4u + a);  // a padding tile's rows lie below the plane: zeros
+  let x0 = i32((t - ty * p.TW) * 4u);
+  return array<f32, 4>(input_at(base, y, x0), input_at(base, y, x0 + 1), input_at(base, y, x0 + 2), input_at(base, y, x0 + 3));
+}
+
+// Row a of the quad's upstream gradients, column b in element b, tile k in component k.
+fn quad_row4(q: Quad, a: u32) -> array<vec4f, 4> {
+  let base = q.plane * p.H * p.W;
+  if (ROWS) {
+    let ty = q.t0 / p.TW;
+    let y = ty * 4u + a;
+    let inside = y < p.H;
+    let at = (base + min(y, p.H - 1u) * p.W) / 4u + q.t0 - ty * p.TW;
+    let q0 = select(vec4f(0.0), src4[at], inside);
+    let q1 = select(vec4f(0.0), src4[at + 1u], inside);
+    let q2 = select(vec4f(0.0), src4[at + 2u], inside);
+    let q3 = select(vec4f(0.0), src4[at + 3u], inside);
+    return array<vec4f, 4>(vec4f(q0.x, q1.x, q2.x, q3.x), vec4f(q0.y, q1.y, q2.y, q3.y), vec4f(q0.z, q1.z, q2.z, q3.z), vec4f(q0.w, q1.w, q2.w, q3.w));
+  }
+  let r0 = tile_row4(base, q.t0, a);
+  let r1 = tile_row4(base, q.t0 + 1u, a);
+  let r2 = tile_row4(base, q.t0 + 2u, a);
+  let r3 = tile_row4(base, q.t0 + 3u, a);
+  return array<vec4f, 4>(vec4f(r0[0], r1[0], r2[0], r3[0]), vec4f(r0[1], r1[1], r2[1], r3[1]), vec4f(r0[2], r1[2], r2[2], r3[2]), vec4f(r0[3], r1[3], r2[3], r3[3]));
+}
+
+// One invocation per (image, channel, 4 tiles), then zero_padding: src (and src4) is gy [N, C, H, W],
+// dst4 is D [36, C, L].
+@compute @workgroup_size(WG)
+fn conv2d_winograd_upstream(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = invocation(wid, nwg, lid);
+  let quads = p.N * p.C * p.P / 4u;
+  if (i >= quads) { zero_padding(i - quads); return; }
+  let q = quad_of(i);
+  // A gy Aᵀ: each row's gy Aᵀ (a6 along it), then each column of those
+  let e0 = a6(quad_row4(q, 0u));
+  let e1 = a6(quad_row4(q, 1u));
+  let e2 = a6(quad_row4(q, 2u));
+  let e3 = a6(quad_row4(q, 3u));
+  store_upstream_column(q.at, 0u, e0[0], e1[0], e2[0], e3[0]);
+  store_upstream_column(q.at, 1u, e0[1], e1[1], e2[1], e3[1]);
+  store_upstream_column(q.at, 2u, e0[2], e1[2], e2[2], e3[2]);
+  store_upstream_column(q.at, 3u, e0[3], e1[3], e2[3], e3[3]);
+  store_upstream_column(q.at, 4u, e0[4], e1[4], e2[4], e3[4]);
+  store_upstream_column(q.at, 5u, e0[5], e1[5], e2[5], e3[5]);
+}
+
+// Column v of A gy Aᵀ from the rows' gy Aᵀ (e_a for row a), stored at positions (u, v), u < 6.
+fn store_upstream_column(at: u32, v: u32, e0: vec4f, e1: vec4f, e2: vec4f, e3: vec4f) {
+  let stride = p.C * p.L / 4u;
+  let c = a6(array<vec4f, 4>(e0, e1, e2, e3));
+  dst4[v * stride + at] = c[0];
+  dst4[(6u + v) * stride + at] = c[1];
+  dst4[(12u + v) * stride + at] = c[2];
+  dst4[(18u + v) * stride + at] = c[3];
+  dst4[(24u + v) * stride + at] = c[4];
+  dst4[(30u + v) * stride + at] = c[5];
 }

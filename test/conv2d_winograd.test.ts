@@ -1,12 +1,16 @@
 // The Winograd F(4 × 4, 3 × 3) convolution (conv2d_winograd.wgsl and conv2d_subgroups.wgsl's
-// conv2d_winograd_product_sg): forward and input gradient vs the float64 reference (and finite
-// differences, through checkOp), on planes that end mid-tile, quads of tiles that wrap tile rows
+// conv2d_winograd_product_sg): forward, input and weight gradients vs the float64 reference (and
+// finite differences, through checkOp), on planes that end mid-tile, quads of tiles that wrap tile rows
 // or pad the plane, the ROWS layout (rows of a multiple of 16 pixels), a 3 × 3 window inside a
 // larger grid, the Gaussian mask, and channel counts across the product's blocks of 16.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { conv2dKernels, Engine, parameter, WINOGRAD_RULE } from '../src/index.js';
+import { conv2dKernels, Engine, parameter, Tensor, WINOGRAD_RULE } from '../src/index.js';
+import { Rng } from '../src/random.js';
+import { expectClose } from './helpers/check.js';
 import { checkConv, convCaseName, type ConvCase } from './helpers/conv_check.js';
+import { refConvGrad } from './helpers/conv_reference.js';
 import { testEngine } from './helpers/engine.js';
+import { randomArray } from './helpers/random.js';
 
 let engine: Engine;
 beforeAll(async () => {
@@ -41,6 +45,27 @@ describe('conv2d winograd: true vs float64 reference', () => {
   cases.forEach((c, i) => itSubgroups(convCaseName(c), () => checkConv(engine, c, 900 + i, 'subgroups', 'auto', undefined, true)));
 });
 
+describe('conv2d winograd: the weight gradient sums only the batch\'s tiles', () => {
+  // N·P = 20 tiles per channel, padded to L = 256: the product sums over all L, so the transforms
+  // must zero the padding even in a buffer the pool hands back dirty
+  itSubgroups('recycled buffers full of NaN do not reach dw', async () => {
+    const c: ConvCase = { N: 5, Cin: 3, H: 6, W: 6, Cout: 4, ...same3 };
+    for (const channels of [c.Cin, c.Cout]) Tensor.from(engine, new Float32Array(36 * channels * 256).fill(NaN), [36 * channels * 256]).dispose();
+    const rng = new Rng(990);
+    const xs = randomArray(rng, c.N * c.Cin * c.H * c.W);
+    const ws = randomArray(rng, c.Cout * c.Cin * 9);
+    const gs = randomArray(rng, c.N * c.Cout * c.H * c.W);
+    const x = parameter(engine, Float32Array.from(xs), [c.N, c.Cin, c.H, c.W]);
+    const w = parameter(engine, Float32Array.from(ws), [c.Cout, c.Cin, 3, 3]);
+    const g = Tensor.from(engine, Float32Array.from(gs), [c.N, c.Cout, c.H, c.W]);
+    const k = conv2dKernels(x, w, { winograd: true });
+    expect(k.winograd.weight).toBe(true);
+    const dw = await engine.tidy(() => k.backwardWeight(g)).toArray();
+    expectClose(dw, refConvGrad(c, gs, xs, ws).dw, { rtol: 1e-4, atol: 2e-4 }, 'dw');
+    for (const t of [x, w, g]) t.dispose();
+  });
+});
+
 describe('conv2d winograd: which passes run it', () => {
   const plan = (N: number, Cin: number, HW: number, Cout: number, opts: Parameters<typeof conv2dKernels>[2] = {}, kw = 3) => {
     const x = parameter(engine, new Float32Array(N * Cin * HW * HW), [N, Cin, HW, HW]);
@@ -55,17 +80,22 @@ describe('conv2d winograd: which passes run it', () => {
 
   itSubgroups("'auto' follows WINOGRAD_RULE: channels, channel pairs, tiles over the batch and per plane", () => {
     expect(WINOGRAD_RULE).toEqual({ minChannels: 32, minPairs: 2048, minTiles: 512, minPlaneTiles: 4 });
-    expect(plan(32, 64, 16, 128)).toEqual({ forward: true, input: true });
-    expect(plan(32, 32, 32, 64)).toEqual({ forward: true, input: true }); // K·R = 2048
-    expect(plan(32, 32, 32, 32)).toEqual({ forward: false, input: false }); // K·R = 1024
-    expect(plan(32, 16, 16, 128)).toEqual({ forward: false, input: false }); // 16 input channels: the input gradient writes 16
-    expect(plan(32, 64, 8, 128)).toEqual({ forward: false, input: false }); // 32 · 4 = 128 tiles
-    expect(plan(128, 64, 8, 128)).toEqual({ forward: true, input: true }); // 512 tiles
-    expect(plan(256, 64, 4, 64)).toEqual({ forward: false, input: false }); // one tile a plane
-    expect(plan(32, 64, 16, 128, { size: 5 }, 5)).toEqual({ forward: false, input: false });
-    expect(plan(32, 64, 16, 128, { winograd: false })).toEqual({ forward: false, input: false });
-    expect(plan(1, 1, 4, 1, { winograd: true })).toEqual({ forward: true, input: true });
-    expect(plan(32, 64, 16, 128, { size: 'fromSoftSize', softSize: 2.6 }, 9)).toEqual({ forward: false, input: false });
+    expect(plan(32, 64, 16, 128)).toEqual({ forward: true, input: true, weight: true });
+    expect(plan(32, 32, 32, 64)).toEqual({ forward: true, input: true, weight: true }); // K·R = 2048
+    expect(plan(32, 32, 32, 32)).toEqual({ forward: false, input: false, weight: false }); // K·R = 1024
+    expect(plan(32, 16, 16, 128)).toEqual({ forward: false, input: false, weight: false }); // 16 input channels: the input gradient writes 16
+    expect(plan(32, 64, 8, 128)).toEqual({ forward: false, input: false, weight: false }); // 32 · 4 = 128 tiles
+    expect(plan(128, 64, 8, 128)).toEqual({ forward: true, input: true, weight: true }); // 512 tiles
+    expect(plan(256, 64, 4, 64)).toEqual({ forward: false, input: false, weight: false }); // one tile a plane
+    expect(plan(32, 64, 16, 128, { size: 5 }, 5)).toEqual({ forward: false, input: false, weight: false });
+    expect(plan(32, 64, 16, 128, { winograd: false })).toEqual({ forward: false, input: false, weight: false });
+    expect(plan(1, 1, 4, 1, { winograd: true })).toEqual({ forward: true, input: true, weight: true });
+    expect(plan(32, 64, 16, 128, { size: 'fromSoftSize', softSize: 2.6 }, 9)).toEqual({ forward: false, input: false, weight: false });
+    // the weight gradient: only on an unmasked 3 × 3 grid, and under 'auto' with weightGradient 'auto'
+    expect(plan(32, 64, 16, 128, { size: 3 }, 5)).toEqual({ forward: true, input: true, weight: false });
+    expect(plan(32, 64, 16, 128, { softSize: 2.5 })).toEqual({ forward: true, input: true, weight: false });
+    expect(plan(32, 64, 16, 128, { weightGradient: 'rows' })).toEqual({ forward: true, input: true, weight: false });
+    expect(plan(1, 1, 4, 1, { weightGradient: 'rows', winograd: true })).toEqual({ forward: true, input: true, weight: true });
   });
 
   it('winograd: true where it cannot run, or a bad value, is a RangeError that says why', () => {

@@ -19,7 +19,7 @@ import { grid1d } from './grid.js';
 import { sum, sumRows } from './reduce.js';
 import { reshape } from './shape.js';
 import { expectFloat32 } from './operands.js';
-import { WINOGRAD_POSITIONS, winogradInput, winogradOutput, winogradTiles, winogradWeights } from './conv2d_winograd.js';
+import { WINOGRAD_POSITIONS, winogradInput, winogradOutput, winogradTiles, winogradUpstream, winogradWeightGrad, winogradWeights } from './conv2d_winograd.js';
 
 export const ConvParams = uniformLayout('ConvParams', [
   ['N', 'u32'],
@@ -181,7 +181,8 @@ export interface Conv2dOptions {
    * quarter of the multiply-adds, a few times the float32 rounding of the direct sums): 'auto'
    * (default) where it measured faster — a fixed 3 × 3 window on the subgroup kernels with
    * enough channels and tiles (WINOGRAD_RULE) —, true for every fixed 3 × 3 window on the subgroup
-   * kernels (a RangeError elsewhere), false never. The weight gradient is always direct.
+   * kernels (a RangeError elsewhere), false never. The weight gradient follows it on an unmasked
+   * 3 × 3 grid (and under 'auto' only with weightGradient 'auto'); elsewhere it is direct.
    */
   winograd?: boolean | 'auto';
 }
@@ -505,6 +506,42 @@ function useWinograd(p: ConvPlan, inChannels: number, outChannels: number): bool
 }
 
 /**
+ * Whether the weight gradient of `p` runs on the Winograd kernels: as the forward's rule, for an
+ * unmasked 3 × 3 grid (the transforms write the whole 3 × 3 window, with no mask) and, under
+ * 'auto', the default weight-gradient kernel choice.
+ */
+function useWinogradWeight(p: ConvPlan): boolean {
+  if (p.masked || p.params.kw !== 3 || (p.winograd === 'auto' && p.weightGradient !== 'auto')) return false;
+  return useWinograd(p, p.params.Cin, p.params.Cout);
+}
+
+/**
+ * The weight gradient on the Winograd kernels: V of x and D of g (conv2d_winograd_upstream), their
+ * products summed over the batch's tiles per position by conv2d_bwd_weight_sg at S = 1 (36 images
+ * of L tiles, one chunk each: its copies of dw are dU [36, Cout, Cin]), then dw = Gᵀ dU G.
+ */
+function runWinogradWeight(p: ConvPlan, x: Tensor, g: Tensor): Tensor {
+  const e = x.engine;
+  const { N, Cin, Cout, H, W } = p.params;
+  const { L } = winogradTiles(N, H, W);
+  const params = { ...p.params, N: WINOGRAD_POSITIONS, H: 1, W: L, Ho: 1, Wo: L, s: 1, kw: 1, off: 0, pad: 0, masked: 0, kmin: 1, nchunk: 1 };
+  const v = winogradInput(x);
+  // conv2d_bwd_weight_sg reads 4 input channels as one vec4
+  const interleaved = Tensor.empty(e, [WINOGRAD_POSITIONS * Math.ceil(Cin / 4) * L * 4]);
+  e.dispatch(K.packInputSubgroups, params, [v.buffer, interleaved.buffer], [Math.ceil((WINOGRAD_POSITIONS * L) / 4 / WG), Math.ceil(Cin / 4)]);
+  v.dispose();
+  const d = winogradUpstream(g);
+  const du = Tensor.empty(e, [WINOGRAD_POSITIONS * Cout * Cin]);
+  const grid: [number, number] = [Math.ceil(bwdWeightInvocations(Cin, Cout, 1, e.subgroupSize!, 'rows') / WG), WINOGRAD_POSITIONS];
+  e.dispatch(K.bwdWeightSubgroups, params, [interleaved.buffer, du.buffer, d.buffer, p.vt.buffer, d.buffer], grid, { S: 1, BLOCKS: bwdWeightBlocks('rows', Cout), G_PAIRS: 1 });
+  interleaved.dispose();
+  d.dispose();
+  const dw = winogradWeightGrad(du, Cout, Cin);
+  du.dispose();
+  return dw;
+}
+
+/**
  * A pass on the Winograd kernels: out [N, R, H, W] from input [N, K, H, W] and the packed 3 × 3
  * window — transformed weights (flipped for the input gradient) and tiles, the 36 products
  * (conv2d_winograd_product_sg), the output transform.
@@ -654,6 +691,7 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
     engine.dispatch(K.bwdWeight, p.params, [x.buffer, dw.buffer, g.buffer, vt.buffer], p.grids.bwdWeight);
     return dw;
   }
+  if (useWinogradWeight(p)) return runWinogradWeight(p, x, g);
   const { N, Cin, H, W, Cout } = p.params;
   const sg = engine.subgroupSize!;
   const sizes = sizeVariants(p);
@@ -802,8 +840,8 @@ export function conv2dKernels(x: Tensor, w: Tensor, opts: Conv2dOptions = {}) {
       ...(inputPlan.tiledInput ? { input: inputPlan.tile } : {}),
       ...(weightPlan.tiled ? { weight: weightPlan.tile } : {}),
     } as Partial<Record<ConvPass, TiledTile>>,
-    /** Whether the forward and the input gradient run on the Winograd kernels (Conv2dOptions.winograd). */
-    winograd: { forward: useWinograd(plan, plan.params.Cin, plan.params.Cout), input: useWinograd(inputPlan, plan.params.Cout, plan.params.Cin) },
+    /** Whether each pass runs on the Winograd kernels (Conv2dOptions.winograd). */
+    winograd: { forward: useWinograd(plan, plan.params.Cin, plan.params.Cout), input: useWinograd(inputPlan, plan.params.Cout, plan.params.Cin), weight: useWinogradWeight(weightPlan) },
     /** The subgroup weight-gradient kernel of each window size the weight gradient may run (none off the subgroup kernels). */
     weightKernels: weightPlan.subgroups ? sizeVariants(weightPlan).map((S) => subgroupWeightKernel(weightPlan.weightGradient, weightPlan.params.Cin, S, x.engine.subgroupSize!)) : [],
     // each pass packs the weights itself, as a step's first use of them would

@@ -29,6 +29,8 @@ const K = {
   input: kernel('conv2d_winograd_input', [1, 3, 4]),
   output: kernel('conv2d_winograd_output', [3, 2]),
   outputRows: kernel('conv2d_winograd_output_rows', [3, 4]),
+  upstream: kernel('conv2d_winograd_upstream', [1, 3, 4]),
+  weightGrad: kernel('conv2d_winograd_weight_grad', [1, 2]),
 };
 
 /** The tile transforms' ROWS case: an invocation's 4 tiles are neighbours on one tile row of whole vec4s (W a multiple of 16). */
@@ -63,14 +65,32 @@ export function winogradWeights(packed: Tensor, R: number, Kc: number, flip: boo
   return u;
 }
 
-/** V [36, C, L]: the transformed 6 × 6 input tiles of x [N, C, H, W]. */
+/** V [36, C, L]: the transformed 6 × 6 input tiles of x [N, C, H, W] (0 past N·P). */
 export function winogradInput(x: Tensor): Tensor {
+  return tileTransform(K.input, x);
+}
+
+/** D [36, C, L]: the transformed 4 × 4 tiles of the upstream gradient gy [N, C, H, W] (0 past N·P). */
+export function winogradUpstream(gy: Tensor): Tensor {
+  return tileTransform(K.upstream, gy);
+}
+
+/** One invocation per quad of tiles of the batch, then one per quad that pads a channel's row to L. */
+function tileTransform(def: typeof K.input, x: Tensor): Tensor {
   const e = x.engine;
   const [N, C, H, W] = x.shape as [number, number, number, number];
   const { TW, P, L } = winogradTiles(N, H, W);
   const v = Tensor.empty(e, [WINOGRAD_POSITIONS * C * L]);
-  e.dispatch(K.input, { N, C, H, W, TW, P, L, K: 0, flip: 0 }, [x.buffer, x.buffer, v.buffer], grid1d((N * C * P) / 4, WG), { ROWS: rows(W) ? 1 : 0 });
+  e.dispatch(def, { N, C, H, W, TW, P, L, K: 0, flip: 0 }, [x.buffer, x.buffer, v.buffer], grid1d((C * L) / 4, WG), { ROWS: rows(W) ? 1 : 0 });
   return v;
+}
+
+/** dw [R, K, 3, 3] from the sums dU [36, R, K] of the products of D and V. */
+export function winogradWeightGrad(du: Tensor, R: number, Kc: number): Tensor {
+  const e = du.engine;
+  const dw = Tensor.empty(e, [R, Kc, 3, 3]);
+  e.dispatch(K.weightGrad, { N: 0, C: R, H: 0, W: 0, TW: 0, P: 0, L: 0, K: Kc, flip: 0 }, [du.buffer, dw.buffer], grid1d(R * Kc, WG));
+  return dw;
 }
 
 /** Writes y [N, C, H, W] from the products M [36, C, L]. */
