@@ -5,6 +5,7 @@
 // larger grid, the Gaussian mask, and channel counts across the product's blocks of 16.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { conv2dKernels, Engine, parameter, Tensor, WINOGRAD_RULE } from '../src/index.js';
+import { fillInPlace } from '../src/ops/elementwise.js';
 import { Rng } from '../src/random.js';
 import { expectClose } from './helpers/check.js';
 import { checkConv, convCaseName, type ConvCase } from './helpers/conv_check.js';
@@ -50,7 +51,12 @@ describe('conv2d winograd: the weight gradient sums only the batch\'s tiles', ()
   // must zero the padding even in a buffer the pool hands back dirty
   itSubgroups('recycled buffers full of NaN do not reach dw', async () => {
     const c: ConvCase = { N: 5, Cin: 3, H: 6, W: 6, Cout: 4, ...same3 };
-    for (const channels of [c.Cin, c.Cout]) Tensor.from(engine, new Float32Array(36 * channels * 256).fill(NaN), [36 * channels * 256]).dispose();
+    const dirty = [c.Cin, c.Cout].flatMap((channels) => [1, 2, 3].map(() => Tensor.empty(engine, [36 * channels * 256])));
+    for (const t of dirty) {
+      fillInPlace(t, NaN);
+      t.dispose();
+    }
+    await engine.sync(); // the disposed buffers return to the pool once their work is submitted
     const rng = new Rng(990);
     const xs = randomArray(rng, c.N * c.Cin * c.H * c.W);
     const ws = randomArray(rng, c.Cout * c.Cin * 9);
