@@ -14,6 +14,9 @@
  *
  * FLOP formulas (stated once, used for every GFLOP/s figure):
  *   conv (each of forward, backward-input, backward-weight)  2·N·Ho·Wo·Cin·Cout·s²
+ *     — the direct sums' count, also for a pass the Winograd kernels compute with a quarter of
+ *     the multiply-adds (an effective rate, as vendor libraries report theirs; the conv table's
+ *     kernels column names those passes)
  *   matmul M×K by K×N                                         2·M·N·K
  *   GRU cell forward (the two affine maps)                    2·B·(I + H)·3H;  backward 2× that
  *   FMA peak                                                  invocations · iterations · 64
@@ -130,7 +133,9 @@ if (only.has('loads')) {
 function kernelsLabel(k: ReturnType<typeof conv2dKernels>, autoWeightKernels: string[]): string {
   const families = k.passes.input === k.kernels && k.passes.weight === k.kernels ? k.kernels : `fwd ${k.kernels}, dx ${k.passes.input}, dw ${k.passes.weight}`;
   const own = k.weightKernels.join() !== autoWeightKernels.join() && k.weightKernels.length > 0;
-  return own ? `${families} (dw ${[...new Set(k.weightKernels)].join('/')})` : families;
+  const label = own ? `${families} (dw ${[...new Set(k.weightKernels)].join('/')})` : families;
+  const winograd = (['forward', 'input', 'weight'] as const).filter((pass) => k.winograd[pass]).map((pass) => ({ forward: 'fwd', input: 'dx', weight: 'dw' })[pass]);
+  return winograd.length > 0 ? `${label}, Winograd ${winograd.join('/')}` : label;
 }
 
 /**
@@ -241,7 +246,7 @@ const tableHead = (columns: string[]) => out(`| ${columns.join(' | ')} |\n|${'--
 
 if (only.has('conv')) {
   out(`\n## conv2d (unmasked, stride 1, same padding, variant "${engine.convVariant}")\n`);
-  out('effconv and TF.js alternate rep by rep, and each rep also times the FMA peak kernel: "% peak" is against the best of those ("row peak"), so both ratios compare figures from the same few seconds.\n');
+  out('effconv and TF.js alternate rep by rep, and each rep also times the FMA peak kernel: "% peak" is against the best of those ("row peak"), so both ratios compare figures from the same few seconds. GFLOP/s count the direct sums (2·N·Ho·Wo·Cin·Cout·k² a pass), also where the kernels column names a pass computed by the Winograd kernels, which do a quarter of those multiply-adds.\n');
   tableHead(['shape', 'k', 'fwd ms', 'fwd GFLOP/s', 'bwd-input ms', 'bwd-input GFLOP/s', 'bwd-weight ms', 'bwd-weight GFLOP/s', 'fwd+bwd GFLOP/s', 'fwd % peak', 'fwd+bwd % peak', 'TF.js fwd GFLOP/s', 'TF.js fwd+bwd GFLOP/s', '× TF.js fwd', '× TF.js fwd+bwd', 'row peak GFLOP/s', 'kernels']);
   const rows: ConvRow[] = [];
   for (const [c, ks] of CONV_ROWS) {
