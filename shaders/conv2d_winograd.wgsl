@@ -251,39 +251,91 @@ fn quad_row(q: Quad, a: i32) -> array<vec4f, 6> {
                          vec4f(r0[3], r1[3], r2[3], r3[3]), vec4f(r0[4], r1[4], r2[4], r3[4]), vec4f(r0[5], r1[5], r2[5], r3[5]));
 }
 
-// Column v of Bᵀ d B from the rows' d B (e_a = Bᵀ of row a), stored at positions (u, v), u < 6.
-fn store_column(at: u32, v: u32, e0: vec4f, e1: vec4f, e2: vec4f, e3: vec4f, e4: vec4f, e5: vec4f) {
-  let stride = p.C * p.L / 4u;
-  let c = bt6(array<vec4f, 6>(e0, e1, e2, e3, e4, e5));
-  dst4[v * stride + at] = c[0];
-  dst4[(6u + v) * stride + at] = c[1];
-  dst4[(12u + v) * stride + at] = c[2];
-  dst4[(18u + v) * stride + at] = c[3];
-  dst4[(24u + v) * stride + at] = c[4];
-  dst4[(30u + v) * stride + at] = c[5];
-}
-
-// One invocation per (image, channel, 4 tiles), then zero_padding: src (and src4) is x [N, C, H, W],
-// dst4 is V [36, C, L].
-@compute @workgroup_size(WG)
-fn conv2d_winograd_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = invocation(wid, nwg, lid);
-  let quads = p.N * p.C * p.P / 4u;
-  if (i >= quads) { zero_padding(i - quads); return; }
-  let q = quad_of(i);
-  // Bᵀ d B: each row's d B (bt6 along it), then each column of those
+// Bᵀ d B of the quad's tiles: element [v][u] is position (u, v) (tile k in component k).
+fn transformed_input(q: Quad) -> array<array<vec4f, 6>, 6> {
+  // each row's d B (bt6 along it), then each column of those
   let e0 = bt6(quad_row(q, 0));
   let e1 = bt6(quad_row(q, 1));
   let e2 = bt6(quad_row(q, 2));
   let e3 = bt6(quad_row(q, 3));
   let e4 = bt6(quad_row(q, 4));
   let e5 = bt6(quad_row(q, 5));
-  store_column(q.at, 0u, e0[0], e1[0], e2[0], e3[0], e4[0], e5[0]);
-  store_column(q.at, 1u, e0[1], e1[1], e2[1], e3[1], e4[1], e5[1]);
-  store_column(q.at, 2u, e0[2], e1[2], e2[2], e3[2], e4[2], e5[2]);
-  store_column(q.at, 3u, e0[3], e1[3], e2[3], e3[3], e4[3], e5[3]);
-  store_column(q.at, 4u, e0[4], e1[4], e2[4], e3[4], e4[4], e5[4]);
-  store_column(q.at, 5u, e0[5], e1[5], e2[5], e3[5], e4[5], e5[5]);
+  return array<array<vec4f, 6>, 6>(bt6(array<vec4f, 6>(e0[0], e1[0], e2[0], e3[0], e4[0], e5[0])), bt6(array<vec4f, 6>(e0[1], e1[1], e2[1], e3[1], e4[1], e5[1])),
+                                   bt6(array<vec4f, 6>(e0[2], e1[2], e2[2], e3[2], e4[2], e5[2])), bt6(array<vec4f, 6>(e0[3], e1[3], e2[3], e3[3], e4[3], e5[3])),
+                                   bt6(array<vec4f, 6>(e0[4], e1[4], e2[4], e3[4], e4[4], e5[4])), bt6(array<vec4f, 6>(e0[5], e1[5], e2[5], e3[5], e4[5], e5[5])));
+}
+
+// One invocation per (image, channel, 4 tiles), then zero_padding: src (and src4) is x [N, C, H, W],
+// dst4 is V [36, C, L]. (The loops over positions unroll: constant trip counts.)
+@compute @workgroup_size(WG)
+fn conv2d_winograd_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = invocation(wid, nwg, lid);
+  let quads = p.N * p.C * p.P / 4u;
+  if (i >= quads) { zero_padding(i - quads); return; }
+  let q = quad_of(i);
+  let t = transformed_input(q);
+  let stride = p.C * p.L / 4u;
+  for (var u = 0u; u < 6u; u++) {
+    for (var v = 0u; v < 6u; v++) { dst4[(u * 6u + v) * stride + q.at] = t[v][u]; }
+  }
+}
+
+// conv2d_winograd_input for the weight gradient: V with its channels interleaved by 4,
+// V4[ξ, c/4, j, c mod 4] — conv2d_pack_input_sg's layout of 36 images of L tiles, which
+// conv2d_bwd_weight_sg reads a lane's 4 channels from in one vec4 — written value by value
+// (lavapipe stores a vec4 value by value too), so no packing pass is needed. The last channel's
+// invocations zero the rest of its block of 4 (as conv2d_pack_input_sg does: no sum of those
+// slots is stored, but the buffer holds no stale values); past the batch's quads,
+// zero_padding_interleaved.
+@compute @workgroup_size(WG)
+fn conv2d_winograd_input_interleaved(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = invocation(wid, nwg, lid);
+  let quads = p.N * p.C * p.P / 4u;
+  if (i >= quads) { zero_padding_interleaved(i - quads); return; }
+  let q = quad_of(i);
+  let t = transformed_input(q);
+  let n = q.plane / p.C;
+  let c = q.plane - n * p.C;
+  let stride = (p.C + 3u) / 4u * p.L * 4u;
+  let first = ((c / 4u) * p.L + n * p.P + q.t0) * 4u + c % 4u;
+  for (var u = 0u; u < 6u; u++) {
+    for (var v = 0u; v < 6u; v++) {
+      let at = (u * 6u + v) * stride + first;
+      let value = t[v][u];
+      dst[at] = value.x;
+      dst[at + 4u] = value.y;
+      dst[at + 8u] = value.z;
+      dst[at + 12u] = value.w;
+    }
+  }
+  if (c + 1u < p.C) { return; }
+  for (var k = c % 4u + 1u; k < 4u; k++) {
+    for (var e = 0u; e < 36u; e++) {
+      let at = e * stride + first - c % 4u + k;
+      dst[at] = 0.0;
+      dst[at + 4u] = 0.0;
+      dst[at + 8u] = 0.0;
+      dst[at + 12u] = 0.0;
+    }
+  }
+}
+
+// zero_padding in the interleaved layout: the j-th quad past the batch's tiles of channel slot
+// c < 4·⌈C/4⌉ (those past C too), 4·⌈C/4⌉·(L − N·P)/4 in all.
+fn zero_padding_interleaved(j: u32) {
+  let per_channel = (p.L - p.N * p.P) / 4u;
+  let slots = (p.C + 3u) / 4u * 4u;
+  if (j >= slots * per_channel) { return; }
+  let c = j / per_channel;
+  let stride = slots * p.L;
+  let first = ((c / 4u) * p.L + p.N * p.P + (j - c * per_channel) * 4u) * 4u + c % 4u;
+  for (var e = 0u; e < 36u; e++) {
+    let at = e * stride + first;
+    dst[at] = 0.0;
+    dst[at + 4u] = 0.0;
+    dst[at + 8u] = 0.0;
+    dst[at + 12u] = 0.0;
+  }
 }
 
 // Aᵀ of column v of the quad's products: its 4 output rows' values at column v.

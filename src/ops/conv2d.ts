@@ -19,7 +19,7 @@ import { grid1d } from './grid.js';
 import { sum, sumRows } from './reduce.js';
 import { reshape } from './shape.js';
 import { expectFloat32 } from './operands.js';
-import { WINOGRAD_POSITIONS, winogradInput, winogradOutput, winogradTiles, winogradUpstream, winogradWeightGrad, winogradWeights } from './conv2d_winograd.js';
+import { WINOGRAD_POSITIONS, winogradInput, winogradInputInterleaved, winogradOutput, winogradTiles, winogradUpstream, winogradWeightGrad, winogradWeights } from './conv2d_winograd.js';
 
 export const ConvParams = uniformLayout('ConvParams', [
   ['N', 'u32'],
@@ -516,7 +516,8 @@ function useWinogradWeight(p: ConvPlan): boolean {
 }
 
 /**
- * The weight gradient on the Winograd kernels: V of x and D of g (conv2d_winograd_upstream), their
+ * The weight gradient on the Winograd kernels: V of x (channels interleaved by 4) and D of g
+ * (conv2d_winograd_upstream), their
  * products summed over the batch's tiles per position by conv2d_bwd_weight_sg at S = 1 (36 images
  * of L tiles, one chunk each: its copies of dw are dU [36, Cout, Cin]), then dw = Gᵀ dU G.
  */
@@ -525,11 +526,8 @@ function runWinogradWeight(p: ConvPlan, x: Tensor, g: Tensor): Tensor {
   const { N, Cin, Cout, H, W } = p.params;
   const { L } = winogradTiles(N, H, W);
   const params = { ...p.params, N: WINOGRAD_POSITIONS, H: 1, W: L, Ho: 1, Wo: L, s: 1, kw: 1, off: 0, pad: 0, masked: 0, kmin: 1, nchunk: 1 };
-  const v = winogradInput(x);
-  // conv2d_bwd_weight_sg reads 4 input channels as one vec4
-  const interleaved = Tensor.empty(e, [WINOGRAD_POSITIONS * Math.ceil(Cin / 4) * L * 4]);
-  e.dispatch(K.packInputSubgroups, params, [v.buffer, interleaved.buffer], [Math.ceil((WINOGRAD_POSITIONS * L) / 4 / WG), Math.ceil(Cin / 4)]);
-  v.dispose();
+  // conv2d_bwd_weight_sg reads 4 input channels as one vec4: V written interleaved
+  const interleaved = winogradInputInterleaved(x);
   const d = winogradUpstream(g);
   const du = Tensor.empty(e, [WINOGRAD_POSITIONS * Cout * Cin]);
   const grid: [number, number] = [Math.ceil(bwdWeightInvocations(Cin, Cout, 1, e.subgroupSize!, 'rows') / WG), WINOGRAD_POSITIONS];

@@ -27,6 +27,7 @@ const kernel = (entry: string, bindings: number[]) => defineKernel({ file: 'conv
 const K = {
   weights: kernel('conv2d_winograd_weights', [1, 2]),
   input: kernel('conv2d_winograd_input', [1, 3, 4]),
+  inputInterleaved: kernel('conv2d_winograd_input_interleaved', [1, 3, 2]),
   output: kernel('conv2d_winograd_output', [3, 2]),
   outputRows: kernel('conv2d_winograd_output_rows', [3, 4]),
   upstream: kernel('conv2d_winograd_upstream', [1, 3, 4]),
@@ -68,6 +69,21 @@ export function winogradWeights(packed: Tensor, R: number, Kc: number, flip: boo
 /** V [36, C, L]: the transformed 6 × 6 input tiles of x [N, C, H, W] (0 past N·P). */
 export function winogradInput(x: Tensor): Tensor {
   return tileTransform(K.input, x);
+}
+
+/**
+ * V4 [36, ⌈C/4⌉, L, 4]: V with its channels interleaved by 4 (conv2d_pack_input_sg's layout of 36
+ * images of L tiles, what conv2d_bwd_weight_sg reads), 0 past N·P and past C.
+ */
+export function winogradInputInterleaved(x: Tensor): Tensor {
+  const e = x.engine;
+  const [N, C, H, W] = x.shape as [number, number, number, number];
+  const { TW, P, L } = winogradTiles(N, H, W);
+  const slots = Math.ceil(C / 4) * 4;
+  const v = Tensor.empty(e, [WINOGRAD_POSITIONS * slots * L]);
+  const invocations = (N * C * P) / 4 + (slots * (L - N * P)) / 4;
+  e.dispatch(K.inputInterleaved, { N, C, H, W, TW, P, L, K: 0, flip: 0 }, [x.buffer, x.buffer, v.buffer], grid1d(invocations, WG), { ROWS: rows(W) ? 1 : 0 });
+  return v;
 }
 
 /** D [36, C, L]: the transformed 4 × 4 tiles of the upstream gradient gy [N, C, H, W] (0 past N·P). */
