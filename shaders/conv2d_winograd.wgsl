@@ -200,13 +200,13 @@ fn quad_of(i: u32) -> Quad {
 // Invocations past the batch's quads zero the quads that pad each channel's row of V or D to L
 // (the weight gradient's product sums over all L; the forward's never reads them into an output):
 // j-th of them, C·(L − N·P)/4 in all.
-fn zero_padding(j: u32) {
+fn zero_padding(j: u32, positions: u32) {
   let per_channel = (p.L - p.N * p.P) / 4u;
   if (j >= p.C * per_channel) { return; }
   let c = j / per_channel;
   let at = (c * p.L + p.N * p.P) / 4u + j - c * per_channel;
   let stride = p.C * p.L / 4u;
-  for (var k = 0u; k < 36u; k++) { dst4[k * stride + at] = vec4f(0.0); }
+  for (var k = 0u; k < positions; k++) { dst4[k * stride + at] = vec4f(0.0); }
 }
 
 // x at (row y, column x) of plane `base`, 0 outside the plane.
@@ -271,7 +271,7 @@ fn transformed_input(q: Quad) -> array<array<vec4f, 6>, 6> {
 fn conv2d_winograd_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = invocation(wid, nwg, lid);
   let quads = p.N * p.C * p.P / 4u;
-  if (i >= quads) { zero_padding(i - quads); return; }
+  if (i >= quads) { zero_padding(i - quads, 36u); return; }
   let q = quad_of(i);
   let t = transformed_input(q);
   let stride = p.C * p.L / 4u;
@@ -291,7 +291,7 @@ fn conv2d_winograd_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
 fn conv2d_winograd_input_interleaved(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = invocation(wid, nwg, lid);
   let quads = p.N * p.C * p.P / 4u;
-  if (i >= quads) { zero_padding_interleaved(i - quads); return; }
+  if (i >= quads) { zero_padding_interleaved(i - quads, 36u); return; }
   let q = quad_of(i);
   let t = transformed_input(q);
   let n = q.plane / p.C;
@@ -308,9 +308,13 @@ fn conv2d_winograd_input_interleaved(@builtin(workgroup_id) wid: vec3u, @builtin
       dst[at + 12u] = value.w;
     }
   }
-  if (c + 1u < p.C) { return; }
+  if (c + 1u == p.C) { zero_block_rest(c, stride, first, 36u); }
+}
+
+// The slots of channel c's block of 4 past c (c the last channel), at the quad's 4 tiles of every position.
+fn zero_block_rest(c: u32, stride: u32, first: u32, positions: u32) {
   for (var k = c % 4u + 1u; k < 4u; k++) {
-    for (var e = 0u; e < 36u; e++) {
+    for (var e = 0u; e < positions; e++) {
       let at = e * stride + first - c % 4u + k;
       dst[at] = 0.0;
       dst[at + 4u] = 0.0;
@@ -322,14 +326,14 @@ fn conv2d_winograd_input_interleaved(@builtin(workgroup_id) wid: vec3u, @builtin
 
 // zero_padding in the interleaved layout: the j-th quad past the batch's tiles of channel slot
 // c < 4·⌈C/4⌉ (those past C too), 4·⌈C/4⌉·(L − N·P)/4 in all.
-fn zero_padding_interleaved(j: u32) {
+fn zero_padding_interleaved(j: u32, positions: u32) {
   let per_channel = (p.L - p.N * p.P) / 4u;
   let slots = (p.C + 3u) / 4u * 4u;
   if (j >= slots * per_channel) { return; }
   let c = j / per_channel;
   let stride = slots * p.L;
   let first = ((c / 4u) * p.L + p.N * p.P + (j - c * per_channel) * 4u) * 4u + c % 4u;
-  for (var e = 0u; e < 36u; e++) {
+  for (var e = 0u; e < positions; e++) {
     let at = e * stride + first;
     dst[at] = 0.0;
     dst[at + 4u] = 0.0;
@@ -472,7 +476,7 @@ fn quad_row4(q: Quad, a: u32) -> array<vec4f, 4> {
 fn conv2d_winograd_upstream(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = invocation(wid, nwg, lid);
   let quads = p.N * p.C * p.P / 4u;
-  if (i >= quads) { zero_padding(i - quads); return; }
+  if (i >= quads) { zero_padding(i - quads, 36u); return; }
   let q = quad_of(i);
   // A gy Aᵀ: each row's gy Aᵀ (a6 along it), then each column of those
   let e0 = a6(quad_row4(q, 0u));
@@ -497,4 +501,285 @@ fn store_upstream_column(at: u32, v: u32, e0: vec4f, e1: vec4f, e2: vec4f, e3: v
   dst4[(18u + v) * stride + at] = c[3];
   dst4[(24u + v) * stride + at] = c[4];
   dst4[(30u + v) * stride + at] = c[5];
+}
+
+// ---- F(4 × 4, 5 × 5) ---------------------------------------------------------------------------
+// The same for a 5 × 5 window: 4 × 4 blocks of outputs from 8 × 8 blocks of inputs (rows 4·ty − 2 …,
+// columns 4·tx − 2 …), 64 positions, 64 products per tile and channel pair instead of 400. Points
+// 0, ±1, ±2, ±1/2 and ∞; Bᵀ (8 × 8), G (8 × 5), Aᵀ (4 × 8) solved from them (the transforms'
+// entries reach 5.25 and 1/90: about 4× the direct sums' float32 rounding at 32 channels). Tiles,
+// P, L, quads and layouts are those above, with 64 positions; the weights are packed in rows of
+// 8 floats (conv2d_pack_weights_sg at S = 5).
+//   conv2d_winograd5_weights, _input, _input_interleaved, _output, _output_rows, _upstream,
+//   _weight_grad: as the 3 × 3 kernels of the same names
+
+// Bᵀ d for one column (or row) of 8 values, 4 tiles at once.
+fn bt8(d: array<vec4f, 8>) -> array<vec4f, 8> {
+  let s26 = d[2] + d[6];
+  let s15 = d[1] + d[5];
+  return array<vec4f, 8>(
+    d[6] - d[0] + 5.25 * (d[2] - d[4]),
+    s15 + s26 - 4.25 * (d[3] + d[4]),
+    s26 - d[1] - d[5] + 4.25 * (d[3] - d[4]),
+    0.5 * d[1] + 0.25 * d[2] - 2.5 * d[3] - 1.25 * d[4] + 2.0 * d[5] + d[6],
+    -0.5 * d[1] + 0.25 * d[2] + 2.5 * d[3] - 1.25 * d[4] - 2.0 * d[5] + d[6],
+    2.0 * d[1] + 4.0 * d[2] - 2.5 * d[3] - 5.0 * d[4] + 0.5 * d[5] + d[6],
+    -2.0 * d[1] + 4.0 * d[2] + 2.5 * d[3] - 5.0 * d[4] - 0.5 * d[5] + d[6],
+    d[7] - d[1] + 5.25 * (d[3] - d[5]),
+  );
+}
+
+// G g for one column (or row) of 5 weights.
+fn g8(g: array<f32, 5>) -> array<f32, 8> {
+  let even = g[0] + g[2] + g[4];
+  let odd = g[1] + g[3];
+  return array<f32, 8>(
+    -g[0],
+    -2.0 / 9.0 * (even + odd),
+    -2.0 / 9.0 * (even - odd),
+    (g[0] + 4.0 * g[2] + 16.0 * g[4] + 2.0 * g[1] + 8.0 * g[3]) / 90.0,
+    (g[0] + 4.0 * g[2] + 16.0 * g[4] - 2.0 * g[1] - 8.0 * g[3]) / 90.0,
+    (32.0 * g[0] + 8.0 * g[2] + 2.0 * g[4] + 16.0 * g[1] + 4.0 * g[3]) / 45.0,
+    (32.0 * g[0] + 8.0 * g[2] + 2.0 * g[4] - 16.0 * g[1] - 4.0 * g[3]) / 45.0,
+    g[4],
+  );
+}
+
+// Aᵀ m for one column (or row) of 8 products, 4 tiles at once.
+fn at8(m: array<vec4f, 8>) -> array<vec4f, 4> {
+  let s12 = m[1] + m[2];
+  let d12 = m[1] - m[2];
+  let s34 = m[3] + m[4];
+  let d34 = m[3] - m[4];
+  let s56 = m[5] + m[6];
+  let d56 = m[5] - m[6];
+  return array<vec4f, 4>(m[0] + s12 + s34 + s56, d12 + 2.0 * d34 + 0.5 * d56, s12 + 4.0 * s34 + 0.25 * s56, d12 + 8.0 * d34 + 0.125 * d56 + m[7]);
+}
+
+// A of a column (or row) of 4 upstream gradients: 8 values, 4 tiles at once.
+fn a8(v: array<vec4f, 4>) -> array<vec4f, 8> {
+  let s02 = v[0] + v[2];
+  let s13 = v[1] + v[3];
+  let t02 = v[0] + 4.0 * v[2];
+  let t13 = 2.0 * v[1] + 8.0 * v[3];
+  let h02 = v[0] + 0.25 * v[2];
+  let h13 = 0.5 * v[1] + 0.125 * v[3];
+  return array<vec4f, 8>(v[0], s02 + s13, s02 - s13, t02 + t13, t02 - t13, h02 + h13, h02 - h13, v[3]);
+}
+
+// Gᵀ of a column (or row) of 8 sums: the 5 taps' share.
+fn gt5(v: array<f32, 8>) -> array<f32, 5> {
+  let s12 = v[1] + v[2];
+  let d12 = v[1] - v[2];
+  let s34 = v[3] + v[4];
+  let d34 = v[3] - v[4];
+  let s56 = v[5] + v[6];
+  let d56 = v[5] - v[6];
+  return array<f32, 5>(
+    -v[0] - 2.0 / 9.0 * s12 + s34 / 90.0 + 32.0 / 45.0 * s56,
+    -2.0 / 9.0 * d12 + d34 / 45.0 + 16.0 / 45.0 * d56,
+    -2.0 / 9.0 * s12 + 2.0 / 45.0 * s34 + 8.0 / 45.0 * s56,
+    -2.0 / 9.0 * d12 + 4.0 / 45.0 * d34 + 4.0 / 45.0 * d56,
+    -2.0 / 9.0 * s12 + 8.0 / 45.0 * s34 + 2.0 / 45.0 * s56 + v[7],
+  );
+}
+
+// Tap (a, b) of the 5 × 5 window at `base` (rows of 8 floats), rotated by 180° for the input gradient.
+fn tap5(base: u32, a: u32, b: u32) -> f32 {
+  return src[base + select(a * 8u + b, (4u - a) * 8u + 4u - b, p.flip == 1u)];
+}
+
+// Column b of the window (its 5 rows), G applied: 8 values.
+fn weight_column5(base: u32, b: u32) -> array<f32, 8> {
+  return g8(array<f32, 5>(tap5(base, 0u, b), tap5(base, 1u, b), tap5(base, 2u, b), tap5(base, 3u, b), tap5(base, 4u, b)));
+}
+
+// One invocation per (product output channel r, input channel k): src is the packed window, dst is U [64, R, K].
+@compute @workgroup_size(WG)
+fn conv2d_winograd5_weights(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = invocation(wid, nwg, lid);
+  let pairs = p.C * p.K;
+  if (i >= pairs) { return; }
+  let r = i / p.K;
+  let k = i - r * p.K;
+  let pair = select(vec3u(r, k, p.K), vec3u(k, r, p.C), p.flip == 1u);
+  let base = (pair.x * pair.z + pair.y) * 40u;
+  // G g: each column of the window to 8 rows, then each of those rows to 8 columns
+  let c0 = weight_column5(base, 0u);
+  let c1 = weight_column5(base, 1u);
+  let c2 = weight_column5(base, 2u);
+  let c3 = weight_column5(base, 3u);
+  let c4 = weight_column5(base, 4u);
+  for (var u = 0u; u < 8u; u++) {
+    let row = g8(array<f32, 5>(c0[u], c1[u], c2[u], c3[u], c4[u]));
+    for (var v = 0u; v < 8u; v++) { dst[(u * 8u + v) * pairs + i] = row[v]; }
+  }
+}
+
+// Row a of tile t's 8 × 8 inputs (zeros for a padding tile).
+fn tile_row8(base: u32, t: u32, a: i32) -> array<f32, 8> {
+  let ty = t / p.TW;
+  let y = select(-1, i32(ty * 4u) - 2 + a, ty * 4u < p.H);  // a padding tile reads row −1: zeros
+  let x0 = i32((t - ty * p.TW) * 4u) - 2;
+  return array<f32, 8>(input_at(base, y, x0), input_at(base, y, x0 + 1), input_at(base, y, x0 + 2), input_at(base, y, x0 + 3),
+                       input_at(base, y, x0 + 4), input_at(base, y, x0 + 5), input_at(base, y, x0 + 6), input_at(base, y, x0 + 7));
+}
+
+// Row a of the quad's 8 × 8 inputs, column b in element b, tile k in component k.
+fn quad_row8(q: Quad, a: i32) -> array<vec4f, 8> {
+  let base = q.plane * p.H * p.W;
+  if (ROWS) {
+    // tiles tx0 … tx0 + 3 of tile row ty: image columns 4·tx0 − 2 … 4·tx0 + 17
+    let ty = q.t0 / p.TW;
+    let tx0 = q.t0 - ty * p.TW;
+    let y = i32(ty * 4u) - 2 + a;
+    let inside = y >= 0 && y < i32(p.H);
+    let at = (base + u32(clamp(y, 0, i32(p.H) - 1)) * p.W) / 4u + tx0;
+    let q0 = select(vec4f(0.0), src4[at], inside);
+    let q1 = select(vec4f(0.0), src4[at + 1u], inside);
+    let q2 = select(vec4f(0.0), src4[at + 2u], inside);
+    let q3 = select(vec4f(0.0), src4[at + 3u], inside);
+    let x0 = i32(tx0 * 4u);
+    let l0 = input_at(base, y, x0 - 2);
+    let l1 = input_at(base, y, x0 - 1);
+    let r0 = input_at(base, y, x0 + 16);
+    let r1 = input_at(base, y, x0 + 17);
+    return array<vec4f, 8>(vec4f(l0, q0.z, q1.z, q2.z), vec4f(l1, q0.w, q1.w, q2.w), vec4f(q0.x, q1.x, q2.x, q3.x), vec4f(q0.y, q1.y, q2.y, q3.y),
+                           vec4f(q0.z, q1.z, q2.z, q3.z), vec4f(q0.w, q1.w, q2.w, q3.w), vec4f(q1.x, q2.x, q3.x, r0), vec4f(q1.y, q2.y, q3.y, r1));
+  }
+  let t0 = tile_row8(base, q.t0, a);
+  let t1 = tile_row8(base, q.t0 + 1u, a);
+  let t2 = tile_row8(base, q.t0 + 2u, a);
+  let t3 = tile_row8(base, q.t0 + 3u, a);
+  return array<vec4f, 8>(vec4f(t0[0], t1[0], t2[0], t3[0]), vec4f(t0[1], t1[1], t2[1], t3[1]), vec4f(t0[2], t1[2], t2[2], t3[2]), vec4f(t0[3], t1[3], t2[3], t3[3]),
+                         vec4f(t0[4], t1[4], t2[4], t3[4]), vec4f(t0[5], t1[5], t2[5], t3[5]), vec4f(t0[6], t1[6], t2[6], t3[6]), vec4f(t0[7], t1[7], t2[7], t3[7]));
+}
+
+// Bᵀ d B of the quad's tiles: element [v][u] is position (u, v) (tile k in component k).
+fn transformed_input8(q: Quad) -> array<array<vec4f, 8>, 8> {
+  // each row's d B (written out: a local array indexed in a loop would live on the stack)
+  let e0 = bt8(quad_row8(q, 0));
+  let e1 = bt8(quad_row8(q, 1));
+  let e2 = bt8(quad_row8(q, 2));
+  let e3 = bt8(quad_row8(q, 3));
+  let e4 = bt8(quad_row8(q, 4));
+  let e5 = bt8(quad_row8(q, 5));
+  let e6 = bt8(quad_row8(q, 6));
+  let e7 = bt8(quad_row8(q, 7));
+  return array<array<vec4f, 8>, 8>(
+    bt8(array<vec4f, 8>(e0[0], e1[0], e2[0], e3[0], e4[0], e5[0], e6[0], e7[0])), bt8(array<vec4f, 8>(e0[1], e1[1], e2[1], e3[1], e4[1], e5[1], e6[1], e7[1])),
+    bt8(array<vec4f, 8>(e0[2], e1[2], e2[2], e3[2], e4[2], e5[2], e6[2], e7[2])), bt8(array<vec4f, 8>(e0[3], e1[3], e2[3], e3[3], e4[3], e5[3], e6[3], e7[3])),
+    bt8(array<vec4f, 8>(e0[4], e1[4], e2[4], e3[4], e4[4], e5[4], e6[4], e7[4])), bt8(array<vec4f, 8>(e0[5], e1[5], e2[5], e3[5], e4[5], e5[5], e6[5], e7[5])),
+    bt8(array<vec4f, 8>(e0[6], e1[6], e2[6], e3[6], e4[6], e5[6], e6[6], e7[6])), bt8(array<vec4f, 8>(e0[7], e1[7], e2[7], e3[7], e4[7], e5[7], e6[7], e7[7])));
+}
+
+// One invocation per (image, channel, 4 tiles), then zero_padding: src (and src4) is x, dst4 is V [64, C, L].
+@compute @workgroup_size(WG)
+fn conv2d_winograd5_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = invocation(wid, nwg, lid);
+  let quads = p.N * p.C * p.P / 4u;
+  if (i >= quads) { zero_padding(i - quads, 64u); return; }
+  let q = quad_of(i);
+  let t = transformed_input8(q);
+  let stride = p.C * p.L / 4u;
+  for (var u = 0u; u < 8u; u++) {
+    for (var v = 0u; v < 8u; v++) { dst4[(u * 8u + v) * stride + q.at] = t[v][u]; }
+  }
+}
+
+// conv2d_winograd5_input with V interleaved by 4 channels (as conv2d_winograd_input_interleaved).
+@compute @workgroup_size(WG)
+fn conv2d_winograd5_input_interleaved(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = invocation(wid, nwg, lid);
+  let quads = p.N * p.C * p.P / 4u;
+  if (i >= quads) { zero_padding_interleaved(i - quads, 64u); return; }
+  let q = quad_of(i);
+  let t = transformed_input8(q);
+  let n = q.plane / p.C;
+  let c = q.plane - n * p.C;
+  let stride = (p.C + 3u) / 4u * p.L * 4u;
+  let first = ((c / 4u) * p.L + n * p.P + q.t0) * 4u + c % 4u;
+  for (var u = 0u; u < 8u; u++) {
+    for (var v = 0u; v < 8u; v++) {
+      let at = (u * 8u + v) * stride + first;
+      let value = t[v][u];
+      dst[at] = value.x;
+      dst[at + 4u] = value.y;
+      dst[at + 8u] = value.z;
+      dst[at + 12u] = value.w;
+    }
+  }
+  if (c + 1u == p.C) { zero_block_rest(c, stride, first, 64u); }
+}
+
+// Aᵀ m A of the quad's 4 tiles: output row a's 4 columns in elements (tile k in component k).
+fn quad_outputs8(q: Quad) -> array<array<vec4f, 4>, 4> {
+  let stride = p.C * p.L / 4u;
+  var cols: array<array<vec4f, 4>, 8>;  // cols[v]: Aᵀ of column v
+  for (var v = 0u; v < 8u; v++) {
+    var m: array<vec4f, 8>;
+    for (var u = 0u; u < 8u; u++) { m[u] = src4[(u * 8u + v) * stride + q.at]; }
+    cols[v] = at8(m);
+  }
+  var y: array<array<vec4f, 4>, 4>;
+  for (var a = 0u; a < 4u; a++) { y[a] = at8(array<vec4f, 8>(cols[0][a], cols[1][a], cols[2][a], cols[3][a], cols[4][a], cols[5][a], cols[6][a], cols[7][a])); }
+  return y;
+}
+
+// One invocation per (image, channel, 4 tiles): src4 is M [64, C, L], dst is y [N, C, H, W].
+@compute @workgroup_size(WG)
+fn conv2d_winograd5_output(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = invocation(wid, nwg, lid);
+  if (i >= p.N * p.C * p.P / 4u) { return; }
+  let q = quad_of(i);
+  if ((q.t0 / p.TW) * 4u >= p.H) { return; }  // padding tiles only
+  let y = quad_outputs8(q);
+  for (var a = 0u; a < 4u; a++) { store_quad_row(q, a, y[a]); }
+}
+
+// conv2d_winograd5_output where ROWS holds: each tile's output rows are whole vec4s of the plane.
+@compute @workgroup_size(WG)
+fn conv2d_winograd5_output_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = invocation(wid, nwg, lid);
+  if (i >= p.N * p.C * p.P / 4u) { return; }
+  let q = quad_of(i);
+  if ((q.t0 / p.TW) * 4u >= p.H) { return; }  // padding tiles
+  let y = quad_outputs8(q);
+  for (var a = 0u; a < 4u; a++) { store_plane_row(q, a, y[a]); }
+}
+
+// One invocation per (image, channel, 4 tiles), then zero_padding: src (and src4) is gy, dst4 is D [64, C, L].
+@compute @workgroup_size(WG)
+fn conv2d_winograd5_upstream(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = invocation(wid, nwg, lid);
+  let quads = p.N * p.C * p.P / 4u;
+  if (i >= quads) { zero_padding(i - quads, 64u); return; }
+  let q = quad_of(i);
+  // A gy Aᵀ: each row's gy Aᵀ (a8 along it), then each column of those
+  var e: array<array<vec4f, 8>, 4>;
+  for (var a = 0u; a < 4u; a++) { e[a] = a8(quad_row4(q, a)); }
+  let stride = p.C * p.L / 4u;
+  for (var v = 0u; v < 8u; v++) {
+    let c = a8(array<vec4f, 4>(e[0][v], e[1][v], e[2][v], e[3][v]));
+    for (var u = 0u; u < 8u; u++) { dst4[(u * 8u + v) * stride + q.at] = c[u]; }
+  }
+}
+
+// One invocation per (output channel o, input channel c): src is dU [64, C, K], dst is dw [C, K, 5, 5].
+@compute @workgroup_size(WG)
+fn conv2d_winograd5_weight_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = invocation(wid, nwg, lid);
+  let pairs = p.C * p.K;
+  if (i >= pairs) { return; }
+  // Gᵀ dU G: each row of the 8 × 8 sums to 5 columns, then each of those columns to 5 rows
+  var rows: array<array<f32, 5>, 8>;
+  for (var u = 0u; u < 8u; u++) {
+    let at = u * 8u * pairs + i;
+    rows[u] = gt5(array<f32, 8>(src[at], src[at + pairs], src[at + 2u * pairs], src[at + 3u * pairs],
+                                src[at + 4u * pairs], src[at + 5u * pairs], src[at + 6u * pairs], src[at + 7u * pairs]));
+  }
+  for (var b = 0u; b < 5u; b++) {
+    let col = gt5(array<f32, 8>(rows[0][b], rows[1][b], rows[2][b], rows[3][b], rows[4][b], rows[5][b], rows[6][b], rows[7][b]));
+    for (var a = 0u; a < 5u; a++) { dst[i * 25u + a * 5u + b] = col[a]; }
+  }
 }

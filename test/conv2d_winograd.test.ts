@@ -1,6 +1,6 @@
-// The Winograd F(4 × 4, 3 × 3) convolution (conv2d_winograd.wgsl and conv2d_subgroups.wgsl's
-// conv2d_winograd_product_sg): forward, input and weight gradients vs the float64 reference (and
-// finite differences, through checkOp), on planes that end mid-tile, quads of tiles that wrap tile rows
+// The Winograd convolutions F(4 × 4, 3 × 3) and F(4 × 4, 5 × 5) (conv2d_winograd.wgsl and
+// conv2d_subgroups.wgsl's conv2d_winograd_product_sg): forward, input and weight gradients vs the
+// float64 reference (and finite differences, through checkOp), on planes that end mid-tile, quads of tiles that wrap tile rows
 // or pad the plane, the ROWS layout (rows of a multiple of 16 pixels), a 3 × 3 window inside a
 // larger grid, the Gaussian mask, and channel counts across the product's blocks of 16.
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +27,7 @@ function itSubgroups(name: string, fn: () => Promise<void>): void {
 }
 
 const same3 = { kw: 3, s: 3, stride: 1, pad: 1 } as const;
+const same5 = { kw: 5, s: 5, stride: 1, pad: 2 } as const;
 
 describe('conv2d winograd: true vs float64 reference', () => {
   const cases: ConvCase[] = [
@@ -44,6 +45,21 @@ describe('conv2d winograd: true vs float64 reference', () => {
     { N: 2, Cin: 4, H: 9, W: 12, Cout: 6, kw: 5, s: 3, stride: 1, pad: 1, v: 2.5 }, // masked
   ];
   cases.forEach((c, i) => itSubgroups(convCaseName(c), () => checkConv(engine, c, 900 + i, 'subgroups', 'auto', undefined, true)));
+});
+
+describe('conv2d winograd: true, 5 × 5, vs float64 reference', () => {
+  const cases: ConvCase[] = [
+    { N: 1, Cin: 1, H: 4, W: 4, Cout: 1, ...same5 }, // one tile, its 8 × 8 inputs mostly padding
+    { N: 2, Cin: 3, H: 5, W: 7, Cout: 5, ...same5 }, // odd sizes: tiles end mid-plane
+    { N: 3, Cin: 17, H: 1, W: 1, Cout: 5, ...same5 }, // 1 × 1 planes
+    { N: 1, Cin: 20, H: 2, W: 11, Cout: 33, ...same5 }, // a quad wraps a tile row; 3 blocks of 16 channels
+    { N: 2, Cin: 24, H: 13, W: 9, Cout: 18, ...same5 },
+    { N: 2, Cin: 5, H: 16, W: 16, Cout: 7, ...same5 }, // ROWS: two values of halo either side
+    { N: 1, Cin: 2, H: 18, W: 32, Cout: 3, ...same5 }, // ROWS with a last tile row of two image rows
+    { N: 2, Cin: 4, H: 8, W: 8, Cout: 6, kw: 9, s: 5, stride: 1, pad: 2 }, // 5 × 5 inside a 9 × 9 grid
+    { N: 2, Cin: 4, H: 9, W: 12, Cout: 6, kw: 7, s: 5, stride: 1, pad: 2, v: 3.5 }, // masked
+  ];
+  cases.forEach((c, i) => itSubgroups(convCaseName(c), () => checkConv(engine, c, 940 + i, 'subgroups', 'auto', undefined, true)));
 });
 
 describe('conv2d winograd: the weight gradient sums only the batch\'s tiles', () => {
@@ -85,7 +101,7 @@ describe('conv2d winograd: which passes run it', () => {
   };
 
   itSubgroups("'auto' follows WINOGRAD_RULE: channels, channel pairs, tiles over the batch and per plane", () => {
-    expect(WINOGRAD_RULE).toEqual({ minChannels: 32, minPairs: 2048, minTiles: 512, minPlaneTiles: 4 });
+    expect(WINOGRAD_RULE).toEqual({ 3: { minChannels: 32, minPairs: 2048, minTiles: 512, minPlaneTiles: 4 }, 5: { minChannels: 32, minPairs: 1024, minTiles: 512, minPlaneTiles: 4 } });
     expect(plan(32, 64, 16, 128)).toEqual({ forward: true, input: true, weight: true });
     expect(plan(32, 32, 32, 64)).toEqual({ forward: true, input: true, weight: true }); // K·R = 2048
     expect(plan(32, 32, 32, 32)).toEqual({ forward: false, input: false, weight: false }); // K·R = 1024
@@ -93,19 +109,25 @@ describe('conv2d winograd: which passes run it', () => {
     expect(plan(32, 64, 8, 128)).toEqual({ forward: false, input: false, weight: false }); // 32 · 4 = 128 tiles
     expect(plan(128, 64, 8, 128)).toEqual({ forward: true, input: true, weight: true }); // 512 tiles
     expect(plan(256, 64, 4, 64)).toEqual({ forward: false, input: false, weight: false }); // one tile a plane
-    expect(plan(32, 64, 16, 128, { size: 5 }, 5)).toEqual({ forward: false, input: false, weight: false });
+    expect(plan(32, 64, 16, 128, { size: 7 }, 7)).toEqual({ forward: false, input: false, weight: false });
+    // 5 × 5: channel pairs from 1024
+    expect(plan(32, 64, 16, 128, {}, 5)).toEqual({ forward: true, input: true, weight: true });
+    expect(plan(128, 32, 14, 32, {}, 5)).toEqual({ forward: true, input: true, weight: true });
+    expect(plan(128, 16, 28, 16, {}, 5)).toEqual({ forward: false, input: false, weight: false });
+    expect(plan(32, 64, 16, 128, { size: 5 }, 9)).toEqual({ forward: true, input: true, weight: false }); // 5 × 5 inside a 9 × 9 grid
     expect(plan(32, 64, 16, 128, { winograd: false })).toEqual({ forward: false, input: false, weight: false });
     expect(plan(1, 1, 4, 1, { winograd: true })).toEqual({ forward: true, input: true, weight: true });
     expect(plan(32, 64, 16, 128, { size: 'fromSoftSize', softSize: 2.6 }, 9)).toEqual({ forward: false, input: false, weight: false });
     // the weight gradient: only on an unmasked 3 × 3 grid, and under 'auto' with weightGradient 'auto'
     expect(plan(32, 64, 16, 128, { size: 3 }, 5)).toEqual({ forward: true, input: true, weight: false });
+    expect(plan(32, 64, 16, 128, { size: 5 }, 7)).toEqual({ forward: true, input: true, weight: false });
     expect(plan(32, 64, 16, 128, { softSize: 2.5 })).toEqual({ forward: true, input: true, weight: false });
     expect(plan(32, 64, 16, 128, { weightGradient: 'rows' })).toEqual({ forward: true, input: true, weight: false });
     expect(plan(1, 1, 4, 1, { weightGradient: 'rows', winograd: true })).toEqual({ forward: true, input: true, weight: true });
   });
 
   it('winograd: true where it cannot run, or a bad value, is a RangeError that says why', () => {
-    expect(() => plan(1, 2, 8, 3, { size: 5, winograd: true }, 5)).toThrow(/winograd: true cannot run this convolution: the window is 5 × 5, not 3 × 3/);
+    expect(() => plan(1, 2, 8, 3, { size: 7, winograd: true }, 7)).toThrow(/winograd: true cannot run this convolution: the window is 7 × 7, not 3 × 3 or 5 × 5/);
     expect(() => plan(1, 2, 8, 3, { variant: 'plain', winograd: true })).toThrow(/winograd: true cannot run this convolution: it runs on the plain kernels/);
     expect(() => plan(1, 2, 8, 3, { stride: 2, winograd: true })).toThrow(/winograd: true cannot run this convolution/);
     expect(() => plan(1, 2, 8, 3, { size: 'fromSoftSize', softSize: 2.6, winograd: true }, 9)).toThrow(/the window size comes from the soft size|plain kernels/);

@@ -51,6 +51,7 @@ describe('subgroup kernels with 16-lane subgroups vs float64 reference', () => {
   const winogradCases: ConvCase[] = [
     { N: 3, Cin: 18, H: 7, W: 9, Cout: 20, kw: 3, s: 3, stride: 1, pad: 1 },
     { N: 2, Cin: 5, H: 16, W: 32, Cout: 17, kw: 3, s: 3, stride: 1, pad: 1 },
+    { N: 2, Cin: 6, H: 9, W: 16, Cout: 18, kw: 5, s: 5, stride: 1, pad: 2 },
   ];
   winogradCases.forEach((c, i) => it16(`winograd: ${convCaseName(c)}`, () => checkConv(engine, c, 780 + i, 'subgroups', 'auto', undefined, true)));
 

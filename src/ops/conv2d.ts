@@ -19,7 +19,7 @@ import { grid1d } from './grid.js';
 import { sum, sumRows } from './reduce.js';
 import { reshape } from './shape.js';
 import { expectFloat32 } from './operands.js';
-import { WINOGRAD_POSITIONS, winogradInput, winogradInputInterleaved, winogradOutput, winogradTiles, winogradUpstream, winogradWeightGrad, winogradWeights } from './conv2d_winograd.js';
+import { winogradInput, winogradInputInterleaved, winogradOutput, winogradPositions, winogradTiles, winogradUpstream, winogradWeightGrad, winogradWeights, type WinogradSize } from './conv2d_winograd.js';
 
 export const ConvParams = uniformLayout('ConvParams', [
   ['N', 'u32'],
@@ -177,12 +177,13 @@ export interface Conv2dOptions {
    */
   tile?: TiledTile;
   /**
-   * The Winograd F(4 × 4, 3 × 3) forward and input gradient (shaders/conv2d_winograd.wgsl: a
-   * quarter of the multiply-adds, a few times the float32 rounding of the direct sums): 'auto'
-   * (default) where it measured faster — a fixed 3 × 3 window on the subgroup kernels with
-   * enough channels and tiles (WINOGRAD_RULE) —, true for every fixed 3 × 3 window on the subgroup
-   * kernels (a RangeError elsewhere), false never. The weight gradient follows it on an unmasked
-   * 3 × 3 grid (and under 'auto' only with weightGradient 'auto'); elsewhere it is direct.
+   * The Winograd algorithms F(4 × 4, 3 × 3) and F(4 × 4, 5 × 5) (shaders/conv2d_winograd.wgsl: a
+   * quarter and a sixth of the multiply-adds, a few times the float32 rounding of the direct
+   * sums): 'auto' (default) where they measured faster — a fixed 3 × 3 or 5 × 5 window on the
+   * subgroup kernels with enough channels and tiles (WINOGRAD_RULE) —, true for every fixed 3 × 3
+   * or 5 × 5 window on the subgroup kernels (a RangeError elsewhere), false never. The weight
+   * gradient follows it where the stored grid is the window and unmasked (and under 'auto' only
+   * with weightGradient 'auto'); elsewhere it is direct.
    */
   winograd?: boolean | 'auto';
 }
@@ -472,24 +473,31 @@ function rowKernelLaunch(p: ConvPlan, S: number, channels: number, grid: [number
 }
 
 /**
- * Conv2dOptions.winograd 'auto': where the Winograd kernels run a fixed 3 × 3 window — a pass of K
- * input and R output channels over N planes of T = ⌈H/4⌉·⌈W/4⌉ tiles with K, R ≥ 32, K·R ≥ 2048,
- * N·T ≥ 512 and T ≥ 4. Their transforms cost per channel (and the weights' per channel pair) what
- * the product saves per channel pair and tile, so they pay only with enough of both: paired
- * against the subgroup kernels on lavapipe (new / old time, forward and input gradient), 16×16
- * 64→128 0.64–0.73 and 0.56–0.83, 16×16 64→64 0.72 and 0.81, 16×16 32→64 0.80 and 0.92, 7×7
- * 64→64 (N = 128) 0.86–0.96, 32×32 32→64 0.91–1.08 and 0.85–1.01; but 32×32 and 14×14 32→32
- * 1.10–1.31 (K·R = 1024), 8×8 64→128 at N = 32 (128 tiles) 1.09 and 1.34, 4×4 planes (one tile in
- * a padded quad) 3× (bench/HISTORY.md, stop 33).
+ * Conv2dOptions.winograd 'auto': where the Winograd kernels run a fixed 3 × 3 or 5 × 5 window — a
+ * pass of K input and R output channels over N planes of T = ⌈H/4⌉·⌈W/4⌉ tiles with K, R ≥
+ * minChannels, K·R ≥ minPairs, N·T ≥ minTiles and T ≥ minPlaneTiles. Their transforms cost per
+ * channel (and the weights' per channel pair) what the product saves per channel pair and tile,
+ * so they pay only with enough of both: paired against the direct subgroup kernels on lavapipe
+ * (new / old time: forward, input gradient, weight gradient; bench/HISTORY.md, stop 33) —
+ * 3 × 3: 16×16 64→128 0.64–0.73, 0.56–0.83, 0.46–0.52; 16×16 64→64 0.72, 0.81; 16×16 32→64 0.80,
+ * 0.92; 7×7 64→64 (N = 128) 0.86–0.96, 0.85–0.89, 0.78; 32×32 32→64 0.91–1.08, 0.94–1.01,
+ * 0.54–0.63; but 32×32 and 14×14 32→32 1.10–1.31 (K·R = 1024), 8×8 64→128 at N = 32 (128 tiles)
+ * 1.09 and 1.34, 4×4 planes (one tile in a padded quad) 3×. 5 × 5 (400 multiply-adds to save per
+ * tile, not 144): 16×16 64→128 0.51, 0.55, 0.30; 32×32 32→64 0.89, 0.78, 0.41; 7×7 64→64 0.67,
+ * 0.65, 0.61; 14×14 32→32 0.92, 0.84, 0.99 (so K·R = 1024 pays here); 28×28 16→16 1.3–1.6.
  */
-export const WINOGRAD_RULE = { minChannels: 32, minPairs: 2048, minTiles: 512, minPlaneTiles: 4 } as const;
+export const WINOGRAD_RULE = {
+  3: { minChannels: 32, minPairs: 2048, minTiles: 512, minPlaneTiles: 4 },
+  5: { minChannels: 32, minPairs: 1024, minTiles: 512, minPlaneTiles: 4 },
+} as const;
 
 /** Why the Winograd kernels cannot run a convolution of fixed size s (0: from the soft size), or null. */
 function winogradObstacle(engine: Engine, s: number, N: number, H: number, W: number, channels: number): string | null {
-  if (s !== 3) return s === 0 ? 'the window size comes from the soft size' : `the window is ${s} × ${s}, not 3 × 3`;
+  if (s !== 3 && s !== 5) return s === 0 ? 'the window size comes from the soft size' : `the window is ${s} × ${s}, not 3 × 3 or 5 × 5`;
+  const positions = winogradPositions(s);
   const { L } = winogradTiles(N, H, W);
-  if (Math.ceil((WINOGRAD_POSITIONS * L) / 4 / WG) > 65535) return `its ${WINOGRAD_POSITIONS * L} transformed tiles per channel exceed one dispatch`;
-  const bytes = WINOGRAD_POSITIONS * L * channels * 4;
+  if (Math.ceil((positions * L) / 4 / WG) > 65535) return `its ${positions * L} transformed tiles per channel exceed one dispatch`;
+  const bytes = positions * L * channels * 4;
   if (bytes > engine.maxTensorBytes) return `its transformed tiles (${bytes} bytes) exceed the device's largest binding`;
   return null;
 }
@@ -501,47 +509,49 @@ function useWinograd(p: ConvPlan, inChannels: number, outChannels: number): bool
   if (winogradObstacle(p.x.engine, s, N, H, W, Math.max(inChannels, outChannels))) return false;
   if (p.winograd === true) return true;
   const tiles = Math.ceil(H / 4) * Math.ceil(W / 4);
-  const r = WINOGRAD_RULE;
+  const r = WINOGRAD_RULE[s as WinogradSize];
   return Math.min(inChannels, outChannels) >= r.minChannels && inChannels * outChannels >= r.minPairs && N * tiles >= r.minTiles && tiles >= r.minPlaneTiles;
 }
 
 /**
  * Whether the weight gradient of `p` runs on the Winograd kernels: as the forward's rule, for an
- * unmasked 3 × 3 grid (the transforms write the whole 3 × 3 window, with no mask) and, under
- * 'auto', the default weight-gradient kernel choice.
+ * unmasked grid of the window's size (the transforms write the whole S × S window, with no mask)
+ * and, under 'auto', the default weight-gradient kernel choice.
  */
 function useWinogradWeight(p: ConvPlan): boolean {
-  if (p.masked || p.params.kw !== 3 || (p.winograd === 'auto' && p.weightGradient !== 'auto')) return false;
+  if (p.masked || p.params.kw !== p.params.s || (p.winograd === 'auto' && p.weightGradient !== 'auto')) return false;
   return useWinograd(p, p.params.Cin, p.params.Cout);
 }
 
 /**
  * The weight gradient on the Winograd kernels: V of x (channels interleaved by 4) and D of g
- * (conv2d_winograd_upstream), their
- * products summed over the batch's tiles per position by conv2d_bwd_weight_sg at S = 1 (36 images
- * of L tiles, one chunk each: its copies of dw are dU [36, Cout, Cin]), then dw = Gᵀ dU G.
+ * (conv2d_winograd_upstream), their products summed over the batch's tiles per position by
+ * conv2d_bwd_weight_sg at S = 1 (36 or 64 images of L tiles, one chunk each: its copies of dw are
+ * dU [positions, Cout, Cin]), then dw = Gᵀ dU G.
  */
 function runWinogradWeight(p: ConvPlan, x: Tensor, g: Tensor): Tensor {
   const e = x.engine;
   const { N, Cin, Cout, H, W } = p.params;
+  const S = p.params.s as WinogradSize;
+  const positions = winogradPositions(S);
   const { L } = winogradTiles(N, H, W);
-  const params = { ...p.params, N: WINOGRAD_POSITIONS, H: 1, W: L, Ho: 1, Wo: L, s: 1, kw: 1, off: 0, pad: 0, masked: 0, kmin: 1, nchunk: 1 };
+  const params = { ...p.params, N: positions, H: 1, W: L, Ho: 1, Wo: L, s: 1, kw: 1, off: 0, pad: 0, masked: 0, kmin: 1, nchunk: 1 };
   // conv2d_bwd_weight_sg reads 4 input channels as one vec4: V written interleaved
-  const interleaved = winogradInputInterleaved(x);
-  const d = winogradUpstream(g);
-  const du = Tensor.empty(e, [WINOGRAD_POSITIONS * Cout * Cin]);
-  const grid: [number, number] = [Math.ceil(bwdWeightInvocations(Cin, Cout, 1, e.subgroupSize!, 'rows') / WG), WINOGRAD_POSITIONS];
+  const interleaved = winogradInputInterleaved(S, x);
+  const d = winogradUpstream(S, g);
+  const du = Tensor.empty(e, [positions * Cout * Cin]);
+  const grid: [number, number] = [Math.ceil(bwdWeightInvocations(Cin, Cout, 1, e.subgroupSize!, 'rows') / WG), positions];
   e.dispatch(K.bwdWeightSubgroups, params, [interleaved.buffer, du.buffer, d.buffer, p.vt.buffer, d.buffer], grid, { S: 1, BLOCKS: bwdWeightBlocks('rows', Cout), G_PAIRS: 1 });
   interleaved.dispose();
   d.dispose();
-  const dw = winogradWeightGrad(du, Cout, Cin);
+  const dw = winogradWeightGrad(S, du, Cout, Cin);
   du.dispose();
   return dw;
 }
 
 /**
- * A pass on the Winograd kernels: out [N, R, H, W] from input [N, K, H, W] and the packed 3 × 3
- * window — transformed weights (flipped for the input gradient) and tiles, the 36 products
+ * A pass on the Winograd kernels: out [N, R, H, W] from input [N, K, H, W] and the packed S × S
+ * window — transformed weights (flipped for the input gradient) and tiles, the 36 or 64 products
  * (conv2d_winograd_product_sg), the output transform.
  */
 function runWinograd(p: ConvPlan, input: Tensor, packed: Tensor, out: Tensor, flip: boolean): void {
@@ -549,16 +559,18 @@ function runWinograd(p: ConvPlan, input: Tensor, packed: Tensor, out: Tensor, fl
   const N = p.params.N;
   const R = out.shape[1]!;
   const Kc = input.shape[1]!;
-  const u = winogradWeights(packed, R, Kc, flip);
-  const v = winogradInput(input);
+  const S = p.params.s as WinogradSize;
+  const positions = winogradPositions(S);
+  const u = winogradWeights(S, packed, R, Kc, flip);
+  const v = winogradInput(S, input);
   const { L } = winogradTiles(N, p.params.H, p.params.W);
-  const m = Tensor.empty(e, [WINOGRAD_POSITIONS * R * L]);
+  const m = Tensor.empty(e, [positions * R * L]);
   // the 1 × 1 forward over 36 images (one per weight matrix) of the batch's L tiles
-  const params = { ...p.params, N: WINOGRAD_POSITIONS, Cin: Kc, Cout: R, H: 1, W: L, Ho: 1, Wo: L, s: 1, kw: 1, off: 0, pad: 0, masked: 0, kmin: 1, nchunk: 0 };
-  e.dispatch(K.winogradProductSubgroups, params, [v.buffer, u.buffer, m.buffer, p.vt.buffer], [Math.ceil((WINOGRAD_POSITIONS * L) / 4 / WG), Math.ceil(R / 16)], { S: 1, W_STRIDE: 1 });
+  const params = { ...p.params, N: positions, Cin: Kc, Cout: R, H: 1, W: L, Ho: 1, Wo: L, s: 1, kw: 1, off: 0, pad: 0, masked: 0, kmin: 1, nchunk: 0 };
+  e.dispatch(K.winogradProductSubgroups, params, [v.buffer, u.buffer, m.buffer, p.vt.buffer], [Math.ceil((positions * L) / 4 / WG), Math.ceil(R / 16)], { S: 1, W_STRIDE: 1 });
   u.dispose();
   v.dispose();
-  winogradOutput(m, out);
+  winogradOutput(S, m, out);
   m.dispose();
 }
 

@@ -1,10 +1,10 @@
 /**
- * The transforms of the Winograd F(4 × 4, 3 × 3) convolution (shaders/conv2d_winograd.wgsl): a
- * 3 × 3 'same' convolution at stride 1 as 36 matrix products over 4 × 4 tiles of outputs: 36
- * multiply-adds per tile and channel pair instead of 144. conv2d.ts runs the products
- * (conv2d_winograd_product_sg) between these transforms.
+ * The transforms of the Winograd convolutions F(4 × 4, 3 × 3) and F(4 × 4, 5 × 5)
+ * (shaders/conv2d_winograd.wgsl): a 3 × 3 or 5 × 5 'same' convolution at stride 1 as 36 or 64
+ * matrix products over 4 × 4 tiles of outputs — 36 multiply-adds per tile and channel pair instead
+ * of 144, 64 instead of 400. conv2d.ts runs the products (conv2d_winograd_product_sg,
+ * conv2d_bwd_weight_sg) between these transforms.
  */
-import type { Engine } from '../gpu/engine.js';
 import { defineKernel } from '../gpu/kernel.js';
 import { uniformLayout } from '../gpu/uniforms.js';
 import { Tensor } from '../tensor.js';
@@ -22,23 +22,28 @@ export const WinogradParams = uniformLayout('WinogradParams', [
   ['flip', 'u32'],
 ] as const);
 
+/** The window sizes with a Winograd algorithm here. */
+export type WinogradSize = 3 | 5;
+
 const WG = 64;
 const kernel = (entry: string, bindings: number[]) => defineKernel({ file: 'conv2d_winograd.wgsl', entry, params: WinogradParams, bindings, constants: { WG } });
-const K = {
-  weights: kernel('conv2d_winograd_weights', [1, 2]),
-  input: kernel('conv2d_winograd_input', [1, 3, 4]),
-  inputInterleaved: kernel('conv2d_winograd_input_interleaved', [1, 3, 2]),
-  output: kernel('conv2d_winograd_output', [3, 2]),
-  outputRows: kernel('conv2d_winograd_output_rows', [3, 4]),
-  upstream: kernel('conv2d_winograd_upstream', [1, 3, 4]),
-  weightGrad: kernel('conv2d_winograd_weight_grad', [1, 2]),
-};
+/** Each window size's kernels: conv2d_winograd_* (3 × 3), conv2d_winograd5_* (5 × 5). */
+const kernels = (prefix: string) => ({
+  weights: kernel(`${prefix}_weights`, [1, 2]),
+  input: kernel(`${prefix}_input`, [1, 3, 4]),
+  inputInterleaved: kernel(`${prefix}_input_interleaved`, [1, 3, 2]),
+  output: kernel(`${prefix}_output`, [3, 2]),
+  outputRows: kernel(`${prefix}_output_rows`, [3, 4]),
+  upstream: kernel(`${prefix}_upstream`, [1, 3, 4]),
+  weightGrad: kernel(`${prefix}_weight_grad`, [1, 2]),
+});
+const K: Record<WinogradSize, ReturnType<typeof kernels>> = { 3: kernels('conv2d_winograd'), 5: kernels('conv2d_winograd5') };
 
 /** The tile transforms' ROWS case: an invocation's 4 tiles are neighbours on one tile row of whole vec4s (W a multiple of 16). */
 const rows = (W: number) => W % 16 === 0;
 
-/** Positions of the transformed 6 × 6 tile: one matrix product each. */
-export const WINOGRAD_POSITIONS = 36;
+/** Positions of the transformed tile (6 × 6 or 8 × 8): one matrix product each. */
+export const winogradPositions = (S: WinogradSize) => (S === 3 ? 36 : 64);
 
 /** A run of the product's subgroups (4 tiles per lane, at most a workgroup): L is a multiple of it. */
 const RUN = 4 * WG;
@@ -55,65 +60,65 @@ export function winogradTiles(N: number, H: number, W: number): { TW: number; P:
 }
 
 /**
- * U [36, R, K]: the transformed weights of the product with R output and K input channels, from
- * the packed 3 × 3 window (conv2d_pack_weights_sg: [Cout, Cin, 3, 4]). flip: the input gradient's
- * (R = Cin, K = Cout, each window rotated by 180°).
+ * U [positions, R, K]: the transformed weights of the product with R output and K input channels,
+ * from the packed S × S window (conv2d_pack_weights_sg: [Cout, Cin, S, 4·⌈S/4⌉]). flip: the input
+ * gradient's (R = Cin, K = Cout, each window rotated by 180°).
  */
-export function winogradWeights(packed: Tensor, R: number, Kc: number, flip: boolean): Tensor {
+export function winogradWeights(S: WinogradSize, packed: Tensor, R: number, Kc: number, flip: boolean): Tensor {
   const e = packed.engine;
-  const u = Tensor.empty(e, [WINOGRAD_POSITIONS * R * Kc]);
-  e.dispatch(K.weights, { N: 0, C: R, H: 0, W: 0, TW: 0, P: 0, L: 0, K: Kc, flip: flip ? 1 : 0 }, [packed.buffer, u.buffer], grid1d(R * Kc, WG));
+  const u = Tensor.empty(e, [winogradPositions(S) * R * Kc]);
+  e.dispatch(K[S].weights, { N: 0, C: R, H: 0, W: 0, TW: 0, P: 0, L: 0, K: Kc, flip: flip ? 1 : 0 }, [packed.buffer, u.buffer], grid1d(R * Kc, WG));
   return u;
 }
 
-/** V [36, C, L]: the transformed 6 × 6 input tiles of x [N, C, H, W] (0 past N·P). */
-export function winogradInput(x: Tensor): Tensor {
-  return tileTransform(K.input, x);
+/** V [positions, C, L]: the transformed input tiles of x [N, C, H, W] (0 past N·P). */
+export function winogradInput(S: WinogradSize, x: Tensor): Tensor {
+  return tileTransform(K[S].input, S, x);
 }
 
 /**
- * V4 [36, ⌈C/4⌉, L, 4]: V with its channels interleaved by 4 (conv2d_pack_input_sg's layout of 36
- * images of L tiles, what conv2d_bwd_weight_sg reads), 0 past N·P and past C.
+ * V4 [positions, ⌈C/4⌉, L, 4]: V with its channels interleaved by 4 (conv2d_pack_input_sg's layout
+ * of `positions` images of L tiles, what conv2d_bwd_weight_sg reads), 0 past N·P and past C.
  */
-export function winogradInputInterleaved(x: Tensor): Tensor {
+export function winogradInputInterleaved(S: WinogradSize, x: Tensor): Tensor {
   const e = x.engine;
   const [N, C, H, W] = x.shape as [number, number, number, number];
   const { TW, P, L } = winogradTiles(N, H, W);
   const slots = Math.ceil(C / 4) * 4;
-  const v = Tensor.empty(e, [WINOGRAD_POSITIONS * slots * L]);
+  const v = Tensor.empty(e, [winogradPositions(S) * slots * L]);
   const invocations = (N * C * P) / 4 + (slots * (L - N * P)) / 4;
-  e.dispatch(K.inputInterleaved, { N, C, H, W, TW, P, L, K: 0, flip: 0 }, [x.buffer, x.buffer, v.buffer], grid1d(invocations, WG), { ROWS: rows(W) ? 1 : 0 });
+  e.dispatch(K[S].inputInterleaved, { N, C, H, W, TW, P, L, K: 0, flip: 0 }, [x.buffer, x.buffer, v.buffer], grid1d(invocations, WG), { ROWS: rows(W) ? 1 : 0 });
   return v;
 }
 
-/** D [36, C, L]: the transformed 4 × 4 tiles of the upstream gradient gy [N, C, H, W] (0 past N·P). */
-export function winogradUpstream(gy: Tensor): Tensor {
-  return tileTransform(K.upstream, gy);
+/** D [positions, C, L]: the transformed 4 × 4 tiles of the upstream gradient gy [N, C, H, W] (0 past N·P). */
+export function winogradUpstream(S: WinogradSize, gy: Tensor): Tensor {
+  return tileTransform(K[S].upstream, S, gy);
 }
 
 /** One invocation per quad of tiles of the batch, then one per quad that pads a channel's row to L. */
-function tileTransform(def: typeof K.input, x: Tensor): Tensor {
+function tileTransform(def: ReturnType<typeof kernels>['input'], S: WinogradSize, x: Tensor): Tensor {
   const e = x.engine;
   const [N, C, H, W] = x.shape as [number, number, number, number];
   const { TW, P, L } = winogradTiles(N, H, W);
-  const v = Tensor.empty(e, [WINOGRAD_POSITIONS * C * L]);
+  const v = Tensor.empty(e, [winogradPositions(S) * C * L]);
   e.dispatch(def, { N, C, H, W, TW, P, L, K: 0, flip: 0 }, [x.buffer, x.buffer, v.buffer], grid1d((C * L) / 4, WG), { ROWS: rows(W) ? 1 : 0 });
   return v;
 }
 
-/** dw [R, K, 3, 3] from the sums dU [36, R, K] of the products of D and V. */
-export function winogradWeightGrad(du: Tensor, R: number, Kc: number): Tensor {
+/** dw [R, K, S, S] from the sums dU [positions, R, K] of the products of D and V. */
+export function winogradWeightGrad(S: WinogradSize, du: Tensor, R: number, Kc: number): Tensor {
   const e = du.engine;
-  const dw = Tensor.empty(e, [R, Kc, 3, 3]);
-  e.dispatch(K.weightGrad, { N: 0, C: R, H: 0, W: 0, TW: 0, P: 0, L: 0, K: Kc, flip: 0 }, [du.buffer, dw.buffer], grid1d(R * Kc, WG));
+  const dw = Tensor.empty(e, [R, Kc, S, S]);
+  e.dispatch(K[S].weightGrad, { N: 0, C: R, H: 0, W: 0, TW: 0, P: 0, L: 0, K: Kc, flip: 0 }, [du.buffer, dw.buffer], grid1d(R * Kc, WG));
   return dw;
 }
 
-/** Writes y [N, C, H, W] from the products M [36, C, L]. */
-export function winogradOutput(m: Tensor, y: Tensor): void {
-  const e: Engine = y.engine;
+/** Writes y [N, C, H, W] from the products M [positions, C, L]. */
+export function winogradOutput(S: WinogradSize, m: Tensor, y: Tensor): void {
+  const e = y.engine;
   const [N, C, H, W] = y.shape as [number, number, number, number];
   const { TW, P, L } = winogradTiles(N, H, W);
   const params = { N, C, H, W, TW, P, L, K: 0, flip: 0 };
-  e.dispatch(rows(W) ? K.outputRows : K.output, params, [m.buffer, y.buffer], grid1d((N * C * P) / 4, WG));
+  e.dispatch(rows(W) ? K[S].outputRows : K[S].output, params, [m.buffer, y.buffer], grid1d((N * C * P) / 4, WG));
 }
