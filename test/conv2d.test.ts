@@ -4,7 +4,7 @@ import { Rng } from '../src/random.js';
 import { checkOp, expectClose } from './helpers/check.js';
 import { refConv, refConvGrad, refMask, type ConvShape } from './helpers/conv_reference.js';
 import { bwdWeightChunks, subgroupWeightKernel, tiledTile, type TiledTile, type WeightGradient } from '../src/ops/conv2d.js';
-import { testEngine } from './helpers/engine.js';
+import { itSubgroups as itSubgroupsOn, testEngine } from './helpers/engine.js';
 import { randomArray } from './helpers/random.js';
 import { checkConv as checkConvOn, checkSoftSizeConv, convCaseName, nearestOdd, subgroupCase, type ConvCase } from './helpers/conv_check.js';
 
@@ -12,13 +12,8 @@ let engine: Engine;
 beforeAll(async () => {
   engine = await testEngine();
 });
-/** A test of the subgroup kernels: skipped on a device without (fixed-size) subgroups. */
-function itSubgroups(name: string, fn: () => Promise<void>): void {
-  it(name, async (ctx) => {
-    if (engine.subgroupSize === null) ctx.skip();
-    await fn();
-  });
-}
+/** A test of the subgroup kernels (skipped on a device without them). */
+const itSubgroups = (name: string, fn: () => Promise<void>) => itSubgroupsOn(() => engine, name, fn);
 
 type Case = ConvCase;
 const caseName = convCaseName;

@@ -10,7 +10,7 @@ import { Rng } from '../src/random.js';
 import { expectClose } from './helpers/check.js';
 import { checkConv, convCaseName, type ConvCase } from './helpers/conv_check.js';
 import { refConvGrad } from './helpers/conv_reference.js';
-import { testEngine } from './helpers/engine.js';
+import { itSubgroups as itSubgroupsOn, testEngine } from './helpers/engine.js';
 import { randomArray } from './helpers/random.js';
 
 let engine: Engine;
@@ -18,13 +18,8 @@ beforeAll(async () => {
   engine = await testEngine();
 });
 
-/** A test that needs the subgroup kernels (the product runs on them): skipped without subgroups. */
-function itSubgroups(name: string, fn: () => Promise<void>): void {
-  it(name, async (ctx) => {
-    if (engine.subgroupSize === null) ctx.skip();
-    await fn();
-  });
-}
+/** A test of the subgroup kernels (skipped on a device without them). */
+const itSubgroups = (name: string, fn: () => Promise<void>) => itSubgroupsOn(() => engine, name, fn);
 
 const same3 = { kw: 3, s: 3, stride: 1, pad: 1 } as const;
 const same5 = { kw: 5, s: 5, stride: 1, pad: 2 } as const;
