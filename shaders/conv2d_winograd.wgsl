@@ -185,16 +185,17 @@ struct Quad {
   plane: u32,
   t0: u32,
   at: u32,
+  live: bool,  // output_quad: whether it has tiles to write
 }
 
-// From invocation i = (n·C + c)·P/4 + t0/4; none past the batch.
+// From invocation i = (n·C + c)·P/4 + t0/4 (i within the batch's quads).
 fn quad_of(i: u32) -> Quad {
   let quads = p.P / 4u;
   let plane = i / quads;
   let t0 = (i - plane * quads) * 4u;
   let n = plane / p.C;
   let c = plane - n * p.C;
-  return Quad(plane, t0, (c * p.L + n * p.P + t0) / 4u);
+  return Quad(plane, t0, (c * p.L + n * p.P + t0) / 4u, true);
 }
 
 // Invocations past the batch's quads zero the quads that pad each channel's row of V or D to L
@@ -294,33 +295,39 @@ fn conv2d_winograd_input_interleaved(@builtin(workgroup_id) wid: vec3u, @builtin
   if (i >= quads) { zero_padding_interleaved(i - quads, 36u); return; }
   let q = quad_of(i);
   let t = transformed_input(q);
+  let to = interleaved_at(q);
+  for (var u = 0u; u < 6u; u++) {
+    for (var v = 0u; v < 6u; v++) { store_interleaved((u * 6u + v) * to.stride + to.first, t[v][u]); }
+  }
+  if (to.c + 1u == p.C) { zero_block_rest(to, 36u); }
+}
+
+// Where the quad's tiles of channel c go in the interleaved layout: position 0's first float
+// (the next tiles 4 floats apart) and the floats between positions.
+struct InterleavedAt {
+  c: u32,
+  first: u32,
+  stride: u32,
+}
+
+fn interleaved_at(q: Quad) -> InterleavedAt {
   let n = q.plane / p.C;
   let c = q.plane - n * p.C;
-  let stride = (p.C + 3u) / 4u * p.L * 4u;
-  let first = ((c / 4u) * p.L + n * p.P + q.t0) * 4u + c % 4u;
-  for (var u = 0u; u < 6u; u++) {
-    for (var v = 0u; v < 6u; v++) {
-      let at = (u * 6u + v) * stride + first;
-      let value = t[v][u];
-      dst[at] = value.x;
-      dst[at + 4u] = value.y;
-      dst[at + 8u] = value.z;
-      dst[at + 12u] = value.w;
-    }
-  }
-  if (c + 1u == p.C) { zero_block_rest(c, stride, first, 36u); }
+  return InterleavedAt(c, ((c / 4u) * p.L + n * p.P + q.t0) * 4u + c % 4u, (p.C + 3u) / 4u * p.L * 4u);
+}
+
+// The 4 tiles' values (by component) of one position and channel, 4 floats apart.
+fn store_interleaved(at: u32, value: vec4f) {
+  dst[at] = value.x;
+  dst[at + 4u] = value.y;
+  dst[at + 8u] = value.z;
+  dst[at + 12u] = value.w;
 }
 
 // The slots of channel c's block of 4 past c (c the last channel), at the quad's 4 tiles of every position.
-fn zero_block_rest(c: u32, stride: u32, first: u32, positions: u32) {
-  for (var k = c % 4u + 1u; k < 4u; k++) {
-    for (var e = 0u; e < positions; e++) {
-      let at = e * stride + first - c % 4u + k;
-      dst[at] = 0.0;
-      dst[at + 4u] = 0.0;
-      dst[at + 8u] = 0.0;
-      dst[at + 12u] = 0.0;
-    }
+fn zero_block_rest(to: InterleavedAt, positions: u32) {
+  for (var k = to.c % 4u + 1u; k < 4u; k++) {
+    for (var e = 0u; e < positions; e++) { store_interleaved(e * to.stride + to.first - to.c % 4u + k, vec4f(0.0)); }
   }
 }
 
@@ -333,13 +340,7 @@ fn zero_padding_interleaved(j: u32, positions: u32) {
   let c = j / per_channel;
   let stride = slots * p.L;
   let first = ((c / 4u) * p.L + p.N * p.P + (j - c * per_channel) * 4u) * 4u + c % 4u;
-  for (var e = 0u; e < positions; e++) {
-    let at = e * stride + first;
-    dst[at] = 0.0;
-    dst[at + 4u] = 0.0;
-    dst[at + 8u] = 0.0;
-    dst[at + 12u] = 0.0;
-  }
+  for (var e = 0u; e < positions; e++) { store_interleaved(e * stride + first, vec4f(0.0)); }
 }
 
 // Aᵀ of column v of the quad's products: its 4 output rows' values at column v.
@@ -349,25 +350,35 @@ fn product_column(at: u32, v: u32) -> array<vec4f, 4> {
                              src4[(18u + v) * stride + at], src4[(24u + v) * stride + at], src4[(30u + v) * stride + at]));
 }
 
-// Output rows of the quad's 4 tiles: Aᵀ m A, row a's 4 columns in elements (tile k in component k).
-struct QuadRows {
-  r0: array<vec4f, 4>,
-  r1: array<vec4f, 4>,
-  r2: array<vec4f, 4>,
-  r3: array<vec4f, 4>,
-}
-
-fn quad_outputs(q: Quad) -> QuadRows {
+// Aᵀ m A of the quad's 4 tiles: output row a's 4 columns in elements (tile k in component k).
+fn quad_outputs(q: Quad) -> array<array<vec4f, 4>, 4> {
   let c0 = product_column(q.at, 0u);
   let c1 = product_column(q.at, 1u);
   let c2 = product_column(q.at, 2u);
   let c3 = product_column(q.at, 3u);
   let c4 = product_column(q.at, 4u);
   let c5 = product_column(q.at, 5u);
-  return QuadRows(at4(array<vec4f, 6>(c0[0], c1[0], c2[0], c3[0], c4[0], c5[0])),
-                  at4(array<vec4f, 6>(c0[1], c1[1], c2[1], c3[1], c4[1], c5[1])),
-                  at4(array<vec4f, 6>(c0[2], c1[2], c2[2], c3[2], c4[2], c5[2])),
-                  at4(array<vec4f, 6>(c0[3], c1[3], c2[3], c3[3], c4[3], c5[3])));
+  return array<array<vec4f, 4>, 4>(at4(array<vec4f, 6>(c0[0], c1[0], c2[0], c3[0], c4[0], c5[0])),
+                                   at4(array<vec4f, 6>(c0[1], c1[1], c2[1], c3[1], c4[1], c5[1])),
+                                   at4(array<vec4f, 6>(c0[2], c1[2], c2[2], c3[2], c4[2], c5[2])),
+                                   at4(array<vec4f, 6>(c0[3], c1[3], c2[3], c3[3], c4[3], c5[3])));
+}
+
+// The quad of output invocation i, or none (past the batch, or padding tiles only).
+fn output_quad(i: u32) -> Quad {
+  if (i >= p.N * p.C * p.P / 4u) { return Quad(0u, 0u, 0u, false); }
+  let q = quad_of(i);
+  return Quad(q.plane, q.t0, q.at, (q.t0 / p.TW) * 4u < p.H);
+}
+
+// The 4 × 4 outputs of the quad's tiles, tile by tile inside the plane.
+fn store_tiles(q: Quad, y: array<array<vec4f, 4>, 4>) {
+  for (var a = 0u; a < 4u; a++) { store_quad_row(q, a, y[a]); }
+}
+
+// The same where ROWS holds: each tile's output rows are whole vec4s of the plane.
+fn store_plane_rows(q: Quad, y: array<array<vec4f, 4>, 4>) {
+  for (var a = 0u; a < 4u; a++) { store_plane_row(q, a, y[a]); }
 }
 
 // Tile row a's 4 outputs of tile t (inside the plane only).
@@ -395,15 +406,8 @@ fn store_quad_row(q: Quad, a: u32, r: array<vec4f, 4>) {
 // One invocation per (image, channel, 4 tiles): src4 is M [36, C, L], dst is y [N, C, H, W].
 @compute @workgroup_size(WG)
 fn conv2d_winograd_output(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = invocation(wid, nwg, lid);
-  if (i >= p.N * p.C * p.P / 4u) { return; }
-  let q = quad_of(i);
-  if ((q.t0 / p.TW) * 4u >= p.H) { return; }  // padding tiles only
-  let y = quad_outputs(q);
-  store_quad_row(q, 0u, y.r0);
-  store_quad_row(q, 1u, y.r1);
-  store_quad_row(q, 2u, y.r2);
-  store_quad_row(q, 3u, y.r3);
+  let q = output_quad(invocation(wid, nwg, lid));
+  if (q.live) { store_tiles(q, quad_outputs(q)); }
 }
 
 // Row a of the quad's 4 neighbouring tiles as 4 vec4s of the plane (ROWS).
@@ -421,15 +425,8 @@ fn store_plane_row(q: Quad, a: u32, r: array<vec4f, 4>) {
 // conv2d_winograd_output where ROWS holds: each tile's output rows are whole vec4s of the plane.
 @compute @workgroup_size(WG)
 fn conv2d_winograd_output_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = invocation(wid, nwg, lid);
-  if (i >= p.N * p.C * p.P / 4u) { return; }
-  let q = quad_of(i);
-  if ((q.t0 / p.TW) * 4u >= p.H) { return; }  // padding tiles
-  let y = quad_outputs(q);
-  store_plane_row(q, 0u, y.r0);
-  store_plane_row(q, 1u, y.r1);
-  store_plane_row(q, 2u, y.r2);
-  store_plane_row(q, 3u, y.r3);
+  let q = output_quad(invocation(wid, nwg, lid));
+  if (q.live) { store_plane_rows(q, quad_outputs(q)); }
 }
 
 // A of a column (or row) of 4 upstream gradients: 6 values, 4 tiles at once.
@@ -695,21 +692,11 @@ fn conv2d_winograd5_input_interleaved(@builtin(workgroup_id) wid: vec3u, @builti
   if (i >= quads) { zero_padding_interleaved(i - quads, 64u); return; }
   let q = quad_of(i);
   let t = transformed_input8(q);
-  let n = q.plane / p.C;
-  let c = q.plane - n * p.C;
-  let stride = (p.C + 3u) / 4u * p.L * 4u;
-  let first = ((c / 4u) * p.L + n * p.P + q.t0) * 4u + c % 4u;
+  let to = interleaved_at(q);
   for (var u = 0u; u < 8u; u++) {
-    for (var v = 0u; v < 8u; v++) {
-      let at = (u * 8u + v) * stride + first;
-      let value = t[v][u];
-      dst[at] = value.x;
-      dst[at + 4u] = value.y;
-      dst[at + 8u] = value.z;
-      dst[at + 12u] = value.w;
-    }
+    for (var v = 0u; v < 8u; v++) { store_interleaved((u * 8u + v) * to.stride + to.first, t[v][u]); }
   }
-  if (c + 1u == p.C) { zero_block_rest(c, stride, first, 64u); }
+  if (to.c + 1u == p.C) { zero_block_rest(to, 64u); }
 }
 
 // Aᵀ m A of the quad's 4 tiles: output row a's 4 columns in elements (tile k in component k).
@@ -729,23 +716,15 @@ fn quad_outputs8(q: Quad) -> array<array<vec4f, 4>, 4> {
 // One invocation per (image, channel, 4 tiles): src4 is M [64, C, L], dst is y [N, C, H, W].
 @compute @workgroup_size(WG)
 fn conv2d_winograd5_output(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = invocation(wid, nwg, lid);
-  if (i >= p.N * p.C * p.P / 4u) { return; }
-  let q = quad_of(i);
-  if ((q.t0 / p.TW) * 4u >= p.H) { return; }  // padding tiles only
-  let y = quad_outputs8(q);
-  for (var a = 0u; a < 4u; a++) { store_quad_row(q, a, y[a]); }
+  let q = output_quad(invocation(wid, nwg, lid));
+  if (q.live) { store_tiles(q, quad_outputs8(q)); }
 }
 
 // conv2d_winograd5_output where ROWS holds: each tile's output rows are whole vec4s of the plane.
 @compute @workgroup_size(WG)
 fn conv2d_winograd5_output_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let i = invocation(wid, nwg, lid);
-  if (i >= p.N * p.C * p.P / 4u) { return; }
-  let q = quad_of(i);
-  if ((q.t0 / p.TW) * 4u >= p.H) { return; }  // padding tiles
-  let y = quad_outputs8(q);
-  for (var a = 0u; a < 4u; a++) { store_plane_row(q, a, y[a]); }
+  let q = output_quad(invocation(wid, nwg, lid));
+  if (q.live) { store_plane_rows(q, quad_outputs8(q)); }
 }
 
 // One invocation per (image, channel, 4 tiles), then zero_padding: src (and src4) is gy, dst4 is D [64, C, L].
