@@ -41,8 +41,8 @@
 //                           BLOCKS (1 or 2) blocks of 8 channels per lane sharing each load
 //   conv2d_fwd_1x1_sg, conv2d_bwd_input_1x1_sg   the same for S = 1 on planes of a multiple of
 //                           4 pixels: 16 channels × 4 consecutive pixels (one vec4) per invocation
-//   conv2d_winograd_product_sg   the 1 × 1 forward's sums for the Winograd convolution's 36
-//                           products, one weight matrix per position (conv2d_winograd.wgsl)
+//   conv2d_winograd_product_sg   the 1 × 1 forward's sums for the Winograd convolutions' 36
+//                           or 64 products, one weight matrix per position (conv2d_winograd.wgsl)
 //   conv2d_pack_input_sg    x4[n,c/4,y,x][c mod 4] = x[n,c,y,x]
 //   conv2d_bwd_weight_sg    dw[o,c,off+a,off+b] = m(a,b) Σ_{n,y,x} g[n,o,y,x] x[n,c,y+a−pad,x+b−pad]
 //                           one invocation per 8·BLOCKS output × 4 input channels of one tap
@@ -699,9 +699,9 @@ fn conv2d_bwd_input_1x1_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   store_blocks(t, p.Cin, sum_1x1(t, p.Cout, min(c, p.Cin - 1u), min(c + 8u, p.Cin - 1u), p.Cin), 2u);
 }
 
-// conv2d_winograd_product_sg: the 36 matrix products of the Winograd convolution
-// (conv2d_winograd.wgsl), M[ξ, o, j] = Σ_c U[ξ, o, c] V[ξ, c, j] over the batch's tiles j, as the
-// 1 × 1 forward over 36 "images" (p.N = 36) of p.W tiles each, image ξ's weights at
+// conv2d_winograd_product_sg: the 36 (3 × 3) or 64 (5 × 5) matrix products of the Winograd
+// convolutions (conv2d_winograd.wgsl), M[ξ, o, j] = Σ_c U[ξ, o, c] V[ξ, c, j] over the batch's
+// tiles j, as the 1 × 1 forward over p.N = 36 or 64 "images" of p.W tiles each, image ξ's weights at
 // w[(ξ·Cout + o)·Cin + c] (W_STRIDE 1). The host pads p.W to a multiple of 4·WG, so every
 // subgroup's run lies in one image and its lanes broadcast one matrix's weights.
 @compute @workgroup_size(WG)

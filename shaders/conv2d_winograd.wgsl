@@ -1,24 +1,30 @@
-// conv2d_winograd.wgsl — the transforms of the Winograd F(4 × 4, 3 × 3) convolution: a 3 × 3
-// 'same' convolution at stride 1 computed tile by tile, each 4 × 4 block of outputs from the
-// 6 × 6 block of inputs around it with 36 products per input and output channel instead of 144
-// (Lavin & Gray, "Fast algorithms for convolutional neural networks", 2016):
+// conv2d_winograd.wgsl — the transforms of the Winograd convolutions F(4 × 4, 3 × 3) and
+// F(4 × 4, 5 × 5): a 3 × 3 (5 × 5) 'same' convolution at stride 1 computed tile by tile, each
+// 4 × 4 block of outputs from the 6 × 6 (8 × 8) block of inputs around it with 36 (64) products
+// per input and output channel instead of 144 (400) (Lavin & Gray, "Fast algorithms for
+// convolutional neural networks", 2016):
 //   y_tile = Aᵀ [ Σ_c (G w[o, c] Gᵀ) ⊙ (Bᵀ d[c] B) ] A
-// The Σ_c over 36 positions ξ of the 6 × 6 transformed tile is 36 independent matrix products,
-// which conv2d_subgroups.wgsl's conv2d_winograd_product_sg computes (the 1 × 1 kernel's sums with
-// one weight matrix per position); this file holds what comes before and after it:
+// The Σ_c at each position ξ of the transformed tile is one of 36 (64) independent matrix
+// products, which conv2d_subgroups.wgsl's conv2d_winograd_product_sg computes (the 1 × 1 kernel's
+// sums with one weight matrix per position); this file holds what comes before and after it. The
+// 3 × 3 kernels:
 //   conv2d_winograd_weights  U[ξ, r, k]    = (G w_rk Gᵀ)[ξ], w_rk the packed 3 × 3 window
 //                            (conv2d_pack_weights_sg's layout, mask applied) of output channel r
 //                            and input channel k — or, with p.flip, of output channel k and input
 //                            channel r rotated by 180°: the input gradient's weights
 //   conv2d_winograd_input    V[ξ, c, n·P + t] = (Bᵀ d B)[ξ], d the 6 × 6 inputs of tile t of
-//                            image n (rows 4·ty − 1 …, columns 4·tx − 1 …; 0 outside the plane)
-//   conv2d_winograd_output   y[n, o, 4·ty + i, 4·tx + j] = (Aᵀ M[·, o, n·P + t] A)[i, j] inside the plane
+//                            image n (rows 4·ty − 1 …, columns 4·tx − 1 …; 0 outside the plane);
+//                            _interleaved: the same with channels interleaved by 4
+//   conv2d_winograd_output   y[n, o, 4·ty + i, 4·tx + j] = (Aᵀ M[·, o, n·P + t] A)[i, j] inside
+//                            the plane; _rows: the same where ROWS holds
 // and for the weight gradient, dw[o, c] = Gᵀ [ Σ_{n,t} (A gy Aᵀ) ⊙ (Bᵀ d B) ] G — the upstream
 // gradient's 4 × 4 tiles gy transformed like M's inverse, their products with V summed over the
 // batch's tiles per position (conv2d_bwd_weight_sg at S = 1, one chunk per position: dU[ξ, o, c]),
 // and each pair's 6 × 6 sums taken back to 3 × 3:
 //   conv2d_winograd_upstream    D[ξ, o, n·P + t] = (A gy Aᵀ)[ξ], gy the 4 × 4 upstream gradients of tile t
 //   conv2d_winograd_weight_grad dw[o, c, a, b] = (Gᵀ dU[·, o, c] G)[a, b]
+// The 5 × 5 kernels (conv2d_winograd5_*, at the end) are the same with 8 × 8 tiles: WGSL has no
+// arrays of a length a function is generic over, so their transforms are written again.
 // Tiles are numbered t = ty·TW + tx over TW = ⌈W/4⌉ columns and ⌈H/4⌉ rows, then padded to P, a
 // multiple of 4 (the product reads 4 tiles per lane as one vec4); a channel's row of V and M
 // holds the batch's tiles, N·P of them padded to L (see the product). The padding tiles of V are
@@ -27,14 +33,14 @@
 // (the product's layout); where the rows are a multiple of 16 pixels (ROWS) the 4 tiles are
 // neighbours on one tile row, and their inputs and outputs move as vec4s too: 6 rows of 4 vec4s
 // and 2 values in, 16 vec4s out, against 144 single values (lavapipe gathers every load and
-// scatters every store lane by lane, so that count is what these kernels cost). Their code is
-// written out with constant indices: a local array indexed in a loop that is not unrolled lives
-// on the stack and is gathered lane by lane too. The weight transform, one invocation per
-// channel pair, is light next to them.
+// scatters every store lane by lane, so that count is what these kernels cost). Their loops have
+// constant trip counts, which the compiler unrolls, so every local array is indexed by constants
+// (one indexed at run time would live on the stack, gathered lane by lane too). The weight
+// transform, one invocation per channel pair, is light next to them.
 //
-// Accuracy: the transforms scale by up to 5 (B), 1/24 (G) and 8 (A), so float32 rounding grows
-// about tenfold against the direct sums (tested against the float64 reference in
-// test/conv2d_winograd.test.ts).
+// Accuracy: the transforms' entries reach 5 (Bᵀ), 1/24 (G) and 8 (Aᵀ) at 3 × 3, 5.25 and 1/90 at
+// 5 × 5, so float32 rounding grows a few times against the direct sums' (simulated at 5 × 5: about
+// 4× at 32 and 64 channels; tested against the float64 reference in test/conv2d_winograd.test.ts).
 
 struct WinogradParams {
   N: u32,

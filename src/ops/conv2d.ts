@@ -1,7 +1,8 @@
 /**
  * Variable-size 2-D convolution with the optional fused Gaussian mask (shaders/conv2d.wgsl, and
- * shaders/conv2d_subgroups.wgsl for stride 1 / 'same' on devices with subgroups; conv2d.wgsl's
- * workgroup-tiled kernels on request, variant 'tiled').
+ * shaders/conv2d_subgroups.wgsl for stride 1 / 'same' on devices with subgroups, with the
+ * Winograd transforms of shaders/conv2d_winograd.wgsl for fixed 3 × 3 and 5 × 5 windows where
+ * WINOGRAD_RULE says; conv2d.wgsl's workgroup-tiled kernels on request, variant 'tiled').
  * Serves both stages of EffConv: the search (predicted ŵ on the k_max grid, runtime size s, soft
  * size v) and final training (plain s × s weights).
  */
@@ -565,7 +566,7 @@ function runWinograd(p: ConvPlan, input: Tensor, packed: Tensor, out: Tensor, fl
   const v = winogradInput(S, input);
   const { L } = winogradTiles(N, p.params.H, p.params.W);
   const m = Tensor.empty(e, [positions * R * L]);
-  // the 1 × 1 forward over 36 images (one per weight matrix) of the batch's L tiles
+  // the 1 × 1 forward over 36 or 64 images (one per weight matrix) of the batch's L tiles
   const params = { ...p.params, N: positions, Cin: Kc, Cout: R, H: 1, W: L, Ho: 1, Wo: L, s: 1, kw: 1, off: 0, pad: 0, masked: 0, kmin: 1, nchunk: 0 };
   e.dispatch(K.winogradProductSubgroups, params, [v.buffer, u.buffer, m.buffer, p.vt.buffer], [Math.ceil((positions * L) / 4 / WG), Math.ceil(R / 16)], { S: 1, W_STRIDE: 1 });
   u.dispose();
