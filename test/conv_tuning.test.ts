@@ -17,21 +17,26 @@ beforeAll(async () => {
 
 /**
  * A stand-in clock: each family's time at every pass from a table ('tiled 8x8': the tiled kernels'
- * other block, by default the same as 'tiled'), and how often each was timed.
+ * other block, by default the same as 'tiled'; 'auto winograd': 'auto' with the other Winograd
+ * setting than its rule's, by default the same as 'auto'), and how often each was timed.
  */
-function fakeClock(ms: Partial<Record<ConvFamily | 'tiled 8x8', number>>) {
-  return passClock((family, _pass, _kernel, tile) => (tile ? (ms[`tiled ${tile}`] ?? ms.tiled) : ms[family]) ?? 100);
+function fakeClock(ms: Partial<Record<ConvFamily | 'tiled 8x8' | 'auto winograd', number>>) {
+  return passClock((family, _pass, _kernel, tile, winograd) => (tile ? (ms[`tiled ${tile}`] ?? ms.tiled) : winograd !== undefined ? (ms['auto winograd'] ?? ms.auto) : ms[family]) ?? 100);
 }
 
-/** A stand-in clock whose time depends on the family, the pass, a forced subgroup weight-gradient kernel and the tiled kernels' other block; calls keyed "tiled 8x8" for that block. */
-function passClock(time: (family: ConvFamily, pass: ConvPass, weightKernel?: SubgroupWeightKernel, tile?: TiledTile) => number) {
+/**
+ * A stand-in clock whose time depends on the family, the pass, a forced subgroup weight-gradient
+ * kernel, the tiled kernels' other block and 'auto''s other Winograd setting; calls keyed "tiled
+ * 8x8" for that block, "auto winograd true" (false) for that setting.
+ */
+function passClock(time: (family: ConvFamily, pass: ConvPass, weightKernel?: SubgroupWeightKernel, tile?: TiledTile, winograd?: boolean) => number) {
   const calls: Record<string, number> = {};
-  const measure = async (family: ConvFamily, run: () => void, pass: ConvPass, weightKernel?: SubgroupWeightKernel, tile?: TiledTile) => {
-    const name = tile ? `${family} ${tile}` : family;
+  const measure = async (family: ConvFamily, run: () => void, pass: ConvPass, weightKernel?: SubgroupWeightKernel, tile?: TiledTile, winograd?: boolean) => {
+    const name = tile ? `${family} ${tile}` : winograd !== undefined ? `${family} winograd ${winograd}` : family;
     calls[name] = (calls[name] ?? 0) + 1;
     run();
     await engine.sync();
-    return time(family, pass, weightKernel, tile);
+    return time(family, pass, weightKernel, tile, winograd);
   };
   return { calls, measure };
 }
@@ -197,6 +202,44 @@ describe("conv2d variant 'fastest'", () => {
     for (const t of [x, w]) t.dispose();
   });
 
+  it("each pass on 'auto' may keep the other Winograd setting than WINOGRAD_RULE's, and conv2d runs it (checked against the float64 reference)", async (ctx) => {
+    if (engine.subgroupSize === null) ctx.skip();
+    resetChoices();
+    // a small 3 × 3 convolution: the rule runs every pass direct
+    const c: ConvCase = { N: 2, Cin: 6, H: 8, W: 9, Cout: 5, kw: 3, s: 3, stride: 1, pad: 1 };
+    const x = param(64, [c.N, c.Cin, c.H, c.W]);
+    const w = param(65, [c.Cout, c.Cin, 3, 3]);
+    const opts: Conv2dOptions = { variant: 'fastest' };
+    expect(conv2dKernels(x, w, { variant: 'auto' }).winograd).toEqual({ forward: false, input: false, weight: false });
+    conv2d(x, w, opts).dispose();
+    // with the Winograd kernels: faster at the forward and the weight gradient, slower at the input gradient
+    const fast: Record<ConvPass, number> = { forward: 0.5, input: 2, weight: 0.7 };
+    const clock = passClock((family, pass, _kernel, _tile, winograd) => (winograd ? fast[pass] : family === 'auto' ? 1 : 5));
+    const [timing] = await tuneConvs(engine, { reps: 2, measure: clock.measure });
+    expect(timing!.chosen).toEqual({ ...allPasses('auto'), winograd: { forward: true, weight: true } });
+    expect(timing!.winogradMs).toEqual({ forward: { winograd: true, ms: 0.5 }, input: { winograd: true, ms: 2 }, weight: { winograd: true, ms: 0.7 } });
+    expect(clock.calls['auto winograd true']).toBe(9); // warm-up + 2 runs at each of the 3 passes
+    expect(describeTuning([timing!], 1)).toBe('1 convolution timed in 1.0 s, fastest kernels: (forward auto (Winograd), input gradient auto, weight gradient auto (Winograd)) 1');
+    expect(conv2dKernels(x, w, opts).winograd).toEqual({ forward: true, input: false, weight: true });
+    if (engine.canTime) {
+      engine.beginProfile();
+      engine.tidy(() => backward(sum(conv2d(x, w, opts))));
+      const entries = (await engine.endProfile()).map((r) => r.entry);
+      expect(entries.filter((e) => e.startsWith('conv2d_winograd_') && e.endsWith('_input')).length).toBe(1); // the forward's tiles
+      expect(entries).toContain('conv2d_winograd_input_interleaved'); // the weight gradient's
+      expect(entries).toContain('conv2d_bwd_input_sg'); // the input gradient, direct (rows of 9 pixels)
+    }
+    await checkConv(engine, c, 66, 'fastest');
+    // a call that names its Winograd setting keeps it: nothing else is timed for it
+    resetChoices();
+    conv2d(x, w, { ...opts, winograd: false }).dispose();
+    const named = passClock(() => 1);
+    const [namedTiming] = await tuneConvs(engine, { reps: 1, measure: named.measure });
+    expect(namedTiming!.key).toContain('winograd false');
+    expect(named.calls['auto winograd true']).toBeUndefined();
+    for (const t of [x, w]) t.dispose();
+  });
+
   it("the tiled kernels' 8 × 8 block is timed at the passes where their 4 × 4 one comes near the fastest, and kept where it wins (checked against the float64 reference)", async () => {
     const c: ConvCase = { N: 2, Cin: 3, H: 7, W: 8, Cout: 5, kw: 5, s: 3, stride: 1, pad: 1 };
     resetChoices();
@@ -277,15 +320,16 @@ describe("conv2d variant 'fastest'", () => {
     const [x, w] = meetForwardOnly(70);
     const cost: Record<ConvFamily, number> = { auto: 10, plain: 12, tiled: 9 };
     const order: string[] = [];
-    const families = engine.subgroupSize === null ? ['auto', 'tiled'] : ['auto', 'plain', 'tiled'];
+    // with subgroups, 'auto' with the Winograd kernels too (this 3 × 3 convolution's rule runs it without)
+    const families = engine.subgroupSize === null ? ['auto', 'tiled'] : ['auto', 'plain', 'tiled', 'auto winograd true'];
     const all = [...families, 'tiled 8x8'];
     // the last round's timings (after the warm-ups and 2 rounds) take twice as long: timed one
     // family after another they would all be the last family's, which would then look slowest
     const total = 4 * all.length;
     const [timing] = await tuneConvs(engine, {
       reps: 3,
-      measure: passClock((family, _pass, _kernel, tile) => {
-        order.push(tile ? `${family} ${tile}` : family);
+      measure: passClock((family, _pass, _kernel, tile, winograd) => {
+        order.push(tile ? `${family} ${tile}` : winograd !== undefined ? `${family} winograd ${winograd}` : family);
         return (tile ? 12 : cost[family]) * (order.length > total - all.length ? 2 : 1);
       }).measure,
     });
@@ -307,8 +351,9 @@ describe("conv2d variant 'fastest'", () => {
     expect(timing!.passes).toEqual(['forward']); // no input needs a gradient
     const plainTimed = engine.subgroupSize === null ? 0 : 1;
     // warm-up + 3 runs; plain: its warm-up only; the tiled kernels' 4 × 4 block came within 2× of
-    // auto, so their 8 × 8 block was warmed up too: 3× auto's, not run again
-    expect(clock.calls).toEqual({ auto: 4, tiled: 4, 'tiled 8x8': 1, ...(plainTimed ? { plain: 1 } : {}) });
+    // auto, so their 8 × 8 block was warmed up too: 3× auto's, not run again; with subgroups,
+    // 'auto' with the Winograd kernels as 'auto' (a tie: 'auto' and its rule kept)
+    expect(clock.calls).toEqual({ auto: 4, tiled: 4, 'tiled 8x8': 1, ...(plainTimed ? { plain: 1, 'auto winograd true': 4 } : {}) });
     expect(timing!.tileMs).toEqual({ '8x8': { forward: 3 } });
     // the tiled kernels' grid limit: 4410000 pixels per channel
     resetChoices();

@@ -167,7 +167,13 @@ describe('conv tuning records', () => {
         {
           device: 'A',
           kernels: 'k',
-          choices: { p: 'plain', q: { forward: 'auto', input: 'tiled', weight: 'plain' }, r: { forward: 'auto', input: 'auto', weight: 'auto', weightKernel: 'taps' }, s: { forward: 'tiled', input: 'auto', weight: 'tiled', tiles: { weight: '8x8' } } },
+          choices: {
+            p: 'plain',
+            q: { forward: 'auto', input: 'tiled', weight: 'plain' },
+            r: { forward: 'auto', input: 'auto', weight: 'auto', weightKernel: 'taps' },
+            s: { forward: 'tiled', input: 'auto', weight: 'tiled', tiles: { weight: '8x8' } },
+            t: { forward: 'auto', input: 'plain', weight: 'auto', winograd: { forward: true, weight: false } },
+          },
         },
       ],
     };
@@ -191,6 +197,10 @@ describe('conv tuning records', () => {
       [JSON.stringify({ format: CONV_TUNING_FORMAT, records: [{ device: 'A', kernels: 'k', choices: { p: { forward: 'tiled', input: 'tiled', weight: 'tiled', tiles: { forward: '16x16' } } } }] }), /record 0 chose .* for p/],
       [JSON.stringify({ format: CONV_TUNING_FORMAT, records: [{ device: 'A', kernels: 'k', choices: { p: { forward: 'tiled', input: 'tiled', weight: 'tiled', tiles: { backward: '8x8' } } } }] }), /record 0 chose .* for p/],
       [JSON.stringify({ format: CONV_TUNING_FORMAT, records: [{ device: 'A', kernels: 'k', choices: { p: { forward: 'tiled', input: 'tiled', weight: 'tiled', tiles: ['8x8'] } } }] }), /record 0 chose .* for p/],
+      // winograd: true or false per pass on auto
+      [JSON.stringify({ format: CONV_TUNING_FORMAT, records: [{ device: 'A', kernels: 'k', choices: { p: { forward: 'tiled', input: 'auto', weight: 'auto', winograd: { forward: true } } } }] }), /record 0 chose .* for p; .*winograd \{ pass: true or false \} for passes on auto/],
+      [JSON.stringify({ format: CONV_TUNING_FORMAT, records: [{ device: 'A', kernels: 'k', choices: { p: { forward: 'auto', input: 'auto', weight: 'auto', winograd: { forward: 'yes' } } } }] }), /record 0 chose .* for p/],
+      [JSON.stringify({ format: CONV_TUNING_FORMAT, records: [{ device: 'A', kernels: 'k', choices: { p: { forward: 'auto', input: 'auto', weight: 'auto', winograd: [true] } } }] }), /record 0 chose .* for p/],
     ];
     for (const [text, message] of bad) expect(() => parseConvTuning(text, 'f.json'), text).toThrow(message);
     expect(() => parseConvTuning('[', 'f.json')).toThrow(/move it away to time the convolutions again/);

@@ -263,14 +263,15 @@ function fastestChoice(
   w: Tensor,
   v: Tensor | undefined,
   softSize: Conv2dOptions['softSize'],
-  c: { auto: boolean; s: number; kMin: number; stride: 1 | 2; pad: number; weightGradient: WeightGradient; tile: TiledTile | undefined },
+  c: { auto: boolean; s: number; kMin: number; stride: 1 | 2; pad: number; weightGradient: WeightGradient; tile: TiledTile | undefined; winograd: boolean | 'auto' },
 ): ConvChoice {
   const engine = x.engine;
   const grad = isGradEnabled(engine);
   const gradients = { input: grad && x.requiresGrad, weight: grad && (w.requiresGrad || !!v?.requiresGrad) };
   const key =
     `${fmtShape(x.shape)} * ${fmtShape(w.shape)} size ${c.auto ? 'v' : c.s} k_min ${c.kMin} stride ${c.stride} pad ${c.pad}${v ? ' masked' : ''}` +
-    `${c.weightGradient === 'auto' ? '' : ` ${c.weightGradient}`}${c.tile === undefined ? '' : ` tile ${c.tile}`}${gradients.input ? ' dx' : ''}${gradients.weight ? ' dw' : ''}`;
+    `${c.weightGradient === 'auto' ? '' : ` ${c.weightGradient}`}${c.tile === undefined ? '' : ` tile ${c.tile}`}${c.winograd === 'auto' ? '' : ` winograd ${c.winograd}`}` +
+    `${gradients.input ? ' dx' : ''}${gradients.weight ? ' dw' : ''}`;
   const chosen = chosenKernels(engine, key);
   if (chosen) return chosen;
   addPending(engine, {
@@ -283,6 +284,7 @@ function fastestChoice(
     padding: c.pad,
     weightKernel: c.weightGradient,
     tile: c.tile,
+    winograd: c.winograd,
     softSize: typeof softSize === 'number' ? softSize : (v ?? null),
     gradients,
   });
@@ -332,15 +334,16 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
   const weightGradient = opts.weightGradient ?? 'auto';
   if (!(WEIGHT_GRADIENTS as readonly unknown[]).includes(weightGradient)) throw new RangeError(`${op}: weightGradient must be 'auto', 'slide', 'rows' or 'taps', got ${String(weightGradient)}`);
   if (opts.tile !== undefined && !(TILED_TILES as readonly unknown[]).includes(opts.tile)) throw new RangeError(`${op}: tile must be '4x4' or '8x8', got ${String(opts.tile)}`);
-  const winograd = opts.winograd ?? 'auto';
+  let winograd = opts.winograd ?? 'auto';
   if (winograd !== 'auto' && winograd !== true && winograd !== false) throw new RangeError(`${op}: winograd must be true, false or 'auto', got ${String(winograd)}`);
   let tile: TiledTile = opts.tile ?? '4x4';
   let variant: ConvVariantName = checkConvVariant(op, 'variant', opts.variant ?? x.engine.convVariant);
   let choice: ConvChoice | null = null;
   if (variant === 'fastest') {
-    choice = fastestChoice(x, w, v, opts.softSize, { auto, s, kMin, stride, pad, weightGradient, tile: opts.tile });
+    choice = fastestChoice(x, w, v, opts.softSize, { auto, s, kMin, stride, pad, weightGradient, tile: opts.tile, winograd });
     variant = choice.forward;
     tile = choice.tiles?.forward ?? tile;
+    winograd = choice.winograd?.forward ?? winograd;
   }
   const obstacle = variant === 'plain' ? 'plain requested' : subgroupObstacle(x.engine, kw, stride, pad === (s - 1) / 2, N * H * W);
   if (variant === 'subgroups' && obstacle) throw new RangeError(`${op}: the subgroup kernels cannot run this convolution: ${obstacle}`);
@@ -397,8 +400,10 @@ function passPlan(p: ConvPlan, pass: Exclude<ConvPass, 'forward'>): ConvPlan {
   const family = p.choice?.[pass];
   const weightKernel = pass === 'weight' ? p.choice?.weightKernel : undefined;
   const tile = p.choice?.tiles?.[pass] ?? p.options.tile ?? '4x4';
-  if (!family || (family === p.choice!.forward && !weightKernel && tile === p.tile)) return p;
-  return planConv('conv2d', p.x, p.w, { ...p.options, softSize: p.masked ? p.vt : undefined, variant: family, tile, ...(weightKernel ? { weightGradient: weightKernel } : {}) });
+  // the pass's own Winograd setting: the choice's, else the call's (the forward's may be the choice's)
+  const winograd = p.choice?.winograd?.[pass] ?? p.options.winograd ?? 'auto';
+  if (!family || (family === p.choice!.forward && !weightKernel && tile === p.tile && winograd === p.winograd)) return p;
+  return planConv('conv2d', p.x, p.w, { ...p.options, softSize: p.masked ? p.vt : undefined, variant: family, tile, winograd, ...(weightKernel ? { weightGradient: weightKernel } : {}) });
 }
 
 /** The input gradient on `p`'s family for it; `packed` is the forward's packing, reused where that is the same plan. */

@@ -20,35 +20,43 @@ export type ConvPass = (typeof CONV_PASSES)[number];
  * forward, backward-data and backward-filter algorithms apart — and, where the weight gradient
  * runs 'auto''s subgroup kernels, which of them when not the one its rules pick (weightKernel:
  * Conv2dOptions.weightGradient), and where a pass runs the tiled kernels with another block than
- * the default '4x4', that block (tiles: Conv2dOptions.tile).
+ * the default '4x4', that block (tiles: Conv2dOptions.tile), and where a pass on 'auto' runs a
+ * 3 × 3 or 5 × 5 window with or without the Winograd kernels against WINOGRAD_RULE, which
+ * (winograd: Conv2dOptions.winograd for that pass).
  */
-export type ConvChoice = Record<ConvPass, ConvFamily> & { weightKernel?: SubgroupWeightKernel; tiles?: Partial<Record<ConvPass, TiledTile>> };
+export type ConvChoice = Record<ConvPass, ConvFamily> & {
+  weightKernel?: SubgroupWeightKernel;
+  tiles?: Partial<Record<ConvPass, TiledTile>>;
+  winograd?: Partial<Record<ConvPass, boolean>>;
+};
 
 /** Every pass on `family`. */
 export const allPasses = (family: ConvFamily): ConvChoice => ({ forward: family, input: family, weight: family });
 
 /** Whether two choices run every pass on the same kernels. */
 export const sameChoice = (a: ConvChoice, b: ConvChoice): boolean =>
-  CONV_PASSES.every((pass) => a[pass] === b[pass] && tileOf(a, pass) === tileOf(b, pass)) && a.weightKernel === b.weightKernel;
+  CONV_PASSES.every((pass) => a[pass] === b[pass] && tileOf(a, pass) === tileOf(b, pass) && a.winograd?.[pass] === b.winograd?.[pass]) && a.weightKernel === b.weightKernel;
 
 /** A copy of a choice that shares nothing with it (its tiles included). */
-export const copyChoice = (c: ConvChoice): ConvChoice => ({ ...c, ...(c.tiles ? { tiles: { ...c.tiles } } : {}) });
+export const copyChoice = (c: ConvChoice): ConvChoice => ({ ...c, ...(c.tiles ? { tiles: { ...c.tiles } } : {}), ...(c.winograd ? { winograd: { ...c.winograd } } : {}) });
 
 /** The tiled block a choice runs `pass` with (the default '4x4' unless it names another). */
 export const tileOf = (c: ConvChoice, pass: ConvPass): TiledTile => c.tiles?.[pass] ?? '4x4';
 
 /** Whether every pass runs one family with its default kernels: a choice that one family name says. */
 export const isPlainChoice = (c: ConvChoice): boolean =>
-  c.input === c.forward && c.weight === c.forward && !c.weightKernel && CONV_PASSES.every((pass) => tileOf(c, pass) === '4x4');
+  c.input === c.forward && c.weight === c.forward && !c.weightKernel && CONV_PASSES.every((pass) => tileOf(c, pass) === '4x4' && c.winograd?.[pass] === undefined);
 
 /**
  * `family` where every pass runs it, else "forward F, input gradient G, weight gradient H" (H
- * "auto (taps)" with a weightKernel, "tiled (8x8)" for a pass with another tile than '4x4'; "tiled
+ * "auto (taps)" with a weightKernel, "tiled (8x8)" for a pass with another tile than '4x4', "auto
+ * (Winograd)" or "auto (direct)" for a pass whose Winograd setting overrides the rule; "tiled
  * (8x8)" alone where every pass runs that).
  */
 export function describeChoice(c: ConvChoice): string {
   if (isPlainChoice(c)) return c.forward;
-  const family = (pass: ConvPass) => `${c[pass]}${tileOf(c, pass) === '4x4' ? '' : ` (${tileOf(c, pass)})`}`;
+  const winograd = (pass: ConvPass) => (c.winograd?.[pass] === undefined ? '' : c.winograd[pass] ? ' (Winograd)' : ' (direct)');
+  const family = (pass: ConvPass) => `${c[pass]}${tileOf(c, pass) === '4x4' ? '' : ` (${tileOf(c, pass)})`}${winograd(pass)}`;
   if (!c.weightKernel && CONV_PASSES.every((pass) => family(pass) === family('forward'))) return family('forward');
   return `forward ${family('forward')}, input gradient ${family('input')}, weight gradient ${family('weight')}${c.weightKernel ? ` (${c.weightKernel})` : ''}`;
 }
@@ -67,6 +75,8 @@ export interface PendingConv {
   weightKernel: WeightGradient;
   /** Conv2dOptions.tile, where the call named one (then the only tile timed). */
   tile: TiledTile | undefined;
+  /** Conv2dOptions.winograd: under 'auto' (the default) the Winograd kernels are raced against the direct ones where they can run. */
+  winograd: boolean | 'auto';
   /**
    * The soft size: a number, or a copy of the call's soft-size tensor taken on the GPU when the
    * call was met (so a size computed on the GPU is timed at its value then; no readback). Null

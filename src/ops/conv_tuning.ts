@@ -5,8 +5,9 @@
  * families of a pass in turns — and each pass keeps the family fastest at it (a benchmark mode
  * like cuDNN's, which also chooses the forward, backward-data and backward-filter algorithms
  * apart); the weight gradient may also keep another of 'auto''s subgroup kernels than its rules
- * pick, and the tiled kernels their other block (Conv2dOptions.tile) where their default one came
- * near the fastest on its warm-up. Steps after the call run the chosen kernels; steps before it run 'auto'. Call it between steps (outside any tidy scope): runStage
+ * pick, the tiled kernels their other block (Conv2dOptions.tile) where their default one came
+ * near the fastest on its warm-up, and a pass on 'auto' the other Winograd setting than
+ * WINOGRAD_RULE's where both can run (Conv2dOptions.winograd). Steps after the call run the chosen kernels; steps before it run 'auto'. Call it between steps (outside any tidy scope): runStage
  * does after a step that met new convolutions, `effconv kernels` after its warm-up step.
  */
 import type { Engine } from '../gpu/engine.js';
@@ -49,6 +50,12 @@ export interface ConvTiming {
    * took more than ABANDON_RATIO times the fastest there, or the pass runs no tiled kernel).
    */
   tileMs?: Partial<Record<TiledTile, Partial<Record<ConvPass, number | string>>>>;
+  /**
+   * Where 'auto' can run a pass with and without the Winograd kernels (a fixed 3 × 3 or 5 × 5
+   * window, Conv2dOptions.winograd 'auto'): at each such pass, the median ms of the setting
+   * WINOGRAD_RULE did not pick (true: with them, false: without).
+   */
+  winogradMs?: Partial<Record<ConvPass, { winograd: boolean; ms: number }>>;
 }
 
 export interface TuneOptions {
@@ -60,8 +67,11 @@ export interface TuneOptions {
    * elsewhere; it counts the CPU's encoding too).
    */
   clock?: 'gpu' | 'wall';
-  /** Times one run of a family's pass in ms, instead of `clock` (for tests); `weightKernel`, `tile` where one is forced. */
-  measure?: (family: ConvFamily, run: () => void, pass: ConvPass, weightKernel?: SubgroupWeightKernel, tile?: TiledTile) => Promise<number>;
+  /**
+   * Times one run of a family's pass in ms, instead of `clock` (for tests); `weightKernel`, `tile`
+   * where one is forced, `winograd` where the pass's Winograd setting is the other than 'auto''s.
+   */
+  measure?: (family: ConvFamily, run: () => void, pass: ConvPass, weightKernel?: SubgroupWeightKernel, tile?: TiledTile, winograd?: boolean) => Promise<number>;
 }
 
 /** The GPU time of the work `run` encodes and submits, in ms. */
@@ -126,6 +136,8 @@ interface Candidate {
   family: ConvFamily;
   weightKernel?: SubgroupWeightKernel;
   tile?: TiledTile;
+  /** 'auto' with the Winograd setting WINOGRAD_RULE did not pick, at the passes in `passes`. */
+  winograd?: boolean;
   after?: Candidate;
   kernels: ReturnType<typeof conv2dKernels>;
   passes: ConvPass[];
@@ -147,7 +159,7 @@ async function raceCandidates(
   measure: NonNullable<TuneOptions['measure']>,
   screensByWarmUp: boolean,
 ): Promise<Map<Candidate, number>> {
-  const timeOnce = (c: Candidate) => measure(c.family, () => run(c), pass, c.weightKernel, c.tile);
+  const timeOnce = (c: Candidate) => measure(c.family, () => run(c), pass, c.weightKernel, c.tile, c.winograd);
   const runs = new Map<Candidate, number[]>();
   const warmUps = new Map<Candidate, number>();
   const leaders = candidates.filter((c) => !c.after);
@@ -180,6 +192,7 @@ async function timeFamilies(engine: Engine, conv: PendingConv, reps: number, mea
     stride: conv.stride,
     padding: conv.size === 'fromSoftSize' ? 'same' : conv.padding,
     weightGradient: conv.weightKernel,
+    winograd: conv.winograd,
     ...(conv.tile === undefined ? {} : { tile: conv.tile }),
     ...(conv.softSize === null ? {} : { softSize: conv.softSize }),
   };
@@ -246,6 +259,22 @@ async function raceFamilies(
       tileMs[tile] = {};
     }
   }
+  // 'auto' with the other Winograd setting than its rule's, at each pass where both can run (the
+  // call left it to 'auto'): on a device other than the one WINOGRAD_RULE was measured on, the
+  // rule may be wrong either way
+  if (conv.winograd === 'auto' && autoKernels === 'subgroups') {
+    for (const winograd of [true, false]) {
+      let kernels: ReturnType<typeof conv2dKernels>;
+      try {
+        kernels = conv2dKernels(x, w, { ...opts, variant: 'auto', winograd });
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e;
+        continue; // winograd: true cannot run this convolution
+      }
+      const differs = passes.filter((pass) => kernels.winograd[pass] !== auto.winograd[pass]);
+      if (differs.length > 0) candidates.push({ family: 'auto', winograd, kernels, passes: differs });
+    }
+  }
   const times = new Map<Candidate, Partial<Record<ConvPass, number>>>(candidates.map((c) => [c, {}]));
   const best: Partial<Record<ConvPass, Candidate>> = {};
   const fastest = (raced: Candidate[], result: Map<Candidate, number>) => raced.reduce((a, b) => (result.get(b)! < result.get(a)! ? b : a));
@@ -269,9 +298,11 @@ async function raceFamilies(
     best[pass] = fastest([...result.keys()], result);
   }
   const passMs: ConvTiming['passMs'] = {};
+  const winogradMs: NonNullable<ConvTiming['winogradMs']> = {};
   for (const c of candidates) {
     const t = times.get(c)!;
-    if (c.weightKernel) weightKernelMs[c.weightKernel] = t.weight!;
+    if (c.winograd !== undefined) for (const pass of c.passes) winogradMs[pass] = { winograd: c.winograd, ms: t[pass]! };
+    else if (c.weightKernel) weightKernelMs[c.weightKernel] = t.weight!;
     else if (c.tile) for (const pass of passes) tileMs[c.tile]![pass] ??= t[pass]!;
     else {
       passMs[c.family] = t;
@@ -283,11 +314,14 @@ async function raceFamilies(
   for (const pass of passes) if (best[pass]?.tile) tiles[pass] = best[pass]!.tile;
   // a pass not timed (no gradient wanted) takes the forward's family, and so its block
   for (const pass of CONV_PASSES) if (!passes.includes(pass) && tiles.forward) tiles[pass] = tiles.forward;
+  const winograd: NonNullable<ConvChoice['winograd']> = {};
+  for (const pass of passes) if (best[pass]?.winograd !== undefined) winograd[pass] = best[pass]!.winograd!;
   const chosen: ConvChoice = {
     ...allPasses(forward),
     ...(best.input ? { input: best.input.family } : {}),
     ...(best.weight ? { weight: best.weight.family, ...(best.weight.weightKernel ? { weightKernel: best.weight.weightKernel } : {}) } : {}),
     ...(Object.keys(tiles).length > 0 ? { tiles } : {}),
+    ...(Object.keys(winograd).length > 0 ? { winograd } : {}),
   };
   return {
     key: conv.key,
@@ -298,6 +332,7 @@ async function raceFamilies(
     passMs,
     ...(Object.keys(weightKernelMs).length > 0 ? { weightKernelMs } : {}),
     ...(Object.keys(tileMs).length > 0 ? { tileMs } : {}),
+    ...(Object.keys(winogradMs).length > 0 ? { winogradMs } : {}),
   };
 }
 

@@ -23,8 +23,8 @@ export interface ConvTuningRecord {
   /**
    * Convolution key (shapes, options, gradients: as conv2d's 'fastest' keys it) → the family
    * chosen, or where the passes chose apart (or a pass runs other kernels than its family's
-   * default), the family of each ({ forward, input, weight }, with a weightKernel and tiles where
-   * chosen: ConvChoice).
+   * default), the family of each ({ forward, input, weight }, with a weightKernel, tiles and
+   * winograd where chosen: ConvChoice).
    */
   choices: Record<string, ConvFamily | ConvChoice>;
 }
@@ -121,11 +121,17 @@ export function parseConvTuning(text: string, where: string): ConvTuningRecords 
         tiles === undefined ||
         (typeof tiles === 'object' && tiles !== null && !Array.isArray(tiles) &&
           Object.entries(tiles).every(([pass, tile]) => (CONV_PASSES as readonly string[]).includes(pass) && c![pass] === 'tiled' && (TILED_TILES as readonly unknown[]).includes(tile)));
-      const keys = c ? CONV_PASSES.length + (c.weightKernel === undefined ? 0 : 1) + (tiles === undefined ? 0 : 1) : 0;
-      if (families.some((f) => !isFamily(f)) || !kernelOk || !tilesOk || (c && Object.keys(c).length !== keys)) {
+      // winograd: { pass: true or false } for passes on auto
+      const winograd = c?.winograd as Record<string, unknown> | undefined;
+      const winogradOk =
+        winograd === undefined ||
+        (typeof winograd === 'object' && winograd !== null && !Array.isArray(winograd) &&
+          Object.entries(winograd).every(([pass, on]) => (CONV_PASSES as readonly string[]).includes(pass) && c![pass] === 'auto' && typeof on === 'boolean'));
+      const keys = c ? CONV_PASSES.length + (c.weightKernel === undefined ? 0 : 1) + (tiles === undefined ? 0 : 1) + (winograd === undefined ? 0 : 1) : 0;
+      if (families.some((f) => !isFamily(f)) || !kernelOk || !tilesOk || !winogradOk || (c && Object.keys(c).length !== keys)) {
         throw new ConvTuningFileError(
           where,
-          `record ${i} chose ${JSON.stringify(choice)} for ${key}; a choice is one of ${TUNED_FAMILIES.join(', ')}, or one for each of ${CONV_PASSES.join(', ')} (and a weightKernel taps, rows or slide where weight is auto, tiles { pass: ${TILED_TILES.join(' or ')} } for passes on tiled)`,
+          `record ${i} chose ${JSON.stringify(choice)} for ${key}; a choice is one of ${TUNED_FAMILIES.join(', ')}, or one for each of ${CONV_PASSES.join(', ')} (and a weightKernel taps, rows or slide where weight is auto, tiles { pass: ${TILED_TILES.join(' or ')} } for passes on tiled, winograd { pass: true or false } for passes on auto)`,
         );
       }
     }
