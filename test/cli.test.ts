@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { feasibleRange, resolveBudget } from '../src/effconv/budget.js';
 import { readSafetensors, writeSafetensors } from '../src/effconv/checkpoint.js';
 import { runConfig, RUN_OPTIONS } from '../src/cli/run_options.js';
+import { describeChoice, type ConvChoice } from '../src/ops/conv_choices.js';
 import { parseConvTuning } from '../src/ops/conv_tuning_record.js';
 import { getGpu } from '../src/gpu/device.js';
 
@@ -144,7 +145,7 @@ describe('effconv CLI', () => {
     expect(rows.map((m) => m[1])).toEqual(['auto', 'plain', 'tiled', 'fastest']);
     // 'fastest': a row per convolution of the two steps (2 layers each); each pass's chosen family
     // the one with the least time at that pass ("forward + input gradient + weight gradient = sum")
-    const tuned = [...r.out.matchAll(/^\| (\[[^|]+) \| ([^|]+) \((subgroups|plain)\) \| ([^|]*) \| ([^|]*) \| ([^|]*) \| ([^|]*) \| ([^|]+) \|$/gm)];
+    const tuned = [...r.out.matchAll(/^\| (\[[^|]+) \| ([^|]+) \((subgroups|plain)\) \| ([^|]*) \| ([^|]*) \| ([^|]*) \| ([^|]*) \| ([^|]*) \| ([^|]+) \|$/gm)];
     expect(tuned).toHaveLength(4);
     const families = ['auto', 'plain', 'tiled'] as const;
     for (const m of tuned) {
@@ -164,22 +165,28 @@ describe('effconv CLI', () => {
       expect(cells.auto, m[0]).toHaveLength(passes.length);
       // auto's other subgroup weight-gradient kernels, "taps 0.49, slide 0.58": the weight pass may take one
       const others: Record<string, number> = Object.fromEntries(m[7]!.trim() ? m[7]!.trim().split(', ').map((e) => [e.split(' ')[0], Number(e.split(' ')[1])]) : []);
-      const chosen = m[8]!.trim();
-      const family = '(\\w+(?: \\(8x8\\))?)';
+      // 'auto' with the other Winograd setting than its rule's, "with 1.20 + – + without 3.40" ("–": not timed at that pass), or empty
+      const winograd = m[8]!.trim() ? m[8]!.trim().split(' + ').map((c) => (c === '–' ? Infinity : Number(c.split(' ')[1]))) : null;
+      const chosen = m[9]!.trim();
+      // a pass's family, "(8x8)" for the tiled kernels' other block, "(Winograd)" / "(direct)" for auto's other Winograd setting
+      const family = '(\\w+(?: \\(8x8\\))?)(?: \\((?:Winograd|direct)\\))?';
+      const marked = (pass: string) => new RegExp(`${pass} \\w+ \\((?:Winograd|direct)\\)`).test(chosen);
       const perPass = [...families, 'tiled (8x8)'].includes(chosen)
         ? [chosen, chosen, chosen]
         : chosen.match(new RegExp(`^forward ${family}, input gradient ${family}, weight gradient ${family}(?: \\((taps|rows|slide)\\))?$`))!.slice(1);
+      const otherWinograd = [marked('forward'), marked('input gradient'), marked('weight gradient')];
       for (const [i, pass] of passes.entries()) {
         const times = [...families, 'tiled (8x8)' as const].map((f) => cells[f]?.[i] ?? Infinity);
         if (pass === 2) times.push(...Object.values(others));
-        const time = pass === 2 && perPass[3] ? others[perPass[3]] : cells[perPass[pass] as keyof typeof cells]![i];
+        if (winograd) times.push(winograd[i]!);
+        const time = otherWinograd[pass] ? winograd![i] : pass === 2 && perPass[3] ? others[perPass[3]] : cells[perPass[pass] as keyof typeof cells]![i];
         expect(time, `${m[0]} pass ${pass}`).toBe(Math.min(...times));
       }
     }
     for (const m of rows) expect(Number(m[2]) > 0 && Number(m[4]) > 0, m[0]).toBe(true);
     // the named family is the one with the least search + final time in the table ('fastest'
     // left out where it chose auto everywhere: then it runs the same kernels)
-    const sameAsAuto = tuned.every((m) => m[8]!.trim() === 'auto'); // the chosen column
+    const sameAsAuto = tuned.every((m) => m[9]!.trim() === 'auto'); // the chosen column
     const best = rows.filter((m) => !(sameAsAuto && m[1] === 'fastest')).reduce((a, b) => (Number(b[2]) + Number(b[4]) < Number(a[2]) + Number(a[4]) ? b : a));
     expect(r.out).toContain(`fastest here (search + final step): --conv-kernels ${best[1]}${sameAsAuto ? " ('fastest' chose auto for every convolution)" : ''}`);
     expect((await effconv('kernels', '--reps', '0')).err).toMatch(/--reps must be a positive integer, got "0"/);
@@ -193,8 +200,8 @@ describe('effconv CLI', () => {
     expect(tunedOne).toHaveLength(4);
     const saved = parseConvTuning(readFileSync(tuningFile, 'utf8'), tuningFile);
     expect(saved.records).toHaveLength(1);
-    const said = (c: string | { forward: string; input: string; weight: string; weightKernel?: string }) =>
-      typeof c === 'string' ? c : `forward ${c.forward}, input gradient ${c.input}, weight gradient ${c.weight}${c.weightKernel ? ` (${c.weightKernel})` : ''}`;
+    // each saved choice said as the table says it (a pass's tiled block or Winograd setting too)
+    const said = (c: string | ConvChoice) => (typeof c === 'string' ? c : describeChoice(c));
     expect(Object.fromEntries(Object.entries(saved.records[0]!.choices).map(([k, c]) => [k, said(c)]))).toEqual(Object.fromEntries(tunedOne.map((m) => [m[1]!.trim(), m[2]!.trim()])));
     expect(one.out).toContain(`these choices are saved in ${tuningFile}`);
     expect((await effconv('kernels', '--families', 'auto', '--tuning-file', tuningFile)).err).toMatch(/--tuning-file saves the choices of 'fastest'; --families leaves it out/);

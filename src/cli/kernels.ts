@@ -126,9 +126,15 @@ export async function kernelsCommand(v: Values): Promise<KernelTiming[]> {
       const cells = t.passes.map((pass) => (typeof ms[pass] === 'number' ? (ms[pass] as number).toFixed(2) : '–'));
       return cells.every((c) => c === '–') ? '' : cells.join(' + ');
     };
+    // 'auto' with the other Winograd setting than its rule's: "with 1.20 + – + without 3.40" ("–": both can run there only one way)
+    const otherWinograd = (t: ConvTiming) => {
+      const ms = t.winogradMs;
+      if (!ms) return '';
+      return t.passes.map((pass) => (ms[pass] ? `${ms[pass]!.winograd ? 'with' : 'without'} ${ms[pass]!.ms.toFixed(2)}` : '–')).join(' + ');
+    };
     console.log(`\n'fastest': each convolution's passes timed on each family (median ms: forward + input gradient + weight gradient, those its step computes), the fastest kept for each pass\n`);
-    console.log("| convolution | auto | plain | tiled | tiled, 8 × 8 block | auto's other weight-gradient kernels | chosen |\n|---|---|---|---|---|---|---|");
-    for (const t of tunings) console.log(`| ${t.key} | ${cellMs(t, 'auto')} (${t.autoKernels}) | ${cellMs(t, 'plain')} | ${cellMs(t, 'tiled')} | ${tile8(t)} | ${otherWeightKernels(t)} | ${describeChoice(t.chosen)} |`);
+    console.log("| convolution | auto | plain | tiled | tiled, 8 × 8 block | auto's other weight-gradient kernels | auto with / without the Winograd kernels, against its rule | chosen |\n|---|---|---|---|---|---|---|---|");
+    for (const t of tunings) console.log(`| ${t.key} | ${cellMs(t, 'auto')} (${t.autoKernels}) | ${cellMs(t, 'plain')} | ${cellMs(t, 'tiled')} | ${tile8(t)} | ${otherWeightKernels(t)} | ${otherWinograd(t)} | ${describeChoice(t.chosen)} |`);
     if (tuningFile !== null && !saveError) console.log(`\nthese choices are saved in ${tuningFile} (--conv-kernels fastest --tuning-file ${tuningFile} takes them)`);
   }
   const total = (r: KernelTiming) => (typeof r.searchMs === 'number' && typeof r.finalMs === 'number' ? r.searchMs + r.finalMs : Infinity);
