@@ -503,7 +503,7 @@ function winogradObstacle(engine: Engine, s: number, N: number, H: number, W: nu
   const positions = winogradPositions(s);
   const { L } = winogradTiles(N, H, W);
   if (Math.ceil((positions * L) / 4 / WG) > 65535) return `its ${positions * L} transformed tiles per channel exceed one dispatch`;
-  const bytes = positions * L * channels * 4;
+  const bytes = positions * L * Math.ceil(channels / 4) * 4 * 4; // the weight gradient's input tiles pad the channels to 4
   if (bytes > engine.maxTensorBytes) return `its transformed tiles (${bytes} bytes) exceed the device's largest binding`;
   return null;
 }
