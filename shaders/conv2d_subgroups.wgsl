@@ -684,9 +684,14 @@ fn conv2d_fwd_1x1_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocatio
                      @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
   let t = tile(wid, lid, q, 16u);
   if (t.idle) { return; }  // uniform per subgroup
-  // output channel o's weight for input channel c at w[(o·Cin + c)·W_STRIDE]
+  forward_1x1(t, q, 0u);
+}
+
+// The 1 × 1 forward of a lane's 16 channels × 4 pixels: output channel o's weight for input
+// channel c at w[(w_first + o·Cin + c)·W_STRIDE].
+fn forward_1x1(t: Tile, q: u32, w_first: u32) {
   let o = t.first + (q & 7u);
-  store_blocks(t, p.Cout, sum_1x1(t, p.Cin, min(o, p.Cout - 1u) * p.Cin, min(o + 8u, p.Cout - 1u) * p.Cin, 1u), 2u);
+  store_blocks(t, p.Cout, sum_1x1(t, p.Cin, w_first + min(o, p.Cout - 1u) * p.Cin, w_first + min(o + 8u, p.Cout - 1u) * p.Cin, 1u), 2u);
 }
 
 @compute @workgroup_size(WG)
@@ -709,9 +714,7 @@ fn conv2d_winograd_product_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_
                               @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
   let t = tile(wid, lid, q, 16u);
   if (t.idle) { return; }  // uniform per subgroup
-  let first = t.n * p.Cout * p.Cin;
-  let o = t.first + (q & 7u);
-  store_blocks(t, p.Cout, sum_1x1(t, p.Cin, first + min(o, p.Cout - 1u) * p.Cin, first + min(o + 8u, p.Cout - 1u) * p.Cin, 1u), 2u);
+  forward_1x1(t, q, t.n * p.Cout * p.Cin);
 }
 
 // Channels first … first + 7 (lo) and first + 8 … first + 15 (hi) of a 1 × 1 kernel's lane.

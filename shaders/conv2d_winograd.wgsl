@@ -185,10 +185,12 @@ fn conv2d_winograd_weight_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_w
   dst[at + 8u] = c2[2];
 }
 
-// An invocation's 4 tiles: image plane n·C + c, first tile t0 (a multiple of 4), and the vec4
-// index of position 0 of its tiles in V or M (position ξ is ξ·C·L/4 further on).
+// An invocation's 4 tiles: image plane n·C + c (image n, channel c), first tile t0 (a multiple of
+// 4), and the vec4 index of position 0 of its tiles in V or M (position ξ is ξ·C·L/4 further on).
 struct Quad {
   plane: u32,
+  n: u32,
+  c: u32,
   t0: u32,
   at: u32,
   live: bool,  // output_quad: whether it has tiles to write
@@ -201,7 +203,7 @@ fn quad_of(i: u32) -> Quad {
   let t0 = (i - plane * quads) * 4u;
   let n = plane / p.C;
   let c = plane - n * p.C;
-  return Quad(plane, t0, (c * p.L + n * p.P + t0) / 4u, true);
+  return Quad(plane, n, c, t0, (c * p.L + n * p.P + t0) / 4u, true);
 }
 
 // Invocations past the batch's quads zero the quads that pad each channel's row of V or D to L
@@ -317,9 +319,7 @@ struct InterleavedAt {
 }
 
 fn interleaved_at(q: Quad) -> InterleavedAt {
-  let n = q.plane / p.C;
-  let c = q.plane - n * p.C;
-  return InterleavedAt(c, ((c / 4u) * p.L + n * p.P + q.t0) * 4u + c % 4u, (p.C + 3u) / 4u * p.L * 4u);
+  return InterleavedAt(q.c, ((q.c / 4u) * p.L + q.n * p.P + q.t0) * 4u + q.c % 4u, (p.C + 3u) / 4u * p.L * 4u);
 }
 
 // The 4 tiles' values (by component) of one position and channel, 4 floats apart.
@@ -372,9 +372,10 @@ fn quad_outputs(q: Quad) -> array<array<vec4f, 4>, 4> {
 
 // The quad of output invocation i, or none (past the batch, or padding tiles only).
 fn output_quad(i: u32) -> Quad {
-  if (i >= p.N * p.C * p.P / 4u) { return Quad(0u, 0u, 0u, false); }
-  let q = quad_of(i);
-  return Quad(q.plane, q.t0, q.at, (q.t0 / p.TW) * 4u < p.H);
+  if (i >= p.N * p.C * p.P / 4u) { return Quad(0u, 0u, 0u, 0u, 0u, false); }
+  var q = quad_of(i);
+  q.live = (q.t0 / p.TW) * 4u < p.H;
+  return q;
 }
 
 // The 4 × 4 outputs of the quad's tiles, tile by tile inside the plane.
