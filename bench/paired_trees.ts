@@ -50,13 +50,16 @@ const random = (n: number) => Float32Array.from({ length: n }, () => Math.random
 /** One timed run of `work` on tree i's engine (bench/timing.ts's timeGpu, no warm-up). */
 const timeOn = async (i: number, work: () => void): Promise<number> => (await timeGpu(engines[i]!, work, 1, undefined, 0)).medianMs;
 
-/** Times works[0] on the old tree and works[1] on the new, alternating which goes first; each pair also times the FMA peak kernel. */
-async function paired(works: (() => void)[], peaks: number[]): Promise<{ ms: [number, number]; ratio: number }> {
+/**
+ * Times works[0] on the old tree and works[1] on the new after a warm-up run each, alternating
+ * which goes first; where `peaks` is given, each pair also times the FMA peak kernel into it.
+ */
+async function paired(works: (() => void)[], peaks: number[] | null): Promise<{ ms: [number, number]; ratio: number }> {
   const times: [number[], number[]] = [[], []];
   for (const i of [0, 1]) await timeOn(i, works[i]!);
   for (let r = 0; r < pairs; r++) {
     const n = 16384, iters = 4096;
-    peaks.push(peakKernel.fmaPeakFlops(n, iters) / (await timeOn(1, () => void peakKernel.fmaPeak(engines[1]!, n, iters))) / 1e6);
+    if (peaks) peaks.push(peakKernel.fmaPeakFlops(n, iters) / (await timeOn(1, () => void peakKernel.fmaPeak(engines[1]!, n, iters))) / 1e6);
     for (const i of r % 2 ? [1, 0] : [0, 1]) times[i]!.push(await timeOn(i, works[i]!));
   }
   return { ms: [median(times[0]), median(times[1])], ratio: median(times[1].map((t, k) => t / times[0][k]!)) };
@@ -107,15 +110,13 @@ if (only.includes('e2e')) {
       step.x.write(images);
       return step;
     });
-    // warm-up: the first steps compile and capture
-    for (const i of [0, 1]) for (let r = 0; r < 3; r++) {
+    // warm-up: the first steps compile and capture (paired runs a third)
+    for (const i of [0, 1]) for (let r = 0; r < 2; r++) {
       steps[i]!.run(labels);
       await engines[i]!.sync();
     }
-    const times: [number[], number[]] = [[], []];
-    for (let r = 0; r < pairs; r++) for (const i of r % 2 ? [1, 0] : [0, 1]) times[i]!.push(await timeOn(i, () => steps[i]!.run(labels)));
-    const ratio = median(times[1].map((t, k) => t / times[0][k]!));
-    console.log(`| ${kind} | ${f1(median(times[0]))} → ${f1(median(times[1]))} | ${f2(ratio)} |`);
+    const { ms, ratio } = await paired([0, 1].map((i) => () => steps[i]!.run(labels)), null);
+    console.log(`| ${kind} | ${f1(ms[0])} → ${f1(ms[1])} | ${f2(ratio)} |`);
   }
 }
 for (const e of engines) e.destroy();

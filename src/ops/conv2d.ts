@@ -530,6 +530,14 @@ function useWinogradWeight(p: ConvPlan): boolean {
 }
 
 /**
+ * The uniforms of the Winograd products as a 1 × 1 convolution: `positions` images (one per
+ * weight matrix) of the batch's L tiles, Cin → Cout channels.
+ */
+function productParams(p: ConvPlan, positions: number, L: number, Cin: number, Cout: number): ConvUniforms {
+  return { ...p.params, N: positions, Cin, Cout, H: 1, W: L, Ho: 1, Wo: L, s: 1, kw: 1, off: 0, pad: 0, masked: 0, kmin: 1, nchunk: 0 };
+}
+
+/**
  * The weight gradient on the Winograd kernels: V of x (channels interleaved by 4) and D of g
  * (conv2d_winograd_upstream), their products summed over the batch's tiles per position by
  * conv2d_bwd_weight_sg at S = 1 (36 or 64 images of L tiles, one chunk each: its copies of dw are
@@ -541,7 +549,8 @@ function runWinogradWeight(p: ConvPlan, x: Tensor, g: Tensor): Tensor {
   const S = p.params.s as WinogradSize;
   const positions = winogradPositions(S);
   const { L } = winogradTiles(N, H, W);
-  const params = { ...p.params, N: positions, H: 1, W: L, Ho: 1, Wo: L, s: 1, kw: 1, off: 0, pad: 0, masked: 0, kmin: 1, nchunk: 1 };
+  // one chunk per position: its copy of dw is that position's dU
+  const params = { ...productParams(p, positions, L, Cin, Cout), nchunk: 1 };
   // conv2d_bwd_weight_sg reads 4 input channels as one vec4: V written interleaved
   const interleaved = winogradInputInterleaved(S, x);
   const d = winogradUpstream(S, g);
@@ -571,8 +580,7 @@ function runWinograd(p: ConvPlan, input: Tensor, packed: Tensor, out: Tensor, fl
   const v = winogradInput(S, input);
   const { L } = winogradTiles(N, p.params.H, p.params.W);
   const m = Tensor.empty(e, [positions * R * L]);
-  // the 1 × 1 forward over 36 or 64 images (one per weight matrix) of the batch's L tiles
-  const params = { ...p.params, N: positions, Cin: Kc, Cout: R, H: 1, W: L, Ho: 1, Wo: L, s: 1, kw: 1, off: 0, pad: 0, masked: 0, kmin: 1, nchunk: 0 };
+  const params = productParams(p, positions, L, Kc, R);
   e.dispatch(K.winogradProductSubgroups, params, [v.buffer, u.buffer, m.buffer, p.vt.buffer], [Math.ceil((positions * L) / 4 / WG), Math.ceil(R / 16)], { S: 1, W_STRIDE: 1 });
   u.dispose();
   v.dispose();

@@ -67,13 +67,13 @@ export function winogradTiles(N: number, H: number, W: number): { TW: number; P:
 export function winogradWeights(S: WinogradSize, packed: Tensor, R: number, Kc: number, flip: boolean): Tensor {
   const e = packed.engine;
   const u = Tensor.empty(e, [winogradPositions(S) * R * Kc]);
-  e.dispatch(K[S].weights, { N: 0, C: R, H: 0, W: 0, TW: 0, P: 0, L: 0, K: Kc, flip: flip ? 1 : 0 }, [packed.buffer, u.buffer], grid1d(R * Kc, WG));
+  e.dispatch(K[S].weights, pairParams(R, Kc, flip), [packed.buffer, u.buffer], grid1d(R * Kc, WG));
   return u;
 }
 
 /** V [positions, C, L]: the transformed input tiles of x [N, C, H, W] (0 past N·P). */
 export function winogradInput(S: WinogradSize, x: Tensor): Tensor {
-  return tileTransform(K[S].input, S, x);
+  return tileTransform(K[S].input, S, x, x.shape[1]!);
 }
 
 /**
@@ -81,44 +81,48 @@ export function winogradInput(S: WinogradSize, x: Tensor): Tensor {
  * of `positions` images of L tiles, what conv2d_bwd_weight_sg reads), 0 past N·P and past C.
  */
 export function winogradInputInterleaved(S: WinogradSize, x: Tensor): Tensor {
-  const e = x.engine;
-  const [N, C, H, W] = x.shape as [number, number, number, number];
-  const { TW, P, L } = winogradTiles(N, H, W);
-  const slots = Math.ceil(C / 4) * 4;
-  const v = Tensor.empty(e, [winogradPositions(S) * slots * L]);
-  const invocations = (N * C * P) / 4 + (slots * (L - N * P)) / 4;
-  e.dispatch(K[S].inputInterleaved, { N, C, H, W, TW, P, L, K: 0, flip: 0 }, [x.buffer, x.buffer, v.buffer], grid1d(invocations, WG), { ROWS: rows(W) ? 1 : 0 });
-  return v;
+  return tileTransform(K[S].inputInterleaved, S, x, Math.ceil(x.shape[1]! / 4) * 4);
 }
 
 /** D [positions, C, L]: the transformed 4 × 4 tiles of the upstream gradient gy [N, C, H, W] (0 past N·P). */
 export function winogradUpstream(S: WinogradSize, gy: Tensor): Tensor {
-  return tileTransform(K[S].upstream, S, gy);
+  return tileTransform(K[S].upstream, S, gy, gy.shape[1]!);
 }
 
-/** One invocation per quad of tiles of the batch, then one per quad that pads a channel's row to L. */
-function tileTransform(def: ReturnType<typeof kernels>['input'], S: WinogradSize, x: Tensor): Tensor {
-  const e = x.engine;
-  const [N, C, H, W] = x.shape as [number, number, number, number];
-  const { TW, P, L } = winogradTiles(N, H, W);
-  const v = Tensor.empty(e, [winogradPositions(S) * C * L]);
-  e.dispatch(def, { N, C, H, W, TW, P, L, K: 0, flip: 0 }, [x.buffer, x.buffer, v.buffer], grid1d((C * L) / 4, WG), { ROWS: rows(W) ? 1 : 0 });
+/** The tile transforms' uniforms for planes of `shape` [N, C, H, W]. */
+function tileParams(shape: readonly number[]) {
+  const [N, C, H, W] = shape as [number, number, number, number];
+  return { N, C, H, W, ...winogradTiles(N, H, W), K: 0, flip: 0 };
+}
+
+/**
+ * A transform of x's tiles into `slots` channel rows of L tiles per position (C, or C padded to 4
+ * when interleaved): one invocation per quad of tiles of the batch, then one per quad that pads a
+ * channel slot's row to L.
+ */
+function tileTransform(def: ReturnType<typeof kernels>['input'], S: WinogradSize, x: Tensor, slots: number): Tensor {
+  const params = tileParams(x.shape);
+  const { N, C, P, L } = params;
+  const v = Tensor.empty(x.engine, [winogradPositions(S) * slots * L]);
+  const invocations = (N * C * P) / 4 + (slots * (L - N * P)) / 4;
+  x.engine.dispatch(def, params, [x.buffer, x.buffer, v.buffer], grid1d(invocations, WG), { ROWS: rows(params.W) ? 1 : 0 });
   return v;
 }
+
+/** The weight transforms' uniforms for R × K channel pairs. */
+const pairParams = (R: number, Kc: number, flip: boolean) => ({ N: 0, C: R, H: 0, W: 0, TW: 0, P: 0, L: 0, K: Kc, flip: flip ? 1 : 0 });
 
 /** dw [R, K, S, S] from the sums dU [positions, R, K] of the products of D and V. */
 export function winogradWeightGrad(S: WinogradSize, du: Tensor, R: number, Kc: number): Tensor {
   const e = du.engine;
   const dw = Tensor.empty(e, [R, Kc, S, S]);
-  e.dispatch(K[S].weightGrad, { N: 0, C: R, H: 0, W: 0, TW: 0, P: 0, L: 0, K: Kc, flip: 0 }, [du.buffer, dw.buffer], grid1d(R * Kc, WG));
+  e.dispatch(K[S].weightGrad, pairParams(R, Kc, false), [du.buffer, dw.buffer], grid1d(R * Kc, WG));
   return dw;
 }
 
 /** Writes y [N, C, H, W] from the products M [positions, C, L]. */
 export function winogradOutput(S: WinogradSize, m: Tensor, y: Tensor): void {
-  const e = y.engine;
-  const [N, C, H, W] = y.shape as [number, number, number, number];
-  const { TW, P, L } = winogradTiles(N, H, W);
-  const params = { N, C, H, W, TW, P, L, K: 0, flip: 0 };
-  e.dispatch(rows(W) ? K[S].outputRows : K[S].output, params, [m.buffer, y.buffer], grid1d((N * C * P) / 4, WG));
+  const params = tileParams(y.shape);
+  const { N, C, P, W } = params;
+  y.engine.dispatch(rows(W) ? K[S].outputRows : K[S].output, params, [m.buffer, y.buffer], grid1d((N * C * P) / 4, WG));
 }
