@@ -6,6 +6,8 @@
 #   machine.txt            the machine, the GPU, the adapter Dawn picks (`effconv info`: features,
 #                          subgroup size, limits), the commit;
 #   tests.log, tests.json  the whole test suite (vitest), within TEST_TIMEOUT s (default 240);
+#                          TEST_ARGS go to vitest (e.g. "--fileParallelism --maxWorkers=8": the
+#                          files one after another, as on a CPU adapter, is the config's default);
 #   bench.log, bench.md, bench.json   `node dist/bench/main.js $BENCH_ARGS` (default --profile
 #                          --conv-kernels fastest: the conv rows on the family timed fastest each, the
 #                          whole bench with each step's time per kernel), within BENCH_TIMEOUT s
@@ -29,11 +31,12 @@ fi
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/effconv-xdg-$(id -u)}"
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 
-# the Vulkan loader (libvulkan1 from the kit) and the NVIDIA driver's ICD where it is not found
-if ! ldconfig -p | grep -q 'libvulkan\.so\.1'; then
+# the Vulkan loader and GLVND (from the kit) and the NVIDIA driver's ICD where they are not found:
+# NVIDIA's ICD, libGLX_nvidia.so.0, does not load without libGLdispatch.so.0 ("Found no drivers!")
+if ! ldconfig -p | grep -q 'libvulkan\.so\.1' || ! ldconfig -p | grep -q 'libGLdispatch\.so\.0'; then
   for f in .gpukit/debs/*.deb; do dpkg -x "$f" /; done
   ldconfig
-  say "installed the Vulkan loader from .gpukit/debs"
+  say "installed the Vulkan loader and GLVND from .gpukit/debs"
 fi
 nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f "$nvidia_icd" ]; then export VK_DRIVER_FILES=$nvidia_icd; fi
@@ -65,9 +68,9 @@ if ! "$node" scripts/check-adapter.mjs 2>&1 | tee -a "$out/machine.txt"; then
 fi
 "$node" dist/src/cli/main.js info >> "$out/machine.txt" 2>&1
 
-say "tests (vitest, at most ${TEST_TIMEOUT:-240} s)"
+say "tests (vitest ${TEST_ARGS:-}, at most ${TEST_TIMEOUT:-240} s)"
 timeout "${TEST_TIMEOUT:-240}" "$node" node_modules/vitest/vitest.mjs run --config test/vitest.config.ts \
-  --reporter=default --reporter=json --outputFile.json="$out/tests.json" > "$out/tests.log" 2>&1
+  --reporter=default --reporter=json --outputFile.json="$out/tests.json" ${TEST_ARGS:-} > "$out/tests.log" 2>&1
 say "tests: exit $? (tail of tests.log below)"
 tail -n 25 "$out/tests.log" >&2
 
