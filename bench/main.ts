@@ -23,7 +23,7 @@
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { backward, conv2dKernels, Engine, fmaPeak, fmaPeakFlops, gaussianMask, LOAD_SOURCES, LoadCost, STORAGE_ELEMENTS, gruCell, gruCellParams, gruLayer, hardSize, reshape, slice, stack, matmul, parameter, sum, Tensor, type ConvVariant, type Engine as EngineT, type TiledTile } from '../src/index.js';
+import { AUTO_FAMILY, backward, conv2dKernels, Engine, fmaPeak, fmaPeakFlops, gaussianMask, LOAD_SOURCES, LoadCost, STORAGE_ELEMENTS, gruCell, gruCellParams, gruLayer, hardSize, reshape, slice, stack, matmul, parameter, sum, Tensor, type ConvVariant, type Engine as EngineT, type TiledTile } from '../src/index.js';
 import { Rng } from '../src/random.js';
 import { PACED_POLLING } from '../src/gpu/dawn_polling.js';
 import { PRESETS } from '../src/effconv/spec.js';
@@ -152,7 +152,7 @@ async function effconvPasses(c: ConvShape, s: number, kw = s, softSize?: number,
   const g = Tensor.from(engine, rand(c.N * c.Cout * c.HW * c.HW), k.outShape);
   return {
     /** The kernels that run it: subgroups, plain or tiled (per pass where 'fastest' chose them apart, and the subgroup weight-gradient kernel where it is not 'auto''s). */
-    kernels: kernelsLabel(k, conv2dKernels(x, w, { size: s, variant: 'auto', ...(v ? { softSize: v } : {}) }).weightKernels),
+    kernels: kernelsLabel(k, conv2dKernels(x, w, { size: s, variant: 'auto', [AUTO_FAMILY]: true, ...(v ? { softSize: v } : {}) }).weightKernels),
     fwd: () => void k.forward(),
     bwdIn: () => void k.backwardInput(g),
     bwdW: () => void k.backwardWeight(g),

@@ -42,6 +42,8 @@ describe('effconv CLI', () => {
     const info = (adapter as GPUAdapter & { info: { subgroupMinSize?: number; subgroupMaxSize?: number } }).info;
     const fixed = adapter.features.has('subgroups') && info.subgroupMinSize === info.subgroupMaxSize;
     expect(r.out).toMatch(fixed ? new RegExp(`^subgroups +${info.subgroupMinSize} lanes: the subgroup kernels`, 'm') : /^subgroups +none of one fixed size/m);
+    // conv2d's 'auto' rules: the CPU ones on a CPU adapter (the kind line says which it is)
+    expect(r.out).toMatch(/^kind +CPU implementation/m.test(r.out) ? /^conv 'auto' +the CPU rules/m : /^conv 'auto' +the GPU rules/m);
   });
 
   it("each backbone's default budget is feasible: the preset's, or a fraction of the all-9×9 network for a spec", () => {
@@ -219,7 +221,11 @@ describe('effconv CLI', () => {
     const r = await effconv('search', ...args, '--search-epochs', '1', '--epochs', '1', '--log-every', '4', '--checkpoint-every', '4', '--out', out, '--conv-kernels', 'fastest', '--tuning-reps', '2');
     expect(r.err).not.toMatch(/effconv:/);
     expect(r.code).toBe(0);
-    expect(r.err).toMatch(/^search {2}kernels: timing auto, plain, tiled on 3 convolutions \(2 runs each after a warm-up\)…\nsearch {2}kernels: 3 convolutions timed in [\d.]+ s, fastest kernels: (auto|plain|tiled) \d/m);
+    const tunedSearch = /^search {2}kernels: timing auto, plain, tiled on 3 convolutions \(2 runs each after a warm-up\)…\nsearch {2}kernels: 3 convolutions timed in [\d.]+ s, fastest kernels: (.+)$/m.exec(r.err);
+    expect(tunedSearch, r.err).not.toBeNull();
+    // each choice (one family, or a pass's own in parentheses, as on a GPU) with its count: 3 in all
+    const counts = [...tunedSearch![1]!.matchAll(/(?:auto|plain|tiled|\)) (\d+)(?=, |$)/g)].map((m) => Number(m[1]));
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(3);
     expect(r.err).toMatch(/^train:effconv {2}kernels: \d convolutions timed in/m);
     // the evaluation's convolutions (no gradients, batch 100 of the 100 test images) after its first batch
     expect(r.err).toMatch(/^train:effconv {2}kernels \(evaluation\): timing auto, plain, tiled on 3 convolutions \(2 runs each after a warm-up\)…$/m);

@@ -12,3 +12,7 @@ export function checkConvVariant(where: string, name: string, value: unknown): C
   const quoted = CONV_VARIANTS.map((v) => `'${v}'`);
   throw new RangeError(`${where}: ${name} must be ${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1]}, got ${String(value)}`);
 }
+
+/** The measured rules conv2d's 'auto' can follow (EngineOptions.convAutoRules). */
+export const CONV_AUTO_RULES = ['cpu', 'gpu'] as const;
+export type ConvAutoRules = (typeof CONV_AUTO_RULES)[number];

@@ -6,7 +6,7 @@
  */
 import { BufferPool, type PoolStats } from './buffer-pool.js';
 import { Capture, CaptureRecorder, type CaptureHost } from './capture.js';
-import { checkConvVariant, type ConvVariantName } from './conv_variant.js';
+import { checkConvVariant, CONV_AUTO_RULES, type ConvAutoRules, type ConvVariantName } from './conv_variant.js';
 import { pacePolling } from './dawn_polling.js';
 import { acquireDevice, usesDawnNode, type AdapterDescription, type DeviceOptions } from './device.js';
 import { GpuValidationError } from './errors.js';
@@ -31,6 +31,13 @@ export interface EngineOptions extends DeviceOptions {
    * convolutions on the family measured fastest for it (tuneConvs).
    */
   convVariant?: ConvVariantName;
+  /**
+   * Which measured rules conv2d's 'auto' follows: 'cpu' (measured on lavapipe: the subgroup
+   * kernels wherever they run) or 'gpu' (measured on an NVIDIA H200: the workgroup-tiled kernels,
+   * with the subgroup Winograd kernels for a forward or input gradient that WINOGRAD_RULE takes).
+   * Default: 'cpu' on a CPU adapter, else 'gpu'. 'fastest' times every family either way.
+   */
+  convAutoRules?: ConvAutoRules;
   /** Timed runs per candidate when tuneConvs is given no `reps` (default 3; more on a noisy host). */
   convTuningReps?: number;
 }
@@ -95,6 +102,8 @@ export class Engine {
   private recorder: CaptureRecorder | null = null;
   /** conv2d's kernels when a call names no variant (EngineOptions.convVariant). */
   convVariant: ConvVariantName = 'auto';
+  /** The rules conv2d's 'auto' follows (EngineOptions.convAutoRules). */
+  convAutoRules: ConvAutoRules = 'cpu';
   /** tuneConvs' timed runs per candidate when it is given no `reps` (EngineOptions.convTuningReps). */
   convTuningReps = 3;
   /** Bind groups created since creation (for tests: a warm training step creates none). */
@@ -128,11 +137,16 @@ export class Engine {
 
   static async create(options: EngineOptions = {}): Promise<Engine> {
     const convVariant = checkConvVariant('Engine.create', 'convVariant', options.convVariant ?? 'auto');
+    const convAutoRules = options.convAutoRules;
+    if (convAutoRules !== undefined && !(CONV_AUTO_RULES as readonly unknown[]).includes(convAutoRules)) {
+      throw new RangeError(`Engine.create: convAutoRules must be 'cpu' or 'gpu', got ${String(convAutoRules)}`);
+    }
     const reps = options.convTuningReps ?? 3;
     if (!Number.isInteger(reps) || reps < 1) throw new RangeError(`Engine.create: convTuningReps must be a positive integer, got ${reps}`);
     const { device, adapter, adapterInfo } = await acquireDevice(options);
     const engine = new Engine(device, adapter, adapterInfo, options.shaderSource ?? defaultShaderSource());
     engine.convVariant = convVariant;
+    engine.convAutoRules = convAutoRules ?? (adapterInfo.isCpu ? 'cpu' : 'gpu');
     engine.convTuningReps = reps;
     if (usesDawnNode() && (options.pacePolling ?? adapterInfo.isCpu)) engine.releasePacing = pacePolling();
     try {

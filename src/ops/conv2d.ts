@@ -90,7 +90,10 @@ const K = {
  * size and k_max ≤ 9), 'plain' (conv2d.wgsl: any case), 'tiled' (conv2d.wgsl's workgroup-tiled
  * matrix-product kernels: any case, the input gradient too at stride 1 and on the plain kernel
  * otherwise — the GPU layout, several times slower than the others on CPU adapters), 'auto'
- * (default: subgroups where they apply, else plain), or 'fastest': the family tuneConvs
+ * (default: the engine's measured rules, EngineOptions.convAutoRules — on a CPU adapter the
+ * subgroup kernels where they apply, else plain; on a GPU the tiled kernels, with the subgroup
+ * Winograd kernels where WINOGRAD_RULE takes a forward or input gradient: gpuAutoChoice), or
+ * 'fastest': the family tuneConvs
  * (ops/conv_tuning.ts) measured fastest for this convolution's shapes on this device — 'auto'
  * until it has run. All compute the same sums; the size gradient always uses conv2d.wgsl's
  * conv2d_bwd_size.
@@ -140,7 +143,16 @@ export function hardSize(v: number, kMin: number, kMax: number): number {
   return Math.min(kMax, Math.max(kMin, s));
 }
 
+/**
+ * Set on the options of a call whose variant 'auto' names the family 'auto' itself — the subgroup
+ * kernels where they apply, else plain — whatever the engine's rules (convAutoRules): what
+ * 'fastest' times and replays under that name (ops/conv_tuning.ts, passPlan).
+ */
+export const AUTO_FAMILY: unique symbol = Symbol('conv2d: auto as the family');
+
 export interface Conv2dOptions {
+  /** See AUTO_FAMILY (for 'fastest''s tuning; not needed elsewhere). */
+  [AUTO_FAMILY]?: true;
   /**
    * Odd kernel size s ≤ the stored grid kw; default kw. The centred s × s window of w is used.
    * 'fromSoftSize': s = hardSize(v, kMin, kw) computed on the GPU from `softSize` (no readback;
@@ -255,7 +267,7 @@ interface ConvPlan {
 
 /**
  * Variant 'fastest': the families tuneConvs chose for this convolution's passes (keyed by its
- * shapes, options and the gradients its inputs need), or — not timed yet — 'auto' for all,
+ * shapes, options and the gradients its inputs need), or — not timed yet — null (it runs 'auto'),
  * recording the call for tuneConvs (ops/conv_tuning.ts).
  */
 function fastestChoice(
@@ -264,7 +276,7 @@ function fastestChoice(
   v: Tensor | undefined,
   softSize: Conv2dOptions['softSize'],
   c: { auto: boolean; s: number; kMin: number; stride: 1 | 2; pad: number; weightGradient: WeightGradient; tile: TiledTile | undefined; winograd: boolean | 'auto' },
-): ConvChoice {
+): ConvChoice | null {
   const engine = x.engine;
   const grad = isGradEnabled(engine);
   const gradients = { input: grad && x.requiresGrad, weight: grad && (w.requiresGrad || !!v?.requiresGrad) };
@@ -288,7 +300,7 @@ function fastestChoice(
     softSize: typeof softSize === 'number' ? softSize : (v ?? null),
     gradients,
   });
-  return allPasses('auto');
+  return null;
 }
 
 function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPlan {
@@ -341,9 +353,13 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
   let choice: ConvChoice | null = null;
   if (variant === 'fastest') {
     choice = fastestChoice(x, w, v, opts.softSize, { auto, s, kMin, stride, pad, weightGradient, tile: opts.tile, winograd });
+    variant = choice?.forward ?? 'auto';
+    tile = choice?.tiles?.forward ?? tile;
+    winograd = choice?.winograd?.forward ?? winograd;
+  }
+  if (variant === 'auto' && choice === null && !opts[AUTO_FAMILY] && x.engine.convAutoRules === 'gpu') {
+    choice = gpuAutoChoice(x.engine, { N, Cin, H, W, Cout, Ho, Wo, s: auto ? 0 : s, kw, stride, samePad: pad === (s - 1) / 2, winograd, weightGradient });
     variant = choice.forward;
-    tile = choice.tiles?.forward ?? tile;
-    winograd = choice.winograd?.forward ?? winograd;
   }
   const obstacle = variant === 'plain' ? 'plain requested' : subgroupObstacle(x.engine, kw, stride, pad === (s - 1) / 2, N * H * W);
   if (variant === 'subgroups' && obstacle) throw new RangeError(`${op}: the subgroup kernels cannot run this convolution: ${obstacle}`);
@@ -403,7 +419,7 @@ function passPlan(p: ConvPlan, pass: Exclude<ConvPass, 'forward'>): ConvPlan {
   // the pass's own Winograd setting: the choice's, else the call's (the forward's may be the choice's)
   const winograd = p.choice?.winograd?.[pass] ?? p.options.winograd ?? 'auto';
   if (!family || (family === p.choice!.forward && !weightKernel && tile === p.tile && winograd === p.winograd)) return p;
-  return planConv('conv2d', p.x, p.w, { ...p.options, softSize: p.masked ? p.vt : undefined, variant: family, tile, winograd, ...(weightKernel ? { weightGradient: weightKernel } : {}) });
+  return planConv('conv2d', p.x, p.w, { ...p.options, softSize: p.masked ? p.vt : undefined, variant: family, [AUTO_FAMILY]: true, tile, winograd, ...(weightKernel ? { weightGradient: weightKernel } : {}) });
 }
 
 /** The input gradient on `p`'s family for it; `packed` is the forward's packing, reused where that is the same plan. */
@@ -512,11 +528,36 @@ function winogradObstacle(engine: Engine, s: number, N: number, H: number, W: nu
 function useWinograd(p: ConvPlan, inChannels: number, outChannels: number): boolean {
   if (!p.subgroups || p.winograd === false) return false;
   const { s, N, H, W } = p.params;
-  if (winogradObstacle(p.x.engine, s, N, H, W, Math.max(inChannels, outChannels))) return false;
-  if (p.winograd === true) return true;
+  if (p.winograd === true) return winogradObstacle(p.x.engine, s, N, H, W, Math.max(inChannels, outChannels)) === null;
+  return winogradByRule(p.x.engine, s, N, H, W, inChannels, outChannels);
+}
+
+/** Whether WINOGRAD_RULE takes a pass of window s (0: from the soft size) whose product maps inChannels to outChannels. */
+function winogradByRule(engine: Engine, s: number, N: number, H: number, W: number, inChannels: number, outChannels: number): boolean {
+  if (winogradObstacle(engine, s, N, H, W, Math.max(inChannels, outChannels))) return false;
   const tiles = Math.ceil(H / 4) * Math.ceil(W / 4);
   const r = WINOGRAD_RULE[s as WinogradSize];
   return Math.min(inChannels, outChannels) >= r.minChannels && inChannels * outChannels >= r.minPairs && N * tiles >= r.minTiles && tiles >= r.minPlaneTiles;
+}
+
+/**
+ * 'auto' under the GPU rules (EngineOptions.convAutoRules), measured on an NVIDIA H200 (bench
+ * run 50, bench/HISTORY.md): every pass on the tiled kernels — the subgroup direct kernels, laid
+ * out for a CPU adapter's long loops per lane, ran 2–50× slower there — except a forward or input
+ * gradient WINOGRAD_RULE takes, on the subgroup Winograd kernels (1.3–1.9× faster than tiled). The
+ * weight gradient stays tiled (the Winograd one, a subgroup product per position, ran 11× slower).
+ * The subgroup family everywhere where the call asked for its own settings (winograd: true, a
+ * weightGradient kernel) or the batch is too large for the tiled kernels' grid.
+ */
+function gpuAutoChoice(
+  engine: Engine,
+  c: { N: number; Cin: number; H: number; W: number; Cout: number; Ho: number; Wo: number; s: number; kw: number; stride: 1 | 2; samePad: boolean; winograd: boolean | 'auto'; weightGradient: WeightGradient },
+): ConvChoice {
+  const subgroups = subgroupObstacle(engine, c.kw, c.stride, c.samePad, c.N * c.H * c.W) === null;
+  const tiledFits = Math.ceil((c.N * Math.max(c.Ho * c.Wo, c.H * c.W)) / 64) <= 65535;
+  if (!tiledFits || (subgroups && (c.winograd === true || c.weightGradient !== 'auto'))) return allPasses('auto');
+  const winograd = (inChannels: number, outChannels: number) => subgroups && c.winograd === 'auto' && winogradByRule(engine, c.s, c.N, c.H, c.W, inChannels, outChannels);
+  return { forward: winograd(c.Cin, c.Cout) ? 'auto' : 'tiled', input: winograd(c.Cout, c.Cin) ? 'auto' : 'tiled', weight: 'tiled' };
 }
 
 /**
@@ -828,7 +869,7 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
     let dv: Tensor | null = null;
     if (v && needs[2]) {
       const terms = Tensor.empty(engine, [kw * kw]);
-      engine.dispatch(K.bwdSize, plan.params, [sw!.buffer, terms.buffer, dw!.buffer, sv!.buffer], [Math.ceil((kw * kw) / WG)]);
+      engine.dispatch(K.bwdSize, plan.params, [sw!.buffer, terms.buffer, dw!.buffer, sv!.buffer], [kw * kw]); // a workgroup per tap
       dv = sum(terms).view(v.shape);
     }
     return v ? [dx, needs[1] ? dw : null, dv] : [dx, dw];

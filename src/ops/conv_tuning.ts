@@ -15,7 +15,7 @@ import { ShapeError } from '../gpu/errors.js';
 import { Rng } from '../random.js';
 import { sizeOf, Tensor } from '../tensor.js';
 import { allPasses, CONV_PASSES, convChoices, describeChoice, pendingConvCount, type ConvChoice, type ConvFamily, type ConvPass, type PendingConv } from './conv_choices.js';
-import { conv2dKernels, hardSize, SUBGROUP_WEIGHT_KERNELS, TILED_TILES, type Conv2dOptions, type SubgroupWeightKernel, type TiledTile } from './conv2d.js';
+import { AUTO_FAMILY, conv2dKernels, hardSize, SUBGROUP_WEIGHT_KERNELS, TILED_TILES, type Conv2dOptions, type SubgroupWeightKernel, type TiledTile } from './conv2d.js';
 
 /** The families timed, in order of preference on a tie. */
 export const TUNED_FAMILIES: readonly ConvFamily[] = ['auto', 'plain', 'tiled'];
@@ -198,7 +198,7 @@ async function timeFamilies(engine: Engine, conv: PendingConv, reps: number, mea
   };
   const x = random(conv.xShape);
   const w = random(conv.wShape);
-  const auto = conv2dKernels(x, w, { ...opts, variant: 'auto' });
+  const auto = conv2dKernels(x, w, { ...opts, variant: 'auto', [AUTO_FAMILY]: true });
   const g = random(auto.outShape);
   try {
     return await raceFamilies(conv, opts, { x, w, g, auto }, reps, measure, screensByWarmUp);
@@ -243,7 +243,7 @@ async function raceFamilies(
     const runs = (k: ReturnType<typeof conv2dKernels>) => (sizeIndex === null ? k.weightKernels.join() : k.weightKernels[sizeIndex]!);
     const seen = [runs(auto)];
     for (const weightKernel of SUBGROUP_WEIGHT_KERNELS) {
-      const kernels = conv2dKernels(x, w, { ...opts, variant: 'auto', weightGradient: weightKernel });
+      const kernels = conv2dKernels(x, w, { ...opts, variant: 'auto', [AUTO_FAMILY]: true, weightGradient: weightKernel });
       if (seen.includes(runs(kernels))) weightKernelMs[weightKernel] = runs(kernels) === seen[0] ? "the same kernels as 'auto'" : 'the same kernels as another';
       else candidates.push({ family: 'auto', weightKernel, kernels, passes: ['weight'] });
       seen.push(runs(kernels));
@@ -266,7 +266,7 @@ async function raceFamilies(
     for (const winograd of [true, false]) {
       let kernels: ReturnType<typeof conv2dKernels>;
       try {
-        kernels = conv2dKernels(x, w, { ...opts, variant: 'auto', winograd });
+        kernels = conv2dKernels(x, w, { ...opts, variant: 'auto', [AUTO_FAMILY]: true, winograd });
       } catch (e) {
         if (!(e instanceof RangeError)) throw e;
         continue; // winograd: true cannot run this convolution

@@ -1,0 +1,104 @@
+// conv2d's 'auto' under the engine's measured rules (EngineOptions.convAutoRules): 'cpu' (the
+// subgroup kernels) and 'gpu' (the tiled kernels, the subgroup Winograd kernels where
+// WINOGRAD_RULE takes a forward or input gradient): which kernels each pass runs, and — the
+// passes on different families — the sums against the float64 reference. Checked here on the
+// test adapter by switching its rules; the kernels themselves have their own tests.
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { AUTO_FAMILY, conv2d, conv2dKernels, Engine, parameter, Tensor, backward, sum, mul, reshape, type Conv2dOptions } from '../src/index.js';
+import { Rng } from '../src/random.js';
+import { expectClose } from './helpers/check.js';
+import { checkConv } from './helpers/conv_check.js';
+import { resetConvChoices } from './helpers/conv_choices.js';
+import { refConv, refConvGrad, type ConvShape } from './helpers/conv_reference.js';
+import { itSubgroups as itSubgroupsOn, testEngine } from './helpers/engine.js';
+import { randomArray } from './helpers/random.js';
+
+let engine: Engine;
+beforeAll(async () => {
+  engine = await testEngine();
+});
+afterEach(() => {
+  engine.convAutoRules = engine.adapterInfo.isCpu ? 'cpu' : 'gpu';
+  resetConvChoices(engine);
+});
+
+const itSubgroups = (name: string, fn: () => Promise<void>) => itSubgroupsOn(() => engine, name, fn);
+
+/** The family and Winograd setting of each pass of a convolution of x [N, Cin, H, W] by w [Cout, Cin, k, k]. */
+function passesOf(shape: [number, number, number, number], Cout: number, k: number, opts: Conv2dOptions = {}) {
+  const x = Tensor.empty(engine, shape);
+  const w = Tensor.empty(engine, [Cout, shape[1], k, k]);
+  try {
+    const kernels = conv2dKernels(x, w, opts);
+    return { passes: kernels.passes, winograd: kernels.winograd };
+  } finally {
+    x.dispose();
+    w.dispose();
+  }
+}
+
+describe("conv2d 'auto': the engine's rules", () => {
+  it("default: 'cpu' on a CPU adapter, else 'gpu'; Engine.create rejects another value", async () => {
+    expect(engine.convAutoRules).toBe(engine.adapterInfo.isCpu ? 'cpu' : 'gpu');
+    await expect(Engine.create({ convAutoRules: 'fast' as never })).rejects.toThrow(/convAutoRules must be 'cpu' or 'gpu', got fast/);
+  });
+
+  itSubgroups("'cpu': every pass on the subgroup kernels; 'gpu': tiled, with Winograd for a forward and input gradient WINOGRAD_RULE takes", async () => {
+    const winogradShape: [number, number, number, number] = [8, 32, 32, 32]; // 512 tiles, 32 → 64 channels: the 3 × 3 rule's least
+    engine.convAutoRules = 'cpu';
+    expect(passesOf(winogradShape, 64, 3)).toEqual({ passes: { forward: 'subgroups', input: 'subgroups', weight: 'subgroups' }, winograd: { forward: true, input: true, weight: true } });
+    expect(passesOf(winogradShape, 64, 7).passes).toEqual({ forward: 'subgroups', input: 'subgroups', weight: 'subgroups' });
+
+    engine.convAutoRules = 'gpu';
+    expect(passesOf(winogradShape, 64, 3)).toEqual({ passes: { forward: 'subgroups', input: 'subgroups', weight: 'tiled' }, winograd: { forward: true, input: true, weight: false } });
+    const direct = { passes: { forward: 'tiled', input: 'tiled', weight: 'tiled' }, winograd: { forward: false, input: false, weight: false } };
+    expect(passesOf(winogradShape, 64, 7)).toEqual(direct); // no Winograd kernels for 7 × 7
+    expect(passesOf([8, 16, 32, 32], 64, 3)).toEqual(direct); // 16 input channels: under the rule's 32
+    expect(passesOf(winogradShape, 64, 3, { stride: 2, padding: 1 })).toEqual(direct); // stride 2: no subgroup kernels
+    const v = Tensor.from(engine, [2.5], [1]);
+    expect(passesOf(winogradShape, 64, 5, { size: 'fromSoftSize', softSize: v })).toEqual(direct); // the size from the soft size
+    v.dispose();
+    // 32 → 16 channels: the input gradient's product (16 → 32) misses the rule as the forward's does
+    expect(passesOf(winogradShape, 16, 3)).toEqual(direct);
+
+    // settings of the subgroup kernels asked for: the subgroup family runs every pass
+    expect(passesOf(winogradShape, 64, 3, { winograd: true }).passes).toEqual({ forward: 'subgroups', input: 'subgroups', weight: 'subgroups' });
+    expect(passesOf(winogradShape, 64, 7, { weightGradient: 'slide' }).passes).toEqual({ forward: 'subgroups', input: 'subgroups', weight: 'subgroups' });
+    // 'auto' as the family ('fastest''s timing) and the named families ignore the rules
+    expect(passesOf(winogradShape, 64, 7, { variant: 'auto', [AUTO_FAMILY]: true }).passes).toEqual({ forward: 'subgroups', input: 'subgroups', weight: 'subgroups' });
+    expect(passesOf(winogradShape, 64, 7, { variant: 'subgroups' }).passes).toEqual({ forward: 'subgroups', input: 'subgroups', weight: 'subgroups' });
+    // 'fastest' before its timing runs 'auto' under the rules
+    expect(passesOf(winogradShape, 64, 3, { variant: 'fastest' }).passes).toEqual({ forward: 'subgroups', input: 'subgroups', weight: 'tiled' });
+  });
+
+  it("'gpu': a convolution on the tiled kernels (stride 1 and 2, masked) vs the float64 reference and finite differences", async () => {
+    engine.convAutoRules = 'gpu';
+    await checkConv(engine, { N: 2, Cin: 3, H: 7, W: 9, Cout: 5, kw: 5, s: 3, stride: 1, pad: 1, v: 2.6 }, 1301, 'auto');
+    await checkConv(engine, { N: 1, Cin: 4, H: 9, W: 8, Cout: 6, kw: 3, s: 3, stride: 2, pad: 1 }, 1302, 'auto');
+  });
+
+  itSubgroups("'gpu': the forward and input gradient on the Winograd kernels, the weight gradient tiled, vs the float64 reference", async () => {
+    engine.convAutoRules = 'gpu';
+    const c: ConvShape = { N: 8, Cin: 32, H: 32, W: 32, Cout: 64, kw: 3, s: 3, stride: 1, pad: 1 };
+    expect(passesOf([c.N, c.Cin, c.H, c.W], c.Cout, 3).passes).toEqual({ forward: 'subgroups', input: 'subgroups', weight: 'tiled' });
+    const rng = new Rng(1303);
+    const xs = Float64Array.from(Float32Array.from(randomArray(rng, c.N * c.Cin * c.H * c.W)));
+    const ws = Float64Array.from(Float32Array.from(randomArray(rng, c.Cout * c.Cin * 9)));
+    const expected = refConv(c, xs, ws);
+    const g = Float64Array.from(Float32Array.from(randomArray(rng, expected.length)));
+    const ref = refConvGrad(c, g, xs, ws);
+    const x = parameter(engine, xs, [c.N, c.Cin, c.H, c.W]);
+    const w = parameter(engine, ws, [c.Cout, c.Cin, 3, 3]);
+    const upstream = Tensor.from(engine, g, [expected.length]);
+    const y = engine.tidy(() => {
+      const out = conv2d(x, w, { size: 3 });
+      backward(sum(mul(reshape(out, [out.size]), upstream)));
+      return out;
+    });
+    // Winograd's float32 rounding (a few times the direct sums'), over 288 products a sum
+    expectClose(await y.toFloat32(), expected, { rtol: 1e-4, atol: 2e-4 }, 'forward (Winograd)');
+    expectClose(await x.grad!.toFloat32(), ref.dx, { rtol: 1e-4, atol: 4e-4 }, 'input gradient (Winograd)');
+    expectClose(await w.grad!.toFloat32(), ref.dw, { rtol: 1e-4, atol: 4e-3 }, 'weight gradient (tiled, 8192 products a sum)');
+    for (const t of [x, w, upstream, y]) t.dispose();
+  });
+});
