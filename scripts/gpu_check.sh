@@ -16,6 +16,7 @@
 #                          family's search and final steps), within KERNELS_TIMEOUT s (default 60);
 #   conv_tuning.json       the choices of their 'fastest' rows (--conv-kernels fastest
 #                          --tuning-file takes them on that GPU).
+# STEPS (default "tests bench kernels") picks the steps and their order.
 # Usage: bash scripts/gpu_check.sh [OUTDIR]
 set -uo pipefail
 out=${1:-${OUT:-}}
@@ -68,19 +69,38 @@ if ! "$node" scripts/check-adapter.mjs 2>&1 | tee -a "$out/machine.txt"; then
 fi
 "$node" dist/src/cli/main.js info >> "$out/machine.txt" 2>&1
 
-say "tests (vitest ${TEST_ARGS:-}, at most ${TEST_TIMEOUT:-240} s)"
-timeout "${TEST_TIMEOUT:-240}" "$node" node_modules/vitest/vitest.mjs run --config test/vitest.config.ts \
-  --reporter=default --reporter=json --outputFile.json="$out/tests.json" ${TEST_ARGS:-} > "$out/tests.log" 2>&1
-say "tests: exit $? (tail of tests.log below)"
-tail -n 25 "$out/tests.log" >&2
+run_tests() {
+  say "tests (vitest ${TEST_ARGS:-}, at most ${TEST_TIMEOUT:-240} s)"
+  # shellcheck disable=SC2086
+  timeout "${TEST_TIMEOUT:-240}" "$node" node_modules/vitest/vitest.mjs run --config test/vitest.config.ts \
+    --reporter=default --reporter=json --outputFile.json="$out/tests.json" ${TEST_ARGS:-} > "$out/tests.log" 2>&1
+  say "tests: exit $? (tail of tests.log below)"
+  tail -n 25 "$out/tests.log" >&2
+}
 
-say "bench (at most ${BENCH_TIMEOUT:-240} s): node dist/bench/main.js ${BENCH_ARGS---profile --conv-kernels fastest}"
-# shellcheck disable=SC2086
-timeout "${BENCH_TIMEOUT:-240}" "$node" dist/bench/main.js ${BENCH_ARGS---profile --conv-kernels fastest} --out "$out/bench.json" > "$out/bench.log" 2>&1
-say "bench: exit $?"
-tail -n 40 "$out/bench.log" >&2
+run_bench() {
+  say "bench (at most ${BENCH_TIMEOUT:-240} s): node dist/bench/main.js ${BENCH_ARGS---profile --conv-kernels fastest}"
+  # shellcheck disable=SC2086
+  timeout "${BENCH_TIMEOUT:-240}" "$node" dist/bench/main.js ${BENCH_ARGS---profile --conv-kernels fastest} --out "$out/bench.json" > "$out/bench.log" 2>&1
+  say "bench: exit $?"
+  tail -n 40 "$out/bench.log" >&2
+}
 
-say "kernels (at most ${KERNELS_TIMEOUT:-60} s): effconv kernels --reps 5, fmnist-6 and cifar-8"
-timeout "${KERNELS_TIMEOUT:-60}" bash -c '"$0" dist/src/cli/main.js kernels --reps 5 --tuning-file "$1" && "$0" dist/src/cli/main.js kernels --preset cifar-8 --reps 5 --tuning-file "$1"' "$node" "$out/conv_tuning.json" > "$out/kernels.log" 2>&1
-say "kernels: exit $?"
-tail -n 20 "$out/kernels.log" >&2
+run_kernels() {
+  say "kernels (at most ${KERNELS_TIMEOUT:-60} s): effconv kernels --reps 5, fmnist-6 and cifar-8"
+  timeout "${KERNELS_TIMEOUT:-60}" bash -c '"$0" dist/src/cli/main.js kernels --reps 5 --tuning-file "$1" && "$0" dist/src/cli/main.js kernels --preset cifar-8 --reps 5 --tuning-file "$1"' "$node" "$out/conv_tuning.json" > "$out/kernels.log" 2>&1
+  say "kernels: exit $?"
+  tail -n 20 "$out/kernels.log" >&2
+}
+
+# STEPS: which steps, in order (default "tests bench kernels"); the GPU's state before each
+# (clocks, load, processes on it) goes to machine.txt, as a timing step may follow another's load
+for step in ${STEPS:-tests bench kernels}; do
+  { echo "--- before $step:"; nvidia-smi --query-gpu=clocks.sm,clocks.mem,utilization.gpu,temperature.gpu,power.draw --format=csv 2>&1; nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv 2>&1; } >> "$out/machine.txt"
+  case "$step" in
+    tests) run_tests ;;
+    bench) run_bench ;;
+    kernels) run_kernels ;;
+    *) say "unknown step $step (tests, bench, kernels)" ;;
+  esac
+done

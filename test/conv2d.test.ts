@@ -175,7 +175,11 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
       const t = f();
       return [t, engine.dispatchCount - before];
     };
+    // the CPU adapter's rules for 'auto' (a GPU's run this convolution on the tiled kernels: conv2d_auto_rules.test.ts)
+    const rules = engine.convAutoRules;
+    engine.convAutoRules = 'cpu';
     const [a, na] = dispatches(() => conv2d(x, w, { variant: 'auto' }));
+    engine.convAutoRules = rules;
     const [p, np] = dispatches(() => conv2d(x, w, { variant: 'plain' }));
     expect([na, np]).toEqual([2, 1]);
     expectClose(await a.toFloat32(), await p.toFloat32(), { rtol: 1e-5, atol: 1e-5 }, 'auto vs plain');

@@ -84,12 +84,17 @@ describe('conv2d winograd: the weight gradient sums only the batch\'s tiles', ()
 });
 
 describe('conv2d winograd: which passes run it', () => {
+  // under the CPU adapter's rules for 'auto', every pass on the subgroup kernels (a GPU's keep the
+  // weight gradient on the tiled kernels: conv2d_auto_rules.test.ts)
   const plan = (N: number, Cin: number, HW: number, Cout: number, opts: Parameters<typeof conv2dKernels>[2] = {}, kw = 3) => {
     const x = parameter(engine, new Float32Array(N * Cin * HW * HW), [N, Cin, HW, HW]);
     const w = parameter(engine, new Float32Array(Cout * Cin * kw * kw), [Cout, Cin, kw, kw]);
+    const rules = engine.convAutoRules;
+    engine.convAutoRules = 'cpu';
     try {
       return conv2dKernels(x, w, opts).winograd;
     } finally {
+      engine.convAutoRules = rules;
       x.dispose();
       w.dispose();
     }
