@@ -400,7 +400,7 @@ fn conv2d_bwd_size(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
 // against 16 per 8), which a GPU's shared-memory bandwidth rewards, for four times the
 // accumulators. This is the classic GPU layout: on
 // lavapipe its barriers and per-lane workgroup loads make it slower than the register-blocked and
-// subgroup kernels, so 'auto' never picks it (variant 'tiled').
+// subgroup kernels, so 'auto' takes it on GPUs only (EngineOptions.convAutoRules; variant 'tiled').
 //   conv2d_taps_tiled          taps_out[k] = (offset (c·H + a)·W + b, a, b, c) for k < K = C·s²
 //                              (C = Cin, H × W the convolved input's plane).
 //   conv2d_pack_tiled          A[k·4⌈M/4⌉ + m] (into out) for k < K_max = C·kw², 0 past K or M.

@@ -1,10 +1,10 @@
 // conv2d's 'auto' under the engine's measured rules (EngineOptions.convAutoRules): 'cpu' (the
 // subgroup kernels) and 'gpu' (the tiled kernels, the subgroup Winograd kernels where
-// WINOGRAD_RULE takes a forward or input gradient): which kernels each pass runs, and — the
+// WINOGRAD_GPU_RULE takes a forward or input gradient): which kernels each pass runs, and — the
 // passes on different families — the sums against the float64 reference. Checked here on the
 // test adapter by switching its rules; the kernels themselves have their own tests.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AUTO_FAMILY, conv2d, conv2dKernels, Engine, parameter, Tensor, backward, sum, mul, reshape, type Conv2dOptions } from '../src/index.js';
+import { AUTO_FAMILY, conv2d, conv2dKernels, Engine, parameter, Tensor, backward, sum, mul, reshape, WINOGRAD_GPU_RULE, type Conv2dOptions } from '../src/index.js';
 import { Rng } from '../src/random.js';
 import { expectClose } from './helpers/check.js';
 import { checkConv } from './helpers/conv_check.js';
@@ -50,16 +50,24 @@ describe("conv2d 'auto': the engine's rules", () => {
     expect(passesOf(winogradShape, 64, 7).passes).toEqual({ forward: 'subgroups', input: 'subgroups', weight: 'subgroups' });
 
     engine.convAutoRules = 'gpu';
-    expect(passesOf(winogradShape, 64, 3)).toEqual({ passes: { forward: 'subgroups', input: 'subgroups', weight: 'tiled' }, winograd: { forward: true, input: true, weight: false } });
+    const winograd = { passes: { forward: 'subgroups', input: 'subgroups', weight: 'tiled' }, winograd: { forward: true, input: true, weight: false } };
     const direct = { passes: { forward: 'tiled', input: 'tiled', weight: 'tiled' }, winograd: { forward: false, input: false, weight: false } };
+    expect(passesOf(winogradShape, 64, 3)).toEqual(winograd);
     expect(passesOf(winogradShape, 64, 7)).toEqual(direct); // no Winograd kernels for 7 × 7
-    expect(passesOf([8, 16, 32, 32], 64, 3)).toEqual(direct); // 16 input channels: under the rule's 32
     expect(passesOf(winogradShape, 64, 3, { stride: 2, padding: 1 })).toEqual(direct); // stride 2: no subgroup kernels
     const v = Tensor.from(engine, [2.5], [1]);
     expect(passesOf(winogradShape, 64, 5, { size: 'fromSoftSize', softSize: v })).toEqual(direct); // the size from the soft size
     v.dispose();
-    // 32 → 16 channels: the input gradient's product (16 → 32) misses the rule as the forward's does
-    expect(passesOf(winogradShape, 16, 3)).toEqual(direct);
+    // 3 × 3 by WINOGRAD_GPU_RULE: from 16 channels each side and 128 tiles over the batch, one a plane
+    expect(WINOGRAD_GPU_RULE[3]).toEqual({ minChannels: 16, minPairs: 256, minTiles: 128, minPlaneTiles: 1 });
+    expect(passesOf([8, 16, 32, 32], 16, 3)).toEqual(winograd); // under lavapipe's rule (32 channels)
+    expect(passesOf([128, 16, 4, 4], 16, 3)).toEqual(winograd); // one tile a plane, 128 in all
+    expect(passesOf([127, 16, 4, 4], 16, 3)).toEqual(direct); // 127 tiles
+    expect(passesOf([8, 8, 32, 32], 64, 3)).toEqual(direct); // 8 input channels
+    expect(passesOf(winogradShape, 8, 3)).toEqual(direct); // the input gradient's product (8 → 32) misses it as the forward's does
+    // 5 × 5 by lavapipe's rule: 32 → 32 at 16 tiles a plane, not 16 → 16
+    expect(passesOf([128, 32, 14, 14], 32, 5)).toEqual(winograd);
+    expect(passesOf([128, 16, 14, 14], 16, 5)).toEqual(direct);
 
     // settings of the subgroup kernels asked for: the subgroup family runs every pass
     expect(passesOf(winogradShape, 64, 3, { winograd: true }).passes).toEqual({ forward: 'subgroups', input: 'subgroups', weight: 'subgroups' });

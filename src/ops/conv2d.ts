@@ -92,7 +92,7 @@ const K = {
  * otherwise — the GPU layout, several times slower than the others on CPU adapters), 'auto'
  * (default: the engine's measured rules, EngineOptions.convAutoRules — on a CPU adapter the
  * subgroup kernels where they apply, else plain; on a GPU the tiled kernels, with the subgroup
- * Winograd kernels where WINOGRAD_RULE takes a forward or input gradient: gpuAutoChoice), or
+ * Winograd kernels where WINOGRAD_GPU_RULE takes a forward or input gradient: gpuAutoChoice), or
  * 'fastest': the family tuneConvs
  * (ops/conv_tuning.ts) measured fastest for this convolution's shapes on this device — 'auto'
  * until it has run. All compute the same sums; the size gradient always uses conv2d.wgsl's
@@ -513,6 +513,20 @@ export const WINOGRAD_RULE = {
   5: { minChannels: 32, minPairs: 1024, minTiles: 512, minPlaneTiles: 4 },
 } as const;
 
+/**
+ * WINOGRAD_RULE under the GPU rules of 'auto' (EngineOptions.convAutoRules), against the tiled
+ * kernels there. 3 × 3 measured on an NVIDIA H200 (`effconv kernels`, fmnist-6 and cifar-8 at
+ * batch 128, runs 50–52 of bench/HISTORY.md; Winograd / tiled time, forward and input gradient):
+ * 28×28 16→16 0.76–1.0, 0.74–1.0; 14×14 16→32 0.92–1.0, 0.56–0.63; 14×14 32→32 0.64–0.82,
+ * 0.68–0.82; 32×32 32→32 0.52–0.63, 0.50–0.60; 4×4 planes 128→256 and 256→256 0.58–0.74,
+ * 0.46–0.60; but 1 and 3 input channels 1.4–2.7 (forward). 5 × 5: measured on the bench's 32×32
+ * 32→64 only (0.52 of tiled), so lavapipe's rule is kept.
+ */
+export const WINOGRAD_GPU_RULE = {
+  3: { minChannels: 16, minPairs: 256, minTiles: 128, minPlaneTiles: 1 },
+  5: WINOGRAD_RULE[5],
+} as const;
+
 /** Why the Winograd kernels cannot run a convolution of fixed size s (0: from the soft size), or null. */
 function winogradObstacle(engine: Engine, s: number, N: number, H: number, W: number, channels: number): string | null {
   if (s !== 3 && s !== 5) return s === 0 ? 'the window size comes from the soft size' : `the window is ${s} × ${s}, not 3 × 3 or 5 × 5`;
@@ -532,11 +546,14 @@ function useWinograd(p: ConvPlan, inChannels: number, outChannels: number): bool
   return winogradByRule(p.x.engine, s, N, H, W, inChannels, outChannels);
 }
 
-/** Whether WINOGRAD_RULE takes a pass of window s (0: from the soft size) whose product maps inChannels to outChannels. */
+/**
+ * Whether the engine's Winograd rule (WINOGRAD_RULE, or WINOGRAD_GPU_RULE under the GPU rules)
+ * takes a pass of window s (0: from the soft size) whose product maps inChannels to outChannels.
+ */
 function winogradByRule(engine: Engine, s: number, N: number, H: number, W: number, inChannels: number, outChannels: number): boolean {
   if (winogradObstacle(engine, s, N, H, W, Math.max(inChannels, outChannels))) return false;
   const tiles = Math.ceil(H / 4) * Math.ceil(W / 4);
-  const r = WINOGRAD_RULE[s as WinogradSize];
+  const r = (engine.convAutoRules === 'gpu' ? WINOGRAD_GPU_RULE : WINOGRAD_RULE)[s as WinogradSize];
   return Math.min(inChannels, outChannels) >= r.minChannels && inChannels * outChannels >= r.minPairs && N * tiles >= r.minTiles && tiles >= r.minPlaneTiles;
 }
 
@@ -544,7 +561,7 @@ function winogradByRule(engine: Engine, s: number, N: number, H: number, W: numb
  * 'auto' under the GPU rules (EngineOptions.convAutoRules), measured on an NVIDIA H200 (bench
  * run 50, bench/HISTORY.md): every pass on the tiled kernels — the subgroup direct kernels, laid
  * out for a CPU adapter's long loops per lane, ran 2–50× slower there — except a forward or input
- * gradient WINOGRAD_RULE takes, on the subgroup Winograd kernels (1.3–1.9× faster than tiled). The
+ * gradient WINOGRAD_GPU_RULE takes, on the subgroup Winograd kernels (up to 2.2× faster than tiled). The
  * weight gradient stays tiled (the Winograd one, a subgroup product per position, ran 11× slower).
  * The subgroup family everywhere where the call asked for its own settings (winograd: true, a
  * weightGradient kernel) or the batch is too large for the tiled kernels' grid.
