@@ -559,12 +559,13 @@ function winogradByRule(engine: Engine, s: number, N: number, H: number, W: numb
 
 /**
  * 'auto' under the GPU rules (EngineOptions.convAutoRules), measured on an NVIDIA H200 (bench
- * run 50, bench/HISTORY.md): every pass on the tiled kernels — the subgroup direct kernels, laid
- * out for a CPU adapter's long loops per lane, ran 2–50× slower there — except a forward or input
- * gradient WINOGRAD_GPU_RULE takes, on the subgroup Winograd kernels (up to 2.2× faster than tiled). The
- * weight gradient stays tiled (the Winograd one, a subgroup product per position, ran 11× slower).
- * The subgroup family everywhere where the call asked for its own settings (winograd: true, a
- * weightGradient kernel) or the batch is too large for the tiled kernels' grid.
+ * runs 50–52, bench/HISTORY.md): every pass on the tiled kernels — the subgroup direct kernels,
+ * laid out for a CPU adapter's long loops per lane, ran 4–36× slower there, their weight gradient
+ * up to 71× — except a forward or input gradient WINOGRAD_GPU_RULE takes, on the subgroup
+ * Winograd kernels (up to 2.2× faster than tiled). The weight gradient stays tiled (the Winograd
+ * one, a subgroup product per position, ran 3.7–17× slower on planes of 14×14 and more, about
+ * even on smaller ones). The subgroup family everywhere where the call asked for its own settings
+ * (winograd: true, a weightGradient kernel) or the batch is too large for the tiled kernels' grid.
  */
 function gpuAutoChoice(
   engine: Engine,
