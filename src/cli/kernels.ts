@@ -101,6 +101,7 @@ export async function kernelsCommand(v: Values): Promise<KernelTiming[]> {
       saveError = e as Error;
     }
   }
+  const autoRules = engine.convAutoRules;
   engine.destroy();
   const cell = (ms: number | string) => (typeof ms === 'number' ? `${ms.toFixed(1)} (${((1000 * cfg.batch) / ms).toFixed(0)} images/s)` : `cannot run: ${ms}`);
   console.log('\n| --conv-kernels | search step, ms | final-training step (3×3), ms |\n|---|---|---|');
@@ -132,14 +133,15 @@ export async function kernelsCommand(v: Values): Promise<KernelTiming[]> {
       if (!ms) return '';
       return t.passes.map((pass) => (ms[pass] ? `${ms[pass]!.winograd ? 'with' : 'without'} ${ms[pass]!.ms.toFixed(2)}` : '–')).join(' + ');
     };
-    console.log(`\n'fastest': each convolution's passes timed on each family (median ms: forward + input gradient + weight gradient, those its step computes), the fastest kept for each pass\n`);
+    console.log(`\n'fastest': each convolution's passes timed on each family (median ms: forward + input gradient + weight gradient, those its step computes), the fastest kept for each pass${autoRules === 'gpu' ? " — its 'auto' is the family of the subgroup kernels (else plain), while the --conv-kernels auto row above follows the GPU rules (tiled kernels, Winograd where WINOGRAD_GPU_RULE takes a pass)" : ''}\n`);
     console.log("| convolution | auto | plain | tiled | tiled, 8 × 8 block | auto's other weight-gradient kernels | auto with / without the Winograd kernels, against its rule | chosen |\n|---|---|---|---|---|---|---|---|");
     for (const t of tunings) console.log(`| ${t.key} | ${cellMs(t, 'auto')} (${t.autoKernels}) | ${cellMs(t, 'plain')} | ${cellMs(t, 'tiled')} | ${tile8(t)} | ${otherWeightKernels(t)} | ${otherWinograd(t)} | ${describeChoice(t.chosen)} |`);
     if (tuningFile !== null && !saveError) console.log(`\nthese choices are saved in ${tuningFile} (--conv-kernels fastest --tuning-file ${tuningFile} takes them)`);
   }
   const total = (r: KernelTiming) => (typeof r.searchMs === 'number' && typeof r.finalMs === 'number' ? r.searchMs + r.finalMs : Infinity);
-  // where 'fastest' kept 'auto' everywhere it runs auto's kernels: any gap between the two rows is noise
-  const sameAsAuto = tunings.length > 0 && tunings.every((t) => describeChoice(t.chosen) === 'auto') && families.includes('auto');
+  // where 'fastest' kept 'auto' everywhere it runs auto's kernels (under the CPU rules, where the
+  // family and the rules are one): any gap between the two rows is noise
+  const sameAsAuto = autoRules === 'cpu' && tunings.length > 0 && tunings.every((t) => describeChoice(t.chosen) === 'auto') && families.includes('auto');
   const best = rows.filter((r) => !(sameAsAuto && r.kernels === 'fastest')).reduce((a, b) => (total(b) < total(a) ? b : a));
   console.log(`\nfastest here (search + final step): --conv-kernels ${best.kernels}${sameAsAuto ? " ('fastest' chose auto for every convolution)" : ''}`);
   if (saveError) throw new Error(`the choices above could not be saved to ${tuningFile}: ${saveError.message}`);
