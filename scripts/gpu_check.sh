@@ -6,8 +6,10 @@
 #   machine.txt            the machine, the GPU, the adapter Dawn picks (`effconv info`: features,
 #                          subgroup size, limits), the commit;
 #   tests.log, tests.json  the whole test suite (vitest), within TEST_TIMEOUT s (default 240);
-#                          TEST_ARGS go to vitest (e.g. "--fileParallelism --maxWorkers=8": the
-#                          files one after another, as on a CPU adapter, is the config's default);
+#                          TEST_ARGS go to vitest (default, with 4 or more CPUs: the files side by
+#                          side on half of them, "--fileParallelism --maxWorkers=N" — the config runs
+#                          them one after another, as a CPU adapter needs; 59 s against over 150 s
+#                          on the H200's 16);
 #   bench.log, bench.md, bench.json   `node dist/bench/main.js $BENCH_ARGS` (default --profile
 #                          --conv-kernels fastest: the conv rows on the family timed fastest each, the
 #                          whole bench with each step's time per kernel), within BENCH_TIMEOUT s
@@ -68,6 +70,9 @@ if ! "$node" scripts/check-adapter.mjs 2>&1 | tee -a "$out/machine.txt"; then
   exit 3
 fi
 "$node" dist/src/cli/main.js info >> "$out/machine.txt" 2>&1
+
+cpus=$(nproc 2>/dev/null || echo 2)
+[ "$cpus" -ge 4 ] && : "${TEST_ARGS=--fileParallelism --maxWorkers=$((cpus / 2))}"
 
 run_tests() {
   say "tests (vitest ${TEST_ARGS:-}, at most ${TEST_TIMEOUT:-240} s)"
