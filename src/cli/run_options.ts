@@ -111,8 +111,9 @@ export const RUN_HELP = `Run options (search, train, demo):
   --resume DIR           continue an interrupted run from its last checkpoint (other options are read from DIR/config.json)
   --conv-kernels NAME    convolution kernels: auto (default: rules measured per kind of device — on a CPU
                          adapter the subgroup kernels where they apply; on a GPU the tiled kernels, and the
-                         Winograd kernels for the 3×3 and 5×5 passes WINOGRAD_GPU_RULE takes), plain, subgroups, tiled (workgroup-tiled, the GPU layout; slow on a CPU adapter),
-                         or fastest (after a stage's first step, times each pass of each convolution on each
+                         Winograd kernels for the 3×3 and 5×5 passes WINOGRAD_GPU_RULE takes), plain,
+                         subgroups, tiled (workgroup-tiled, the GPU layout; slow on a CPU adapter), or
+                         fastest (after a stage's first step, times each pass of each convolution on each
                          family and keeps the fastest for it: 10–33 s a stage for fmnist-6 on a CPU adapter);
                          \`effconv kernels\` times them all on this device; --resume and eval default to the
                          run's own choice
