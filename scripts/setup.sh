@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Idempotent set-up run before `npm start` and `npm test`; fast when nothing is missing.
 #  1. node dependencies (npm ci) when node_modules is absent or stale, then the TypeScript build;
-#  2. a WebGPU adapter: if Dawn finds none and this is Debian/Ubuntu with root, install Mesa's
-#     lavapipe (CPU Vulkan) from <codename>-backports, derived from the machine's own apt source;
+#  2. a WebGPU adapter: if Dawn finds none and this is Debian/Ubuntu with root — on a machine with
+#     NVIDIA's driver, first the Vulkan loader and GLVND its Vulkan driver loads through; else (or
+#     if that does not help) Mesa's lavapipe (CPU Vulkan) from <codename>-backports, derived from
+#     the machine's own apt source;
 #  3. with --dataset: the Debian package dataset-fashion-mnist.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -84,13 +86,30 @@ install_lavapipe() {
     apt-get install -y -qq libvulkan1 mesa-vulkan-drivers >&2
 }
 
+# NVIDIA's driver is here (its tools or its Vulkan ICD manifest) but Dawn found no adapter: its
+# Vulkan driver, libGLX_nvidia.so.0, loads only beside GLVND's libGLdispatch.so.0 ("Found no
+# drivers!" on an H200 machine without it), so install the loader and GLVND before lavapipe
+has_nvidia() {
+  command -v nvidia-smi > /dev/null 2>&1 || ls /usr/share/vulkan/icd.d/nvidia_icd*.json /etc/vulkan/icd.d/nvidia_icd*.json > /dev/null 2>&1
+}
+install_gpu_loader() {
+  has_nvidia && is_root && command -v apt-get > /dev/null || return 1
+  say "NVIDIA's driver is here but Dawn found no adapter: installing the Vulkan loader and GLVND (libvulkan1, libglvnd0)"
+  apt_update
+  apt-get install -y -qq libvulkan1 libglvnd0 >&2
+}
+
 if ! node scripts/check-adapter.mjs >&2; then
-  if install_lavapipe && node scripts/check-adapter.mjs >&2; then
+  if install_gpu_loader && node scripts/check-adapter.mjs >&2; then
+    say "the GPU's Vulkan driver loads now"
+  elif install_lavapipe && node scripts/check-adapter.mjs >&2; then
     say "lavapipe installed; WebGPU runs on the CPU"
   else
     cat >&2 <<'MSG'
 [setup] effconv needs a WebGPU adapter and Dawn found none.
-  - With a GPU: install its Vulkan driver and the loader (libvulkan1).
+  - With a GPU: install its Vulkan driver and the loader (libvulkan1); NVIDIA's also needs GLVND
+    (libglvnd0), and a driver whose ICD manifest lies elsewhere than /usr/share/vulkan/icd.d
+    (e.g. /usr/local/nvidia/share/vulkan/icd.d) needs VK_DRIVER_FILES set to that file.
   - Without a GPU on Debian 12: as root, add the bookworm-backports suite to apt, then
       apt-get install -t bookworm-backports libvulkan1 mesa-vulkan-drivers
     (the Mesa 22 lavapipe of bookworm main lacks a Vulkan feature Dawn requires).

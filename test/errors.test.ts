@@ -95,6 +95,8 @@ describe('bad input', () => {
     try {
       await expect(acquireDevice()).rejects.toThrow(NoAdapterError);
       await expect(acquireDevice()).rejects.toThrow(/apt-get install -t bookworm-backports libvulkan1 mesa-vulkan-drivers/);
+      // what an NVIDIA machine without GLVND needs (its Vulkan driver loads through libGLdispatch)
+      await expect(acquireDevice()).rejects.toThrow(/NVIDIA's\n\s+Vulkan driver also needs GLVND \(libglvnd0\)/);
     } finally {
       Object.defineProperty(globalThis, 'navigator', { value: saved, configurable: true });
     }

@@ -29,7 +29,9 @@ export class NoAdapterError extends Error {
   constructor(detail: string) {
     super(
       `No WebGPU adapter found (${detail}).\n` +
-        '  - With a GPU: install its Vulkan driver and the Vulkan loader (Debian: libvulkan1).\n' +
+        '  - With a GPU: install its Vulkan driver and the Vulkan loader (Debian: libvulkan1); NVIDIA\'s\n' +
+        '    Vulkan driver also needs GLVND (libglvnd0), and one whose ICD manifest is not in\n' +
+        '    /usr/share/vulkan/icd.d needs VK_DRIVER_FILES=<that manifest>.\n' +
         '  - Without a GPU on Debian 12 (as root): add the bookworm-backports suite, then\n' +
         '      apt-get install -t bookworm-backports libvulkan1 mesa-vulkan-drivers\n' +
         '    (or simply run `npm run setup`, which does this for you).\n' +
