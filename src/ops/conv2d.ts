@@ -303,6 +303,12 @@ function fastestChoice(
   return null;
 }
 
+/**
+ * Pixels per channel over the batch (output or input, whichever is larger) the tiled kernels'
+ * grid takes: x runs over blocks of TN (≥ 64) of them, at most 65535 workgroups.
+ */
+const TILED_MAX_PIXELS = 65535 * 64;
+
 function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPlan {
   expectFloat32(op, x, w, typeof opts.softSize === 'number' ? null : opts.softSize);
   if (x.rank !== 4) throw new ShapeError(op, `input must be [N, Cin, H, W], got ${fmtShape(x.shape)}`);
@@ -357,16 +363,17 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
     tile = choice?.tiles?.forward ?? tile;
     winograd = choice?.winograd?.forward ?? winograd;
   }
+  const samePad = pad === (s - 1) / 2;
+  const tiledPixels = N * Math.max(Ho * Wo, H * W);
   if (variant === 'auto' && choice === null && !opts[AUTO_FAMILY] && x.engine.convAutoRules === 'gpu') {
-    choice = gpuAutoChoice(x.engine, { N, Cin, H, W, Cout, Ho, Wo, s: auto ? 0 : s, kw, stride, samePad: pad === (s - 1) / 2, winograd, weightGradient });
+    choice = gpuAutoChoice(x.engine, { N, Cin, H, W, Cout, s: auto ? 0 : s, kw, stride, samePad, tiledPixels, winograd, weightGradient });
     variant = choice.forward;
   }
-  const obstacle = variant === 'plain' ? 'plain requested' : subgroupObstacle(x.engine, kw, stride, pad === (s - 1) / 2, N * H * W);
+  const obstacle = variant === 'plain' ? 'plain requested' : subgroupObstacle(x.engine, kw, stride, samePad, N * H * W);
   if (variant === 'subgroups' && obstacle) throw new RangeError(`${op}: the subgroup kernels cannot run this convolution: ${obstacle}`);
   const tiled = variant === 'tiled';
-  // the tiled kernels' grid: x over blocks of TN (≥ 64) output pixels of the batch, y over blocks of channels
-  if (tiled && Math.ceil((N * Math.max(Ho * Wo, H * W)) / 64) > 65535) {
-    throw new ShapeError(op, `the tiled kernels take at most ${65535 * 64} pixels per channel over the batch, got ${N * Math.max(Ho * Wo, H * W)}`);
+  if (tiled && tiledPixels > TILED_MAX_PIXELS) {
+    throw new ShapeError(op, `the tiled kernels take at most ${TILED_MAX_PIXELS} pixels per channel over the batch, got ${tiledPixels}`);
   }
   const subgroups = obstacle === null && !tiled;
   if (winograd === true) {
@@ -569,11 +576,10 @@ function winogradByRule(engine: Engine, s: number, N: number, H: number, W: numb
  */
 function gpuAutoChoice(
   engine: Engine,
-  c: { N: number; Cin: number; H: number; W: number; Cout: number; Ho: number; Wo: number; s: number; kw: number; stride: 1 | 2; samePad: boolean; winograd: boolean | 'auto'; weightGradient: WeightGradient },
+  c: { N: number; Cin: number; H: number; W: number; Cout: number; s: number; kw: number; stride: 1 | 2; samePad: boolean; tiledPixels: number; winograd: boolean | 'auto'; weightGradient: WeightGradient },
 ): ConvChoice {
   const subgroups = subgroupObstacle(engine, c.kw, c.stride, c.samePad, c.N * c.H * c.W) === null;
-  const tiledFits = Math.ceil((c.N * Math.max(c.Ho * c.Wo, c.H * c.W)) / 64) <= 65535;
-  if (!tiledFits || (subgroups && (c.winograd === true || c.weightGradient !== 'auto'))) return allPasses('auto');
+  if (c.tiledPixels > TILED_MAX_PIXELS || (subgroups && (c.winograd === true || c.weightGradient !== 'auto'))) return allPasses('auto');
   const winograd = (inChannels: number, outChannels: number) => subgroups && c.winograd === 'auto' && winogradByRule(engine, c.s, c.N, c.H, c.W, inChannels, outChannels);
   return { forward: winograd(c.Cin, c.Cout) ? 'auto' : 'tiled', input: winograd(c.Cout, c.Cin) ? 'auto' : 'tiled', weight: 'tiled' };
 }
