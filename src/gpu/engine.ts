@@ -6,7 +6,7 @@
  */
 import { BufferPool, type PoolStats } from './buffer-pool.js';
 import { Capture, CaptureRecorder, type CaptureHost } from './capture.js';
-import { checkConvVariant, CONV_AUTO_RULES, type ConvAutoRules, type ConvVariantName } from './conv_variant.js';
+import { checkConvAutoRules, checkConvVariant, type ConvAutoRules, type ConvVariantName } from './conv_variant.js';
 import { pacePolling } from './dawn_polling.js';
 import { acquireDevice, usesDawnNode, type AdapterDescription, type DeviceOptions } from './device.js';
 import { GpuValidationError } from './errors.js';
@@ -137,10 +137,7 @@ export class Engine {
 
   static async create(options: EngineOptions = {}): Promise<Engine> {
     const convVariant = checkConvVariant('Engine.create', 'convVariant', options.convVariant ?? 'auto');
-    const convAutoRules = options.convAutoRules;
-    if (convAutoRules !== undefined && !(CONV_AUTO_RULES as readonly unknown[]).includes(convAutoRules)) {
-      throw new RangeError(`Engine.create: convAutoRules must be 'cpu' or 'gpu', got ${String(convAutoRules)}`);
-    }
+    const convAutoRules = options.convAutoRules === undefined ? undefined : checkConvAutoRules('Engine.create', 'convAutoRules', options.convAutoRules);
     const reps = options.convTuningReps ?? 3;
     if (!Number.isInteger(reps) || reps < 1) throw new RangeError(`Engine.create: convTuningReps must be a positive integer, got ${reps}`);
     const { device, adapter, adapterInfo } = await acquireDevice(options);
