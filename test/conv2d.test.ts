@@ -4,7 +4,7 @@ import { Rng } from '../src/random.js';
 import { checkOp, expectClose } from './helpers/check.js';
 import { refConv, refConvGrad, refMask, type ConvShape } from './helpers/conv_reference.js';
 import { bwdWeightChunks, subgroupWeightKernel, tiledTile, type TiledTile, type WeightGradient } from '../src/ops/conv2d.js';
-import { itSubgroups as itSubgroupsOn, testEngine } from './helpers/engine.js';
+import { itSubgroups as itSubgroupsOn, testEngine, withAutoRules } from './helpers/engine.js';
 import { randomArray } from './helpers/random.js';
 import { checkConv as checkConvOn, checkSoftSizeConv, convCaseName, nearestOdd, subgroupCase, type ConvCase } from './helpers/conv_check.js';
 
@@ -176,10 +176,7 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
       return [t, engine.dispatchCount - before];
     };
     // the CPU adapter's rules for 'auto' (a GPU's run this convolution on the tiled kernels: conv2d_auto_rules.test.ts)
-    const rules = engine.convAutoRules;
-    engine.convAutoRules = 'cpu';
-    const [a, na] = dispatches(() => conv2d(x, w, { variant: 'auto' }));
-    engine.convAutoRules = rules;
+    const [a, na] = withAutoRules(engine, 'cpu', () => dispatches(() => conv2d(x, w, { variant: 'auto' })));
     const [p, np] = dispatches(() => conv2d(x, w, { variant: 'plain' }));
     expect([na, np]).toEqual([2, 1]);
     expectClose(await a.toFloat32(), await p.toFloat32(), { rtol: 1e-5, atol: 1e-5 }, 'auto vs plain');

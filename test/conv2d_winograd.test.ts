@@ -10,7 +10,7 @@ import { Rng } from '../src/random.js';
 import { expectClose } from './helpers/check.js';
 import { checkConv, convCaseName, type ConvCase } from './helpers/conv_check.js';
 import { refConvGrad } from './helpers/conv_reference.js';
-import { itSubgroups as itSubgroupsOn, testEngine } from './helpers/engine.js';
+import { itSubgroups as itSubgroupsOn, testEngine, withAutoRules } from './helpers/engine.js';
 import { randomArray } from './helpers/random.js';
 
 let engine: Engine;
@@ -89,12 +89,9 @@ describe('conv2d winograd: which passes run it', () => {
   const plan = (N: number, Cin: number, HW: number, Cout: number, opts: Parameters<typeof conv2dKernels>[2] = {}, kw = 3) => {
     const x = parameter(engine, new Float32Array(N * Cin * HW * HW), [N, Cin, HW, HW]);
     const w = parameter(engine, new Float32Array(Cout * Cin * kw * kw), [Cout, Cin, kw, kw]);
-    const rules = engine.convAutoRules;
-    engine.convAutoRules = 'cpu';
     try {
-      return conv2dKernels(x, w, opts).winograd;
+      return withAutoRules(engine, 'cpu', () => conv2dKernels(x, w, opts).winograd);
     } finally {
-      engine.convAutoRules = rules;
       x.dispose();
       w.dispose();
     }

@@ -1,6 +1,6 @@
 /** One engine per test file (each file runs in its own process). */
 import { it } from 'vitest';
-import { Engine } from '../../src/index.js';
+import { Engine, type ConvAutoRules } from '../../src/index.js';
 
 let engine: Promise<Engine> | undefined;
 
@@ -18,4 +18,15 @@ export function itSubgroups(engine: () => Engine, name: string, fn: () => Promis
     if (engine().subgroupSize === null) ctx.skip();
     await fn();
   });
+}
+
+/** `fn()` with conv2d's 'auto' following `rules` on `engine` (EngineOptions.convAutoRules), restored after. */
+export function withAutoRules<T>(engine: Engine, rules: ConvAutoRules, fn: () => T): T {
+  const before = engine.convAutoRules;
+  engine.convAutoRules = rules;
+  try {
+    return fn();
+  } finally {
+    engine.convAutoRules = before;
+  }
 }
