@@ -35,7 +35,7 @@ import { describeHostCpu, hostCpu } from '../src/host_cpu.js';
 import { loadTfjs, timeTf, type Tf, type TfTensor } from './peer_tfjs.js';
 import { checkTargets, peerRatios, type ConvRow } from './targets.js';
 import { BENCH_USAGE, commandLine, parseBenchOptions, SECTIONS, type BenchOptions } from './options.js';
-import { summarise, timeGpu, type Timing } from './timing.js';
+import { findPeak, measurePeak, summarise, timeGpu, type Timing } from './timing.js';
 import { CONV_ROWS, convFlops, convShapeName, type ConvShape } from './conv_rows.js';
 
 const options: BenchOptions = commandLine('bench', parseBenchOptions, BENCH_USAGE);
@@ -79,28 +79,16 @@ out(`Host CPU: ${describeHostCpu(cpu)}${adapter.isCpu ? ' (the CPU adapter runs 
 out(`Timing: ${engine.canTime ? 'GPU timestamp queries' : 'wall clock around queue completion'}; a warm-up run (conv rows: on a batch of 2), then ${reps} repetitions, median (min–max). Peer: ${tf ? `TF.js ${tf.version.tfjs} WebGPU on the same Dawn instance` : 'not run'}. Waiting for the device: ${engine.pacesPolling ? `${PACED_POLLING}${tf ? ', for the peer too' : ''}` : "Dawn's default polling"}.`);
 
 // ---- device peak ----
-/** GFLOP/s (best of the repetitions) of fmaPeak with n invocations × iters rounds. */
-async function measurePeak(n: number, iters: number, roundsPerIteration?: number): Promise<{ gflops: number; timing: Timing }> {
-  const timing = await timeGpu(engine, () => void fmaPeak(engine, n, iters, roundsPerIteration), reps);
-  return { gflops: gf(fmaPeakFlops(n, iters), timing.minMs), timing };
-}
 let peakGflops = 0;
 /** The peak kernel's shape, kept to measure it again at the end of the run (see 'host drift'). */
 let peakShape: { n: number; iters: number } | null = null;
 if (only.has('peak') || only.size > 0) {
-  let n = 1 << 14;
-  let iters = 256;
-  let m: { gflops: number; timing: Timing };
-  for (;;) {
-    m = await measurePeak(n, iters);
-    if (m.timing.medianMs > 50 || n >= 1 << 22) break;
-    if (iters < 4096) iters *= 4;
-    else n *= 4;
-  }
+  const m = await findPeak(engine, reps);
+  const { n, iters } = m;
   peakGflops = m.gflops;
   peakShape = { n, iters };
   // the same rounds one per loop iteration: what a loop's per-iteration cost leaves of the peak
-  const single = await measurePeak(n, iters, 1);
+  const single = await measurePeak(engine, n, iters, reps, 1);
   report.peak = { gflops: peakGflops, invocations: n, iterations: iters, timing: m.timing, oneRoundPerIteration: single };
   out(`\n## Device FMA peak\n\n${f2(peakGflops)} GFLOP/s fp32 (WGSL, ${n} invocations × ${iters} rounds of 8 vec4 FMA chains, 4 rounds per loop iteration, best of ${reps}); every "% peak" below is relative to this. One round per loop iteration: ${f2(single.gflops)} GFLOP/s (${pct(single.gflops)}).`);
 }
@@ -592,7 +580,7 @@ if (only.has('e2e')) {
 // On a shared host the machine's speed can change within a run; the peak measured again at the
 // end says by how much, which bounds what the "% peak" figures between the two can mean.
 if (peakShape && (convRows || only.has('e2e'))) {
-  const atEnd = await measurePeak(peakShape.n, peakShape.iters);
+  const atEnd = await measurePeak(engine, peakShape.n, peakShape.iters, reps);
   (report.peak as Record<string, unknown>).atEnd = atEnd;
   const drift = atEnd.gflops / peakGflops;
   out(`\n## Host drift\n\nFMA peak measured again at the end of the run: ${f2(atEnd.gflops)} GFLOP/s, ${f2(drift)}× the figure at the start${Math.abs(drift - 1) > 0.15 ? ' — the host changed speed during the run by more than 15 %, so the "% peak" figures above carry that much uncertainty' : ''}.`);

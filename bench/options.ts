@@ -81,6 +81,36 @@ export function parsePairedOptions(argv: string[]): PairedOptions {
   return { help: false, old: dirs[0]!, new: dirs[1]!, pairs, only: only as ('conv' | 'e2e')[] };
 }
 
+export const SWEEP_USAGE = 'usage: node dist/bench/tiled_sweep.js [--reps N (default 5)] [--repeat N (passes per timed run, default 8)] [--candidates NAME,… (default all: TILED_CANDIDATES)] [--out FILE.json]';
+
+export interface SweepOptions {
+  help: boolean;
+  reps: number;
+  repeat: number;
+  /** Names of TILED_CANDIDATES to time; null: all. */
+  candidates: string[] | null;
+  out: string | null;
+}
+
+/** bench/tiled_sweep.ts's command line; `known` are the candidates' names. */
+export function parseSweepOptions(argv: string[], known: readonly string[]): SweepOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: { reps: { type: 'string', default: '5' }, repeat: { type: 'string', default: '8' }, candidates: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+  } catch (e) {
+    throw new BenchUsageError((e as Error).message);
+  }
+  if (values.help) return { help: true, reps: 0, repeat: 0, candidates: null, out: null };
+  const count = (name: string, v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new BenchUsageError(`--${name} must be a positive integer, got "${v}"`);
+    return n;
+  };
+  const candidates = values.candidates === undefined ? null : values.candidates.split(',').map((s) => s.trim());
+  for (const c of candidates ?? []) if (!known.includes(c)) throw new BenchUsageError(`--candidates: unknown candidate "${c}" (${known.join(', ')})`);
+  return { help: false, reps: count('reps', values.reps!), repeat: count('repeat', values.repeat!), candidates, out: values.out ?? null };
+}
+
 /** A bench script's command line: a usage error prints it with the usage and exits 2; --help prints the usage and exits 0. */
 export function commandLine<T extends { help: boolean }>(name: string, parse: (argv: string[]) => T, usage: string): T {
   let options: T;

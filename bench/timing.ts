@@ -4,6 +4,7 @@
  * then `reps` repetitions, median/min/max reported.
  */
 import type { Engine } from '../src/index.js';
+import { fmaPeak, fmaPeakFlops } from '../src/ops/fma_peak.js';
 
 export interface Timing {
   medianMs: number;
@@ -47,4 +48,22 @@ export async function timeGpu<S>(engine: Engine, work: (s: S) => void, reps: num
   }
   await engine.sync();
   return summarise(times, useStamps ? 'timestamp' : 'wall');
+}
+
+/** One measurement of the FMA peak kernel (n invocations × iters rounds): GFLOP/s of its best rep. */
+export async function measurePeak(engine: Engine, n: number, iters: number, reps: number, roundsPerIteration?: number): Promise<{ gflops: number; n: number; iters: number; timing: Timing }> {
+  const timing = await timeGpu(engine, () => void fmaPeak(engine, n, iters, roundsPerIteration), reps);
+  return { gflops: fmaPeakFlops(n, iters) / timing.minMs / 1e6, n, iters, timing };
+}
+
+/** The device's FMA peak: the peak kernel grown (rounds, then invocations) until a run takes over 50 ms. */
+export async function findPeak(engine: Engine, reps: number): Promise<{ gflops: number; n: number; iters: number; timing: Timing }> {
+  let n = 1 << 14;
+  let iters = 256;
+  for (;;) {
+    const m = await measurePeak(engine, n, iters, reps);
+    if (m.timing.medianMs > 50 || n >= 1 << 22) return m;
+    if (iters < 4096) iters *= 4;
+    else n *= 4;
+  }
 }

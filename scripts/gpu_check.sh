@@ -17,8 +17,10 @@
 #   kernels.log            `effconv kernels --reps 5` for fmnist-6 and cifar-8 (each kernel
 #                          family's search and final steps), within KERNELS_TIMEOUT s (default 60);
 #   conv_tuning.json       the choices of their 'fastest' rows (--conv-kernels fastest
-#                          --tuning-file takes them on that GPU).
-# STEPS (default "tests bench kernels") picks the steps and their order.
+#                          --tuning-file takes them on that GPU);
+#   sweep.md, sweep.json   `node dist/bench/tiled_sweep.js $SWEEP_ARGS` (the tiled kernels'
+#                          configurations raced), within SWEEP_TIMEOUT s (default 240).
+# STEPS (default "tests bench kernels"; "sweep" on request) picks the steps and their order.
 # Usage: bash scripts/gpu_check.sh [OUTDIR]
 set -uo pipefail
 out=${1:-${OUT:-}}
@@ -98,6 +100,14 @@ run_kernels() {
   tail -n 20 "$out/kernels.log" >&2
 }
 
+run_sweep() {
+  say "sweep (at most ${SWEEP_TIMEOUT:-240} s): node dist/bench/tiled_sweep.js ${SWEEP_ARGS:-}"
+  # shellcheck disable=SC2086
+  timeout "${SWEEP_TIMEOUT:-240}" "$node" dist/bench/tiled_sweep.js ${SWEEP_ARGS:-} --out "$out/sweep.json" > "$out/sweep.md" 2>&1
+  say "sweep: exit $?"
+  tail -n 12 "$out/sweep.md" >&2
+}
+
 # STEPS: which steps, in order (default "tests bench kernels"); the GPU's state before each
 # (clocks, load, processes on it) goes to machine.txt, as a timing step may follow another's load
 for step in ${STEPS:-tests bench kernels}; do
@@ -106,6 +116,7 @@ for step in ${STEPS:-tests bench kernels}; do
     tests) run_tests ;;
     bench) run_bench ;;
     kernels) run_kernels ;;
-    *) say "unknown step $step (tests, bench, kernels)" ;;
+    sweep) run_sweep ;;
+    *) say "unknown step $step (tests, bench, kernels, sweep)" ;;
   esac
 done

@@ -391,14 +391,14 @@ fn conv2d_bwd_size(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
 // column j an output pixel n·Ho·Wo + oy·Wo + ox of the whole batch, and k = (c·s + a)·s + b runs
 // over input channel and tap. A is the masked s × s window packed k-major (conv2d_pack_tiled),
 // B is never stored: its element (k, j) is the input under tap (a, b) of pixel j, or padding,
-// found through a table of the taps (conv2d_taps_tiled). A workgroup of 256 invocations computes
-// a TM × TN tile of C; per stage of TK along the sum it stages the two factors' slices in
+// found through a table of the taps (conv2d_taps_tiled). A workgroup of TILED_WG invocations
+// computes a TM × TN tile of C; per stage of TK along the sum it stages the two factors' slices in
 // workgroup memory, and each invocation adds a block of RM rows × CN columns of products, reading
-// RM/4 vec4s of A's slice and CN/4 of B's per step. Two blocks (the host's TiledTile): 4 × 4
-// (64 × 64 tiles, or 32 × 128 for products of at most 32 rows; TK 16) and 8 × 8 (128 × 128, or
-// 64 × 256; TK 8): twice the products per value read from workgroup memory (64 per 16 floats
-// against 16 per 8), which a GPU's shared-memory bandwidth rewards, for four times the
-// accumulators. This is the classic GPU layout: on
+// RM/4 vec4s of A's slice and CN/4 of B's per step. The host (src/ops/conv2d_tiled.ts) picks the
+// configuration: its two blocks (TiledTile) 4 × 4 and 8 × 8 — twice the products per value read
+// from workgroup memory, which a GPU's shared-memory bandwidth rewards, for four times the
+// accumulators —, the workgroup's size, and whether the next stage's loads are issued before this
+// stage's products (PREFETCH). This is the classic GPU layout: on
 // lavapipe its barriers and per-lane workgroup loads make it slower than the register-blocked and
 // subgroup kernels, so 'auto' takes it on GPUs only (EngineOptions.convAutoRules; variant 'tiled').
 //   conv2d_taps_tiled          taps_out[k] = (offset (c·H + a)·W + b, a, b, c) for k < K = C·s²
@@ -418,15 +418,30 @@ fn conv2d_bwd_size(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
 
 // An invocation's block: RM rows × CN columns (4 or 8 each); the tile: TM rows × TN columns, with
 // (TM / RM)·(TN / CN) = TILED_WG invocations; TK steps of the sum per stage (the two slices,
-// TK·(TM + TN) floats, within WebGPU's default 16 KiB of workgroup memory).
-const TILED_WG: u32 = 256u;
+// TK·(TM + TN) floats, within WebGPU's default 16 KiB of workgroup memory). The host's
+// tiledConfigProblem states every other condition the staging below relies on.
+override TILED_WG: u32 = 256u;
 override RM: u32 = 4u;
 override CN: u32 = 4u;
 override TM: u32 = 64u;
 override TN: u32 = TILED_WG * RM * CN / TM;
 override TK: u32 = 16u;
+// Load the next stage's values into registers before multiplying this one, so that the global
+// loads are in flight during the products (one stage's values live in registers meanwhile);
+// without it each stage loads, waits, then multiplies, and only other workgroups hide the wait.
+override PREFETCH: bool = false;
 var<workgroup> tile_a: array<vec4f, TK * TM / 4u>;  // [TK][TM / 4]: 4 rows of A per vec4
 var<workgroup> tile_b: array<vec4f, TK * TN / 4u>;  // [TK][TN / 4]: 4 columns of B per vec4
+
+// One invocation's share of a stage, in registers between its loads and its stores to the slices.
+// Sized for the largest share a valid configuration gives (tiledConfigProblem); a configuration
+// uses the first `count` of each, a constant once its override constants are fixed.
+const MAX_STAGED: u32 = 16u;
+struct Staged {
+  a: array<vec4f, 8>,          // forward: vec4s of A's slice
+  b: array<f32, MAX_STAGED>,   // forward: values of B's slice; weight gradient: of x
+  g: array<f32, MAX_STAGED>,   // weight gradient: values of g
+}
 
 // Invocation t's block: its rows are the RM/4 vec4s va(t, i) = t / (TN/CN) + i·(TM/RM) of a row of
 // tile_a, its columns the CN/4 vec4s vb(t, j) = t mod (TN/CN) + j·(TN/CN) of a row of tile_b — a
@@ -441,10 +456,9 @@ fn block_col(t: u32, j: u32) -> u32 {
   return t % (TN / CN) + j * (TN / CN);
 }
 
-// One stage, once every invocation has staged its values: adds invocation t's block of products
-// to acc, then waits until the slices may be overwritten.
+// One stage, once every invocation has stored its values and passed the barrier: adds
+// invocation t's block of products to acc.
 fn multiply_stage(acc: ptr<function, array<vec4f, 16>>, t: u32) {
-  workgroupBarrier();
   for (var q = 0u; q < TK; q++) {
     var bv4: array<vec4f, 2>;
     for (var j = 0u; j < CN / 4u; j++) { bv4[j] = tile_b[q * (TN / 4u) + block_col(t, j)]; }
@@ -459,7 +473,6 @@ fn multiply_stage(acc: ptr<function, array<vec4f, 16>>, t: u32) {
       }
     }
   }
-  workgroupBarrier();
 }
 
 // Step k = (c·s + a)·s + b of the sum over an s × s window: (channel c, tap row a, tap column b).
@@ -505,6 +518,52 @@ fn conv2d_pack_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
   out[idx] = value;
 }
 
+// The forward's column of B an invocation stages (the same at every stage: lc = t mod TN, as
+// TN divides TILED_WG) and its window's corner.
+struct FwdColumn {
+  lc: u32,
+  has: bool,
+  iy0: i32,
+  ix0: i32,
+  base: i32,  // x's offset of channel 0 at the corner
+}
+
+// Loads invocation t's share of the forward's stage k0 into r: A's vec4s e = t + i·TILED_WG of
+// the slice, and B's rows t / TN + i·(TILED_WG / TN) of column col.lc.
+fn load_fwd_stage(r: ptr<function, Staged>, t: u32, k0: u32, depth: u32, quads: u32, q0: u32, col: FwdColumn) {
+  for (var i = 0u; i < (TK * TM / 4u + TILED_WG - 1u) / TILED_WG; i++) {
+    let e = t + i * TILED_WG;
+    let ka = k0 + e / (TM / 4u);
+    let qa = q0 + e % (TM / 4u);
+    var av = vec4f(0.0);
+    if (e < TK * TM / 4u && ka < depth && qa < quads) { av = a4[ka * quads + qa]; }
+    (*r).a[i] = av;
+  }
+  for (var i = 0u; i < TK * TN / TILED_WG; i++) {
+    let kb = k0 + t / TN + i * (TILED_WG / TN);
+    var bv = 0.0;
+    if (kb < depth && col.has) {
+      let tap = taps[kb];
+      let iy = col.iy0 + tap.y;
+      let ix = col.ix0 + tap.z;
+      if (iy >= 0 && iy < i32(p.H) && ix >= 0 && ix < i32(p.W)) { bv = x[u32(col.base + tap.x)]; }
+    }
+    (*r).b[i] = bv;
+  }
+}
+
+fn store_fwd_stage(r: ptr<function, Staged>, t: u32) {
+  for (var i = 0u; i < (TK * TM / 4u + TILED_WG - 1u) / TILED_WG; i++) {
+    let e = t + i * TILED_WG;
+    if (e < TK * TM / 4u) { tile_a[e] = (*r).a[i]; }
+  }
+  let lc = t % TN;
+  for (var i = 0u; i < TK * TN / TILED_WG; i++) {
+    let row = t / TN + i * (TILED_WG / TN);
+    tile_b[row * (TN / 4u) + lc / 4u][lc % 4u] = (*r).b[i];
+  }
+}
+
 @compute @workgroup_size(TILED_WG)
 fn conv2d_fwd_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {
   let win = window();
@@ -513,36 +572,23 @@ fn conv2d_fwd_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation
   let plane = p.Ho * p.Wo;
   let cols = p.N * plane;
   let col0 = wid.x * TN;
-  // the column of B this invocation stages (the same at every stage), and its window's corner
   let lc = t % TN;
-  let has_col = col0 + lc < cols;
   let j = min(col0 + lc, cols - 1u);
   let r = j % plane;
   let iy0 = i32((r / p.Wo) * p.stride) - win.pad;
   let ix0 = i32((r % p.Wo) * p.stride) - win.pad;
-  let base = i32((j / plane) * p.Cin * p.H * p.W) + iy0 * i32(p.W) + ix0;
+  let col = FwdColumn(lc, col0 + lc < cols, iy0, ix0, i32((j / plane) * p.Cin * p.H * p.W) + iy0 * i32(p.W) + ix0);
+  let q0 = wid.y * (TM / 4u);
   var sums: array<vec4f, 16>;  // the invocation's block (block_row, block_col)
+  var staged: Staged;
+  if (PREFETCH) { load_fwd_stage(&staged, t, 0u, depth, quads, q0, col); }
   for (var k0 = 0u; k0 < depth; k0 += TK) {
-    // A's slice: TK × TM / 4 vec4s, the invocations in turn
-    for (var e = t; e < TK * TM / 4u; e += TILED_WG) {
-      let ka = k0 + e / (TM / 4u);
-      let qa = wid.y * (TM / 4u) + e % (TM / 4u);
-      var av = vec4f(0.0);
-      if (ka < depth && qa < quads) { av = a4[ka * quads + qa]; }
-      tile_a[e] = av;
-    }
-    for (var row = t / TN; row < TK; row += TILED_WG / TN) {
-      let kb = k0 + row;
-      var bv = 0.0;
-      if (kb < depth && has_col) {
-        let tap = taps[kb];
-        let iy = iy0 + tap.y;
-        let ix = ix0 + tap.z;
-        if (iy >= 0 && iy < i32(p.H) && ix >= 0 && ix < i32(p.W)) { bv = x[u32(base + tap.x)]; }
-      }
-      tile_b[row * (TN / 4u) + lc / 4u][lc % 4u] = bv;
-    }
+    if (!PREFETCH) { load_fwd_stage(&staged, t, k0, depth, quads, q0, col); }
+    store_fwd_stage(&staged, t);
+    workgroupBarrier();
+    if (PREFETCH && k0 + TK < depth) { load_fwd_stage(&staged, t, k0 + TK, depth, quads, q0, col); }
     multiply_stage(&sums, t);
+    workgroupBarrier();  // the slices may be overwritten
   }
   for (var jv = 0u; jv < CN / 4u; jv++) {
     for (var c = 0u; c < 4u; c++) {
@@ -560,48 +606,70 @@ fn conv2d_fwd_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation
   }
 }
 
+// Loads invocation t's share of the weight gradient's stage j0 (pixels j0 … j0 + TK − 1 of the
+// chunk ending at `last`) into r: pixel jj = t mod TK, for rows (channels) e + E·i, i < TM / E,
+// of g and columns (taps) e + E·i, i < TN / E, of x, with e = t / TK and E = TILED_WG / TK.
+fn load_weight_stage(r: ptr<function, Staged>, t: u32, j0: u32, last: u32, o0: u32, k0: u32, depth: u32, win: Window) {
+  let plane = p.Ho * p.Wo;
+  let E = TILED_WG / TK;
+  let e = t / TK;
+  let j = j0 + t % TK;
+  let has_pixel = j < last;
+  let jc = min(j, last - 1u);
+  let n = jc / plane;
+  let at = jc % plane;
+  let iy0 = i32((at / p.Wo) * p.stride) - win.pad;
+  let ix0 = i32((at % p.Wo) * p.stride) - win.pad;
+  let base = i32(n * p.Cin * p.H * p.W) + iy0 * i32(p.W) + ix0;
+  for (var i = 0u; i < TM / E; i++) {
+    let o = o0 + e + E * i;
+    var gv = 0.0;
+    if (has_pixel && o < p.Cout) { gv = g[(n * p.Cout + o) * plane + at]; }
+    (*r).g[i] = gv;
+  }
+  for (var i = 0u; i < TN / E; i++) {
+    let k = k0 + e + E * i;
+    let tap = taps[min(k, depth - 1u)];
+    let iy = iy0 + tap.y;
+    let ix = ix0 + tap.z;
+    var xv = 0.0;
+    if (has_pixel && k < depth && iy >= 0 && iy < i32(p.H) && ix >= 0 && ix < i32(p.W)) { xv = x[u32(base + tap.x)]; }
+    (*r).b[i] = xv;
+  }
+}
+
+fn store_weight_stage(r: ptr<function, Staged>, t: u32) {
+  let E = TILED_WG / TK;
+  let jj = t % TK;
+  let e = t / TK;
+  for (var i = 0u; i < TM / E; i++) {
+    let row = e + E * i;
+    tile_a[jj * (TM / 4u) + row / 4u][row % 4u] = (*r).g[i];
+  }
+  for (var i = 0u; i < TN / E; i++) {
+    let col = e + E * i;
+    tile_b[jj * (TN / 4u) + col / 4u][col % 4u] = (*r).b[i];
+  }
+}
+
 @compute @workgroup_size(TILED_WG)
 fn conv2d_bwd_weight_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {
   let win = window();
   let depth = p.Cin * win.s * win.s;  // taps k: the columns of dw
-  let plane = p.Ho * p.Wo;
   let first = wid.z * p.nchunk;  // this chunk's output pixels of the batch
-  let last = min(first + p.nchunk, p.N * plane);
+  let last = min(first + p.nchunk, p.N * p.Ho * p.Wo);
   let o0 = wid.y * TM;
   let k0 = wid.x * TN;
-  // staged per step: pixel jj = t mod TK of the stage, for rows (channels) e + E·i, i < TM / E,
-  // and columns (taps) e + E·i, i < TN / E, with E = TILED_WG / TK invocations per pixel
-  let jj = t % TK;
-  let e = t / TK;
-  let E = TILED_WG / TK;
   var sums: array<vec4f, 16>;  // the invocation's block (block_row, block_col)
+  var staged: Staged;
+  if (PREFETCH) { load_weight_stage(&staged, t, first, last, o0, k0, depth, win); }
   for (var j0 = first; j0 < last; j0 += TK) {
-    let j = j0 + jj;
-    let has_pixel = j < last;
-    let jc = min(j, last - 1u);
-    let n = jc / plane;
-    let r = jc % plane;
-    let iy0 = i32((r / p.Wo) * p.stride) - win.pad;
-    let ix0 = i32((r % p.Wo) * p.stride) - win.pad;
-    let base = i32(n * p.Cin * p.H * p.W) + iy0 * i32(p.W) + ix0;
-    for (var i = 0u; i < TM / E; i++) {
-      let row = e + E * i;
-      let o = o0 + row;
-      var gv = 0.0;
-      if (has_pixel && o < p.Cout) { gv = g[(n * p.Cout + o) * plane + r]; }
-      tile_a[jj * (TM / 4u) + row / 4u][row % 4u] = gv;
-    }
-    for (var i = 0u; i < TN / E; i++) {
-      let col = e + E * i;
-      let k = k0 + col;
-      let tap = taps[min(k, depth - 1u)];
-      let iy = iy0 + tap.y;
-      let ix = ix0 + tap.z;
-      var xv = 0.0;
-      if (has_pixel && k < depth && iy >= 0 && iy < i32(p.H) && ix >= 0 && ix < i32(p.W)) { xv = x[u32(base + tap.x)]; }
-      tile_b[jj * (TN / 4u) + col / 4u][col % 4u] = xv;
-    }
+    if (!PREFETCH) { load_weight_stage(&staged, t, j0, last, o0, k0, depth, win); }
+    store_weight_stage(&staged, t);
+    workgroupBarrier();
+    if (PREFETCH && j0 + TK < last) { load_weight_stage(&staged, t, j0 + TK, last, o0, k0, depth, win); }
     multiply_stage(&sums, t);
+    workgroupBarrier();  // the slices may be overwritten
   }
   let copy = wid.z * p.Cout * p.Cin * p.kw * p.kw;
   for (var jv = 0u; jv < CN / 4u; jv++) {

@@ -20,6 +20,7 @@ import { grid1d } from './grid.js';
 import { sum, sumRows } from './reduce.js';
 import { reshape } from './shape.js';
 import { expectFloat32 } from './operands.js';
+import { TILED_TILES, tiledSweep, tiledTile, type TiledTile } from './conv2d_tiled.js';
 import { winogradInput, winogradInputInterleaved, winogradOutput, winogradPositions, winogradTiles, winogradUpstream, winogradWeightGrad, winogradWeights, type WinogradSize } from './conv2d_winograd.js';
 
 export const ConvParams = uniformLayout('ConvParams', [
@@ -100,25 +101,7 @@ const K = {
  */
 export type ConvVariant = ConvVariantName;
 
-/**
- * The tiled kernels' block of products per invocation (conv2d.wgsl): '4x4' (the default) or '8x8'
- * — twice the products per value read from workgroup memory, for four times the accumulators.
- */
-export const TILED_TILES = ['4x4', '8x8'] as const;
-export type TiledTile = (typeof TILED_TILES)[number];
-
-/**
- * The tiled kernels' pipeline constants for a product of `rows` rows (channels): the invocation's
- * block (RM × CN), the workgroup's tile (TM × TN: 256 blocks) and the stage depth TK. The smaller
- * tile where it holds the rows, so a layer of few channels leaves less of a tile idle: '4x4' 32 × 128
- * or 64 × 64 (TK 16), '8x8' 64 × 256 or 128 × 128 (TK 8: TK·(TM + TN) floats stay within WebGPU's
- * default 16 KiB of workgroup memory).
- */
-export function tiledTile(rows: number, tile: TiledTile = '4x4'): { RM: number; CN: number; TM: number; TN: number; TK: number } {
-  const block = tile === '8x8' ? 8 : 4;
-  const TM = rows <= 8 * block ? 8 * block : 16 * block;
-  return { RM: block, CN: block, TM, TN: (256 * block * block) / TM, TK: tile === '8x8' ? 8 : 16 };
-}
+export { TILED_TILES, tiledConfigProblem, tiledTile, type TiledConfig, type TiledTile } from './conv2d_tiled.js';
 
 /** Why the subgroup kernels cannot run this convolution, or null when they can. */
 function subgroupObstacle(engine: Engine, kw: number, stride: number, same: boolean, pixels: number): string | null {
@@ -702,7 +685,7 @@ function runTiledWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tensor {
   const constants = tiledTile(Cout, p.tile);
   const { TM, TN } = constants;
   const tiles = Math.ceil((Cin * kw * kw) / TN) * Math.ceil(Cout / TM);
-  const wanted = Math.min(Math.ceil(TILED_WEIGHT_WORKGROUPS / tiles), Math.floor(pixels / TILED_WEIGHT_MIN_PIXELS), Math.floor(BWD_WEIGHT_PARTIAL_FLOATS / p.w.size));
+  const wanted = Math.min(Math.ceil(TILED_WEIGHT_WORKGROUPS / tiles), Math.floor(pixels / (tiledSweep.weightMinPixels ?? TILED_WEIGHT_MIN_PIXELS)), Math.floor(BWD_WEIGHT_PARTIAL_FLOATS / p.w.size));
   const perChunk = Math.ceil(pixels / Math.max(1, wanted));
   const chunks = Math.ceil(pixels / perChunk);
   const sums = Tensor.empty(e, chunks > 1 ? [chunks * p.w.size] : p.w.shape);
