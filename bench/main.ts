@@ -39,7 +39,10 @@ import { findPeak, measurePeak, summarise, timeGpu, type Timing } from './timing
 import { CONV_ROWS, convFlops, convShapeName, type ConvShape } from './conv_rows.js';
 
 const options: BenchOptions = commandLine('bench', parseBenchOptions, BENCH_USAGE);
-const { reps, convKernels } = options;
+const { reps, convKernels, repeat } = options;
+/** --repeat: a conv pass run `repeat` times back to back in one timed run (a GPU's clocks fall between short single submits), and its Timing per pass. */
+const repeated = (f: () => void) => (repeat === 1 ? f : () => { for (let i = 0; i < repeat; i++) f(); });
+const perPass = (t: Timing): Timing => (repeat === 1 ? t : { ...t, medianMs: t.medianMs / repeat, minMs: t.minMs / repeat, maxMs: t.maxMs / repeat });
 const requested = options.only;
 const engine = await Engine.create({ convVariant: convKernels });
 const only = new Set<string>(requested ?? SECTIONS.filter((s) => s !== 'tiled' || !engine.adapterInfo.isCpu));
@@ -76,7 +79,7 @@ const commit = process.env.EFFCONV_COMMIT ?? (() => {
 out(`# effconv bench — ${adapter.description || adapter.device} (${adapter.isCpu ? 'CPU adapter' : 'GPU'}), ${new Date().toISOString().slice(0, 10)}, commit ${commit}`);
 const cpu = hostCpu();
 out(`Host CPU: ${describeHostCpu(cpu)}${adapter.isCpu ? ' (the CPU adapter runs on it)' : ''}.`);
-out(`Timing: ${engine.canTime ? 'GPU timestamp queries' : 'wall clock around queue completion'}; a warm-up run (conv rows: on a batch of 2), then ${reps} repetitions, median (min–max). Peer: ${tf ? `TF.js ${tf.version.tfjs} WebGPU on the same Dawn instance` : 'not run'}. Waiting for the device: ${engine.pacesPolling ? `${PACED_POLLING}${tf ? ', for the peer too' : ''}` : "Dawn's default polling"}.`);
+out(`Timing: ${engine.canTime ? 'GPU timestamp queries' : 'wall clock around queue completion'}; a warm-up run (conv rows: on a batch of 2), then ${reps} repetitions, median (min–max)${repeat > 1 ? `; each timed run of a conv pass encodes ${repeat} passes back to back (--repeat), times per pass, the peer's alike` : ''}. Peer: ${tf ? `TF.js ${tf.version.tfjs} WebGPU on the same Dawn instance` : 'not run'}. Waiting for the device: ${engine.pacesPolling ? `${PACED_POLLING}${tf ? ', for the peer too' : ''}` : "Dawn's default polling"}.`);
 
 // ---- device peak ----
 let peakGflops = 0;
@@ -141,9 +144,9 @@ async function effconvPasses(c: ConvShape, s: number, kw = s, softSize?: number,
   return {
     /** The kernels that run it: subgroups, plain or tiled (per pass where 'fastest' chose them apart, and the subgroup weight-gradient kernel where it is not 'auto''s). */
     kernels: kernelsLabel(k, conv2dKernels(x, w, { size: s, variant: 'auto', [AUTO_FAMILY]: true, ...(v ? { softSize: v } : {}) }).weightKernels),
-    fwd: () => void k.forward(),
-    bwdIn: () => void k.backwardInput(g),
-    bwdW: () => void k.backwardWeight(g),
+    fwd: repeated(() => void k.forward()),
+    bwdIn: repeated(() => void k.backwardInput(g)),
+    bwdW: repeated(() => void k.backwardWeight(g)),
     dispose: () => {
       for (const t of [x, w, g, v]) t?.dispose();
     },
@@ -158,8 +161,8 @@ function peerPasses(c: ConvShape, s: number) {
   const f = t.randomNormal([s, s, c.Cin, c.Cout]);
   const grad = t.grads((a: TfTensor, b: TfTensor) => t.sum(t.conv2d(a, b, 1, 'same')));
   return {
-    fwd: () => t.tidy(() => void t.conv2d(x, f, 1, 'same')),
-    fb: () => t.tidy(() => void grad([x, f])),
+    fwd: repeated(() => t.tidy(() => void t.conv2d(x, f, 1, 'same'))),
+    fb: repeated(() => t.tidy(() => void grad([x, f]))),
     dispose: () => {
       x.dispose();
       f.dispose();
@@ -181,9 +184,9 @@ async function warmUp(c: ConvShape, s: number, kw = s, softSize?: number, peer =
 async function effconvConv(c: ConvShape, s: number, kw = s, softSize?: number) {
   await warmUp(c, s, kw, softSize);
   const e = await effconvPasses(c, s, kw, softSize);
-  const fwd = await timeGpu(engine, e.fwd, reps, undefined, 0);
-  const bwdIn = await timeGpu(engine, e.bwdIn, reps, undefined, 0);
-  const bwdW = await timeGpu(engine, e.bwdW, reps, undefined, 0);
+  const fwd = perPass(await timeGpu(engine, e.fwd, reps, undefined, 0));
+  const bwdIn = perPass(await timeGpu(engine, e.bwdIn, reps, undefined, 0));
+  const bwdW = perPass(await timeGpu(engine, e.bwdW, reps, undefined, 0));
   e.dispose();
   return { fwd, bwdIn, bwdW };
 }
@@ -222,10 +225,10 @@ async function convRow(c: ConvShape, k: number) {
   return {
     kernels: e.kernels,
     peak,
-    fwd: combine(times.fwd),
-    bwdIn: combine(times.bwdIn),
-    bwdW: combine(times.bwdW),
-    peer: p ? { fwd: combine(times.peerFwd), fb: combine(times.peerFb) } : null,
+    fwd: perPass(combine(times.fwd)),
+    bwdIn: perPass(combine(times.bwdIn)),
+    bwdW: perPass(combine(times.bwdW)),
+    peer: p ? { fwd: perPass(combine(times.peerFwd)), fb: perPass(combine(times.peerFb)) } : null,
   };
 }
 
@@ -297,7 +300,7 @@ if (only.has('tiled')) {
         }
       }
       for (const e of Object.values(passes)) e.dispose();
-      const medians = (v: (typeof variants)[number]) => ({ fwd: combine(times[v].fwd), bwdIn: combine(times[v].bwdIn), bwdW: combine(times[v].bwdW) });
+      const medians = (v: (typeof variants)[number]) => ({ fwd: perPass(combine(times[v].fwd)), bwdIn: perPass(combine(times[v].bwdIn)), bwdW: perPass(combine(times[v].bwdW)) });
       const t = medians('tiled');
       const t8 = medians('tiled8');
       const a = medians('auto');
@@ -596,7 +599,7 @@ if (targets.length > 0) {
 
 mkdirSync('bench/results', { recursive: true });
 const file = options.out ?? `bench/results/bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-writeFileSync(file, JSON.stringify({ adapter, hostCpu: cpu, date: new Date().toISOString(), commit, reps, peer: tf ? `tfjs ${tf.version.tfjs}` : null, ...report }, null, 2));
+writeFileSync(file, JSON.stringify({ adapter, hostCpu: cpu, date: new Date().toISOString(), commit, reps, repeat, peer: tf ? `tfjs ${tf.version.tfjs}` : null, ...report }, null, 2));
 writeFileSync(file.replace(/\.json$/, '.md'), `${lines.join('\n')}\n`);
 console.log(`\nwritten ${file} (and .md)`);
 engine.destroy();

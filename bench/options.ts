@@ -10,7 +10,7 @@ import { CONV_VARIANTS, type ConvVariantName } from '../src/gpu/conv_variant.js'
 export const SECTIONS = ['peak', 'loads', 'conv', 'tiled', 'masked', 'matmul', 'gru', 'mask', 'e2e'] as const;
 export type Section = (typeof SECTIONS)[number];
 
-export const BENCH_USAGE = `usage: npm run bench -- [--only ${SECTIONS.join(',')}] [--reps N (≥ 5 recommended)] [--no-peer] [--profile (e2e: time per kernel)] [--conv-kernels ${CONV_VARIANTS.join('|')} (default auto)] [--out FILE]`;
+export const BENCH_USAGE = `usage: npm run bench -- [--only ${SECTIONS.join(',')}] [--reps N (≥ 5 recommended)] [--no-peer] [--profile (e2e: time per kernel)] [--conv-kernels ${CONV_VARIANTS.join('|')} (default auto)] [--repeat N (conv passes per timed run, default 1)] [--out FILE]`;
 
 export class BenchUsageError extends Error {}
 
@@ -22,6 +22,8 @@ export interface BenchOptions {
   peer: boolean;
   profile: boolean;
   convKernels: ConvVariantName;
+  /** --repeat: each timed run of a conv pass (effconv's and the peer's) encodes this many back to back; times are per pass. */
+  repeat: number;
   /** --out: the JSON file (the markdown beside it as .md), or null for bench/results/. */
   out: string | null;
 }
@@ -31,7 +33,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { only: { type: 'string' }, reps: { type: 'string', default: '5' }, 'no-peer': { type: 'boolean' }, profile: { type: 'boolean' }, 'conv-kernels': { type: 'string', default: 'auto' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: { only: { type: 'string' }, reps: { type: 'string', default: '5' }, 'no-peer': { type: 'boolean' }, profile: { type: 'boolean' }, 'conv-kernels': { type: 'string', default: 'auto' }, repeat: { type: 'string', default: '1' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     }));
   } catch (e) {
     throw new BenchUsageError((e as Error).message);
@@ -40,6 +42,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
   for (const s of only ?? []) if (!(SECTIONS as readonly string[]).includes(s)) throw new BenchUsageError(`--only: unknown section "${s}" (${SECTIONS.join(', ')})`);
   const reps = Number(values.reps);
   if (!Number.isInteger(reps) || reps < 1) throw new BenchUsageError(`--reps must be a positive integer, got "${values.reps}"`);
+  const repeat = Number(values.repeat);
+  if (!Number.isInteger(repeat) || repeat < 1) throw new BenchUsageError(`--repeat must be a positive integer, got "${values.repeat}"`);
   const convKernels = values['conv-kernels']!;
   if (!(CONV_VARIANTS as readonly string[]).includes(convKernels)) throw new BenchUsageError(`--conv-kernels must be one of ${CONV_VARIANTS.join(', ')}, got "${convKernels}"`);
   const out = values.out ?? null;
@@ -48,7 +52,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     if (existsSync(out) && statSync(out).isDirectory()) throw new BenchUsageError(`--out ${out} is a folder`);
     if (!existsSync(dirname(out)) || !statSync(dirname(out)).isDirectory()) throw new BenchUsageError(`--out ${out}: its folder ${dirname(out)} does not exist`);
   }
-  return { help: values.help === true, only: only as Section[] | null, reps, peer: values['no-peer'] !== true, profile: values.profile === true, convKernels: convKernels as ConvVariantName, out };
+  return { help: values.help === true, only: only as Section[] | null, reps, peer: values['no-peer'] !== true, profile: values.profile === true, convKernels: convKernels as ConvVariantName, repeat, out };
 }
 
 export const PAIRED_USAGE = "usage: node dist/bench/paired_trees.js --old DIR [--new DIR] [--pairs N] [--only conv,e2e]   (DIR: a built tree's dist/src)";

@@ -3,14 +3,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BenchUsageError, parseBenchOptions, parsePairedOptions } from '../bench/options.js';
+import { BenchUsageError, parseBenchOptions, parsePairedOptions, parseSweepOptions } from '../bench/options.js';
 
 describe('bench options', () => {
   it('defaults, and the values given', () => {
-    expect(parseBenchOptions([])).toEqual({ help: false, only: null, reps: 5, peer: true, profile: false, convKernels: 'auto', out: null });
+    expect(parseBenchOptions([])).toEqual({ help: false, only: null, reps: 5, peer: true, profile: false, convKernels: 'auto', repeat: 1, out: null });
     const dir = mkdtempSync(join(tmpdir(), 'bench-out-'));
     const out = join(dir, 'r.json');
-    expect(parseBenchOptions(['--only', 'conv,e2e', '--reps', '3', '--no-peer', '--profile', '--conv-kernels', 'fastest', '--out', out])).toEqual({ help: false, only: ['conv', 'e2e'], reps: 3, peer: false, profile: true, convKernels: 'fastest', out });
+    expect(parseBenchOptions(['--only', 'conv,e2e', '--reps', '3', '--no-peer', '--profile', '--conv-kernels', 'fastest', '--repeat', '8', '--out', out])).toEqual({ help: false, only: ['conv', 'e2e'], reps: 3, peer: false, profile: true, convKernels: 'fastest', repeat: 8, out });
   });
 
   it('a bad value is a usage error naming it, before any work', () => {
@@ -22,6 +22,7 @@ describe('bench options', () => {
     bad(['--reps', '0'], /--reps must be a positive integer, got "0"/);
     bad(['--reps', 'x'], /--reps must be a positive integer, got "x"/);
     bad(['--conv-kernels', 'nope'], /--conv-kernels must be one of auto, plain, subgroups, tiled, fastest, got "nope"/);
+    bad(['--repeat', '0'], /--repeat must be a positive integer, got "0"/);
     bad(['--bogus'], /Unknown option '--bogus'/);
     // an --out the results could not be written to fails now, not after the run
     bad(['--out', join(tmpdir(), `no-such-folder-${process.pid}`, 'r.json')], /its folder .* does not exist/);
@@ -39,5 +40,15 @@ describe('bench options', () => {
     bad(['--old', tmpdir()], /holds no index\.js: give a built tree's dist\/src/);
     bad(['--old', tree, '--pairs', '0'], /--pairs must be a positive integer, got "0"/);
     bad(['--old', tree, '--only', 'conv,gru'], /--only: unknown section "gru" \(conv, e2e\)/);
+  });
+
+  it('tiled_sweep: defaults, the candidates named, bad values refused', () => {
+    const known = ['4x4', '8x8 pf'];
+    expect(parseSweepOptions([], known)).toEqual({ help: false, reps: 5, repeat: 8, candidates: null, out: null });
+    expect(parseSweepOptions(['--reps', '3', '--repeat', '2', '--candidates', '8x8 pf, 4x4', '--out', 'x.json'], known)).toEqual({ help: false, reps: 3, repeat: 2, candidates: ['8x8 pf', '4x4'], out: 'x.json' });
+    const bad = (args: string[], message: RegExp) => expect(() => parseSweepOptions(args, known)).toThrow(message);
+    bad(['--candidates', '4x4,9x9'], /--candidates: unknown candidate "9x9" \(4x4, 8x8 pf\)/);
+    bad(['--repeat', '0'], /--repeat must be a positive integer, got "0"/);
+    bad(['--reps', '1.5'], /--reps must be a positive integer, got "1.5"/);
   });
 });

@@ -3,7 +3,7 @@ import { backward, conv2d, conv2dKernels, Engine, hardSize, gaussianMask, mul, p
 import { Rng } from '../src/random.js';
 import { checkOp, expectClose } from './helpers/check.js';
 import { refConv, refConvGrad, refMask, type ConvShape } from './helpers/conv_reference.js';
-import { bwdWeightChunks, subgroupWeightKernel, tiledTile, type TiledTile, type WeightGradient } from '../src/ops/conv2d.js';
+import { bwdWeightChunks, subgroupWeightKernel, tiledConfigProblem, tiledTile, type TiledTile, type WeightGradient } from '../src/ops/conv2d.js';
 import { itSubgroups as itSubgroupsOn, testEngine, withAutoRules } from './helpers/engine.js';
 import { randomArray } from './helpers/random.js';
 import { checkConv as checkConvOn, checkSoftSizeConv, convCaseName, nearestOdd, subgroupCase, type ConvCase } from './helpers/conv_check.js';
@@ -192,7 +192,7 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
 describe('conv2d tiled kernels vs float64 reference', () => {
   const cases: Case[] = [
     { N: 1, Cin: 1, H: 1, W: 1, Cout: 1, kw: 1, s: 1, stride: 1, pad: 0 }, // one pixel, K = 1
-    { N: 1, Cin: 3, H: 5, W: 7, Cout: 70, kw: 3, s: 3, stride: 1, pad: 1 }, // batch 1, two channel tiles (the last of 6), K = 27
+    { N: 1, Cin: 3, H: 5, W: 7, Cout: 70, kw: 3, s: 3, stride: 1, pad: 1 }, // batch 1, two channel tiles (the last of 6), K = 27; a small product: TK 32
     { N: 3, Cin: 5, H: 9, W: 11, Cout: 6, kw: 5, s: 5, stride: 1, pad: 2 }, // 297 pixels: tiles cross images, K = 125
     { N: 2, Cin: 4, H: 11, W: 9, Cout: 5, kw: 3, s: 3, stride: 2, pad: 1 }, // stride 2: plain input gradient
     { N: 2, Cin: 2, H: 8, W: 7, Cout: 3, kw: 9, s: 9, stride: 1, pad: 4 }, // k_max 9, window past the plane
@@ -200,7 +200,7 @@ describe('conv2d tiled kernels vs float64 reference', () => {
     { N: 1, Cin: 2, H: 5, W: 5, Cout: 3, kw: 1, s: 1, stride: 1, pad: 1 }, // pad > s − 1: plain input gradient
     { N: 2, Cin: 17, H: 6, W: 5, Cout: 9, kw: 9, s: 3, stride: 1, pad: 1, v: 2.4 }, // masked, window inside k_max, K = 153
     { N: 2, Cin: 3, H: 9, W: 8, Cout: 4, kw: 7, s: 7, stride: 2, pad: 3, v: 3.6 }, // masked, stride 2
-    { N: 2, Cin: 3, H: 33, W: 33, Cout: 5, kw: 5, s: 3, stride: 1, pad: 1, v: 2.1 }, // weight gradient in 2 chunks of 1089 pixels
+    { N: 2, Cin: 3, H: 33, W: 33, Cout: 5, kw: 5, s: 3, stride: 1, pad: 1, v: 2.1 }, // weight gradient in 8 chunks of 273 pixels
   ];
   cases.forEach((c, i) => it(caseName(c), () => checkConv(c, 600 + i, 'tiled')));
   for (const [v, kMin, stride] of [[2.3, 1, 1], [6.1, 3, 1], [4.2, 1, 2]] as const) {
@@ -217,7 +217,7 @@ describe('conv2d tiled kernels vs float64 reference', () => {
     { N: 2, Cin: 130, H: 3, W: 5, Cout: 3, kw: 3, s: 3, stride: 1, pad: 1 }, // input gradient of 130 rows: two 128-row tiles; K = 1170 columns of dw
     { N: 1, Cin: 2, H: 5, W: 4, Cout: 129, kw: 9, s: 9, stride: 1, pad: 4 }, // 129 rows: a second tile of one row; k_max 9, window past the plane
     { N: 2, Cin: 17, H: 6, W: 5, Cout: 9, kw: 9, s: 3, stride: 1, pad: 1, v: 2.4 }, // masked, window inside k_max, K = 153
-    { N: 2, Cin: 3, H: 33, W: 33, Cout: 5, kw: 5, s: 3, stride: 1, pad: 1, v: 2.1 }, // weight gradient in 2 chunks of 1089 pixels
+    { N: 2, Cin: 3, H: 33, W: 33, Cout: 5, kw: 5, s: 3, stride: 1, pad: 1, v: 2.1 }, // weight gradient in 8 chunks of 273 pixels
   ];
   tile8Cases.forEach((c, i) => it(`tile 8x8: ${caseName(c)}`, () => checkConv(c, 620 + i, 'tiled', 'auto', '8x8')));
   it("tile 8x8: size 'fromSoftSize' v=4.2 kMin=1 stride 2 → s=5", () => checkSoftSizeConv(engine, { N: 2, Cin: 3, H: 9, W: 8, Cout: 2 }, 4.2, 1, 2, 'tiled', '8x8'));
@@ -232,6 +232,9 @@ describe('conv2d tiled kernels vs float64 reference', () => {
       }
     }
     expect([tiledTile(64, '8x8').TM, tiledTile(65, '8x8').TM, tiledTile(32).TM, tiledTile(33).TM]).toEqual([64, 128, 32, 64]);
+    // a '4x4' forward of 64 × 64 tiles over few columns stages 32 steps at a time, within 16 KiB
+    expect([tiledTile(64, '4x4', 8192).TK, tiledTile(64, '4x4', 8193).TK, tiledTile(32, '4x4', 100).TK, tiledTile(64, '8x8', 100).TK, tiledTile(64).TK]).toEqual([32, 16, 16, 8, 16]);
+    expect(tiledConfigProblem(tiledTile(200, '4x4', 100))).toBeNull();
     const x = Tensor.empty(engine, [1, 2, 4, 4]);
     const w = Tensor.empty(engine, [3, 2, 3, 3]);
     expect(() => conv2d(x, w, { variant: 'tiled', tile: '16x16' as '8x8' })).toThrow(/conv2d: tile must be '4x4' or '8x8', got 16x16/);

@@ -20,7 +20,7 @@ import { grid1d } from './grid.js';
 import { sum, sumRows } from './reduce.js';
 import { reshape } from './shape.js';
 import { expectFloat32 } from './operands.js';
-import { TILED_TILES, tiledSweep, tiledTile, type TiledTile } from './conv2d_tiled.js';
+import { TILED_TILES, tiledSweep, tiledTile, tiledWeightConstants, type TiledTile } from './conv2d_tiled.js';
 import { winogradInput, winogradInputInterleaved, winogradOutput, winogradPositions, winogradTiles, winogradUpstream, winogradWeightGrad, winogradWeights, type WinogradSize } from './conv2d_winograd.js';
 
 export const ConvParams = uniformLayout('ConvParams', [
@@ -654,7 +654,7 @@ function runTiled(params: ConvUniforms, flip: boolean, input: Tensor, w: Tensor,
   const packed = Tensor.empty(e, [floats]);
   const taps = tapTable(params, vt);
   e.dispatch(K.packTiled, params, [w.buffer, packed.buffer, vt.buffer], grid1d(floats, WG), { FLIP: flip ? 1 : 0 });
-  const constants = tiledTile(Cout, tile);
+  const constants = tiledTile(Cout, tile, N * Ho * Wo);
   e.dispatch(K.fwdTiled, params, [input.buffer, packed.buffer, taps.buffer, out.buffer, vt.buffer], [Math.ceil((N * Ho * Wo) / constants.TN), Math.ceil(Cout / constants.TM)], constants);
   packed.dispose();
   taps.dispose();
@@ -670,8 +670,12 @@ function tapTable(params: ConvUniforms, vt: Tensor): Tensor {
 
 /** Workgroups (tiles × chunks of pixels) the tiled weight gradient should reach, to fill a GPU. */
 const TILED_WEIGHT_WORKGROUPS = 512;
-/** Fewest output pixels per chunk of the tiled weight gradient (a chunk costs a copy of dw). */
-const TILED_WEIGHT_MIN_PIXELS = 1024;
+/**
+ * Fewest output pixels per chunk of the tiled weight gradient (a chunk costs a copy of dw): 256
+ * (bench/HISTORY.md run 56, an H200: against 1024, 0.39–0.66× the time on products of 1–5 tiles,
+ * the same on larger ones; 64 no better).
+ */
+const TILED_WEIGHT_MIN_PIXELS = 256;
 
 /**
  * The tiled weight gradient (conv2d_bwd_weight_tiled): the batch's output pixels split into
@@ -682,7 +686,7 @@ function runTiledWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tensor {
   const e = x.engine;
   const { N, Cin, Cout, Ho, Wo, kw } = p.params;
   const pixels = N * Ho * Wo;
-  const constants = tiledTile(Cout, p.tile);
+  const constants = tiledWeightConstants(tiledTile(Cout, p.tile));
   const { TM, TN } = constants;
   const tiles = Math.ceil((Cin * kw * kw) / TN) * Math.ceil(Cout / TM);
   const wanted = Math.min(Math.ceil(TILED_WEIGHT_WORKGROUPS / tiles), Math.floor(pixels / (tiledSweep.weightMinPixels ?? TILED_WEIGHT_MIN_PIXELS)), Math.floor(BWD_WEIGHT_PARTIAL_FLOATS / p.w.size));

@@ -42,7 +42,7 @@ export function tiledConfigProblem(c: TiledConfig): string | null {
   if (![4, 8].includes(RM) || ![4, 8].includes(CN)) return `the block ${RM} × ${CN} is not 4 or 8 each way`;
   if (TM % RM || TN % CN || (TM / RM) * (TN / CN) !== wg) return `a ${TM} × ${TN} tile of ${RM} × ${CN} blocks is not ${wg} invocations`;
   if (TN < 64) return `TN ${TN} < 64 (TILED_MAX_PIXELS assumes 64 columns a workgroup at least)`;
-  if (TK * (TM + TN) * 4 > 16384) return `the slices take ${TK * (TM + TN) * 4} bytes of workgroup memory, over 16384`;
+  if (sliceBytes(c, 0) > 16384) return `the slices take ${sliceBytes(c, 0)} bytes of workgroup memory, over 16384`;
   if (wg % TN || TK % (wg / TN)) return `the forward stages TK = ${TK} rows of B in steps of TILED_WG / TN = ${wg / TN}`;
   if (Math.ceil((TK * TM) / 4 / wg) > STAGED_VEC4S || (TK * TN) / wg > STAGED_FLOATS) return 'the forward stages more values per invocation than its registers hold';
   const E = wg / TK;
@@ -51,15 +51,34 @@ export function tiledConfigProblem(c: TiledConfig): string | null {
   return null;
 }
 
+/** Bytes of workgroup memory conv2d.wgsl's slices take under `c`, with `pad` vec4s after each step's row. */
+const sliceBytes = (c: TiledConfig, pad: number) => c.TK * (c.TM + c.TN + 8 * pad) * 4;
+
 /**
- * The tiled kernels' configuration for a product of `rows` rows (channels) and the block `tile`.
- * The smaller tile where it holds the rows, so a layer of few channels leaves less of a tile
- * idle: '4x4' 32 × 128 or 64 × 64 (TK 16), '8x8' 64 × 256 or 128 × 128 (TK 8: TK·(TM + TN)
- * floats stay within WebGPU's default 16 KiB of workgroup memory); 256 invocations each.
+ * The weight gradient's constants for `c`: its slices' rows padded by a vec4 (SLICE_PAD) where
+ * the 16 KiB allow — its invocations store down the slices' columns, which unpadded put a warp's
+ * stores in one or two banks of workgroup memory.
  */
-export function tiledTile(rows: number, tile: TiledTile = '4x4'): TiledConfig {
-  return tiledSweep.config ? tiledSweep.config(rows, tile) : defaultTile(rows, tile);
+export const tiledWeightConstants = (c: TiledConfig): TiledConfig & { SLICE_PAD: number } => ({ ...c, SLICE_PAD: sliceBytes(c, 1) <= 16384 ? 1 : 0 });
+
+/**
+ * The tiled kernels' configuration for a product of `rows` rows (channels), `cols` columns (the
+ * forward's pixels over the batch; omitted for the weight gradient) and the block `tile`. The
+ * smaller tile where it holds the rows, so a layer of few channels leaves less of a tile idle:
+ * '4x4' 32 × 128 or 64 × 64 (TK 16), '8x8' 64 × 256 or 128 × 128 (TK 8: TK·(TM + TN) floats stay
+ * within WebGPU's default 16 KiB of workgroup memory); 256 invocations each. A '4x4' product of
+ * 64 × 64 tiles over at most SMALL_PRODUCT_COLUMNS columns stages 32 steps at a time (and
+ * prefetches, as timed: TILED_CANDIDATES['4x4 tk32 pf']): half the barriers, where few workgroups leave them nobody to hide behind (bench/HISTORY.md, run 56 on an
+ * H200: 0.90–0.94× the time at 16×16 and 7×7, 1.35–1.52× at 32×32, where it is not taken).
+ */
+export function tiledTile(rows: number, tile: TiledTile = '4x4', cols?: number): TiledConfig {
+  if (tiledSweep.config) return tiledSweep.config(rows, tile);
+  const config = defaultTile(rows, tile);
+  return tile === '4x4' && config.TM === 64 && cols !== undefined && cols <= SMALL_PRODUCT_COLUMNS ? { ...config, TK: 32, PREFETCH: 1 } : config;
 }
+
+/** The most columns (pixels over the batch) a '4x4' forward stages 32 steps at a time for. */
+export const SMALL_PRODUCT_COLUMNS = 8192;
 
 function defaultTile(rows: number, tile: TiledTile): TiledConfig {
   const block = tile === '8x8' ? 8 : 4;
