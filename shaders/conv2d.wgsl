@@ -430,14 +430,8 @@ override TK: u32 = 16u;
 // loads are in flight during the products (one stage's values live in registers meanwhile);
 // without it each stage loads, waits, then multiplies, and only other workgroups hide the wait.
 override PREFETCH: bool = false;
-// vec4s of padding after each step's row of the slices: the weight gradient stores down their
-// columns (invocations of a warp hold consecutive pixels: steps of the sum), which without it all
-// fall in one or two of the 32 banks of workgroup memory; the forward stores along the rows (0).
-override SLICE_PAD: u32 = 0u;
-override SA: u32 = TM / 4u + SLICE_PAD;  // vec4s per step of tile_a
-override SB: u32 = TN / 4u + SLICE_PAD;  // vec4s per step of tile_b
-var<workgroup> tile_a: array<vec4f, TK * SA>;  // [TK][SA]: 4 rows of A per vec4 (the first TM / 4)
-var<workgroup> tile_b: array<vec4f, TK * SB>;  // [TK][SB]: 4 columns of B per vec4 (the first TN / 4)
+var<workgroup> tile_a: array<vec4f, TK * TM / 4u>;  // [TK][TM / 4]: 4 rows of A per vec4
+var<workgroup> tile_b: array<vec4f, TK * TN / 4u>;  // [TK][TN / 4]: 4 columns of B per vec4
 
 // One invocation's share of a stage, in registers between its loads and its stores to the slices.
 // Sized for the largest share a valid configuration gives (tiledConfigProblem); a configuration
@@ -467,9 +461,9 @@ fn block_col(t: u32, j: u32) -> u32 {
 fn multiply_stage(acc: ptr<function, array<vec4f, 16>>, t: u32) {
   for (var q = 0u; q < TK; q++) {
     var bv4: array<vec4f, 2>;
-    for (var j = 0u; j < CN / 4u; j++) { bv4[j] = tile_b[q * SB + block_col(t, j)]; }
+    for (var j = 0u; j < CN / 4u; j++) { bv4[j] = tile_b[q * (TN / 4u) + block_col(t, j)]; }
     for (var i = 0u; i < RM / 4u; i++) {
-      let av4 = tile_a[q * SA + block_row(t, i)];
+      let av4 = tile_a[q * (TM / 4u) + block_row(t, i)];
       for (var j = 0u; j < CN / 4u; j++) {
         let at = 4u * i * (CN / 4u) + j;
         (*acc)[at] += av4.x * bv4[j];
@@ -561,12 +555,12 @@ fn load_fwd_stage(r: ptr<function, Staged>, t: u32, k0: u32, depth: u32, quads: 
 fn store_fwd_stage(r: ptr<function, Staged>, t: u32) {
   for (var i = 0u; i < (TK * TM / 4u + TILED_WG - 1u) / TILED_WG; i++) {
     let e = t + i * TILED_WG;
-    if (e < TK * TM / 4u) { tile_a[(e / (TM / 4u)) * SA + e % (TM / 4u)] = (*r).a[i]; }
+    if (e < TK * TM / 4u) { tile_a[e] = (*r).a[i]; }
   }
   let lc = t % TN;
   for (var i = 0u; i < TK * TN / TILED_WG; i++) {
     let row = t / TN + i * (TILED_WG / TN);
-    tile_b[row * SB + lc / 4u][lc % 4u] = (*r).b[i];
+    tile_b[row * (TN / 4u) + lc / 4u][lc % 4u] = (*r).b[i];
   }
 }
 
@@ -650,11 +644,11 @@ fn store_weight_stage(r: ptr<function, Staged>, t: u32) {
   let e = t / TK;
   for (var i = 0u; i < TM / E; i++) {
     let row = e + E * i;
-    tile_a[jj * SA + row / 4u][row % 4u] = (*r).g[i];
+    tile_a[jj * (TM / 4u) + row / 4u][row % 4u] = (*r).g[i];
   }
   for (var i = 0u; i < TN / E; i++) {
     let col = e + E * i;
-    tile_b[jj * SB + col / 4u][col % 4u] = (*r).b[i];
+    tile_b[jj * (TN / 4u) + col / 4u][col % 4u] = (*r).b[i];
   }
 }
 

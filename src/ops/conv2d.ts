@@ -20,7 +20,7 @@ import { grid1d } from './grid.js';
 import { sum, sumRows } from './reduce.js';
 import { reshape } from './shape.js';
 import { expectFloat32 } from './operands.js';
-import { TILED_TILES, tiledSweep, tiledTile, tiledWeightConstants, type TiledTile } from './conv2d_tiled.js';
+import { TILED_TILES, tiledSweep, tiledTile, type TiledTile } from './conv2d_tiled.js';
 import { winogradInput, winogradInputInterleaved, winogradOutput, winogradPositions, winogradTiles, winogradUpstream, winogradWeightGrad, winogradWeights, type WinogradSize } from './conv2d_winograd.js';
 
 export const ConvParams = uniformLayout('ConvParams', [
@@ -686,7 +686,7 @@ function runTiledWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tensor {
   const e = x.engine;
   const { N, Cin, Cout, Ho, Wo, kw } = p.params;
   const pixels = N * Ho * Wo;
-  const constants = tiledWeightConstants(tiledTile(Cout, p.tile));
+  const constants = tiledTile(Cout, p.tile);
   const { TM, TN } = constants;
   const tiles = Math.ceil((Cin * kw * kw) / TN) * Math.ceil(Cout / TM);
   const wanted = Math.min(Math.ceil(TILED_WEIGHT_WORKGROUPS / tiles), Math.floor(pixels / (tiledSweep.weightMinPixels ?? TILED_WEIGHT_MIN_PIXELS)), Math.floor(BWD_WEIGHT_PARTIAL_FLOATS / p.w.size));

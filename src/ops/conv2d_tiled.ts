@@ -42,7 +42,7 @@ export function tiledConfigProblem(c: TiledConfig): string | null {
   if (![4, 8].includes(RM) || ![4, 8].includes(CN)) return `the block ${RM} × ${CN} is not 4 or 8 each way`;
   if (TM % RM || TN % CN || (TM / RM) * (TN / CN) !== wg) return `a ${TM} × ${TN} tile of ${RM} × ${CN} blocks is not ${wg} invocations`;
   if (TN < 64) return `TN ${TN} < 64 (TILED_MAX_PIXELS assumes 64 columns a workgroup at least)`;
-  if (sliceBytes(c, 0) > 16384) return `the slices take ${sliceBytes(c, 0)} bytes of workgroup memory, over 16384`;
+  if (TK * (TM + TN) * 4 > 16384) return `the slices take ${TK * (TM + TN) * 4} bytes of workgroup memory, over 16384`;
   if (wg % TN || TK % (wg / TN)) return `the forward stages TK = ${TK} rows of B in steps of TILED_WG / TN = ${wg / TN}`;
   if (Math.ceil((TK * TM) / 4 / wg) > STAGED_VEC4S || (TK * TN) / wg > STAGED_FLOATS) return 'the forward stages more values per invocation than its registers hold';
   const E = wg / TK;
@@ -50,16 +50,6 @@ export function tiledConfigProblem(c: TiledConfig): string | null {
   if (TM / E > STAGED_FLOATS || TN / E > STAGED_FLOATS) return 'the weight gradient stages more values per invocation than its registers hold';
   return null;
 }
-
-/** Bytes of workgroup memory conv2d.wgsl's slices take under `c`, with `pad` vec4s after each step's row. */
-const sliceBytes = (c: TiledConfig, pad: number) => c.TK * (c.TM + c.TN + 8 * pad) * 4;
-
-/**
- * The weight gradient's constants for `c`: its slices' rows padded by a vec4 (SLICE_PAD) where
- * the 16 KiB allow — its invocations store down the slices' columns, which unpadded put a warp's
- * stores in one or two banks of workgroup memory.
- */
-export const tiledWeightConstants = (c: TiledConfig): TiledConfig & { SLICE_PAD: number } => ({ ...c, SLICE_PAD: sliceBytes(c, 1) <= 16384 ? 1 : 0 });
 
 /**
  * The tiled kernels' configuration for a product of `rows` rows (channels), `cols` columns (the
