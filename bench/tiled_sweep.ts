@@ -3,7 +3,7 @@
  * the data behind tiledTile's choice on a GPU. Times conv2d.wgsl's tiled kernels under each
  * configuration of TILED_CANDIDATES (src/ops/conv2d_tiled.ts) — forward, input gradient, and the
  * weight gradient at several chunk lengths — on the bench's conv rows and fmnist-6's layers
- * (batch 128), in one process. Each timed run encodes `repeat` passes back to back, so the GPU
+ * (batch 128), in one process, and 'auto' beside them (the GPU rules: Winograd where they take it). Each timed run encodes `repeat` passes back to back, so the GPU
  * stays busy (its clocks fall between short submits); GPU timestamps where the adapter has them.
  * Prints a markdown table per row: median ms per pass and the forward's share of the FMA peak.
  */
@@ -41,9 +41,10 @@ for (const [c, ks] of rows) {
     console.log(`## ${convShapeName(c)} k = ${k}\n\n| candidate | fwd ms | fwd % peak | input ms | ${WEIGHT_MIN_PIXELS.map((m) => `weight ms (chunks ≥ ${m})`).join(' | ')} |\n|${'---|'.repeat(4 + WEIGHT_MIN_PIXELS.length)}`);
     const x = parameter(engine, random(c.N * c.Cin * c.HW * c.HW), [c.N, c.Cin, c.HW, c.HW]);
     const w = parameter(engine, random(c.Cout * c.Cin * k * k), [c.Cout, c.Cin, k, k]);
-    for (const name of names) {
-      tiledSweep.config = TILED_CANDIDATES[name]!;
-      const kernels = conv2dKernels(x, w, { size: k, variant: 'tiled' });
+    // each candidate on the tiled kernels, then 'auto' as the GPU rules run it (Winograd where they take it)
+    for (const name of [...names, 'auto']) {
+      tiledSweep.config = name === 'auto' ? null : TILED_CANDIDATES[name]!;
+      const kernels = conv2dKernels(x, w, { size: k, variant: name === 'auto' ? 'auto' : 'tiled' });
       const g = Tensor.from(engine, random(c.N * c.Cout * c.HW * c.HW), kernels.outShape);
       const fwd = await time(() => void kernels.forward());
       const input = await time(() => void kernels.backwardInput(g));
@@ -55,7 +56,8 @@ for (const [c, ks] of rows) {
       delete tiledSweep.weightMinPixels;
       g.dispose();
       const share = (100 * flops) / fwd / 1e6 / peak;
-      console.log(`| ${name} | ${fwd.toFixed(3)} | ${share.toFixed(1)} % | ${input.toFixed(3)} | ${weight.map((v) => v.toFixed(3)).join(' | ')} |`);
+      const label = name === 'auto' ? `auto (${kernels.winograd.forward ? 'Winograd' : kernels.kernels} forward)` : name;
+      console.log(`| ${label} | ${fwd.toFixed(3)} | ${share.toFixed(1)} % | ${input.toFixed(3)} | ${weight.map((v) => v.toFixed(3)).join(' | ')} |`);
       results.push({ shape: c, k, candidate: name, fwdMs: fwd, inputMs: input, weightMs: Object.fromEntries(WEIGHT_MIN_PIXELS.map((m, i) => [m, weight[i]])) });
     }
     tiledSweep.config = null;

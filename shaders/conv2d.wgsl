@@ -41,7 +41,7 @@ struct ConvParams {
   masked: u32,
   kmin: u32,
   cs: u32,   // column stride of the register block (see below)
-  nchunk: u32,  // conv2d_subgroups.wgsl's weight gradient only (images per chunk)
+  nchunk: u32,  // a chunk's length: the subgroup weight gradient's images, the tiled weight gradient's pixels, the tiled forward's steps of the sum
 }
 
 @group(0) @binding(0) var<uniform> p: ConvParams;
@@ -409,7 +409,9 @@ fn conv2d_bwd_size(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
 //                              convolution of g: Cin ↔ Cout, H × W ↔ Ho × Wo, pad ↔ s − 1 − pad),
 //                              m = input channel, c = output channel, A = w_eff[c, m, s−1−a, s−1−b].
 //   conv2d_fwd_tiled           out = C: the forward from x, or (after a FLIP packing, with those
-//                              uniforms) the stride-1 input gradient from g bound as x.
+//                              uniforms) the stride-1 input gradient from g bound as x; the sum
+//                              over k split into runs of nchunk steps (workgroup z), each written
+//                              to its own copy of C (out at z·Cout·N·Ho·Wo; the copies added after).
 //   conv2d_bwd_weight_tiled    dw[o, k] = m(a, b) Σ_j g[o, j] · B[k, j]: rows o, columns k, the sum
 //                              over the batch's output pixels j, split into chunks of nchunk
 //                              pixels (workgroup z), each written to its own copy of dw (out at
@@ -579,14 +581,19 @@ fn conv2d_fwd_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation
   let ix0 = i32((r % p.Wo) * p.stride) - win.pad;
   let col = FwdColumn(lc, col0 + lc < cols, iy0, ix0, i32((j / plane) * p.Cin * p.H * p.W) + iy0 * i32(p.W) + ix0);
   let q0 = wid.y * (TM / 4u);
+  // this split of the sum (workgroup z): steps kfirst … klast − 1, p.nchunk (a multiple of TK)
+  // of them; split z writes its partial sums to its own copy of out (the copies added after)
+  let kfirst = wid.z * p.nchunk;
+  let klast = min(kfirst + p.nchunk, depth);
+  let copy = wid.z * cols * p.Cout;
   var sums: array<vec4f, 16>;  // the invocation's block (block_row, block_col)
   var staged: Staged;
-  if (PREFETCH) { load_fwd_stage(&staged, t, 0u, depth, quads, q0, col); }
-  for (var k0 = 0u; k0 < depth; k0 += TK) {
+  if (PREFETCH && kfirst < klast) { load_fwd_stage(&staged, t, kfirst, depth, quads, q0, col); }
+  for (var k0 = kfirst; k0 < klast; k0 += TK) {
     if (!PREFETCH) { load_fwd_stage(&staged, t, k0, depth, quads, q0, col); }
     store_fwd_stage(&staged, t);
     workgroupBarrier();
-    if (PREFETCH && k0 + TK < depth) { load_fwd_stage(&staged, t, k0 + TK, depth, quads, q0, col); }
+    if (PREFETCH && k0 + TK < klast) { load_fwd_stage(&staged, t, k0 + TK, depth, quads, q0, col); }
     multiply_stage(&sums, t);
     workgroupBarrier();  // the slices may be overwritten
   }
@@ -599,7 +606,7 @@ fn conv2d_fwd_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation
       for (var i = 0u; i < RM / 4u; i++) {
         for (var rr = 0u; rr < 4u; rr++) {
           let m = wid.y * TM + 4u * block_row(t, i) + rr;
-          if (m < p.Cout) { out[(n * p.Cout + m) * plane + at] = sums[(4u * i + rr) * (CN / 4u) + jv][c]; }
+          if (m < p.Cout) { out[copy + (n * p.Cout + m) * plane + at] = sums[(4u * i + rr) * (CN / 4u) + jv][c]; }
         }
       }
     }
@@ -660,6 +667,8 @@ fn conv2d_bwd_weight_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let last = min(first + p.nchunk, p.N * p.Ho * p.Wo);
   let o0 = wid.y * TM;
   let k0 = wid.x * TN;
+  // a grid sized for k_max (the size is found on the GPU) has tiles past the window's taps
+  if (k0 >= depth) { return; }
   var sums: array<vec4f, 16>;  // the invocation's block (block_row, block_col)
   var staged: Staged;
   if (PREFETCH) { load_weight_stage(&staged, t, first, last, o0, k0, depth, win); }

@@ -6,8 +6,8 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/index.js';
-import { TILED_CANDIDATES, tiledConfigProblem, tiledSweep, tiledTile, type TiledConfig } from '../src/ops/conv2d_tiled.js';
-import { checkConv, convCaseName, type ConvCase } from './helpers/conv_check.js';
+import { TILED_CANDIDATES, TILED_MAX_SPLITS, tiledConfigProblem, tiledSplits, tiledSweep, tiledTile, type TiledConfig } from '../src/ops/conv2d_tiled.js';
+import { checkConv, checkSoftSizeConv, convCaseName, type ConvCase } from './helpers/conv_check.js';
 import { testEngine } from './helpers/engine.js';
 
 let engine: Engine;
@@ -17,6 +17,7 @@ beforeAll(async () => {
 afterEach(() => {
   tiledSweep.config = null;
   delete tiledSweep.weightMinPixels;
+  delete tiledSweep.splits;
 });
 
 // Each case crosses a boundary the staging must get right under any tile: a sum of several
@@ -42,6 +43,36 @@ describe('conv2d tiled configurations vs float64 reference', () => {
     tiledSweep.config = (rows) => TILED_CANDIDATES['4x4 pf']!(rows);
     tiledSweep.weightMinPixels = 64;
     await checkConv(engine, { N: 2, Cin: 3, H: 17, W: 15, Cout: 5, kw: 5, s: 3, stride: 1, pad: 1, v: 2.1 }, 710, 'tiled');
+  });
+});
+
+// The forward's sum split over workgroups (z), each writing a copy of the output, added after.
+describe('conv2d tiled forward with its sum split vs float64 reference', () => {
+  it('split by the rule: one 8 × 8 plane, 400 steps in 5 splits of 5 stages (forward and input gradient)', async () => {
+    expect(tiledSplits(1, 16 * 25, 16, 8 * 64)).toEqual({ splits: 5, perSplit: 80 });
+    await checkConv(engine, { N: 1, Cin: 16, H: 8, W: 8, Cout: 8, kw: 5, s: 5, stride: 1, pad: 2 }, 720, 'tiled');
+  });
+  it('3 splits forced, a masked window inside k_max, stride 2', async () => {
+    tiledSweep.splits = 3;
+    await checkConv(engine, { N: 2, Cin: 17, H: 6, W: 5, Cout: 9, kw: 9, s: 3, stride: 2, pad: 1, v: 2.4 }, 721, 'tiled');
+  });
+  it('5 splits forced with the size found on the GPU: splits sized for k_max, the last ones past the window empty', async () => {
+    tiledSweep.splits = 5;
+    await checkSoftSizeConv(engine, { N: 2, Cin: 3, H: 9, W: 8, Cout: 2 }, 2.3, 1, 1, 'tiled');
+  });
+  it('tiledSplits: fills 512 workgroups, at least 4 stages a split, at most 16 splits and 4 Mi floats of copies', () => {
+    expect(tiledSplits(256, 3136, 32, 262144)).toEqual({ splits: 2, perSplit: 1568 });
+    expect(tiledSplits(512, 3136, 32, 262144).splits).toBe(1);
+    expect(tiledSplits(2, 27, 16, 100)).toEqual({ splits: 1, perSplit: 32 });
+    expect(tiledSplits(1, 1 << 16, 16, 100).splits).toBe(TILED_MAX_SPLITS);
+    expect(tiledSplits(1, 1 << 16, 16, 1 << 21).splits).toBe(2);
+    // each split a whole number of stages, together covering every step
+    for (const [tiles, steps, TK] of [[7, 1000, 16], [3, 125, 16], [40, 2592, 32]] as const) {
+      const { splits, perSplit } = tiledSplits(tiles, steps, TK, 1000);
+      expect(perSplit % TK).toBe(0);
+      expect(splits * perSplit).toBeGreaterThanOrEqual(steps);
+      expect((splits - 1) * perSplit).toBeLessThan(steps);
+    }
   });
 });
 

@@ -17,10 +17,10 @@ import { Tensor } from '../tensor.js';
 import { add, fillInPlace, ones } from './elementwise.js';
 import { checkOddSize } from './gaussian_mask.js';
 import { grid1d } from './grid.js';
-import { sum, sumRows } from './reduce.js';
+import { sum, sumRows, sumRowsInto } from './reduce.js';
 import { reshape } from './shape.js';
 import { expectFloat32 } from './operands.js';
-import { TILED_TILES, tiledSweep, tiledTile, type TiledTile } from './conv2d_tiled.js';
+import { TILED_TILES, tiledSplits, tiledSweep, tiledTile, type TiledTile } from './conv2d_tiled.js';
 import { winogradInput, winogradInputInterleaved, winogradOutput, winogradPositions, winogradTiles, winogradUpstream, winogradWeightGrad, winogradWeights, type WinogradSize } from './conv2d_winograd.js';
 
 export const ConvParams = uniformLayout('ConvParams', [
@@ -644,18 +644,27 @@ const plain1x1 = (p: ConvPlan) => p.params.kw === 1 && quads(p, 1);
 
 /**
  * The tiled kernels' product (conv2d.wgsl): packs w for it (transposed and flipped for the input
- * gradient, whose uniforms describe the convolution of g), then one dispatch writes `out`.
+ * gradient, whose uniforms describe the convolution of g), then one dispatch writes `out` — or,
+ * where tiledSplits splits the sum, its copies, added into `out` after.
  */
 function runTiled(params: ConvUniforms, flip: boolean, input: Tensor, w: Tensor, vt: Tensor, out: Tensor, tile: TiledTile): void {
   const e = w.engine;
-  const { N, Cin, Cout, Ho, Wo, kw } = params;
+  const { N, Cin, Cout, Ho, Wo, kw, s } = params;
   // K for the largest window (the packing is sized for it) by the rows padded to whole vec4s
   const floats = Cin * kw * kw * 4 * Math.ceil(Cout / 4);
   const packed = Tensor.empty(e, [floats]);
   const taps = tapTable(params, vt);
   e.dispatch(K.packTiled, params, [w.buffer, packed.buffer, vt.buffer], grid1d(floats, WG), { FLIP: flip ? 1 : 0 });
   const constants = tiledTile(Cout, tile, N * Ho * Wo);
-  e.dispatch(K.fwdTiled, params, [input.buffer, packed.buffer, taps.buffer, out.buffer, vt.buffer], [Math.ceil((N * Ho * Wo) / constants.TN), Math.ceil(Cout / constants.TM)], constants);
+  const grid = [Math.ceil((N * Ho * Wo) / constants.TN), Math.ceil(Cout / constants.TM)] as const;
+  // the window's steps (s = 0: found on the GPU, at most k_max²)
+  const { splits, perSplit } = tiledSplits(grid[0] * grid[1], Cin * (s || kw) ** 2, constants.TK, out.size);
+  const copies = splits > 1 ? Tensor.empty(e, [splits * out.size]) : out;
+  e.dispatch(K.fwdTiled, { ...params, nchunk: perSplit }, [input.buffer, packed.buffer, taps.buffer, copies.buffer, vt.buffer], [...grid, splits], constants);
+  if (splits > 1) {
+    sumRowsInto(copies, splits, out);
+    copies.dispose();
+  }
   packed.dispose();
   taps.dispose();
 }
@@ -684,11 +693,13 @@ const TILED_WEIGHT_MIN_PIXELS = 256;
  */
 function runTiledWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tensor {
   const e = x.engine;
-  const { N, Cin, Cout, Ho, Wo, kw } = p.params;
+  const { N, Cin, Cout, Ho, Wo, kw, s } = p.params;
   const pixels = N * Ho * Wo;
   const constants = tiledTile(Cout, p.tile);
   const { TM, TN } = constants;
-  const tiles = Math.ceil((Cin * kw * kw) / TN) * Math.ceil(Cout / TM);
+  // columns: the window's taps (s = 0: found on the GPU, at most k_max²; tiles past them return at once)
+  const columnTiles = Math.ceil((Cin * (s || kw) ** 2) / TN);
+  const tiles = columnTiles * Math.ceil(Cout / TM);
   const wanted = Math.min(Math.ceil(TILED_WEIGHT_WORKGROUPS / tiles), Math.floor(pixels / (tiledSweep.weightMinPixels ?? TILED_WEIGHT_MIN_PIXELS)), Math.floor(BWD_WEIGHT_PARTIAL_FLOATS / p.w.size));
   const perChunk = Math.ceil(pixels / Math.max(1, wanted));
   const chunks = Math.ceil(pixels / perChunk);
@@ -697,7 +708,7 @@ function runTiledWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tensor {
   if (p.params.s !== kw) fillInPlace(sums, 0);
   const taps = tapTable(p.params, vt);
   const params = { ...p.params, nchunk: perChunk };
-  e.dispatch(K.bwdWeightTiled, params, [x.buffer, taps.buffer, g.buffer, sums.buffer, vt.buffer], [Math.ceil((Cin * kw * kw) / TN), Math.ceil(Cout / TM), chunks], constants);
+  e.dispatch(K.bwdWeightTiled, params, [x.buffer, taps.buffer, g.buffer, sums.buffer, vt.buffer], [columnTiles, Math.ceil(Cout / TM), chunks], constants);
   taps.dispose();
   if (chunks === 1) return sums;
   const dw = sumRows(sums, chunks, p.w.shape);

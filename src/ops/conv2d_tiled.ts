@@ -76,12 +76,33 @@ function defaultTile(rows: number, tile: TiledTile): TiledConfig {
   return { TILED_WG: 256, RM: block, CN: block, TM, TN: (256 * block * block) / TM, TK: tile === '8x8' ? 8 : 16, PREFETCH: 0 };
 }
 
+/** Workgroups the tiled forward should reach: where its tiles are fewer, its sum is split. */
+export const TILED_FORWARD_WORKGROUPS = 512;
+/** Fewest stages (of TK steps) a split of the tiled forward's sum runs. */
+export const TILED_SPLIT_MIN_STAGES = 4;
+/** Most splits of the tiled forward's sum (each a copy of the output, added after). */
+export const TILED_MAX_SPLITS = 16;
+/** Most floats the splits' copies of the output may take together. */
+const TILED_SPLIT_FLOATS = 1 << 22;
+
 /**
- * For bench/tiled_sweep.ts only, which times configurations on a GPU to choose tiledTile's:
- * `config` replaces tiledTile, `weightMinPixels` TILED_WEIGHT_MIN_PIXELS. Null / undefined: the
- * defaults.
+ * How the tiled forward splits its sum of `steps` steps (Cin·s², or Cin·k_max² where the size is
+ * found on the GPU) over `tiles` workgroups of an output of `outFloats` floats: `splits` runs of
+ * `perSplit` steps (a multiple of TK), each a workgroup per tile writing its own copy of the
+ * output — so that a small product (few pixels or channels) still fills a GPU.
  */
-export const tiledSweep: { config: ((rows: number, tile: TiledTile) => TiledConfig) | null; weightMinPixels?: number } = { config: null };
+export function tiledSplits(tiles: number, steps: number, TK: number, outFloats: number): { splits: number; perSplit: number } {
+  const stages = Math.ceil(steps / TK);
+  const wanted = tiledSweep.splits ?? Math.min(Math.ceil(TILED_FORWARD_WORKGROUPS / tiles), Math.floor(stages / TILED_SPLIT_MIN_STAGES), TILED_MAX_SPLITS, Math.floor(TILED_SPLIT_FLOATS / outFloats));
+  const perSplit = Math.ceil(stages / Math.max(1, wanted)) * TK;
+  return { splits: Math.ceil((stages * TK) / perSplit), perSplit };
+}
+
+/**
+ * For bench/tiled_sweep.ts and tests only: `config` replaces tiledTile, `weightMinPixels`
+ * TILED_WEIGHT_MIN_PIXELS, `splits` tiledSplits's count. Null / undefined: the defaults.
+ */
+export const tiledSweep: { config: ((rows: number, tile: TiledTile) => TiledConfig) | null; weightMinPixels?: number; splits?: number } = { config: null };
 
 /** A candidate configuration for a product of `rows` rows (bench/tiled_sweep.ts, and tests). */
 export type TiledCandidate = (rows: number) => TiledConfig;

@@ -40,8 +40,7 @@ interface View3 {
   inner: number;
 }
 
-function sumMiddle(x: Tensor, v: View3, alpha: number, outShape: readonly number[]): Tensor {
-  const out = Tensor.empty(x.engine, outShape);
+function sumMiddle(x: Tensor, v: View3, alpha: number, outShape: readonly number[], out = Tensor.empty(x.engine, outShape)): Tensor {
   const outputs = v.outer * v.inner;
   const p = { ...v, alpha };
   if (serial(v.mid, outputs)) x.engine.dispatch(K.sum_middle_serial, p, [x.buffer, out.buffer], grid1d(outputs, WG));
@@ -82,6 +81,11 @@ export const mean = (x: Tensor, axis?: number, keepDims = false): Tensor => redu
 /** x viewed as [rows, size / rows] summed over its rows, shaped `shape`. Used inside backward rules only. */
 export function sumRows(x: Tensor, rows: number, shape: readonly number[]): Tensor {
   return sumMiddle(x, { outer: 1, mid: rows, inner: x.size / rows }, 1, shape);
+}
+
+/** x viewed as [rows, out.size] summed over its rows into `out`. Used inside ops only. */
+export function sumRowsInto(x: Tensor, rows: number, out: Tensor): void {
+  sumMiddle(x, { outer: 1, mid: rows, inner: out.size }, 1, out.shape, out);
 }
 
 /**
