@@ -192,7 +192,7 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
 describe('conv2d tiled kernels vs float64 reference', () => {
   const cases: Case[] = [
     { N: 1, Cin: 1, H: 1, W: 1, Cout: 1, kw: 1, s: 1, stride: 1, pad: 0 }, // one pixel, K = 1
-    { N: 1, Cin: 3, H: 5, W: 7, Cout: 70, kw: 3, s: 3, stride: 1, pad: 1 }, // batch 1, two channel tiles (the last of 6), K = 27; a small product: TK 32
+    { N: 1, Cin: 3, H: 5, W: 7, Cout: 70, kw: 3, s: 3, stride: 1, pad: 1 }, // batch 1, two channel tiles (the last of 6), K = 27
     { N: 3, Cin: 5, H: 9, W: 11, Cout: 6, kw: 5, s: 5, stride: 1, pad: 2 }, // 297 pixels: tiles cross images, K = 125
     { N: 2, Cin: 4, H: 11, W: 9, Cout: 5, kw: 3, s: 3, stride: 2, pad: 1 }, // stride 2: plain input gradient
     { N: 2, Cin: 2, H: 8, W: 7, Cout: 3, kw: 9, s: 9, stride: 1, pad: 4 }, // k_max 9, window past the plane
@@ -232,9 +232,7 @@ describe('conv2d tiled kernels vs float64 reference', () => {
       }
     }
     expect([tiledTile(64, '8x8').TM, tiledTile(65, '8x8').TM, tiledTile(32).TM, tiledTile(33).TM]).toEqual([64, 128, 32, 64]);
-    // a '4x4' forward of 64 × 64 tiles over few columns stages 32 steps at a time, within 16 KiB
-    expect([tiledTile(64, '4x4', 8192).TK, tiledTile(64, '4x4', 8193).TK, tiledTile(32, '4x4', 100).TK, tiledTile(64, '8x8', 100).TK, tiledTile(64).TK]).toEqual([32, 16, 16, 8, 16]);
-    expect(tiledConfigProblem(tiledTile(200, '4x4', 100))).toBeNull();
+    for (const rows of [1, 64, 200]) for (const tile of ['4x4', '8x8'] as const) expect(tiledConfigProblem(tiledTile(rows, tile))).toBeNull();
     const x = Tensor.empty(engine, [1, 2, 4, 4]);
     const w = Tensor.empty(engine, [3, 2, 3, 3]);
     expect(() => conv2d(x, w, { variant: 'tiled', tile: '16x16' as '8x8' })).toThrow(/conv2d: tile must be '4x4' or '8x8', got 16x16/);

@@ -4,7 +4,7 @@
 // passes on different families — the sums against the float64 reference. Checked here on the
 // test adapter by switching its rules; the kernels themselves have their own tests.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AUTO_FAMILY, conv2d, conv2dKernels, Engine, parameter, Tensor, backward, sum, mul, reshape, WINOGRAD_GPU_RULE, type Conv2dOptions } from '../src/index.js';
+import { AUTO_FAMILY, conv2d, conv2dKernels, Engine, parameter, Tensor, backward, sum, mul, reshape, WINOGRAD_GPU_RULE, GPU_TILE_RULE, type Conv2dOptions } from '../src/index.js';
 import { Rng } from '../src/random.js';
 import { expectClose } from './helpers/check.js';
 import { checkConv } from './helpers/conv_check.js';
@@ -58,11 +58,12 @@ describe("conv2d 'auto': the engine's rules", () => {
     const v = Tensor.from(engine, [2.5], [1]);
     expect(passesOf(winogradShape, 64, 5, { size: 'fromSoftSize', softSize: v })).toEqual(direct); // the size from the soft size
     v.dispose();
-    // 3 × 3 by WINOGRAD_GPU_RULE: from 16 channels each side and 128 tiles over the batch, one a plane
-    expect(WINOGRAD_GPU_RULE[3]).toEqual({ minChannels: 16, minPairs: 256, minTiles: 128, minPlaneTiles: 1 });
+    // 3 × 3 by WINOGRAD_GPU_RULE: from 16 channels each side and 128 tiles over the batch, 9 a plane
+    expect(WINOGRAD_GPU_RULE[3]).toEqual({ minChannels: 16, minPairs: 256, minTiles: 128, minPlaneTiles: 9 });
     expect(passesOf([8, 16, 32, 32], 16, 3)).toEqual(winograd); // under lavapipe's rule (32 channels)
-    expect(passesOf([128, 16, 4, 4], 16, 3)).toEqual(winograd); // one tile a plane, 128 in all
-    expect(passesOf([127, 16, 4, 4], 16, 3)).toEqual(direct); // 127 tiles
+    expect(passesOf([16, 16, 12, 12], 16, 3)).toEqual(winograd); // 9 tiles a plane, 144 in all
+    expect(passesOf([14, 16, 12, 12], 16, 3)).toEqual(direct); // 126 tiles
+    expect(passesOf([256, 16, 8, 8], 16, 3)).toEqual(direct); // 4 tiles a plane
     expect(passesOf([8, 8, 32, 32], 64, 3)).toEqual(direct); // 8 input channels
     expect(passesOf(winogradShape, 8, 3)).toEqual(direct); // the input gradient's product (8 → 32) misses it as the forward's does
     // 5 × 5 by lavapipe's rule: 32 → 32 at 16 tiles a plane, not 16 → 16
@@ -77,6 +78,35 @@ describe("conv2d 'auto': the engine's rules", () => {
     expect(passesOf(winogradShape, 64, 7, { variant: 'subgroups' }).passes).toEqual({ forward: 'subgroups', input: 'subgroups', weight: 'subgroups' });
     // 'fastest' before its timing runs 'auto' under the rules
     expect(passesOf(winogradShape, 64, 3, { variant: 'fastest' }).passes).toEqual({ forward: 'subgroups', input: 'subgroups', weight: 'tiled' });
+  });
+
+  it("'gpu': the 8 × 8 block for a tiled pass of over 64 rows and 1024 steps (GPU_TILE_RULE), unless the call names a tile", () => {
+    engine.convAutoRules = 'gpu';
+    expect(GPU_TILE_RULE).toEqual({ minRows: 65, minSteps: 1024 });
+    const tilesOf = (shape: [number, number, number, number], Cout: number, k: number, opts: Conv2dOptions = {}) => {
+      const x = Tensor.empty(engine, shape);
+      const w = Tensor.empty(engine, [Cout, shape[1], k, k]);
+      const tiles = conv2dKernels(x, w, opts).tiles;
+      x.dispose();
+      w.dispose();
+      return tiles;
+    };
+    // 64 → 128 at 7 × 7: forward and weight gradient 128 rows, 3136 steps; input gradient 64 rows
+    expect(tilesOf([2, 64, 16, 16], 128, 7)).toEqual({ forward: '8x8', input: '4x4', weight: '8x8' });
+    expect(tilesOf([2, 128, 16, 16], 128, 7)).toEqual({ forward: '8x8', input: '8x8', weight: '8x8' });
+    expect(tilesOf([2, 64, 16, 16], 64, 7)).toEqual({ forward: '4x4', input: '4x4', weight: '4x4' }); // 64 rows
+    expect(tilesOf([2, 20, 16, 16], 128, 7)).toEqual({ forward: '4x4', input: '4x4', weight: '4x4' }); // 980 steps
+    expect(tilesOf([2, 64, 16, 16], 128, 7, { tile: '4x4' })).toEqual({ forward: '4x4', input: '4x4', weight: '4x4' });
+    // the size found on the GPU: steps by k_max (16 · 81)
+    const v = Tensor.from(engine, [2.5], [1]);
+    expect(tilesOf([2, 16, 8, 8], 128, 9, { size: 'fromSoftSize', softSize: v })).toEqual({ forward: '8x8', input: '4x4', weight: '8x8' });
+    v.dispose();
+  });
+
+  it("'gpu': passes on both blocks (GPU_TILE_RULE) vs the float64 reference and finite differences", async () => {
+    engine.convAutoRules = 'gpu';
+    // forward and weight gradient on 8 × 8 (70 rows, 24 · 49 = 1176 steps), the input gradient on 4 × 4
+    await checkConv(engine, { N: 1, Cin: 24, H: 5, W: 6, Cout: 70, kw: 7, s: 7, stride: 1, pad: 3 }, 1304, 'auto');
   });
 
   it("'gpu': a convolution on the tiled kernels (stride 1 and 2, masked) vs the float64 reference and finite differences", async () => {

@@ -349,8 +349,9 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
   const samePad = pad === (s - 1) / 2;
   const tiledPixels = N * Math.max(Ho * Wo, H * W);
   if (variant === 'auto' && choice === null && !opts[AUTO_FAMILY] && x.engine.convAutoRules === 'gpu') {
-    choice = gpuAutoChoice(x.engine, { N, Cin, H, W, Cout, s: auto ? 0 : s, kw, stride, samePad, tiledPixels, winograd, weightGradient });
+    choice = gpuAutoChoice(x.engine, { N, Cin, H, W, Cout, s: auto ? 0 : s, kw, stride, samePad, tiledPixels, winograd, weightGradient, tile: opts.tile });
     variant = choice.forward;
+    tile = choice.tiles?.forward ?? tile;
   }
   const obstacle = variant === 'plain' ? 'plain requested' : subgroupObstacle(x.engine, kw, stride, samePad, N * H * W);
   if (variant === 'subgroups' && obstacle) throw new RangeError(`${op}: the subgroup kernels cannot run this convolution: ${obstacle}`);
@@ -508,14 +509,24 @@ export const WINOGRAD_RULE = {
  * kernels there. 3 × 3 measured on an NVIDIA H200 (`effconv kernels`, fmnist-6 and cifar-8 at
  * batch 128, runs 50–52 of bench/HISTORY.md; Winograd / tiled time, forward and input gradient):
  * 28×28 16→16 0.76–1.0, 0.74–1.0; 14×14 16→32 0.92–1.0, 0.56–0.63; 14×14 32→32 0.64–0.82,
- * 0.68–0.82; 32×32 32→32 0.52–0.63, 0.50–0.60; 4×4 planes 128→256 and 256→256 0.58–0.74,
- * 0.46–0.60; but 1 and 3 input channels 1.4–2.7 (forward). 5 × 5: measured on the bench's 32×32
- * 32→64 only (0.52 of tiled), so lavapipe's rule is kept.
+ * 0.68–0.82; 32×32 32→32 0.52–0.63, 0.50–0.60; but 1 and 3 input channels 1.4–2.7 (forward).
+ * Planes of at most 8 × 8 (4 tiles or fewer) left to the tiled kernels since they split their
+ * sums (run 59: 7×7 64→64 1.12 at 3 × 3, 1.09 at 5 × 5; before, 4×4 planes had read 0.46–0.74).
+ * 5 × 5: measured on the bench's 32×32 32→64 only (0.52 of tiled), so lavapipe's rule is kept.
  */
 export const WINOGRAD_GPU_RULE = {
-  3: { minChannels: 16, minPairs: 256, minTiles: 128, minPlaneTiles: 1 },
+  3: { minChannels: 16, minPairs: 256, minTiles: 128, minPlaneTiles: 9 },
   5: WINOGRAD_RULE[5],
 } as const;
+
+/**
+ * Under the GPU rules of 'auto', a tiled pass of more than 64 rows (its output channels) and a
+ * sum of at least minSteps steps (input channels × s²; the weight gradient: its columns, the
+ * same count) runs the 8 × 8 block, whose 128 × 128 tiles it fills: run 59 on an H200, 16×16
+ * 64→128 k = 7 (3136 steps), forward 0.76 and weight gradient 0.63 of the 4 × 4 block's time; at
+ * 576 steps even (k = 3, 1.01); at 64 rows 1.13–1.27 (forward) and 1.06–1.28 (weight gradient).
+ */
+export const GPU_TILE_RULE = { minRows: 65, minSteps: 1024 } as const;
 
 /** Why the Winograd kernels cannot run a convolution of fixed size s (0: from the soft size), or null. */
 function winogradObstacle(engine: Engine, s: number, N: number, H: number, W: number, channels: number): string | null {
@@ -556,15 +567,25 @@ function winogradByRule(engine: Engine, s: number, N: number, H: number, W: numb
  * one, a subgroup product per position, ran 3.7–17× slower on planes of 14×14 and more, about
  * even on smaller ones). The subgroup family everywhere where the call asked for its own settings
  * (winograd: true, a weightGradient kernel) or the batch is too large for the tiled kernels' grid.
+ * The tiled passes on the 8 × 8 block where GPU_TILE_RULE says, unless the call named a tile.
  */
 function gpuAutoChoice(
   engine: Engine,
-  c: { N: number; Cin: number; H: number; W: number; Cout: number; s: number; kw: number; stride: 1 | 2; samePad: boolean; tiledPixels: number; winograd: boolean | 'auto'; weightGradient: WeightGradient },
+  c: { N: number; Cin: number; H: number; W: number; Cout: number; s: number; kw: number; stride: 1 | 2; samePad: boolean; tiledPixels: number; winograd: boolean | 'auto'; weightGradient: WeightGradient; tile: TiledTile | undefined },
 ): ConvChoice {
   const subgroups = subgroupObstacle(engine, c.kw, c.stride, c.samePad, c.N * c.H * c.W) === null;
   if (c.tiledPixels > TILED_MAX_PIXELS || (subgroups && (c.winograd === true || c.weightGradient !== 'auto'))) return allPasses('auto');
   const winograd = (inChannels: number, outChannels: number) => subgroups && c.winograd === 'auto' && winogradByRule(engine, c.s, c.N, c.H, c.W, inChannels, outChannels);
-  return { forward: winograd(c.Cin, c.Cout) ? 'auto' : 'tiled', input: winograd(c.Cout, c.Cin) ? 'auto' : 'tiled', weight: 'tiled' };
+  const choice: ConvChoice = { forward: winograd(c.Cin, c.Cout) ? 'auto' : 'tiled', input: winograd(c.Cout, c.Cin) ? 'auto' : 'tiled', weight: 'tiled' };
+  if (c.tile !== undefined) return choice; // the call's block for every tiled pass
+  // the 8 × 8 block by GPU_TILE_RULE (the window's steps: at most k_max² where the size is found on the GPU)
+  const window = (c.s || c.kw) ** 2;
+  const wide = (rows: number, inChannels: number) => rows >= GPU_TILE_RULE.minRows && inChannels * window >= GPU_TILE_RULE.minSteps;
+  const tiles: NonNullable<ConvChoice['tiles']> = {};
+  if (choice.forward === 'tiled' && wide(c.Cout, c.Cin)) tiles.forward = '8x8';
+  if (choice.input === 'tiled' && wide(c.Cin, c.Cout)) tiles.input = '8x8';
+  if (wide(c.Cout, c.Cin)) tiles.weight = '8x8';
+  return Object.keys(tiles).length ? { ...choice, tiles } : choice;
 }
 
 /**
@@ -655,7 +676,7 @@ function runTiled(params: ConvUniforms, flip: boolean, input: Tensor, w: Tensor,
   const packed = Tensor.empty(e, [floats]);
   const taps = tapTable(params, vt);
   e.dispatch(K.packTiled, params, [w.buffer, packed.buffer, vt.buffer], grid1d(floats, WG), { FLIP: flip ? 1 : 0 });
-  const constants = tiledTile(Cout, tile, N * Ho * Wo);
+  const constants = tiledTile(Cout, tile);
   const grid = [Math.ceil((N * Ho * Wo) / constants.TN), Math.ceil(Cout / constants.TM)] as const;
   // the window's steps (s = 0: found on the GPU, at most k_max²)
   const { splits, perSplit } = tiledSplits(grid[0] * grid[1], Cin * (s || kw) ** 2, constants.TK, out.size);

@@ -52,23 +52,14 @@ export function tiledConfigProblem(c: TiledConfig): string | null {
 }
 
 /**
- * The tiled kernels' configuration for a product of `rows` rows (channels), `cols` columns (the
- * forward's pixels over the batch; omitted for the weight gradient) and the block `tile`. The
- * smaller tile where it holds the rows, so a layer of few channels leaves less of a tile idle:
- * '4x4' 32 × 128 or 64 × 64 (TK 16), '8x8' 64 × 256 or 128 × 128 (TK 8: TK·(TM + TN) floats stay
- * within WebGPU's default 16 KiB of workgroup memory); 256 invocations each. A '4x4' product of
- * 64 × 64 tiles over at most SMALL_PRODUCT_COLUMNS columns stages 32 steps at a time (and
- * prefetches, as timed: TILED_CANDIDATES['4x4 tk32 pf']): half the barriers, where few workgroups leave them nobody to hide behind (bench/HISTORY.md, run 56 on an
- * H200: 0.90–0.94× the time at 16×16 and 7×7, 1.35–1.52× at 32×32, where it is not taken).
+ * The tiled kernels' configuration for a product of `rows` rows (channels) and the block `tile`.
+ * The smaller tile where it holds the rows, so a layer of few channels leaves less of a tile
+ * idle: '4x4' 32 × 128 or 64 × 64 (TK 16), '8x8' 64 × 256 or 128 × 128 (TK 8: TK·(TM + TN)
+ * floats stay within WebGPU's default 16 KiB of workgroup memory); 256 invocations each.
  */
-export function tiledTile(rows: number, tile: TiledTile = '4x4', cols?: number): TiledConfig {
-  if (tiledSweep.config) return tiledSweep.config(rows, tile);
-  const config = defaultTile(rows, tile);
-  return tile === '4x4' && config.TM === 64 && cols !== undefined && cols <= SMALL_PRODUCT_COLUMNS ? { ...config, TK: 32, PREFETCH: 1 } : config;
+export function tiledTile(rows: number, tile: TiledTile = '4x4'): TiledConfig {
+  return tiledSweep.config ? tiledSweep.config(rows, tile) : defaultTile(rows, tile);
 }
-
-/** The most columns (pixels over the batch) a '4x4' forward stages 32 steps at a time for. */
-export const SMALL_PRODUCT_COLUMNS = 8192;
 
 function defaultTile(rows: number, tile: TiledTile): TiledConfig {
   const block = tile === '8x8' ? 8 : 4;
