@@ -167,9 +167,10 @@ export interface Conv2dOptions {
    */
   weightGradient?: WeightGradient;
   /**
-   * The tiled kernels' block of products per invocation (TiledTile, default '4x4'; see tiledTile).
-   * Read by the tiled family only; under 'fastest' a given tile is the only one timed there, else
-   * tuneConvs times both where the tiled kernels come near the fastest. The sums are the same.
+   * The tiled kernels' block of products per invocation (TiledTile, default '4x4'; see tiledTile;
+   * unset under the GPU rules of 'auto', the block GPU_TILE_RULE picks per pass). Read by the
+   * tiled family only; under 'fastest' a given tile is the only one timed there, else tuneConvs
+   * times both where the tiled kernels come near the fastest. The sums are the same.
    */
   tile?: TiledTile;
   /**
@@ -524,7 +525,7 @@ export const WINOGRAD_GPU_RULE = {
  * sum of at least minSteps steps (input channels × s²; the weight gradient: its columns, the
  * same count) runs the 8 × 8 block, whose 128 × 128 tiles it fills: run 59 on an H200, 16×16
  * 64→128 k = 7 (3136 steps), forward 0.76 and weight gradient 0.63 of the 4 × 4 block's time; at
- * 576 steps even (k = 3, 1.01); at 64 rows 1.13–1.27 (forward) and 1.06–1.28 (weight gradient).
+ * 576 steps even (k = 3, 1.01); at 64 rows 1.13–1.31 (forward) and 1.06–1.84 (weight gradient).
  */
 export const GPU_TILE_RULE = { minRows: 65, minSteps: 1024 } as const;
 
@@ -702,7 +703,7 @@ function tapTable(params: ConvUniforms, vt: Tensor): Tensor {
 const TILED_WEIGHT_WORKGROUPS = 512;
 /**
  * Fewest output pixels per chunk of the tiled weight gradient (a chunk costs a copy of dw): 256
- * (bench/HISTORY.md run 56, an H200: against 1024, 0.39–0.66× the time on products of 1–5 tiles,
+ * (bench/HISTORY.md run 56, an H200: against 1024, 0.39–0.84× the time on products of 1–13 tiles,
  * the same on larger ones; 64 no better).
  */
 const TILED_WEIGHT_MIN_PIXELS = 256;
