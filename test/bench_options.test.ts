@@ -43,11 +43,11 @@ describe('bench options', () => {
   });
 
   it('tiled_sweep: defaults, the candidates named, bad values refused', () => {
-    const known = ['4x4', '8x8 pf'];
+    const known = ['4x4', '8x8-pf'];
     expect(parseSweepOptions([], known)).toEqual({ help: false, reps: 5, repeat: 8, candidates: null, out: null });
-    expect(parseSweepOptions(['--reps', '3', '--repeat', '2', '--candidates', '8x8 pf, 4x4', '--out', 'x.json'], known)).toEqual({ help: false, reps: 3, repeat: 2, candidates: ['8x8 pf', '4x4'], out: 'x.json' });
+    expect(parseSweepOptions(['--reps', '3', '--repeat', '2', '--candidates', '8x8-pf, 4x4', '--out', 'x.json'], known)).toEqual({ help: false, reps: 3, repeat: 2, candidates: ['8x8-pf', '4x4'], out: 'x.json' });
     const bad = (args: string[], message: RegExp) => expect(() => parseSweepOptions(args, known)).toThrow(message);
-    bad(['--candidates', '4x4,9x9'], /--candidates: unknown candidate "9x9" \(4x4, 8x8 pf\)/);
+    bad(['--candidates', '4x4,9x9'], /--candidates: unknown candidate "9x9" \(4x4, 8x8-pf\)/);
     bad(['--repeat', '0'], /--repeat must be a positive integer, got "0"/);
     bad(['--reps', '1.5'], /--reps must be a positive integer, got "1.5"/);
   });

@@ -40,7 +40,7 @@ describe('conv2d tiled configurations vs float64 reference', () => {
   }
 
   it('the weight gradient in many short chunks (weightMinPixels 64), prefetching', async () => {
-    tiledSweep.config = (rows) => TILED_CANDIDATES['4x4 pf']!(rows);
+    tiledSweep.config = (rows) => TILED_CANDIDATES['4x4-pf']!(rows);
     tiledSweep.weightMinPixels = 64;
     await checkConv(engine, { N: 2, Cin: 3, H: 17, W: 15, Cout: 5, kw: 5, s: 3, stride: 1, pad: 1, v: 2.1 }, 710, 'tiled');
   });

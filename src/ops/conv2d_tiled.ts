@@ -101,19 +101,20 @@ export type TiledCandidate = (rows: number) => TiledConfig;
 const cfg = (TILED_WG: number, R: number, TM: number, TK: number, PREFETCH: 0 | 1, CN = R): TiledConfig => ({ TILED_WG, RM: R, CN, TM, TN: (TILED_WG * R * CN) / TM, TK, PREFETCH });
 
 /**
- * The configurations bench/tiled_sweep.ts races: the two blocks' defaults with and without
- * prefetching, deeper stages, smaller workgroups (more of them for a small product), and an 8 × 4
+ * The configurations bench/tiled_sweep.ts races (named block, then -wgN invocations where not
+ * 256, -tkN steps a stage where not the block's default, -pf prefetching): the two blocks'
+ * defaults with and without prefetching, deeper stages, smaller workgroups (more of them for a small product), and an 8 × 4
  * block (8 rows: A's values are the ones a warp's invocations share).
  */
 export const TILED_CANDIDATES: Record<string, TiledCandidate> = {
   '4x4': (rows) => ({ ...defaultTile(rows, '4x4'), PREFETCH: 0 }),
-  '4x4 pf': (rows) => ({ ...defaultTile(rows, '4x4'), PREFETCH: 1 }),
-  '4x4 tk32 pf': (rows) => (rows <= 32 ? cfg(256, 4, 32, 16, 1) : cfg(256, 4, 64, 32, 1)),
-  '4x4 wg128 pf': () => cfg(128, 4, 32, 16, 1),
+  '4x4-pf': (rows) => ({ ...defaultTile(rows, '4x4'), PREFETCH: 1 }),
+  '4x4-tk32-pf': (rows) => (rows <= 32 ? cfg(256, 4, 32, 16, 1) : cfg(256, 4, 64, 32, 1)),
+  '4x4-wg128-pf': () => cfg(128, 4, 32, 16, 1),
   '8x8': (rows) => ({ ...defaultTile(rows, '8x8'), PREFETCH: 0 }),
-  '8x8 pf': (rows) => ({ ...defaultTile(rows, '8x8'), PREFETCH: 1 }),
-  '8x8 wg64': () => cfg(64, 8, 64, 16, 0),
-  '8x8 wg64 pf': () => cfg(64, 8, 64, 16, 1),
-  '8x8 wg128 pf': () => cfg(128, 8, 64, 16, 1),
-  '8x4 wg128 pf': () => cfg(128, 8, 64, 16, 1, 4),
+  '8x8-pf': (rows) => ({ ...defaultTile(rows, '8x8'), PREFETCH: 1 }),
+  '8x8-wg64': () => cfg(64, 8, 64, 16, 0),
+  '8x8-wg64-pf': () => cfg(64, 8, 64, 16, 1),
+  '8x8-wg128-pf': () => cfg(128, 8, 64, 16, 1),
+  '8x4-wg128-pf': () => cfg(128, 8, 64, 16, 1, 4),
 };
