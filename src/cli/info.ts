@@ -16,7 +16,7 @@ export function describeEngine(engine: Engine): string {
     `features      ${[...engine.device.features].sort().join(', ') || '(none)'}`,
     // which kernel files serve conv2d and matmul (README, Performance: how the kernels are organised)
     `subgroups     ${engine.subgroupSize !== null ? `${engine.subgroupSize} lanes: the subgroup kernels serve stride-1 'same' convolutions and matmul` : 'none of one fixed size: the plain kernels serve every convolution and matmul'}`,
-    `conv 'auto'   ${engine.convAutoRules === 'cpu' ? "the CPU rules: the subgroup kernels wherever they run" : "the GPU rules: the tiled kernels, the Winograd kernels where WINOGRAD_GPU_RULE takes a pass"} (EngineOptions.convAutoRules)`,
+    `conv 'auto'   ${engine.convAutoRules === 'cpu' ? "the CPU rules: the subgroup kernels wherever they run" : "the GPU rules: the tiled kernels (their 8 × 8 block where GPU_TILE_RULE takes a pass), the Winograd kernels where WINOGRAD_GPU_RULE does"} (EngineOptions.convAutoRules)`,
     `waiting       ${engine.pacesPolling ? `${PACED_POLLING} (its busy poll would take a CPU core from the device)` : "Dawn's default polling"}`,
     'limits',
   ];

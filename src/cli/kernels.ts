@@ -133,7 +133,7 @@ export async function kernelsCommand(v: Values): Promise<KernelTiming[]> {
       if (!ms) return '';
       return t.passes.map((pass) => (ms[pass] ? `${ms[pass]!.winograd ? 'with' : 'without'} ${ms[pass]!.ms.toFixed(2)}` : '–')).join(' + ');
     };
-    console.log(`\n'fastest': each convolution's passes timed on each family (median ms: forward + input gradient + weight gradient, those its step computes), the fastest kept for each pass${autoRules === 'gpu' ? " — its 'auto' is the family of the subgroup kernels (else plain), while the --conv-kernels auto row above follows the GPU rules (tiled kernels, Winograd where WINOGRAD_GPU_RULE takes a pass)" : ''}\n`);
+    console.log(`\n'fastest': each convolution's passes timed on each family (median ms: forward + input gradient + weight gradient, those its step computes), the fastest kept for each pass${autoRules === 'gpu' ? " — its 'auto' is the family of the subgroup kernels (else plain), while the --conv-kernels auto row above follows the GPU rules (tiled kernels, on their 8 × 8 block where GPU_TILE_RULE takes a pass, Winograd where WINOGRAD_GPU_RULE does)" : ''}\n`);
     console.log("| convolution | auto | plain | tiled | tiled, 8 × 8 block | auto's other weight-gradient kernels | auto with / without the Winograd kernels, against its rule | chosen |\n|---|---|---|---|---|---|---|---|");
     for (const t of tunings) console.log(`| ${t.key} | ${cellMs(t, 'auto')} (${t.autoKernels}) | ${cellMs(t, 'plain')} | ${cellMs(t, 'tiled')} | ${tile8(t)} | ${otherWeightKernels(t)} | ${otherWinograd(t)} | ${describeChoice(t.chosen)} |`);
     if (tuningFile !== null && !saveError) console.log(`\nthese choices are saved in ${tuningFile} (--conv-kernels fastest --tuning-file ${tuningFile} takes them)`);
