@@ -428,21 +428,21 @@ override CN: u32 = 4u;
 override TM: u32 = 64u;
 override TN: u32 = TILED_WG * RM * CN / TM;
 override TK: u32 = 16u;
-// Load the next stage's values into registers before multiplying this one, so that the global
-// loads are in flight during the products (one stage's values live in registers meanwhile);
-// without it each stage loads, waits, then multiplies, and only other workgroups hide the wait.
+// The forward: load the next stage's values into registers before multiplying this one, so that
+// the global loads are in flight during the products (one stage's values live in registers
+// meanwhile); without it each stage loads, waits, then multiplies, and other workgroups hide the
+// wait (on an H200 they did: off, bench/HISTORY.md stop 35).
 override PREFETCH: bool = false;
 var<workgroup> tile_a: array<vec4f, TK * TM / 4u>;  // [TK][TM / 4]: 4 rows of A per vec4
 var<workgroup> tile_b: array<vec4f, TK * TN / 4u>;  // [TK][TN / 4]: 4 columns of B per vec4
 
-// One invocation's share of a stage, in registers between its loads and its stores to the slices.
-// Sized for the largest share a valid configuration gives (tiledConfigProblem); a configuration
-// uses the first `count` of each, a constant once its override constants are fixed.
-const MAX_STAGED: u32 = 16u;
+// One invocation's share of a forward's stage, in registers between its loads and its stores to
+// the slices: loops of a fixed count (once the override constants are), so that all of a stage's
+// loads are in flight before its stores. Sized for the largest share a valid configuration gives
+// (tiledConfigProblem).
 struct Staged {
-  a: array<vec4f, 8>,          // forward: vec4s of A's slice
-  b: array<f32, MAX_STAGED>,   // forward: values of B's slice; weight gradient: of x
-  g: array<f32, MAX_STAGED>,   // weight gradient: values of g
+  a: array<vec4f, 8>,   // vec4s of A's slice
+  b: array<f32, 16>,    // values of B's slice
 }
 
 // Invocation t's block: its rows are the RM/4 vec4s va(t, i) = t / (TN/CN) + i·(TM/RM) of a step of
@@ -613,70 +613,52 @@ fn conv2d_fwd_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation
   }
 }
 
-// Loads invocation t's share of the weight gradient's stage j0 (pixels j0 … j0 + TK − 1 of the
-// chunk ending at `last`) into r: pixel jj = t mod TK, for rows (channels) e + E·i, i < TM / E,
-// of g and columns (taps) e + E·i, i < TN / E, of x, with e = t / TK and E = TILED_WG / TK.
-fn load_weight_stage(r: ptr<function, Staged>, t: u32, j0: u32, last: u32, o0: u32, k0: u32, depth: u32, win: Window) {
-  let plane = p.Ho * p.Wo;
-  let E = TILED_WG / TK;
-  let e = t / TK;
-  let j = j0 + t % TK;
-  let has_pixel = j < last;
-  let jc = min(j, last - 1u);
-  let n = jc / plane;
-  let at = jc % plane;
-  let iy0 = i32((at / p.Wo) * p.stride) - win.pad;
-  let ix0 = i32((at % p.Wo) * p.stride) - win.pad;
-  let base = i32(n * p.Cin * p.H * p.W) + iy0 * i32(p.W) + ix0;
-  for (var i = 0u; i < TM / E; i++) {
-    let o = o0 + e + E * i;
-    var gv = 0.0;
-    if (has_pixel && o < p.Cout) { gv = g[(n * p.Cout + o) * plane + at]; }
-    (*r).g[i] = gv;
-  }
-  for (var i = 0u; i < TN / E; i++) {
-    let k = k0 + e + E * i;
-    let tap = taps[min(k, depth - 1u)];
-    let iy = iy0 + tap.y;
-    let ix = ix0 + tap.z;
-    var xv = 0.0;
-    if (has_pixel && k < depth && iy >= 0 && iy < i32(p.H) && ix >= 0 && ix < i32(p.W)) { xv = x[u32(base + tap.x)]; }
-    (*r).b[i] = xv;
-  }
-}
-
-fn store_weight_stage(r: ptr<function, Staged>, t: u32) {
-  let E = TILED_WG / TK;
-  let jj = t % TK;
-  let e = t / TK;
-  for (var i = 0u; i < TM / E; i++) {
-    let row = e + E * i;
-    tile_a[jj * (TM / 4u) + row / 4u][row % 4u] = (*r).g[i];
-  }
-  for (var i = 0u; i < TN / E; i++) {
-    let col = e + E * i;
-    tile_b[jj * (TN / 4u) + col / 4u][col % 4u] = (*r).b[i];
-  }
-}
-
 @compute @workgroup_size(TILED_WG)
 fn conv2d_bwd_weight_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {
   let win = window();
   let depth = p.Cin * win.s * win.s;  // taps k: the columns of dw
+  let plane = p.Ho * p.Wo;
   let first = wid.z * p.nchunk;  // this chunk's output pixels of the batch
-  let last = min(first + p.nchunk, p.N * p.Ho * p.Wo);
+  let last = min(first + p.nchunk, p.N * plane);
   let o0 = wid.y * TM;
   let k0 = wid.x * TN;
   // a grid sized for k_max (the size is found on the GPU) has tiles past the window's taps
   if (k0 >= depth) { return; }
+  // staged per step, each value stored as it is loaded (PREFETCH is the forward's only: staged
+  // ahead it took 1.09–1.42× the time on an H200): pixel jj = t mod TK of the stage, for rows
+  // (channels) e + E·i, i < TM / E, and columns (taps) e + E·i, i < TN / E, with E = TILED_WG / TK
+  // invocations per pixel
+  let jj = t % TK;
+  let e = t / TK;
+  let E = TILED_WG / TK;
   var sums: array<vec4f, 16>;  // the invocation's block (block_row, block_col)
-  var staged: Staged;
-  if (PREFETCH) { load_weight_stage(&staged, t, first, last, o0, k0, depth, win); }
   for (var j0 = first; j0 < last; j0 += TK) {
-    if (!PREFETCH) { load_weight_stage(&staged, t, j0, last, o0, k0, depth, win); }
-    store_weight_stage(&staged, t);
+    let j = j0 + jj;
+    let has_pixel = j < last;
+    let jc = min(j, last - 1u);
+    let n = jc / plane;
+    let r = jc % plane;
+    let iy0 = i32((r / p.Wo) * p.stride) - win.pad;
+    let ix0 = i32((r % p.Wo) * p.stride) - win.pad;
+    let base = i32(n * p.Cin * p.H * p.W) + iy0 * i32(p.W) + ix0;
+    for (var i = 0u; i < TM / E; i++) {
+      let row = e + E * i;
+      let o = o0 + row;
+      var gv = 0.0;
+      if (has_pixel && o < p.Cout) { gv = g[(n * p.Cout + o) * plane + r]; }
+      tile_a[jj * (TM / 4u) + row / 4u][row % 4u] = gv;
+    }
+    for (var i = 0u; i < TN / E; i++) {
+      let col = e + E * i;
+      let k = k0 + col;
+      let tap = taps[min(k, depth - 1u)];
+      let iy = iy0 + tap.y;
+      let ix = ix0 + tap.z;
+      var xv = 0.0;
+      if (has_pixel && k < depth && iy >= 0 && iy < i32(p.H) && ix >= 0 && ix < i32(p.W)) { xv = x[u32(base + tap.x)]; }
+      tile_b[jj * (TN / 4u) + col / 4u][col % 4u] = xv;
+    }
     workgroupBarrier();
-    if (PREFETCH && j0 + TK < last) { load_weight_stage(&staged, t, j0 + TK, last, o0, k0, depth, win); }
     multiply_stage(&sums, t);
     workgroupBarrier();  // the slices may be overwritten
   }
