@@ -35,14 +35,14 @@ import { describeHostCpu, hostCpu } from '../src/host_cpu.js';
 import { loadTfjs, timeTf, type Tf, type TfTensor } from './peer_tfjs.js';
 import { checkTargets, peerRatios, type ConvRow } from './targets.js';
 import { BENCH_USAGE, commandLine, parseBenchOptions, SECTIONS, type BenchOptions } from './options.js';
-import { findPeak, measurePeak, summarise, timeGpu, type Timing } from './timing.js';
+import { findPeak, measurePeak, perPass, repeatedPass, summarise, timeGpu, type Timing } from './timing.js';
 import { CONV_ROWS, convFlops, convShapeName, type ConvShape } from './conv_rows.js';
 
 const options: BenchOptions = commandLine('bench', parseBenchOptions, BENCH_USAGE);
 const { reps, convKernels, repeat } = options;
-/** --repeat: a conv pass run `repeat` times back to back in one timed run (a GPU's clocks fall between short single submits), and its Timing per pass. */
-const repeated = (f: () => void) => (repeat === 1 ? f : () => { for (let i = 0; i < repeat; i++) f(); });
-const perPass = (t: Timing): Timing => (repeat === 1 ? t : { ...t, medianMs: t.medianMs / repeat, minMs: t.minMs / repeat, maxMs: t.maxMs / repeat });
+/** --repeat: a conv pass run `repeat` times back to back in one timed run, and its Timing per pass. */
+const repeated = (f: () => void) => repeatedPass(f, repeat);
+const onePass = (t: Timing): Timing => perPass(t, repeat);
 const requested = options.only;
 const engine = await Engine.create({ convVariant: convKernels });
 const only = new Set<string>(requested ?? SECTIONS.filter((s) => s !== 'tiled' || !engine.adapterInfo.isCpu));
@@ -184,9 +184,9 @@ async function warmUp(c: ConvShape, s: number, kw = s, softSize?: number, peer =
 async function effconvConv(c: ConvShape, s: number, kw = s, softSize?: number) {
   await warmUp(c, s, kw, softSize);
   const e = await effconvPasses(c, s, kw, softSize);
-  const fwd = perPass(await timeGpu(engine, e.fwd, reps, undefined, 0));
-  const bwdIn = perPass(await timeGpu(engine, e.bwdIn, reps, undefined, 0));
-  const bwdW = perPass(await timeGpu(engine, e.bwdW, reps, undefined, 0));
+  const fwd = onePass(await timeGpu(engine, e.fwd, reps, undefined, 0));
+  const bwdIn = onePass(await timeGpu(engine, e.bwdIn, reps, undefined, 0));
+  const bwdW = onePass(await timeGpu(engine, e.bwdW, reps, undefined, 0));
   e.dispose();
   return { fwd, bwdIn, bwdW };
 }
@@ -225,10 +225,10 @@ async function convRow(c: ConvShape, k: number) {
   return {
     kernels: e.kernels,
     peak,
-    fwd: perPass(combine(times.fwd)),
-    bwdIn: perPass(combine(times.bwdIn)),
-    bwdW: perPass(combine(times.bwdW)),
-    peer: p ? { fwd: perPass(combine(times.peerFwd)), fb: perPass(combine(times.peerFb)) } : null,
+    fwd: onePass(combine(times.fwd)),
+    bwdIn: onePass(combine(times.bwdIn)),
+    bwdW: onePass(combine(times.bwdW)),
+    peer: p ? { fwd: onePass(combine(times.peerFwd)), fb: onePass(combine(times.peerFb)) } : null,
   };
 }
 
@@ -300,7 +300,7 @@ if (only.has('tiled')) {
         }
       }
       for (const e of Object.values(passes)) e.dispose();
-      const medians = (v: (typeof variants)[number]) => ({ fwd: perPass(combine(times[v].fwd)), bwdIn: perPass(combine(times[v].bwdIn)), bwdW: perPass(combine(times[v].bwdW)) });
+      const medians = (v: (typeof variants)[number]) => ({ fwd: onePass(combine(times[v].fwd)), bwdIn: onePass(combine(times[v].bwdIn)), bwdW: onePass(combine(times[v].bwdW)) });
       const t = medians('tiled');
       const t8 = medians('tiled8');
       const a = medians('auto');

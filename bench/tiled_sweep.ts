@@ -3,20 +3,21 @@
  * the data behind tiledTile's choice on a GPU. Times conv2d.wgsl's tiled kernels under each
  * configuration of TILED_CANDIDATES (src/ops/conv2d_tiled.ts) — forward, input gradient, and the
  * weight gradient at several chunk lengths — on the bench's conv rows and fmnist-6's layers
- * (batch 128), in one process, and 'auto' beside them (the GPU rules: Winograd where they take it). Each timed run encodes `repeat` passes back to back, so the GPU
- * stays busy (its clocks fall between short submits); GPU timestamps where the adapter has them.
- * Prints a markdown table per row: median ms per pass and the forward's share of the FMA peak.
+ * (batch 128), in one process, and 'auto' beside them (the GPU rules: Winograd where they take
+ * it). Each timed run encodes `repeat` passes back to back (as the bench's --repeat); GPU
+ * timestamps where the adapter has them. Prints a markdown table per row: median ms per pass and
+ * the forward's share of the FMA peak.
  */
 import { writeFileSync } from 'node:fs';
 import { conv2dKernels, Engine, parameter, Tensor } from '../src/index.js';
 import { TILED_CANDIDATES, tiledSweep } from '../src/ops/conv2d_tiled.js';
 import { CONV_ROWS, convFlops, convShapeName, type ConvShape } from './conv_rows.js';
 import { commandLine, parseSweepOptions, SWEEP_USAGE } from './options.js';
-import { findPeak, measurePeak, timeGpu } from './timing.js';
+import { findPeak, measurePeak, perPass, repeatedPass, timeGpu } from './timing.js';
 
 const options = commandLine('tiled_sweep', (argv) => parseSweepOptions(argv, Object.keys(TILED_CANDIDATES)), SWEEP_USAGE);
 const names = options.candidates ?? Object.keys(TILED_CANDIDATES);
-/** The weight gradient's chunk lengths timed (TILED_WEIGHT_MIN_PIXELS is the first). */
+/** The weight gradient's chunk lengths timed (TILED_WEIGHT_MIN_PIXELS, in src/ops/conv2d.ts, is the second). */
 const WEIGHT_MIN_PIXELS = [1024, 256, 64];
 
 const engine = await Engine.create();
@@ -25,10 +26,8 @@ const random = (n: number) => Float32Array.from({ length: n }, () => Math.random
 
 /** Median ms of one pass: `repeat` passes a timed run. */
 async function time(pass: () => void): Promise<number> {
-  const t = await timeGpu(engine, () => { for (let i = 0; i < options.repeat; i++) pass(); }, options.reps, undefined, 2);
-  return t.medianMs / options.repeat;
+  return perPass(await timeGpu(engine, repeatedPass(pass, options.repeat), options.reps, undefined, 2), options.repeat).medianMs;
 }
-
 
 const rows: [ConvShape, number[]][] = [...CONV_ROWS, [{ N: 128, HW: 28, Cin: 16, Cout: 16 }, [3, 5]], [{ N: 128, HW: 14, Cin: 32, Cout: 32 }, [3, 5]], [{ N: 128, HW: 7, Cin: 64, Cout: 64 }, [3, 5]]];
 const found = await findPeak(engine, options.reps);

@@ -50,6 +50,12 @@ export async function timeGpu<S>(engine: Engine, work: (s: S) => void, reps: num
   return summarise(times, useStamps ? 'timestamp' : 'wall');
 }
 
+/** `work` run `n` times in one call: n passes back to back in one timed run (the bench's --repeat). */
+export const repeatedPass = (work: () => void, n: number): (() => void) => (n === 1 ? work : () => { for (let i = 0; i < n; i++) work(); });
+
+/** The Timing of one of the `n` passes a timed run of repeatedPass(…, n) encodes. */
+export const perPass = (t: Timing, n: number): Timing => (n === 1 ? t : { ...t, medianMs: t.medianMs / n, minMs: t.minMs / n, maxMs: t.maxMs / n });
+
 /** One measurement of the FMA peak kernel (n invocations × iters rounds): GFLOP/s of its best rep. */
 export async function measurePeak(engine: Engine, n: number, iters: number, reps: number, roundsPerIteration?: number): Promise<{ gflops: number; n: number; iters: number; timing: Timing }> {
   const timing = await timeGpu(engine, () => void fmaPeak(engine, n, iters, roundsPerIteration), reps);
