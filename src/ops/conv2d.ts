@@ -559,6 +559,9 @@ function winogradByRule(engine: Engine, s: number, N: number, H: number, W: numb
   return Math.min(inChannels, outChannels) >= r.minChannels && inChannels * outChannels >= r.minPairs && N * tiles >= r.minTiles && tiles >= r.minPlaneTiles;
 }
 
+/** Taps of a window of size s on a k_max = kw grid, or k_max²'s where s = 0 (the size found on the GPU). */
+const windowTaps = (s: number, kw: number) => (s || kw) ** 2;
+
 /**
  * 'auto' under the GPU rules (EngineOptions.convAutoRules), measured on an NVIDIA H200 (bench
  * runs 50–52, bench/HISTORY.md): every pass on the tiled kernels — the subgroup direct kernels,
@@ -579,9 +582,8 @@ function gpuAutoChoice(
   const winograd = (inChannels: number, outChannels: number) => subgroups && c.winograd === 'auto' && winogradByRule(engine, c.s, c.N, c.H, c.W, inChannels, outChannels);
   const choice: ConvChoice = { forward: winograd(c.Cin, c.Cout) ? 'auto' : 'tiled', input: winograd(c.Cout, c.Cin) ? 'auto' : 'tiled', weight: 'tiled' };
   if (c.tile !== undefined) return choice; // the call's block for every tiled pass
-  // the 8 × 8 block by GPU_TILE_RULE (the window's steps: at most k_max² where the size is found on the GPU)
-  const window = (c.s || c.kw) ** 2;
-  const wide = (rows: number, inChannels: number) => rows >= GPU_TILE_RULE.minRows && inChannels * window >= GPU_TILE_RULE.minSteps;
+  // the 8 × 8 block by GPU_TILE_RULE
+  const wide = (rows: number, inChannels: number) => rows >= GPU_TILE_RULE.minRows && inChannels * windowTaps(c.s, c.kw) >= GPU_TILE_RULE.minSteps;
   const tiles: NonNullable<ConvChoice['tiles']> = {};
   if (choice.forward === 'tiled' && wide(c.Cout, c.Cin)) tiles.forward = '8x8';
   if (choice.input === 'tiled' && wide(c.Cin, c.Cout)) tiles.input = '8x8';
@@ -679,8 +681,7 @@ function runTiled(params: ConvUniforms, flip: boolean, input: Tensor, w: Tensor,
   e.dispatch(K.packTiled, params, [w.buffer, packed.buffer, vt.buffer], grid1d(floats, WG), { FLIP: flip ? 1 : 0 });
   const constants = tiledTile(Cout, tile);
   const grid = [Math.ceil((N * Ho * Wo) / constants.TN), Math.ceil(Cout / constants.TM)] as const;
-  // the window's steps (s = 0: found on the GPU, at most k_max²)
-  const { splits, perSplit } = tiledSplits(grid[0] * grid[1], Cin * (s || kw) ** 2, constants.TK, out.size);
+  const { splits, perSplit } = tiledSplits(grid[0] * grid[1], Cin * windowTaps(s, kw), constants.TK, out.size);
   const copies = splits > 1 ? Tensor.empty(e, [splits * out.size]) : out;
   e.dispatch(K.fwdTiled, { ...params, nchunk: perSplit }, [input.buffer, packed.buffer, taps.buffer, copies.buffer, vt.buffer], [...grid, splits], constants);
   if (splits > 1) {
@@ -719,8 +720,8 @@ function runTiledWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tensor {
   const pixels = N * Ho * Wo;
   const constants = tiledTile(Cout, p.tile);
   const { TM, TN } = constants;
-  // columns: the window's taps (s = 0: found on the GPU, at most k_max²; tiles past them return at once)
-  const columnTiles = Math.ceil((Cin * (s || kw) ** 2) / TN);
+  // columns: the window's taps (where the size is found on the GPU, tiles past them return at once)
+  const columnTiles = Math.ceil((Cin * windowTaps(s, kw)) / TN);
   const tiles = columnTiles * Math.ceil(Cout / TM);
   const wanted = Math.min(Math.ceil(TILED_WEIGHT_WORKGROUPS / tiles), Math.floor(pixels / (tiledSweep.weightMinPixels ?? TILED_WEIGHT_MIN_PIXELS)), Math.floor(BWD_WEIGHT_PARTIAL_FLOATS / p.w.size));
   const perChunk = Math.ceil(pixels / Math.max(1, wanted));
