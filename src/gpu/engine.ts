@@ -34,7 +34,8 @@ export interface EngineOptions extends DeviceOptions {
   /**
    * Which measured rules conv2d's 'auto' follows: 'cpu' (measured on lavapipe: the subgroup
    * kernels wherever they run) or 'gpu' (measured on an NVIDIA H200: the workgroup-tiled kernels,
-   * with the subgroup Winograd kernels for a forward or input gradient that WINOGRAD_GPU_RULE takes).
+   * on their 8 × 8 block where GPU_TILE_RULE takes a pass, with the subgroup Winograd kernels for a
+   * forward or input gradient that WINOGRAD_GPU_RULE takes).
    * Default: 'cpu' on a CPU adapter, else 'gpu'. 'fastest' times every family either way.
    */
   convAutoRules?: ConvAutoRules;

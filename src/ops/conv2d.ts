@@ -92,8 +92,9 @@ const K = {
  * matrix-product kernels: any case, the input gradient too at stride 1 and on the plain kernel
  * otherwise — the GPU layout, several times slower than the others on CPU adapters), 'auto'
  * (default: the engine's measured rules, EngineOptions.convAutoRules — on a CPU adapter the
- * subgroup kernels where they apply, else plain; on a GPU the tiled kernels, with the subgroup
- * Winograd kernels where WINOGRAD_GPU_RULE takes a forward or input gradient: gpuAutoChoice), or
+ * subgroup kernels where they apply, else plain; on a GPU the tiled kernels (their 8 × 8 block
+ * where GPU_TILE_RULE takes a pass), with the subgroup Winograd kernels where WINOGRAD_GPU_RULE
+ * takes a forward or input gradient: gpuAutoChoice), or
  * 'fastest': the family tuneConvs
  * (ops/conv_tuning.ts) measured fastest for this convolution's shapes on this device — 'auto'
  * until it has run. All compute the same sums; the size gradient always uses conv2d.wgsl's
