@@ -24,17 +24,23 @@ afterEach(() => {
 
 const itSubgroups = (name: string, fn: () => Promise<void>) => itSubgroupsOn(() => engine, name, fn);
 
-/** The family and Winograd setting of each pass of a convolution of x [N, Cin, H, W] by w [Cout, Cin, k, k]. */
-function passesOf(shape: [number, number, number, number], Cout: number, k: number, opts: Conv2dOptions = {}) {
+/** The family, Winograd setting and tiled block of each pass of a convolution of x [N, Cin, H, W] by w [Cout, Cin, k, k]. */
+function plannedPasses(shape: [number, number, number, number], Cout: number, k: number, opts: Conv2dOptions = {}) {
   const x = Tensor.empty(engine, shape);
   const w = Tensor.empty(engine, [Cout, shape[1], k, k]);
   try {
     const kernels = conv2dKernels(x, w, opts);
-    return { passes: kernels.passes, winograd: kernels.winograd };
+    return { passes: kernels.passes, winograd: kernels.winograd, tiles: kernels.tiles };
   } finally {
     x.dispose();
     w.dispose();
   }
+}
+
+/** The family and Winograd setting of each pass (plannedPasses). */
+function passesOf(shape: [number, number, number, number], Cout: number, k: number, opts: Conv2dOptions = {}) {
+  const { passes, winograd } = plannedPasses(shape, Cout, k, opts);
+  return { passes, winograd };
 }
 
 describe("conv2d 'auto': the engine's rules", () => {
@@ -83,14 +89,7 @@ describe("conv2d 'auto': the engine's rules", () => {
   it("'gpu': the 8 × 8 block for a tiled pass of over 64 rows and 1024 steps (GPU_TILE_RULE), unless the call names a tile", () => {
     engine.convAutoRules = 'gpu';
     expect(GPU_TILE_RULE).toEqual({ minRows: 65, minSteps: 1024 });
-    const tilesOf = (shape: [number, number, number, number], Cout: number, k: number, opts: Conv2dOptions = {}) => {
-      const x = Tensor.empty(engine, shape);
-      const w = Tensor.empty(engine, [Cout, shape[1], k, k]);
-      const tiles = conv2dKernels(x, w, opts).tiles;
-      x.dispose();
-      w.dispose();
-      return tiles;
-    };
+    const tilesOf = (shape: [number, number, number, number], Cout: number, k: number, opts: Conv2dOptions = {}) => plannedPasses(shape, Cout, k, opts).tiles;
     // 64 → 128 at 7 × 7: forward and weight gradient 128 rows, 3136 steps; input gradient 64 rows
     expect(tilesOf([2, 64, 16, 16], 128, 7)).toEqual({ forward: '8x8', input: '4x4', weight: '8x8' });
     expect(tilesOf([2, 128, 16, 16], 128, 7)).toEqual({ forward: '8x8', input: '8x8', weight: '8x8' });
