@@ -4,11 +4,13 @@
 //   stats [2C]: mean at c, inv_std = 1/√(var + eps) at C + c (what the forward normalised with);
 //   running [2C]: running mean at c, running (unbiased) variance at C + c.
 // M = N·HW values per channel.
-//   batch_norm_stats_partial   a workgroup per channel: each invocation's count, shifted sum and
-//                         sum of squares (batch_norm_stats4_partial: vec4 loads, when H·W is a
-//                         multiple of 4);
-//   batch_norm_stats_finish    one invocation per channel: mean and biased var into stats; when
-//                         update_running = 1, running ← (1 − momentum)·running + momentum·(mean, var · M/(M − 1)).
+//   batch_norm_stats_partial   a workgroup per (channel, block of p.split images): each
+//                         invocation's count, mean and sum of squared deviations — or, with TREE,
+//                         the workgroup's, combined in workgroup memory (batch_norm_stats4_partial:
+//                         vec4 loads, when H·W is a multiple of 4);
+//   batch_norm_stats_finish    one invocation per channel: mean and biased var into stats from its
+//                         p.parts partials; when update_running = 1,
+//                         running ← (1 − momentum)·running + momentum·(mean, var · M/(M − 1)).
 //   batch_norm_eval_stats stats from running (eval mode); one invocation per channel.
 //   batch_norm_fwd        y = (x − mean)·inv_std·γ + β; a workgroup per channel and block of images
 //                         (batch_norm_fwd4: vec4s, when H·W is a multiple of 4).
@@ -30,6 +32,8 @@ struct BnParams {
   training: u32,
   update_running: u32,
   images: u32,  // element-wise entries: images per workgroup
+  split: u32,   // reductions: images per workgroup (the grid's second dimension: ⌈N / split⌉ blocks)
+  parts: u32,   // reductions: partials per channel (blocks, times WG without TREE)
 }
 
 @group(0) @binding(0) var<uniform> p: BnParams;
@@ -46,7 +50,7 @@ struct BnParams {
 @group(0) @binding(9) var<storage, read> x4: array<vec4f>;
 @group(0) @binding(10) var<storage, read_write> out4: array<vec4f>;
 @group(0) @binding(11) var<storage, read> g4: array<vec4f>;
-@group(0) @binding(12) var<storage, read_write> partials: array<vec4f>;  // [C·WG]: the reductions' partial sums
+@group(0) @binding(12) var<storage, read_write> partials: array<vec4f>;  // [C·parts]: the reductions' partial sums
 
 override WG: u32 = 64;
 // y = max(BN(x), 0): a ReLU fused into the forward, and into the backward as g·[BN(x) > 0] with
@@ -54,20 +58,66 @@ override WG: u32 = 64;
 override RELU: bool = false;
 
 // The per-channel reductions (statistics, and the parameter gradients' sums) take two
-// dispatches: each of a channel's WG invocations writes its partial sums to `partials`
-// (…_partial, a workgroup per channel), then one invocation per channel combines them
-// (…_finish). A workgroup barrier makes lavapipe compile the whole shader as a coroutine, and the
-// one-dispatch tree reduction in workgroup memory took about twice as long as this (paired runs).
+// dispatches: partial sums (…_partial, a workgroup per channel and block of p.split images), then
+// one invocation per channel combines its p.parts partials (…_finish). On a CPU adapter the host
+// gives each channel one block and no TREE: each of the WG invocations writes its own partial. A
+// workgroup barrier makes lavapipe compile the whole shader as a coroutine, and the one-dispatch
+// tree reduction in workgroup memory took about twice as long as this (paired runs). On a GPU a
+// workgroup per channel leaves most of the device idle (16–64 workgroups in fmnist-6, each
+// invocation looping over the whole batch), so there the host splits the batch into blocks and
+// sets TREE: each workgroup sums its invocations' partials in workgroup memory and writes one.
+override TREE: bool = false;
+var<workgroup> tree: array<vec4f, WG>;
 
-// This invocation's statistics partial: (count, Σ d, Σ d², K) with d = x − K, K its first value,
-// so Σ d² keeps its precision however far the channel's values lie from 0 (Chan et al.'s
-// combination in the finish stage); count 0 when the invocation has no elements.
-fn stats_partial(c: u32, lid: u32) -> vec4f {
+// The images of reduction workgroup wid: block wid.y of p.split images.
+fn split_of(wid: vec3u) -> vec2u {
+  let first = wid.y * p.split;
+  return vec2u(first, min(first + p.split, p.N));
+}
+
+// Statistics partials are (count, mean, M2, 0): M2 the sum of squared deviations from the
+// partial's own mean; two combine exactly (Chan et al.), which keeps the variance's precision
+// however far the channel's values lie from 0.
+fn combine_stats(a: vec4f, b: vec4f) -> vec4f {
+  let n = a.x + b.x;
+  if (n == 0.0) { return vec4f(0.0); }
+  let d = b.y - a.y;
+  return vec4f(n, a.y + d * b.x / n, a.z + b.z + d * d * a.x * b.x / n, 0.0);
+}
+
+// Writes the invocation's partial, or with TREE the workgroup's (statistics combined by
+// combine_stats, the parameter gradients' sums added): partial j of channel c at c·parts + j.
+fn store_partial(wid: vec3u, lid: u32, v: vec4f, is_stats: bool) {
+  let c = wid.x;
+  if (!TREE) {
+    partials[c * p.parts + wid.y * WG + lid] = v;
+    return;
+  }
+  tree[lid] = v;
+  for (var half = WG / 2u; half > 0u; half /= 2u) {
+    workgroupBarrier();
+    if (lid < half) {
+      let b = tree[lid + half];
+      tree[lid] = select(tree[lid] + b, combine_stats(tree[lid], b), is_stats);
+    }
+  }
+  if (lid == 0u) { partials[c * p.parts + wid.y] = tree[0]; }
+}
+
+// (count, mean, M2) of `count` values from their sum s and sum of squares q of d = value − K: K
+// is one of the values, so Σd² keeps its precision.
+fn shifted_stats(count: f32, s: f32, q: f32, shift: f32) -> vec4f {
+  if (count == 0.0) { return vec4f(0.0); }
+  return vec4f(count, shift + s / count, max(q - s * s / count, 0.0), 0.0);
+}
+
+// This invocation's statistics partial over the block's images (zero when it has no elements).
+fn stats_partial(c: u32, lid: u32, images: vec2u) -> vec4f {
   if (lid >= p.HW) { return vec4f(0.0); }
-  let shift = x[c * p.HW + lid];
+  let shift = x[(images.x * p.C + c) * p.HW + lid];
   var s = 0.0;
   var q = 0.0;
-  for (var n = 0u; n < p.N; n++) {
+  for (var n = images.x; n < images.y; n++) {
     let base = (n * p.C + c) * p.HW;
     for (var i = lid; i < p.HW; i += WG) {
       let d = x[base + i] - shift;
@@ -75,17 +125,17 @@ fn stats_partial(c: u32, lid: u32) -> vec4f {
       q += d * d;
     }
   }
-  return vec4f(f32(p.N * ((p.HW - lid + WG - 1u) / WG)), s, q, shift);
+  return shifted_stats(f32((images.y - images.x) * ((p.HW - lid + WG - 1u) / WG)), s, q, shift);
 }
 
 // The same on vec4s (H·W a multiple of 4): K is the first component of the invocation's first vec4.
-fn stats_partial4(c: u32, lid: u32) -> vec4f {
+fn stats_partial4(c: u32, lid: u32, images: vec2u) -> vec4f {
   let quads = p.HW / 4u;
   if (lid >= quads) { return vec4f(0.0); }
-  let shift = x4[c * quads + lid].x;
+  let shift = x4[(images.x * p.C + c) * quads + lid].x;
   var s = vec4f(0.0);
   var q = vec4f(0.0);
-  for (var n = 0u; n < p.N; n++) {
+  for (var n = images.x; n < images.y; n++) {
     let base = (n * p.C + c) * quads;
     for (var i = lid; i < quads; i += WG) {
       let d = x4[base + i] - shift;
@@ -93,42 +143,40 @@ fn stats_partial4(c: u32, lid: u32) -> vec4f {
       q += d * d;
     }
   }
-  return vec4f(f32(4u * p.N * ((quads - lid + WG - 1u) / WG)), s.x + s.y + s.z + s.w, q.x + q.y + q.z + q.w, shift);
+  return shifted_stats(f32(4u * (images.y - images.x) * ((quads - lid + WG - 1u) / WG)), s.x + s.y + s.z + s.w, q.x + q.y + q.z + q.w, shift);
 }
 
 @compute @workgroup_size(WG)
 fn batch_norm_stats_partial(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  partials[wid.x * WG + lid] = stats_partial(wid.x, lid);
+  store_partial(wid, lid, stats_partial(wid.x, lid, split_of(wid)), true);
 }
 
 @compute @workgroup_size(WG)
 fn batch_norm_stats4_partial(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  partials[wid.x * WG + lid] = stats_partial4(wid.x, lid);
+  store_partial(wid, lid, stats_partial4(wid.x, lid, split_of(wid)), true);
 }
 
-// Channel c's mean and biased variance from its WG partials: each partial's own mean K + Σd/n
-// and sum of squared deviations Σd² − (Σd)²/n, combined as M2 = Σ (M2_j + n_j·(mean_j − mean)²).
+// Channel c's mean and biased variance from its partials (count, mean_j, M2_j): the mean of the
+// means weighted by count, then M2 = Σ (M2_j + n_j·(mean_j − mean)²).
 @compute @workgroup_size(WG)
 fn batch_norm_stats_finish(@builtin(global_invocation_id) gid: vec3u) {
   let c = gid.x;
   if (c >= p.C) { return; }
   var count = 0.0;
   var total = 0.0;
-  for (var j = 0u; j < WG; j++) {
-    let t = partials[c * WG + j];
+  for (var j = 0u; j < p.parts; j++) {
+    let t = partials[c * p.parts + j];
     count += t.x;
-    total += t.x * t.w + t.y;
+    total += t.x * t.y;
   }
   let mean = total / count;
   var m2 = 0.0;
-  for (var j = 0u; j < WG; j++) {
-    let t = partials[c * WG + j];
-    if (t.x > 0.0) {
-      let dm = t.w + t.y / t.x - mean;
-      m2 += t.z - t.y * t.y / t.x + t.x * dm * dm;
-    }
+  for (var j = 0u; j < p.parts; j++) {
+    let t = partials[c * p.parts + j];
+    let dm = t.y - mean;
+    m2 += t.z + t.x * dm * dm;
   }
-  store_stats(c, mean, max(m2, 0.0) / count);
+  store_stats(c, mean, m2 / count);
 }
 
 // stats (and running) of channel c from its mean and biased variance v.
@@ -222,14 +270,15 @@ fn batch_norm_fwd4(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
 }
 
 // The parameter gradients' partials (see the reductions above): (Σ g, Σ g·(x − mean)) of the
-// invocation's elements; …_finish adds them and scales the second by inv_std.
+// invocation's elements (with TREE, the workgroup's); …_finish adds them and scales the second by inv_std.
 @compute @workgroup_size(WG)
 fn batch_norm_bwd_params_partial(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let c = wid.x;
   let ch = fwd_channel(c);
+  let images = split_of(wid);
   var sg = 0.0;
   var sgx = 0.0;
-  for (var n = 0u; n < p.N; n++) {
+  for (var n = images.x; n < images.y; n++) {
     let base = (n * p.C + c) * p.HW;
     for (var i = lid; i < p.HW; i += WG) {
       let xv = x[base + i];
@@ -238,7 +287,7 @@ fn batch_norm_bwd_params_partial(@builtin(workgroup_id) wid: vec3u, @builtin(loc
       sgx += gv * (xv - ch.mean);
     }
   }
-  partials[c * WG + lid] = vec4f(sg, sgx, 0.0, 0.0);
+  store_partial(wid, lid, vec4f(sg, sgx, 0.0, 0.0), false);
 }
 
 // batch_norm_bwd_params_partial on vec4s (H·W a multiple of 4).
@@ -246,9 +295,10 @@ fn batch_norm_bwd_params_partial(@builtin(workgroup_id) wid: vec3u, @builtin(loc
 fn batch_norm_bwd_params4_partial(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
   let c = wid.x;
   let ch = fwd_channel(c);
+  let images = split_of(wid);
   var sg = vec4f(0.0);
   var sgx = vec4f(0.0);
-  for (var n = 0u; n < p.N; n++) {
+  for (var n = images.x; n < images.y; n++) {
     let base = (n * p.C + c) * p.HW / 4u;
     for (var i = lid; i < p.HW / 4u; i += WG) {
       let xv = x4[base + i];
@@ -257,16 +307,16 @@ fn batch_norm_bwd_params4_partial(@builtin(workgroup_id) wid: vec3u, @builtin(lo
       sgx += gv * (xv - ch.mean);
     }
   }
-  partials[c * WG + lid] = vec4f(sg.x + sg.y + sg.z + sg.w, sgx.x + sgx.y + sgx.z + sgx.w, 0.0, 0.0);
+  store_partial(wid, lid, vec4f(sg.x + sg.y + sg.z + sg.w, sgx.x + sgx.y + sgx.z + sgx.w, 0.0, 0.0), false);
 }
 
-// dβ = Σ g and dγ = Σ g·x̂ of channel c, x̂ = (x − mean)·inv_std, from its WG partials.
+// dβ = Σ g and dγ = Σ g·x̂ of channel c, x̂ = (x − mean)·inv_std, from its partials.
 @compute @workgroup_size(WG)
 fn batch_norm_bwd_params_finish(@builtin(global_invocation_id) gid: vec3u) {
   let c = gid.x;
   if (c >= p.C) { return; }
   var t = vec4f(0.0);
-  for (var j = 0u; j < WG; j++) { t += partials[c * WG + j]; }
+  for (var j = 0u; j < p.parts; j++) { t += partials[c * p.parts + j]; }
   dbeta[c] = t.x;
   dgamma[c] = t.y * stats[p.C + c];
 }

@@ -1,5 +1,6 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { batchNorm2d, batchNormState, noGrad, Tensor, type Engine } from '../src/index.js';
+import { BN_GPU_WORKGROUPS, BN_MIN_ELEMENTS_PER_WORKGROUP, bnReduction, bnReductionOverride } from '../src/ops/batch_norm.js';
 import { Rng } from '../src/random.js';
 import { checkOp, expectClose } from './helpers/check.js';
 import { testEngine } from './helpers/engine.js';
@@ -8,6 +9,9 @@ import { randomArray } from './helpers/random.js';
 let engine: Engine;
 beforeAll(async () => {
   engine = await testEngine();
+});
+afterEach(() => {
+  bnReductionOverride.plan = null;
 });
 
 const EPS = 1e-5;
@@ -93,7 +97,7 @@ async function checkTraining(
   [N, C, H, W]: readonly [number, number, number, number],
   rng: Rng,
   range: [number, number],
-  tolerances: { fwdTol: { rtol: number; atol: number }; gradTol: { rtol: number; atol: number }; fdEps: number },
+  tolerances: { fwdTol: { rtol: number; atol: number }; gradTol: { rtol: number; atol: number }; fdEps: number; dirEps?: number },
 ) {
   const HW = H * W;
   const running = new Float64Array(2 * C).fill(1, C);
@@ -214,5 +218,58 @@ describe('batchNorm2d', () => {
     expect(() => batchNorm2d(Tensor.from(engine, new Float32Array(8), [1, 2, 2, 2]), st, true)).toThrow(/batchNorm2d.*2 channels.*3/);
     expect(() => batchNorm2d(Tensor.from(engine, new Float32Array(3), [1, 3, 1, 1]), st, true)).toThrow(/batchNorm2d: training needs more than one value/);
     expect(() => batchNorm2d(Tensor.from(engine, new Float32Array(3), [3, 1]), st, true)).toThrow(/batchNorm2d.*\[N, C, H, W\]/);
+  });
+
+  // The reductions' layouts besides the CPU adapter's (one block per channel, no tree), forced
+  // here on lavapipe: blocks of images (the last one short: 7 images in blocks of 2 or 3), each
+  // workgroup's partials combined in workgroup memory (tree) or left to the finish pass; f32 and
+  // vec4 kernels, values near 0 and near 1000 (the statistics' combination must keep the variance;
+  // there the GPU's directional derivative steps 0.1: float32 rounds x near 1000 to ~6e-5, too
+  // coarse for the default step of 0.01).
+  for (const [split, tree] of [[1, true], [2, false], [3, true], [99, true]] as const) {
+    for (const [N, C, H, W, far] of [[7, 3, 5, 7, false], [7, 2, 4, 6, false], [5, 2, 9, 9, true], [3, 2, 20, 52, true]] as const) {
+      it(`training ${N}×${C}×${H}×${W}${far ? ' near 1000' : ''}, reductions in blocks of ${split} image${split > 1 ? 's' : ''}${tree ? ' summed in workgroup memory' : ''}: forward and gradients`, async () => {
+        bnReductionOverride.plan = () => ({ split, tree });
+        await checkTraining(`batchNorm2d blocks of ${split}`, [N, C, H, W], new Rng(split * 31 + N * 7 + H * W), far ? [998, 1002] : [-2, 3],
+          far ? { fwdTol: { rtol: 1e-3, atol: 1e-3 }, gradTol: { rtol: 1e-2, atol: 1e-3 }, fdEps: 1e-2, dirEps: 0.1 } : { fwdTol: { rtol: 1e-4, atol: 1e-4 }, gradTol: { rtol: 1e-3, atol: 1e-4 }, fdEps: 1e-5 });
+      });
+    }
+  }
+
+  it('blocks of images summed in workgroup memory update the running statistics as one block does', async () => {
+    bnReductionOverride.plan = () => ({ split: 2, tree: true });
+    const rng = new Rng(23);
+    const [N, C, HW] = [5, 3, 12];
+    const x = randomArray(rng, N * C * HW, -1, 4);
+    const st = batchNormState(engine, C);
+    noGrad(engine, () => engine.tidy(() => batchNorm2d(Tensor.from(engine, x, [N, C, 3, 4]), st, true)));
+    const { mean, variance } = channelStats(x, N, C, HW);
+    const M = N * HW;
+    const expected = [...Array.from(mean, (m) => 0.1 * m), ...Array.from(variance, (v) => 0.9 + (0.1 * v * M) / (M - 1))];
+    expectClose(await st.running.toArray(), expected, { rtol: 1e-5, atol: 1e-6 }, 'running stats');
+  });
+
+  it('lays the reductions out per adapter: one block a channel on a CPU, enough blocks on a GPU', () => {
+    expect(bnReduction(true, 128, 16, 784)).toEqual({ split: 128, splits: 1, tree: false });
+    // fmnist-6's first layer at batch 128 on a GPU: 16 channels want 32 blocks of 4 images
+    const first = bnReduction(false, 128, 16, 784);
+    expect(first).toEqual({ split: 4, splits: 32, tree: true });
+    expect(16 * first.splits).toBeGreaterThanOrEqual(BN_GPU_WORKGROUPS);
+    // many channels: one block each already fills the device
+    expect(bnReduction(false, 128, 1024, 49)).toEqual({ split: 128, splits: 1, tree: true });
+    // few elements: no block under BN_MIN_ELEMENTS_PER_WORKGROUP (8 × 7 × 7 = 392 → one block)
+    expect(bnReduction(false, 8, 4, 49)).toEqual({ split: 8, splits: 1, tree: true });
+    const small = bnReduction(false, 64, 8, 49);
+    expect(small.splits).toBe(3);
+    expect(Math.min(small.split, 64 - (small.splits - 1) * small.split) * 49).toBeGreaterThan(BN_MIN_ELEMENTS_PER_WORKGROUP / 2);
+    // batch 1: a single block whatever the channels
+    expect(bnReduction(false, 1, 2, 100)).toEqual({ split: 1, splits: 1, tree: true });
+  });
+
+  it('refuses a forced block that is not a whole number of images ≥ 1', () => {
+    bnReductionOverride.plan = () => ({ split: 0, tree: true });
+    expect(() => bnReduction(false, 4, 2, 9)).toThrow(/whole number of images ≥ 1, got 0/);
+    bnReductionOverride.plan = () => ({ split: 1.5, tree: false });
+    expect(() => bnReduction(true, 4, 2, 9)).toThrow(/got 1.5/);
   });
 });

@@ -18,6 +18,8 @@ export const BnParams = uniformLayout('BnParams', [
   ['training', 'u32'],
   ['update_running', 'u32'],
   ['images', 'u32'],
+  ['split', 'u32'],
+  ['parts', 'u32'],
 ] as const);
 
 const WG = 64;
@@ -40,6 +42,46 @@ const K = {
   stats4Partial: kernel('batch_norm_stats4_partial', [9, 12]),
   bwdParams4Partial: kernel('batch_norm_bwd_params4_partial', [2, 3, 4, 9, 11, 12]),
 };
+
+/**
+ * How a channel's reductions (the batch statistics, the parameter gradients' sums) spread over
+ * workgroups: blocks of `split` images, `splits` of them per channel, and whether each workgroup
+ * sums its invocations' partials in workgroup memory (`tree`) or leaves its WG partials to the
+ * finish pass (batch_norm.wgsl says why the two differ).
+ */
+export interface BnReduction {
+  split: number;
+  splits: number;
+  tree: boolean;
+}
+
+/** Reduction workgroups a GPU should have at least (4 per multiprocessor of a large one), and the fewest elements worth one. */
+export const BN_GPU_WORKGROUPS = 512;
+export const BN_MIN_ELEMENTS_PER_WORKGROUP = 1024;
+
+/**
+ * The reductions' layout. On a CPU adapter a workgroup per channel and no tree: lavapipe runs a
+ * couple of workgroups at a time, and a barrier costs it a coroutine. Elsewhere enough blocks of
+ * images that C·splits reaches BN_GPU_WORKGROUPS (a workgroup per channel left most of an H200
+ * idle: 16–64 workgroups, each invocation looping over the whole batch), none under
+ * BN_MIN_ELEMENTS_PER_WORKGROUP elements, each summed in workgroup memory.
+ */
+export function bnReduction(isCpu: boolean, N: number, C: number, HW: number): BnReduction {
+  if (bnReductionOverride.plan) return checkedReduction(bnReductionOverride.plan(N, C, HW), N);
+  if (isCpu) return { split: N, splits: 1, tree: false };
+  const wanted = Math.max(1, Math.min(N, Math.ceil(BN_GPU_WORKGROUPS / C), Math.floor((N * HW) / BN_MIN_ELEMENTS_PER_WORKGROUP)));
+  return blocksOf(N, Math.ceil(N / wanted), true);
+}
+
+const blocksOf = (N: number, split: number, tree: boolean): BnReduction => ({ split, splits: Math.ceil(N / split), tree });
+
+function checkedReduction(plan: { split: number; tree: boolean }, N: number): BnReduction {
+  if (!Number.isInteger(plan.split) || plan.split < 1) throw new RangeError(`batchNorm2d: a reduction block needs a whole number of images ≥ 1, got ${plan.split}`);
+  return blocksOf(N, Math.min(plan.split, N), plan.tree);
+}
+
+/** Tests only: forces the reductions' layout (images per block — at most N — and the tree) for every batchNorm2d call while set. */
+export const bnReductionOverride: { plan: ((N: number, C: number, HW: number) => { split: number; tree: boolean }) | null } = { plan: null };
 
 /** Learned affine (γ, β) and running statistics of one BatchNorm2d layer. */
 export interface BatchNormState {
@@ -81,22 +123,27 @@ export function batchNorm2d(x: Tensor, bn: BatchNormState, training: boolean, op
     throw new ShapeError(op, `input has ${C} channels but the layer was built for ${bn.gamma.size}`);
   }
   if (training && N * H * W < 2) throw new ShapeError(op, `training needs more than one value per channel, got ${fmtShape(x.shape)}`);
+  if (C > 65535) throw new ShapeError(op, `C = ${C} channels exceeds the 65535 workgroups a dimension of one dispatch may have`);
   const engine = x.engine;
   const images = Math.max(1, Math.min(N, Math.floor(ELEMENTS_PER_WORKGROUP / (H * W))));
-  const params = { N, C, HW: H * W, eps: bn.eps, momentum: bn.momentum, training: training ? 1 : 0, update_running: training ? 1 : 0, images };
+  const reduction = bnReduction(engine.adapterInfo.isCpu, N, C, H * W);
+  const parts = reduction.tree ? reduction.splits : reduction.splits * WG;
+  const params = { N, C, HW: H * W, eps: bn.eps, momentum: bn.momentum, training: training ? 1 : 0, update_running: training ? 1 : 0, images, split: reduction.split, parts };
+  // the reductions' grid: a workgroup per (channel, block of images)
+  const blocks: [number, number] = [C, reduction.splits];
+  const treeConstants = { TREE: reduction.tree ? 1 : 0 };
   const stats = Tensor.empty(engine, [2 * C]);
   const vec4 = (H * W) % 4 === 0;
   if (training) {
-    const partials = Tensor.empty(engine, [C * WG * 4]);
-    if (vec4) engine.dispatch(K.stats4Partial, params, [x.buffer, partials.buffer], [C]);
-    else engine.dispatch(K.statsPartial, params, [x.buffer, partials.buffer], [C]);
+    const partials = Tensor.empty(engine, [C * parts * 4]);
+    if (vec4) engine.dispatch(K.stats4Partial, params, [x.buffer, partials.buffer], blocks, treeConstants);
+    else engine.dispatch(K.statsPartial, params, [x.buffer, partials.buffer], blocks, treeConstants);
     engine.dispatch(K.statsFinish, params, [stats.buffer, bn.running.buffer, partials.buffer], grid1d(C, WG));
     partials.dispose();
   } else engine.dispatch(K.evalStats, params, [stats.buffer, bn.running.buffer], grid1d(C, WG));
   const y = Tensor.empty(engine, x.shape);
   // the element-wise entries: a workgroup per (block of `images` images, channel)
   const planes: [number, number] = [Math.ceil(N / images), C];
-  if (C > 65535) throw new ShapeError(op, `C = ${C} channels exceeds the 65535 workgroup rows of one dispatch`);
   if (vec4) engine.dispatch(K.fwd4, params, [bn.gamma.buffer, bn.beta.buffer, stats.buffer, x.buffer, y.buffer], planes, constants);
   else engine.dispatch(K.fwd, params, [x.buffer, bn.gamma.buffer, bn.beta.buffer, stats.buffer, y.buffer], planes, constants);
   const out = record(op, [x, bn.gamma, bn.beta], y, [x, bn.gamma, stats, bn.beta], (g, [sx, sgamma, sstats, sbeta], needs) => {
@@ -104,9 +151,9 @@ export function batchNorm2d(x: Tensor, bn: BatchNormState, training: boolean, op
     const dgamma = Tensor.empty(engine, [C]);
     const dbeta = Tensor.empty(engine, [C]);
     const [xb, gb, bb, sb] = [sx!.buffer, sgamma!.buffer, sbeta!.buffer, sstats!.buffer];
-    const partials = Tensor.empty(engine, [C * WG * 4]);
-    if (vec4) engine.dispatch(K.bwdParams4Partial, params, [gb, bb, sb, xb, g.buffer, partials.buffer], [C], constants);
-    else engine.dispatch(K.bwdParamsPartial, params, [xb, gb, bb, sb, g.buffer, partials.buffer], [C], constants);
+    const partials = Tensor.empty(engine, [C * parts * 4]);
+    if (vec4) engine.dispatch(K.bwdParams4Partial, params, [gb, bb, sb, xb, g.buffer, partials.buffer], blocks, { ...constants, ...treeConstants });
+    else engine.dispatch(K.bwdParamsPartial, params, [xb, gb, bb, sb, g.buffer, partials.buffer], blocks, { ...constants, ...treeConstants });
     engine.dispatch(K.bwdParamsFinish, params, [sb, dbeta.buffer, partials.buffer, dgamma.buffer], grid1d(C, WG));
     partials.dispose();
     let dx: Tensor | null = null;
