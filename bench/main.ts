@@ -3,7 +3,7 @@
  * WebGPU on the same Dawn instance) side by side. Prints markdown tables and writes the same as
  * JSON (adapter, host CPU, date, commit) to bench/results/.
  *
- *   node dist/bench/main.js [--only peak,loads,conv,tiled,masked,matmul,gru,mask,e2e] [--reps 5] [--no-peer] [--profile]
+ *   node dist/bench/main.js [--only peak,loads,conv,tiled,masked,matmul,gru,mask,bn,e2e] [--reps 5] [--no-peer] [--profile]
  *                           [--conv-kernels auto|plain|subgroups|tiled|fastest] [--out FILE]
  *
  * Every section runs by default, except `tiled` (conv2d's workgroup-tiled GPU kernels against
@@ -23,7 +23,7 @@
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { AUTO_FAMILY, backward, conv2dKernels, Engine, fmaPeak, fmaPeakFlops, gaussianMask, LOAD_SOURCES, LoadCost, STORAGE_ELEMENTS, gruCell, gruCellParams, gruLayer, hardSize, reshape, slice, stack, matmul, parameter, sum, Tensor, type ConvVariant, type Engine as EngineT, type TiledTile } from '../src/index.js';
+import { AUTO_FAMILY, backward, batchNorm2d, batchNormState, conv2dKernels, Engine, fmaPeak, fmaPeakFlops, gaussianMask, LOAD_SOURCES, LoadCost, STORAGE_ELEMENTS, gruCell, gruCellParams, gruLayer, hardSize, reshape, slice, stack, matmul, parameter, sum, Tensor, type ConvVariant, type Engine as EngineT, type TiledTile } from '../src/index.js';
 import { Rng } from '../src/random.js';
 import { PACED_POLLING } from '../src/gpu/dawn_polling.js';
 import { PRESETS } from '../src/effconv/spec.js';
@@ -31,6 +31,7 @@ import { Search } from '../src/effconv/search.js';
 import { FinalTraining } from '../src/effconv/final_training.js';
 import { resolveBudget } from '../src/effconv/budget.js';
 import { tuneConvs } from '../src/ops/conv_tuning.js';
+import { bnReduction, bnReductionOverride } from '../src/ops/batch_norm.js';
 import { describeHostCpu, hostCpu } from '../src/host_cpu.js';
 import { loadTfjs, timeTf, type Tf, type TfTensor } from './peer_tfjs.js';
 import { checkTargets, peerRatios, type ConvRow } from './targets.js';
@@ -446,6 +447,46 @@ if (only.has('mask')) {
   report.mask = { fwd, fwdBwd: fb };
   out(`\n## Gaussian mask (k = 9)\n\nforward ${(1000 * fwd.medianMs).toFixed(1)} µs, forward+backward ${(1000 * fb.medianMs).toFixed(1)} µs (dispatch-bound: 81 taps).`);
 }
+
+// ---- batch norm's reduction layouts ----
+// Training-mode batch norm with its fused ReLU, forward + backward, on fmnist-6's activations at
+// batch 128, under both layouts of its per-channel reductions (bnReduction): one workgroup per
+// channel (a CPU adapter's) and blocks of images summed in workgroup memory (a GPU adapter's).
+// Its kernels' own time (a profile: the loss's sum and its backward left out); needs timestamps.
+if (only.has('bn') && engine.canTime) {
+  out(`\n## Batch norm: its kernels' time in forward + backward (training, fused ReLU), fmnist-6's activations at batch 128\n\nThe per-channel reductions one workgroup per channel (the CPU adapters' layout) or in blocks of images, each summed in workgroup memory (the GPU adapters'); this adapter uses the ${engine.adapterInfo.isCpu ? 'first' : 'second'}. Each dispatch in its own timed pass (a profile), median of ${reps}.\n\n| activations | one workgroup a channel, ms | blocks of images, ms | blocks × channels | blocks / one |\n|---|---|---|---|---|`);
+  const rows: unknown[] = [];
+  for (const [N, C, H] of [[128, 16, 28], [128, 32, 14], [128, 64, 7]] as const) {
+    const x = parameter(engine, rand(N * C * H * H), [N, C, H, H]);
+    const st = batchNormState(engine, C);
+    const blocks = bnReduction(false, N, C, H * H);
+    const time = async (layout: 'one' | 'blocks'): Promise<Timing> => {
+      bnReductionOverride.plan = () => (layout === 'one' ? { split: N, tree: false } : blocks);
+      try {
+        const times: number[] = [];
+        for (let i = 0; i <= reps; i++) {
+          engine.beginProfile();
+          engine.tidy(() => backward(sum(batchNorm2d(x, st, true, { relu: true }))));
+          const profile = await engine.endProfile();
+          clearGrads([x, st.gamma, st.beta]);
+          if (i > 0) times.push(profile.filter((d) => d.entry.startsWith('batch_norm')).reduce((a, d) => a + d.ms, 0));  // the first a warm-up
+        }
+        return summarise(times, 'timestamp');
+      } finally {
+        bnReductionOverride.plan = null;
+      }
+    };
+    const one = await time('one');
+    const split = await time('blocks');
+    rows.push({ shape: [N, C, H, H], oneWorkgroupPerChannel: one, blocks: { ...blocks, timing: split } });
+    out(`| ${N}×${C}×${H}×${H} | ${f2(one.medianMs)} | ${f2(split.medianMs)} | ${blocks.splits} × ${C} | ${f2(split.medianMs / one.medianMs)} |`);
+    x.dispose();
+    st.gamma.dispose();
+    st.beta.dispose();
+    st.running.dispose();
+  }
+  report.batchNorm = rows;
+} else if (only.has('bn')) out("\n## Batch norm\n\nNot run: its kernels' times need the adapter's 'timestamp-query' feature.");
 
 /** The end-to-end steppers: fmnist-6 at batch 128, a 100 k budget, one random batch. */
 async function fmnistSteppers(eng: EngineT) {
