@@ -433,6 +433,11 @@ override TK: u32 = 16u;
 // meanwhile); without it each stage loads, waits, then multiplies, and other workgroups hide the
 // wait (on an H200 they did: off, bench/HISTORY.md stop 35).
 override PREFETCH: bool = false;
+// The weight gradient: step each invocation's output pixel (image, row, column) by TK at each
+// stage with carries, instead of dividing its index by the plane and the row width again (two
+// divisions and two remainders a stage, against TK·RM·CN multiply-adds) — a candidate of
+// bench/tiled_sweep.ts (TILED_CANDIDATES' -wstep), not yet timed on a GPU.
+override WSTEP: bool = false;
 var<workgroup> tile_a: array<vec4f, TK * TM / 4u>;  // [TK][TM / 4]: 4 rows of A per vec4
 var<workgroup> tile_b: array<vec4f, TK * TN / 4u>;  // [TK][TN / 4]: 4 columns of B per vec4
 
@@ -613,6 +618,36 @@ fn conv2d_fwd_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation
   }
 }
 
+// Output pixel j of the batch as (image, row, column) of the Ho × Wo planes.
+struct Pixel {
+  n: u32,
+  y: u32,
+  x: u32,
+}
+
+fn pixel_of(j: u32) -> Pixel {
+  let plane = p.Ho * p.Wo;
+  let r = j % plane;
+  return Pixel(j / plane, r / p.Wo, r % p.Wo);
+}
+
+// The pixel `step` (pixel_of of the step count) further on: its column and row each carry at most
+// once, as both parts are below Wo and Ho.
+fn next_pixel(a: Pixel, step: Pixel) -> Pixel {
+  var x = a.x + step.x;
+  var y = a.y + step.y;
+  var n = a.n + step.n;
+  if (x >= p.Wo) {
+    x -= p.Wo;
+    y += 1u;
+  }
+  if (y >= p.Ho) {
+    y -= p.Ho;
+    n += 1u;
+  }
+  return Pixel(n, y, x);
+}
+
 @compute @workgroup_size(TILED_WG)
 fn conv2d_bwd_weight_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) t: u32) {
   let win = window();
@@ -632,14 +667,20 @@ fn conv2d_bwd_weight_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   let e = t / TK;
   let E = TILED_WG / TK;
   var sums: array<vec4f, 16>;  // the invocation's block (block_row, block_col)
+  var walk = pixel_of(first + jj);  // WSTEP: the next stage's pixel
+  let step = pixel_of(TK);
   for (var j0 = first; j0 < last; j0 += TK) {
     let j = j0 + jj;
-    let has_pixel = j < last;
-    let jc = min(j, last - 1u);
-    let n = jc / plane;
-    let r = jc % plane;
-    let iy0 = i32((r / p.Wo) * p.stride) - win.pad;
-    let ix0 = i32((r % p.Wo) * p.stride) - win.pad;
+    let has_pixel = j < last;  // (past it, nothing is loaded, whatever the pixel)
+    var px = pixel_of(min(j, last - 1u));
+    if (WSTEP) {
+      px = walk;
+      walk = next_pixel(walk, step);
+    }
+    let n = px.n;
+    let r = px.y * p.Wo + px.x;
+    let iy0 = i32(px.y * p.stride) - win.pad;
+    let ix0 = i32(px.x * p.stride) - win.pad;
     let base = i32(n * p.Cin * p.H * p.W) + iy0 * i32(p.W) + ix0;
     for (var i = 0u; i < TM / E; i++) {
       let row = e + E * i;

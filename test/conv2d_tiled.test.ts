@@ -44,6 +44,17 @@ describe('conv2d tiled configurations vs float64 reference', () => {
     tiledSweep.weightMinPixels = 64;
     await checkConv(engine, { N: 2, Cin: 3, H: 17, W: 15, Cout: 5, kw: 5, s: 3, stride: 1, pad: 1, v: 2.1 }, 710, 'tiled');
   });
+
+  // stepped pixels (WSTEP) from chunk starts that are no multiple of TK or of a row, across
+  // images, and on planes smaller than a stage (2 × 2 outputs: a step of 16 crosses 4 images)
+  for (const name of ['4x4-wstep', '8x8-wstep']) {
+    it(`${name}: the weight gradient in short chunks, and on planes smaller than a stage`, async () => {
+      tiledSweep.config = (rows) => TILED_CANDIDATES[name]!(rows);
+      tiledSweep.weightMinPixels = 64;
+      await checkConv(engine, { N: 2, Cin: 3, H: 17, W: 15, Cout: 5, kw: 5, s: 3, stride: 1, pad: 1, v: 2.1 }, 711, 'tiled');
+      await checkConv(engine, { N: 9, Cin: 2, H: 4, W: 3, Cout: 3, kw: 3, s: 3, stride: 2, pad: 1 }, 712, 'tiled');
+    });
+  }
 });
 
 // The forward's sum split over workgroups (z), each writing a copy of the output, added after.
@@ -85,7 +96,7 @@ describe('tiledConfigProblem', () => {
   });
 
   it('refuses what the kernels cannot stage', () => {
-    const base: TiledConfig = { TILED_WG: 256, RM: 4, CN: 4, TM: 64, TN: 64, TK: 16, PREFETCH: 1 };
+    const base: TiledConfig = { TILED_WG: 256, RM: 4, CN: 4, TM: 64, TN: 64, TK: 16, PREFETCH: 1, WSTEP: 0 };
     const problem = (c: Partial<TiledConfig>) => tiledConfigProblem({ ...base, ...c });
     expect(problem({ TILED_WG: 512 })).toMatch(/TILED_WG 512 is not 64, 128 or 256/);
     expect(problem({ RM: 2 })).toMatch(/block 2 × 4/);

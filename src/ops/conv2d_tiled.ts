@@ -14,8 +14,10 @@ export type TiledTile = (typeof TILED_TILES)[number];
 /**
  * The tiled kernels' pipeline constants (conv2d.wgsl's override constants): the workgroup's
  * invocations (TILED_WG), the invocation's block (RM × CN), the workgroup's tile (TM × TN:
- * TILED_WG blocks), the stage depth TK, and PREFETCH (1: the forward issues the next stage's
- * loads before this stage's products; the weight gradient does not read it).
+ * TILED_WG blocks), the stage depth TK, PREFETCH (1: the forward issues the next stage's
+ * loads before this stage's products; the weight gradient does not read it) and WSTEP (1: the
+ * weight gradient steps its pixels with carries, no divisions at each stage; the forward does
+ * not read it).
  */
 export type TiledConfig = {
   TILED_WG: number;
@@ -25,6 +27,7 @@ export type TiledConfig = {
   TN: number;
   TK: number;
   PREFETCH: 0 | 1;
+  WSTEP: 0 | 1;
 };
 
 /** conv2d.wgsl's registers for one invocation's share of a forward's stage (Staged: a, b). */
@@ -63,7 +66,7 @@ export function tiledTile(rows: number, tile: TiledTile = '4x4'): TiledConfig {
 function defaultTile(rows: number, tile: TiledTile): TiledConfig {
   const block = tile === '8x8' ? 8 : 4;
   const TM = rows <= 8 * block ? 8 * block : 16 * block;
-  return { TILED_WG: 256, RM: block, CN: block, TM, TN: (256 * block * block) / TM, TK: tile === '8x8' ? 8 : 16, PREFETCH: 0 };
+  return { TILED_WG: 256, RM: block, CN: block, TM, TN: (256 * block * block) / TM, TK: tile === '8x8' ? 8 : 16, PREFETCH: 0, WSTEP: 0 };
 }
 
 /** Workgroups the tiled forward should reach: where its tiles are fewer, its sum is split. */
@@ -97,13 +100,14 @@ export const tiledSweep: { config: ((rows: number, tile: TiledTile) => TiledConf
 /** A candidate configuration for a product of `rows` rows (bench/tiled_sweep.ts, and tests). */
 export type TiledCandidate = (rows: number) => TiledConfig;
 
-const cfg = (TILED_WG: number, R: number, TM: number, TK: number, PREFETCH: 0 | 1, CN = R): TiledConfig => ({ TILED_WG, RM: R, CN, TM, TN: (TILED_WG * R * CN) / TM, TK, PREFETCH });
+const cfg = (TILED_WG: number, R: number, TM: number, TK: number, PREFETCH: 0 | 1, CN = R): TiledConfig => ({ TILED_WG, RM: R, CN, TM, TN: (TILED_WG * R * CN) / TM, TK, PREFETCH, WSTEP: 0 });
 
 /**
  * The configurations bench/tiled_sweep.ts races (named block, then -wgN invocations where not
- * 256, -tkN steps a stage where not the block's default, -pf prefetching): the two blocks'
- * defaults with and without prefetching, deeper stages, smaller workgroups (more of them for a small product), and an 8 × 4
- * block (8 rows: A's values are the ones a warp's invocations share).
+ * 256, -tkN steps a stage where not the block's default, -pf prefetching, -wstep the weight
+ * gradient's pixels stepped without divisions): the two blocks' defaults with and without
+ * prefetching or stepping, deeper stages, smaller workgroups (more of them for a small product),
+ * and an 8 × 4 block (8 rows: A's values are the ones a warp's invocations share).
  */
 export const TILED_CANDIDATES: Record<string, TiledCandidate> = {
   '4x4': (rows) => ({ ...defaultTile(rows, '4x4'), PREFETCH: 0 }),
@@ -112,6 +116,8 @@ export const TILED_CANDIDATES: Record<string, TiledCandidate> = {
   '4x4-wg128-pf': () => cfg(128, 4, 32, 16, 1),
   '8x8': (rows) => ({ ...defaultTile(rows, '8x8'), PREFETCH: 0 }),
   '8x8-pf': (rows) => ({ ...defaultTile(rows, '8x8'), PREFETCH: 1 }),
+  '4x4-wstep': (rows) => ({ ...defaultTile(rows, '4x4'), WSTEP: 1 }),
+  '8x8-wstep': (rows) => ({ ...defaultTile(rows, '8x8'), WSTEP: 1 }),
   '8x8-wg64': () => cfg(64, 8, 64, 16, 0),
   '8x8-wg64-pf': () => cfg(64, 8, 64, 16, 1),
   '8x8-wg128-pf': () => cfg(128, 8, 64, 16, 1),
