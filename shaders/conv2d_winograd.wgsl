@@ -63,6 +63,11 @@ struct WinogradParams {
 override WG: u32 = 64;
 // The 4 tiles of an invocation lie on one tile row and W is a multiple of 16 (TW a multiple of 4).
 override ROWS: bool = false;
+// The planes have 2 × 2 tiles (5 ≤ H, W ≤ 8: fmnist-6's 7 × 7, cifar-8's 8 × 8), so an
+// invocation's quad is its whole plane: a row of the quad's windows reads two rows of the plane
+// once each (plane_row) instead of each tile's part of them — at 7 × 7, 63 loads of the input
+// transform's 144 (3 × 3), 70 of 256 (5 × 5), the upstream gradient's 49 of 64.
+override PLANE: bool = false;
 
 fn invocation(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
   return (wid.y * nwg.x + wid.x) * WG + lid;
@@ -233,9 +238,40 @@ fn tile_row(base: u32, t: u32, a: i32) -> array<f32, 6> {
                        input_at(base, y, x0 + 3), input_at(base, y, x0 + 4), input_at(base, y, x0 + 5));
 }
 
+// PLANE: row y of the plane at `base`, columns 0 … 7 (0 outside the plane; y constant once unrolled).
+fn plane_row(base: u32, y: i32) -> array<f32, 8> {
+  var r: array<f32, 8>;
+  if (y >= 0 && y < i32(p.H)) {
+    let at = base + u32(y) * p.W;
+    for (var x = 0u; x < 8u; x++) {
+      if (x < p.W) { r[x] = src[at + x]; }
+    }
+  }
+  return r;
+}
+
+// Column x of a plane row, 0 outside columns 0 … 7 (x constant once unrolled).
+fn plane_col(r: array<f32, 8>, x: i32) -> f32 {
+  if (x < 0 || x > 7) { return 0.0; }
+  return r[x];
+}
+
+// PLANE: element b of row a of the quad's windows, which start at row and column `origin` of
+// their tiles (−1 at 3 × 3, −2 at 5 × 5, 0 for the upstream gradient): tile k = (k / 2, k mod 2)
+// reads plane row top (k < 2) or bottom at column origin + 4·(k mod 2) + b.
+fn plane_element(top: array<f32, 8>, bottom: array<f32, 8>, origin: i32, b: i32) -> vec4f {
+  return vec4f(plane_col(top, origin + b), plane_col(top, origin + 4 + b), plane_col(bottom, origin + b), plane_col(bottom, origin + 4 + b));
+}
+
 // Row a of the quad's inputs, column b in element b, tile k in component k.
 fn quad_row(q: Quad, a: i32) -> array<vec4f, 6> {
   let base = q.plane * p.H * p.W;
+  if (PLANE) {
+    let top = plane_row(base, a - 1);
+    let bottom = plane_row(base, a + 3);
+    return array<vec4f, 6>(plane_element(top, bottom, -1, 0), plane_element(top, bottom, -1, 1), plane_element(top, bottom, -1, 2),
+                           plane_element(top, bottom, -1, 3), plane_element(top, bottom, -1, 4), plane_element(top, bottom, -1, 5));
+  }
   if (ROWS) {
     // tiles tx0 … tx0 + 3 of tile row ty: image columns 4·tx0 − 1 … 4·tx0 + 16
     let ty = q.t0 / p.TW;
@@ -456,6 +492,11 @@ fn tile_row4(base: u32, t: u32, a: u32) -> array<f32, 4> {
 // Row a of the quad's upstream gradients, column b in element b, tile k in component k.
 fn quad_row4(q: Quad, a: u32) -> array<vec4f, 4> {
   let base = q.plane * p.H * p.W;
+  if (PLANE) {
+    let top = plane_row(base, i32(a));
+    let bottom = plane_row(base, i32(a) + 4);
+    return array<vec4f, 4>(plane_element(top, bottom, 0, 0), plane_element(top, bottom, 0, 1), plane_element(top, bottom, 0, 2), plane_element(top, bottom, 0, 3));
+  }
   if (ROWS) {
     let ty = q.t0 / p.TW;
     let y = ty * 4u + a;
@@ -632,6 +673,12 @@ fn tile_row8(base: u32, t: u32, a: i32) -> array<f32, 8> {
 // Row a of the quad's 8 × 8 inputs, column b in element b, tile k in component k.
 fn quad_row8(q: Quad, a: i32) -> array<vec4f, 8> {
   let base = q.plane * p.H * p.W;
+  if (PLANE) {
+    let top = plane_row(base, a - 2);
+    let bottom = plane_row(base, a + 2);
+    return array<vec4f, 8>(plane_element(top, bottom, -2, 0), plane_element(top, bottom, -2, 1), plane_element(top, bottom, -2, 2), plane_element(top, bottom, -2, 3),
+                           plane_element(top, bottom, -2, 4), plane_element(top, bottom, -2, 5), plane_element(top, bottom, -2, 6), plane_element(top, bottom, -2, 7));
+  }
   if (ROWS) {
     // tiles tx0 … tx0 + 3 of tile row ty: image columns 4·tx0 − 2 … 4·tx0 + 17
     let ty = q.t0 / p.TW;

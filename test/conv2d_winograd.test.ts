@@ -32,7 +32,9 @@ describe('conv2d winograd: true vs float64 reference', () => {
     { N: 3, Cin: 17, H: 1, W: 1, Cout: 5, ...same3 }, // 1 × 1 planes
     { N: 1, Cin: 20, H: 2, W: 11, Cout: 33, ...same3 }, // a quad of tiles wraps a tile row; 3 blocks of 16 channels
     { N: 2, Cin: 32, H: 13, W: 9, Cout: 40, ...same3 }, // many channels, partial tiles both ways
-    { N: 5, Cin: 3, H: 6, W: 6, Cout: 4, ...same3 }, // many images of 4 tiles
+    { N: 5, Cin: 3, H: 6, W: 6, Cout: 4, ...same3 }, // many images of 4 tiles (PLANE: a quad is its whole plane)
+    { N: 3, Cin: 6, H: 7, W: 7, Cout: 9, ...same3 }, // PLANE, fmnist-6's 7 × 7
+    { N: 2, Cin: 3, H: 8, W: 5, Cout: 4, ...same3 }, // PLANE, the plane's last row and column in different tiles' halves
     { N: 2, Cin: 5, H: 16, W: 16, Cout: 7, ...same3 }, // ROWS: 4 neighbouring tiles, vec4 rows
     { N: 1, Cin: 2, H: 17, W: 32, Cout: 3, ...same3 }, // ROWS with a last tile row of one image row
     { N: 2, Cin: 4, H: 3, W: 48, Cout: 6, ...same3 }, // ROWS, 3 quads a tile row
@@ -45,7 +47,9 @@ describe('conv2d winograd: true vs float64 reference', () => {
 describe('conv2d winograd: true, 5 × 5, vs float64 reference', () => {
   const cases: ConvCase[] = [
     { N: 1, Cin: 1, H: 4, W: 4, Cout: 1, ...same5 }, // one tile, its 8 × 8 inputs mostly padding
-    { N: 2, Cin: 3, H: 5, W: 7, Cout: 5, ...same5 }, // odd sizes: tiles end mid-plane
+    { N: 2, Cin: 3, H: 5, W: 7, Cout: 5, ...same5 }, // odd sizes: tiles end mid-plane (PLANE: a quad is its whole plane)
+    { N: 3, Cin: 6, H: 7, W: 7, Cout: 9, ...same5 }, // PLANE, fmnist-6's 7 × 7
+    { N: 2, Cin: 3, H: 8, W: 6, Cout: 4, ...same5 }, // PLANE
     { N: 3, Cin: 17, H: 1, W: 1, Cout: 5, ...same5 }, // 1 × 1 planes
     { N: 1, Cin: 20, H: 2, W: 11, Cout: 33, ...same5 }, // a quad wraps a tile row; 3 blocks of 16 channels
     { N: 2, Cin: 24, H: 13, W: 9, Cout: 18, ...same5 },

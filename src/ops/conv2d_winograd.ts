@@ -41,6 +41,8 @@ const K: Record<WinogradSize, ReturnType<typeof kernels>> = { 3: kernels('conv2d
 
 /** The tile transforms' ROWS case: an invocation's 4 tiles are neighbours on one tile row of whole vec4s (W a multiple of 16). */
 const rows = (W: number) => W % 16 === 0;
+/** The tile transforms' PLANE case: planes of 2 × 2 tiles, an invocation's quad its whole plane, whose rows it reads once. */
+const wholePlane = (H: number, W: number) => H >= 5 && H <= 8 && W >= 5 && W <= 8;
 
 /** Positions of the transformed tile (6 × 6 or 8 × 8): one matrix product each. */
 export const winogradPositions = (S: WinogradSize) => (S === 3 ? 36 : 64);
@@ -105,7 +107,7 @@ function tileTransform(def: ReturnType<typeof kernels>['input'], S: WinogradSize
   const { N, C, P, L } = params;
   const v = Tensor.empty(x.engine, [winogradPositions(S) * slots * L]);
   const invocations = (N * C * P) / 4 + (slots * (L - N * P)) / 4;
-  x.engine.dispatch(def, params, [x.buffer, x.buffer, v.buffer], grid1d(invocations, WG), { ROWS: rows(params.W) ? 1 : 0 });
+  x.engine.dispatch(def, params, [x.buffer, x.buffer, v.buffer], grid1d(invocations, WG), { ROWS: rows(params.W) ? 1 : 0, PLANE: wholePlane(params.H, params.W) ? 1 : 0 });
   return v;
 }
 
