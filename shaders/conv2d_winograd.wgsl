@@ -66,7 +66,7 @@ override ROWS: bool = false;
 // The planes have 2 × 2 tiles (5 ≤ H, W ≤ 8: fmnist-6's 7 × 7, cifar-8's 8 × 8), so an
 // invocation's quad is its whole plane: a row of the quad's windows reads two rows of the plane
 // once each (plane_row) instead of each tile's part of them — at 7 × 7, 63 loads of the input
-// transform's 144 (3 × 3), 70 of 256 (5 × 5), the upstream gradient's 49 of 64.
+// transform's 144 (3 × 3), 77 of 256 (5 × 5), the upstream gradient's 49 of 64.
 override PLANE: bool = false;
 
 fn invocation(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
