@@ -69,10 +69,15 @@ override RELU: bool = false;
 override TREE: bool = false;
 var<workgroup> tree: array<vec4f, WG>;
 
+// Images [first, last) of block `block` of `size` images (the last block may be short).
+fn image_block(block: u32, size: u32) -> vec2u {
+  let first = block * size;
+  return vec2u(first, min(first + size, p.N));
+}
+
 // The images of reduction workgroup wid: block wid.y of p.split images.
 fn split_of(wid: vec3u) -> vec2u {
-  let first = wid.y * p.split;
-  return vec2u(first, min(first + p.split, p.N));
+  return image_block(wid.y, p.split);
 }
 
 // Statistics partials are (count, mean, M2, 0): M2 the sum of squared deviations from the
@@ -241,8 +246,7 @@ fn batch_norm_eval_stats(@builtin(global_invocation_id) gid: vec3u) {
 // workgroup of its own: lavapipe's per-workgroup overhead made one workgroup per (n, c) plane
 // 4–7× slower there.
 fn images_of(wid: vec3u) -> vec2u {
-  let first = wid.x * p.images;
-  return vec2u(first, min(first + p.images, p.N));
+  return image_block(wid.x, p.images);
 }
 
 // Channel c's forward: y = (x − mean)·scale + shift.
