@@ -672,10 +672,11 @@ fn conv2d_bwd_weight_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   for (var j0 = first; j0 < last; j0 += TK) {
     let j = j0 + jj;
     let has_pixel = j < last;  // (past it, nothing is loaded, whatever the pixel)
-    var px = pixel_of(min(j, last - 1u));
+    var px = walk;
     if (WSTEP) {
-      px = walk;
       walk = next_pixel(walk, step);
+    } else {
+      px = pixel_of(min(j, last - 1u));  // divided out at every stage
     }
     let n = px.n;
     let r = px.y * p.Wo + px.x;
