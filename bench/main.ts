@@ -454,7 +454,8 @@ if (only.has('mask')) {
 // channel (a CPU adapter's) and blocks of images summed in workgroup memory (a GPU adapter's).
 // Its kernels' own time (a profile: the loss's sum and its backward left out); needs timestamps.
 if (only.has('bn') && engine.canTime) {
-  out(`\n## Batch norm: its kernels' time in forward + backward (training, fused ReLU), fmnist-6's activations at batch 128\n\nThe per-channel reductions one workgroup per channel (the CPU adapters' layout) or in blocks of images, each summed in workgroup memory (the GPU adapters'); this adapter uses the ${engine.adapterInfo.isCpu ? 'first' : 'second'}. Each dispatch in its own timed pass (a profile), median of ${reps}.\n\n| activations | one workgroup a channel, ms | blocks of images, ms | blocks × channels | blocks / one |\n|---|---|---|---|---|`);
+  out(`\n## Batch norm: its kernels' time in forward + backward (training, fused ReLU), fmnist-6's activations at batch 128\n\nThe per-channel reductions one workgroup per channel (the CPU adapters' layout) or in blocks of images, each summed in workgroup memory (the GPU adapters'); this adapter uses the ${engine.adapterInfo.isCpu ? 'first' : 'second'}. Each dispatch in its own timed pass (a profile), median of ${reps}.\n`);
+  tableHead(['activations', 'one workgroup a channel, ms', 'blocks of images, ms', 'blocks × channels', 'blocks / one']);
   const rows: unknown[] = [];
   for (const [N, C, H] of [[128, 16, 28], [128, 32, 14], [128, 64, 7]] as const) {
     const x = parameter(engine, rand(N * C * H * H), [N, C, H, H]);
