@@ -4,7 +4,9 @@
 // passes on different families — the sums against the float64 reference. Checked here on the
 // test adapter by switching its rules; the kernels themselves have their own tests.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { AUTO_FAMILY, conv2d, conv2dKernels, Engine, parameter, Tensor, backward, sum, mul, reshape, WINOGRAD_GPU_RULE, GPU_TILE_RULE, type Conv2dOptions } from '../src/index.js';
+import { AUTO_FAMILY, conv2d, conv2dKernels, Engine, parameter, Tensor, backward, sum, mul, reshape, WINOGRAD_AVX512_RULE, WINOGRAD_GPU_RULE, WINOGRAD_RULE, GPU_TILE_RULE, type ConvAutoRules, type Conv2dOptions } from '../src/index.js';
+import { defaultConvAutoRules } from '../src/gpu/engine.js';
+import { hostCpu } from '../src/host_cpu.js';
 import { Rng } from '../src/random.js';
 import { expectClose } from './helpers/check.js';
 import { checkConv } from './helpers/conv_check.js';
@@ -14,11 +16,13 @@ import { itSubgroups as itSubgroupsOn, testEngine } from './helpers/engine.js';
 import { randomArray } from './helpers/random.js';
 
 let engine: Engine;
+let defaultRules: ConvAutoRules;
 beforeAll(async () => {
   engine = await testEngine();
+  defaultRules = engine.convAutoRules;
 });
 afterEach(() => {
-  engine.convAutoRules = engine.adapterInfo.isCpu ? 'cpu' : 'gpu';
+  engine.convAutoRules = defaultRules;
   resetConvChoices(engine);
 });
 
@@ -44,9 +48,66 @@ function passesOf(shape: [number, number, number, number], Cout: number, k: numb
 }
 
 describe("conv2d 'auto': the engine's rules", () => {
-  it("default: 'cpu' on a CPU adapter, else 'gpu'; Engine.create rejects another value", async () => {
-    expect(engine.convAutoRules).toBe(engine.adapterInfo.isCpu ? 'cpu' : 'gpu');
-    await expect(Engine.create({ convAutoRules: 'fast' as never })).rejects.toThrow(/convAutoRules must be 'cpu' or 'gpu', got fast/);
+  it("default: on a CPU adapter 'cpu-avx512' where the host CPU has AVX-512, else 'cpu'; 'gpu' on a GPU; Engine.create rejects another value", async () => {
+    const cpuRules = hostCpu().avx512 === true ? 'cpu-avx512' : 'cpu';
+    expect(engine.convAutoRules).toBe(engine.adapterInfo.isCpu ? cpuRules : 'gpu');
+    expect(await defaultConvAutoRules(true)).toBe(cpuRules);
+    expect(await defaultConvAutoRules(false)).toBe('gpu');
+    await expect(Engine.create({ convAutoRules: 'fast' as never })).rejects.toThrow(/convAutoRules must be 'cpu', 'cpu-avx512' or 'gpu', got fast/);
+  });
+
+  itSubgroups("'cpu-avx512': each pass on the Winograd kernels where its own rule (WINOGRAD_AVX512_RULE) takes it", async () => {
+    engine.convAutoRules = 'cpu-avx512';
+    const subgroups = { forward: 'subgroups', input: 'subgroups', weight: 'subgroups' };
+    const winogradOf = (shape: [number, number, number, number], Cout: number, k: number) => {
+      const { passes, winograd } = passesOf(shape, Cout, k);
+      expect(passes).toEqual(subgroups);
+      return winograd;
+    };
+    expect(WINOGRAD_AVX512_RULE[3].input).toBeNull();
+    expect(WINOGRAD_AVX512_RULE[5].weight).toEqual(WINOGRAD_RULE[5]);
+    // 3 × 3: the forward from 64 channels a side (8192 pairs, 9 tiles a plane), never the input gradient, the weight gradient from 2048 pairs on planes of 9 tiles
+    expect(winogradOf([8, 32, 32, 32], 64, 3)).toEqual({ forward: false, input: false, weight: true });
+    expect(winogradOf([32, 64, 16, 16], 128, 3)).toEqual({ forward: true, input: false, weight: true });
+    expect(winogradOf([32, 64, 16, 16], 64, 3)).toEqual({ forward: false, input: false, weight: true }); // 4096 pairs
+    expect(winogradOf([128, 64, 7, 7], 64, 3)).toEqual({ forward: false, input: false, weight: false }); // 4 tiles a plane
+    expect(winogradOf([8, 32, 32, 32], 32, 3)).toEqual({ forward: false, input: false, weight: false }); // 1024 pairs
+    // 5 × 5: the forward from 2048 pairs, the input gradient from 64 channels a side, the weight gradient as WINOGRAD_RULE[5]
+    expect(winogradOf([8, 32, 32, 32], 64, 5)).toEqual({ forward: true, input: false, weight: true });
+    expect(winogradOf([128, 64, 7, 7], 64, 5)).toEqual({ forward: true, input: true, weight: true });
+    expect(winogradOf([32, 64, 16, 16], 128, 5)).toEqual({ forward: true, input: true, weight: true }); // the input gradient's product 128 → 64
+    expect(winogradOf([128, 32, 14, 14], 32, 5)).toEqual({ forward: false, input: false, weight: true });
+    expect(winogradOf([128, 16, 14, 14], 32, 5)).toEqual({ forward: false, input: false, weight: false }); // 16 input channels
+    // the same shapes under 'cpu': one rule for the three passes
+    engine.convAutoRules = 'cpu';
+    expect(winogradOf([8, 32, 32, 32], 64, 3)).toEqual({ forward: true, input: true, weight: true });
+    expect(winogradOf([128, 32, 14, 14], 32, 5)).toEqual({ forward: true, input: true, weight: true });
+  });
+
+  itSubgroups("'cpu-avx512': a convolution with its forward direct and its weight gradient on the Winograd kernels vs the float64 reference", async () => {
+    engine.convAutoRules = 'cpu-avx512';
+    // 32 → 64 at 3 × 3, 512 tiles: forward and input gradient direct, the weight gradient Winograd
+    const c: ConvShape = { N: 8, Cin: 32, H: 32, W: 32, Cout: 64, kw: 3, s: 3, stride: 1, pad: 1 };
+    expect(passesOf([c.N, c.Cin, c.H, c.W], c.Cout, 3).winograd).toEqual({ forward: false, input: false, weight: true });
+    const rng = new Rng(1305);
+    const xs = Float64Array.from(Float32Array.from(randomArray(rng, c.N * c.Cin * c.H * c.W)));
+    const ws = Float64Array.from(Float32Array.from(randomArray(rng, c.Cout * c.Cin * 9)));
+    const expected = refConv(c, xs, ws);
+    const g = Float64Array.from(Float32Array.from(randomArray(rng, expected.length)));
+    const ref = refConvGrad(c, g, xs, ws);
+    const x = parameter(engine, xs, [c.N, c.Cin, c.H, c.W]);
+    const w = parameter(engine, ws, [c.Cout, c.Cin, 3, 3]);
+    const upstream = Tensor.from(engine, g, [expected.length]);
+    const y = engine.tidy(() => {
+      const out = conv2d(x, w, { size: 3 });
+      backward(sum(mul(reshape(out, [out.size]), upstream)));
+      return out;
+    });
+    expectClose(await y.toFloat32(), expected, { rtol: 1e-5, atol: 1e-4 }, 'forward (direct)');
+    expectClose(await x.grad!.toFloat32(), ref.dx, { rtol: 1e-5, atol: 2e-4 }, 'input gradient (direct)');
+    // Winograd's rounding over 8192 products a sum
+    expectClose(await w.grad!.toFloat32(), ref.dw, { rtol: 1e-4, atol: 4e-3 }, 'weight gradient (Winograd)');
+    for (const t of [x, w, upstream, y]) t.dispose();
   });
 
   itSubgroups("'cpu': every pass on the subgroup kernels; 'gpu': tiled, with Winograd for a forward and input gradient WINOGRAD_RULE takes", async () => {

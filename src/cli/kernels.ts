@@ -141,7 +141,7 @@ export async function kernelsCommand(v: Values): Promise<KernelTiming[]> {
   const total = (r: KernelTiming) => (typeof r.searchMs === 'number' && typeof r.finalMs === 'number' ? r.searchMs + r.finalMs : Infinity);
   // where 'fastest' kept 'auto' everywhere it runs auto's kernels (under the CPU rules, where the
   // family and the rules are one): any gap between the two rows is noise
-  const sameAsAuto = autoRules === 'cpu' && tunings.length > 0 && tunings.every((t) => describeChoice(t.chosen) === 'auto') && families.includes('auto');
+  const sameAsAuto = autoRules !== 'gpu' && tunings.length > 0 && tunings.every((t) => describeChoice(t.chosen) === 'auto') && families.includes('auto');
   const best = rows.filter((r) => !(sameAsAuto && r.kernels === 'fastest')).reduce((a, b) => (total(b) < total(a) ? b : a));
   console.log(`\nfastest here (search + final step): --conv-kernels ${best.kernels}${sameAsAuto ? " ('fastest' chose auto for every convolution)" : ''}`);
   if (saveError) throw new Error(`the choices above could not be saved to ${tuningFile}: ${saveError.message}`);

@@ -17,8 +17,8 @@ function checkName<T extends string>(names: readonly T[], where: string, name: s
 export const checkConvVariant = (where: string, name: string, value: unknown): ConvVariantName => checkName(CONV_VARIANTS, where, name, value);
 
 /** The measured rules conv2d's 'auto' can follow (EngineOptions.convAutoRules). */
-export const CONV_AUTO_RULES = ['cpu', 'gpu'] as const;
+export const CONV_AUTO_RULES = ['cpu', 'cpu-avx512', 'gpu'] as const;
 export type ConvAutoRules = (typeof CONV_AUTO_RULES)[number];
 
-/** `value` if it names rules for 'auto', else a RangeError "<where>: <name> must be 'cpu' or 'gpu', got <value>". */
+/** `value` if it names rules for 'auto', else a RangeError "<where>: <name> must be 'cpu', 'cpu-avx512' or 'gpu', got <value>". */
 export const checkConvAutoRules = (where: string, name: string, value: unknown): ConvAutoRules => checkName(CONV_AUTO_RULES, where, name, value);

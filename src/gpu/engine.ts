@@ -32,11 +32,14 @@ export interface EngineOptions extends DeviceOptions {
    */
   convVariant?: ConvVariantName;
   /**
-   * Which measured rules conv2d's 'auto' follows: 'cpu' (measured on lavapipe: the subgroup
-   * kernels wherever they run) or 'gpu' (measured on an NVIDIA H200: the workgroup-tiled kernels,
-   * on their 8 × 8 block where GPU_TILE_RULE takes a pass, with the subgroup Winograd kernels for a
-   * forward or input gradient that WINOGRAD_GPU_RULE takes).
-   * Default: 'cpu' on a CPU adapter, else 'gpu'. 'fastest' times every family either way.
+   * Which measured rules conv2d's 'auto' follows: 'cpu' (measured on lavapipe on an AVX2 host: the
+   * subgroup kernels wherever they run, the Winograd ones where WINOGRAD_RULE takes a pass),
+   * 'cpu-avx512' (the same on an AVX-512 host, whose Winograd rule is WINOGRAD_AVX512_RULE) or
+   * 'gpu' (measured on an NVIDIA H200: the workgroup-tiled kernels, on their 8 × 8 block where
+   * GPU_TILE_RULE takes a pass, with the subgroup Winograd kernels for a forward or input gradient
+   * that WINOGRAD_GPU_RULE takes).
+   * Default: on a CPU adapter 'cpu-avx512' in Node on a host whose CPU has AVX-512, else 'cpu'; on
+   * a GPU 'gpu'. 'fastest' times every family either way.
    */
   convAutoRules?: ConvAutoRules;
   /** Timed runs per candidate when tuneConvs is given no `reps` (default 3; more on a noisy host). */
@@ -144,7 +147,7 @@ export class Engine {
     const { device, adapter, adapterInfo } = await acquireDevice(options);
     const engine = new Engine(device, adapter, adapterInfo, options.shaderSource ?? defaultShaderSource());
     engine.convVariant = convVariant;
-    engine.convAutoRules = convAutoRules ?? (adapterInfo.isCpu ? 'cpu' : 'gpu');
+    engine.convAutoRules = convAutoRules ?? (await defaultConvAutoRules(adapterInfo.isCpu));
     engine.convTuningReps = reps;
     if (usesDawnNode() && (options.pacePolling ?? adapterInfo.isCpu)) engine.releasePacing = pacePolling();
     try {
@@ -685,4 +688,16 @@ function collectDisposables(value: unknown, out: Set<Disposable>): void {
 function passMs(stamps: BigUint64Array, i: number): number {
   const [begin, end] = [stamps[2 * i]!, stamps[2 * i + 1]!];
   return end > begin ? Number(end - begin) / 1e6 : 0;
+}
+
+/**
+ * The rules conv2d's 'auto' follows by default (EngineOptions.convAutoRules): 'gpu' on a GPU; on a
+ * CPU adapter, whose speed is the host's, 'cpu-avx512' where Node can read that the host CPU has
+ * AVX-512, else 'cpu' (a browser cannot tell).
+ */
+export async function defaultConvAutoRules(isCpu: boolean): Promise<ConvAutoRules> {
+  if (!isCpu) return 'gpu';
+  if (!usesDawnNode()) return 'cpu';
+  const { hostCpu } = await import('../host_cpu.js'); // reads /proc/cpuinfo: Node only
+  return hostCpu().avx512 === true ? 'cpu-avx512' : 'cpu';
 }

@@ -521,6 +521,50 @@ export const WINOGRAD_GPU_RULE = {
   5: WINOGRAD_RULE[5],
 } as const;
 
+/** Where a pass may run on the Winograd kernels: its product's channels (both at least minChannels, their product at least minPairs) and tiles (N·T over the batch, T per plane). */
+export interface WinogradRule {
+  readonly minChannels: number;
+  readonly minPairs: number;
+  readonly minTiles: number;
+  readonly minPlaneTiles: number;
+}
+
+/** A convolution's three passes, as the Winograd rules name them. */
+export type WinogradPass = 'forward' | 'input' | 'weight';
+
+/**
+ * WINOGRAD_RULE on a CPU adapter whose host has AVX-512 (EngineOptions.convAutoRules
+ * 'cpu-avx512'), one rule per pass (null: never). Measured on lavapipe on an Intel Xeon (family 6
+ * model 167, 2 threads), where the Winograd kernels compare worse against the direct subgroup
+ * kernels than on the AVX2 host (a Zen 3) WINOGRAD_RULE was measured on — most likely as the
+ * direct kernels' accumulators fit AVX-512VL's 32 vector registers (not confirmed). Paired (Winograd / direct time, 5–7 pairs, twice on different
+ * hours; bench/HISTORY.md, stop 37) — 3 × 3: forward 16×16 64→128 0.85, 64→64 1.01, 32×32 32→64
+ * 1.14–1.19, 32→32 1.43, 7×7 64→64 (N = 128) 1.13–1.15, 32→64 1.11–1.31, 14×14 32→32 1.64–1.67;
+ * input gradient 0.98–2.21 on every shape; weight gradient 16×16 0.51–0.63, 32×32 0.62–0.76, but
+ * 7×7 32→64 1.13 and 14×14 32→32 1.27. 5 × 5: forward 16×16 0.63–0.72, 32×32 32→64 0.83–0.89,
+ * 7×7 64→64 0.88–0.94, 32→64 0.95–1.06, 14×14 32→32 1.30–1.40; input gradient 16×16 64→64 0.72,
+ * 64→128 0.92–0.94, 7×7 64→64 0.85–0.86, but 32 channels a side 0.99–1.30; weight gradient
+ * 0.37–0.98 from 32 channels a side (14×14 16→32 1.47).
+ */
+export const WINOGRAD_AVX512_RULE: Readonly<Record<WinogradSize, Readonly<Record<WinogradPass, WinogradRule | null>>>> = {
+  3: {
+    forward: { minChannels: 64, minPairs: 8192, minTiles: 512, minPlaneTiles: 9 },
+    input: null,
+    weight: { minChannels: 32, minPairs: 2048, minTiles: 512, minPlaneTiles: 9 },
+  },
+  5: {
+    forward: { minChannels: 32, minPairs: 2048, minTiles: 512, minPlaneTiles: 4 },
+    input: { minChannels: 64, minPairs: 4096, minTiles: 512, minPlaneTiles: 4 },
+    weight: WINOGRAD_RULE[5],
+  },
+};
+
+/** The rule 'auto' follows for a pass of window s under the engine's rules. */
+function winogradRule(engine: Engine, s: WinogradSize, pass: WinogradPass): WinogradRule | null {
+  if (engine.convAutoRules === 'cpu-avx512') return WINOGRAD_AVX512_RULE[s][pass];
+  return (engine.convAutoRules === 'gpu' ? WINOGRAD_GPU_RULE : WINOGRAD_RULE)[s];
+}
+
 /**
  * Under the GPU rules of 'auto', a tiled pass of more than 64 rows (its output channels) and a
  * sum of at least minSteps steps (input channels × s²; the weight gradient: its columns, the
@@ -541,23 +585,24 @@ function winogradObstacle(engine: Engine, s: number, N: number, H: number, W: nu
   return null;
 }
 
-/** Whether a pass of `p` (its product's input and output channels) runs on the Winograd kernels. */
-function useWinograd(p: ConvPlan, inChannels: number, outChannels: number): boolean {
+/** Whether `pass` of `p` (its product's input and output channels) runs on the Winograd kernels. */
+function useWinograd(p: ConvPlan, pass: WinogradPass, inChannels: number, outChannels: number): boolean {
   if (!p.subgroups || p.winograd === false) return false;
   const { s, N, H, W } = p.params;
   if (p.winograd === true) return winogradObstacle(p.x.engine, s, N, H, W, Math.max(inChannels, outChannels)) === null;
-  return winogradByRule(p.x.engine, s, N, H, W, inChannels, outChannels);
+  return winogradByRule(p.x.engine, s, N, H, W, pass, inChannels, outChannels);
 }
 
 /**
- * Whether the engine's Winograd rule (WINOGRAD_RULE, or WINOGRAD_GPU_RULE under the GPU rules)
- * takes a pass of window s (0: from the soft size) whose product maps inChannels to outChannels.
+ * Whether the engine's Winograd rule (WINOGRAD_RULE; WINOGRAD_AVX512_RULE or WINOGRAD_GPU_RULE
+ * under those rules) takes `pass` of window s (0: from the soft size) whose product maps
+ * inChannels to outChannels.
  */
-function winogradByRule(engine: Engine, s: number, N: number, H: number, W: number, inChannels: number, outChannels: number): boolean {
+function winogradByRule(engine: Engine, s: number, N: number, H: number, W: number, pass: WinogradPass, inChannels: number, outChannels: number): boolean {
   if (winogradObstacle(engine, s, N, H, W, Math.max(inChannels, outChannels))) return false;
   const tiles = Math.ceil(H / 4) * Math.ceil(W / 4);
-  const r = (engine.convAutoRules === 'gpu' ? WINOGRAD_GPU_RULE : WINOGRAD_RULE)[s as WinogradSize];
-  return Math.min(inChannels, outChannels) >= r.minChannels && inChannels * outChannels >= r.minPairs && N * tiles >= r.minTiles && tiles >= r.minPlaneTiles;
+  const r = winogradRule(engine, s as WinogradSize, pass);
+  return r !== null && Math.min(inChannels, outChannels) >= r.minChannels && inChannels * outChannels >= r.minPairs && N * tiles >= r.minTiles && tiles >= r.minPlaneTiles;
 }
 
 /** Taps of a window of size s on a k_max = kw grid, or k_max²'s where s = 0 (the size found on the GPU). */
@@ -580,8 +625,8 @@ function gpuAutoChoice(
 ): ConvChoice {
   const subgroups = subgroupObstacle(engine, c.kw, c.stride, c.samePad, c.N * c.H * c.W) === null;
   if (c.tiledPixels > TILED_MAX_PIXELS || (subgroups && (c.winograd === true || c.weightGradient !== 'auto'))) return allPasses('auto');
-  const winograd = (inChannels: number, outChannels: number) => subgroups && c.winograd === 'auto' && winogradByRule(engine, c.s, c.N, c.H, c.W, inChannels, outChannels);
-  const choice: ConvChoice = { forward: winograd(c.Cin, c.Cout) ? 'auto' : 'tiled', input: winograd(c.Cout, c.Cin) ? 'auto' : 'tiled', weight: 'tiled' };
+  const winograd = (pass: WinogradPass, inChannels: number, outChannels: number) => subgroups && c.winograd === 'auto' && winogradByRule(engine, c.s, c.N, c.H, c.W, pass, inChannels, outChannels);
+  const choice: ConvChoice = { forward: winograd('forward', c.Cin, c.Cout) ? 'auto' : 'tiled', input: winograd('input', c.Cout, c.Cin) ? 'auto' : 'tiled', weight: 'tiled' };
   if (c.tile !== undefined) return choice; // the call's block for every tiled pass
   // the 8 × 8 block by GPU_TILE_RULE
   const wide = (rows: number, inChannels: number) => rows >= GPU_TILE_RULE.minRows && inChannels * windowTaps(c.s, c.kw) >= GPU_TILE_RULE.minSteps;
@@ -599,7 +644,7 @@ function gpuAutoChoice(
  */
 function useWinogradWeight(p: ConvPlan): boolean {
   if (p.masked || p.params.kw !== p.params.s || (p.winograd === 'auto' && p.weightGradient !== 'auto')) return false;
-  return useWinograd(p, p.params.Cin, p.params.Cout);
+  return useWinograd(p, 'weight', p.params.Cin, p.params.Cout);
 }
 
 /**
@@ -755,7 +800,7 @@ function runForward(p: ConvPlan, x: Tensor, w: Tensor, packed: Tensor | null): T
   if (p.tiled) runTiled(p.params, false, x, w, p.vt, y, p.tile);
   else if (!p.subgroups) x.engine.dispatch(K.fwd, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd);
   else if (!packed) x.engine.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S: 1, W_STRIDE: 1 });
-  else if (useWinograd(p, p.params.Cin, p.params.Cout)) runWinograd(p, x, packed, y, false);
+  else if (useWinograd(p, 'forward', p.params.Cin, p.params.Cout)) runWinograd(p, x, packed, y, false);
   else {
     const e = x.engine;
     for (const S of sizeVariants(p)) {
@@ -777,7 +822,7 @@ function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor, packed:
   if (p.tiledInput) runTiled(flippedParams(p), true, g, w, vt, dx, p.tile);
   else if (!p.subgroups) w.engine.dispatch(K.bwdInput, p.inputParams, [w.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput);
   else if (!packed) w.engine.dispatch(K.bwdInput1x1Subgroups, p.inputParams, [w.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput1x1, { S: 1, W_STRIDE: 1 });
-  else if (useWinograd(p, p.params.Cout, p.params.Cin)) runWinograd(p, g, packed, dx, true);
+  else if (useWinograd(p, 'input', p.params.Cout, p.params.Cin)) runWinograd(p, g, packed, dx, true);
   else {
     const e = w.engine;
     // the subgroup input-gradient kernels read the convolved input (here g) where the forward reads x
@@ -952,7 +997,7 @@ export function conv2dKernels(x: Tensor, w: Tensor, opts: Conv2dOptions = {}) {
       ...(weightPlan.tiled ? { weight: weightPlan.tile } : {}),
     } as Partial<Record<ConvPass, TiledTile>>,
     /** Whether each pass runs on the Winograd kernels (Conv2dOptions.winograd). */
-    winograd: { forward: useWinograd(plan, plan.params.Cin, plan.params.Cout), input: useWinograd(inputPlan, plan.params.Cout, plan.params.Cin), weight: useWinogradWeight(weightPlan) },
+    winograd: { forward: useWinograd(plan, 'forward', plan.params.Cin, plan.params.Cout), input: useWinograd(inputPlan, 'input', plan.params.Cout, plan.params.Cin), weight: useWinogradWeight(weightPlan) },
     /** The subgroup weight-gradient kernel of each window size the weight gradient may run (none off the subgroup kernels). */
     weightKernels: weightPlan.subgroups ? sizeVariants(weightPlan).map((S) => subgroupWeightKernel(weightPlan.weightGradient, weightPlan.params.Cin, S, x.engine.subgroupSize!)) : [],
     // each pass packs the weights itself, as a step's first use of them would
