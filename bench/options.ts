@@ -115,6 +115,42 @@ export function parseSweepOptions(argv: string[], known: readonly string[]): Swe
   return { help: false, reps: count('reps', values.reps!), repeat: count('repeat', values.repeat!), candidates, out: values.out ?? null };
 }
 
+export const WINOGRAD_PAIRS_USAGE = 'usage: node dist/bench/winograd_pairs.js [--pairs N (default 7)] [--sizes 3,5] [--shapes NxCinxHxCout,… (default: the bench rows\' shapes and fmnist-6\'s and cifar-8\'s layers)]';
+
+/** The shapes winograd_pairs times by default: N × Cin × H (= W) → Cout — the bench's conv rows, fmnist-6's layers at batch 128, cifar-8's smaller planes. */
+export const WINOGRAD_PAIRS_SHAPES: readonly (readonly [number, number, number, number])[] = [
+  [32, 32, 32, 64], [32, 64, 16, 128], [32, 64, 16, 64], [32, 32, 32, 32], [32, 64, 8, 128], [32, 128, 8, 128],
+  [128, 16, 14, 32], [128, 32, 14, 32], [128, 32, 7, 64], [128, 64, 7, 64],
+];
+
+export interface WinogradPairsOptions {
+  help: boolean;
+  pairs: number;
+  sizes: (3 | 5)[];
+  shapes: (readonly [number, number, number, number])[];
+}
+
+/** bench/winograd_pairs.ts's command line. */
+export function parseWinogradPairsOptions(argv: string[]): WinogradPairsOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: { pairs: { type: 'string', default: '7' }, sizes: { type: 'string', default: '3,5' }, shapes: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));
+  } catch (e) {
+    throw new BenchUsageError((e as Error).message);
+  }
+  if (values.help) return { help: true, pairs: 0, sizes: [], shapes: [] };
+  const pairs = Number(values.pairs);
+  if (!Number.isInteger(pairs) || pairs < 1) throw new BenchUsageError(`--pairs must be a positive integer, got "${values.pairs}"`);
+  const sizes = values.sizes!.split(',').map((v) => v.trim());
+  for (const v of sizes) if (v !== '3' && v !== '5') throw new BenchUsageError(`--sizes: the Winograd kernels serve 3 and 5, got "${v}"`);
+  const shapes = values.shapes === undefined ? [...WINOGRAD_PAIRS_SHAPES] : values.shapes.split(',').map((text) => {
+    const dims = text.trim().split('x').map(Number);
+    if (dims.length !== 4 || !dims.every((d) => Number.isInteger(d) && d > 0)) throw new BenchUsageError(`--shapes: "${text}" is not NxCinxHxCout (four positive integers, e.g. 32x32x32x64)`);
+    return dims as unknown as readonly [number, number, number, number];
+  });
+  return { help: false, pairs, sizes: sizes.map(Number) as (3 | 5)[], shapes };
+}
+
 /** A bench script's command line: a usage error prints it with the usage and exits 2; --help prints the usage and exits 0. */
 export function commandLine<T extends { help: boolean }>(name: string, parse: (argv: string[]) => T, usage: string): T {
   let options: T;

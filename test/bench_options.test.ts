@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BenchUsageError, parseBenchOptions, parsePairedOptions, parseSweepOptions } from '../bench/options.js';
+import { BenchUsageError, parseBenchOptions, parsePairedOptions, parseSweepOptions, parseWinogradPairsOptions, WINOGRAD_PAIRS_SHAPES } from '../bench/options.js';
 
 describe('bench options', () => {
   it('defaults, and the values given', () => {
@@ -50,5 +50,15 @@ describe('bench options', () => {
     bad(['--candidates', '4x4,9x9'], /--candidates: unknown candidate "9x9" \(4x4, 8x8-pf\)/);
     bad(['--repeat', '0'], /--repeat must be a positive integer, got "0"/);
     bad(['--reps', '1.5'], /--reps must be a positive integer, got "1.5"/);
+  });
+
+  it('winograd_pairs: pairs, window sizes and shapes, checked', () => {
+    expect(parseWinogradPairsOptions([])).toEqual({ help: false, pairs: 7, sizes: [3, 5], shapes: [...WINOGRAD_PAIRS_SHAPES] });
+    expect(parseWinogradPairsOptions(['--pairs', '3', '--sizes', '5', '--shapes', '32x32x32x64, 128x64x7x64'])).toEqual({ help: false, pairs: 3, sizes: [5], shapes: [[32, 32, 32, 64], [128, 64, 7, 64]] });
+    const bad = (args: string[], message: RegExp) => expect(() => parseWinogradPairsOptions(args)).toThrow(message);
+    bad(['--pairs', '0'], /--pairs must be a positive integer, got "0"/);
+    bad(['--sizes', '3,7'], /--sizes: the Winograd kernels serve 3 and 5, got "7"/);
+    bad(['--shapes', '32x32x32'], /--shapes: "32x32x32" is not NxCinxHxCout/);
+    bad(['--shapes', '32x0x32x64'], /is not NxCinxHxCout/);
   });
 });
