@@ -81,6 +81,28 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
     { N: 2, Cin: 20, H: 7, W: 5, Cout: 17, kw: 9, s: 5, stride: 1, pad: 2, v: 4.0 }, // masked, window inside k_max
   ];
   cases.forEach((c, i) => itSubgroups(caseName(c), () => checkConv(c, 300 + i, 'subgroups')));
+  // two blocks of 8 channels per lane at S = 5, 7, 9 (the 'cpu-avx512' rules; 'cpu' takes one there): both layouts
+  const twoBlockCases: Case[] = [
+    { N: 2, Cin: 18, H: 5, W: 8, Cout: 20, kw: 7, s: 7, stride: 1, pad: 3 }, // quad rows; the second blocks partial (4 and 2 channels)
+    { N: 1, Cin: 16, H: 6, W: 12, Cout: 17, kw: 9, s: 9, stride: 1, pad: 4 }, // quad rows, shifts ±4
+    { N: 2, Cin: 17, H: 4, W: 8, Cout: 16, kw: 9, s: 5, stride: 1, pad: 2, v: 3.3 }, // quad rows, masked, window inside k_max
+    { N: 3, Cin: 16, H: 7, W: 7, Cout: 19, kw: 7, s: 7, stride: 1, pad: 3 }, // run layout, runs across images
+    { N: 2, Cin: 20, H: 5, W: 6, Cout: 16, kw: 9, s: 9, stride: 1, pad: 4 }, // run layout, window taller than the plane
+    { N: 2, Cin: 16, H: 7, W: 5, Cout: 24, kw: 9, s: 7, stride: 1, pad: 3, v: 5.5 }, // run layout, masked
+  ];
+  for (const rules of ['cpu', 'cpu-avx512'] as const) {
+    twoBlockCases.forEach((c, i) =>
+      itSubgroups(`${rules} rules: ${caseName(c)}`, async () => {
+        const before = engine.convAutoRules;
+        engine.convAutoRules = rules;
+        try {
+          await checkConv(c, 340 + i, 'subgroups');
+        } finally {
+          engine.convAutoRules = before;
+        }
+      }),
+    );
+  }
   // conv2d_bwd_weight_sg splits the images into chunks when its taps give few invocations
   itSubgroups('weight gradient over chunks of images (split, uneven, single, masked) equals the plain kernel and the float64 reference', async () => {
     const sg = engine.subgroupSize!;

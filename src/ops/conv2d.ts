@@ -7,7 +7,7 @@
  * size v) and final training (plain s × s weights).
  */
 import type { Engine } from '../gpu/engine.js';
-import { checkConvVariant, type ConvVariantName } from '../gpu/conv_variant.js';
+import { checkConvVariant, type ConvAutoRules, type ConvVariantName } from '../gpu/conv_variant.js';
 import { fmtShape, ShapeError } from '../gpu/errors.js';
 import { defineKernel } from '../gpu/kernel.js';
 import { uniformLayout, type UniformValues } from '../gpu/uniforms.js';
@@ -464,16 +464,21 @@ const quadRows = (p: ConvPlan, S: number) => S > 1 && p.params.W % 4 === 0;
  * the forward's time, 0.84–0.91× the input gradient's on 32×32, 28×28, 16×16, 8×8 and 4×4 planes;
  * its loop 1855 instructions against 2 × 1110), one elsewhere: at S = 5 0.92–1.07× in two rounds (within
  * the noise), at S = 7 1.06–1.18× (paired runs), and with 8 channels half the lanes' sums are wasted.
+ * Under the 'cpu-avx512' rules two at every S: on the AVX-512 host (32 vector registers for the
+ * doubled accumulators) 0.84–0.92× the forward's and 0.85–0.91× the input gradient's time at
+ * S = 5, 7 and 9 (32×32 32→64, 28×28 16→16 at N = 128; 7–9 pairs, bench/HISTORY.md stop 37).
  */
-const quadBlocks = (S: number, channels: number) => (S === 3 && channels >= 16 ? 2 : 1);
+const quadBlocks = (S: number, channels: number, rules: ConvAutoRules) => (channels >= 16 && (S === 3 || rules === 'cpu-avx512') ? 2 : 1);
 /**
  * The same for the run-layout kernels (conv2d_fwd_sg, conv2d_bwd_input_sg: rows not a multiple of
  * 4 pixels, e.g. 14×14 and 7×7), whose 4 or 5 single-value loads per kernel row cost more per lane
  * than a quad's vec4: two blocks at S ≤ 5 — forward 0.78–0.85× the time at S = 3, 0.72–1.03 at
  * S = 5, 0.79 at S = 1; input gradient 0.80–0.83, 0.74–1.06, 0.77–0.85 (14×14, 7×7, 5×5 planes;
- * the loop at S = 5 3193 instructions against 2 × 2125) — and one at S = 7 (1.05–1.10×, paired runs).
+ * the loop at S = 5 3193 instructions against 2 × 2125) — and one at S = 7 (1.05–1.10×, paired
+ * runs); under the 'cpu-avx512' rules two at every S (the AVX-512 host: 0.78–0.88× at S = 7 and 9
+ * on 14×14 32→32 and 7×7 64→64 at N = 128, both passes).
  */
-const runBlocks = (S: number, channels: number) => (S <= 5 && channels >= 16 ? 2 : 1);
+const runBlocks = (S: number, channels: number, rules: ConvAutoRules) => (channels >= 16 && (S <= 5 || rules === 'cpu-avx512') ? 2 : 1);
 /**
  * The s × s subgroup kernels' launch for a pass writing `channels` channels: `grid` (a row per 8
  * channels) with a row per BLOCKS blocks instead, and the pipeline constants — S, BLOCKS and, in
@@ -481,7 +486,8 @@ const runBlocks = (S: number, channels: number) => (S <= 5 && channels >= 16 ? 2
  */
 function rowKernelLaunch(p: ConvPlan, S: number, channels: number, grid: [number, number]): { grid: [number, number]; constants: Record<string, number> } {
   const quad = quadRows(p, S);
-  const blocks = quad ? quadBlocks(S, channels) : runBlocks(S, channels);
+  const rules = p.x.engine.convAutoRules;
+  const blocks = quad ? quadBlocks(S, channels, rules) : runBlocks(S, channels, rules);
   const run = 4 * p.x.engine.subgroupSize!;
   const constants: Record<string, number> = quad ? { S, HALO: run % p.params.W === 0 ? 0 : 1, BLOCKS: blocks } : { S, BLOCKS: blocks };
   return { grid: [grid[0], Math.ceil(channels / (8 * blocks))], constants };
