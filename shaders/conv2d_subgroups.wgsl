@@ -38,7 +38,7 @@
 //                           one invocation per 8·BLOCKS channels × 4 pixels of the batch's N·H·W
 //   conv2d_fwd_quads_sg, conv2d_bwd_input_quads_sg   the same on rows of a multiple of 4 pixels,
 //                           4 consecutive pixels per lane loaded as one vec4 per kernel row, and
-//                           BLOCKS (1 or 2) blocks of 8 channels per lane sharing each load
+//                           BLOCKS (1, 2 or 4) blocks of 8 channels per lane sharing each load
 //   conv2d_fwd_1x1_sg, conv2d_bwd_input_1x1_sg   the same for S = 1 on planes of a multiple of
 //                           4 pixels: 16 channels × 4 consecutive pixels (one vec4) per invocation
 //   conv2d_winograd_product_sg   the 1 × 1 forward's sums for the Winograd convolutions' 36
@@ -387,7 +387,7 @@ fn conv2d_fwd_quads_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocat
   if (t.idle) { return; }  // uniform per subgroup
   // output channel o's weights for input channel c, kernel row a at wq[((o·Cin + c)·S + a)·Q]
   let o = t.first + (q & 7u);
-  let acc = quad_rows(t, p.Cin, min(o, p.Cout - 1u) * p.Cin * S * Q, min(o + 8u, p.Cout - 1u) * p.Cin * S * Q, S * Q, false, q, sg);
+  let acc = quad_rows(t, p.Cin, min(vec4u(o) + vec4u(0u, 8u, 16u, 24u), vec4u(p.Cout - 1u)) * p.Cin * S * Q, S * Q, false, q, sg);
   store_blocks(t, p.Cout, acc, BLOCKS);
 }
 
@@ -397,14 +397,15 @@ fn conv2d_bwd_input_quads_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let t = tile(wid, lid, q, 8u * BLOCKS);
   if (t.idle) { return; }  // uniform per subgroup
   let c = t.first + (q & 7u);
-  let acc = quad_rows(t, p.Cout, min(c, p.Cin - 1u) * S * Q, min(c + 8u, p.Cin - 1u) * S * Q, p.Cin * S * Q, true, q, sg);
+  let acc = quad_rows(t, p.Cout, min(vec4u(c) + vec4u(0u, 8u, 16u, 24u), vec4u(p.Cin - 1u)) * S * Q, p.Cin * S * Q, true, q, sg);
   store_blocks(t, p.Cin, acc, BLOCKS);
 }
 
-// The sums of a quad-rows lane over `channels` planes of the input: channel c's packed weights
-// for kernel row a at wq[w_first + c·w_step + a·Q], and with BLOCKS = 2 the second block's at
-// wq[w_first_hi + c·w_step + a·Q] (its sums in Pair.hi; Pair.hi stays 0 with BLOCKS = 1).
-fn quad_rows(t: Tile, channels: u32, w_first: u32, w_first_hi: u32, w_step: u32, flipped: bool, q: u32, sg: u32) -> Pair {
+// The sums of a quad-rows lane over `channels` planes of the input: block k's (k < BLOCKS) packed
+// weights for channel c, kernel row a at wq[w_first[k] + c·w_step + a·Q] (the blocks past BLOCKS
+// stay 0). Four blocks run as two pairs of the same run: the pairs' shifted views are the same
+// values, which the compiler computes once.
+fn quad_rows(t: Tile, channels: u32, w_first: vec4u, w_step: u32, flipped: bool, q: u32, sg: u32) -> Blocks4 {
   let plane = p.H * p.W;
   // the lane's halo element (see conv2d_fwd_quads_sg), in its own image: a lane reads it only
   // when the element lies in the lane's row (a shift across a row's end is masked off)
@@ -419,6 +420,8 @@ fn quad_rows(t: Tile, channels: u32, w_first: u32, w_first_hi: u32, w_step: u32,
   let halo_used = HALO && (q < u32(PAD) || q + u32(PAD) >= sg);
   var acc = zero_block();
   var acc_hi = zero_block();
+  var acc2 = zero_block();
+  var acc3 = zero_block();
   // one kernel row per iteration of the channel loop, only the rows that reach into the plane.
   // All three rows of a channel per iteration at S = 3 (one accumulator blend per channel instead
   // of three) measured 0.89–0.98× the time on a Zen 4 host but 1.7–1.85× on a Zen 3 one, whose
@@ -434,10 +437,11 @@ fn quad_rows(t: Tile, channels: u32, w_first: u32, w_first_hi: u32, w_step: u32,
       if (halo_used) { halo = x_at((halo_n * channels + c) * plane, halo_at + shift, plane); }
       let run = Run(quad.x, quad.y, quad.z, quad.w, halo);
       let wb = c * w_step + a * Q;
-      row_taps_blocks(&acc, &acc_hi, run, w_first + wb, w_first_hi + wb, q, sg, &masks, flipped, true);
+      row_taps_blocks(&acc, &acc_hi, run, w_first.x + wb, w_first.y + wb, q, sg, &masks, flipped, true);
+      if (BLOCKS > 2u) { row_taps_blocks(&acc2, &acc3, run, w_first.z + wb, w_first.w + wb, q, sg, &masks, flipped, true); }
     }
   }
-  return Pair(acc, acc_hi);
+  return Blocks4(acc, acc_hi, acc2, acc3);
 }
 
 // One kernel row's taps into the lane's BLOCKS blocks of 8 channels (hi untouched with one block):
@@ -475,11 +479,13 @@ fn quad_weights(gs: ptr<function, array<f32, 9>>, wv: vec4f, j: u32) {
 
 // Stores a quad lane's `blocks` blocks of 8 channels (1 or 2: sums.hi only with 2; channels past
 // `count` are dropped) — the quad-rows and 1 × 1 kernels.
-fn store_blocks(t: Tile, count: u32, sums: Pair, blocks: u32) {
+fn store_blocks(t: Tile, count: u32, sums: Blocks4, blocks: u32) {
   let plane = p.H * p.W;
   let base = (t.n * count + t.first) * plane;
-  store_quads(base, plane, t.first, count, t.inside, sums.lo);
-  if (blocks > 1u && t.first + 8u < count) { store_quads(base + 8u * plane, plane, t.first + 8u, count, t.inside, sums.hi); }
+  store_quads(base, plane, t.first, count, t.inside, sums.b0);
+  if (blocks > 1u && t.first + 8u < count) { store_quads(base + 8u * plane, plane, t.first + 8u, count, t.inside, sums.b1); }
+  if (blocks > 2u && t.first + 16u < count) { store_quads(base + 16u * plane, plane, t.first + 16u, count, t.inside, sums.b2); }
+  if (blocks > 3u && t.first + 24u < count) { store_quads(base + 24u * plane, plane, t.first + 24u, count, t.inside, sums.b3); }
 }
 
 // Kernel rows [first, end) that read some input row inside the plane for the image rows that
@@ -691,7 +697,7 @@ fn conv2d_fwd_1x1_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocatio
 // channel c at w[(w_first + o·Cin + c)·W_STRIDE].
 fn forward_1x1(t: Tile, q: u32, w_first: u32) {
   let o = t.first + (q & 7u);
-  store_blocks(t, p.Cout, sum_1x1(t, p.Cin, w_first + min(o, p.Cout - 1u) * p.Cin, w_first + min(o + 8u, p.Cout - 1u) * p.Cin, 1u), 2u);
+  store_blocks(t, p.Cout, blocks_of(sum_1x1(t, p.Cin, w_first + min(o, p.Cout - 1u) * p.Cin, w_first + min(o + 8u, p.Cout - 1u) * p.Cin, 1u)), 2u);
 }
 
 @compute @workgroup_size(WG)
@@ -701,7 +707,7 @@ fn conv2d_bwd_input_1x1_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   if (t.idle) { return; }  // uniform per subgroup
   // input channel c's weight for output channel o at w[(o·Cin + c)·W_STRIDE]
   let c = t.first + (q & 7u);
-  store_blocks(t, p.Cin, sum_1x1(t, p.Cout, min(c, p.Cin - 1u), min(c + 8u, p.Cin - 1u), p.Cin), 2u);
+  store_blocks(t, p.Cin, blocks_of(sum_1x1(t, p.Cout, min(c, p.Cin - 1u), min(c + 8u, p.Cin - 1u), p.Cin)), 2u);
 }
 
 // conv2d_winograd_product_sg: the 36 (3 × 3) or 64 (5 × 5) matrix products of the Winograd
@@ -721,6 +727,18 @@ fn conv2d_winograd_product_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_
 struct Pair {
   lo: Block8,
   hi: Block8,
+}
+
+// Up to four blocks of 8 channels (the quad-rows kernels' BLOCKS; store_blocks).
+struct Blocks4 {
+  b0: Block8,
+  b1: Block8,
+  b2: Block8,
+  b3: Block8,
+}
+
+fn blocks_of(pair: Pair) -> Blocks4 {
+  return Blocks4(pair.lo, pair.hi, zero_block(), zero_block());
 }
 
 // One lane's sums of a 1 × 1 kernel: Σ_c in[n, c, the lane's 4 pixels] · (weight of lane k's

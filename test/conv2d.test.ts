@@ -82,16 +82,20 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
   ];
   cases.forEach((c, i) => itSubgroups(caseName(c), () => checkConv(c, 300 + i, 'subgroups')));
   // two blocks of 8 channels per lane at S = 5, 7, 9 (the 'cpu-avx512' rules; 'cpu' takes one there): both layouts
-  const twoBlockCases: Case[] = [
+  const blockCases: Case[] = [
     { N: 2, Cin: 18, H: 5, W: 8, Cout: 20, kw: 7, s: 7, stride: 1, pad: 3 }, // quad rows; the second blocks partial (4 and 2 channels)
     { N: 1, Cin: 16, H: 6, W: 12, Cout: 17, kw: 9, s: 9, stride: 1, pad: 4 }, // quad rows, shifts ±4
     { N: 2, Cin: 17, H: 4, W: 8, Cout: 16, kw: 9, s: 5, stride: 1, pad: 2, v: 3.3 }, // quad rows, masked, window inside k_max
     { N: 3, Cin: 16, H: 7, W: 7, Cout: 19, kw: 7, s: 7, stride: 1, pad: 3 }, // run layout, runs across images
     { N: 2, Cin: 20, H: 5, W: 6, Cout: 16, kw: 9, s: 9, stride: 1, pad: 4 }, // run layout, window taller than the plane
     { N: 2, Cin: 16, H: 7, W: 5, Cout: 24, kw: 9, s: 7, stride: 1, pad: 3, v: 5.5 }, // run layout, masked
+    // quad rows at S = 3 with four blocks ('cpu-avx512', passes writing ≥ 32 channels; two under 'cpu')
+    { N: 2, Cin: 33, H: 5, W: 8, Cout: 45, kw: 3, s: 3, stride: 1, pad: 1 }, // forward: a second row of 13 channels (blocks 3 and 4 empty); input gradient: a second row of one
+    { N: 1, Cin: 32, H: 3, W: 40, Cout: 32, kw: 3, s: 3, stride: 1, pad: 1 }, // exactly four blocks, halos mid-row
+    { N: 3, Cin: 40, H: 4, W: 4, Cout: 34, kw: 9, s: 3, stride: 1, pad: 1, v: 2.1 }, // masked, window inside k_max, runs across images
   ];
   for (const rules of ['cpu', 'cpu-avx512'] as const) {
-    twoBlockCases.forEach((c, i) =>
+    blockCases.forEach((c, i) =>
       itSubgroups(`${rules} rules: ${caseName(c)}`, async () => {
         const before = engine.convAutoRules;
         engine.convAutoRules = rules;

@@ -466,9 +466,16 @@ const quadRows = (p: ConvPlan, S: number) => S > 1 && p.params.W % 4 === 0;
  * the noise), at S = 7 1.06–1.18× (paired runs), and with 8 channels half the lanes' sums are wasted.
  * Under the 'cpu-avx512' rules two at every S: on the AVX-512 host (32 vector registers for the
  * doubled accumulators) 0.84–0.92× the forward's and 0.85–0.91× the input gradient's time at
- * S = 5, 7 and 9 (32×32 32→64, 28×28 16→16 at N = 128; 7–9 pairs, bench/HISTORY.md stop 37).
+ * S = 5, 7 and 9 (32×32 32→64, 28×28 16→16 at N = 128; 7–9 pairs, bench/HISTORY.md stop 37),
+ * and four (two pairs sharing each load and shifted view) at S = 3 for passes writing 32 channels
+ * or more: 0.82–0.91× two blocks' time on 32×32 32→64, 16×16 64→128 and 64→64, 0.91–1.02 on
+ * 32×32 32→32, 1.00–1.03 on 8×8 planes; at S = 5 0.91–0.97, at 7 0.97–1.04 (kept at two).
  */
-const quadBlocks = (S: number, channels: number, rules: ConvAutoRules) => (channels >= 16 && (S === 3 || rules === 'cpu-avx512') ? 2 : 1);
+const quadBlocks = (S: number, channels: number, rules: ConvAutoRules) => {
+  if (channels < 16) return 1;
+  if (rules === 'cpu-avx512') return S === 3 && channels >= 32 ? 4 : 2;
+  return S === 3 ? 2 : 1;
+};
 /**
  * The same for the run-layout kernels (conv2d_fwd_sg, conv2d_bwd_input_sg: rows not a multiple of
  * 4 pixels, e.g. 14×14 and 7×7), whose 4 or 5 single-value loads per kernel row cost more per lane
