@@ -612,9 +612,11 @@ fn store_run_block(t: RunTile, first: u32, count: u32, b: Block8) {
 }
 
 // Stores a run-layout lane's BLOCKS blocks of 8 channels (channels past `count` are dropped).
-fn store_run_blocks(t: RunTile, count: u32, lo: Block8, hi: Block8) {
-  store_run_block(t, t.first, count, lo);
-  if (BLOCKS > 1u && t.first + 8u < count) { store_run_block(t, t.first + 8u, count, hi); }
+fn store_run_blocks(t: RunTile, count: u32, sums: Blocks4) {
+  store_run_block(t, t.first, count, sums.b0);
+  if (BLOCKS > 1u && t.first + 8u < count) { store_run_block(t, t.first + 8u, count, sums.b1); }
+  if (BLOCKS > 2u && t.first + 16u < count) { store_run_block(t, t.first + 16u, count, sums.b2); }
+  if (BLOCKS > 3u && t.first + 24u < count) { store_run_block(t, t.first + 24u, count, sums.b3); }
 }
 
 fn store_run_px(at: vec4u, ok: vec4<bool>, v: vec4f) {
@@ -631,12 +633,13 @@ fn conv2d_fwd_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
   let t = run_tile(wid, lid, q, sg, p.Cin, p.Cout);
   if (t.idle) { return; }  // uniform per subgroup
   let plane = p.H * p.W;
-  // this lane's packed weights: output channel first + (q mod 8), clamped (extra channels are dropped)
-  let wrow = min(t.first + (q & 7u), p.Cout - 1u) * p.Cin * S * Q;
-  let wrow_hi = min(t.first + 8u + (q & 7u), p.Cout - 1u) * p.Cin * S * Q;
+  // this lane's packed weights: output channel first + 8k + (q mod 8) of block k, clamped (extra channels are dropped)
+  let wrow = min(vec4u(t.first + (q & 7u)) + vec4u(0u, 8u, 16u, 24u), vec4u(p.Cout - 1u)) * p.Cin * S * Q;
   var masks = RowMasks(column_masks(t.px, false), 1.0, 1.0);
   var acc = zero_block();
   var acc_hi = zero_block();
+  var acc2 = zero_block();
+  var acc3 = zero_block();
   for (var a = 0u; a < S; a++) {
     // kernel row a's run: the elements moved by a − pad rows
     let shift = (i32(a) - PAD) * i32(p.W);
@@ -646,10 +649,11 @@ fn conv2d_fwd_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
     for (var c = 0u; c < p.Cin; c++) {
       let run = run_of_tile(t, c, shift, plane, q);
       let wb = (c * S + a) * Q;
-      row_taps_blocks(&acc, &acc_hi, run, wrow + wb, wrow_hi + wb, q, sg, &masks, false, false);
+      row_taps_blocks(&acc, &acc_hi, run, wrow.x + wb, wrow.y + wb, q, sg, &masks, false, false);
+      if (BLOCKS > 2u) { row_taps_blocks(&acc2, &acc3, run, wrow.z + wb, wrow.w + wb, q, sg, &masks, false, false); }
     }
   }
-  store_run_blocks(t, p.Cout, acc, acc_hi);
+  store_run_blocks(t, p.Cout, Blocks4(acc, acc_hi, acc2, acc3));
 }
 
 // conv2d_bwd_input_sg: workgroup row wid.y = block of 8·BLOCKS input channels; x runs over the batch's
@@ -662,20 +666,23 @@ fn conv2d_bwd_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocat
   let t = run_tile(wid, lid, q, sg, p.Cout, p.Cin);
   if (t.idle) { return; }  // uniform per subgroup
   let plane = p.H * p.W;
-  // this lane's packed weights: input channel first + (q mod 8), clamped
-  let wcol = min(t.first + (q & 7u), p.Cin - 1u);
-  let wcol_hi = min(t.first + 8u + (q & 7u), p.Cin - 1u);
+  // this lane's packed weights: input channel first + 8k + (q mod 8) of block k, clamped
+  let wcol = min(vec4u(t.first + (q & 7u)) + vec4u(0u, 8u, 16u, 24u), vec4u(p.Cin - 1u));
   var masks = RowMasks(column_masks(t.px, true), 1.0, 1.0);
   var acc = zero_block();
   var acc_hi = zero_block();
+  var acc2 = zero_block();
+  var acc3 = zero_block();
   for (var a = 0u; a < S; a++) {
     let shift = (PAD - i32(a)) * i32(p.W);
     for (var o = 0u; o < p.Cout; o++) {
       let run = run_of_tile(t, o, shift, plane, q);
-      row_taps_blocks(&acc, &acc_hi, run, ((o * p.Cin + wcol) * S + a) * Q, ((o * p.Cin + wcol_hi) * S + a) * Q, q, sg, &masks, true, false);
+      let wb = ((vec4u(o * p.Cin) + wcol) * S + a) * Q;
+      row_taps_blocks(&acc, &acc_hi, run, wb.x, wb.y, q, sg, &masks, true, false);
+      if (BLOCKS > 2u) { row_taps_blocks(&acc2, &acc3, run, wb.z, wb.w, q, sg, &masks, true, false); }
     }
   }
-  store_run_blocks(t, p.Cin, acc, acc_hi);
+  store_run_blocks(t, p.Cin, Blocks4(acc, acc_hi, acc2, acc3));
 }
 
 // The 1 × 1 window (S = 1) on planes of a multiple of 4 pixels: nothing is shifted, so a lane

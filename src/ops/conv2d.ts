@@ -483,9 +483,15 @@ const quadBlocks = (S: number, channels: number, rules: ConvAutoRules) => {
  * S = 5, 0.79 at S = 1; input gradient 0.80–0.83, 0.74–1.06, 0.77–0.85 (14×14, 7×7, 5×5 planes;
  * the loop at S = 5 3193 instructions against 2 × 2125) — and one at S = 7 (1.05–1.10×, paired
  * runs); under the 'cpu-avx512' rules two at every S (the AVX-512 host: 0.78–0.88× at S = 7 and 9
- * on 14×14 32→32 and 7×7 64→64 at N = 128, both passes).
+ * on 14×14 32→32 and 7×7 64→64 at N = 128, both passes), and four at S ≤ 5 for passes writing 32
+ * channels or more (0.83–0.93× two blocks' time at S = 3 on 14×14 32→32, 7×7 32→64 and 64→64,
+ * 0.87–0.94 at S = 5; a pass writing 16 channels 1.47).
  */
-const runBlocks = (S: number, channels: number, rules: ConvAutoRules) => (channels >= 16 && (S <= 5 || rules === 'cpu-avx512') ? 2 : 1);
+const runBlocks = (S: number, channels: number, rules: ConvAutoRules) => {
+  if (channels < 16) return 1;
+  if (rules === 'cpu-avx512') return S <= 5 && channels >= 32 ? 4 : 2;
+  return S <= 5 ? 2 : 1;
+};
 /**
  * The s × s subgroup kernels' launch for a pass writing `channels` channels: `grid` (a row per 8
  * channels) with a row per BLOCKS blocks instead, and the pipeline constants — S, BLOCKS and, in
