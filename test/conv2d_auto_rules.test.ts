@@ -47,6 +47,30 @@ function passesOf(shape: [number, number, number, number], Cout: number, k: numb
   return { passes, winograd };
 }
 
+type Tolerance = [name: string, tol: { rtol: number; atol: number }];
+
+/** A 3 × 3 convolution `c` under the engine's current rules: its output and both gradients (of Σ y·g, g random) against the float64 reference. */
+async function checkPasses(c: ConvShape, seed: number, tol: { forward: Tolerance; input: Tolerance; weight: Tolerance }): Promise<void> {
+  const rng = new Rng(seed);
+  const xs = Float64Array.from(Float32Array.from(randomArray(rng, c.N * c.Cin * c.H * c.W)));
+  const ws = Float64Array.from(Float32Array.from(randomArray(rng, c.Cout * c.Cin * 9)));
+  const expected = refConv(c, xs, ws);
+  const g = Float64Array.from(Float32Array.from(randomArray(rng, expected.length)));
+  const ref = refConvGrad(c, g, xs, ws);
+  const x = parameter(engine, xs, [c.N, c.Cin, c.H, c.W]);
+  const w = parameter(engine, ws, [c.Cout, c.Cin, 3, 3]);
+  const upstream = Tensor.from(engine, g, [expected.length]);
+  const y = engine.tidy(() => {
+    const out = conv2d(x, w, { size: 3 });
+    backward(sum(mul(reshape(out, [out.size]), upstream)));
+    return out;
+  });
+  expectClose(await y.toFloat32(), expected, tol.forward[1], tol.forward[0]);
+  expectClose(await x.grad!.toFloat32(), ref.dx, tol.input[1], tol.input[0]);
+  expectClose(await w.grad!.toFloat32(), ref.dw, tol.weight[1], tol.weight[0]);
+  for (const t of [x, w, upstream, y]) t.dispose();
+}
+
 describe("conv2d 'auto': the engine's rules", () => {
   it("default: on a CPU adapter 'cpu-avx512' where the host CPU has AVX-512, else 'cpu'; 'gpu' on a GPU; Engine.create rejects another value", async () => {
     const cpuRules = hostCpu().avx512 === true ? 'cpu-avx512' : 'cpu';
@@ -89,25 +113,12 @@ describe("conv2d 'auto': the engine's rules", () => {
     // 32 → 64 at 3 × 3, 512 tiles: forward and input gradient direct, the weight gradient Winograd
     const c: ConvShape = { N: 8, Cin: 32, H: 32, W: 32, Cout: 64, kw: 3, s: 3, stride: 1, pad: 1 };
     expect(passesOf([c.N, c.Cin, c.H, c.W], c.Cout, 3).winograd).toEqual({ forward: false, input: false, weight: true });
-    const rng = new Rng(1305);
-    const xs = Float64Array.from(Float32Array.from(randomArray(rng, c.N * c.Cin * c.H * c.W)));
-    const ws = Float64Array.from(Float32Array.from(randomArray(rng, c.Cout * c.Cin * 9)));
-    const expected = refConv(c, xs, ws);
-    const g = Float64Array.from(Float32Array.from(randomArray(rng, expected.length)));
-    const ref = refConvGrad(c, g, xs, ws);
-    const x = parameter(engine, xs, [c.N, c.Cin, c.H, c.W]);
-    const w = parameter(engine, ws, [c.Cout, c.Cin, 3, 3]);
-    const upstream = Tensor.from(engine, g, [expected.length]);
-    const y = engine.tidy(() => {
-      const out = conv2d(x, w, { size: 3 });
-      backward(sum(mul(reshape(out, [out.size]), upstream)));
-      return out;
+    await checkPasses(c, 1305, {
+      forward: ['forward (direct)', { rtol: 1e-5, atol: 1e-4 }],
+      input: ['input gradient (direct)', { rtol: 1e-5, atol: 2e-4 }],
+      // Winograd's rounding over 8192 products a sum
+      weight: ['weight gradient (Winograd)', { rtol: 1e-4, atol: 4e-3 }],
     });
-    expectClose(await y.toFloat32(), expected, { rtol: 1e-5, atol: 1e-4 }, 'forward (direct)');
-    expectClose(await x.grad!.toFloat32(), ref.dx, { rtol: 1e-5, atol: 2e-4 }, 'input gradient (direct)');
-    // Winograd's rounding over 8192 products a sum
-    expectClose(await w.grad!.toFloat32(), ref.dw, { rtol: 1e-4, atol: 4e-3 }, 'weight gradient (Winograd)');
-    for (const t of [x, w, upstream, y]) t.dispose();
   });
 
   itSubgroups("'cpu': every pass on the subgroup kernels; 'gpu': tiled, with Winograd for a forward and input gradient WINOGRAD_RULE takes", async () => {
@@ -179,24 +190,11 @@ describe("conv2d 'auto': the engine's rules", () => {
     engine.convAutoRules = 'gpu';
     const c: ConvShape = { N: 8, Cin: 32, H: 32, W: 32, Cout: 64, kw: 3, s: 3, stride: 1, pad: 1 };
     expect(passesOf([c.N, c.Cin, c.H, c.W], c.Cout, 3).passes).toEqual({ forward: 'subgroups', input: 'subgroups', weight: 'tiled' });
-    const rng = new Rng(1303);
-    const xs = Float64Array.from(Float32Array.from(randomArray(rng, c.N * c.Cin * c.H * c.W)));
-    const ws = Float64Array.from(Float32Array.from(randomArray(rng, c.Cout * c.Cin * 9)));
-    const expected = refConv(c, xs, ws);
-    const g = Float64Array.from(Float32Array.from(randomArray(rng, expected.length)));
-    const ref = refConvGrad(c, g, xs, ws);
-    const x = parameter(engine, xs, [c.N, c.Cin, c.H, c.W]);
-    const w = parameter(engine, ws, [c.Cout, c.Cin, 3, 3]);
-    const upstream = Tensor.from(engine, g, [expected.length]);
-    const y = engine.tidy(() => {
-      const out = conv2d(x, w, { size: 3 });
-      backward(sum(mul(reshape(out, [out.size]), upstream)));
-      return out;
-    });
     // Winograd's float32 rounding (a few times the direct sums'), over 288 products a sum
-    expectClose(await y.toFloat32(), expected, { rtol: 1e-4, atol: 2e-4 }, 'forward (Winograd)');
-    expectClose(await x.grad!.toFloat32(), ref.dx, { rtol: 1e-4, atol: 4e-4 }, 'input gradient (Winograd)');
-    expectClose(await w.grad!.toFloat32(), ref.dw, { rtol: 1e-4, atol: 4e-3 }, 'weight gradient (tiled, 8192 products a sum)');
-    for (const t of [x, w, upstream, y]) t.dispose();
+    await checkPasses(c, 1303, {
+      forward: ['forward (Winograd)', { rtol: 1e-4, atol: 2e-4 }],
+      input: ['input gradient (Winograd)', { rtol: 1e-4, atol: 4e-4 }],
+      weight: ['weight gradient (tiled, 8192 products a sum)', { rtol: 1e-4, atol: 4e-3 }],
+    });
   });
 });
