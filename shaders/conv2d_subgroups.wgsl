@@ -404,7 +404,7 @@ fn conv2d_bwd_input_quads_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
 // The sums of a quad-rows lane over `channels` planes of the input: block k's (k < BLOCKS) packed
 // weights for channel c, kernel row a at wq[w_first[k] + c·w_step + a·Q] (the blocks past BLOCKS
 // stay 0). Four blocks run as two pairs of the same run: the pairs' shifted views are the same
-// values, which the compiler computes once.
+// values, which the compiler can compute once (the second pair's loads are the first's).
 fn quad_rows(t: Tile, channels: u32, w_first: vec4u, w_step: u32, flipped: bool, q: u32, sg: u32) -> Blocks4 {
   let plane = p.H * p.W;
   // the lane's halo element (see conv2d_fwd_quads_sg), in its own image: a lane reads it only
@@ -477,8 +477,8 @@ fn quad_weights(gs: ptr<function, array<f32, 9>>, wv: vec4f, j: u32) {
   }
 }
 
-// Stores a quad lane's `blocks` blocks of 8 channels (1 or 2: sums.hi only with 2; channels past
-// `count` are dropped) — the quad-rows and 1 × 1 kernels.
+// Stores a quad lane's `blocks` blocks of 8 channels (1, 2 or 4: block k only with more than k;
+// channels past `count` are dropped) — the quad-rows and 1 × 1 kernels.
 fn store_blocks(t: Tile, count: u32, sums: Blocks4, blocks: u32) {
   let plane = p.H * p.W;
   let base = (t.n * count + t.first) * plane;

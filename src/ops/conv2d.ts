@@ -464,8 +464,8 @@ const quadRows = (p: ConvPlan, S: number) => S > 1 && p.params.W % 4 === 0;
  * the forward's time, 0.84–0.91× the input gradient's on 32×32, 28×28, 16×16, 8×8 and 4×4 planes;
  * its loop 1855 instructions against 2 × 1110), one elsewhere: at S = 5 0.92–1.07× in two rounds (within
  * the noise), at S = 7 1.06–1.18× (paired runs), and with 8 channels half the lanes' sums are wasted.
- * Under the 'cpu-avx512' rules two at every S: on the AVX-512 host (32 vector registers for the
- * doubled accumulators) 0.84–0.92× the forward's and 0.85–0.91× the input gradient's time at
+ * Under the 'cpu-avx512' rules two at every S: on the AVX-512 host (likely its 32 vector registers
+ * holding more of the doubled accumulators) 0.84–0.92× the forward's and 0.85–0.91× the input gradient's time at
  * S = 5, 7 and 9 (32×32 32→64, 28×28 16→16 at N = 128; 7–9 pairs, bench/HISTORY.md stop 37),
  * and four (two pairs sharing each load and shifted view) at S = 3 for passes writing 32 channels
  * or more: 0.82–0.91× two blocks' time on 32×32 32→64, 16×16 64→128 and 64→64, 0.91–1.02 on
@@ -556,8 +556,8 @@ export type WinogradPass = 'forward' | 'input' | 'weight';
  * 'cpu-avx512'), one rule per pass (null: never). Measured on lavapipe on an Intel Xeon (family 6
  * model 167, 2 threads), where the Winograd kernels compare worse against the direct subgroup
  * kernels than on the AVX2 host (a Zen 3) WINOGRAD_RULE was measured on — most likely as the
- * direct kernels' accumulators fit AVX-512VL's 32 vector registers (not confirmed). Paired (Winograd / direct time, 5–7 pairs, twice on different
- * hours; bench/HISTORY.md, stop 37) — 3 × 3: forward 16×16 64→128 0.85, 64→64 1.01, 32×32 32→64
+ * direct kernels' accumulators fit AVX-512VL's 32 vector registers (not confirmed). Paired
+ * (Winograd / direct time, 5–7 pairs, twice on different hours; bench/HISTORY.md, stop 37) — 3 × 3: forward 16×16 64→128 0.85, 64→64 1.01, 32×32 32→64
  * 1.14–1.19, 32→32 1.43, 7×7 64→64 (N = 128) 1.13–1.15, 32→64 1.11–1.31, 14×14 32→32 1.64–1.67;
  * input gradient 0.98–2.21 on every shape; weight gradient 16×16 0.51–0.63, 32×32 0.62–0.76, but
  * 7×7 32→64 1.13 and 14×14 32→32 1.27. 5 × 5: forward 16×16 0.63–0.72, 32×32 32→64 0.83–0.89,
