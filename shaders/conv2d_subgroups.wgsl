@@ -387,7 +387,7 @@ fn conv2d_fwd_quads_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocat
   if (t.idle) { return; }  // uniform per subgroup
   // output channel o's weights for input channel c, kernel row a at wq[((o·Cin + c)·S + a)·Q]
   let o = t.first + (q & 7u);
-  let acc = quad_rows(t, p.Cin, min(vec4u(o) + vec4u(0u, 8u, 16u, 24u), vec4u(p.Cout - 1u)) * p.Cin * S * Q, S * Q, false, q, sg);
+  let acc = quad_rows(t, p.Cin, min(vec4u(o) + BLOCK_OFFSETS, vec4u(p.Cout - 1u)) * p.Cin * S * Q, S * Q, false, q, sg);
   store_blocks(t, p.Cout, acc, BLOCKS);
 }
 
@@ -397,7 +397,7 @@ fn conv2d_bwd_input_quads_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_i
   let t = tile(wid, lid, q, 8u * BLOCKS);
   if (t.idle) { return; }  // uniform per subgroup
   let c = t.first + (q & 7u);
-  let acc = quad_rows(t, p.Cout, min(vec4u(c) + vec4u(0u, 8u, 16u, 24u), vec4u(p.Cin - 1u)) * S * Q, p.Cin * S * Q, true, q, sg);
+  let acc = quad_rows(t, p.Cout, min(vec4u(c) + BLOCK_OFFSETS, vec4u(p.Cin - 1u)) * S * Q, p.Cin * S * Q, true, q, sg);
   store_blocks(t, p.Cin, acc, BLOCKS);
 }
 
@@ -634,7 +634,7 @@ fn conv2d_fwd_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
   if (t.idle) { return; }  // uniform per subgroup
   let plane = p.H * p.W;
   // this lane's packed weights: output channel first + 8k + (q mod 8) of block k, clamped (extra channels are dropped)
-  let wrow = min(vec4u(t.first + (q & 7u)) + vec4u(0u, 8u, 16u, 24u), vec4u(p.Cout - 1u)) * p.Cin * S * Q;
+  let wrow = min(vec4u(t.first + (q & 7u)) + BLOCK_OFFSETS, vec4u(p.Cout - 1u)) * p.Cin * S * Q;
   var masks = RowMasks(column_masks(t.px, false), 1.0, 1.0);
   var acc = zero_block();
   var acc_hi = zero_block();
@@ -667,7 +667,7 @@ fn conv2d_bwd_input_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocat
   if (t.idle) { return; }  // uniform per subgroup
   let plane = p.H * p.W;
   // this lane's packed weights: input channel first + 8k + (q mod 8) of block k, clamped
-  let wcol = min(vec4u(t.first + (q & 7u)) + vec4u(0u, 8u, 16u, 24u), vec4u(p.Cin - 1u));
+  let wcol = min(vec4u(t.first + (q & 7u)) + BLOCK_OFFSETS, vec4u(p.Cin - 1u));
   var masks = RowMasks(column_masks(t.px, true), 1.0, 1.0);
   var acc = zero_block();
   var acc_hi = zero_block();
@@ -743,6 +743,9 @@ struct Blocks4 {
   b2: Block8,
   b3: Block8,
 }
+
+// Block k's first channel past the lane's first block's (with the lane's q mod 8: its weight row).
+const BLOCK_OFFSETS = vec4u(0u, 8u, 16u, 24u);
 
 fn blocks_of(pair: Pair) -> Blocks4 {
   return Blocks4(pair.lo, pair.hi, zero_block(), zero_block());
