@@ -110,11 +110,11 @@ const cfg = (TILED_WG: number, R: number, TM: number, TK: number, PREFETCH: 0 | 
  * and an 8 × 4 block (8 rows: A's values are the ones a warp's invocations share).
  */
 export const TILED_CANDIDATES: Record<string, TiledCandidate> = {
-  '4x4': (rows) => ({ ...defaultTile(rows, '4x4'), PREFETCH: 0 }),
+  '4x4': (rows) => defaultTile(rows, '4x4'),
   '4x4-pf': (rows) => ({ ...defaultTile(rows, '4x4'), PREFETCH: 1 }),
   '4x4-tk32-pf': (rows) => (rows <= 32 ? cfg(256, 4, 32, 16, 1) : cfg(256, 4, 64, 32, 1)),
   '4x4-wg128-pf': () => cfg(128, 4, 32, 16, 1),
-  '8x8': (rows) => ({ ...defaultTile(rows, '8x8'), PREFETCH: 0 }),
+  '8x8': (rows) => defaultTile(rows, '8x8'),
   '8x8-pf': (rows) => ({ ...defaultTile(rows, '8x8'), PREFETCH: 1 }),
   '4x4-wstep': (rows) => ({ ...defaultTile(rows, '4x4'), WSTEP: 1 }),
   '8x8-wstep': (rows) => ({ ...defaultTile(rows, '8x8'), WSTEP: 1 }),
