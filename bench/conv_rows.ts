@@ -1,4 +1,4 @@
-/** The bench's conv rows (shapes and window sizes), shared by bench/main.ts and bench/paired_trees.ts. */
+/** The bench's conv rows (shapes and window sizes) and their random inputs, shared by bench/main.ts and the other bench scripts. */
 
 export interface ConvShape {
   N: number;
@@ -6,6 +6,9 @@ export interface ConvShape {
   Cin: number;
   Cout: number;
 }
+
+/** `n` random floats in [−0.5, 0.5): a convolution's input, weights or upstream gradient. */
+export const randomFloats = (n: number): Float32Array => Float32Array.from({ length: n }, () => Math.random() - 0.5);
 
 /** The conv table's rows: shape and window sizes. */
 export const CONV_ROWS: [ConvShape, number[]][] = [

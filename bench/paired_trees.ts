@@ -12,9 +12,9 @@
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { CONV_ROWS, convFlops, convShapeName } from './conv_rows.js';
+import { CONV_ROWS, convFlops, convShapeName, randomFloats } from './conv_rows.js';
 import { commandLine, PAIRED_USAGE, parsePairedOptions } from './options.js';
-import { timeGpu } from './timing.js';
+import { median, timeGpu } from './timing.js';
 
 type Lib = typeof import('../src/index.js');
 type Engine = Awaited<ReturnType<Lib['Engine']['create']>>;
@@ -42,10 +42,8 @@ const peakKernel = (await load(dirs[1]!, 'ops/fma_peak.js')) as typeof import('.
 const engines: Engine[] = [];
 for (const t of trees) engines.push(await t.lib.Engine.create());
 
-const median = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)]!;
 const f1 = (v: number) => v.toFixed(1);
 const f2 = (v: number) => v.toFixed(2);
-const random = (n: number) => Float32Array.from({ length: n }, () => Math.random() - 0.5);
 
 /** One timed run of `work` on tree i's engine (bench/timing.ts's timeGpu, no warm-up). */
 const timeOn = async (i: number, work: () => void): Promise<number> => (await timeGpu(engines[i]!, work, 1, undefined, 0)).medianMs;
@@ -71,7 +69,7 @@ if (only.includes('conv')) {
   console.log(`|${'---|'.repeat(12)}`);
   for (const [c, ks] of CONV_ROWS) {
     for (const k of ks) {
-      const xs = random(c.N * c.Cin * c.HW * c.HW), ws = random(c.Cout * c.Cin * k * k), gs = random(c.N * c.Cout * c.HW * c.HW);
+      const xs = randomFloats(c.N * c.Cin * c.HW * c.HW), ws = randomFloats(c.Cout * c.Cin * k * k), gs = randomFloats(c.N * c.Cout * c.HW * c.HW);
       const passes = trees.map((t, i) => {
         const e = engines[i]!;
         const x = t.lib.parameter(e, xs, [c.N, c.Cin, c.HW, c.HW]);

@@ -11,7 +11,7 @@
 import { writeFileSync } from 'node:fs';
 import { conv2dKernels, Engine, parameter, Tensor } from '../src/index.js';
 import { TILED_CANDIDATES, tiledSweep } from '../src/ops/conv2d_tiled.js';
-import { CONV_ROWS, convFlops, convShapeName, type ConvShape } from './conv_rows.js';
+import { CONV_ROWS, convFlops, convShapeName, randomFloats, type ConvShape } from './conv_rows.js';
 import { commandLine, parseSweepOptions, SWEEP_USAGE } from './options.js';
 import { findPeak, measurePeak, perPass, repeatedPass, timeGpu } from './timing.js';
 
@@ -22,7 +22,6 @@ const WEIGHT_MIN_PIXELS = [1024, 256, 64];
 
 const engine = await Engine.create();
 console.log(`# Tiled configurations (${engine.adapterInfo.description || engine.adapterInfo.device || engine.adapterInfo.vendor})\n`);
-const random = (n: number) => Float32Array.from({ length: n }, () => Math.random() - 0.5);
 
 /** Median ms of one pass: `repeat` passes a timed run. */
 async function time(pass: () => void): Promise<number> {
@@ -38,13 +37,13 @@ for (const [c, ks] of rows) {
   for (const k of ks) {
     const flops = convFlops(c, k);
     console.log(`## ${convShapeName(c)} k = ${k}\n\n| candidate | fwd ms | fwd % peak | input ms | ${WEIGHT_MIN_PIXELS.map((m) => `weight ms (chunks ≥ ${m})`).join(' | ')} |\n|${'---|'.repeat(4 + WEIGHT_MIN_PIXELS.length)}`);
-    const x = parameter(engine, random(c.N * c.Cin * c.HW * c.HW), [c.N, c.Cin, c.HW, c.HW]);
-    const w = parameter(engine, random(c.Cout * c.Cin * k * k), [c.Cout, c.Cin, k, k]);
+    const x = parameter(engine, randomFloats(c.N * c.Cin * c.HW * c.HW), [c.N, c.Cin, c.HW, c.HW]);
+    const w = parameter(engine, randomFloats(c.Cout * c.Cin * k * k), [c.Cout, c.Cin, k, k]);
     // each candidate on the tiled kernels, then 'auto' as the GPU rules run it (Winograd where they take it)
     for (const name of [...names, 'auto']) {
       tiledSweep.config = name === 'auto' ? null : TILED_CANDIDATES[name]!;
       const kernels = conv2dKernels(x, w, { size: k, variant: name === 'auto' ? 'auto' : 'tiled' });
-      const g = Tensor.from(engine, random(c.N * c.Cout * c.HW * c.HW), kernels.outShape);
+      const g = Tensor.from(engine, randomFloats(c.N * c.Cout * c.HW * c.HW), kernels.outShape);
       const fwd = await time(() => void kernels.forward());
       const input = await time(() => void kernels.backwardInput(g));
       const weight: number[] = [];

@@ -14,9 +14,11 @@ export interface Timing {
   method: 'timestamp' | 'wall';
 }
 
+/** The middle value of `a` (the upper one of an even count). */
+export const median = (a: number[]): number => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)]!;
+
 export function summarise(times: number[], method: Timing['method']): Timing {
-  const t = [...times].sort((a, b) => a - b);
-  return { medianMs: t[Math.floor(t.length / 2)]!, minMs: t[0]!, maxMs: t[t.length - 1]!, reps: t.length, method };
+  return { medianMs: median(times), minMs: Math.min(...times), maxMs: Math.max(...times), reps: times.length, method };
 }
 
 /**

@@ -10,21 +10,21 @@
  */
 import { hostCpu, describeHostCpu } from '../src/host_cpu.js';
 import * as lib from '../src/index.js';
+import { randomFloats } from './conv_rows.js';
 import { commandLine, parseWinogradPairsOptions, WINOGRAD_PAIRS_USAGE } from './options.js';
+import { median } from './timing.js';
 
 type Pass = 'fwd' | 'dx' | 'dw';
 const { pairs, sizes, shapes } = commandLine('winograd_pairs', parseWinogradPairsOptions, WINOGRAD_PAIRS_USAGE);
 const engine = await lib.Engine.create();
 if (engine.subgroupSize === null) throw new Error('winograd_pairs: the Winograd kernels need the subgroups feature, which this adapter lacks');
-const median = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)]!;
-const random = (n: number) => Float32Array.from({ length: n }, () => Math.random() - 0.5);
 
 console.log(`# Winograd / direct, paired per pass\n\n${engine.adapterInfo.description || engine.adapterInfo.device}; host ${describeHostCpu(hostCpu())}; 'auto' here follows '${engine.convAutoRules}'.`);
 console.log(`${pairs} pairs; each cell direct → Winograd ms (medians), then the median (range) of the Winograd / direct ratios.\n`);
 console.log('| window | N×Cin×H×W→Cout | forward | input gradient | weight gradient |\n|---|---|---|---|---|');
 for (const s of sizes) {
   for (const [N, Cin, H, Cout] of shapes) {
-    const xs = random(N * Cin * H * H), ws = random(Cout * Cin * s * s);
+    const xs = randomFloats(N * Cin * H * H), ws = randomFloats(Cout * Cin * s * s);
     const xp = lib.parameter(engine, xs, [N, Cin, H, H]), xc = lib.Tensor.from(engine, xs, [N, Cin, H, H]);
     const wp = lib.parameter(engine, ws, [Cout, Cin, s, s]), wc = lib.Tensor.from(engine, ws, [Cout, Cin, s, s]);
     const conv = (x: lib.Tensor, w: lib.Tensor, winograd: boolean) => lib.conv2d(x, w, { padding: 'same', winograd });
