@@ -38,7 +38,8 @@
 //                           one invocation per 8·BLOCKS channels × 4 pixels of the batch's N·H·W
 //   conv2d_fwd_quads_sg, conv2d_bwd_input_quads_sg   the same on rows of a multiple of 4 pixels,
 //                           4 consecutive pixels per lane loaded as one vec4 per kernel row, and
-//                           BLOCKS (1, 2 or 4) blocks of 8 channels per lane sharing each load
+//                           BLOCKS (1 or 2) blocks of 8 channels of ROWS (1 or 2) rows per lane
+//                           sharing each load
 //   conv2d_fwd_1x1_sg, conv2d_bwd_input_1x1_sg   the same for S = 1 on planes of a multiple of
 //                           4 pixels: 16 channels × 4 consecutive pixels (one vec4) per invocation
 //   conv2d_winograd_product_sg   the 1 × 1 forward's sums for the Winograd convolutions' 36
@@ -108,13 +109,17 @@ override HALO: bool = true;
 // channel, the weight in its first component: stride 4) or, for an unmasked 1 × 1 grid, the
 // weights as they are (stride 1), which spares the packing dispatch.
 override W_STRIDE: u32 = 4;
-// Blocks of 8 output channels per lane, 1 or 2, in the quad-rows and run-layout kernels
-// (conv2d_fwd_sg, conv2d_bwd_input_sg and their _quads_sg forms) and conv2d_bwd_weight_sg. Two
-// share each input load and shifted view, so a kernel row's (a pixel's) loads serve 16 channels;
-// the host takes two where the doubled accumulators still pay (S = 3 in the quad rows, S ≤ 5 in
-// the run layout, the weight gradient's rows kernel at every S: quadBlocks, runBlocks,
-// bwdWeightBlocks in conv2d.ts).
+// Blocks of 8 output channels per lane in the quad-rows and run-layout kernels (conv2d_fwd_sg,
+// conv2d_bwd_input_sg and their _quads_sg forms: 1 or 2, and 4 in the run layout) and
+// conv2d_bwd_weight_sg (1 or 2). The blocks share each input load and shifted view, so a kernel
+// row's (a pixel's) loads serve 8·BLOCKS channels; the host takes more where the multiplied
+// accumulators still pay (quadLayout, runBlocks, bwdWeightBlocks in conv2d.ts).
 override BLOCKS: u32 = 1;
+// Output rows per lane in the quad-rows kernels: 1, or 2 (row pairs: a lane holds the quad below
+// its own too, and each input row it loads serves both, as do the kernel rows' weights it loads
+// once per channel). Two rows take BLOCKS ≤ 2; the host takes them under its 'cpu-avx512' rules
+// at S = 3 and 5 (quadLayout in conv2d.ts).
+override ROWS: u32 = 1;
 // conv2d_bwd_weight_sg on rows of an even number of pixels: a pixel pair's upstream gradients in
 // one vec2 load (g2, g bound again) instead of two f32 loads; lavapipe's per-lane test and buffer
 // reload then come once per pair (its loop 6 % shorter).
@@ -383,29 +388,42 @@ fn tile(wid: vec3u, lid: u32, q: u32, block: u32) -> Tile {
 @compute @workgroup_size(WG)
 fn conv2d_fwd_quads_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                        @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
+  if (ROWS == 2u) {
+    let t = pair_tile(wid, lid, q);
+    if (t.tile.idle) { return; }  // uniform per subgroup
+    let o = t.tile.first + (q & 7u);
+    store_row_pairs(t.tile, p.Cout, quad_row_pairs(t, p.Cin, min(vec2u(o) + BLOCK_OFFSETS.xy, vec2u(p.Cout - 1u)) * p.Cin * S * Q, S * Q, false, q, sg));
+    return;
+  }
   let t = tile(wid, lid, q, 8u * BLOCKS);
   if (t.idle) { return; }  // uniform per subgroup
   // output channel o's weights for input channel c, kernel row a at wq[((o·Cin + c)·S + a)·Q]
   let o = t.first + (q & 7u);
-  let acc = quad_rows(t, p.Cin, min(vec4u(o) + BLOCK_OFFSETS, vec4u(p.Cout - 1u)) * p.Cin * S * Q, S * Q, false, q, sg);
+  let acc = quad_rows(t, p.Cin, min(vec2u(o) + BLOCK_OFFSETS.xy, vec2u(p.Cout - 1u)) * p.Cin * S * Q, S * Q, false, q, sg);
   store_blocks(t, p.Cout, acc, BLOCKS);
 }
 
 @compute @workgroup_size(WG)
 fn conv2d_bwd_input_quads_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                              @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
+  if (ROWS == 2u) {
+    let t = pair_tile(wid, lid, q);
+    if (t.tile.idle) { return; }  // uniform per subgroup
+    let c = t.tile.first + (q & 7u);
+    store_row_pairs(t.tile, p.Cin, quad_row_pairs(t, p.Cout, min(vec2u(c) + BLOCK_OFFSETS.xy, vec2u(p.Cin - 1u)) * S * Q, p.Cin * S * Q, true, q, sg));
+    return;
+  }
   let t = tile(wid, lid, q, 8u * BLOCKS);
   if (t.idle) { return; }  // uniform per subgroup
   let c = t.first + (q & 7u);
-  let acc = quad_rows(t, p.Cout, min(vec4u(c) + BLOCK_OFFSETS, vec4u(p.Cin - 1u)) * S * Q, p.Cin * S * Q, true, q, sg);
+  let acc = quad_rows(t, p.Cout, min(vec2u(c) + BLOCK_OFFSETS.xy, vec2u(p.Cin - 1u)) * S * Q, p.Cin * S * Q, true, q, sg);
   store_blocks(t, p.Cin, acc, BLOCKS);
 }
 
 // The sums of a quad-rows lane over `channels` planes of the input: block k's (k < BLOCKS) packed
-// weights for channel c, kernel row a at wq[w_first[k] + c·w_step + a·Q] (the blocks past BLOCKS
-// stay 0). Four blocks run as two pairs of the same run: the pairs' shifted views are the same
-// values, which the compiler can compute once (the second pair's loads are the first's).
-fn quad_rows(t: Tile, channels: u32, w_first: vec4u, w_step: u32, flipped: bool, q: u32, sg: u32) -> Blocks4 {
+// weights for channel c, kernel row a at wq[w_first[k] + c·w_step + a·Q] (hi stays 0 with one
+// block).
+fn quad_rows(t: Tile, channels: u32, w_first: vec2u, w_step: u32, flipped: bool, q: u32, sg: u32) -> Pair {
   let plane = p.H * p.W;
   // the lane's halo element (see conv2d_fwd_quads_sg), in its own image: a lane reads it only
   // when the element lies in the lane's row (a shift across a row's end is masked off)
@@ -420,8 +438,6 @@ fn quad_rows(t: Tile, channels: u32, w_first: vec4u, w_step: u32, flipped: bool,
   let halo_used = HALO && (q < u32(PAD) || q + u32(PAD) >= sg);
   var acc = zero_block();
   var acc_hi = zero_block();
-  var acc2 = zero_block();
-  var acc3 = zero_block();
   // one kernel row per iteration of the channel loop, only the rows that reach into the plane.
   // All three rows of a channel per iteration at S = 3 (one accumulator blend per channel instead
   // of three) measured 0.89–0.98× the time on a Zen 4 host but 1.7–1.85× on a Zen 3 one, whose
@@ -438,10 +454,9 @@ fn quad_rows(t: Tile, channels: u32, w_first: vec4u, w_step: u32, flipped: bool,
       let run = Run(quad.x, quad.y, quad.z, quad.w, halo);
       let wb = c * w_step + a * Q;
       row_taps_blocks(&acc, &acc_hi, run, w_first.x + wb, w_first.y + wb, q, sg, &masks, flipped, true);
-      if (BLOCKS > 2u) { row_taps_blocks(&acc2, &acc3, run, w_first.z + wb, w_first.w + wb, q, sg, &masks, flipped, true); }
     }
   }
-  return Blocks4(acc, acc_hi, acc2, acc3);
+  return Pair(acc, acc_hi);
 }
 
 // One kernel row's taps into the lane's BLOCKS blocks of 8 channels (hi untouched with one block):
@@ -477,15 +492,121 @@ fn quad_weights(gs: ptr<function, array<f32, 9>>, wv: vec4f, j: u32) {
   }
 }
 
-// Stores a quad lane's `blocks` blocks of 8 channels (1, 2 or 4: block k only with more than k;
-// channels past `count` are dropped) — the quad-rows and 1 × 1 kernels.
-fn store_blocks(t: Tile, count: u32, sums: Blocks4, blocks: u32) {
+// Stores a quad lane's `blocks` blocks of 8 channels (1 or 2: hi only with 2; channels past
+// `count` are dropped) — the quad-rows and 1 × 1 kernels.
+fn store_blocks(t: Tile, count: u32, sums: Pair, blocks: u32) {
   let plane = p.H * p.W;
   let base = (t.n * count + t.first) * plane;
-  store_quads(base, plane, t.first, count, t.inside, sums.b0);
-  if (blocks > 1u && t.first + 8u < count) { store_quads(base + 8u * plane, plane, t.first + 8u, count, t.inside, sums.b1); }
-  if (blocks > 2u && t.first + 16u < count) { store_quads(base + 16u * plane, plane, t.first + 16u, count, t.inside, sums.b2); }
-  if (blocks > 3u && t.first + 24u < count) { store_quads(base + 24u * plane, plane, t.first + 24u, count, t.inside, sums.b3); }
+  store_quads(base, plane, t.first, count, t.inside, sums.lo);
+  if (blocks > 1u && t.first + 8u < count) { store_quads(base + 8u * plane, plane, t.first + 8u, count, t.inside, sums.hi); }
+}
+
+// The row-pairs layout (ROWS = 2) of the quad-rows kernels: quads are numbered over (image, pair
+// of rows, quad of the row), and lane q of a subgroup whose first lane has quad number quad0 holds
+// quad quad0 + q of rows 2·pair and 2·pair + 1 (the bottom row past the plane when H is odd).
+// Consecutive lanes still hold consecutive quads of a row, so the taps' shuffles and the halo
+// work as in quad_rows; a kernel row's input row serves the top row with one kernel row and the
+// bottom row with the next.
+struct PairTile {
+  tile: Tile,     // the top row's quad (Tile.lane0 unused)
+  quad0: u32,     // the subgroup's first quad number
+}
+
+// Quad number k as (image, pair of rows, quad of the row); image clamped to the batch.
+fn pair_coords(k: u32) -> vec3u {
+  let row_quads = p.W / 4u;
+  let per_image = row_quads * ((p.H + 1u) / 2u);
+  let n = min(k / per_image, p.N - 1u);
+  let r = k - n * per_image;
+  return vec3u(n, r / row_quads, r % row_quads);
+}
+
+// Workgroup row wid.y = block of 8·BLOCKS channels. A lane past the batch (its image clamped to
+// the last) gets a pair of rows past that plane: it reads zeros and store_quads skips its sums.
+fn pair_tile(wid: vec3u, lid: u32, q: u32) -> PairTile {
+  let quads = p.N * (p.W / 4u) * ((p.H + 1u) / 2u);
+  let quad0 = wid.x * WG + lid - q;
+  let at = pair_coords(quad0 + q);
+  let idle = quad0 >= quads || other_size(size_v[0]);
+  let px = vec4i(vec4u(4u * at.z) + vec4u(0u, 1u, 2u, 3u));
+  return PairTile(Tile(at.x, wid.y * 8u * BLOCKS, 2u * at.y * p.W + 4u * at.z, px, 0u, idle), quad0);
+}
+
+// A kernel row's S weights (packed at wq[wb …]) as a list.
+fn row_taps_weights(wb: u32) -> array<f32, 9> {
+  var gs: array<f32, 9>;
+  let wv = row_weights(wb);
+  quad_weights(&gs, wv[0], 0u);
+  if (Q > 1u) { quad_weights(&gs, wv[1], 1u); }
+  if (Q > 2u) { quad_weights(&gs, wv[2], 2u); }
+  return gs;
+}
+
+// The sums of a row pair's top and bottom rows.
+struct RowPairSums {
+  top: Pair,
+  bottom: Pair,
+}
+
+// quad_rows for the row pairs (w_first: block k's packed weights as in quad_rows). Per input channel the S
+// kernel rows' weights are loaded once and the S + 1 input rows the pair reads once each: for
+// S = 3 and two blocks, 6 weight and 4 input loads per channel where quad_rows' four blocks (as
+// many sums) take 12 and 3.
+fn quad_row_pairs(t: PairTile, channels: u32, w_first: vec2u, w_step: u32, flipped: bool, q: u32, sg: u32) -> RowPairSums {
+  let plane = p.H * p.W;
+  // the halo (see conv2d_fwd_quads_sg): the quad before the subgroup's first (left halo, lanes
+  // SG − 4 … SG − 1) or after its last (right halo, lanes 0 … 3), its element in the top row; it
+  // is read only when it lies in the lane's rows (a shift across a row's end is masked off)
+  let right = q < 4u;
+  let halo_quad = pair_coords(select(max(t.quad0, 1u) - 1u, t.quad0 + sg, right));
+  let halo_at = i32(2u * halo_quad.y * p.W + 4u * halo_quad.z + select(q + 4u - sg, q, right));
+  let halo_used = HALO && (q < u32(PAD) || q + u32(PAD) >= sg);
+  var masks = RowMasks(ColumnMasks(), select(0.0, 1.0, t.tile.px.x != 0), select(0.0, 1.0, u32(t.tile.px.x) + 4u != p.W));
+  var top_lo = zero_block();
+  var top_hi = zero_block();
+  var bottom_lo = zero_block();
+  var bottom_hi = zero_block();
+  for (var c = 0u; c < channels; c++) {
+    var gl: array<array<f32, 9>, 9>;
+    var gh: array<array<f32, 9>, 9>;
+    for (var a = 0u; a < S; a++) {
+      gl[a] = row_taps_weights(w_first.x + c * w_step + a * Q);
+      if (BLOCKS > 1u) { gh[a] = row_taps_weights(w_first.y + c * w_step + a * Q); }
+    }
+    let pb = (t.tile.n * channels + c) * plane;
+    let hb = (halo_quad.x * channels + c) * plane;
+    // input row j reads the top row moved by j − pad rows: kernel row j of the top row and j − 1
+    // of the bottom one (flipped: S − 1 − j and S − j)
+    for (var j = 0u; j <= S; j++) {
+      let shift = (i32(j) - PAD) * i32(p.W);
+      let quad = quad_at(pb, i32(t.tile.inside) + shift, plane);
+      var halo = 0.0;
+      if (halo_used) { halo = x_at(hb, halo_at + shift, plane); }
+      let run = Run(quad.x, quad.y, quad.z, quad.w, halo);
+      var xs: array<vec4f, 9>;
+      for (var b = 0u; b < S; b++) { xs[b] = tap_view(run, b, q, sg, &masks, flipped, true); }
+      if (j < S) {
+        let a = select(j, S - 1u - j, flipped);
+        fma_broadcast_block(&top_lo, xs, gl[a], S);
+        if (BLOCKS > 1u) { fma_broadcast_block(&top_hi, xs, gh[a], S); }
+      }
+      if (j > 0u) {
+        let a = select(j - 1u, S - j, flipped);
+        fma_broadcast_block(&bottom_lo, xs, gl[a], S);
+        if (BLOCKS > 1u) { fma_broadcast_block(&bottom_hi, xs, gh[a], S); }
+      }
+    }
+  }
+  return RowPairSums(Pair(top_lo, top_hi), Pair(bottom_lo, bottom_hi));
+}
+
+// Stores quad_row_pairs' sums: the top row's blocks at the lane's quad, the bottom row's one row
+// down (store_quads skips it past the plane).
+fn store_row_pairs(top: Tile, count: u32, sums: RowPairSums) {
+  store_blocks(top, count, sums.top, BLOCKS);
+  var bottom = top;
+  bottom.inside += p.W;
+  store_blocks(bottom, count, sums.bottom, BLOCKS);
 }
 
 // Kernel rows [first, end) that read some input row inside the plane for the image rows that
@@ -704,7 +825,7 @@ fn conv2d_fwd_1x1_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocatio
 // channel c at w[(w_first + o·Cin + c)·W_STRIDE].
 fn forward_1x1(t: Tile, q: u32, w_first: u32) {
   let o = t.first + (q & 7u);
-  store_blocks(t, p.Cout, blocks_of(sum_1x1(t, p.Cin, w_first + min(o, p.Cout - 1u) * p.Cin, w_first + min(o + 8u, p.Cout - 1u) * p.Cin, 1u)), 2u);
+  store_blocks(t, p.Cout, sum_1x1(t, p.Cin, w_first + min(o, p.Cout - 1u) * p.Cin, w_first + min(o + 8u, p.Cout - 1u) * p.Cin, 1u), 2u);
 }
 
 @compute @workgroup_size(WG)
@@ -714,7 +835,7 @@ fn conv2d_bwd_input_1x1_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_inv
   if (t.idle) { return; }  // uniform per subgroup
   // input channel c's weight for output channel o at w[(o·Cin + c)·W_STRIDE]
   let c = t.first + (q & 7u);
-  store_blocks(t, p.Cin, blocks_of(sum_1x1(t, p.Cout, min(c, p.Cin - 1u), min(c + 8u, p.Cin - 1u), p.Cin)), 2u);
+  store_blocks(t, p.Cin, sum_1x1(t, p.Cout, min(c, p.Cin - 1u), min(c + 8u, p.Cin - 1u), p.Cin), 2u);
 }
 
 // conv2d_winograd_product_sg: the 36 (3 × 3) or 64 (5 × 5) matrix products of the Winograd
@@ -730,13 +851,13 @@ fn conv2d_winograd_product_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_
   forward_1x1(t, q, t.n * p.Cout * p.Cin);
 }
 
-// Channels first … first + 7 (lo) and first + 8 … first + 15 (hi) of a 1 × 1 kernel's lane.
+// Channels first … first + 7 (lo) and first + 8 … first + 15 (hi) of a quad lane (the quad-rows and 1 × 1 kernels).
 struct Pair {
   lo: Block8,
   hi: Block8,
 }
 
-// Up to four blocks of 8 channels (the quad-rows kernels' BLOCKS; store_blocks).
+// Up to four blocks of 8 channels (the run-layout kernels' BLOCKS; store_run_blocks).
 struct Blocks4 {
   b0: Block8,
   b1: Block8,
@@ -746,10 +867,6 @@ struct Blocks4 {
 
 // Block k's first channel past the lane's first block's (with the lane's q mod 8: its weight row).
 const BLOCK_OFFSETS = vec4u(0u, 8u, 16u, 24u);
-
-fn blocks_of(pair: Pair) -> Blocks4 {
-  return Blocks4(pair.lo, pair.hi, zero_block(), zero_block());
-}
 
 // One lane's sums of a 1 × 1 kernel: Σ_c in[n, c, the lane's 4 pixels] · (weight of lane k's
 // channel, broadcast to channel k) over `channels` input planes, the weights at

@@ -81,22 +81,28 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
     { N: 2, Cin: 20, H: 7, W: 5, Cout: 17, kw: 9, s: 5, stride: 1, pad: 2, v: 4.0 }, // masked, window inside k_max
   ];
   cases.forEach((c, i) => itSubgroups(caseName(c), () => checkConv(c, 300 + i, 'subgroups')));
-  // more blocks of 8 channels per lane under the 'cpu-avx512' rules than under 'cpu': two at S = 5, 7, 9 (one under 'cpu'), both layouts
+  // the layouts the 'cpu-avx512' rules add to 'cpu''s: two blocks of 8 channels per lane at S = 5, 7, 9 (one under 'cpu'), both
+  // layouts; four in the run layout at S ≤ 5; row pairs of two blocks in the quad rows at S = 3 and 5
   const blockCases: Case[] = [
     { N: 2, Cin: 18, H: 5, W: 8, Cout: 20, kw: 7, s: 7, stride: 1, pad: 3 }, // quad rows; the second blocks partial (4 and 2 channels)
     { N: 1, Cin: 16, H: 6, W: 12, Cout: 17, kw: 9, s: 9, stride: 1, pad: 4 }, // quad rows, shifts ±4
-    { N: 2, Cin: 17, H: 4, W: 8, Cout: 16, kw: 9, s: 5, stride: 1, pad: 2, v: 3.3 }, // quad rows, masked, window inside k_max
+    { N: 2, Cin: 17, H: 4, W: 8, Cout: 16, kw: 9, s: 5, stride: 1, pad: 2, v: 3.3 }, // quad rows (row pairs under 'cpu-avx512'), masked, window inside k_max
     { N: 3, Cin: 16, H: 7, W: 7, Cout: 19, kw: 7, s: 7, stride: 1, pad: 3 }, // run layout, runs across images
     { N: 2, Cin: 20, H: 5, W: 6, Cout: 16, kw: 9, s: 9, stride: 1, pad: 4 }, // run layout, window taller than the plane
     { N: 2, Cin: 16, H: 7, W: 5, Cout: 24, kw: 9, s: 7, stride: 1, pad: 3, v: 5.5 }, // run layout, masked
-    // quad rows at S = 3 with four blocks ('cpu-avx512', passes writing ≥ 32 channels; two under 'cpu')
-    { N: 2, Cin: 33, H: 5, W: 8, Cout: 45, kw: 3, s: 3, stride: 1, pad: 1 }, // forward: a second row of 13 channels (blocks 3 and 4 empty); input gradient: a second row of one
-    { N: 1, Cin: 32, H: 3, W: 40, Cout: 32, kw: 3, s: 3, stride: 1, pad: 1 }, // exactly four blocks, halos mid-row
+    // quad rows at S = 3, passes writing ≥ 32 channels (two blocks under 'cpu', row pairs of two under 'cpu-avx512')
+    { N: 2, Cin: 33, H: 5, W: 8, Cout: 45, kw: 3, s: 3, stride: 1, pad: 1 }, // forward: a third grid row of 13 channels; input gradient: of one
+    { N: 1, Cin: 32, H: 3, W: 40, Cout: 32, kw: 3, s: 3, stride: 1, pad: 1 }, // exactly two grid rows, halos mid-row
     { N: 3, Cin: 40, H: 4, W: 4, Cout: 34, kw: 9, s: 3, stride: 1, pad: 1, v: 2.1 }, // masked, window inside k_max, runs across images
     // the run layout with four blocks at S ≤ 5 ('cpu-avx512', passes writing ≥ 32 channels)
     { N: 3, Cin: 33, H: 7, W: 7, Cout: 40, kw: 3, s: 3, stride: 1, pad: 1 }, // forward: a second row of 8 channels; input gradient: of one
     { N: 2, Cin: 32, H: 5, W: 6, Cout: 45, kw: 5, s: 5, stride: 1, pad: 2 }, // forward: a second row of 13 channels
     { N: 2, Cin: 34, H: 7, W: 5, Cout: 32, kw: 9, s: 3, stride: 1, pad: 1, v: 2.4 }, // masked, window inside k_max
+    // quad rows in row pairs at S = 3 and 5 ('cpu-avx512', passes writing ≥ 16 channels)
+    { N: 3, Cin: 17, H: 5, W: 8, Cout: 20, kw: 3, s: 3, stride: 1, pad: 1 }, // odd H: each image's last pair has no bottom row; pairs span images; second blocks partial
+    { N: 1, Cin: 16, H: 4, W: 40, Cout: 16, kw: 5, s: 5, stride: 1, pad: 2 }, // halos mid-row (a subgroup starts inside a row), shifts ±2
+    { N: 2, Cin: 20, H: 7, W: 12, Cout: 17, kw: 9, s: 3, stride: 1, pad: 1, v: 2.3 }, // masked, window inside k_max, halos across pairs and images
+    { N: 3, Cin: 16, H: 1, W: 4, Cout: 18, kw: 5, s: 5, stride: 1, pad: 2 }, // one-row images: no bottom rows, a window taller than the plane
   ];
   for (const rules of ['cpu', 'cpu-avx512'] as const) {
     blockCases.forEach((c, i) =>

@@ -459,22 +459,26 @@ const quads = (p: ConvPlan, S: number) => S === 1 && (p.params.H * p.params.W) %
 /** The quad-rows kernels (a vec4 load per kernel row and lane) serve S > 1 on rows of a multiple of 4 pixels. */
 const quadRows = (p: ConvPlan, S: number) => S > 1 && p.params.W % 4 === 0;
 /**
- * Blocks of 8 channels per lane in the quad-rows kernels (BLOCKS) for a pass that writes
- * `channels` channels: two at S = 3, which share each input load and shifted view (0.86–0.97×
- * the forward's time, 0.84–0.91× the input gradient's on 32×32, 28×28, 16×16, 8×8 and 4×4 planes;
- * its loop 1855 instructions against 2 × 1110), one elsewhere: at S = 5 0.92–1.07× in two rounds (within
- * the noise), at S = 7 1.06–1.18× (paired runs), and with 8 channels half the lanes' sums are wasted.
- * Under the 'cpu-avx512' rules two at every S: on the AVX-512 host (likely its 32 vector registers
- * holding more of the doubled accumulators) 0.84–0.92× the forward's and 0.85–0.91× the input gradient's time at
- * S = 5, 7 and 9 (32×32 32→64, 28×28 16→16 at N = 128; 7–9 pairs, bench/HISTORY.md stop 37),
- * and four (two pairs sharing each load and shifted view) at S = 3 for passes writing 32 channels
- * or more: 0.82–0.91× two blocks' time on 32×32 32→64, 16×16 64→128 and 64→64, 0.91–1.02 on
- * 32×32 32→32, 1.00–1.03 on 8×8 planes; at S = 5 0.91–0.97, at 7 0.97–1.04 (kept at two).
+ * Blocks of 8 channels per lane (BLOCKS) and output rows per lane (ROWS) in the quad-rows kernels
+ * for a pass that writes `channels` channels. Blocks share each input load and shifted view: two
+ * at S = 3 (0.86–0.97× the forward's time, 0.84–0.91× the input gradient's on 32×32, 28×28,
+ * 16×16, 8×8 and 4×4 planes; its loop 1855 instructions against 2 × 1110), one elsewhere: at
+ * S = 5 0.92–1.07× in two rounds (within the noise), at S = 7 1.06–1.18× (paired runs), and with
+ * 8 channels half the lanes' sums are wasted.
+ * Under the 'cpu-avx512' rules two blocks at S = 7 and 9 (on the AVX-512 host 0.84–0.92× the
+ * forward's and 0.85–0.91× the input gradient's time, 32×32 32→64 and 28×28 16→16 at N = 128;
+ * bench/HISTORY.md stop 37), and at S = 3 and 5 row pairs of two blocks, which load each kernel
+ * row's weights once for both rows and each input row once for two kernel rows. Against the
+ * layout before (four blocks at S = 3 from 32 channels, two otherwise; paired, new / old time,
+ * forward and input gradient; HISTORY stop 38): S = 3 32×32 32→64 0.88, 0.92; 16×16 64→128 0.94,
+ * 0.94; 16×16 64→64 0.81, 0.93; 32×32 32→32 0.79, 0.91; 28×28 16→16 (N = 128) 0.78, 0.82;
+ * 8×8 64→64 0.92, 0.93; S = 5 32×32 32→64 0.90, 0.87; 28×28 16→16 0.82, 0.81. At S = 7 and 9
+ * the pairs lost (a prototype: 1.48 and 1.05).
  */
-const quadBlocks = (S: number, channels: number, rules: ConvAutoRules) => {
-  if (channels < 16) return 1;
-  if (rules === 'cpu-avx512') return S === 3 && channels >= 32 ? 4 : 2;
-  return S === 3 ? 2 : 1;
+const quadLayout = (S: number, channels: number, rules: ConvAutoRules): { rows: 1 | 2; blocks: number } => {
+  if (channels < 16) return { rows: 1, blocks: 1 };
+  if (rules === 'cpu-avx512') return { rows: S === 3 || S === 5 ? 2 : 1, blocks: 2 };
+  return { rows: 1, blocks: S === 3 ? 2 : 1 };
 };
 /**
  * The same for the run-layout kernels (conv2d_fwd_sg, conv2d_bwd_input_sg: rows not a multiple of
@@ -498,12 +502,18 @@ const runBlocks = (S: number, channels: number, rules: ConvAutoRules) => {
  * the quad rows, whether runs of 4·SG pixels can start inside a row (HALO).
  */
 function rowKernelLaunch(p: ConvPlan, S: number, channels: number, grid: [number, number]): { grid: [number, number]; constants: Record<string, number> } {
-  const quad = quadRows(p, S);
   const rules = p.x.engine.convAutoRules;
-  const blocks = quad ? quadBlocks(S, channels, rules) : runBlocks(S, channels, rules);
+  if (!quadRows(p, S)) {
+    const blocks = runBlocks(S, channels, rules);
+    return { grid: [grid[0], Math.ceil(channels / (8 * blocks))], constants: { S, BLOCKS: blocks } };
+  }
+  const { rows, blocks } = quadLayout(S, channels, rules);
+  const { N, H, W } = p.params;
   const run = 4 * p.x.engine.subgroupSize!;
-  const constants: Record<string, number> = quad ? { S, HALO: run % p.params.W === 0 ? 0 : 1, BLOCKS: blocks } : { S, BLOCKS: blocks };
-  return { grid: [grid[0], Math.ceil(channels / (8 * blocks))], constants };
+  // row pairs: a lane per quad of a pair of rows (no more workgroups than a lane per quad, which
+  // subgroupObstacle bounds)
+  const lanes = rows === 2 ? Math.ceil((N * Math.ceil(H / 2) * (W / 4)) / WG) : grid[0];
+  return { grid: [lanes, Math.ceil(channels / (8 * blocks))], constants: { S, HALO: run % W === 0 ? 0 : 1, BLOCKS: blocks, ROWS: rows } };
 }
 
 /**
