@@ -97,9 +97,9 @@ describe("conv2d 'auto': the engine's rules", () => {
     expect(winogradOf([32, 64, 16, 16], 128, 3)).toEqual({ forward: false, input: false, weight: true });
     expect(winogradOf([128, 64, 7, 7], 64, 3)).toEqual({ forward: false, input: false, weight: false }); // 4 tiles a plane
     expect(winogradOf([8, 32, 32, 32], 32, 3)).toEqual({ forward: false, input: false, weight: false }); // 1024 pairs
-    // 5 × 5: the forward from 64 channels a side and 4096 pairs, never the input gradient, the weight gradient as WINOGRAD_RULE[5]
+    // 5 × 5: the forward from 64 channels a side and 4096 pairs on planes of 9 tiles, never the input gradient, the weight gradient as WINOGRAD_RULE[5]
     expect(winogradOf([8, 32, 32, 32], 64, 5)).toEqual({ forward: false, input: false, weight: true }); // 32 input channels
-    expect(winogradOf([128, 64, 7, 7], 64, 5)).toEqual({ forward: true, input: false, weight: true });
+    expect(winogradOf([128, 64, 7, 7], 64, 5)).toEqual({ forward: false, input: false, weight: true }); // 4 tiles a plane
     expect(winogradOf([32, 64, 16, 16], 128, 5)).toEqual({ forward: true, input: false, weight: true });
     expect(winogradOf([128, 32, 14, 14], 32, 5)).toEqual({ forward: false, input: false, weight: true });
     expect(winogradOf([128, 16, 14, 14], 32, 5)).toEqual({ forward: false, input: false, weight: false }); // 16 input channels

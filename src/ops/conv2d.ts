@@ -577,8 +577,9 @@ export type WinogradPass = 'forward' | 'input' | 'weight';
  * Measured again once the direct quad-rows kernels took row pairs at S = 3 and 5 (stop 38, 5–9
  * pairs, `node dist/bench/winograd_pairs.js`): the 3 × 3 forward loses on every shape (16×16
  * 64→128 1.06–1.21, 64→64 1.13, the rest 1.31–1.90), so never; the 5 × 5 forward wins from 64
- * channels a side (16×16 64→128 0.81, 64→64 0.89–0.95, 7×7 64→64 0.97–1.10) and loses at 32→64
- * (32×32 1.13, 7×7 1.03) and on 8×8 and 14×14 planes (1.39–1.51); the 5 × 5 input gradient wins
+ * channels a side on 16×16 planes (64→128 0.81, 64→64 0.89–0.95), ties on 7×7 (64→64
+ * 0.97–1.10) and loses at 32→64 (32×32 1.13, 7×7 1.03) and on 8×8 and 14×14 planes (1.39–1.51):
+ * from 64 channels a side on planes of 9 tiles; the 5 × 5 input gradient wins
  * by little where it wins (0.92–0.97: 16×16 64→64, 7×7 64→64) and loses by much elsewhere (16×16
  * 64→128 1.19, 8×8 1.48–1.71, 32×32 1.26–1.37), so never. The weight gradients' direct kernels
  * did not change and their rules stand (3 × 3 0.52–0.73, 5 × 5 0.36–0.67 where taken).
@@ -590,7 +591,7 @@ export const WINOGRAD_AVX512_RULE: Readonly<Record<WinogradSize, Readonly<Record
     weight: { minChannels: 32, minPairs: 2048, minTiles: 512, minPlaneTiles: 9 },
   },
   5: {
-    forward: { minChannels: 64, minPairs: 4096, minTiles: 512, minPlaneTiles: 4 },
+    forward: { minChannels: 64, minPairs: 4096, minTiles: 512, minPlaneTiles: 9 },
     input: null,
     weight: WINOGRAD_RULE[5],
   },
