@@ -473,14 +473,12 @@ fn row_taps_blocks(lo: ptr<function, Block8>, hi: ptr<function, Block8>, run: Ru
 // then each accumulator once, its S terms summed.
 fn row_taps_pair(lo: ptr<function, Block8>, hi: ptr<function, Block8>, run: Run, wb_lo: u32, wb_hi: u32, q: u32, sg: u32, masks: ptr<function, RowMasks>, flipped: bool, quad_layout: bool) {
   let wl = row_weights(wb_lo);
-  let wh = row_weights(wb_hi);
+  let gh = row_taps_weights(wb_hi);
   var xs: array<vec4f, 9>;
   var gl: array<f32, 9>;
-  var gh: array<f32, 9>;
   tap_quad(&xs, &gl, run, wl[0], 0u, q, sg, masks, flipped, quad_layout);
-  quad_weights(&gh, wh[0], 0u);
-  if (Q > 1u) { tap_quad(&xs, &gl, run, wl[1], 1u, q, sg, masks, flipped, quad_layout); quad_weights(&gh, wh[1], 1u); }
-  if (Q > 2u) { tap_quad(&xs, &gl, run, wl[2], 2u, q, sg, masks, flipped, quad_layout); quad_weights(&gh, wh[2], 2u); }
+  if (Q > 1u) { tap_quad(&xs, &gl, run, wl[1], 1u, q, sg, masks, flipped, quad_layout); }
+  if (Q > 2u) { tap_quad(&xs, &gl, run, wl[2], 2u, q, sg, masks, flipped, quad_layout); }
   fma_broadcast_block(lo, xs, gl, S);
   fma_broadcast_block(hi, xs, gh, S);
 }
