@@ -41,7 +41,8 @@
 //                           BLOCKS (1 or 2) blocks of 8 channels of ROWS (1 or 2) rows per lane
 //                           sharing each load
 //   conv2d_fwd_1x1_sg, conv2d_bwd_input_1x1_sg   the same for S = 1 on planes of a multiple of
-//                           4 pixels: 16 channels × 4 consecutive pixels (one vec4) per invocation
+//                           4 pixels: 16 channels × 4 consecutive pixels (one vec4) per invocation,
+//                           SUM_STEP input channels summed per accumulator update
 //   conv2d_winograd_product_sg   the 1 × 1 forward's sums for the Winograd convolutions' 36
 //                           or 64 products, one weight matrix per position (conv2d_winograd.wgsl)
 //   conv2d_pack_input_sg    x4[n,c/4,y,x][c mod 4] = x[n,c,y,x]
@@ -120,6 +121,12 @@ override BLOCKS: u32 = 1;
 // once per channel). Two rows take BLOCKS ≤ 2; the host takes them under its 'cpu-avx512' rules
 // at S = 3 and 5 (quadLayout in conv2d.ts).
 override ROWS: u32 = 1;
+// The 1 × 1 kernels (and the Winograd products): input channels whose terms are summed before
+// they reach the accumulators, 1, 2 or 4 per loop iteration (the rest one by one). On lavapipe
+// each accumulator update in the loop is a blend with the loop's lane mask and, with 64
+// accumulators, a spill and reload: four channels per update took 0.61–0.89× the forward's and
+// input gradient's time (sum1x1Step in conv2d.ts).
+override SUM_STEP: u32 = 1;
 // conv2d_bwd_weight_sg on rows of an even number of pixels: a pixel pair's upstream gradients in
 // one vec2 load (g2, g bound again) instead of two f32 loads; lavapipe's per-lane test and buffer
 // reload then come once per pair (its loop 6 % shorter).
@@ -868,19 +875,68 @@ const BLOCK_OFFSETS = vec4u(0u, 8u, 16u, 24u);
 
 // One lane's sums of a 1 × 1 kernel: Σ_c in[n, c, the lane's 4 pixels] · (weight of lane k's
 // channel, broadcast to channel k) over `channels` input planes, the weights at
-// w[(w_lo + c·w_stride)·W_STRIDE] (lo) and w[(w_hi + c·w_stride)·W_STRIDE] (hi). One input
-// channel per loop iteration (two ran 1.2× slower in paired runs).
+// w[(w_lo + c·w_stride)·W_STRIDE] (lo) and w[(w_hi + c·w_stride)·W_STRIDE] (hi). SUM_STEP
+// channels per loop iteration, all their loads first and then each accumulator once (a load
+// between two updates makes LLVM spill and reload the accumulators around it).
 fn sum_1x1(t: Tile, channels: u32, w_lo: u32, w_hi: u32, w_stride: u32) -> Pair {
-  let plane = p.H * p.W;
-  let src = t.n * channels * plane;
   var lo = zero_block();
   var hi = zero_block();
-  for (var c = 0u; c < channels; c++) {
-    let xs = in_quads[quad_index(src + c * plane, t.inside, plane)];
+  var c = 0u;
+  if (SUM_STEP == 4u) {
+    for (; c + 4u <= channels; c += 4u) {
+      let x0 = quad_1x1(t, channels, c);
+      let x1 = quad_1x1(t, channels, c + 1u);
+      let x2 = quad_1x1(t, channels, c + 2u);
+      let x3 = quad_1x1(t, channels, c + 3u);
+      let l = vec4f(w[(w_lo + c * w_stride) * W_STRIDE], w[(w_lo + (c + 1u) * w_stride) * W_STRIDE],
+                    w[(w_lo + (c + 2u) * w_stride) * W_STRIDE], w[(w_lo + (c + 3u) * w_stride) * W_STRIDE]);
+      let h = vec4f(w[(w_hi + c * w_stride) * W_STRIDE], w[(w_hi + (c + 1u) * w_stride) * W_STRIDE],
+                    w[(w_hi + (c + 2u) * w_stride) * W_STRIDE], w[(w_hi + (c + 3u) * w_stride) * W_STRIDE]);
+      fma_broadcast4(&lo, x0, x1, x2, x3, l);
+      fma_broadcast4(&hi, x0, x1, x2, x3, h);
+    }
+  }
+  if (SUM_STEP == 2u) {
+    for (; c + 2u <= channels; c += 2u) {
+      let x0 = quad_1x1(t, channels, c);
+      let x1 = quad_1x1(t, channels, c + 1u);
+      let l0 = w[(w_lo + c * w_stride) * W_STRIDE];
+      let l1 = w[(w_lo + (c + 1u) * w_stride) * W_STRIDE];
+      let h0 = w[(w_hi + c * w_stride) * W_STRIDE];
+      let h1 = w[(w_hi + (c + 1u) * w_stride) * W_STRIDE];
+      fma_broadcast2(&lo, x0, l0, x1, l1);
+      fma_broadcast2(&hi, x0, h0, x1, h1);
+    }
+  }
+  for (; c < channels; c++) {
+    let xs = quad_1x1(t, channels, c);
     fma_broadcast(&lo, xs, w[(w_lo + c * w_stride) * W_STRIDE]);
     fma_broadcast(&hi, xs, w[(w_hi + c * w_stride) * W_STRIDE]);
   }
   return Pair(lo, hi);
+}
+
+// The quad lane's 4 pixels of input channel c (of `channels`) in its image.
+fn quad_1x1(t: Tile, channels: u32, c: u32) -> vec4f {
+  let plane = p.H * p.W;
+  return in_quads[quad_index((t.n * channels + c) * plane, t.inside, plane)];
+}
+
+// t.ck += Σ_j xj · (component j of channel k's weights g, held by lane k): four input channels'
+// terms summed before they reach the accumulator (sum_1x1).
+fn fma_broadcast4(t: ptr<function, Block8>, x0: vec4f, x1: vec4f, x2: vec4f, x3: vec4f, g: vec4f) {
+  (*t).c0 += terms4(x0, x1, x2, x3, subgroupBroadcast(g, 0u));
+  (*t).c1 += terms4(x0, x1, x2, x3, subgroupBroadcast(g, 1u));
+  (*t).c2 += terms4(x0, x1, x2, x3, subgroupBroadcast(g, 2u));
+  (*t).c3 += terms4(x0, x1, x2, x3, subgroupBroadcast(g, 3u));
+  (*t).c4 += terms4(x0, x1, x2, x3, subgroupBroadcast(g, 4u));
+  (*t).c5 += terms4(x0, x1, x2, x3, subgroupBroadcast(g, 5u));
+  (*t).c6 += terms4(x0, x1, x2, x3, subgroupBroadcast(g, 6u));
+  (*t).c7 += terms4(x0, x1, x2, x3, subgroupBroadcast(g, 7u));
+}
+
+fn terms4(x0: vec4f, x1: vec4f, x2: vec4f, x3: vec4f, g: vec4f) -> vec4f {
+  return (x0 * g.x + x1 * g.y) + (x2 * g.z + x3 * g.w);
 }
 
 // Stores channel k (first + k < count) of the block at base + k·plane, pixels first_pixel … + 3.
@@ -1023,9 +1079,10 @@ fn block_sum(xs: array<vec4f, 9>, gb: array<array<f32, 8>, 9>, ch: u32, n: u32) 
   return sum;
 }
 
-// t.ck += xa · (channel k's ga, held by lane k) + xb · (channel k's gb): two pixels' terms summed
-// before they reach the accumulator. (fma_broadcast_block with n = 2 gives the same loop but
-// leaves a small rolled loop beside it in LLVM's output, so the weight gradient keeps this.)
+// t.ck += xa · (channel k's ga, held by lane k) + xb · (channel k's gb): two pixels' (sum_1x1: two
+// input channels') terms summed before they reach the accumulator. (fma_broadcast_block with
+// n = 2 gives the same loop but leaves a small rolled loop beside it in LLVM's output, so the
+// weight gradient keeps this.)
 fn fma_broadcast2(t: ptr<function, Block8>, xa: vec4f, ga: f32, xb: vec4f, gb: f32) {
   (*t).c0 += xa * subgroupBroadcast(ga, 0u) + xb * subgroupBroadcast(gb, 0u);
   (*t).c1 += xa * subgroupBroadcast(ga, 1u) + xb * subgroupBroadcast(gb, 1u);

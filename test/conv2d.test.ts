@@ -117,6 +117,27 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
       }),
     );
   }
+  // the 1 × 1 kernels sum SUM_STEP input channels per accumulator update: 4 under 'cpu-avx512',
+  // 2 under 'cpu', 1 under 'gpu' (sum1x1Step), the rest one by one
+  const sumStepCases: Case[] = [
+    { N: 2, Cin: 7, H: 4, W: 6, Cout: 22, kw: 1, s: 1, stride: 1, pad: 0 }, // forward: 4 + 3 or 2·3 + 1 channels; input gradient: 4·5 + 2 or 2·11
+    { N: 3, Cin: 13, H: 2, W: 2, Cout: 9, kw: 1, s: 1, stride: 1, pad: 0 }, // 4·3 + 1; runs across images
+    { N: 1, Cin: 16, H: 8, W: 4, Cout: 17, kw: 1, s: 1, stride: 1, pad: 0 }, // whole steps only; a partial second block
+    { N: 2, Cin: 6, H: 4, W: 4, Cout: 5, kw: 9, s: 1, stride: 1, pad: 0, v: 1.2 }, // masked: the packed window (stride 4)
+  ];
+  for (const rules of ['cpu', 'cpu-avx512', 'gpu'] as const) {
+    sumStepCases.forEach((c, i) =>
+      itSubgroups(`${rules} rules, 1 × 1 channel steps: ${caseName(c)}`, async () => {
+        const before = engine.convAutoRules;
+        engine.convAutoRules = rules;
+        try {
+          await checkConv(c, 370 + i, 'subgroups');
+        } finally {
+          engine.convAutoRules = before;
+        }
+      }),
+    );
+  }
   // conv2d_bwd_weight_sg splits the images into chunks when its taps give few invocations
   itSubgroups('weight gradient over chunks of images (split, uneven, single, masked) equals the plain kernel and the float64 reference', async () => {
     const sg = engine.subgroupSize!;

@@ -61,6 +61,23 @@ describe('conv2d winograd: true, 5 × 5, vs float64 reference', () => {
   cases.forEach((c, i) => itSubgroups(convCaseName(c), () => checkConv(engine, c, 940 + i, 'subgroups', 'auto', undefined, true)));
 });
 
+describe('conv2d winograd: the products under each rule set (SUM_STEP input channels per update)', () => {
+  // 4 under 'cpu-avx512', 2 under 'cpu', 1 under 'gpu': 11 = 4·2 + 3 = 2·5 + 1 input channels
+  // forward, 10 = 4·2 + 2 the input gradient's
+  const c: ConvCase = { N: 2, Cin: 11, H: 9, W: 8, Cout: 10, ...same3 };
+  for (const rules of ['cpu', 'cpu-avx512', 'gpu'] as const) {
+    itSubgroups(`${rules} rules: ${convCaseName(c)}`, async () => {
+      const before = engine.convAutoRules;
+      engine.convAutoRules = rules;
+      try {
+        await checkConv(engine, c, 980, 'subgroups', 'auto', undefined, true);
+      } finally {
+        engine.convAutoRules = before;
+      }
+    });
+  }
+});
+
 describe('conv2d winograd: the weight gradient sums only the batch\'s tiles', () => {
   // N·P = 20 tiles per channel, padded to L = 256: the product sums over all L, so the transforms
   // must zero the padding even in a buffer the pool hands back dirty
