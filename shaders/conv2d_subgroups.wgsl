@@ -580,6 +580,38 @@ fn quad_row_pairs(t: PairTile, channels: u32, w_first: vec2u, w_step: u32, flipp
     }
     let pb = (t.tile.n * channels + c) * plane;
     let hb = (halo_quad.x * channels + c) * plane;
+    if (S == 3u) {
+      // all 9 taps of each row in one update
+      var views: array<array<vec4f, 9>, 4>;
+      for (var j = 0u; j <= S; j++) {
+        let shift = (i32(j) - PAD) * i32(p.W);
+        let quad = quad_at(pb, i32(t.tile.inside) + shift, plane);
+        var halo = 0.0;
+        if (halo_used) { halo = x_at(hb, halo_at + shift, plane); }
+        let run = Run(quad.x, quad.y, quad.z, quad.w, halo);
+        for (var b = 0u; b < S; b++) { views[j][b] = tap_view(run, b, q, sg, &masks, flipped, true); }
+      }
+      var xt: array<vec4f, 9>;
+      var xb: array<vec4f, 9>;
+      var wl: array<f32, 9>;
+      var wh: array<f32, 9>;
+      for (var j = 0u; j < S; j++) {
+        let a = select(j, S - 1u - j, flipped);
+        for (var b = 0u; b < S; b++) {
+          xt[3u * j + b] = views[j][b];
+          xb[3u * j + b] = views[j + 1u][b];
+          wl[3u * j + b] = gl[a][b];
+          if (BLOCKS > 1u) { wh[3u * j + b] = gh[a][b]; }
+        }
+      }
+      fma_broadcast_block(&top_lo, xt, wl, 9u);
+      fma_broadcast_block(&bottom_lo, xb, wl, 9u);
+      if (BLOCKS > 1u) {
+        fma_broadcast_block(&top_hi, xt, wh, 9u);
+        fma_broadcast_block(&bottom_hi, xb, wh, 9u);
+      }
+      continue;
+    }
     // input row j reads the top row moved by j − pad rows: kernel row j of the top row and j − 1
     // of the bottom one (flipped: S − 1 − j and S − j)
     for (var j = 0u; j <= S; j++) {
