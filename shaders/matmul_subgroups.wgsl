@@ -43,6 +43,11 @@ struct MatmulParams {
 @group(0) @binding(6) var<storage, read_write> c4: array<vec4f>;  // c as vec4s (matmul_rows_sg)
 
 override WG: u32 = 64;
+// matmul_rows_sg: steps of k whose terms are summed before they reach the accumulators, 1, 2 or
+// 4 per loop iteration (the rest one by one), as SUM_STEP in conv2d_subgroups.wgsl's 1 × 1
+// kernels: on lavapipe each accumulator update in the loop is a blend with the loop's lane mask
+// and a spill and reload (matmul.ts: sumStep).
+override K_STEP: u32 = 1;
 
 // 8 rows × 4 values of sums.
 struct Block8 {
@@ -72,6 +77,39 @@ fn fma_broadcast(t: ptr<function, Block8>, v: vec4f, av: f32) {
   (*t).r7 += v * subgroupBroadcast(av, 7u);
 }
 
+// t.rk += b0·a0 + b1·a1 (components of row k's values of A, held by lane k): two steps of k summed
+// before they reach the accumulator.
+fn fma_broadcast2(t: ptr<function, Block8>, b0: vec4f, b1: vec4f, av: vec2f) {
+  (*t).r0 += terms2(b0, b1, subgroupBroadcast(av, 0u));
+  (*t).r1 += terms2(b0, b1, subgroupBroadcast(av, 1u));
+  (*t).r2 += terms2(b0, b1, subgroupBroadcast(av, 2u));
+  (*t).r3 += terms2(b0, b1, subgroupBroadcast(av, 3u));
+  (*t).r4 += terms2(b0, b1, subgroupBroadcast(av, 4u));
+  (*t).r5 += terms2(b0, b1, subgroupBroadcast(av, 5u));
+  (*t).r6 += terms2(b0, b1, subgroupBroadcast(av, 6u));
+  (*t).r7 += terms2(b0, b1, subgroupBroadcast(av, 7u));
+}
+
+fn terms2(b0: vec4f, b1: vec4f, av: vec2f) -> vec4f {
+  return b0 * av.x + b1 * av.y;
+}
+
+// The same for four steps of k.
+fn fma_broadcast4(t: ptr<function, Block8>, b0: vec4f, b1: vec4f, b2: vec4f, b3: vec4f, av: vec4f) {
+  (*t).r0 += terms4(b0, b1, b2, b3, subgroupBroadcast(av, 0u));
+  (*t).r1 += terms4(b0, b1, b2, b3, subgroupBroadcast(av, 1u));
+  (*t).r2 += terms4(b0, b1, b2, b3, subgroupBroadcast(av, 2u));
+  (*t).r3 += terms4(b0, b1, b2, b3, subgroupBroadcast(av, 3u));
+  (*t).r4 += terms4(b0, b1, b2, b3, subgroupBroadcast(av, 4u));
+  (*t).r5 += terms4(b0, b1, b2, b3, subgroupBroadcast(av, 5u));
+  (*t).r6 += terms4(b0, b1, b2, b3, subgroupBroadcast(av, 6u));
+  (*t).r7 += terms4(b0, b1, b2, b3, subgroupBroadcast(av, 7u));
+}
+
+fn terms4(b0: vec4f, b1: vec4f, b2: vec4f, b3: vec4f, av: vec4f) -> vec4f {
+  return (b0 * av.x + b1 * av.y) + (b2 * av.z + b3 * av.w);
+}
+
 // The lane's pair of A rows (k and k + 8 of the workgroup row's block, clamped below M).
 fn lane_rows(wid: vec3u, q: u32) -> vec2u {
   let first = wid.y * 16u + (q & 7u);
@@ -91,7 +129,31 @@ fn matmul_rows_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
   let b_step = p.b_k / 4u;
   var lo = zero_block();
   var hi = zero_block();
-  for (var k = 0u; k < p.K; k++) {
+  var k = 0u;
+  if (K_STEP == 4u) {
+    // all loads first, then each accumulator once
+    for (; k + 4u <= p.K; k += 4u) {
+      let b0 = b4[bq + k * b_step];
+      let b1 = b4[bq + (k + 1u) * b_step];
+      let b2 = b4[bq + (k + 2u) * b_step];
+      let b3 = b4[bq + (k + 3u) * b_step];
+      let al = vec4f(a[ra.x + k * p.a_k], a[ra.x + (k + 1u) * p.a_k], a[ra.x + (k + 2u) * p.a_k], a[ra.x + (k + 3u) * p.a_k]);
+      let ah = vec4f(a[ra.y + k * p.a_k], a[ra.y + (k + 1u) * p.a_k], a[ra.y + (k + 2u) * p.a_k], a[ra.y + (k + 3u) * p.a_k]);
+      fma_broadcast4(&lo, b0, b1, b2, b3, al);
+      fma_broadcast4(&hi, b0, b1, b2, b3, ah);
+    }
+  }
+  if (K_STEP == 2u) {
+    for (; k + 2u <= p.K; k += 2u) {
+      let b0 = b4[bq + k * b_step];
+      let b1 = b4[bq + (k + 1u) * b_step];
+      let al = vec2f(a[ra.x + k * p.a_k], a[ra.x + (k + 1u) * p.a_k]);
+      let ah = vec2f(a[ra.y + k * p.a_k], a[ra.y + (k + 1u) * p.a_k]);
+      fma_broadcast2(&lo, b0, b1, al);
+      fma_broadcast2(&hi, b0, b1, ah);
+    }
+  }
+  for (; k < p.K; k++) {
     let bv = b4[bq + k * b_step];
     fma_broadcast(&lo, bv, a[ra.x + k * p.a_k]);
     fma_broadcast(&hi, bv, a[ra.y + k * p.a_k]);

@@ -46,6 +46,33 @@ describe('matmul vs float64 reference, all transposes', () => {
   }
 });
 
+// matmul_rows_sg sums K_STEP steps of k per accumulator update: 4 under the 'cpu-avx512' rules,
+// 2 under 'cpu', 1 under 'gpu' (sumStep), the rest one by one: K = 17 (4·4 + 1, 2·8 + 1), 7
+// (4 + 3), 16 (whole steps), 2 (under 4, all left over)
+describe('matmul_rows_sg under each rule set (K_STEP steps of k per update)', () => {
+  const kSizes: [number, number, number][] = [
+    [33, 36, 17],
+    [20, 8, 7],
+    [17, 12, 16],
+    [5, 4, 2],
+  ];
+  for (const rules of ['cpu', 'cpu-avx512', 'gpu'] as const) {
+    for (const [M, N, K] of kSizes) {
+      for (const ta of [false, true]) {
+        it(`${rules} rules: M=${M} N=${N} K=${K} ta=${ta}`, async () => {
+          const before = engine.convAutoRules;
+          engine.convAutoRules = rules;
+          try {
+            await checkMatmul(engine, M, N, K, ta, false, 'auto');
+          } finally {
+            engine.convAutoRules = before;
+          }
+        });
+      }
+    }
+  }
+});
+
 describe('matmul writes nothing outside C', () => {
   // The product's buffer is a pooled one holding a sentinel: everything past C (the bucket's slack)
   // must still hold it. Batched, so rows past M of one product would land in the next one's C.

@@ -7,7 +7,7 @@
  * size v) and final training (plain s × s weights).
  */
 import type { Engine } from '../gpu/engine.js';
-import { checkConvVariant, type ConvAutoRules, type ConvVariantName } from '../gpu/conv_variant.js';
+import { checkConvVariant, sumStep, type ConvAutoRules, type ConvVariantName } from '../gpu/conv_variant.js';
 import { fmtShape, ShapeError } from '../gpu/errors.js';
 import { defineKernel } from '../gpu/kernel.js';
 import { uniformLayout, type UniformValues } from '../gpu/uniforms.js';
@@ -497,20 +497,6 @@ const runBlocks = (S: number, channels: number, rules: ConvAutoRules) => {
   return S <= 5 ? 2 : 1;
 };
 /**
- * Input channels the 1 × 1 subgroup kernels (and the Winograd products) sum before each
- * accumulator update (SUM_STEP). On lavapipe an update inside the channel loop is a blend with
- * the loop's lane mask and a spill and reload of the accumulator, so summing several channels'
- * terms first pays (paired, new / old time, forward and input gradient; bench/HISTORY.md stop 39):
- * four channels 0.61–0.79 and 0.57–0.78 on 32×32 32→64 and 16×16 64→128, 0.89 and 0.84 on 28×28
- * 16→16 (N = 128); eight lost (1.04–1.96). Four under the 'cpu-avx512' rules. Under 'cpu' two
- * (0.85–1.00 with AVX2 code on the same host, four 0.62–1.02 there): four make a loop of ~3800
- * instructions, the size whose S = 3 counterpart ran 1.7× slower on a Zen 3 host (quad_rows in
- * the shader), two ~1800, the size of the two-block S = 3 loop that won there. One on a GPU (not
- * measured there).
- */
-const sum1x1Step = (rules: ConvAutoRules) => (rules === 'cpu-avx512' ? 4 : rules === 'cpu' ? 2 : 1);
-
-/**
  * The s × s subgroup kernels' launch for a pass writing `channels` channels: `grid` (a row per 8
  * channels) with a row per BLOCKS blocks instead, and the pipeline constants — S, BLOCKS and, in
  * the quad rows, whether runs of 4·SG pixels can start inside a row (HALO).
@@ -751,7 +737,7 @@ function runWinograd(p: ConvPlan, input: Tensor, packed: Tensor, out: Tensor, fl
   const { L } = winogradTiles(N, p.params.H, p.params.W);
   const m = Tensor.empty(e, [positions * R * L]);
   const params = productParams(p, positions, L, Kc, R);
-  e.dispatch(K.winogradProductSubgroups, params, [v.buffer, u.buffer, m.buffer, p.vt.buffer], [Math.ceil((positions * L) / 4 / WG), Math.ceil(R / 16)], { S: 1, W_STRIDE: 1, SUM_STEP: sum1x1Step(e.convAutoRules) });
+  e.dispatch(K.winogradProductSubgroups, params, [v.buffer, u.buffer, m.buffer, p.vt.buffer], [Math.ceil((positions * L) / 4 / WG), Math.ceil(R / 16)], { S: 1, W_STRIDE: 1, SUM_STEP: sumStep(e.convAutoRules) });
   u.dispose();
   v.dispose();
   winogradOutput(S, m, out);
@@ -851,13 +837,13 @@ function runForward(p: ConvPlan, x: Tensor, w: Tensor, packed: Tensor | null): T
   const y = Tensor.empty(x.engine, p.outShape);
   if (p.tiled) runTiled(p.params, false, x, w, p.vt, y, p.tile);
   else if (!p.subgroups) x.engine.dispatch(K.fwd, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd);
-  else if (!packed) x.engine.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S: 1, W_STRIDE: 1, SUM_STEP: sum1x1Step(x.engine.convAutoRules) });
+  else if (!packed) x.engine.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S: 1, W_STRIDE: 1, SUM_STEP: sumStep(x.engine.convAutoRules) });
   else if (useWinograd(p, 'forward', p.params.Cin, p.params.Cout)) runWinograd(p, x, packed, y, false);
   else {
     const e = x.engine;
     for (const S of sizeVariants(p)) {
       if (quads(p, S)) {
-        e.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, packed.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S, SUM_STEP: sum1x1Step(e.convAutoRules) });
+        e.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, packed.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S, SUM_STEP: sumStep(e.convAutoRules) });
         continue;
       }
       const { grid, constants } = rowKernelLaunch(p, S, p.params.Cout, p.grids.fwdSubgroups);
@@ -873,14 +859,14 @@ function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor, packed:
   const dx = Tensor.empty(w.engine, p.x.shape);
   if (p.tiledInput) runTiled(flippedParams(p), true, g, w, vt, dx, p.tile);
   else if (!p.subgroups) w.engine.dispatch(K.bwdInput, p.inputParams, [w.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput);
-  else if (!packed) w.engine.dispatch(K.bwdInput1x1Subgroups, p.inputParams, [w.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput1x1, { S: 1, W_STRIDE: 1, SUM_STEP: sum1x1Step(w.engine.convAutoRules) });
+  else if (!packed) w.engine.dispatch(K.bwdInput1x1Subgroups, p.inputParams, [w.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput1x1, { S: 1, W_STRIDE: 1, SUM_STEP: sumStep(w.engine.convAutoRules) });
   else if (useWinograd(p, 'input', p.params.Cout, p.params.Cin)) runWinograd(p, g, packed, dx, true);
   else {
     const e = w.engine;
     // the subgroup input-gradient kernels read the convolved input (here g) where the forward reads x
     for (const S of sizeVariants(p)) {
       if (quads(p, S)) {
-        e.dispatch(K.bwdInput1x1Subgroups, p.inputParams, [packed.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput1x1, { S, SUM_STEP: sum1x1Step(e.convAutoRules) });
+        e.dispatch(K.bwdInput1x1Subgroups, p.inputParams, [packed.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput1x1, { S, SUM_STEP: sumStep(e.convAutoRules) });
         continue;
       }
       const { grid, constants } = rowKernelLaunch(p, S, p.params.Cin, p.grids.bwdInputSubgroups);

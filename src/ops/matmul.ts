@@ -1,4 +1,5 @@
 /** Matrix products (shaders/matmul.wgsl) and `linear`. */
+import { sumStep } from '../gpu/conv_variant.js';
 import { fmtShape, ShapeError } from '../gpu/errors.js';
 import { defineKernel } from '../gpu/kernel.js';
 import { uniformLayout } from '../gpu/uniforms.js';
@@ -95,7 +96,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const subgroups = opts.variant !== 'plain' && (a.engine.subgroupSize ?? 0) >= 8;
   const blocks = Math.ceil(M / 16);
   if (subgroups && !tb && N % 4 === 0) {
-    a.engine.dispatch(rowsSubgroups, params, [a.buffer, b.buffer, out.buffer], [Math.ceil(N / (4 * SG_WG)), blocks, batch]);
+    a.engine.dispatch(rowsSubgroups, params, [a.buffer, b.buffer, out.buffer], [Math.ceil(N / (4 * SG_WG)), blocks, batch], { K_STEP: sumStep(a.engine.convAutoRules) });
   } else if (subgroups && tb && !ta && Ka % 4 === 0) {
     a.engine.dispatch(colsSubgroups, params, [a.buffer, b.buffer, out.buffer], [Math.ceil(N / SG_WG), blocks, batch]);
   } else {
