@@ -583,6 +583,13 @@ export type WinogradPass = 'forward' | 'input' | 'weight';
  * by little where it wins (0.92–0.97: 16×16 64→64, 7×7 64→64) and loses by much elsewhere (16×16
  * 64→128 1.19, 8×8 1.48–1.71, 32×32 1.26–1.37), so never. The weight gradients' direct kernels
  * did not change and their rules stand (3 × 3 0.52–0.73, 5 × 5 0.36–0.67 where taken).
+ * Measured again once the products summed four input channels per update (stop 39, 5–9 pairs):
+ * the 3 × 3 forward and input gradient still lose (16×16 64→128 1.00 and 1.05, the rest
+ * 1.10–2.21); the 5 × 5 forward and input gradient now win from 64 channels a side on 16×16
+ * planes (64→128 0.68–0.70 and 0.68, 64→64 0.78 and 0.77) and on 7×7 planes at N = 128 (64→64
+ * 0.85–0.94 and 0.82), and lose on 8×8 planes at N = 32 (128 tiles: 1.07–1.32 and 1.11–1.40) and
+ * at 32 channels a side (1.11–1.39 and 1.15–1.38): both from 64 channels a side and 512 tiles,
+ * on planes of 4 tiles or more.
  */
 export const WINOGRAD_AVX512_RULE: Readonly<Record<WinogradSize, Readonly<Record<WinogradPass, WinogradRule | null>>>> = {
   3: {
@@ -591,8 +598,8 @@ export const WINOGRAD_AVX512_RULE: Readonly<Record<WinogradSize, Readonly<Record
     weight: { minChannels: 32, minPairs: 2048, minTiles: 512, minPlaneTiles: 9 },
   },
   5: {
-    forward: { minChannels: 64, minPairs: 4096, minTiles: 512, minPlaneTiles: 9 },
-    input: null,
+    forward: { minChannels: 64, minPairs: 4096, minTiles: 512, minPlaneTiles: 4 },
+    input: { minChannels: 64, minPairs: 4096, minTiles: 512, minPlaneTiles: 4 },
     weight: WINOGRAD_RULE[5],
   },
 };
