@@ -131,6 +131,9 @@ override SUM_STEP: u32 = 1;
 // one vec2 load (g2, g bound again) instead of two f32 loads; lavapipe's per-lane test and buffer
 // reload then come once per pair (its loop 6 % shorter).
 override G_PAIRS: bool = false;
+// conv2d_bwd_weight_sg: pixels per loop iteration, 2 or 4, their terms summed before each
+// accumulator update (the host's rules: bwdWeightPixels in conv2d.ts).
+override PIXELS: u32 = 2;
 
 // Grid position of the first tap of the window of size s.
 fn window_offset(s: u32) -> u32 {
@@ -1172,8 +1175,8 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   // lane read at P − 1 across a row's end too. Per row loops cost all lanes' loads at each row's
   // first pixel, and their 4 pixels per iteration needed 4 | W: flat, 0.80–0.85× the time on
   // 7×7 planes, 0.87–0.96 on 14×14, 0.80 on 28×28, 0.90–0.99 on 16×16 and 32×32 (paired runs).
-  // Two pixels per iteration: lavapipe blends the vectors this loop writes with its lane mask once
-  // per iteration; a last odd pixel is masked off. 4 pixels measured 0.87–0.99× the time of 1 on
+  // PIXELS (2 or 4) pixels per iteration: lavapipe blends the vectors this loop writes with its
+  // lane mask once per iteration; pixels past the span's end are masked off. 4 pixels measured 0.87–0.99× the time of 1 on
   // a Zen 4 host (8 was slower), but on a Zen 3 one (its ~3100-instruction loop most likely
   // outgrowing the decoded-op cache) 2 took 0.60–0.78× the time of 4 (S = 1…9, 7×7 to 32×32
   // planes) and 1 pixel about the same as 2. Both pixels' inputs, masks and gradients come first
@@ -1181,30 +1184,45 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   // branches then no longer split the accumulators' updates, which LLVM had spilled and reloaded
   // around them — 8 % fewer instructions in the loop and 0.86–0.95× the time (S = 3, 5, 9 on the
   // bench's and fmnist-6's planes, paired runs, the sums bit for bit the same in them). Summed
-  // over 4 pixels: 1.02–1.15× the time of 2; the sliding kernel's pixels so paired 0.98–1.37×,
-  // the by-taps kernel's 0.94–1.07× (neither kept).
+  // over 4 pixels: 1.02–1.15× the time of 2 then; on the Intel Xeon host with AVX-512 (stop 39)
+  // 0.89–0.95 at S = 1…9, so 4 under its rules; the sliding kernel's pixels so paired
+  // 0.98–1.37×, the by-taps kernel's 0.94–1.07× (neither kept).
   for (var n = images.x; n < images.y; n++) {
     let xn = (n * nbc + c0 / 4u) * plane;
     let gn = n * p.Cout * plane + og;
     let gn_hi = n * p.Cout * plane + og_hi;
     var prev = vec4f(0.0);  // this lane's input at the previous pixel
     var walk = span.walk;
-    for (var p0 = span.first; p0 < span.end; p0 += 2u) {
-      var v0 = subgroupShuffle(prev, next_lane);
-      if (p0 == span.first || loads) { v0 = x4[xn + clamp_pos(i32(p0) + span.tap_offset, plane)]; }
+    for (var p0 = span.first; p0 < span.end; p0 += PIXELS) {
+      let v0 = tap_input(prev, p0 == span.first || loads, xn, i32(p0) + span.tap_offset, next_lane);
       let xa = v0 * pixel_mask(&walk, p0, span.end, b);
-      var v1 = subgroupShuffle(v0, next_lane);
-      if (loads) { v1 = x4[xn + clamp_pos(i32(p0 + 1u) + span.tap_offset, plane)]; }
-      prev = v1;
+      let v1 = tap_input(v0, loads, xn, i32(p0 + 1u) + span.tap_offset, next_lane);
       let xb = v1 * pixel_mask(&walk, p0 + 1u, span.end, b);
-      let gl = g_pair(gn, p0, span.end);
-      // with two blocks, both blocks' gradients are loaded before either block's sums
-      if (BLOCKS == 1u) {
-        fma_broadcast2(&acc, xa, gl.x, xb, gl.y);
+      if (PIXELS == 4u) {
+        let v2 = tap_input(v1, loads, xn, i32(p0 + 2u) + span.tap_offset, next_lane);
+        let xc = v2 * pixel_mask(&walk, p0 + 2u, span.end, b);
+        let v3 = tap_input(v2, loads, xn, i32(p0 + 3u) + span.tap_offset, next_lane);
+        let xd = v3 * pixel_mask(&walk, p0 + 3u, span.end, b);
+        prev = v3;
+        // with two blocks, both blocks' gradients are loaded before either block's sums
+        let gl = vec4f(g_pair(gn, p0, span.end), g_pair(gn, p0 + 2u, span.end));
+        if (BLOCKS == 1u) {
+          fma_broadcast4(&acc, xa, xb, xc, xd, gl);
+        } else {
+          let gh = vec4f(g_pair(gn_hi, p0, span.end), g_pair(gn_hi, p0 + 2u, span.end));
+          fma_broadcast4(&acc, xa, xb, xc, xd, gl);
+          fma_broadcast4(&acc_hi, xa, xb, xc, xd, gh);
+        }
       } else {
-        let gh = g_pair(gn_hi, p0, span.end);
-        fma_broadcast2(&acc, xa, gl.x, xb, gl.y);
-        fma_broadcast2(&acc_hi, xa, gh.x, xb, gh.y);
+        prev = v1;
+        let gl = g_pair(gn, p0, span.end);
+        if (BLOCKS == 1u) {
+          fma_broadcast2(&acc, xa, gl.x, xb, gl.y);
+        } else {
+          let gh = g_pair(gn_hi, p0, span.end);
+          fma_broadcast2(&acc, xa, gl.x, xb, gl.y);
+          fma_broadcast2(&acc_hi, xa, gh.x, xb, gh.y);
+        }
       }
     }
   }
@@ -1215,6 +1233,14 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
 
 // The upstream gradients g[gn + p0] and g[gn + p0 + 1] (clamped to the span's last pixel): one
 // vec2 load where G_PAIRS (gn and p0 even, the span's end too: nothing to clamp).
+// A weight-gradient lane's input at the pixel whose tap reads x4 at `pos` of image block xn:
+// loaded where `load`, else what the next lane held at the previous pixel (v_prev).
+fn tap_input(v_prev: vec4f, load: bool, xn: u32, pos: i32, next_lane: u32) -> vec4f {
+  var v = subgroupShuffle(v_prev, next_lane);
+  if (load) { v = x4[xn + clamp_pos(pos, p.H * p.W)]; }
+  return v;
+}
+
 fn g_pair(gn: u32, p0: u32, end: u32) -> vec2f {
   if (G_PAIRS) { return g2[(gn + p0) / 2u]; }
   return vec2f(g[gn + min(p0, end - 1u)], g[gn + min(p0 + 1u, end - 1u)]);

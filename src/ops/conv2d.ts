@@ -719,7 +719,7 @@ function runWinogradWeight(p: ConvPlan, x: Tensor, g: Tensor): Tensor {
   const d = winogradUpstream(S, g);
   const du = Tensor.empty(e, [positions * Cout * Cin]);
   const grid: [number, number] = [Math.ceil(bwdWeightInvocations(Cin, Cout, 1, e.subgroupSize!, 'rows') / WG), positions];
-  e.dispatch(K.bwdWeightSubgroups, params, [interleaved.buffer, du.buffer, d.buffer, p.vt.buffer, d.buffer], grid, { S: 1, BLOCKS: bwdWeightBlocks('rows', Cout), G_PAIRS: 1 });
+  e.dispatch(K.bwdWeightSubgroups, params, [interleaved.buffer, du.buffer, d.buffer, p.vt.buffer, d.buffer], grid, { S: 1, BLOCKS: bwdWeightBlocks('rows', Cout), G_PAIRS: 1, PIXELS: bwdWeightPixels(e.convAutoRules) });
   interleaved.dispose();
   d.dispose();
   const dw = winogradWeightGrad(S, du, Cout, Cin);
@@ -921,7 +921,7 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
       // g again as pairs of pixels (g2: G_PAIRS, rows of an even width: a pixel pair's upstream
       // gradients in one vec2 load: 0.91–0.99× the time at S = 3, 5, 0.86–0.90 at S = 9, 0.94–0.99
       // at S = 1, paired runs; its loop 1994 instructions against 2116)
-      engine.dispatch(K.bwdWeightSubgroups, params, [...buffers, g.buffer], grid, { S, BLOCKS: bwdWeightBlocks(kernel, Cout), G_PAIRS: W % 2 === 0 ? 1 : 0 });
+      engine.dispatch(K.bwdWeightSubgroups, params, [...buffers, g.buffer], grid, { S, BLOCKS: bwdWeightBlocks(kernel, Cout), G_PAIRS: W % 2 === 0 ? 1 : 0, PIXELS: bwdWeightPixels(engine.convAutoRules) });
     }
   }
   if (!taps) input.dispose();
@@ -960,6 +960,15 @@ const bwdWeightLanes = (Cin: number, S: number, sg: number, kernel: SubgroupWeig
  * keep one: the sliding kernel with two took 1.18–1.64× the time (paired runs).
  */
 const bwdWeightBlocks = (kernel: SubgroupWeightKernel, Cout: number) => (kernel === 'rows' && Cout >= 16 ? 2 : 1);
+
+/**
+ * Pixels per loop iteration of conv2d_bwd_weight_sg (PIXELS), their terms summed before each
+ * accumulator update: 4 under the 'cpu-avx512' rules (on that host 0.89–0.95× the time of 2 at
+ * S = 1, 3, 5, 7, 9 on the bench's and fmnist-6's planes, paired; bench/HISTORY.md stop 39), else
+ * 2 (on the Zen 3 host 2 took 0.60–0.78× the time of 4, its longer loop most likely outgrowing
+ * the decoded-op cache; not measured on a GPU).
+ */
+const bwdWeightPixels = (rules: ConvAutoRules) => (rules === 'cpu-avx512' ? 4 : 2);
 
 /** The weight-gradient kernel's invocations: its lanes per block of 8·BLOCKS output channels times the blocks. */
 const bwdWeightInvocations = (Cin: number, Cout: number, S: number, sg: number, kernel: SubgroupWeightKernel) =>
