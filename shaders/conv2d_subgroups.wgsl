@@ -586,14 +586,7 @@ fn quad_row_pairs(t: PairTile, channels: u32, w_first: vec2u, w_step: u32, flipp
     if (S == 3u) {
       // all 9 taps of each row in one update
       var views: array<array<vec4f, 9>, 4>;
-      for (var j = 0u; j <= S; j++) {
-        let shift = (i32(j) - PAD) * i32(p.W);
-        let quad = quad_at(pb, i32(t.tile.inside) + shift, plane);
-        var halo = 0.0;
-        if (halo_used) { halo = x_at(hb, halo_at + shift, plane); }
-        let run = Run(quad.x, quad.y, quad.z, quad.w, halo);
-        for (var b = 0u; b < S; b++) { views[j][b] = tap_view(run, b, q, sg, &masks, flipped, true); }
-      }
+      for (var j = 0u; j <= S; j++) { views[j] = input_row_views(t.tile, pb, hb, halo_at, halo_used, j, q, sg, &masks, flipped); }
       var xt: array<vec4f, 9>;
       var xb: array<vec4f, 9>;
       var wl: array<f32, 9>;
@@ -618,13 +611,7 @@ fn quad_row_pairs(t: PairTile, channels: u32, w_first: vec2u, w_step: u32, flipp
     // input row j reads the top row moved by j − pad rows: kernel row j of the top row and j − 1
     // of the bottom one (flipped: S − 1 − j and S − j)
     for (var j = 0u; j <= S; j++) {
-      let shift = (i32(j) - PAD) * i32(p.W);
-      let quad = quad_at(pb, i32(t.tile.inside) + shift, plane);
-      var halo = 0.0;
-      if (halo_used) { halo = x_at(hb, halo_at + shift, plane); }
-      let run = Run(quad.x, quad.y, quad.z, quad.w, halo);
-      var xs: array<vec4f, 9>;
-      for (var b = 0u; b < S; b++) { xs[b] = tap_view(run, b, q, sg, &masks, flipped, true); }
+      let xs = input_row_views(t.tile, pb, hb, halo_at, halo_used, j, q, sg, &masks, flipped);
       if (j < S) {
         let a = select(j, S - 1u - j, flipped);
         fma_broadcast_block(&top_lo, xs, gl[a], S);
@@ -638,6 +625,20 @@ fn quad_row_pairs(t: PairTile, channels: u32, w_first: vec2u, w_step: u32, flipp
     }
   }
   return RowPairSums(Pair(top_lo, top_hi), Pair(bottom_lo, bottom_hi));
+}
+
+// The S tap views of input row j of a row pair (the top row moved by j − pad rows): the lane's
+// quad of channel plane pb and, where used, its halo element of plane hb (see quad_row_pairs).
+fn input_row_views(t: Tile, pb: u32, hb: u32, halo_at: i32, halo_used: bool, j: u32, q: u32, sg: u32, masks: ptr<function, RowMasks>, flipped: bool) -> array<vec4f, 9> {
+  let plane = p.H * p.W;
+  let shift = (i32(j) - PAD) * i32(p.W);
+  let quad = quad_at(pb, i32(t.inside) + shift, plane);
+  var halo = 0.0;
+  if (halo_used) { halo = x_at(hb, halo_at + shift, plane); }
+  let run = Run(quad.x, quad.y, quad.z, quad.w, halo);
+  var xs: array<vec4f, 9>;
+  for (var b = 0u; b < S; b++) { xs[b] = tap_view(run, b, q, sg, masks, flipped, true); }
+  return xs;
 }
 
 // Stores quad_row_pairs' sums: the top row's blocks at the lane's quad, the bottom row's one row

@@ -4,7 +4,7 @@ import { Rng } from '../src/random.js';
 import { checkOp, expectClose } from './helpers/check.js';
 import { refConv, refConvGrad, refMask, type ConvShape } from './helpers/conv_reference.js';
 import { bwdWeightChunks, subgroupWeightKernel, tiledConfigProblem, tiledTile, type TiledTile, type WeightGradient } from '../src/ops/conv2d.js';
-import { itSubgroups as itSubgroupsOn, testEngine, withAutoRules } from './helpers/engine.js';
+import { itSubgroups as itSubgroupsOn, testEngine, underAutoRules, withAutoRules } from './helpers/engine.js';
 import { randomArray } from './helpers/random.js';
 import { checkConv as checkConvOn, checkSoftSizeConv, convCaseName, nearestOdd, subgroupCase, type ConvCase } from './helpers/conv_check.js';
 
@@ -105,17 +105,7 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
     { N: 3, Cin: 16, H: 1, W: 4, Cout: 18, kw: 5, s: 5, stride: 1, pad: 2 }, // one-row images: no bottom rows, a window taller than the plane
   ];
   for (const rules of ['cpu', 'cpu-avx512'] as const) {
-    blockCases.forEach((c, i) =>
-      itSubgroups(`${rules} rules: ${caseName(c)}`, async () => {
-        const before = engine.convAutoRules;
-        engine.convAutoRules = rules;
-        try {
-          await checkConv(c, 340 + i, 'subgroups');
-        } finally {
-          engine.convAutoRules = before;
-        }
-      }),
-    );
+    blockCases.forEach((c, i) => itSubgroups(`${rules} rules: ${caseName(c)}`, () => underAutoRules(engine, rules, () => checkConv(c, 340 + i, 'subgroups'))));
   }
   // the 1 × 1 kernels sum SUM_STEP input channels per accumulator update: 4 under 'cpu-avx512',
   // 2 under 'cpu', 1 under 'gpu' (sum1x1Step), the rest one by one
@@ -126,17 +116,7 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
     { N: 2, Cin: 6, H: 4, W: 4, Cout: 5, kw: 9, s: 1, stride: 1, pad: 0, v: 1.2 }, // masked: the packed window (stride 4)
   ];
   for (const rules of ['cpu', 'cpu-avx512', 'gpu'] as const) {
-    sumStepCases.forEach((c, i) =>
-      itSubgroups(`${rules} rules, 1 × 1 channel steps: ${caseName(c)}`, async () => {
-        const before = engine.convAutoRules;
-        engine.convAutoRules = rules;
-        try {
-          await checkConv(c, 370 + i, 'subgroups');
-        } finally {
-          engine.convAutoRules = before;
-        }
-      }),
-    );
+    sumStepCases.forEach((c, i) => itSubgroups(`${rules} rules, 1 × 1 channel steps: ${caseName(c)}`, () => underAutoRules(engine, rules, () => checkConv(c, 370 + i, 'subgroups'))));
   }
   // conv2d_bwd_weight_sg splits the images into chunks when its taps give few invocations
   itSubgroups('weight gradient over chunks of images (split, uneven, single, masked) equals the plain kernel and the float64 reference', async () => {

@@ -10,7 +10,7 @@ import { Rng } from '../src/random.js';
 import { expectClose } from './helpers/check.js';
 import { checkConv, convCaseName, type ConvCase } from './helpers/conv_check.js';
 import { refConvGrad } from './helpers/conv_reference.js';
-import { itSubgroups as itSubgroupsOn, testEngine, withAutoRules } from './helpers/engine.js';
+import { itSubgroups as itSubgroupsOn, testEngine, underAutoRules, withAutoRules } from './helpers/engine.js';
 import { randomArray } from './helpers/random.js';
 
 let engine: Engine;
@@ -66,15 +66,7 @@ describe('conv2d winograd: the products under each rule set (SUM_STEP input chan
   // forward, 10 = 4·2 + 2 the input gradient's
   const c: ConvCase = { N: 2, Cin: 11, H: 9, W: 8, Cout: 10, ...same3 };
   for (const rules of ['cpu', 'cpu-avx512', 'gpu'] as const) {
-    itSubgroups(`${rules} rules: ${convCaseName(c)}`, async () => {
-      const before = engine.convAutoRules;
-      engine.convAutoRules = rules;
-      try {
-        await checkConv(engine, c, 980, 'subgroups', 'auto', undefined, true);
-      } finally {
-        engine.convAutoRules = before;
-      }
-    });
+    itSubgroups(`${rules} rules: ${convCaseName(c)}`, () => underAutoRules(engine, rules, () => checkConv(engine, c, 980, 'subgroups', 'auto', undefined, true)));
   }
 });
 

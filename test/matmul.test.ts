@@ -3,7 +3,7 @@ import { Engine, linear, matmul, ShapeError, Tensor } from '../src/index.js';
 import { bucketSize } from '../src/gpu/buffer-pool.js';
 import { Rng } from '../src/random.js';
 import { checkOp } from './helpers/check.js';
-import { testEngine } from './helpers/engine.js';
+import { testEngine, underAutoRules } from './helpers/engine.js';
 import { randomArray } from './helpers/random.js';
 import { checkMatmul } from './helpers/matmul_check.js';
 import { refMatmul } from './helpers/reference.js';
@@ -59,15 +59,7 @@ describe('matmul_rows_sg under each rule set (K_STEP steps of k per update)', ()
   for (const rules of ['cpu', 'cpu-avx512', 'gpu'] as const) {
     for (const [M, N, K] of kSizes) {
       for (const ta of [false, true]) {
-        it(`${rules} rules: M=${M} N=${N} K=${K} ta=${ta}`, async () => {
-          const before = engine.convAutoRules;
-          engine.convAutoRules = rules;
-          try {
-            await checkMatmul(engine, M, N, K, ta, false, 'auto');
-          } finally {
-            engine.convAutoRules = before;
-          }
-        });
+        it(`${rules} rules: M=${M} N=${N} K=${K} ta=${ta}`, () => underAutoRules(engine, rules, () => checkMatmul(engine, M, N, K, ta, false, 'auto')));
       }
     }
   }

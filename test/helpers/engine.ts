@@ -20,6 +20,17 @@ export function itSubgroups(engine: () => Engine, name: string, fn: () => Promis
   });
 }
 
+/** `await fn()` with the engine's rules (EngineOptions.convAutoRules) set to `rules`, restored once it settles. */
+export async function underAutoRules<T>(engine: Engine, rules: ConvAutoRules, fn: () => Promise<T>): Promise<T> {
+  const before = engine.convAutoRules;
+  engine.convAutoRules = rules;
+  try {
+    return await fn();
+  } finally {
+    engine.convAutoRules = before;
+  }
+}
+
 /** `fn()` with conv2d's 'auto' following `rules` on `engine` (EngineOptions.convAutoRules), restored after. */
 export function withAutoRules<T>(engine: Engine, rules: ConvAutoRules, fn: () => T): T {
   const before = engine.convAutoRules;
