@@ -112,9 +112,9 @@ override HALO: bool = true;
 override W_STRIDE: u32 = 4;
 // Blocks of 8 output channels per lane in the quad-rows and run-layout kernels (conv2d_fwd_sg,
 // conv2d_bwd_input_sg and their _quads_sg forms: 1 or 2, and 4 in the run layout) and
-// conv2d_bwd_weight_sg (1 or 2). The blocks share each input load and shifted view, so a kernel
-// row's (a pixel's) loads serve 8·BLOCKS channels; the host takes more where the multiplied
-// accumulators still pay (quadLayout, runBlocks, bwdWeightBlocks in conv2d.ts).
+// conv2d_bwd_weight_sg (1 or 2, and 4 with PIXELS = 4). The blocks share each input load and
+// shifted view, so a kernel row's (a pixel's) loads serve 8·BLOCKS channels; the host takes more
+// where the multiplied accumulators still pay (quadLayout, runBlocks, bwdWeightBlocks in conv2d.ts).
 override BLOCKS: u32 = 1;
 // Output rows per lane in the quad-rows kernels: 1, or 2 (row pairs: a lane holds the quad below
 // its own too, and each input row it loads serves both, as do the kernel rows' weights it loads
@@ -132,7 +132,8 @@ override SUM_STEP: u32 = 1;
 // reload then come once per pair (its loop 6 % shorter).
 override G_PAIRS: bool = false;
 // conv2d_bwd_weight_sg: pixels per loop iteration, 2 or 4, their terms summed before each
-// accumulator update (the host's rules: bwdWeightPixels in conv2d.ts).
+// accumulator update (the host's rules: bwdWeightPixels in conv2d.ts); its BLOCKS = 4 runs with
+// PIXELS = 4 only.
 override PIXELS: u32 = 2;
 
 // Grid position of the first tap of the window of size s.
@@ -1159,6 +1160,8 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   let plane = p.H * p.W;
   let og = min(o0 + (q & 7u), p.Cout - 1u) * plane;  // this lane's share of the g loads
   let og_hi = min(o0 + 8u + (q & 7u), p.Cout - 1u) * plane;
+  let og2 = min(o0 + 16u + (q & 7u), p.Cout - 1u) * plane;
+  let og3 = min(o0 + 24u + (q & 7u), p.Cout - 1u) * plane;
   // Tap b at pixel P reads what tap b + 1 (the next lane: same channels and kernel row) read at
   // pixel P − 1, so only the last tap of each kernel row (and the subgroup's last lane, whose
   // next lane is in another subgroup) loads after an image's first pixel; the others take it by
@@ -1168,6 +1171,8 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   let next_lane = (q + 1u) & (sg - 1u);
   var acc = zero_block();
   var acc_hi = zero_block();
+  var acc2 = zero_block();
+  var acc3 = zero_block();
   let images = weight_images(wid);
   let span = weight_span(a, b);
   // The pixels P of those rows in one loop, flat over the plane (rows wrap): the lane's tap reads
@@ -1192,6 +1197,8 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
     let xn = (n * nbc + c0 / 4u) * plane;
     let gn = n * p.Cout * plane + og;
     let gn_hi = n * p.Cout * plane + og_hi;
+    let gn2 = n * p.Cout * plane + og2;
+    let gn3 = n * p.Cout * plane + og3;
     var prev = vec4f(0.0);  // this lane's input at the previous pixel
     var walk = span.walk;
     for (var p0 = span.first; p0 < span.end; p0 += PIXELS) {
@@ -1209,6 +1216,14 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
         let gl = vec4f(g_pair(gn, p0, span.end), g_pair(gn, p0 + 2u, span.end));
         if (BLOCKS == 1u) {
           fma_broadcast4(&acc, xa, xb, xc, xd, gl);
+        } else if (BLOCKS == 4u) {
+          let gh = vec4f(g_pair(gn_hi, p0, span.end), g_pair(gn_hi, p0 + 2u, span.end));
+          let g2v = vec4f(g_pair(gn2, p0, span.end), g_pair(gn2, p0 + 2u, span.end));
+          let g3v = vec4f(g_pair(gn3, p0, span.end), g_pair(gn3, p0 + 2u, span.end));
+          fma_broadcast4(&acc, xa, xb, xc, xd, gl);
+          fma_broadcast4(&acc_hi, xa, xb, xc, xd, gh);
+          fma_broadcast4(&acc2, xa, xb, xc, xd, g2v);
+          fma_broadcast4(&acc3, xa, xb, xc, xd, g3v);
         } else {
           let gh = vec4f(g_pair(gn_hi, p0, span.end), g_pair(gn_hi, p0 + 2u, span.end));
           fma_broadcast4(&acc, xa, xb, xc, xd, gl);
@@ -1230,6 +1245,8 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   if (r >= lanes) { return; }
   store_weight_block(wid, o0, c0, window_offset(S) + a, window_offset(S) + b, v, acc);
   if (BLOCKS > 1u && o0 + 8u < p.Cout) { store_weight_block(wid, o0 + 8u, c0, window_offset(S) + a, window_offset(S) + b, v, acc_hi); }
+  if (BLOCKS > 2u && o0 + 16u < p.Cout) { store_weight_block(wid, o0 + 16u, c0, window_offset(S) + a, window_offset(S) + b, v, acc2); }
+  if (BLOCKS > 2u && o0 + 24u < p.Cout) { store_weight_block(wid, o0 + 24u, c0, window_offset(S) + a, window_offset(S) + b, v, acc3); }
 }
 
 // The upstream gradients g[gn + p0] and g[gn + p0 + 1] (clamped to the span's last pixel): one

@@ -718,8 +718,8 @@ function runWinogradWeight(p: ConvPlan, x: Tensor, g: Tensor): Tensor {
   const interleaved = winogradInputInterleaved(S, x);
   const d = winogradUpstream(S, g);
   const du = Tensor.empty(e, [positions * Cout * Cin]);
-  const grid: [number, number] = [Math.ceil(bwdWeightInvocations(Cin, Cout, 1, e.subgroupSize!, 'rows') / WG), positions];
-  e.dispatch(K.bwdWeightSubgroups, params, [interleaved.buffer, du.buffer, d.buffer, p.vt.buffer, d.buffer], grid, { S: 1, BLOCKS: bwdWeightBlocks('rows', Cout), G_PAIRS: 1, PIXELS: bwdWeightPixels(e.convAutoRules) });
+  const grid: [number, number] = [Math.ceil(bwdWeightInvocations(Cin, Cout, 1, e.subgroupSize!, 'rows', e.convAutoRules) / WG), positions];
+  e.dispatch(K.bwdWeightSubgroups, params, [interleaved.buffer, du.buffer, d.buffer, p.vt.buffer, d.buffer], grid, { S: 1, BLOCKS: bwdWeightBlocks('rows', Cout, 1, e.convAutoRules), G_PAIRS: 1, PIXELS: bwdWeightPixels(e.convAutoRules) });
   interleaved.dispose();
   d.dispose();
   const dw = winogradWeightGrad(S, du, Cout, Cin);
@@ -902,7 +902,7 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
   // what the kernel reads: x itself (conv2d_bwd_weight_taps_sg) or x with 4 channels interleaved (conv2d_bwd_weight_sg)
   const input = taps ? x : Tensor.empty(engine, [N * Math.ceil(Cin / 4) * H * W * 4]);
   if (!taps) engine.dispatch(K.packInputSubgroups, p.params, [x.buffer, input.buffer], [Math.ceil((N * H * W) / 4 / WG), Math.ceil(Cin / 4)]);
-  const { chunks, perChunk } = bwdWeightChunks(p.params, largest, sg, kernelFor(largest));
+  const { chunks, perChunk } = bwdWeightChunks(p.params, largest, sg, kernelFor(largest), engine.convAutoRules);
   // each chunk of images sums into its own copy of dw; the copies are added after
   const sums = Tensor.empty(engine, chunks > 1 ? [chunks * p.w.size] : p.w.shape);
   // the weight-gradient kernels write the window's taps only; the rest of the k_max grid is 0
@@ -910,7 +910,7 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
   const params = { ...p.params, nchunk: chunks > 1 ? perChunk : 0 };
   for (const S of sizes) {
     const kernel = kernelFor(S);
-    const grid: [number, number] = [Math.ceil(bwdWeightInvocations(Cin, Cout, S, sg, kernel) / WG), chunks];
+    const grid: [number, number] = [Math.ceil(bwdWeightInvocations(Cin, Cout, S, sg, kernel, engine.convAutoRules) / WG), chunks];
     const buffers = [input.buffer, sums.buffer, g.buffer, vt.buffer];
     if (kernel === 'taps') {
       // g again as quads or pairs of pixels (in_quads, g2: g_run)
@@ -921,7 +921,7 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
       // g again as pairs of pixels (g2: G_PAIRS, rows of an even width: a pixel pair's upstream
       // gradients in one vec2 load: 0.91–0.99× the time at S = 3, 5, 0.86–0.90 at S = 9, 0.94–0.99
       // at S = 1, paired runs; its loop 1994 instructions against 2116)
-      engine.dispatch(K.bwdWeightSubgroups, params, [...buffers, g.buffer], grid, { S, BLOCKS: bwdWeightBlocks(kernel, Cout), G_PAIRS: W % 2 === 0 ? 1 : 0, PIXELS: bwdWeightPixels(engine.convAutoRules) });
+      engine.dispatch(K.bwdWeightSubgroups, params, [...buffers, g.buffer], grid, { S, BLOCKS: bwdWeightBlocks(kernel, Cout, S, engine.convAutoRules), G_PAIRS: W % 2 === 0 ? 1 : 0, PIXELS: bwdWeightPixels(engine.convAutoRules) });
     }
   }
   if (!taps) input.dispose();
@@ -958,8 +958,15 @@ const bwdWeightLanes = (Cin: number, S: number, sg: number, kernel: SubgroupWeig
  * 0.77–0.88 at S = 9, 0.85–0.96 at S = 1 (32×32, 16×16, 14×14, 7×7 planes; its loop 2133
  * instructions against 2 × 1504; four blocks 0.89–1.03× two). The sliding and by-taps kernels
  * keep one: the sliding kernel with two took 1.18–1.64× the time (paired runs).
+ * Under the 'cpu-avx512' rules four at S = 5 from 32 output channels, with 4 pixels per update
+ * (bwdWeightPixels): 0.81–0.85× two blocks' time on 32×32 32→64, 14×14 32→32, 7×7 64→64 and
+ * 16×16 64→128 — but at S = 7 1.08–1.13 and at S = 3 0.87–1.23 (paired; bench/HISTORY.md stop 39).
  */
-const bwdWeightBlocks = (kernel: SubgroupWeightKernel, Cout: number) => (kernel === 'rows' && Cout >= 16 ? 2 : 1);
+const bwdWeightBlocks = (kernel: SubgroupWeightKernel, Cout: number, S: number, rules: ConvAutoRules) => {
+  if (kernel !== 'rows' || Cout < 16) return 1;
+  // four blocks run with 4 pixels per update only (the shader's BLOCKS and PIXELS)
+  return bwdWeightPixels(rules) === 4 && S === 5 && Cout >= 32 ? 4 : 2;
+};
 
 /**
  * Pixels per loop iteration of conv2d_bwd_weight_sg (PIXELS), their terms summed before each
@@ -971,8 +978,8 @@ const bwdWeightBlocks = (kernel: SubgroupWeightKernel, Cout: number) => (kernel 
 const bwdWeightPixels = (rules: ConvAutoRules) => (rules === 'cpu-avx512' ? 4 : 2);
 
 /** The weight-gradient kernel's invocations: its lanes per block of 8·BLOCKS output channels times the blocks. */
-const bwdWeightInvocations = (Cin: number, Cout: number, S: number, sg: number, kernel: SubgroupWeightKernel) =>
-  Math.ceil(Cout / (8 * bwdWeightBlocks(kernel, Cout))) * bwdWeightLanes(Cin, S, sg, kernel);
+const bwdWeightInvocations = (Cin: number, Cout: number, S: number, sg: number, kernel: SubgroupWeightKernel, rules: ConvAutoRules) =>
+  Math.ceil(Cout / (8 * bwdWeightBlocks(kernel, Cout, S, rules))) * bwdWeightLanes(Cin, S, sg, kernel);
 
 /**
  * How conv2d_bwd_weight_sg splits the N images: into `chunks` of `perChunk` (the last may be
@@ -985,8 +992,9 @@ export function bwdWeightChunks(
   S: number,
   sg: number,
   kernel: SubgroupWeightKernel = bwdWeightByTaps(c.Cin) ? 'taps' : 'rows',
+  rules: ConvAutoRules = 'cpu',
 ): { chunks: number; perChunk: number } {
-  const invocations = bwdWeightInvocations(c.Cin, c.Cout, S, sg, kernel);
+  const invocations = bwdWeightInvocations(c.Cin, c.Cout, S, sg, kernel, rules);
   const weights = c.Cout * c.Cin * c.kw * c.kw;
   // filling and adding the copies costs about BWD_WEIGHT_COPY_COST multiply-adds per float of them
   const byCost = Math.floor((c.N * c.H * c.W * c.Cin * c.Cout * S * S) / (BWD_WEIGHT_COPY_COST * weights));
