@@ -46,7 +46,7 @@ override WG: u32 = 64;
 // matmul_rows_sg: steps of k whose terms are summed before they reach the accumulators, 1, 2 or
 // 4 per loop iteration (the rest one by one), as SUM_STEP in conv2d_subgroups.wgsl's 1 × 1
 // kernels: on lavapipe each accumulator update in the loop is a blend with the loop's lane mask
-// and a spill and reload (matmul.ts: sumStep).
+// and a spill and reload (the host's rules: sumStep in src/gpu/conv_variant.ts).
 override K_STEP: u32 = 1;
 
 // 8 rows × 4 values of sums.

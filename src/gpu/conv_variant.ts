@@ -30,7 +30,8 @@ export const checkConvAutoRules = (where: string, name: string, value: unknown):
  * lane mask and a spill and reload, so summing several steps' terms first pays (paired, new / old
  * time, bench/HISTORY.md stop 39): the 1 × 1 forward and input gradient with four input channels
  * 0.61–0.79 and 0.57–0.78 on 32×32 32→64 and 16×16 64→128, 0.89 and 0.84 on 28×28 16→16
- * (N = 128); eight lost (1.04–1.96). Four under the 'cpu-avx512' rules. Under 'cpu' two (0.85–1.00
+ * (N = 128), matmul_rows_sg 0.70–0.80 from 512³ to 1024³; eight lost (1.04–1.96). Four under the
+ * 'cpu-avx512' rules. Under 'cpu' two (0.85–1.00
  * with AVX2 code on the same host, four 0.62–1.02 there): four make a loop of ~3800 instructions,
  * the size whose S = 3 counterpart ran 1.7× slower on a Zen 3 host (quad_rows in
  * conv2d_subgroups.wgsl), two ~1800, the size of the two-block S = 3 loop that won there. One on a
