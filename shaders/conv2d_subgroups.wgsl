@@ -125,7 +125,7 @@ override ROWS: u32 = 1;
 // they reach the accumulators, 1, 2 or 4 per loop iteration (the rest one by one). On lavapipe
 // each accumulator update in the loop is a blend with the loop's lane mask and, with 64
 // accumulators, a spill and reload: four channels per update took 0.61–0.89× the forward's and
-// input gradient's time (sum1x1Step in conv2d.ts).
+// input gradient's time (sumStep in src/gpu/conv_variant.ts).
 override SUM_STEP: u32 = 1;
 // conv2d_bwd_weight_sg on rows of an even number of pixels: a pixel pair's upstream gradients in
 // one vec2 load (g2, g bound again) instead of two f32 loads; lavapipe's per-lane test and buffer
@@ -925,10 +925,10 @@ fn sum_1x1(t: Tile, channels: u32, w_lo: u32, w_hi: u32, w_stride: u32) -> Pair 
       let x1 = quad_1x1(t, channels, c + 1u);
       let x2 = quad_1x1(t, channels, c + 2u);
       let x3 = quad_1x1(t, channels, c + 3u);
-      let l = vec4f(w[(w_lo + c * w_stride) * W_STRIDE], w[(w_lo + (c + 1u) * w_stride) * W_STRIDE],
-                    w[(w_lo + (c + 2u) * w_stride) * W_STRIDE], w[(w_lo + (c + 3u) * w_stride) * W_STRIDE]);
-      let h = vec4f(w[(w_hi + c * w_stride) * W_STRIDE], w[(w_hi + (c + 1u) * w_stride) * W_STRIDE],
-                    w[(w_hi + (c + 2u) * w_stride) * W_STRIDE], w[(w_hi + (c + 3u) * w_stride) * W_STRIDE]);
+      let l = vec4f(weight_1x1(w_lo, c, w_stride), weight_1x1(w_lo, c + 1u, w_stride),
+                    weight_1x1(w_lo, c + 2u, w_stride), weight_1x1(w_lo, c + 3u, w_stride));
+      let h = vec4f(weight_1x1(w_hi, c, w_stride), weight_1x1(w_hi, c + 1u, w_stride),
+                    weight_1x1(w_hi, c + 2u, w_stride), weight_1x1(w_hi, c + 3u, w_stride));
       fma_broadcast4(&lo, x0, x1, x2, x3, l);
       fma_broadcast4(&hi, x0, x1, x2, x3, h);
     }
@@ -937,20 +937,25 @@ fn sum_1x1(t: Tile, channels: u32, w_lo: u32, w_hi: u32, w_stride: u32) -> Pair 
     for (; c + 2u <= channels; c += 2u) {
       let x0 = quad_1x1(t, channels, c);
       let x1 = quad_1x1(t, channels, c + 1u);
-      let l0 = w[(w_lo + c * w_stride) * W_STRIDE];
-      let l1 = w[(w_lo + (c + 1u) * w_stride) * W_STRIDE];
-      let h0 = w[(w_hi + c * w_stride) * W_STRIDE];
-      let h1 = w[(w_hi + (c + 1u) * w_stride) * W_STRIDE];
+      let l0 = weight_1x1(w_lo, c, w_stride);
+      let l1 = weight_1x1(w_lo, c + 1u, w_stride);
+      let h0 = weight_1x1(w_hi, c, w_stride);
+      let h1 = weight_1x1(w_hi, c + 1u, w_stride);
       fma_broadcast2(&lo, x0, l0, x1, l1);
       fma_broadcast2(&hi, x0, h0, x1, h1);
     }
   }
   for (; c < channels; c++) {
     let xs = quad_1x1(t, channels, c);
-    fma_broadcast(&lo, xs, w[(w_lo + c * w_stride) * W_STRIDE]);
-    fma_broadcast(&hi, xs, w[(w_hi + c * w_stride) * W_STRIDE]);
+    fma_broadcast(&lo, xs, weight_1x1(w_lo, c, w_stride));
+    fma_broadcast(&hi, xs, weight_1x1(w_hi, c, w_stride));
   }
   return Pair(lo, hi);
+}
+
+// The weight of a 1 × 1 lane's channel (row `first`) for input channel c (see sum_1x1).
+fn weight_1x1(first: u32, c: u32, w_stride: u32) -> f32 {
+  return w[(first + c * w_stride) * W_STRIDE];
 }
 
 // The quad lane's 4 pixels of input channel c (of `channels`) in its image.
@@ -1182,10 +1187,10 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   // first pixel, and their 4 pixels per iteration needed 4 | W: flat, 0.80–0.85× the time on
   // 7×7 planes, 0.87–0.96 on 14×14, 0.80 on 28×28, 0.90–0.99 on 16×16 and 32×32 (paired runs).
   // PIXELS (2 or 4) pixels per iteration: lavapipe blends the vectors this loop writes with its
-  // lane mask once per iteration; pixels past the span's end are masked off. 4 pixels measured 0.87–0.99× the time of 1 on
-  // a Zen 4 host (8 was slower), but on a Zen 3 one (its ~3100-instruction loop most likely
-  // outgrowing the decoded-op cache) 2 took 0.60–0.78× the time of 4 (S = 1…9, 7×7 to 32×32
-  // planes) and 1 pixel about the same as 2. Both pixels' inputs, masks and gradients come first
+  // lane mask once per iteration; pixels past the span's end are masked off. 4 pixels measured
+  // 0.87–0.99× the time of 1 on a Zen 4 host (8 was slower), but on a Zen 3 one (its
+  // ~3100-instruction loop most likely outgrowing the decoded-op cache) 2 took 0.60–0.78× the
+  // time of 4 (S = 1…9, 7×7 to 32×32 planes) and 1 pixel about the same as 2. Both pixels' inputs, masks and gradients come first
   // and their terms are summed before the accumulators (fma_broadcast2): the masks' and loads'
   // branches then no longer split the accumulators' updates, which LLVM had spilled and reloaded
   // around them — 8 % fewer instructions in the loop and 0.86–0.95× the time (S = 3, 5, 9 on the
@@ -1212,22 +1217,21 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
         let v3 = tap_input(v2, loads, xn, i32(p0 + 3u) + span.tap_offset, next_lane);
         let xd = v3 * pixel_mask(&walk, p0 + 3u, span.end, b);
         prev = v3;
-        // with two blocks, both blocks' gradients are loaded before either block's sums
-        let gl = vec4f(g_pair(gn, p0, span.end), g_pair(gn, p0 + 2u, span.end));
-        if (BLOCKS == 1u) {
-          fma_broadcast4(&acc, xa, xb, xc, xd, gl);
-        } else if (BLOCKS == 4u) {
-          let gh = vec4f(g_pair(gn_hi, p0, span.end), g_pair(gn_hi, p0 + 2u, span.end));
-          let g2v = vec4f(g_pair(gn2, p0, span.end), g_pair(gn2, p0 + 2u, span.end));
-          let g3v = vec4f(g_pair(gn3, p0, span.end), g_pair(gn3, p0 + 2u, span.end));
-          fma_broadcast4(&acc, xa, xb, xc, xd, gl);
-          fma_broadcast4(&acc_hi, xa, xb, xc, xd, gh);
-          fma_broadcast4(&acc2, xa, xb, xc, xd, g2v);
-          fma_broadcast4(&acc3, xa, xb, xc, xd, g3v);
-        } else {
-          let gh = vec4f(g_pair(gn_hi, p0, span.end), g_pair(gn_hi, p0 + 2u, span.end));
-          fma_broadcast4(&acc, xa, xb, xc, xd, gl);
-          fma_broadcast4(&acc_hi, xa, xb, xc, xd, gh);
+        // every block's gradients are loaded before any block's sums
+        let gl = g_quad(gn, p0, span.end);
+        var gh = vec4f(0.0);
+        var g2 = vec4f(0.0);
+        var g3 = vec4f(0.0);
+        if (BLOCKS > 1u) { gh = g_quad(gn_hi, p0, span.end); }
+        if (BLOCKS > 2u) {
+          g2 = g_quad(gn2, p0, span.end);
+          g3 = g_quad(gn3, p0, span.end);
+        }
+        fma_broadcast4(&acc, xa, xb, xc, xd, gl);
+        if (BLOCKS > 1u) { fma_broadcast4(&acc_hi, xa, xb, xc, xd, gh); }
+        if (BLOCKS > 2u) {
+          fma_broadcast4(&acc2, xa, xb, xc, xd, g2);
+          fma_broadcast4(&acc3, xa, xb, xc, xd, g3);
         }
       } else {
         prev = v1;
@@ -1257,6 +1261,11 @@ fn tap_input(v_prev: vec4f, load: bool, xn: u32, pos: i32, next_lane: u32) -> ve
   var v = subgroupShuffle(v_prev, next_lane);
   if (load) { v = x4[xn + clamp_pos(pos, p.H * p.W)]; }
   return v;
+}
+
+// The upstream gradients of pixels p0 … p0 + 3 (two g_pairs).
+fn g_quad(gn: u32, p0: u32, end: u32) -> vec4f {
+  return vec4f(g_pair(gn, p0, end), g_pair(gn, p0 + 2u, end));
 }
 
 fn g_pair(gn: u32, p0: u32, end: u32) -> vec2f {
