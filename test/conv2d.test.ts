@@ -111,7 +111,7 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
     blockCases.forEach((c, i) => itSubgroups(`${rules} rules: ${caseName(c)}`, () => underAutoRules(engine, rules, () => checkConv(c, 340 + i, 'subgroups'))));
   }
   // the 1 × 1 kernels sum SUM_STEP input channels per accumulator update: 4 under 'cpu-avx512',
-  // 2 under 'cpu', 1 under 'gpu' (sum1x1Step), the rest one by one
+  // 2 under 'cpu', 1 under 'gpu' (sumStep), the rest one by one
   const sumStepCases: Case[] = [
     { N: 2, Cin: 7, H: 4, W: 6, Cout: 22, kw: 1, s: 1, stride: 1, pad: 0 }, // forward: 4 + 3 or 2·3 + 1 channels; input gradient: 4·5 + 2 or 2·11
     { N: 3, Cin: 13, H: 2, W: 2, Cout: 9, kw: 1, s: 1, stride: 1, pad: 0 }, // 4·3 + 1; runs across images

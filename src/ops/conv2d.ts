@@ -565,10 +565,11 @@ export type WinogradPass = 'forward' | 'input' | 'weight';
  * WINOGRAD_RULE on a CPU adapter whose host has AVX-512 (EngineOptions.convAutoRules
  * 'cpu-avx512'), one rule per pass (null: never). Measured on lavapipe on an Intel Xeon (family 6
  * model 167, 2 threads), where the Winograd kernels compare worse against the direct subgroup
- * kernels than on the AVX2 host (a Zen 3) WINOGRAD_RULE was measured on — most likely as the
- * direct kernels' accumulators fit AVX-512VL's 32 vector registers (not confirmed). Paired
- * (Winograd / direct time, 5–7 pairs, twice on different hours; bench/HISTORY.md, stop 37) — 3 × 3: forward 16×16 64→128 0.85, 64→64 1.01, 32×32 32→64
- * 1.14–1.19, 32→32 1.43, 7×7 64→64 (N = 128) 1.13–1.15, 32→64 1.11–1.31, 14×14 32→32 1.64–1.67;
+ * kernels than on the AVX2 host (a Zen 3) WINOGRAD_RULE was measured on — not for the AVX-512
+ * registers: with AVX2 code on this host (GALLIUM_OVERRIDE_CPU_CAPS=avx, stop 39) its wider
+ * direct layouts still win, so the Zen 3 core is what differs. Paired (Winograd / direct time,
+ * 5–7 pairs, twice on different hours; bench/HISTORY.md, stop 37) — 3 × 3: forward 16×16 64→128
+ * 0.85, 64→64 1.01, 32×32 32→64 1.14–1.19, 32→32 1.43, 7×7 64→64 (N = 128) 1.13–1.15, 32→64 1.11–1.31, 14×14 32→32 1.64–1.67;
  * input gradient 0.98–2.21 on every shape; weight gradient 16×16 0.51–0.63, 32×32 0.62–0.76, but
  * 7×7 32→64 1.13 and 14×14 32→32 1.27. 5 × 5: forward 16×16 0.63–0.72, 32×32 32→64 0.83–0.89,
  * 7×7 64→64 0.88–0.94, 32→64 0.95–1.06, 14×14 32→32 1.30–1.40; input gradient 16×16 64→64 0.72,
@@ -992,7 +993,7 @@ export function bwdWeightChunks(
   S: number,
   sg: number,
   kernel: SubgroupWeightKernel = bwdWeightByTaps(c.Cin) ? 'taps' : 'rows',
-  rules: ConvAutoRules = 'cpu',
+  rules: ConvAutoRules,
 ): { chunks: number; perChunk: number } {
   const invocations = bwdWeightInvocations(c.Cin, c.Cout, S, sg, kernel, rules);
   const weights = c.Cout * c.Cin * c.kw * c.kw;
