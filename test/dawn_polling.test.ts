@@ -49,6 +49,24 @@ describe('paced polling for dawn.node', () => {
     expect(late.length).toBeLessThan(busyLate.length / 3);
   });
 
+  it('paced, a poll between 0.2 ms and 2 ms of a wait first naps ~0.1 ms instead of spinning', async () => {
+    // pooled over several waits: a single wait's 2 ms can be taken by one hiccup of the process
+    const inNapSpan = (times: number[]) => times.filter((t) => t > 0.4 && t < 1.8);
+    const busy: number[][] = [];
+    const paced: number[][] = [];
+    for (let i = 0; i < 10; i++) {
+      busy.push(inNapSpan(await pollFor(2.5)));
+      const release = pacePolling(1);
+      paced.push(inNapSpan(await pollFor(2.5)));
+      release();
+    }
+    const gaps = paced.flatMap((ts) => ts.slice(1).map((t, i) => t - ts[i]!)).sort((p, q) => p - q);
+    const shown = paced.map((ts) => ts.slice(0, 12).map((t) => t.toFixed(2)).join(' ')).join(' | ');
+    expect(gaps.length, shown).toBeGreaterThan(10);
+    expect(gaps[gaps.length >> 1], shown).toBeGreaterThanOrEqual(0.09);
+    expect(paced.flat().length).toBeLessThan(busy.flat().length / 3);
+  });
+
   it('leaves JavaScript callbacks to the real setImmediate', async () => {
     const release = pacePolling(50);
     const order: string[] = [];
