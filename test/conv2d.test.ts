@@ -111,12 +111,16 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
     blockCases.forEach((c, i) => itSubgroups(`${rules} rules: ${caseName(c)}`, () => underAutoRules(engine, rules, () => checkConv(c, 340 + i, 'subgroups'))));
   }
   // the 1 × 1 kernels sum SUM_STEP input channels per accumulator update: 4 under 'cpu-avx512',
-  // 2 under 'cpu', 1 under 'gpu' (sumStep), the rest one by one
+  // 2 under 'cpu', 1 under 'gpu' (sumStep), the rest one by one; the forward loads its weights as
+  // vec4s under 'cpu-avx512' when Cin is a multiple of 4 (forward1x1Constants)
   const sumStepCases: Case[] = [
     { N: 2, Cin: 7, H: 4, W: 6, Cout: 22, kw: 1, s: 1, stride: 1, pad: 0 }, // forward: 4 + 3 or 2·3 + 1 channels; input gradient: 4·5 + 2 or 2·11
     { N: 3, Cin: 13, H: 2, W: 2, Cout: 9, kw: 1, s: 1, stride: 1, pad: 0 }, // 4·3 + 1; runs across images
     { N: 1, Cin: 16, H: 8, W: 4, Cout: 17, kw: 1, s: 1, stride: 1, pad: 0 }, // whole steps only; a partial second block
     { N: 2, Cin: 6, H: 4, W: 4, Cout: 5, kw: 9, s: 1, stride: 1, pad: 0, v: 1.2 }, // masked: the packed window (stride 4)
+    // the forward's weights as vec4s under 'cpu-avx512' (W_VEC4: Cin a multiple of 4)
+    { N: 3, Cin: 8, H: 4, W: 4, Cout: 20, kw: 1, s: 1, stride: 1, pad: 0 }, // 2 steps; a second row of 16 channels, its upper block partial
+    { N: 2, Cin: 4, H: 2, W: 6, Cout: 9, kw: 1, s: 1, stride: 1, pad: 0 }, // one step; runs across images
   ];
   for (const rules of ['cpu', 'cpu-avx512', 'gpu'] as const) {
     sumStepCases.forEach((c, i) => itSubgroups(`${rules} rules, 1 × 1 channel steps: ${caseName(c)}`, () => underAutoRules(engine, rules, () => checkConv(c, 370 + i, 'subgroups'))));

@@ -63,10 +63,14 @@ describe('conv2d winograd: true, 5 × 5, vs float64 reference', () => {
 
 describe('conv2d winograd: the products under each rule set (SUM_STEP input channels per update)', () => {
   // 4 under 'cpu-avx512', 2 under 'cpu', 1 under 'gpu': 11 = 4·2 + 3 = 2·5 + 1 input channels
-  // forward, 10 = 4·2 + 2 the input gradient's
-  const c: ConvCase = { N: 2, Cin: 11, H: 9, W: 8, Cout: 10, ...same3 };
+  // forward, 10 = 4·2 + 2 the input gradient's; then 12 and 20 (multiples of 4: the weights as
+  // vec4s under 'cpu-avx512', W_VEC4), 20 outputs a second row of 16 with a partial upper block
+  const cases: ConvCase[] = [
+    { N: 2, Cin: 11, H: 9, W: 8, Cout: 10, ...same3 },
+    { N: 1, Cin: 12, H: 7, W: 9, Cout: 20, ...same3 },
+  ];
   for (const rules of ['cpu', 'cpu-avx512', 'gpu'] as const) {
-    itSubgroups(`${rules} rules: ${convCaseName(c)}`, () => underAutoRules(engine, rules, () => checkConv(engine, c, 980, 'subgroups', 'auto', undefined, true)));
+    cases.forEach((c, i) => itSubgroups(`${rules} rules: ${convCaseName(c)}`, () => underAutoRules(engine, rules, () => checkConv(engine, c, 980 + i, 'subgroups', 'auto', undefined, true))));
   }
 });
 

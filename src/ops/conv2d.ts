@@ -74,11 +74,11 @@ const K = {
   packSubgroups: subgroupKernel('conv2d_pack_weights_sg', [2, 3, 5]),
   fwdSubgroups: subgroupKernel('conv2d_fwd_sg', [1, 6, 3, 5]),
   bwdInputSubgroups: subgroupKernel('conv2d_bwd_input_sg', [1, 6, 3, 5]),
-  fwd1x1Subgroups: subgroupKernel('conv2d_fwd_1x1_sg', [9, 2, 8, 5]),
+  fwd1x1Subgroups: subgroupKernel('conv2d_fwd_1x1_sg', [9, 2, 11, 8, 5]),
   fwdQuadsSubgroups: subgroupKernel('conv2d_fwd_quads_sg', [1, 9, 6, 8, 5]),
   bwdInputQuadsSubgroups: subgroupKernel('conv2d_bwd_input_quads_sg', [1, 9, 6, 8, 5]),
   bwdInput1x1Subgroups: subgroupKernel('conv2d_bwd_input_1x1_sg', [2, 8, 9, 5]),
-  winogradProductSubgroups: subgroupKernel('conv2d_winograd_product_sg', [9, 2, 8, 5]),
+  winogradProductSubgroups: subgroupKernel('conv2d_winograd_product_sg', [9, 2, 11, 8, 5]),
   packInputSubgroups: subgroupKernel('conv2d_pack_input_sg', [1, 8]),
   bwdWeightSubgroups: subgroupKernel('conv2d_bwd_weight_sg', [7, 3, 4, 5, 10]),
   bwdWeightTapsSubgroups: subgroupKernel('conv2d_bwd_weight_taps_sg', [1, 3, 4, 5, 9, 10]),
@@ -745,7 +745,7 @@ function runWinograd(p: ConvPlan, input: Tensor, packed: Tensor, out: Tensor, fl
   const { L } = winogradTiles(N, p.params.H, p.params.W);
   const m = Tensor.empty(e, [positions * R * L]);
   const params = productParams(p, positions, L, Kc, R);
-  e.dispatch(K.winogradProductSubgroups, params, [v.buffer, u.buffer, m.buffer, p.vt.buffer], [Math.ceil((positions * L) / 4 / WG), Math.ceil(R / 16)], { S: 1, W_STRIDE: 1, SUM_STEP: sumStep(e.convAutoRules) });
+  e.dispatch(K.winogradProductSubgroups, params, [v.buffer, u.buffer, u.buffer, m.buffer, p.vt.buffer], [Math.ceil((positions * L) / 4 / WG), Math.ceil(R / 16)], forward1x1Constants(e.convAutoRules, Kc));
   u.dispose();
   v.dispose();
   winogradOutput(S, m, out);
@@ -840,18 +840,28 @@ function flippedParams(p: ConvPlan): ConvUniforms {
   return { ...q, Cin: q.Cout, Cout: q.Cin, H: q.Ho, W: q.Wo, Ho: q.H, Wo: q.W, pad: q.s === 0 ? q.pad : q.s - 1 - q.pad };
 }
 
+/**
+ * conv2d_fwd_1x1_sg's and conv2d_winograd_product_sg's constants for unpacked weights (W_STRIDE 1)
+ * over `channels` input channels: the weights as vec4s (W_VEC4) where a lane's 4 input channels
+ * per step are 4 aligned floats — SUM_STEP 4 ('cpu-avx512') and channels a multiple of 4.
+ */
+export function forward1x1Constants(rules: ConvAutoRules, channels: number): Record<string, number> {
+  const step = sumStep(rules);
+  return { S: 1, W_STRIDE: 1, SUM_STEP: step, W_VEC4: Number(step === 4 && channels % 4 === 0) };
+}
+
 /** The forward; `packed` is packWeights(p, w, p.vt). */
 function runForward(p: ConvPlan, x: Tensor, w: Tensor, packed: Tensor | null): Tensor {
   const y = Tensor.empty(x.engine, p.outShape);
   if (p.tiled) runTiled(p.params, false, x, w, p.vt, y, p.tile);
   else if (!p.subgroups) x.engine.dispatch(K.fwd, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd);
-  else if (!packed) x.engine.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S: 1, W_STRIDE: 1, SUM_STEP: sumStep(x.engine.convAutoRules) });
+  else if (!packed) x.engine.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, w.buffer, w.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, forward1x1Constants(x.engine.convAutoRules, p.params.Cin));
   else if (useWinograd(p, 'forward', p.params.Cin, p.params.Cout)) runWinograd(p, x, packed, y, false);
   else {
     const e = x.engine;
     for (const S of sizeVariants(p)) {
       if (quads(p, S)) {
-        e.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, packed.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S, SUM_STEP: sumStep(e.convAutoRules) });
+        e.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, packed.buffer, packed.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S, SUM_STEP: sumStep(e.convAutoRules) });
         continue;
       }
       const { grid, constants } = rowKernelLaunch(p, S, p.params.Cout, p.grids.fwdSubgroups);
