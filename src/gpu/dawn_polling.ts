@@ -41,6 +41,16 @@ let paced: SetImmediate | undefined;
 /** What Atomics.wait sleeps on: nothing ever notifies it, so each nap lasts its timeout. */
 const napCell = new Int32Array(new SharedArrayBuffer(4));
 
+/** Whether this thread may block in Atomics.wait (a runtime may forbid it on its main thread). */
+function canNap(): boolean {
+  try {
+    Atomics.wait(napCell, 0, 1, 0); // the cell holds 0: returns 'not-equal' at once where allowed
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const isNative = (f: unknown) => typeof f === 'function' && Function.prototype.toString.call(f).endsWith('{ [native code] }');
 
 /**
@@ -59,13 +69,14 @@ export function pacePolling(intervalMs = INTERVAL_MS): () => void {
     // made a promise pending) starts one.
     let inPoll = false;
     let waitStart = 0;
+    const naps = canNap(); // else those polls run back to back, as in the first SPIN_MS
     paced = ((callback: (...args: unknown[]) => void, ...args: unknown[]) => {
       if (!isNative(callback)) return real(callback, ...args);
       const now = performance.now();
       if (!inPoll) waitStart = now;
       const waited = now - waitStart;
       const poll = () => {
-        if (waited >= SPIN_MS) Atomics.wait(napCell, 0, 0, NAP_MS);
+        if (naps && waited >= SPIN_MS) Atomics.wait(napCell, 0, 0, NAP_MS);
         inPoll = true;
         try {
           callback(...args);
