@@ -138,7 +138,7 @@ override G_PAIRS: bool = false;
 override PIXELS: u32 = 2;
 // The 1 × 1 forward and Winograd products (forward_1x1): each lane loads its two channels' weights
 // of 4 input channels as two vec4s from w4 instead of 8 f32s from w (SUM_STEP = 4, W_STRIDE = 1
-// and Cin mod 4 = 0; conv2d.ts checks them): 0.90–0.96 of the time on lavapipe (AVX-512 host).
+// and Cin mod 4 = 0; conv2d.ts checks them): 0.89–0.97 of the time on lavapipe (AVX-512 host).
 override W_VEC4: bool = false;
 
 // Grid position of the first tap of the window of size s.

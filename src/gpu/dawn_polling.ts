@@ -15,7 +15,7 @@
  * and a wait that ends in this span is seen within ~0.1 ms), and after that run `intervalMs` apart
  * through setTimeout, which leaves the event loop free for other work. The naps matter on a CPU
  * adapter: a 5 ms convolution on 2 cores took a median 7.0 ms while its wait spun back to back for
- * its first 2 ms, 5.2–5.3 ms with 0.2 ms of spinning and naps after (HISTORY stop 40). Calls with
+ * its first 2 ms, 5.0–5.2 ms with 0.2 ms of spinning and naps after (HISTORY stop 40). Calls with
  * JavaScript callbacks go to the real setImmediate untouched. Dawn looks setImmediate up on every
  * re-arm, so the change takes effect at its next poll. Reference-counted: the original comes back
  * when the last user releases it.

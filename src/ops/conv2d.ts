@@ -845,7 +845,7 @@ function flippedParams(p: ConvPlan): ConvUniforms {
  * over `channels` input channels: the weights as vec4s (W_VEC4) where a lane's 4 input channels
  * per step are 4 aligned floats — SUM_STEP 4 ('cpu-avx512') and channels a multiple of 4.
  */
-export function forward1x1Constants(rules: ConvAutoRules, channels: number): Record<string, number> {
+function forward1x1Constants(rules: ConvAutoRules, channels: number): Record<string, number> {
   const step = sumStep(rules);
   return { S: 1, W_STRIDE: 1, SUM_STEP: step, W_VEC4: Number(step === 4 && channels % 4 === 0) };
 }
