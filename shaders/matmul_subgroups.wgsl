@@ -48,6 +48,10 @@ override WG: u32 = 64;
 // kernels: on lavapipe each accumulator update in the loop is a blend with the loop's lane mask
 // and a spill and reload (the host's rules: sumStep in src/gpu/conv_variant.ts).
 override K_STEP: u32 = 1;
+// matmul_rows_sg with K_STEP = 4: each lane loads its two rows' 4 steps of k as one vec4 each from
+// a4 (A bound again) instead of 8 f32s from a — op(A) with contiguous rows (a_k = 1) and K, the
+// row and batch strides multiples of 4 (matmul.ts checks them), as W_VEC4 in conv2d_subgroups.wgsl.
+override A_VEC4: bool = false;
 
 // 8 rows × 4 values of sums.
 struct Block8 {
@@ -110,6 +114,12 @@ fn terms4(b0: vec4f, b1: vec4f, b2: vec4f, b3: vec4f, av: vec4f) -> vec4f {
   return (b0 * av.x + b1 * av.y) + (b2 * av.z + b3 * av.w);
 }
 
+// Steps k … k + 3 of the A row starting at `row` (see A_VEC4).
+fn a_steps4(row: u32, k: u32) -> vec4f {
+  if (A_VEC4) { return a4[(row + k) / 4u]; }
+  return vec4f(a[row + k * p.a_k], a[row + (k + 1u) * p.a_k], a[row + (k + 2u) * p.a_k], a[row + (k + 3u) * p.a_k]);
+}
+
 // The lane's pair of A rows (k and k + 8 of the workgroup row's block, clamped below M).
 fn lane_rows(wid: vec3u, q: u32) -> vec2u {
   let first = wid.y * 16u + (q & 7u);
@@ -137,10 +147,8 @@ fn matmul_rows_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_i
       let b1 = b4[bq + (k + 1u) * b_step];
       let b2 = b4[bq + (k + 2u) * b_step];
       let b3 = b4[bq + (k + 3u) * b_step];
-      let al = vec4f(a[ra.x + k * p.a_k], a[ra.x + (k + 1u) * p.a_k], a[ra.x + (k + 2u) * p.a_k], a[ra.x + (k + 3u) * p.a_k]);
-      let ah = vec4f(a[ra.y + k * p.a_k], a[ra.y + (k + 1u) * p.a_k], a[ra.y + (k + 2u) * p.a_k], a[ra.y + (k + 3u) * p.a_k]);
-      fma_broadcast4(&lo, b0, b1, b2, b3, al);
-      fma_broadcast4(&hi, b0, b1, b2, b3, ah);
+      fma_broadcast4(&lo, b0, b1, b2, b3, a_steps4(ra.x, k));
+      fma_broadcast4(&hi, b0, b1, b2, b3, a_steps4(ra.y, k));
     }
   }
   if (K_STEP == 2u) {

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Engine, linear, matmul, ShapeError, Tensor } from '../src/index.js';
 import { bucketSize } from '../src/gpu/buffer-pool.js';
 import { Rng } from '../src/random.js';
-import { checkOp } from './helpers/check.js';
+import { checkOp, expectClose } from './helpers/check.js';
 import { testEngine, underAutoRules } from './helpers/engine.js';
 import { randomArray } from './helpers/random.js';
 import { checkMatmul } from './helpers/matmul_check.js';
@@ -48,13 +48,15 @@ describe('matmul vs float64 reference, all transposes', () => {
 
 // matmul_rows_sg sums K_STEP steps of k per accumulator update: 4 under the 'cpu-avx512' rules,
 // 2 under 'cpu', 1 under 'gpu' (sumStep), the rest one by one: K = 17 (4·4 + 1, 2·8 + 1), 7
-// (4 + 3), 16 (whole steps), 2 (under 4, all left over)
+// (4 + 3), 16 (whole steps), 2 (under 4, all left over); with 4 and K a multiple of 4 (16, 12)
+// an untransposed A's 4 steps come as one vec4 (A_VEC4), 21 rows a second block of 16 in part
 describe('matmul_rows_sg under each rule set (K_STEP steps of k per update)', () => {
   const kSizes: [number, number, number][] = [
     [33, 36, 17],
     [20, 8, 7],
     [17, 12, 16],
     [5, 4, 2],
+    [21, 8, 12],
   ];
   for (const rules of ['cpu', 'cpu-avx512', 'gpu'] as const) {
     for (const [M, N, K] of kSizes) {
@@ -62,6 +64,30 @@ describe('matmul_rows_sg under each rule set (K_STEP steps of k per update)', ()
         it(`${rules} rules: M=${M} N=${N} K=${K} ta=${ta}`, () => underAutoRules(engine, rules, () => checkMatmul(engine, M, N, K, ta, false, 'auto')));
       }
     }
+  }
+});
+
+describe('matmul_rows_sg, batched A with its 4 steps of k as vec4s (A_VEC4)', () => {
+  // each product's A starts M·K floats on: a whole number of vec4s when K is a multiple of 4
+  for (const rules of ['cpu', 'cpu-avx512'] as const) {
+    it(`${rules} rules: 3 products of 9×12 · 12×8, B shared and batched`, () =>
+      underAutoRules(engine, rules, async () => {
+        const [batch, M, K, N] = [3, 9, 12, 8];
+        const rng = new Rng(77);
+        const a = randomArray(rng, batch * M * K);
+        const b = randomArray(rng, batch * K * N);
+        const A = Tensor.from(engine, Float32Array.from(a), [batch, M, K]);
+        for (const shared of [true, false]) {
+          const B = shared ? Tensor.from(engine, Float32Array.from(b.subarray(0, K * N)), [K, N]) : Tensor.from(engine, Float32Array.from(b), [batch, K, N]);
+          const c = await engine.tidy(() => matmul(A, B)).toFloat32();
+          for (let z = 0; z < batch; z++) {
+            const want = refMatmul(a.subarray(z * M * K, (z + 1) * M * K), b.subarray(shared ? 0 : z * K * N, (shared ? 1 : z + 1) * K * N), M, N, K);
+            expectClose(c.subarray(z * M * N, (z + 1) * M * N), want, { rtol: 1e-5, atol: 1e-5 }, `product ${z}${shared ? ', B shared' : ''}`);
+          }
+          B.dispose();
+        }
+        A.dispose();
+      }));
   }
 });
 

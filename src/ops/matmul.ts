@@ -34,7 +34,7 @@ const matmulKernel = defineKernel({
 const SG_WG = 64;
 const subgroupKernel = (entry: string, bindings: number[]) =>
   defineKernel({ file: 'matmul_subgroups.wgsl', entry, params: MatmulParams, bindings, constants: { WG: SG_WG }, feature: 'subgroups' });
-const rowsSubgroups = subgroupKernel('matmul_rows_sg', [1, 5, 6]);
+const rowsSubgroups = subgroupKernel('matmul_rows_sg', [1, 4, 5, 6]);
 const colsSubgroups = subgroupKernel('matmul_cols_sg', [4, 5, 3]);
 
 export interface MatmulOptions {
@@ -96,7 +96,10 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const subgroups = opts.variant !== 'plain' && (a.engine.subgroupSize ?? 0) >= 8;
   const blocks = Math.ceil(M / 16);
   if (subgroups && !tb && N % 4 === 0) {
-    a.engine.dispatch(rowsSubgroups, params, [a.buffer, b.buffer, out.buffer], [Math.ceil(N / (4 * SG_WG)), blocks, batch], { K_STEP: sumStep(a.engine.convAutoRules) });
+    const step = sumStep(a.engine.convAutoRules);
+    // A's 4 steps of k as one vec4 (A_VEC4) where its rows are contiguous and start on whole vec4s
+    const aVec4 = step === 4 && !ta && Ka % 4 === 0 && (a.rank === 2 || (ar * ac) % 4 === 0);
+    a.engine.dispatch(rowsSubgroups, params, [a.buffer, a.buffer, b.buffer, out.buffer], [Math.ceil(N / (4 * SG_WG)), blocks, batch], { K_STEP: step, A_VEC4: Number(aVec4) });
   } else if (subgroups && tb && !ta && Ka % 4 === 0) {
     a.engine.dispatch(colsSubgroups, params, [a.buffer, b.buffer, out.buffer], [Math.ceil(N / SG_WG), blocks, batch]);
   } else {
