@@ -97,8 +97,9 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const blocks = Math.ceil(M / 16);
   if (subgroups && !tb && N % 4 === 0) {
     const step = sumStep(a.engine.convAutoRules);
-    // A's 4 steps of k as one vec4 (A_VEC4) where its rows are contiguous and start on whole vec4s
-    const aVec4 = step === 4 && !ta && Ka % 4 === 0 && (a.rank === 2 || (ar * ac) % 4 === 0);
+    // A's 4 steps of k as one vec4 (A_VEC4) where its rows are contiguous (!ta) and start on whole
+    // vec4s: row stride K and batch stride M·K both multiples of 4 when K is
+    const aVec4 = step === 4 && !ta && Ka % 4 === 0;
     a.engine.dispatch(rowsSubgroups, params, [a.buffer, a.buffer, b.buffer, out.buffer], [Math.ceil(N / (4 * SG_WG)), blocks, batch], { K_STEP: step, A_VEC4: Number(aVec4) });
   } else if (subgroups && tb && !ta && Ka % 4 === 0) {
     a.engine.dispatch(colsSubgroups, params, [a.buffer, b.buffer, out.buffer], [Math.ceil(N / SG_WG), blocks, batch]);
