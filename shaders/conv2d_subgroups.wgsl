@@ -965,7 +965,10 @@ fn sum_1x1(t: Tile, channels: u32, w_lo: u32, w_hi: u32, w_stride: u32) -> Pair 
 }
 
 // sum_1x1 with SUM_STEP 4 and the weights of input channels c … c + 3 at w4[lo + c/4] (lo) and
-// w4[hi + c/4] (hi): channels is a multiple of 4 (W_VEC4).
+// w4[hi + c/4] (hi): channels is a multiple of 4 (W_VEC4). A loop of its own rather than a vec4
+// weight load inside sum_1x1's: that merged form took 1.10–1.22× this one's time in the 1 × 1
+// forward (paired trees, both orders), most likely for sum_1x1's 2-step and remainder loops left
+// in the kernel; the input gradient, binding w4 too then, 1.03–1.05×.
 fn sum_1x1_w4(t: Tile, channels: u32, lo: u32, hi: u32) -> Pair {
   var sums = Pair(zero_block(), zero_block());
   for (var c = 0u; c < channels; c += 4u) {
