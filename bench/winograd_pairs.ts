@@ -1,7 +1,7 @@
 /**
  * `node dist/bench/winograd_pairs.js [--pairs 7] [--sizes 3,5] [--shapes NxCinxHxCout,…]`: the data
  * behind the CPU rules' Winograd thresholds (WINOGRAD_RULE, WINOGRAD_AVX512_RULE in
- * src/ops/conv2d.ts). Each convolution's three passes — forward, input gradient, weight gradient —
+ * src/ops/conv2d_auto_rules.ts). Each convolution's three passes — forward, input gradient, weight gradient —
  * alternate between the direct subgroup kernels (winograd: false) and the Winograd ones (true),
  * pair by pair in one process, each timed as the sum of its conv2d kernels in a profile (the
  * gradients without their forward's dispatches). Prints a markdown table: each side's median ms

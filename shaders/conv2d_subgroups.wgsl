@@ -115,12 +115,12 @@ override W_STRIDE: u32 = 4;
 // conv2d_bwd_input_sg and their _quads_sg forms: 1 or 2, and 4 in the run layout) and
 // conv2d_bwd_weight_sg (1 or 2, and 4 with PIXELS = 4). The blocks share each input load and
 // shifted view, so a kernel row's (a pixel's) loads serve 8·BLOCKS channels; the host takes more
-// where the multiplied accumulators still pay (quadLayout, runBlocks, bwdWeightBlocks in conv2d.ts).
+// where the multiplied accumulators still pay (quadLayout, runBlocks, bwdWeightBlocks in conv2d_subgroup_rules.ts).
 override BLOCKS: u32 = 1;
 // Output rows per lane in the quad-rows kernels: 1, or 2 (row pairs: a lane holds the quad below
 // its own too, and each input row it loads serves both, as do the kernel rows' weights it loads
 // once per channel). Two rows take BLOCKS ≤ 2; the host takes them under its 'cpu-avx512' rules
-// at S = 3 and 5 (quadLayout in conv2d.ts).
+// at S = 3 and 5 (quadLayout in conv2d_subgroup_rules.ts).
 override ROWS: u32 = 1;
 // The 1 × 1 kernels (and the Winograd products): input channels whose terms are summed before
 // they reach the accumulators, 1, 2 or 4 per loop iteration (the rest one by one). On lavapipe
@@ -133,12 +133,12 @@ override SUM_STEP: u32 = 1;
 // reload then come once per pair (its loop 6 % shorter).
 override G_PAIRS: bool = false;
 // conv2d_bwd_weight_sg: pixels per loop iteration, 2 or 4, their terms summed before each
-// accumulator update (the host's rules: bwdWeightPixels in conv2d.ts); its BLOCKS = 4 runs with
+// accumulator update (the host's rules: bwdWeightPixels in conv2d_subgroup_rules.ts); its BLOCKS = 4 runs with
 // PIXELS = 4 only.
 override PIXELS: u32 = 2;
 // The 1 × 1 forward and Winograd products (forward_1x1): each lane loads its two channels' weights
 // of 4 input channels as two vec4s from w4 instead of 8 f32s from w (SUM_STEP = 4, W_STRIDE = 1
-// and Cin mod 4 = 0; conv2d.ts checks them): 0.89–0.97 of the time on lavapipe (AVX-512 host).
+// and Cin mod 4 = 0; forward1x1Constants checks them): 0.89–0.97 of the time on lavapipe (AVX-512 host).
 override W_VEC4: bool = false;
 
 // Grid position of the first tap of the window of size s.

@@ -25,7 +25,9 @@ export { Adam, type AdamOptions } from './optim/adam.js';
 export { Rng } from './random.js';
 export { parameter, uniformInit, linearParams, type LinearParams } from './nn.js';
 export const version = '0.1.0';
-export { AUTO_FAMILY, conv2d, conv2dKernels, GPU_TILE_RULE, hardSize, subgroupWeightKernel, tiledTile, TILED_TILES, WINOGRAD_AVX512_RULE, WINOGRAD_GPU_RULE, WINOGRAD_RULE, type WinogradPass, type WinogradRule, type Conv2dOptions, type ConvVariant, type WeightGradient, type SubgroupWeightKernel, type TiledTile } from './ops/conv2d.js';
+export { AUTO_FAMILY, conv2d, conv2dKernels, hardSize, tiledTile, TILED_TILES, type Conv2dOptions, type ConvVariant, type TiledTile } from './ops/conv2d.js';
+export { GPU_TILE_RULE, WINOGRAD_AVX512_RULE, WINOGRAD_GPU_RULE, WINOGRAD_RULE, type WinogradPass, type WinogradRule } from './ops/conv2d_auto_rules.js';
+export { subgroupWeightKernel, type SubgroupWeightKernel, type WeightGradient } from './ops/conv2d_subgroup_rules.js';
 export { tuneConvs, describeTuning, TUNED_FAMILIES, type ConvTiming, type TuneOptions } from './ops/conv_tuning.js';
 export { onConvsTuned, describeChoice, type ConvFamily, type ConvChoice, type ConvPass } from './ops/conv_choices.js';
 export {

@@ -3,7 +3,8 @@ import { backward, conv2d, conv2dKernels, Engine, hardSize, gaussianMask, mul, p
 import { Rng } from '../src/random.js';
 import { checkOp, expectClose } from './helpers/check.js';
 import { refConv, refConvGrad, refMask, type ConvShape } from './helpers/conv_reference.js';
-import { bwdWeightChunks, subgroupWeightKernel, tiledConfigProblem, tiledTile, type TiledTile, type WeightGradient } from '../src/ops/conv2d.js';
+import { tiledConfigProblem, tiledTile, type TiledTile } from '../src/ops/conv2d.js';
+import { bwdWeightChunks, subgroupWeightKernel, type WeightGradient } from '../src/ops/conv2d_subgroup_rules.js';
 import { itSubgroups as itSubgroupsOn, testEngine, underAutoRules, withAutoRules } from './helpers/engine.js';
 import { randomArray } from './helpers/random.js';
 import { checkConv as checkConvOn, checkSoftSizeConv, convCaseName, nearestOdd, subgroupCase, type ConvCase } from './helpers/conv_check.js';

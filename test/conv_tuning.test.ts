@@ -1,7 +1,8 @@
 /** conv2d's variant 'fastest' and tuneConvs: what is recorded, what is timed, what is chosen and run. */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { accuracy, backward, conv2d, describeTuning, sum, conv2dKernels, Engine, parameter, reshape, Tensor, tuneConvs, type Conv2dOptions, type ConvFamily } from '../src/index.js';
-import { subgroupWeightKernel, type SubgroupWeightKernel, type TiledTile } from '../src/ops/conv2d.js';
+import { type TiledTile } from '../src/ops/conv2d.js';
+import { subgroupWeightKernel, type SubgroupWeightKernel } from '../src/ops/conv2d_subgroup_rules.js';
 import { allPasses, convChoices, hasPendingConvs, type ConvChoice, type ConvPass } from '../src/ops/conv_choices.js';
 import { Rng } from '../src/random.js';
 import { expectClose } from './helpers/check.js';

@@ -7,12 +7,12 @@
  * size v) and final training (plain s × s weights).
  */
 import type { Engine } from '../gpu/engine.js';
-import { checkConvVariant, sumStep, type ConvAutoRules, type ConvVariantName } from '../gpu/conv_variant.js';
+import { checkConvVariant, sumStep, type ConvVariantName } from '../gpu/conv_variant.js';
 import { fmtShape, ShapeError } from '../gpu/errors.js';
 import { defineKernel } from '../gpu/kernel.js';
 import { uniformLayout, type UniformValues } from '../gpu/uniforms.js';
 import { isGradEnabled, record } from '../autograd/tape.js';
-import { addPending, allPasses, chosenKernels, type ConvChoice, type ConvPass } from './conv_choices.js';
+import { addPending, chosenKernels, type ConvChoice, type ConvPass } from './conv_choices.js';
 import { Tensor } from '../tensor.js';
 import { add, fillInPlace, ones } from './elementwise.js';
 import { checkOddSize } from './gaussian_mask.js';
@@ -20,8 +20,10 @@ import { grid1d } from './grid.js';
 import { sum, sumRows, sumRowsInto } from './reduce.js';
 import { reshape } from './shape.js';
 import { expectFloat32 } from './operands.js';
-import { TILED_TILES, tiledSplits, tiledSweep, tiledTile, type TiledTile } from './conv2d_tiled.js';
-import { winogradInput, winogradInputInterleaved, winogradOutput, winogradPositions, winogradTiles, winogradUpstream, winogradWeightGrad, winogradWeights, type WinogradSize } from './conv2d_winograd.js';
+import { TILED_MAX_PIXELS, TILED_TILES, tiledSplits, tiledSweep, tiledTile, type TiledTile } from './conv2d_tiled.js';
+import { gpuAutoChoice, windowTaps, winogradByRule, winogradObstacle, type WinogradPass } from './conv2d_auto_rules.js';
+import { BWD_WEIGHT_PARTIAL_FLOATS, bwdWeightBlocks, bwdWeightChunks, bwdWeightInvocations, bwdWeightPixels, forward1x1Constants, quadLayout, runBlocks, subgroupWeightKernel, WEIGHT_GRADIENTS, type WeightGradient } from './conv2d_subgroup_rules.js';
+import { winogradInput, winogradInputInterleaved, winogradOutput, winogradPositions, winogradProductWorkgroups, winogradTiles, winogradUpstream, winogradWeightGrad, winogradWeights, type WinogradSize } from './conv2d_winograd.js';
 
 export const ConvParams = uniformLayout('ConvParams', [
   ['N', 'u32'],
@@ -48,16 +50,6 @@ const columnStride = (width: number) => Math.min(8, Math.max(1, Math.ceil(width 
 const rowInvocations = (width: number, cs: number) => Math.ceil(width / (4 * cs)) * cs;
 
 const WG = 64;
-/** Invocations a subgroup weight gradient should reach, splitting the images into chunks if need be. */
-const BWD_WEIGHT_INVOCATIONS = 4096;
-/** The most floats the chunks' copies of dw may take (16 MiB). */
-const BWD_WEIGHT_PARTIAL_FLOATS = 1 << 22;
-/**
- * Multiply-adds of the gradient per float of the chunks' copies it takes to be worth splitting:
- * each copy of the k_max × k_max grid is filled and summed, which a small window inside a large
- * k_max on a small plane does not repay (the masked s = 1, 3 rows of the bench ran 10× slower).
- */
-const BWD_WEIGHT_COPY_COST = 256;
 const kernel = (entry: string, bindings: number[]) =>
   defineKernel({ file: 'conv2d.wgsl', entry, params: ConvParams, bindings, constants: { WG } });
 const subgroupKernel = (entry: string, bindings: number[]) =>
@@ -186,26 +178,6 @@ export interface Conv2dOptions {
   winograd?: boolean | 'auto';
 }
 
-export const WEIGHT_GRADIENTS = ['auto', 'slide', 'rows', 'taps'] as const;
-/** Conv2dOptions.weightGradient. */
-export type WeightGradient = (typeof WEIGHT_GRADIENTS)[number];
-/** The subgroup weight-gradient kernels: conv2d_bwd_weight_taps_sg, conv2d_bwd_weight_sg, conv2d_bwd_weight_slide_sg. */
-export const SUBGROUP_WEIGHT_KERNELS = ['taps', 'rows', 'slide'] as const;
-export type SubgroupWeightKernel = (typeof SUBGROUP_WEIGHT_KERNELS)[number];
-
-/**
- * Which subgroup weight-gradient kernel `option` runs for a window of S taps a row, Cin input
- * channels, sg lanes. 'auto' no longer slides: it took conv2d_bwd_weight_slide_sg where whole
- * kernel rows left at most 1/8 of a subgroup's lanes idle (S = 7 on 8 lanes: 0.83–0.96× the time
- * of conv2d_bwd_weight_sg then), but since conv2d_bwd_weight_sg shares each input load across two
- * blocks of output channels (bwdWeightBlocks) it takes 0.77–1.02× the sliding kernel's time at
- * S = 7 (7×7 to 32×32 planes, paired runs), and the sliding kernel with two blocks measured slower.
- */
-export function subgroupWeightKernel(option: WeightGradient, Cin: number, S: number, sg: number): SubgroupWeightKernel {
-  if (option === 'taps' || (option !== 'rows' && bwdWeightByTaps(Cin))) return 'taps';
-  return option === 'slide' && S <= sg ? 'slide' : 'rows';
-}
-
 // The shader always binds a v buffer; unmasked convolutions get this placeholder.
 const placeholders = new WeakMap<Engine, Tensor>();
 function placeholderV(engine: Engine): Tensor {
@@ -288,12 +260,6 @@ function fastestChoice(
   return null;
 }
 
-/**
- * Pixels per channel over the batch (output or input, whichever is larger) the tiled kernels'
- * grid takes: x runs over blocks of TN (≥ 64) of them, at most 65535 workgroups.
- */
-const TILED_MAX_PIXELS = 65535 * 64;
-
 function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPlan {
   expectFloat32(op, x, w, typeof opts.softSize === 'number' ? null : opts.softSize);
   if (x.rank !== 4) throw new ShapeError(op, `input must be [N, Cin, H, W], got ${fmtShape(x.shape)}`);
@@ -351,7 +317,8 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
   const samePad = pad === (s - 1) / 2;
   const tiledPixels = N * Math.max(Ho * Wo, H * W);
   if (variant === 'auto' && choice === null && !opts[AUTO_FAMILY] && x.engine.convAutoRules === 'gpu') {
-    choice = gpuAutoChoice(x.engine, { N, Cin, H, W, Cout, s: auto ? 0 : s, kw, stride, samePad, tiledPixels, winograd, weightGradient, tile: opts.tile });
+    const subgroups = subgroupObstacle(x.engine, kw, stride, samePad, N * H * W) === null;
+    choice = gpuAutoChoice(x.engine, { N, Cin, H, W, Cout, s: auto ? 0 : s, kw, subgroups, tiledPixels, winograd, weightGradient, tile: opts.tile });
     variant = choice.forward;
     tile = choice.tiles?.forward ?? tile;
   }
@@ -459,44 +426,6 @@ const quads = (p: ConvPlan, S: number) => S === 1 && (p.params.H * p.params.W) %
 /** The quad-rows kernels (a vec4 load per kernel row and lane) serve S > 1 on rows of a multiple of 4 pixels. */
 const quadRows = (p: ConvPlan, S: number) => S > 1 && p.params.W % 4 === 0;
 /**
- * Blocks of 8 channels per lane (BLOCKS) and output rows per lane (ROWS) in the quad-rows kernels
- * for a pass that writes `channels` channels. Blocks share each input load and shifted view: two
- * at S = 3 (0.86–0.97× the forward's time, 0.84–0.91× the input gradient's on 32×32, 28×28,
- * 16×16, 8×8 and 4×4 planes; its loop 1855 instructions against 2 × 1110), one elsewhere: at
- * S = 5 0.92–1.07× in two rounds (within the noise), at S = 7 1.06–1.18× (paired runs), and with
- * 8 channels half the lanes' sums are wasted.
- * Under the 'cpu-avx512' rules two blocks at S = 7 and 9 (on the AVX-512 host 0.84–0.92× the
- * forward's and 0.85–0.91× the input gradient's time, 32×32 32→64 and 28×28 16→16 at N = 128;
- * bench/HISTORY.md stop 37), and at S = 3 and 5 row pairs of two blocks, which load each kernel
- * row's weights once for both rows and each input row once for two kernel rows. Against the
- * layout before (four blocks at S = 3 from 32 channels, two otherwise; paired, new / old time,
- * forward and input gradient; HISTORY stop 38): S = 3 32×32 32→64 0.88, 0.92; 16×16 64→128 0.94,
- * 0.94; 16×16 64→64 0.81, 0.93; 32×32 32→32 0.79, 0.91; 28×28 16→16 (N = 128) 0.78, 0.82;
- * 8×8 64→64 0.92, 0.93; S = 5 32×32 32→64 0.90, 0.87; 28×28 16→16 0.82, 0.81. At S = 7 and 9
- * the pairs lost (a prototype: 1.48 and 1.05).
- */
-const quadLayout = (S: number, channels: number, rules: ConvAutoRules): { rows: 1 | 2; blocks: number } => {
-  if (channels < 16) return { rows: 1, blocks: 1 };
-  if (rules === 'cpu-avx512') return { rows: S === 3 || S === 5 ? 2 : 1, blocks: 2 };
-  return { rows: 1, blocks: S === 3 ? 2 : 1 };
-};
-/**
- * The same for the run-layout kernels (conv2d_fwd_sg, conv2d_bwd_input_sg: rows not a multiple of
- * 4 pixels, e.g. 14×14 and 7×7), whose 4 or 5 single-value loads per kernel row cost more per lane
- * than a quad's vec4: two blocks at S ≤ 5 — forward 0.78–0.85× the time at S = 3, 0.72–1.03 at
- * S = 5, 0.79 at S = 1; input gradient 0.80–0.83, 0.74–1.06, 0.77–0.85 (14×14, 7×7, 5×5 planes;
- * the loop at S = 5 3193 instructions against 2 × 2125) — and one at S = 7 (1.05–1.10×, paired
- * runs); under the 'cpu-avx512' rules two at every S (the AVX-512 host: 0.78–0.88× at S = 7 and 9
- * on 14×14 32→32 and 7×7 64→64 at N = 128, both passes), and four at S ≤ 5 for passes writing 32
- * channels or more (0.83–0.93× two blocks' time at S = 3 on 14×14 32→32, 7×7 32→64 and 64→64,
- * 0.87–0.94 at S = 5; a pass writing 16 channels 1.47).
- */
-const runBlocks = (S: number, channels: number, rules: ConvAutoRules) => {
-  if (channels < 16) return 1;
-  if (rules === 'cpu-avx512') return S <= 5 && channels >= 32 ? 4 : 2;
-  return S <= 5 ? 2 : 1;
-};
-/**
  * The s × s subgroup kernels' launch for a pass writing `channels` channels: `grid` (a row per 8
  * channels) with a row per BLOCKS blocks instead, and the pipeline constants — S, BLOCKS and, in
  * the quad rows, whether runs of 4·SG pixels can start inside a row (HALO).
@@ -516,171 +445,12 @@ function rowKernelLaunch(p: ConvPlan, S: number, channels: number, grid: [number
   return { grid: [lanes, Math.ceil(channels / (8 * blocks))], constants: { S, HALO: run % W === 0 ? 0 : 1, BLOCKS: blocks, ROWS: rows } };
 }
 
-/**
- * Conv2dOptions.winograd 'auto': where the Winograd kernels run a fixed 3 × 3 or 5 × 5 window — a
- * pass of K input and R output channels over N planes of T = ⌈H/4⌉·⌈W/4⌉ tiles with K, R ≥
- * minChannels, K·R ≥ minPairs, N·T ≥ minTiles and T ≥ minPlaneTiles. Their transforms cost per
- * channel (and the weights' per channel pair) what the product saves per channel pair and tile,
- * so they pay only with enough of both: paired against the direct subgroup kernels on lavapipe
- * (new / old time: forward, input gradient, weight gradient; bench/HISTORY.md, stop 33) —
- * 3 × 3: 16×16 64→128 0.64–0.73, 0.56–0.83, 0.46–0.52; 16×16 64→64 0.72, 0.81; 16×16 32→64 0.80,
- * 0.92; 7×7 64→64 (N = 128) 0.86–0.96, 0.85–0.89, 0.78; 32×32 32→64 0.91–1.08, 0.94–1.01,
- * 0.54–0.63; but 32×32 and 14×14 32→32 1.10–1.31 (K·R = 1024), 8×8 64→128 at N = 32 (128 tiles)
- * 1.09 and 1.34, 4×4 planes (one tile in a padded quad) 3×. 5 × 5 (400 multiply-adds to save per
- * tile, not 144): 16×16 64→128 0.51, 0.55, 0.30; 32×32 32→64 0.89, 0.78, 0.41; 7×7 64→64 0.67,
- * 0.65, 0.61; 14×14 32→32 0.92, 0.84, 0.99 (so K·R = 1024 pays here); 28×28 16→16 1.3–1.6.
- */
-export const WINOGRAD_RULE = {
-  3: { minChannels: 32, minPairs: 2048, minTiles: 512, minPlaneTiles: 4 },
-  5: { minChannels: 32, minPairs: 1024, minTiles: 512, minPlaneTiles: 4 },
-} as const;
-
-/**
- * WINOGRAD_RULE under the GPU rules of 'auto' (EngineOptions.convAutoRules), against the tiled
- * kernels there. 3 × 3 measured on an NVIDIA H200 (`effconv kernels`, fmnist-6 and cifar-8 at
- * batch 128, runs 50–52 of bench/HISTORY.md; Winograd / tiled time, forward and input gradient):
- * 28×28 16→16 0.76–1.0, 0.74–1.0; 14×14 16→32 0.92–1.0, 0.56–0.63; 14×14 32→32 0.64–0.82,
- * 0.68–0.82; 32×32 32→32 0.52–0.63, 0.50–0.60; but 1 and 3 input channels 1.4–2.7 (forward).
- * Planes of at most 8 × 8 (4 tiles or fewer) left to the tiled kernels since they split their
- * sums (run 59: 7×7 64→64 1.12 at 3 × 3, 1.09 at 5 × 5; before, 4×4 planes had read 0.46–0.74).
- * 5 × 5: measured on the bench's 32×32 32→64 only (0.52 of tiled), so lavapipe's rule is kept.
- */
-export const WINOGRAD_GPU_RULE = {
-  3: { minChannels: 16, minPairs: 256, minTiles: 128, minPlaneTiles: 9 },
-  5: WINOGRAD_RULE[5],
-} as const;
-
-/** Where a pass may run on the Winograd kernels: its product's channels (both at least minChannels, their product at least minPairs) and tiles (N·T over the batch, T per plane). */
-export interface WinogradRule {
-  readonly minChannels: number;
-  readonly minPairs: number;
-  readonly minTiles: number;
-  readonly minPlaneTiles: number;
-}
-
-/** A convolution's three passes, as the Winograd rules name them. */
-export type WinogradPass = 'forward' | 'input' | 'weight';
-
-/**
- * WINOGRAD_RULE on a CPU adapter whose host has AVX-512 (EngineOptions.convAutoRules
- * 'cpu-avx512'), one rule per pass (null: never). Measured on lavapipe on an Intel Xeon (family 6
- * model 167, 2 threads), where the Winograd kernels compare worse against the direct subgroup
- * kernels than on the AVX2 host (a Zen 3) WINOGRAD_RULE was measured on — not for the AVX-512
- * registers: with AVX2 code on this host (GALLIUM_OVERRIDE_CPU_CAPS=avx, stop 39) its wider
- * direct layouts still win, so the Zen 3 core is what differs. Paired (Winograd / direct time,
- * 5–7 pairs, twice on different hours; bench/HISTORY.md, stop 37) — 3 × 3: forward 16×16 64→128
- * 0.85, 64→64 1.01, 32×32 32→64 1.14–1.19, 32→32 1.43, 7×7 64→64 (N = 128) 1.13–1.15, 32→64 1.11–1.31, 14×14 32→32 1.64–1.67;
- * input gradient 0.98–2.21 on every shape; weight gradient 16×16 0.51–0.63, 32×32 0.62–0.76, but
- * 7×7 32→64 1.13 and 14×14 32→32 1.27. 5 × 5: forward 16×16 0.63–0.72, 32×32 32→64 0.83–0.89,
- * 7×7 64→64 0.88–0.94, 32→64 0.95–1.06, 14×14 32→32 1.30–1.40; input gradient 16×16 64→64 0.72,
- * 64→128 0.92–0.94, 7×7 64→64 0.85–0.86, but 32 channels a side 0.99–1.30; weight gradient
- * 0.37–0.98 from 32 channels a side (14×14 16→32 1.47).
- * Measured again once the direct quad-rows kernels took row pairs at S = 3 and 5 (stop 38, 5–9
- * pairs, `node dist/bench/winograd_pairs.js`): the 3 × 3 forward loses on every shape (16×16
- * 64→128 1.06–1.21, 64→64 1.13, the rest 1.31–1.90), so never; the 5 × 5 forward wins from 64
- * channels a side on 16×16 planes (64→128 0.81, 64→64 0.89–0.95), ties on 7×7 (64→64
- * 0.97–1.10) and loses at 32→64 (32×32 1.13, 7×7 1.03) and on 8×8 and 14×14 planes (1.39–1.51):
- * from 64 channels a side on planes of 9 tiles; the 5 × 5 input gradient wins
- * by little where it wins (0.92–0.97: 16×16 64→64, 7×7 64→64) and loses by much elsewhere (16×16
- * 64→128 1.19, 8×8 1.48–1.71, 32×32 1.26–1.37), so never. The weight gradients' direct kernels
- * did not change and their rules stand (3 × 3 0.52–0.73, 5 × 5 0.36–0.67 where taken).
- * Measured again once the products summed four input channels per update (stop 39, 5–9 pairs):
- * the 3 × 3 forward and input gradient still lose (16×16 64→128 1.00 and 1.05, the rest
- * 1.10–2.21); the 5 × 5 forward and input gradient now win from 64 channels a side on 16×16
- * planes (64→128 0.68–0.70 and 0.68, 64→64 0.78 and 0.77) and on 7×7 planes at N = 128 (64→64
- * 0.85–0.94 and 0.82), and lose on 8×8 planes at N = 32 (128 tiles: 1.07–1.32 and 1.11–1.40) and
- * at 32 channels a side (1.11–1.39 and 1.15–1.38): both from 64 channels a side and 512 tiles,
- * on planes of 4 tiles or more.
- */
-export const WINOGRAD_AVX512_RULE: Readonly<Record<WinogradSize, Readonly<Record<WinogradPass, WinogradRule | null>>>> = {
-  3: {
-    forward: null,
-    input: null,
-    weight: { minChannels: 32, minPairs: 2048, minTiles: 512, minPlaneTiles: 9 },
-  },
-  5: {
-    forward: { minChannels: 64, minPairs: 4096, minTiles: 512, minPlaneTiles: 4 },
-    input: { minChannels: 64, minPairs: 4096, minTiles: 512, minPlaneTiles: 4 },
-    weight: WINOGRAD_RULE[5],
-  },
-};
-
-/** The rule 'auto' follows for a pass of window s under the engine's rules. */
-function winogradRule(engine: Engine, s: WinogradSize, pass: WinogradPass): WinogradRule | null {
-  if (engine.convAutoRules === 'cpu-avx512') return WINOGRAD_AVX512_RULE[s][pass];
-  return (engine.convAutoRules === 'gpu' ? WINOGRAD_GPU_RULE : WINOGRAD_RULE)[s];
-}
-
-/**
- * Under the GPU rules of 'auto', a tiled pass of more than 64 rows (its output channels) and a
- * sum of at least minSteps steps (input channels × s²; the weight gradient: its columns, the
- * same count) runs the 8 × 8 block, whose 128 × 128 tiles it fills: run 59 on an H200, 16×16
- * 64→128 k = 7 (3136 steps), forward 0.76 and weight gradient 0.63 of the 4 × 4 block's time; at
- * 576 steps even (k = 3, 1.01); at 64 rows 1.13–1.31 (forward) and 1.06–1.84 (weight gradient).
- */
-export const GPU_TILE_RULE = { minRows: 65, minSteps: 1024 } as const;
-
-/** Why the Winograd kernels cannot run a convolution of fixed size s (0: from the soft size), or null. */
-function winogradObstacle(engine: Engine, s: number, N: number, H: number, W: number, channels: number): string | null {
-  if (s !== 3 && s !== 5) return s === 0 ? 'the window size comes from the soft size' : `the window is ${s} × ${s}, not 3 × 3 or 5 × 5`;
-  const positions = winogradPositions(s);
-  const { L } = winogradTiles(N, H, W);
-  if (Math.ceil((positions * L) / 4 / WG) > 65535) return `its ${positions * L} transformed tiles per channel exceed one dispatch`;
-  const bytes = positions * L * Math.ceil(channels / 4) * 4 * 4; // the weight gradient's input tiles pad the channels to 4
-  if (bytes > engine.maxTensorBytes) return `its transformed tiles (${bytes} bytes) exceed the device's largest binding`;
-  return null;
-}
-
 /** Whether `pass` of `p` (its product's input and output channels) runs on the Winograd kernels. */
 function useWinograd(p: ConvPlan, pass: WinogradPass, inChannels: number, outChannels: number): boolean {
   if (!p.subgroups || p.winograd === false) return false;
   const { s, N, H, W } = p.params;
   if (p.winograd === true) return winogradObstacle(p.x.engine, s, N, H, W, Math.max(inChannels, outChannels)) === null;
   return winogradByRule(p.x.engine, s, N, H, W, pass, inChannels, outChannels);
-}
-
-/**
- * Whether the engine's Winograd rule (WINOGRAD_RULE; WINOGRAD_AVX512_RULE or WINOGRAD_GPU_RULE
- * under those rules) takes `pass` of window s (0: from the soft size) whose product maps
- * inChannels to outChannels.
- */
-function winogradByRule(engine: Engine, s: number, N: number, H: number, W: number, pass: WinogradPass, inChannels: number, outChannels: number): boolean {
-  if (winogradObstacle(engine, s, N, H, W, Math.max(inChannels, outChannels))) return false;
-  const tiles = Math.ceil(H / 4) * Math.ceil(W / 4);
-  const r = winogradRule(engine, s as WinogradSize, pass);
-  return r !== null && Math.min(inChannels, outChannels) >= r.minChannels && inChannels * outChannels >= r.minPairs && N * tiles >= r.minTiles && tiles >= r.minPlaneTiles;
-}
-
-/** Taps of a window of size s on a k_max = kw grid, or k_max²'s where s = 0 (the size found on the GPU). */
-const windowTaps = (s: number, kw: number) => (s || kw) ** 2;
-
-/**
- * 'auto' under the GPU rules (EngineOptions.convAutoRules), measured on an NVIDIA H200 (bench
- * runs 50–52, bench/HISTORY.md): every pass on the tiled kernels — the subgroup direct kernels,
- * laid out for a CPU adapter's long loops per lane, ran 4–36× slower there, their weight gradient
- * up to 71× — except a forward or input gradient WINOGRAD_GPU_RULE takes, on the subgroup
- * Winograd kernels (up to 2.2× faster than tiled). The weight gradient stays tiled (the Winograd
- * one, a subgroup product per position, ran 3.7–17× slower on planes of 14×14 and more, about
- * even on smaller ones). The subgroup family everywhere where the call asked for its own settings
- * (winograd: true, a weightGradient kernel) or the batch is too large for the tiled kernels' grid.
- * The tiled passes on the 8 × 8 block where GPU_TILE_RULE says, unless the call named a tile.
- */
-function gpuAutoChoice(
-  engine: Engine,
-  c: { N: number; Cin: number; H: number; W: number; Cout: number; s: number; kw: number; stride: 1 | 2; samePad: boolean; tiledPixels: number; winograd: boolean | 'auto'; weightGradient: WeightGradient; tile: TiledTile | undefined },
-): ConvChoice {
-  const subgroups = subgroupObstacle(engine, c.kw, c.stride, c.samePad, c.N * c.H * c.W) === null;
-  if (c.tiledPixels > TILED_MAX_PIXELS || (subgroups && (c.winograd === true || c.weightGradient !== 'auto'))) return allPasses('auto');
-  const winograd = (pass: WinogradPass, inChannels: number, outChannels: number) => subgroups && c.winograd === 'auto' && winogradByRule(engine, c.s, c.N, c.H, c.W, pass, inChannels, outChannels);
-  const choice: ConvChoice = { forward: winograd('forward', c.Cin, c.Cout) ? 'auto' : 'tiled', input: winograd('input', c.Cout, c.Cin) ? 'auto' : 'tiled', weight: 'tiled' };
-  if (c.tile !== undefined) return choice; // the call's block for every tiled pass
-  // the 8 × 8 block by GPU_TILE_RULE
-  const wide = (rows: number, inChannels: number) => rows >= GPU_TILE_RULE.minRows && inChannels * windowTaps(c.s, c.kw) >= GPU_TILE_RULE.minSteps;
-  const tiles: NonNullable<ConvChoice['tiles']> = {};
-  if (choice.forward === 'tiled' && wide(c.Cout, c.Cin)) tiles.forward = '8x8';
-  if (choice.input === 'tiled' && wide(c.Cin, c.Cout)) tiles.input = '8x8';
-  if (wide(c.Cout, c.Cin)) tiles.weight = '8x8';
-  return Object.keys(tiles).length ? { ...choice, tiles } : choice;
 }
 
 /**
@@ -745,7 +515,7 @@ function runWinograd(p: ConvPlan, input: Tensor, packed: Tensor, out: Tensor, fl
   const { L } = winogradTiles(N, p.params.H, p.params.W);
   const m = Tensor.empty(e, [positions * R * L]);
   const params = productParams(p, positions, L, Kc, R);
-  e.dispatch(K.winogradProductSubgroups, params, [v.buffer, u.buffer, u.buffer, m.buffer, p.vt.buffer], [Math.ceil((positions * L) / 4 / WG), Math.ceil(R / 16)], forward1x1Constants(e.convAutoRules, Kc));
+  e.dispatch(K.winogradProductSubgroups, params, [v.buffer, u.buffer, u.buffer, m.buffer, p.vt.buffer], [winogradProductWorkgroups(positions, L), Math.ceil(R / 16)], forward1x1Constants(e.convAutoRules, Kc));
   u.dispose();
   v.dispose();
   winogradOutput(S, m, out);
@@ -840,16 +610,6 @@ function flippedParams(p: ConvPlan): ConvUniforms {
   return { ...q, Cin: q.Cout, Cout: q.Cin, H: q.Ho, W: q.Wo, Ho: q.H, Wo: q.W, pad: q.s === 0 ? q.pad : q.s - 1 - q.pad };
 }
 
-/**
- * conv2d_fwd_1x1_sg's and conv2d_winograd_product_sg's constants for unpacked weights (W_STRIDE 1)
- * over `channels` input channels: the weights as vec4s (W_VEC4) where a lane's 4 input channels
- * per step are 4 aligned floats — SUM_STEP 4 ('cpu-avx512') and channels a multiple of 4.
- */
-function forward1x1Constants(rules: ConvAutoRules, channels: number): Record<string, number> {
-  const step = sumStep(rules);
-  return { S: 1, W_STRIDE: 1, SUM_STEP: step, W_VEC4: Number(step === 4 && channels % 4 === 0) };
-}
-
 /** The forward; `packed` is packWeights(p, w, p.vt). */
 function runForward(p: ConvPlan, x: Tensor, w: Tensor, packed: Tensor | null): Tensor {
   const y = Tensor.empty(x.engine, p.outShape);
@@ -940,78 +700,6 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
   const dw = sumRows(sums, chunks, p.w.shape);
   sums.dispose();
   return dw;
-}
-
-/**
- * Inputs of up to 6 channels take conv2d_bwd_weight_taps_sg (a lane's vec4 over 4 taps of a
- * kernel row instead of 4 channels): 0.37–0.49× the time of conv2d_bwd_weight_sg at 1 channel,
- * 0.40–0.65 at 2, 0.73–0.93 at 3, 0.80–0.83 at 4 and 6; at 8 channels 0.82–1.19, at 12 and more
- * 1.0–1.2 (paired runs, S = 3…9).
- */
-const bwdWeightByTaps = (Cin: number) => Cin <= 6;
-
-/**
- * The weight-gradient kernel's invocations per block of 8·BLOCKS output channels, in whole subgroups:
- * ⌈Cin/4⌉·S² tasks (conv2d_bwd_weight_sg), Cin·S·⌈S/4⌉ (conv2d_bwd_weight_taps_sg), or S·⌈Cin/4⌉
- * kernel rows of S lanes, ⌊sg/S⌋ rows per subgroup (conv2d_bwd_weight_slide_sg).
- */
-const bwdWeightLanes = (Cin: number, S: number, sg: number, kernel: SubgroupWeightKernel) => {
-  if (kernel === 'taps') return Math.ceil((Cin * S * Math.ceil(S / 4)) / sg) * sg;
-  // conv2d_bwd_weight_slide_sg: whole kernel rows (groups of S lanes) per subgroup, the rest idle
-  if (kernel === 'slide') return Math.ceil((S * Math.ceil(Cin / 4)) / Math.floor(sg / S)) * sg;
-  return Math.ceil((Math.ceil(Cin / 4) * S * S) / sg) * sg;
-};
-
-/**
- * Blocks of 8 output channels per lane in conv2d_bwd_weight_sg (BLOCKS): two where there are 16
- * output channels or more, sharing each input load, mask and shuffle (g is loaded per block) —
- * 0.69–0.92× the time at S = 3 and 5 (with the chunks its halved invocations then take),
- * 0.77–0.88 at S = 9, 0.85–0.96 at S = 1 (32×32, 16×16, 14×14, 7×7 planes; its loop 2133
- * instructions against 2 × 1504; four blocks 0.89–1.03× two). The sliding and by-taps kernels
- * keep one: the sliding kernel with two took 1.18–1.64× the time (paired runs).
- * Under the 'cpu-avx512' rules four at S = 5 from 32 output channels, with 4 pixels per update
- * (bwdWeightPixels): 0.81–0.85× two blocks' time on 32×32 32→64, 14×14 32→32, 7×7 64→64 and
- * 16×16 64→128 — but at S = 7 1.08–1.13 and at S = 3 0.87–1.23 (paired; bench/HISTORY.md stop 39).
- */
-const bwdWeightBlocks = (kernel: SubgroupWeightKernel, Cout: number, S: number, rules: ConvAutoRules) => {
-  if (kernel !== 'rows' || Cout < 16) return 1;
-  // four blocks run with 4 pixels per update only (the shader's BLOCKS and PIXELS)
-  return bwdWeightPixels(rules) === 4 && S === 5 && Cout >= 32 ? 4 : 2;
-};
-
-/**
- * Pixels per loop iteration of conv2d_bwd_weight_sg (PIXELS), their terms summed before each
- * accumulator update: 4 under the 'cpu-avx512' rules (on that host 0.89–0.95× the time of 2 at
- * S = 1, 3, 5, 7, 9 on the bench's and fmnist-6's planes, paired; bench/HISTORY.md stop 39), else
- * 2 (on the Zen 3 host 2 took 0.60–0.78× the time of 4, its longer loop most likely outgrowing
- * the decoded-op cache; not measured on a GPU).
- */
-const bwdWeightPixels = (rules: ConvAutoRules) => (rules === 'cpu-avx512' ? 4 : 2);
-
-/** The weight-gradient kernel's invocations: its lanes per block of 8·BLOCKS output channels times the blocks. */
-const bwdWeightInvocations = (Cin: number, Cout: number, S: number, sg: number, kernel: SubgroupWeightKernel, rules: ConvAutoRules) =>
-  Math.ceil(Cout / (8 * bwdWeightBlocks(kernel, Cout, S, rules))) * bwdWeightLanes(Cin, S, sg, kernel);
-
-/**
- * How conv2d_bwd_weight_sg splits the N images: into `chunks` of `perChunk` (the last may be
- * shorter) when the taps alone give fewer than BWD_WEIGHT_INVOCATIONS invocations, within
- * BWD_WEIGHT_PARTIAL_FLOATS for the chunks' copies of dw, and only as far as the gradient's
- * multiply-adds repay filling and adding those copies (BWD_WEIGHT_COPY_COST). Exported for tests.
- */
-export function bwdWeightChunks(
-  c: { N: number; Cin: number; Cout: number; kw: number; H: number; W: number },
-  S: number,
-  sg: number,
-  kernel: SubgroupWeightKernel = bwdWeightByTaps(c.Cin) ? 'taps' : 'rows',
-  rules: ConvAutoRules,
-): { chunks: number; perChunk: number } {
-  const invocations = bwdWeightInvocations(c.Cin, c.Cout, S, sg, kernel, rules);
-  const weights = c.Cout * c.Cin * c.kw * c.kw;
-  // filling and adding the copies costs about BWD_WEIGHT_COPY_COST multiply-adds per float of them
-  const byCost = Math.floor((c.N * c.H * c.W * c.Cin * c.Cout * S * S) / (BWD_WEIGHT_COPY_COST * weights));
-  const wanted = Math.min(c.N, Math.floor(BWD_WEIGHT_INVOCATIONS / invocations), Math.floor(BWD_WEIGHT_PARTIAL_FLOATS / weights), byCost);
-  const perChunk = Math.ceil(c.N / Math.max(1, wanted));
-  return { chunks: Math.ceil(c.N / perChunk), perChunk };
 }
 
 /**

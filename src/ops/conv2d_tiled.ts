@@ -123,3 +123,9 @@ export const TILED_CANDIDATES: Record<string, TiledCandidate> = {
   '8x8-wg128-pf': () => cfg(128, 8, 64, 16, 1),
   '8x4-wg128-pf': () => cfg(128, 8, 64, 16, 1, 4),
 };
+
+/**
+ * Pixels per channel over the batch (output or input, whichever is larger) the tiled kernels'
+ * grid takes: x runs over blocks of TN (≥ 64) of them, at most 65535 workgroups.
+ */
+export const TILED_MAX_PIXELS = 65535 * 64;

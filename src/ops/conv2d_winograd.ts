@@ -50,6 +50,9 @@ export const winogradPositions = (S: WinogradSize) => (S === 3 ? 36 : 64);
 /** A run of the product's subgroups (4 tiles per lane, at most a workgroup): L is a multiple of it. */
 const RUN = 4 * WG;
 
+/** Workgroups along x of the products' grid (conv2d_winograd_product_sg): 4 of the L tiles a lane, RUN a workgroup. */
+export const winogradProductWorkgroups = (positions: number, L: number) => (positions * L) / RUN;
+
 /**
  * The tiles of N planes H × W: TW per row, P per plane (padded to a multiple of 4: the product
  * reads 4 per lane), L per channel over the batch (N·P padded to a multiple of RUN, so that a

@@ -6,7 +6,8 @@
 import type { Engine } from '../gpu/engine.js';
 import type { ConvVariantName } from '../gpu/conv_variant.js';
 import { Tensor } from '../tensor.js';
-import type { SubgroupWeightKernel, TiledTile, WeightGradient } from './conv2d.js';
+import type { TiledTile } from './conv2d_tiled.js';
+import type { SubgroupWeightKernel, WeightGradient } from './conv2d_subgroup_rules.js';
 
 /** The families 'fastest' chooses among ('auto' is the subgroup kernels where they apply, else plain). */
 export type ConvFamily = Exclude<ConvVariantName, 'fastest' | 'subgroups'>;

@@ -15,7 +15,8 @@ import { ShapeError } from '../gpu/errors.js';
 import { Rng } from '../random.js';
 import { sizeOf, Tensor } from '../tensor.js';
 import { allPasses, CONV_PASSES, convChoices, describeChoice, pendingConvCount, type ConvChoice, type ConvFamily, type ConvPass, type PendingConv } from './conv_choices.js';
-import { AUTO_FAMILY, conv2dKernels, hardSize, SUBGROUP_WEIGHT_KERNELS, TILED_TILES, type Conv2dOptions, type SubgroupWeightKernel, type TiledTile } from './conv2d.js';
+import { AUTO_FAMILY, conv2dKernels, hardSize, TILED_TILES, type Conv2dOptions, type TiledTile } from './conv2d.js';
+import { SUBGROUP_WEIGHT_KERNELS, type SubgroupWeightKernel } from './conv2d_subgroup_rules.js';
 
 /** The families timed, in order of preference on a tie. */
 export const TUNED_FAMILIES: readonly ConvFamily[] = ['auto', 'plain', 'tiled'];

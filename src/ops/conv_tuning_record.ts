@@ -10,7 +10,8 @@ import { textHash } from '../gpu/text_hash.js';
 import { Tensor } from '../tensor.js';
 import { allPasses, copyChoice, sameChoice, convChoices, CONV_PASSES, isPlainChoice, type ConvChoice, type ConvFamily } from './conv_choices.js';
 import { TUNED_FAMILIES } from './conv_tuning.js';
-import { SUBGROUP_WEIGHT_KERNELS, TILED_TILES } from './conv2d.js';
+import { TILED_TILES } from './conv2d_tiled.js';
+import { SUBGROUP_WEIGHT_KERNELS } from './conv2d_subgroup_rules.js';
 
 export const CONV_TUNING_FORMAT = 'effconv-conv-tuning-1';
 
