@@ -80,7 +80,7 @@ const commit = process.env.EFFCONV_COMMIT ?? (() => {
 out(`# effconv bench — ${adapter.description || adapter.device} (${adapter.isCpu ? 'CPU adapter' : 'GPU'}), ${new Date().toISOString().slice(0, 10)}, commit ${commit}`);
 const cpu = hostCpu();
 out(`Host CPU: ${describeHostCpu(cpu)}${adapter.isCpu ? ' (the CPU adapter runs on it)' : ''}.`);
-out(`Timing: ${engine.canTime ? 'GPU timestamp queries' : 'wall clock around queue completion'}; a warm-up run (conv rows: on a batch of 2), then ${reps} repetitions, median (min–max)${repeat > 1 ? `; each timed run of a conv pass encodes ${repeat} passes back to back (--repeat), times per pass, the peer's alike` : ''}. Peer: ${tf ? `TF.js ${tf.version.tfjs} WebGPU on the same Dawn instance` : 'not run'}. Waiting for the device: ${engine.pacesPolling ? `${PACED_POLLING}${tf ? ', for the peer too' : ''}` : "Dawn's default polling"}.`);
+out(`Timing: ${engine.canTime ? 'GPU timestamp queries' : 'wall clock around queue completion'}; a warm-up run (conv rows: on a batch of 2, then once at full size, untimed), then ${reps} repetitions, median (min–max)${repeat > 1 ? `; each timed run of a conv pass encodes ${repeat} passes back to back (--repeat), times per pass, the peer's alike` : ''}. Peer: ${tf ? `TF.js ${tf.version.tfjs} WebGPU on the same Dawn instance` : 'not run'}. Waiting for the device: ${engine.pacesPolling ? `${PACED_POLLING}${tf ? ', for the peer too' : ''}` : "Dawn's default polling"}.`);
 
 // ---- device peak ----
 let peakGflops = 0;
@@ -182,9 +182,22 @@ async function warmUp(c: ConvShape, s: number, kw = s, softSize?: number, peer =
   p?.dispose();
 }
 
+/**
+ * One untimed run of each pass at the row's own size, effconv's and the peer's: warmUp compiled
+ * the pipelines on a batch of 2, and this allocates the full-size buffers, whose first use would
+ * otherwise land in the first timed rep — Dawn zero-fills a new buffer on its first use, on
+ * lavapipe ~4 ms for a 6.4 MB output written for the first time (a 1 × 1 forward that takes 2 ms
+ * once its buffers are reused; bench/HISTORY.md, stop 41).
+ */
+async function fullSizeRun(ours: (() => void)[], peer: (() => void)[]) {
+  for (const pass of ours) await timeGpu(engine, pass, 1, undefined, 0);
+  if (tf) for (const pass of peer) await timeTf(tf, pass, 1, 0);
+}
+
 async function effconvConv(c: ConvShape, s: number, kw = s, softSize?: number) {
   await warmUp(c, s, kw, softSize);
   const e = await effconvPasses(c, s, kw, softSize);
+  await fullSizeRun([e.fwd, e.bwdIn, e.bwdW], []);
   const fwd = onePass(await timeGpu(engine, e.fwd, reps, undefined, 0));
   const bwdIn = onePass(await timeGpu(engine, e.bwdIn, reps, undefined, 0));
   const bwdW = onePass(await timeGpu(engine, e.bwdW, reps, undefined, 0));
@@ -209,6 +222,7 @@ async function convRow(c: ConvShape, k: number) {
   await warmUp(c, k, k, undefined, true);
   const e = await effconvPasses(c, k);
   const p = peerPasses(c, k);
+  await fullSizeRun([e.fwd, e.bwdIn, e.bwdW], p ? [p.fwd, p.fb] : []);
   const times = { peak: [] as Timing[], fwd: [] as Timing[], bwdIn: [] as Timing[], bwdW: [] as Timing[], peerFwd: [] as Timing[], peerFb: [] as Timing[] };
   for (let r = 0; r < reps; r++) {
     if (peakShape) times.peak.push(await timeGpu(engine, () => void fmaPeak(engine, peakShape!.n, peakShape!.iters), 1, undefined, 0));
