@@ -134,7 +134,7 @@ function kernelsLabel(k: ReturnType<typeof conv2dKernels>, autoWeightKernels: st
  * A conv of shape c (window s on a kw grid, optionally masked by a soft size) ready to time, on
  * `variant` (default the bench's --conv-kernels; under 'fastest' first timed on every family).
  */
-async function effconvPasses(c: ConvShape, s: number, kw = s, softSize?: number, variant: ConvVariant = engine.convVariant, tile?: TiledTile) {
+async function effconvPasses(c: ConvShape, s: number, kw = s, softSize?: number, variant: ConvVariant = engine.convVariant, tile?: TiledTile, perRun = repeat) {
   const x = parameter(engine, rand(c.N * c.Cin * c.HW * c.HW), [c.N, c.Cin, c.HW, c.HW]);
   const w = parameter(engine, rand(c.Cout * c.Cin * kw * kw), [c.Cout, c.Cin, kw, kw]);
   const v = softSize === undefined ? undefined : Tensor.from(engine, [softSize], [1]);
@@ -145,9 +145,9 @@ async function effconvPasses(c: ConvShape, s: number, kw = s, softSize?: number,
   return {
     /** The kernels that run it: subgroups, plain or tiled (per pass where 'fastest' chose them apart, and the subgroup weight-gradient kernel where it is not 'auto''s). */
     kernels: kernelsLabel(k, conv2dKernels(x, w, { size: s, variant: 'auto', [AUTO_FAMILY]: true, ...(v ? { softSize: v } : {}) }).weightKernels),
-    fwd: repeated(() => void k.forward()),
-    bwdIn: repeated(() => void k.backwardInput(g)),
-    bwdW: repeated(() => void k.backwardWeight(g)),
+    fwd: repeatedPass(() => void k.forward(), perRun),
+    bwdIn: repeatedPass(() => void k.backwardInput(g), perRun),
+    bwdW: repeatedPass(() => void k.backwardWeight(g), perRun),
     dispose: () => {
       for (const t of [x, w, g, v]) t?.dispose();
     },
@@ -194,15 +194,33 @@ async function fullSizeRun(ours: (() => void)[], peer: (() => void)[]) {
   if (tf) for (const pass of peer) await timeTf(tf, pass, 1, 0);
 }
 
-async function effconvConv(c: ConvShape, s: number, kw = s, softSize?: number) {
-  await warmUp(c, s, kw, softSize);
-  const e = await effconvPasses(c, s, kw, softSize);
-  await fullSizeRun([e.fwd, e.bwdIn, e.bwdW], []);
-  const fwd = onePass(await timeGpu(engine, e.fwd, reps, undefined, 0));
-  const bwdIn = onePass(await timeGpu(engine, e.bwdIn, reps, undefined, 0));
-  const bwdW = onePass(await timeGpu(engine, e.bwdW, reps, undefined, 0));
-  e.dispose();
-  return { fwd, bwdIn, bwdW };
+/**
+ * The masked section's passes, each timed run MASKED_PER_RUN passes back to back (at least
+ * --repeat), per pass: they take 0.4–4 ms, and on lavapipe a dispatch of that size reads ~0.9 ms
+ * more in some reps than in others (a bimodal spread that runs of single passes left in their
+ * medians: the masked s = 3 row read 0.83–1.35× its plain 3 × 3 across runs 69–71; bench/HISTORY.md,
+ * stop 41). The convolutions given alternate rep by rep, so a ratio between them compares the
+ * same seconds.
+ */
+const MASKED_PER_RUN = 8;
+
+async function maskedConvs(convs: { c: ConvShape; s: number; kw: number; softSize?: number }[]) {
+  const perRun = Math.max(repeat, MASKED_PER_RUN);
+  const passes = [];
+  for (const { c, s, kw, softSize } of convs) {
+    await warmUp(c, s, kw, softSize);
+    const e = await effconvPasses(c, s, kw, softSize, engine.convVariant, undefined, perRun);
+    await fullSizeRun([e.fwd, e.bwdIn, e.bwdW], []);
+    passes.push(e);
+  }
+  const times = passes.map(() => ({ fwd: [] as Timing[], bwdIn: [] as Timing[], bwdW: [] as Timing[] }));
+  for (let r = 0; r < reps; r++) {
+    for (const [i, e] of passes.entries()) {
+      for (const name of ['fwd', 'bwdIn', 'bwdW'] as const) times[i]![name].push(await timeGpu(engine, e[name], 1, undefined, 0));
+    }
+  }
+  for (const e of passes) e.dispose();
+  return times.map((t) => ({ fwd: perPass(combine(t.fwd), perRun), bwdIn: perPass(combine(t.bwdIn), perRun), bwdW: perPass(combine(t.bwdW), perRun), perRun }));
 }
 
 // figures the targets are judged on (bench/targets.ts)
@@ -354,14 +372,13 @@ if (only.has('tiled')) {
 
 if (only.has('masked')) {
   const c = { N: 16, HW: 16, Cin: 32, Cout: 32 };
-  out(`\n## Masked conv2d, k_max = 9, N=${c.N} ${c.HW}×${c.HW} ${c.Cin}→${c.Cout} (Gaussian mask fused; GFLOP/s count the s×s window)\n`);
+  out(`\n## Masked conv2d, k_max = 9, N=${c.N} ${c.HW}×${c.HW} ${c.Cin}→${c.Cout} (Gaussian mask fused; GFLOP/s count the s×s window; each timed run ${Math.max(repeat, MASKED_PER_RUN)} passes back to back, times per pass; at s = 3 the plain 3×3 alternates with it rep by rep)\n`);
   out('| s | fwd ms | bwd-input ms | bwd-weight ms | fwd+bwd ms | fwd+bwd GFLOP/s | % peak | fwd ms / s² | × plain s×s (fwd+bwd) |');
   out('|---|---|---|---|---|---|---|---|---|');
   const rows: unknown[] = [];
   for (let s = 1; s <= 9; s += 2) {
     const flops = convFlops(c, s);
-    const m = await effconvConv(c, s, 9, s / 2 + 0.3);
-    const plain = s === 3 ? await effconvConv(c, 3) : null;
+    const [m, plain = null] = await maskedConvs([{ c, s, kw: 9, softSize: s / 2 + 0.3 }, ...(s === 3 ? [{ c, s: 3, kw: 3 }] : [])]);
     const total = (r: typeof m) => r.fwd.medianMs + r.bwdIn.medianMs + r.bwdW.medianMs;
     rows.push({ s, masked: m, plain3: plain });
     const overPlain = plain ? total(m) / total(plain) : undefined;

@@ -527,7 +527,10 @@ export class Engine {
   /**
    * Starts profiling: from now on every dispatch runs in its own timed compute pass (up to
    * maxDispatches), so `endProfile` can say what each kernel cost. Splitting the passes adds a
-   * little overhead; for benchmarks and performance work, not for training.
+   * little overhead; for benchmarks and performance work, not for training. Profile work whose
+   * buffers are warm (a step after its first, ops inside `tidy`): a new buffer's first use (Dawn
+   * zero-fills it then) lands in the timed pass of the dispatch that first uses it — on lavapipe
+   * ~4 ms for a 6.4 MB output, twice that 1 × 1 kernel's own time (bench/HISTORY.md, stop 41).
    */
   beginProfile(maxDispatches = 1024): void {
     this.startTiming(maxDispatches, []);
