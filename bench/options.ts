@@ -10,7 +10,7 @@ import { CONV_VARIANTS, type ConvVariantName } from '../src/gpu/conv_variant.js'
 export const SECTIONS = ['peak', 'loads', 'conv', 'tiled', 'masked', 'matmul', 'gru', 'mask', 'bn', 'e2e'] as const;
 export type Section = (typeof SECTIONS)[number];
 
-export const BENCH_USAGE = `usage: npm run bench -- [--only ${SECTIONS.join(',')}] [--reps N (≥ 5 recommended)] [--no-peer] [--profile (e2e: time per kernel)] [--conv-kernels ${CONV_VARIANTS.join('|')} (default auto)] [--repeat N (conv passes per timed run, default 1)] [--out FILE]`;
+export const BENCH_USAGE = `usage: npm run bench -- [--only ${SECTIONS.join(',')}] [--reps N (≥ 5 recommended)] [--no-peer] [--profile (e2e: time per kernel)] [--conv-kernels ${CONV_VARIANTS.join('|')} (default auto)] [--repeat N (conv passes per timed run, default 1; the masked section at least 8)] [--out FILE]`;
 
 export class BenchUsageError extends Error {}
 
