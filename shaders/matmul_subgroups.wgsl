@@ -1,7 +1,7 @@
 // matmul_subgroups.wgsl — matmul.wgsl's C = op(A) · op(B) again for devices with the 'subgroups'
 // feature: same uniforms and strides (see matmul.wgsl), two layouts that each need some strides to
-// be 1; matmul.ts picks one where it applies and matmul.wgsl otherwise (all tested against the
-// float64 reference).
+// be 1 and a third for any strides; matmul.ts picks the first that applies (all tested against
+// the float64 reference).
 //
 // Why: on CPU adapters (lavapipe) every storage load is issued lane by lane, and matmul.wgsl's 4×4
 // block per invocation spends 8 such loads on 16 multiply-adds. Here the lanes of a subgroup share
@@ -14,7 +14,9 @@
 //                    (a_k = 1), K mod 4 = 0 (e.g. x·Wᵀ): a lane takes one column of C, loads 4
 //                    consecutive k of it as one vec4, and lanes k, k + 8 load 4 consecutive k of
 //                    rows k and k + 8 of A; 16 dot products per 4 k
-// Workgroup row wid.y = block of 16 rows of C, wid.z = batch; control flow is uniform per
+//   matmul_any_sg    any strides, any N: matmul_rows_sg's lanes with op(B) and C read and
+//                    written as single values, and a block of 16 rows per subgroup
+// Workgroup row wid.y = block of 16 rows of C (matmul_any_sg: of WG/SG blocks), wid.z = batch; control flow is uniform per
 // subgroup (a subgroup whose columns all lie past N returns at once; lanes past N in a working
 // subgroup load clamped columns and store nothing, rows past M likewise).
 
@@ -231,5 +233,68 @@ fn store_column(base: u32, first: u32, t: Sums8) {
   for (var i = 0u; i < 8u; i++) {
     if (first + i >= p.M) { return; }
     c[base + (first + i) * p.N] = sums[i];
+  }
+}
+
+// matmul_any_sg: any strides and any N (where neither layout above applies: e.g. N = 81, the
+// kernel predictor's k_max² columns). A lane takes 4 consecutive columns of C as matmul_rows_sg
+// does, but loads row k of op(B) there as 4 single values (b_k, b_col any; columns past N
+// clamped) and stores single values; and each subgroup of a workgroup takes a block of 16 rows
+// of its own (block wid.y·(WG/SG) + lid/SG), so a narrow C (N ≤ 4·SG: one subgroup's columns)
+// still fills whole workgroups instead of leaving all but one subgroup of each idle.
+@compute @workgroup_size(WG)
+fn matmul_any_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
+                 @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
+  let block = wid.y * (WG / sg) + lid / sg;
+  let col = (wid.x * sg + q) * 4u;  // the lane's first column
+  if (block * 16u >= p.M || (wid.x * sg) * 4u >= p.N) { return; }  // uniform per subgroup
+  let z = wid.z;
+  let first = block * 16u + (q & 7u);
+  let ra = z * p.a_batch + vec2u(min(first, p.M - 1u), min(first + 8u, p.M - 1u)) * p.a_row;
+  // op(B)[k, j] at b[z·b_batch + k·b_k + j·b_col], the lane's 4 columns clamped below N
+  let bc = z * p.b_batch + min(vec4u(col) + vec4u(0u, 1u, 2u, 3u), vec4u(p.N - 1u)) * p.b_col;
+  var lo = zero_block();
+  var hi = zero_block();
+  var k = 0u;
+  // all loads first, then each accumulator once (as matmul_rows_sg's K_STEP 4)
+  for (; k + 4u <= p.K; k += 4u) {
+    let b0 = b_row(bc, k);
+    let b1 = b_row(bc, k + 1u);
+    let b2 = b_row(bc, k + 2u);
+    let b3 = b_row(bc, k + 3u);
+    let al = vec4f(a[ra.x + k * p.a_k], a[ra.x + (k + 1u) * p.a_k], a[ra.x + (k + 2u) * p.a_k], a[ra.x + (k + 3u) * p.a_k]);
+    let ah = vec4f(a[ra.y + k * p.a_k], a[ra.y + (k + 1u) * p.a_k], a[ra.y + (k + 2u) * p.a_k], a[ra.y + (k + 3u) * p.a_k]);
+    fma_broadcast4(&lo, b0, b1, b2, b3, al);
+    fma_broadcast4(&hi, b0, b1, b2, b3, ah);
+  }
+  for (; k < p.K; k++) {
+    let bv = b_row(bc, k);
+    fma_broadcast(&lo, bv, a[ra.x + k * p.a_k]);
+    fma_broadcast(&hi, bv, a[ra.y + k * p.a_k]);
+  }
+  if (col >= p.N) { return; }
+  let base = z * p.M * p.N + col;
+  store_block_any(base, block * 16u, col, lo);
+  store_block_any(base, block * 16u + 8u, col, hi);
+}
+
+// Row k of op(B) at the lane's 4 columns (element offsets bc, without k).
+fn b_row(bc: vec4u, k: u32) -> vec4f {
+  let o = bc + vec4u(k * p.b_k);
+  return vec4f(b[o.x], b[o.y], b[o.z], b[o.w]);
+}
+
+// Rows first … first + 7 (those below M) of C at columns col … col + 3 (those below N): c[base + i·N].
+fn store_block_any(base: u32, first: u32, col: u32, t: Block8) {
+  let rows = array<vec4f, 8>(t.r0, t.r1, t.r2, t.r3, t.r4, t.r5, t.r6, t.r7);
+  let n = min(p.N - col, 4u);
+  for (var i = 0u; i < 8u; i++) {
+    if (first + i >= p.M) { return; }
+    let o = base + (first + i) * p.N;
+    let v = rows[i];
+    c[o] = v.x;
+    if (n > 1u) { c[o + 1u] = v.y; }
+    if (n > 2u) { c[o + 2u] = v.z; }
+    if (n > 3u) { c[o + 3u] = v.w; }
   }
 }

@@ -18,7 +18,10 @@ beforeAll(async () => {
 // rows and, for B with contiguous rows and N a multiple of 4 (tb = false), 256 columns per
 // workgroup ([67, 260, 9]: two, the second short; [33, 36, 17]: M off the block), or for B with
 // contiguous columns, A with contiguous rows and K a multiple of 4 (tb = true, ta = false), 64
-// columns ([67, 70, 68], [33, 31, 20]); M = 1 ([1, 8, 4]).
+// columns ([67, 70, 68], [33, 31, 20]); M = 1 ([1, 8, 4]); every other case (N or K off a
+// multiple of 4, transposes neither takes) matmul_any_sg, 4·SG columns and a block of 16 rows per
+// subgroup ([33, 31, 17], [67, 35, 70], [2, 129, 3], [67, 260, 9] with tb: a second and a third
+// subgroup's columns).
 const sizes: [number, number, number][] = [
   [1, 1, 1],
   [1, 7, 5],
@@ -102,6 +105,8 @@ describe('matmul writes nothing outside C', () => {
       [2, 33, 36, 17, false, 'auto'],
       [2, 33, 31, 20, true, 'auto'],
       [2, 33, 31, 17, false, 'plain'],
+      [2, 33, 31, 17, false, 'auto'], // matmul_any_sg: N = 31, its last lane's 3 columns
+      [2, 33, 31, 17, true, 'auto'],
     ] as const) {
       const floats = Bt * M * N;
       const bucket = bucketSize(4 * floats) / 4; // the pooled buffer's whole size, slack included
@@ -124,9 +129,10 @@ describe('matmul writes nothing outside C', () => {
 });
 
 describe('batched matmul', () => {
-  // [3, 17, 8, 12]: the subgroup kernels (forward and gradients); [3, 5, 6, 7]: matmul.wgsl
-  for (const [Bt, M, N, K] of [[3, 5, 6, 7], [3, 17, 8, 12]] as const) {
-    it(`batched A and B ${Bt}×${M}×${N}×${K}`, async () => {
+  // [3, 17, 8, 12]: matmul_rows_sg (forward) and the other subgroup kernels (gradients); [3, 5, 6,
+  // 7]: matmul_any_sg (N = 6) under 'auto', matmul.wgsl under 'plain'
+  for (const [Bt, M, N, K, variant] of [[3, 5, 6, 7, 'auto'], [3, 5, 6, 7, 'plain'], [3, 17, 8, 12, 'auto']] as const) {
+    it(`batched A and B ${Bt}×${M}×${N}×${K} ${variant}`, async () => {
       const rng = new Rng(9 + M);
       await checkOp(engine, {
         name: 'batched matmul',
@@ -134,7 +140,7 @@ describe('batched matmul', () => {
           { shape: [Bt, M, K], data: randomArray(rng, Bt * M * K) },
           { shape: [Bt, K, N], data: randomArray(rng, Bt * K * N) },
         ],
-        gpu: (a, b) => matmul(a, b),
+        gpu: (a, b) => matmul(a, b, { variant }),
         ref: (a, b) => {
           const out = new Float64Array(Bt * M * N);
           for (let z = 0; z < Bt; z++) out.set(refMatmul(a.subarray(z * M * K), b.subarray(z * K * N), M, N, K), z * M * N);
@@ -168,6 +174,30 @@ describe('batched matmul', () => {
       });
     });
   }
+});
+
+describe('matmul_any_sg: a block of 16 rows per subgroup, several per workgroup', () => {
+  // M = 300: 19 blocks of 16 rows, 8 subgroups of 8 lanes a workgroup (3 workgroup rows, the last
+  // with 3 working subgroups, the last block 12 rows); N = 81 (the kernel predictor's k_max²): 3
+  // subgroups of columns, the last with 17 (5 lanes, the last 1 column); K = 9 (2 steps of 4 and 1)
+  for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    it(`M=300 N=81 K=9 ta=${ta} tb=${tb}`, () => checkMatmul(engine, 300, 81, 9, ta, tb, 'auto'));
+  }
+  it('the kernel predictor\'s shapes take it, forward and gradients: [M, 8] · [8, 81], and not an aligned N', async () => {
+    const entries = async (M: number, N: number) => {
+      const a = Tensor.from(engine, new Float32Array(M * 8), [M, 8]);
+      const b = Tensor.from(engine, new Float32Array(8 * N), [8, N]);
+      engine.beginProfile();
+      engine.tidy(() => void matmul(a, b));
+      const names = (await engine.endProfile()).map((d) => d.entry);
+      a.dispose();
+      b.dispose();
+      return names;
+    };
+    if (!engine.canTime || (engine.subgroupSize ?? 0) < 8) return; // no profile, or no subgroup kernels on this device
+    expect(await entries(256, 81)).toEqual(['matmul_any_sg']);
+    expect(await entries(256, 84)).toEqual(['matmul_rows_sg']);
+  });
 });
 
 describe('linear', () => {

@@ -36,16 +36,18 @@ const subgroupKernel = (entry: string, bindings: number[]) =>
   defineKernel({ file: 'matmul_subgroups.wgsl', entry, params: MatmulParams, bindings, constants: { WG: SG_WG }, feature: 'subgroups' });
 const rowsSubgroups = subgroupKernel('matmul_rows_sg', [1, 4, 5, 6]);
 const colsSubgroups = subgroupKernel('matmul_cols_sg', [4, 5, 3]);
+const anySubgroups = subgroupKernel('matmul_any_sg', [1, 2, 3]);
 
 export interface MatmulOptions {
   transposeA?: boolean;
   transposeB?: boolean;
   /**
    * Which kernel: 'auto' (default) takes a subgroup kernel (matmul_subgroups.wgsl) where the device
-   * has one fixed subgroup size of at least 8 and the layout fits one — op(B) with contiguous rows
-   * and N a multiple of 4, or op(B) with contiguous columns, op(A) with contiguous rows and K a
-   * multiple of 4 — and matmul.wgsl otherwise; 'plain' always matmul.wgsl. The same sums either
-   * way; gradients use 'auto'.
+   * has one fixed subgroup size of at least 8 — matmul_rows_sg for op(B) with contiguous rows and N a
+   * multiple of 4, matmul_cols_sg for op(B) with contiguous columns, op(A) with contiguous rows
+   * and K a multiple of 4, matmul_any_sg for any other layout where that size is at most 64 (0.54–0.66× matmul.wgsl's time on
+   * the kernel predictor's products, N = 81, on lavapipe) — and matmul.wgsl otherwise; 'plain'
+   * always matmul.wgsl. The same sums either way; gradients use 'auto'.
    */
   variant?: 'auto' | 'plain';
 }
@@ -103,6 +105,10 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     a.engine.dispatch(rowsSubgroups, params, [a.buffer, a.buffer, b.buffer, out.buffer], [Math.ceil(N / (4 * SG_WG)), blocks, batch], { K_STEP: step, A_VEC4: Number(aVec4) });
   } else if (subgroups && tb && !ta && Ka % 4 === 0) {
     a.engine.dispatch(colsSubgroups, params, [a.buffer, b.buffer, out.buffer], [Math.ceil(N / SG_WG), blocks, batch]);
+  } else if (subgroups && a.engine.subgroupSize! <= SG_WG) {
+    // each subgroup its own block of 16 rows, 4·SG columns wide
+    const sg = a.engine.subgroupSize!;
+    a.engine.dispatch(anySubgroups, params, [a.buffer, b.buffer, out.buffer], [Math.ceil(N / (4 * sg)), Math.ceil(blocks / (SG_WG / sg)), batch]);
   } else {
     a.engine.dispatch(matmulKernel, params, [a.buffer, b.buffer, out.buffer], [Math.ceil(N / (4 * TILE.WG_X)), Math.ceil(M / (4 * TILE.WG_Y)), batch]);
   }
