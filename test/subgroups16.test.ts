@@ -61,13 +61,17 @@ describe('subgroup kernels with 16-lane subgroups vs float64 reference', () => {
     it16(`soft size v=${v}: values and gradients vs float64 reference`, () => checkSoftSizeConv(engine, { N: 2, Cin: 9, H: 7, W: 10, Cout: 9 }, v, 1, 1, 'subgroups'));
   }
 
-  // matmul_subgroups.wgsl: rows in blocks of 16 shared by the lanes, columns as vec4s
+  // matmul_subgroups.wgsl: rows in blocks of 16 shared by the lanes, columns as vec4s; matmul_any_sg
+  // (N = 81, and B transposed with K = 9): 4 blocks of 16 rows a workgroup at 16 lanes, the
+  // second subgroup of columns 17 wide
   const sizes: [number, number, number, boolean][] = [
     [67, 260, 9, false],
     [33, 36, 17, false],
     [1, 8, 4, false],
     [67, 70, 68, true],
     [33, 31, 20, true],
+    [300, 81, 9, false],
+    [67, 35, 9, true],
   ];
   for (const [M, N, K, tb] of sizes) {
     // the gradients are matmuls with other transposes: more subgroup kernels at 16 lanes
