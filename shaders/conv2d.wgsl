@@ -361,6 +361,28 @@ fn conv2d_bwd_weight(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
   }
 }
 
+// conv2d_sum_window_chunks: the weight gradient of a window inside the k_max grid from the
+// copies conv2d_bwd_weight_sg wrote per chunk of images (g: p.nchunk copies of [Cout, Cin, kw, kw]
+// here, a count of copies, not images): out = their sum at the window's taps, 0 at the others —
+// which the copies never write, so they need no zeros first. One invocation per (o, c) pair.
+@compute @workgroup_size(WG)
+fn conv2d_sum_window_chunks(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let pair = flat_index(wid, nwg, lid);
+  if (pair >= p.Cout * p.Cin) { return; }
+  let win = window();
+  let size = p.Cout * p.Cin * p.kw * p.kw;
+  for (var i = 0u; i < p.kw; i++) {
+    let row = pair * p.kw * p.kw + i * p.kw;
+    for (var j = 0u; j < p.kw; j++) {
+      var total = 0.0;
+      if (i - win.off < win.s && j - win.off < win.s) {  // u32: wraps before the window
+        for (var k = 0u; k < p.nchunk; k++) { total += g[k * size + row + j]; }
+      }
+      out[row + j] = total;
+    }
+  }
+}
+
 var<workgroup> size_terms: array<f32, WG>;
 
 // One workgroup per tap: its lanes sum strided shares of the Cout·Cin products, then the partial

@@ -129,16 +129,20 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
   // conv2d_bwd_weight_sg splits the images into chunks when its taps give few invocations
   itSubgroups('weight gradient over chunks of images (split, uneven, single, masked) equals the plain kernel and the float64 reference', async () => {
     const sg = engine.subgroupSize!;
-    const cases: (Case & { split: (plan: { chunks: number; perChunk: number }) => boolean })[] = [
+    const cases: (Case & { split: (plan: { chunks: number; perChunk: number }) => boolean; soft?: true })[] = [
       // ~1300 invocations: a few chunks, the last one shorter
       { N: 5, Cin: 32, H: 12, W: 12, Cout: 16, kw: 9, s: 9, stride: 1, pad: 4, split: (k) => k.chunks > 1 && 5 % k.perChunk !== 0 },
       // too little work per float of the copies to split
       { N: 4, Cin: 3, H: 6, W: 5, Cout: 2, kw: 5, s: 3, stride: 1, pad: 1, v: 2.6, split: (k) => k.chunks === 1 },
       { N: 2, Cin: 64, H: 3, W: 3, Cout: 64, kw: 9, s: 9, stride: 1, pad: 4, split: (k) => k.chunks === 1 }, // enough invocations
       { N: 4, Cin: 3, H: 27, W: 27, Cout: 2, kw: 5, s: 3, stride: 1, pad: 1, v: 2.6, split: (k) => k.chunks === 4 }, // masked, window inside k_max
+      // the same on conv2d_bwd_weight_sg (8 channels), and with the size from the soft size (chunks
+      // for the largest candidate, k_max): the copies summed at the window's taps, 0 elsewhere
+      { N: 16, Cin: 8, H: 14, W: 14, Cout: 8, kw: 9, s: 5, stride: 1, pad: 2, v: 3.1, split: (k) => k.chunks > 1 && 16 % k.perChunk !== 0 },
+      { N: 16, Cin: 8, H: 14, W: 14, Cout: 8, kw: 9, s: 5, stride: 1, pad: 2, v: 4.6, soft: true, split: (k) => k.chunks > 1 },
     ];
     for (const [i, c] of cases.entries()) {
-      const plan = bwdWeightChunks(c, c.s, sg, undefined, engine.convAutoRules);
+      const plan = bwdWeightChunks(c, c.soft ? c.kw : c.s, sg, undefined, engine.convAutoRules);
       expect(c.split(plan), `${caseName(c)}: ${JSON.stringify(plan)}`).toBe(true);
       const rng = new Rng(400 + i);
       const xs = randomArray(rng, c.N * c.Cin * c.H * c.W);
@@ -150,7 +154,7 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
         const w = parameter(engine, Float32Array.from(ws), [c.Cout, c.Cin, c.kw, c.kw]);
         const v = c.v === undefined ? undefined : Tensor.from(engine, [c.v], [1]);
         const g = Tensor.from(engine, gs, [c.N, c.Cout, c.H, c.W]);
-        engine.tidy(() => backward(sum(mul(conv2d(x, w, { size: c.s, padding: c.pad, softSize: v, variant }), g))));
+        engine.tidy(() => backward(sum(mul(conv2d(x, w, c.soft ? { size: 'fromSoftSize', softSize: v, variant } : { size: c.s, padding: c.pad, softSize: v, variant }), g))));
         grads.push(await w.grad!.toFloat32());
         for (const t of [x, w, w.grad!, v, g]) t?.dispose();
       }

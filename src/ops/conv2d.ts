@@ -59,6 +59,7 @@ const K = {
   bwdInput: kernel('conv2d_bwd_input', [2, 3, 4, 5]),
   bwdWeight: kernel('conv2d_bwd_weight', [1, 3, 4, 5]),
   bwdSize: kernel('conv2d_bwd_size', [2, 3, 4, 5]),
+  sumWindowChunks: kernel('conv2d_sum_window_chunks', [3, 4, 5]),
   tapsTiled: kernel('conv2d_taps_tiled', [5, 8]),
   packTiled: kernel('conv2d_pack_tiled', [2, 3, 5]),
   fwdTiled: defineKernel({ file: 'conv2d.wgsl', entry: 'conv2d_fwd_tiled', params: ConvParams, bindings: [1, 6, 7, 3, 5] }),
@@ -676,8 +677,10 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
   const { chunks, perChunk } = bwdWeightChunks(p.params, largest, sg, kernelFor(largest), engine.convAutoRules);
   // each chunk of images sums into its own copy of dw; the copies are added after
   const sums = Tensor.empty(engine, chunks > 1 ? [chunks * p.w.size] : p.w.shape);
-  // the weight-gradient kernels write the window's taps only; the rest of the k_max grid is 0
-  if (p.params.s !== p.params.kw) fillInPlace(sums, 0);
+  // the weight-gradient kernels write the window's taps only; the rest of the k_max grid is 0:
+  // filled here where there is one copy, written by the sum of the copies where there are more
+  const windowed = p.params.s !== p.params.kw;
+  if (windowed && chunks === 1) fillInPlace(sums, 0);
   const params = { ...p.params, nchunk: chunks > 1 ? perChunk : 0 };
   for (const S of sizes) {
     const kernel = kernelFor(S);
@@ -697,8 +700,20 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
   }
   if (!taps) input.dispose();
   if (chunks === 1) return sums;
-  const dw = sumRows(sums, chunks, p.w.shape);
+  const dw = windowed ? sumWindowChunks(p, sums, chunks, vt) : sumRows(sums, chunks, p.w.shape);
   sums.dispose();
+  return dw;
+}
+
+/**
+ * dw from the weight gradient's `chunks` copies of a window inside the k_max grid
+ * (conv2d_sum_window_chunks): their sum at the window's taps, 0 elsewhere, so the copies are not
+ * filled with zeros first. Before, every copy was filled and all their taps summed: a search
+ * step's fills and sums took 5.4–5.9 ms, now 3.8–3.9 (profiles, stop 41).
+ */
+function sumWindowChunks(p: ConvPlan, sums: Tensor, chunks: number, vt: Tensor): Tensor {
+  const dw = Tensor.empty(sums.engine, p.w.shape);
+  sums.engine.dispatch(K.sumWindowChunks, { ...p.params, nchunk: chunks }, [dw.buffer, sums.buffer, vt.buffer], grid1d(p.params.Cout * p.params.Cin, WG));
   return dw;
 }
 
