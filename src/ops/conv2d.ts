@@ -317,13 +317,13 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
   }
   const samePad = pad === (s - 1) / 2;
   const tiledPixels = N * Math.max(Ho * Wo, H * W);
+  const subgroupProblem = subgroupObstacle(x.engine, kw, stride, samePad, N * H * W);
   if (variant === 'auto' && choice === null && !opts[AUTO_FAMILY] && x.engine.convAutoRules === 'gpu') {
-    const subgroups = subgroupObstacle(x.engine, kw, stride, samePad, N * H * W) === null;
-    choice = gpuAutoChoice(x.engine, { N, Cin, H, W, Cout, s: auto ? 0 : s, kw, subgroups, tiledPixels, winograd, weightGradient, tile: opts.tile });
+    choice = gpuAutoChoice(x.engine, { N, Cin, H, W, Cout, s: auto ? 0 : s, kw, subgroups: subgroupProblem === null, tiledPixels, winograd, weightGradient, tile: opts.tile });
     variant = choice.forward;
     tile = choice.tiles?.forward ?? tile;
   }
-  const obstacle = variant === 'plain' ? 'plain requested' : subgroupObstacle(x.engine, kw, stride, samePad, N * H * W);
+  const obstacle = variant === 'plain' ? 'plain requested' : subgroupProblem;
   if (variant === 'subgroups' && obstacle) throw new RangeError(`${op}: the subgroup kernels cannot run this convolution: ${obstacle}`);
   const tiled = variant === 'tiled';
   if (tiled && tiledPixels > TILED_MAX_PIXELS) {
