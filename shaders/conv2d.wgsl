@@ -83,6 +83,11 @@ fn window() -> Window {
   return Window(s, (p.kw - s) / 2u, i32((s - 1u) / 2u));
 }
 
+// Whether grid position (i, j) is one of the window's taps.
+fn in_window(win: Window, i: u32, j: u32) -> bool {
+  return i >= win.off && j >= win.off && i < win.off + win.s && j < win.off + win.s;
+}
+
 // Mask at grid position (i, j).
 fn mask(i: u32, j: u32) -> f32 {
   if (p.masked == 0u) { return 1.0; }
@@ -314,8 +319,7 @@ fn conv2d_bwd_weight(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
   let j = tap % p.kw;
   let win = window();
   var acc = zero_block();
-  let in_window = i >= win.off && j >= win.off && i < win.off + win.s && j < win.off + win.s;
-  if (in_window) {
+  if (in_window(win, i, j)) {
     let a = i32(i - win.off);
     let b = i32(j - win.off);
     let st = i32(p.stride);
@@ -375,7 +379,7 @@ fn conv2d_sum_window_chunks(@builtin(workgroup_id) wid: vec3u, @builtin(num_work
     let row = pair * p.kw * p.kw + i * p.kw;
     for (var j = 0u; j < p.kw; j++) {
       var total = 0.0;
-      if (i - win.off < win.s && j - win.off < win.s) {  // u32: wraps before the window
+      if (in_window(win, i, j)) {
         for (var k = 0u; k < p.nchunk; k++) { total += g[k * size + row + j]; }
       }
       out[row + j] = total;
@@ -395,9 +399,7 @@ fn conv2d_bwd_size(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
   let tap = wid.x;
   let kk = p.kw * p.kw;
   let win = window();
-  let a = tap / p.kw - win.off;  // wraps past the window's end where the tap is before it
-  let b = tap % p.kw - win.off;
-  if (a >= win.s || b >= win.s) {  // uniform per workgroup
+  if (!in_window(win, tap / p.kw, tap % p.kw)) {  // uniform per workgroup
     if (lid == 0u) { out[tap] = 0.0; }
     return;
   }

@@ -256,7 +256,8 @@ fn matmul_any_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_in
   var lo = zero_block();
   var hi = zero_block();
   var k = 0u;
-  // all loads first, then each accumulator once (as matmul_rows_sg's K_STEP 4)
+  // all loads first, then each accumulator once (as matmul_rows_sg's K_STEP 4; A's steps spelt out
+  // rather than a_steps4, whose a4 would join this pipeline's bindings)
   for (; k + 4u <= p.K; k += 4u) {
     let b0 = b_row(bc, k);
     let b1 = b_row(bc, k + 1u);
