@@ -161,8 +161,10 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
       expectClose(grads[0]!, grads[1]!, { rtol: 1e-4, atol: 1e-4 }, `${caseName(c)}: subgroups vs plain`);
       expectClose(grads[0]!, refConvGrad(c, gs, xs, ws, c.v).dw, { rtol: 1e-4, atol: 2e-4 }, `${caseName(c)}: vs float64`);
     }
-    // the masked split case through checkOp too: reference vs central differences, GPU directional derivative
+    // the masked split cases through checkOp too: reference vs central differences, GPU directional
+    // derivative (the second summed at the window's taps by conv2d_sum_window_chunks)
     await checkConv(cases[3]!, 430, 'subgroups');
+    await checkConv(cases[4]!, 431, 'subgroups');
   });
   // conv2d_bwd_weight_slide_sg: whole kernel rows per subgroup, inputs loaded once per S pixels
   // ('auto' takes it where few lanes idle: S = 7 on 8-lane subgroups); forced here for every size
