@@ -51,6 +51,12 @@ export interface WinogradRule {
   readonly minPairs: number;
   readonly minTiles: number;
   readonly minPlaneTiles: number;
+  /**
+   * Planes whose height or width is not a multiple of 4, so that the edge tiles are partly
+   * padding (14×14: 16 tiles for 196 pixels; 7×7: 4 for 49), which the transforms and the product
+   * pay for as whole tiles: these channel bounds instead of minChannels and minPairs, where given.
+   */
+  readonly partialTiles?: { readonly minChannels: number; readonly minPairs: number };
 }
 
 /** A convolution's three passes, as the Winograd rules name them. */
@@ -86,17 +92,27 @@ export type WinogradPass = 'forward' | 'input' | 'weight';
  * 0.85–0.94 and 0.82), and lose on 8×8 planes at N = 32 (128 tiles: 1.07–1.32 and 1.11–1.40) and
  * at 32 channels a side (1.11–1.39 and 1.15–1.38): both from 64 channels a side and 512 tiles,
  * on planes of 4 tiles or more.
+ * The weight gradients measured again once the direct weight-gradient kernels had changed
+ * (stop 42, 7 pairs, `node dist/bench/winograd_pairs.js`; Winograd / direct): on planes of
+ * partial tiles (H or W not a multiple of 4) they lose below 64 channels a side — 5 × 5: 14×14
+ * 16→32 1.70, 32→32 1.21, 32→64 0.98, 7×7 32→64 1.00; 3 × 3: 14×14 32→32 1.34, 7×7 32→64 1.14 —
+ * and win from there (5 × 5: 14×14 64→64 0.80, 7×7 64→64 0.78; 3 × 3: 14×14 64→64 0.91, 7×7
+ * 64→64 0.80, 64→128 0.75), hence partialTiles; on whole tiles they win as before (5 × 5: 32×32
+ * 0.45–0.66, 16×16 0.47–0.77, 28×28 32→32 0.95, 8×8 at N = 128 0.46–0.58; 3 × 3: 32×32 32→64
+ * 0.65, 16×16 0.56–0.77), 3 × 3 now from planes of 4 tiles (8×8 64→128 and 128→128 at N = 128:
+ * 0.66, 0.52; at N = 32, 128 tiles, 1.01–1.16) — and at 1024 pairs not at 3 × 3 (32×32 32→32
+ * 0.79–0.82, 16×16 0.86, but 28×28 1.10).
  */
 export const WINOGRAD_AVX512_RULE: Readonly<Record<WinogradSize, Readonly<Record<WinogradPass, WinogradRule | null>>>> = {
   3: {
     forward: null,
     input: null,
-    weight: { minChannels: 32, minPairs: 2048, minTiles: 512, minPlaneTiles: 9 },
+    weight: { minChannels: 32, minPairs: 2048, minTiles: 512, minPlaneTiles: 4, partialTiles: { minChannels: 64, minPairs: 4096 } },
   },
   5: {
     forward: { minChannels: 64, minPairs: 4096, minTiles: 512, minPlaneTiles: 4 },
     input: { minChannels: 64, minPairs: 4096, minTiles: 512, minPlaneTiles: 4 },
-    weight: WINOGRAD_RULE[5],
+    weight: { ...WINOGRAD_RULE[5], partialTiles: { minChannels: 64, minPairs: 4096 } },
   },
 };
 
@@ -135,7 +151,9 @@ export function winogradByRule(engine: Engine, s: number, N: number, H: number, 
   if (winogradObstacle(engine, s, N, H, W, Math.max(inChannels, outChannels))) return false;
   const tiles = Math.ceil(H / 4) * Math.ceil(W / 4);
   const r = winogradRule(engine, s as WinogradSize, pass);
-  return r !== null && Math.min(inChannels, outChannels) >= r.minChannels && inChannels * outChannels >= r.minPairs && N * tiles >= r.minTiles && tiles >= r.minPlaneTiles;
+  if (r === null) return false;
+  const channels = (H % 4 !== 0 || W % 4 !== 0) && r.partialTiles ? r.partialTiles : r;
+  return Math.min(inChannels, outChannels) >= channels.minChannels && inChannels * outChannels >= channels.minPairs && N * tiles >= r.minTiles && tiles >= r.minPlaneTiles;
 }
 
 /** Taps of a window of size s on a k_max = kw grid, or k_max²'s where s = 0 (the size found on the GPU). */
