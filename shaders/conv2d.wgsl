@@ -20,8 +20,9 @@
 //   conv2d_bwd_weight  dw[o,c,i,j] = m(i,j) Σ_{n,oy,ox} g[n,o,oy,ox] x[n,c,oy·st−pad+a, ox·st−pad+b]
 //                      for (i,j) in the window, 0 elsewhere; one invocation per 4 × 4 channel
 //                      pairs of one grid tap
-//   conv2d_bwd_size    t[i,j] = Σ_{o,c} dw[o,c,i,j] w[o,c,i,j] · 2 r² / v³ (dm/dv = m·2r²/v³, and
-//                      dw already carries m); dL/dv = Σ t via reduce.wgsl. One workgroup per tap.
+//   conv2d_bwd_size    t[b,i] = Σ_{(o,c) in block b} Σ_j dw[o,c,i,j] w[o,c,i,j] · 2 r²(i,j) / v³
+//                      (dm/dv = m·2r²/v³, and dw already carries m); dL/dv = Σ t via reduce.wgsl.
+//                      One workgroup per grid row i and block b of p.nchunk channel pairs.
 // Out-of-range input positions are zero padding. The same three passes as workgroup-tiled matrix
 // products, for GPUs (variant 'tiled'), are at the end of the file.
 
@@ -413,23 +414,30 @@ fn zeros_outside_window(first: u32, win: Window) {
 
 var<workgroup> size_terms: array<f32, WG>;
 
-// One workgroup per tap: its lanes sum strided shares of the Cout·Cin products, then the partial
-// sums are halved in workgroup memory (a lane per tap, summing all 4096 of a 64 → 64 layer, took
-// 0.5 ms a call on an H200: a fifth of a search step). A tap outside the window in use adds 0 (g,
-// the weight gradient, is 0 there): its workgroup writes 0 without reading — 25 of 81 taps work
-// at s = 5 on a 9 × 9 grid.
+// One workgroup per row i of the k_max grid and block of p.nchunk channel pairs (o, c): each lane
+// sums its pairs' taps of that row in the window, each pair's row read as consecutive floats, then
+// the lanes' sums are halved in workgroup memory. A workgroup per tap (all pairs) read the pairs
+// kw² floats apart, a cache line per value: cifar-8's 256 → 256 layer (65536 pairs, s = 5) took
+// 15–17 ms a search step so. A lane per tap, summing all 4096 of a 64 → 64 layer, had taken 0.5 ms
+// a call on an H200 (a fifth of a search step), hence blocks of pairs for a GPU's many workgroups.
+// A row outside the window in use adds 0 (dw is 0 there): its workgroup writes 0 without reading.
 @compute @workgroup_size(WG)
 fn conv2d_bwd_size(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
-  let tap = wid.x;
-  let kk = p.kw * p.kw;
+  let i = wid.x;
+  let term = wid.y * p.kw + i;
   let win = window();
-  if (!in_window(win, tap / p.kw, tap % p.kw)) {  // uniform per workgroup
-    if (lid == 0u) { out[tap] = 0.0; }
+  if (i < win.off || i >= win.off + win.s) {  // uniform per workgroup
+    if (lid == 0u) { out[term] = 0.0; }
     return;
   }
+  let kk = p.kw * p.kw;
+  let last = min((wid.y + 1u) * p.nchunk, p.Cout * p.Cin);
   var acc = 0.0;
-  for (var oc = lid; oc < p.Cout * p.Cin; oc += WG) {
-    acc += g[oc * kk + tap] * w[oc * kk + tap];
+  for (var oc = wid.y * p.nchunk + lid; oc < last; oc += WG) {
+    let row = oc * kk + i * p.kw;
+    for (var j = win.off; j < win.off + win.s; j++) {
+      acc += g[row + j] * w[row + j] * radius2(i, j);
+    }
   }
   size_terms[lid] = acc;
   workgroupBarrier();
@@ -439,7 +447,7 @@ fn conv2d_bwd_size(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
   }
   if (lid == 0u) {
     let v = size_v[0];
-    out[tap] = size_terms[0] * 2.0 * radius2(tap / p.kw, tap % p.kw) / (v * v * v);
+    out[term] = size_terms[0] * 2.0 / (v * v * v);
   }
 }
 

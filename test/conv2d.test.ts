@@ -341,14 +341,16 @@ describe('masked variable-size conv2d vs float64 reference', () => {
 });
 
 describe('fused mask equals the unfused path (mask kernel → multiply → plain conv)', () => {
-  for (const [kw, s, stride] of [
-    [9, 3, 1],
-    [9, 7, 2],
-    [5, 5, 1],
+  for (const [kw, s, stride, Cin, Cout] of [
+    [9, 3, 1, 3, 4],
+    [9, 7, 2, 3, 4],
+    [5, 5, 1, 3, 4],
+    // 2304 channel pairs: the soft size's gradient in two blocks of pairs (conv2d_bwd_size)
+    [5, 3, 1, 48, 48],
   ] as const) {
-    it(`k_max=${kw} s=${s} stride=${stride}`, async () => {
-      const rng = new Rng(kw * 10 + s);
-      const [N, Cin, Cout, H, W] = [2, 3, 4, 9, 8];
+    it(`k_max=${kw} s=${s} stride=${stride} ${Cin}→${Cout}`, async () => {
+      const rng = new Rng(kw * 10 + s + Cin);
+      const [N, H, W] = [2, 9, 8];
       const xData = randomArray(rng, N * Cin * H * W);
       const wData = randomArray(rng, Cout * Cin * kw * kw);
       const g = Tensor.from(engine, randomArray(rng, N * Cout * Math.ceil(H / stride) * Math.ceil(W / stride)), [N * Cout * Math.ceil(H / stride) * Math.ceil(W / stride)]);

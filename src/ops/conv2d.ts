@@ -730,6 +730,13 @@ function zerosOutsideWindow(p: ConvPlan, dw: Tensor, vt: Tensor): void {
 }
 
 /**
+ * Channel pairs per workgroup of the soft size's gradient (conv2d_bwd_size): 32 per lane, so a
+ * small layer is one block (fmnist-6's largest, 64 → 64, two) and cifar-8's 256 → 256 is 32 blocks
+ * per grid row — workgroups enough for a GPU, few enough on lavapipe, where each pays its barriers.
+ */
+const SIZE_GRADIENT_PAIRS = 32 * WG;
+
+/**
  * y = conv2d(x, w) with x [N, Cin, H, W] and w [Cout, Cin, kw, kw]; output [N, Cout, Ho, Wo].
  * Gradients reach x, w (zero outside the window), bias and the soft size v.
  */
@@ -747,8 +754,11 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
     const dw = needs[1] || needs[2] ? runBackwardWeight(passPlan(plan, 'weight'), sx!, g, sv!) : null;
     let dv: Tensor | null = null;
     if (v && needs[2]) {
-      const terms = Tensor.empty(engine, [kw * kw]);
-      engine.dispatch(K.bwdSize, plan.params, [sw!.buffer, terms.buffer, dw!.buffer, sv!.buffer], [kw * kw]); // a workgroup per tap
+      // a workgroup per grid row and block of channel pairs, a term each
+      const pairs = plan.params.Cout * plan.params.Cin;
+      const blocks = Math.ceil(pairs / SIZE_GRADIENT_PAIRS);
+      const terms = Tensor.empty(engine, [blocks * kw]);
+      engine.dispatch(K.bwdSize, { ...plan.params, nchunk: SIZE_GRADIENT_PAIRS }, [sw!.buffer, terms.buffer, dw!.buffer, sv!.buffer], [kw, blocks]);
       dv = sum(terms).view(v.shape);
     }
     return v ? [dx, needs[1] ? dw : null, dv] : [dx, dw];
