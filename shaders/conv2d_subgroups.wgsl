@@ -107,6 +107,11 @@ override PX: u32 = 1;
 // a row, and the host sets false: no halo loads (the values are masked off anyway): 0.89–0.94×
 // the forward time at S = 5…9 on 32×32 and 16×16 planes, 1.06 (noise) at S = 3 (paired runs).
 override HALO: bool = true;
+// The row pairs (ROWS = 2) on rows of W not a multiple of 4 (14×14, 7×7): each row laid out as
+// row_slots() = 4·⌈W/4⌉ slots, the last quad's slots past W padding — read as 0 and never stored —
+// so quads, shifts, masks and the halo work as on rows of a multiple of 4, while the lane's loads
+// and stores go value by value to the real row (its quad is not 4 aligned floats there).
+override PADDED: bool = false;
 // The 1 × 1 kernels read their weights from w: the packed window (one vec4 per output and input
 // channel, the weight in its first component: stride 4) or, for an unmasked 1 × 1 grid, the
 // weights as they are (stride 1), which spares the packing dispatch.
@@ -526,9 +531,14 @@ struct PairTile {
   quad0: u32,     // the subgroup's first quad number
 }
 
+// The slots of a row in the row-pairs layout: W, or with PADDED W rounded up to whole quads.
+fn row_slots() -> u32 {
+  return (p.W + 3u) / 4u * 4u;
+}
+
 // Quad number k as (image, pair of rows, quad of the row); image clamped to the batch.
 fn pair_coords(k: u32) -> vec3u {
-  let row_quads = p.W / 4u;
+  let row_quads = row_slots() / 4u;
   let per_image = row_quads * ((p.H + 1u) / 2u);
   let n = min(k / per_image, p.N - 1u);
   let r = k - n * per_image;
@@ -538,7 +548,7 @@ fn pair_coords(k: u32) -> vec3u {
 // Workgroup row wid.y = block of 8·BLOCKS channels. A lane past the batch (its image clamped to
 // the last) gets a pair of rows past that plane: it reads zeros and store_quads skips its sums.
 fn pair_tile(wid: vec3u, lid: u32, q: u32) -> PairTile {
-  let quads = p.N * (p.W / 4u) * ((p.H + 1u) / 2u);
+  let quads = p.N * (row_slots() / 4u) * ((p.H + 1u) / 2u);
   let quad0 = wid.x * WG + lid - q;
   let at = pair_coords(quad0 + q);
   let idle = quad0 >= quads || other_size(size_v[0]);
@@ -573,9 +583,11 @@ fn quad_row_pairs(t: PairTile, channels: u32, w_first: vec2u, w_step: u32, flipp
   // is read only when it lies in the lane's rows (a shift across a row's end is masked off)
   let right = q < 4u;
   let halo_quad = pair_coords(select(max(t.quad0, 1u) - 1u, t.quad0 + sg, right));
-  let halo_at = i32(2u * halo_quad.y * p.W + 4u * halo_quad.z + select(q + 4u - sg, q, right));
-  let halo_used = HALO && (q < u32(PAD) || q + u32(PAD) >= sg);
-  var masks = RowMasks(ColumnMasks(), select(0.0, 1.0, t.tile.px.x != 0), select(0.0, 1.0, u32(t.tile.px.x) + 4u != p.W));
+  let halo_col = 4u * halo_quad.z + select(q + 4u - sg, q, right);
+  let halo_at = i32(2u * halo_quad.y * p.W + halo_col);
+  // (a padding slot's halo element is 0: not read)
+  let halo_used = HALO && (q < u32(PAD) || q + u32(PAD) >= sg) && halo_col < p.W;
+  var masks = RowMasks(ColumnMasks(), select(0.0, 1.0, t.tile.px.x != 0), select(0.0, 1.0, u32(t.tile.px.x) + 4u != row_slots()));
   var top_lo = zero_block();
   var top_hi = zero_block();
   var bottom_lo = zero_block();
@@ -638,7 +650,12 @@ fn quad_row_pairs(t: PairTile, channels: u32, w_first: vec2u, w_step: u32, flipp
 fn input_row_views(t: Tile, pb: u32, hb: u32, halo_at: i32, halo_used: bool, j: u32, q: u32, sg: u32, masks: ptr<function, RowMasks>, flipped: bool) -> array<vec4f, 9> {
   let plane = p.H * p.W;
   let shift = (i32(j) - PAD) * i32(p.W);
-  let quad = quad_at(pb, i32(t.inside) + shift, plane);
+  var quad: vec4f;
+  if (PADDED) {
+    quad = padded_quad_at(pb, i32(t.inside) + shift, plane, t.px);
+  } else {
+    quad = quad_at(pb, i32(t.inside) + shift, plane);
+  }
   var halo = 0.0;
   if (halo_used) { halo = x_at(hb, halo_at + shift, plane); }
   let run = Run(quad.x, quad.y, quad.z, quad.w, halo);
@@ -685,6 +702,15 @@ fn kernel_rows_in_plane(lane0: u32, flipped: bool, sg: u32) -> vec2u {
 fn quad_at(plane_base: u32, pos: i32, size: u32) -> vec4f {
   let v = in_quads[(plane_base + u32(clamp(pos, 0, i32(size) - 4))) / 4u];
   return select(vec4f(0.0), v, u32(pos) < size);
+}
+
+// PADDED: quad_at value by value from x at flat position pos (its row's first slot column px.x),
+// 0 outside the plane and at the padding slots (columns px ≥ W).
+fn padded_quad_at(plane_base: u32, pos: i32, size: u32, px: vec4i) -> vec4f {
+  let live = select(vec4<bool>(false), vec4u(px) < vec4u(p.W), u32(pos) < size);
+  let at = plane_base + u32(clamp(pos, 0, i32(size) - 1));
+  let last = plane_base + size - 1u;
+  return select(vec4f(0.0), vec4f(x[min(at, last)], x[min(at + 1u, last)], x[min(at + 2u, last)], x[min(at + 3u, last)]), live);
 }
 
 // Component k of the next lane's quad (the right halo's for the subgroup's last lane).
@@ -1015,6 +1041,10 @@ fn terms4(x0: vec4f, x1: vec4f, x2: vec4f, x3: vec4f, g: vec4f) -> vec4f {
 // Stores channel k (first + k < count) of the block at base + k·plane, pixels first_pixel … + 3.
 fn store_quads(base: u32, plane: u32, first: u32, count: u32, first_pixel: u32, b: Block8) {
   if (first_pixel >= plane) { return; }
+  if (PADDED) {
+    store_padded_quads(base + first_pixel, plane, first, count, first_pixel % p.W, b);
+    return;
+  }
   let at = (base + first_pixel) / 4u;
   let step = plane / 4u;
   out4[at] = b.c0;
@@ -1025,6 +1055,25 @@ fn store_quads(base: u32, plane: u32, first: u32, count: u32, first_pixel: u32, 
   if (first + 5u < count) { out4[at + 5u * step] = b.c5; }
   if (first + 6u < count) { out4[at + 6u * step] = b.c6; }
   if (first + 7u < count) { out4[at + 7u * step] = b.c7; }
+}
+
+// PADDED: store_quads value by value from flat position at (a row's slots from column col; those
+// past W are padding and not stored).
+fn store_padded_quads(at: u32, plane: u32, first: u32, count: u32, col: u32, b: Block8) {
+  store_padded_quad(at, col, b.c0);
+  if (first + 1u < count) { store_padded_quad(at + plane, col, b.c1); }
+  if (first + 2u < count) { store_padded_quad(at + 2u * plane, col, b.c2); }
+  if (first + 3u < count) { store_padded_quad(at + 3u * plane, col, b.c3); }
+  if (first + 4u < count) { store_padded_quad(at + 4u * plane, col, b.c4); }
+  if (first + 5u < count) { store_padded_quad(at + 5u * plane, col, b.c5); }
+  if (first + 6u < count) { store_padded_quad(at + 6u * plane, col, b.c6); }
+  if (first + 7u < count) { store_padded_quad(at + 7u * plane, col, b.c7); }
+}
+
+fn store_padded_quad(at: u32, col: u32, v: vec4f) {
+  for (var k = 0u; k < 4u; k++) {
+    if (col + k < p.W) { out4[(at + k) / 4u][(at + k) % 4u] = v[k]; }
+  }
 }
 
 // conv2d_pack_input_sg: x with each group of 4 channels interleaved, x4[(n·⌈Cin/4⌉ + cb)·H·W + pixel]

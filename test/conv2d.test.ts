@@ -104,6 +104,12 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
     { N: 1, Cin: 16, H: 4, W: 40, Cout: 16, kw: 5, s: 5, stride: 1, pad: 2 }, // halos mid-row (a subgroup starts inside a row), shifts ±2
     { N: 2, Cin: 20, H: 7, W: 12, Cout: 17, kw: 9, s: 3, stride: 1, pad: 1, v: 2.3 }, // masked, window inside k_max, halos across pairs and images
     { N: 3, Cin: 16, H: 1, W: 4, Cout: 18, kw: 5, s: 5, stride: 1, pad: 2 }, // one-row images: no bottom rows, a window taller than the plane
+    // row pairs on rows of W off a multiple of 4 ('cpu-avx512': PADDED, rows as whole quads of slots, at most 1/8 of them padding)
+    { N: 2, Cin: 16, H: 14, W: 14, Cout: 20, kw: 5, s: 5, stride: 1, pad: 2 }, // two padding slots a row; pairs span images
+    { N: 3, Cin: 18, H: 15, W: 15, Cout: 16, kw: 3, s: 3, stride: 1, pad: 1 }, // odd H (the last pair's bottom row past the plane), one padding slot a row
+    { N: 1, Cin: 17, H: 8, W: 22, Cout: 24, kw: 9, s: 5, stride: 1, pad: 2, v: 3.2 }, // masked; 24 slots a row: runs start mid-row (halos); the last quad's halo partly padding
+    { N: 2, Cin: 20, H: 6, W: 30, Cout: 17, kw: 9, s: 3, stride: 1, pad: 1, v: 2.2 }, // masked, window inside k_max; 1/16 padding
+    { N: 1, Cin: 16, H: 8, W: 33, Cout: 16, kw: 5, s: 5, stride: 1, pad: 2 }, // 36 slots a row, three of them padding: the right halo's second value a padding slot
     // the weight gradient in four blocks of 8 output channels at S = 5 ('cpu-avx512', ≥ 32 output channels)
     { N: 2, Cin: 9, H: 6, W: 7, Cout: 36, kw: 9, s: 5, stride: 1, pad: 2, v: 3.0 }, // masked, odd W (no g pairs); the second lane group's blocks partial (4 channels) and empty
     { N: 3, Cin: 12, H: 4, W: 8, Cout: 32, kw: 5, s: 5, stride: 1, pad: 2 }, // exactly four blocks

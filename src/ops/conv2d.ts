@@ -427,23 +427,44 @@ const quads = (p: ConvPlan, S: number) => S === 1 && (p.params.H * p.params.W) %
 /** The quad-rows kernels (a vec4 load per kernel row and lane) serve S > 1 on rows of a multiple of 4 pixels. */
 const quadRows = (p: ConvPlan, S: number) => S > 1 && p.params.W % 4 === 0;
 /**
- * The s × s subgroup kernels' launch for a pass writing `channels` channels: `grid` (a row per 8
- * channels) with a row per BLOCKS blocks instead, and the pipeline constants — S, BLOCKS and, in
- * the quad rows, whether runs of 4·SG pixels can start inside a row (HALO).
+ * The quad-rows kernels' row pairs on rows of W off a multiple of 4 (PADDED: each row as 4·⌈W/4⌉
+ * slots, the padding slots read as 0 and not stored), in place of the run layout — whose lanes
+ * hold 4 pixels where a row pair's hold 8 and share each weight load between them — where
+ * quadLayout takes row pairs for the pass writing `channels` channels and the pairs' slots are at
+ * most 1/8 padding (a row pair past an odd H counts too), within one dispatch's 65535 workgroups.
+ * Paired against the run layout on lavapipe (AVX-512 host; new / old time, forward and input
+ * gradient, 7 reps): 14×14 (1/8 padding) 16→32 and 32→32 at N = 128, S = 5 0.84, 0.83 and 0.90,
+ * 0.89; S = 3 0.94, 0.80 and 0.94, 0.93; 15×15 (0.12) and 30×30 (0.06) 32→32 at N = 32 0.91–0.98
+ * and 0.84–0.92; but 10×10 (0.17) 1.05–1.20, 7×7 (0.23) 32→64 and 64→64 at N = 128 1.01–1.08,
+ * 6×6 (0.25) 1.01–1.02.
  */
-function rowKernelLaunch(p: ConvPlan, S: number, channels: number, grid: [number, number]): { grid: [number, number]; constants: Record<string, number> } {
+function paddedRowPairs(p: ConvPlan, S: number, channels: number): boolean {
+  const { N, H, W } = p.params;
+  if (S === 1 || W % 4 === 0 || quadLayout(S, channels, p.x.engine.convAutoRules).rows !== 2) return false;
+  const slots = 2 * Math.ceil(H / 2) * 4 * Math.ceil(W / 4);
+  return 8 * H * W >= 7 * slots && Math.ceil((N * Math.ceil(H / 2) * Math.ceil(W / 4)) / WG) <= 65535;
+}
+/**
+ * The s × s subgroup kernels' launch for a pass writing `channels` channels: which kernels (the
+ * quad rows, or the run layout), `grid` (a row per 8 channels) with a row per BLOCKS blocks
+ * instead, and the pipeline constants — S, BLOCKS and, in the quad rows, whether runs of 4·SG
+ * pixels can start inside a row (HALO) and whether the rows are padded to whole quads (PADDED).
+ */
+function rowKernelLaunch(p: ConvPlan, S: number, channels: number, grid: [number, number]): { quads: boolean; grid: [number, number]; constants: Record<string, number> } {
   const rules = p.x.engine.convAutoRules;
-  if (!quadRows(p, S)) {
+  const padded = paddedRowPairs(p, S, channels);
+  if (!quadRows(p, S) && !padded) {
     const blocks = runBlocks(S, channels, rules);
-    return { grid: [grid[0], Math.ceil(channels / (8 * blocks))], constants: { S, BLOCKS: blocks } };
+    return { quads: false, grid: [grid[0], Math.ceil(channels / (8 * blocks))], constants: { S, BLOCKS: blocks } };
   }
   const { rows, blocks } = quadLayout(S, channels, rules);
   const { N, H, W } = p.params;
   const run = 4 * p.x.engine.subgroupSize!;
+  const slots = 4 * Math.ceil(W / 4); // a row's slots (W where 4 divides it)
   // row pairs: a lane per quad of a pair of rows (no more workgroups than a lane per quad, which
-  // subgroupObstacle bounds)
-  const lanes = rows === 2 ? Math.ceil((N * Math.ceil(H / 2) * (W / 4)) / WG) : grid[0];
-  return { grid: [lanes, Math.ceil(channels / (8 * blocks))], constants: { S, HALO: run % W === 0 ? 0 : 1, BLOCKS: blocks, ROWS: rows } };
+  // subgroupObstacle bounds, or paddedRowPairs)
+  const lanes = rows === 2 ? Math.ceil((N * Math.ceil(H / 2) * (slots / 4)) / WG) : grid[0];
+  return { quads: true, grid: [lanes, Math.ceil(channels / (8 * blocks))], constants: { S, HALO: run % slots === 0 ? 0 : 1, BLOCKS: blocks, ROWS: rows, PADDED: Number(padded) } };
 }
 
 /** Whether `pass` of `p` (its product's input and output channels) runs on the Winograd kernels. */
@@ -625,8 +646,8 @@ function runForward(p: ConvPlan, x: Tensor, w: Tensor, packed: Tensor | null): T
         e.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, packed.buffer, packed.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S, SUM_STEP: sumStep(e.convAutoRules) });
         continue;
       }
-      const { grid, constants } = rowKernelLaunch(p, S, p.params.Cout, p.grids.fwdSubgroups);
-      if (quadRows(p, S)) e.dispatch(K.fwdQuadsSubgroups, p.params, [x.buffer, x.buffer, packed.buffer, y.buffer, p.vt.buffer], grid, constants);
+      const { quads: quadKernels, grid, constants } = rowKernelLaunch(p, S, p.params.Cout, p.grids.fwdSubgroups);
+      if (quadKernels) e.dispatch(K.fwdQuadsSubgroups, p.params, [x.buffer, x.buffer, packed.buffer, y.buffer, p.vt.buffer], grid, constants);
       else e.dispatch(K.fwdSubgroups, p.params, [x.buffer, packed.buffer, y.buffer, p.vt.buffer], grid, constants);
     }
   }
@@ -648,8 +669,8 @@ function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor, packed:
         e.dispatch(K.bwdInput1x1Subgroups, p.inputParams, [packed.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput1x1, { S, SUM_STEP: sumStep(e.convAutoRules) });
         continue;
       }
-      const { grid, constants } = rowKernelLaunch(p, S, p.params.Cin, p.grids.bwdInputSubgroups);
-      if (quadRows(p, S)) e.dispatch(K.bwdInputQuadsSubgroups, p.inputParams, [g.buffer, g.buffer, packed.buffer, dx.buffer, vt.buffer], grid, constants);
+      const { quads: quadKernels, grid, constants } = rowKernelLaunch(p, S, p.params.Cin, p.grids.bwdInputSubgroups);
+      if (quadKernels) e.dispatch(K.bwdInputQuadsSubgroups, p.inputParams, [g.buffer, g.buffer, packed.buffer, dx.buffer, vt.buffer], grid, constants);
       else e.dispatch(K.bwdInputSubgroups, p.inputParams, [g.buffer, packed.buffer, dx.buffer, vt.buffer], grid, constants);
     }
   }
