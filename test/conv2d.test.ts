@@ -351,7 +351,8 @@ describe('fused mask equals the unfused path (mask kernel → multiply → plain
     [9, 3, 1, 3, 4],
     [9, 7, 2, 3, 4],
     [5, 5, 1, 3, 4],
-    // 2304 channel pairs: the soft size's gradient in two blocks of pairs (conv2d_bwd_size)
+    // 2304 channel pairs: the soft size's gradient in blocks of pairs (conv2d_bwd_size: two on a
+    // CPU adapter, nine of 256 under the GPU rules, also run below)
     [5, 3, 1, 48, 48],
   ] as const) {
     it(`k_max=${kw} s=${s} stride=${stride} ${Cin}→${Cout}`, async () => {
@@ -381,6 +382,10 @@ describe('fused mask equals the unfused path (mask kernel → multiply → plain
       expectClose(fused.dx, unfused.dx, { rtol: 1e-5, atol: 1e-5 }, 'dx');
       expectClose(fused.dw, unfused.dw, { rtol: 1e-5, atol: 1e-5 }, 'dŵ');
       expectClose(fused.dv, unfused.dv, { rtol: 1e-4, atol: 1e-4 }, 'dv');
+      if (Cin * Cout > 2048) {
+        const gpuRules = await underAutoRules(engine, 'gpu', () => run(true));
+        expectClose(gpuRules.dv, unfused.dv, { rtol: 1e-4, atol: 1e-4 }, "dv under the 'gpu' rules");
+      }
     });
   }
 });

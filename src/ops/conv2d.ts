@@ -7,7 +7,7 @@
  * size v) and final training (plain s × s weights).
  */
 import type { Engine } from '../gpu/engine.js';
-import { checkConvVariant, sumStep, type ConvVariantName } from '../gpu/conv_variant.js';
+import { checkConvVariant, sumStep, type ConvAutoRules, type ConvVariantName } from '../gpu/conv_variant.js';
 import { fmtShape, ShapeError } from '../gpu/errors.js';
 import { defineKernel } from '../gpu/kernel.js';
 import { uniformLayout, type UniformValues } from '../gpu/uniforms.js';
@@ -751,11 +751,13 @@ function zerosOutsideWindow(p: ConvPlan, dw: Tensor, vt: Tensor): void {
 }
 
 /**
- * Channel pairs per workgroup of the soft size's gradient (conv2d_bwd_size): 32 per lane, so a
- * small layer is one block (fmnist-6's largest, 64 → 64, two) and cifar-8's 256 → 256 is 32 blocks
- * per grid row — workgroups enough for a GPU, few enough on lavapipe, where each pays its barriers.
+ * Channel pairs per workgroup of the soft size's gradient (conv2d_bwd_size): on a CPU adapter 32
+ * per lane, so a small layer is one block (fmnist-6's largest, 64 → 64, two) and cifar-8's
+ * 256 → 256 is 32 blocks per grid row — few workgroups, each of which pays its barriers on
+ * lavapipe; under the GPU rules 4 per lane, so that fmnist-6's layers still fill a few hundred
+ * workgroups as the workgroup per tap did (not timed on a GPU yet).
  */
-const SIZE_GRADIENT_PAIRS = 32 * WG;
+const sizeGradientPairs = (rules: ConvAutoRules) => (rules === 'gpu' ? 4 : 32) * WG;
 
 /**
  * y = conv2d(x, w) with x [N, Cin, H, W] and w [Cout, Cin, kw, kw]; output [N, Cout, Ho, Wo].
@@ -777,9 +779,10 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}): Tensor {
     if (v && needs[2]) {
       // a workgroup per grid row and block of channel pairs, a term each
       const pairs = plan.params.Cout * plan.params.Cin;
-      const blocks = Math.ceil(pairs / SIZE_GRADIENT_PAIRS);
+      const perBlock = sizeGradientPairs(engine.convAutoRules);
+      const blocks = Math.ceil(pairs / perBlock);
       const terms = Tensor.empty(engine, [blocks * kw]);
-      engine.dispatch(K.bwdSize, { ...plan.params, nchunk: SIZE_GRADIENT_PAIRS }, [sw!.buffer, terms.buffer, dw!.buffer, sv!.buffer], [kw, blocks]);
+      engine.dispatch(K.bwdSize, { ...plan.params, nchunk: perBlock }, [sw!.buffer, terms.buffer, dw!.buffer, sv!.buffer], [kw, blocks]);
       dv = sum(terms).view(v.shape);
     }
     return v ? [dx, needs[1] ? dw : null, dv] : [dx, dw];
