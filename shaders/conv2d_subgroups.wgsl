@@ -107,7 +107,8 @@ override PX: u32 = 1;
 // a row, and the host sets false: no halo loads (the values are masked off anyway): 0.89–0.94×
 // the forward time at S = 5…9 on 32×32 and 16×16 planes, 1.06 (noise) at S = 3 (paired runs).
 override HALO: bool = true;
-// The row pairs (ROWS = 2) on rows of W not a multiple of 4 (14×14, 7×7): each row laid out as
+// The row pairs (ROWS = 2) on rows of W not a multiple of 4 (14×14, 15×15: where at most 1/8 of
+// the slots are padding, paddedRowPairs in conv2d.ts; not 7×7, which lose): each row laid out as
 // row_slots() = 4·⌈W/4⌉ slots, the last quad's slots past W padding — read as 0 and never stored —
 // so quads, shifts, masks and the halo work as on rows of a multiple of 4, while the lane's loads
 // and stores go value by value to the real row (its quad is not 4 aligned floats there).
