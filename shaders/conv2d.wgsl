@@ -84,9 +84,14 @@ fn window() -> Window {
   return Window(s, (p.kw - s) / 2u, i32((s - 1u) / 2u));
 }
 
+// Whether grid row (or column) i is one of the window's.
+fn in_window_row(win: Window, i: u32) -> bool {
+  return i >= win.off && i < win.off + win.s;
+}
+
 // Whether grid position (i, j) is one of the window's taps.
 fn in_window(win: Window, i: u32, j: u32) -> bool {
-  return i >= win.off && j >= win.off && i < win.off + win.s && j < win.off + win.s;
+  return in_window_row(win, i) && in_window_row(win, j);
 }
 
 // Mask at grid position (i, j).
@@ -401,7 +406,7 @@ fn conv2d_sum_window_chunks(@builtin(workgroup_id) wid: vec3u, @builtin(num_work
 fn zeros_outside_window(first: u32, win: Window) {
   for (var i = 0u; i < p.kw; i++) {
     let row = first + i * p.kw;
-    if (i < win.off || i >= win.off + win.s) {
+    if (!in_window_row(win, i)) {
       for (var j = 0u; j < p.kw; j++) { out[row + j] = 0.0; }
     } else {
       for (var j = 0u; j < win.off; j++) {
@@ -426,7 +431,7 @@ fn conv2d_bwd_size(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_
   let i = wid.x;
   let term = wid.y * p.kw + i;
   let win = window();
-  if (i < win.off || i >= win.off + win.s) {  // uniform per workgroup
+  if (!in_window_row(win, i)) {  // uniform per workgroup
     if (lid == 0u) { out[term] = 0.0; }
     return;
   }
