@@ -1042,36 +1042,27 @@ fn terms4(x0: vec4f, x1: vec4f, x2: vec4f, x3: vec4f, g: vec4f) -> vec4f {
 // Stores channel k (first + k < count) of the block at base + k·plane, pixels first_pixel … + 3.
 fn store_quads(base: u32, plane: u32, first: u32, count: u32, first_pixel: u32, b: Block8) {
   if (first_pixel >= plane) { return; }
-  if (PADDED) {
-    store_padded_quads(base + first_pixel, plane, first, count, first_pixel % p.W, b);
+  let at = base + first_pixel;
+  // PADDED: the quad's first column (its slots past W are padding)
+  var col = 0u;
+  if (PADDED) { col = first_pixel % p.W; }
+  store_quad(at, col, b.c0);
+  if (first + 1u < count) { store_quad(at + plane, col, b.c1); }
+  if (first + 2u < count) { store_quad(at + 2u * plane, col, b.c2); }
+  if (first + 3u < count) { store_quad(at + 3u * plane, col, b.c3); }
+  if (first + 4u < count) { store_quad(at + 4u * plane, col, b.c4); }
+  if (first + 5u < count) { store_quad(at + 5u * plane, col, b.c5); }
+  if (first + 6u < count) { store_quad(at + 6u * plane, col, b.c6); }
+  if (first + 7u < count) { store_quad(at + 7u * plane, col, b.c7); }
+}
+
+// A quad's 4 values from flat position at: one vec4 (at a multiple of 4: H·W is), or with PADDED
+// value by value, those from column col on below W only.
+fn store_quad(at: u32, col: u32, v: vec4f) {
+  if (!PADDED) {
+    out4[at / 4u] = v;
     return;
   }
-  let at = (base + first_pixel) / 4u;
-  let step = plane / 4u;
-  out4[at] = b.c0;
-  if (first + 1u < count) { out4[at + step] = b.c1; }
-  if (first + 2u < count) { out4[at + 2u * step] = b.c2; }
-  if (first + 3u < count) { out4[at + 3u * step] = b.c3; }
-  if (first + 4u < count) { out4[at + 4u * step] = b.c4; }
-  if (first + 5u < count) { out4[at + 5u * step] = b.c5; }
-  if (first + 6u < count) { out4[at + 6u * step] = b.c6; }
-  if (first + 7u < count) { out4[at + 7u * step] = b.c7; }
-}
-
-// PADDED: store_quads value by value from flat position at (a row's slots from column col; those
-// past W are padding and not stored).
-fn store_padded_quads(at: u32, plane: u32, first: u32, count: u32, col: u32, b: Block8) {
-  store_padded_quad(at, col, b.c0);
-  if (first + 1u < count) { store_padded_quad(at + plane, col, b.c1); }
-  if (first + 2u < count) { store_padded_quad(at + 2u * plane, col, b.c2); }
-  if (first + 3u < count) { store_padded_quad(at + 3u * plane, col, b.c3); }
-  if (first + 4u < count) { store_padded_quad(at + 4u * plane, col, b.c4); }
-  if (first + 5u < count) { store_padded_quad(at + 5u * plane, col, b.c5); }
-  if (first + 6u < count) { store_padded_quad(at + 6u * plane, col, b.c6); }
-  if (first + 7u < count) { store_padded_quad(at + 7u * plane, col, b.c7); }
-}
-
-fn store_padded_quad(at: u32, col: u32, v: vec4f) {
   for (var k = 0u; k < 4u; k++) {
     if (col + k < p.W) { out4[(at + k) / 4u][(at + k) % 4u] = v[k]; }
   }
