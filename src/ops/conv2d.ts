@@ -430,7 +430,7 @@ const quadRows = (p: ConvPlan, S: number) => S > 1 && p.params.W % 4 === 0;
  * The quad-rows kernels' row pairs on rows of W off a multiple of 4 (PADDED: each row as 4·⌈W/4⌉
  * slots, the padding slots read as 0 and not stored), in place of the run layout — whose lanes
  * hold 4 pixels where a row pair's hold 8 and share each weight load between them — where
- * quadLayout takes row pairs for the pass writing `channels` channels and the pairs' slots are at
+ * quadLayout takes row pairs (`rows` 2) for the pass and the pairs' slots are at
  * most 1/8 padding (a row pair past an odd H counts too), within one dispatch's 65535 workgroups.
  * Paired against the run layout on lavapipe (AVX-512 host; new / old time, forward and input
  * gradient, 7 reps): 14×14 (1/8 padding) 16→32 and 32→32 at N = 128, S = 5 0.84, 0.83 and 0.90,
@@ -438,9 +438,9 @@ const quadRows = (p: ConvPlan, S: number) => S > 1 && p.params.W % 4 === 0;
  * and 0.84–0.92; but 10×10 (0.17) 1.05–1.20, 7×7 (0.23) 32→64 and 64→64 at N = 128 1.01–1.08,
  * 6×6 (0.25) 1.01–1.02.
  */
-function paddedRowPairs(p: ConvPlan, S: number, channels: number): boolean {
+function paddedRowPairs(p: ConvPlan, S: number, rows: 1 | 2): boolean {
   const { N, H, W } = p.params;
-  if (S === 1 || W % 4 === 0 || quadLayout(S, channels, p.x.engine.convAutoRules).rows !== 2) return false;
+  if (S === 1 || W % 4 === 0 || rows !== 2) return false;
   const slots = 2 * Math.ceil(H / 2) * 4 * Math.ceil(W / 4);
   return 8 * H * W >= 7 * slots && Math.ceil((N * Math.ceil(H / 2) * Math.ceil(W / 4)) / WG) <= 65535;
 }
@@ -452,12 +452,12 @@ function paddedRowPairs(p: ConvPlan, S: number, channels: number): boolean {
  */
 function rowKernelLaunch(p: ConvPlan, S: number, channels: number, grid: [number, number]): { quads: boolean; grid: [number, number]; constants: Record<string, number> } {
   const rules = p.x.engine.convAutoRules;
-  const padded = paddedRowPairs(p, S, channels);
-  if (!quadRows(p, S) && !padded) {
-    const blocks = runBlocks(S, channels, rules);
-    return { quads: false, grid: [grid[0], Math.ceil(channels / (8 * blocks))], constants: { S, BLOCKS: blocks } };
-  }
   const { rows, blocks } = quadLayout(S, channels, rules);
+  const padded = paddedRowPairs(p, S, rows);
+  if (!quadRows(p, S) && !padded) {
+    const runLayoutBlocks = runBlocks(S, channels, rules);
+    return { quads: false, grid: [grid[0], Math.ceil(channels / (8 * runLayoutBlocks))], constants: { S, BLOCKS: runLayoutBlocks } };
+  }
   const { N, H, W } = p.params;
   const run = 4 * p.x.engine.subgroupSize!;
   const slots = 4 * Math.ceil(W / 4); // a row's slots (W where 4 divides it)
