@@ -62,6 +62,9 @@ export interface WinogradRule {
 /** A convolution's three passes, as the Winograd rules name them. */
 export type WinogradPass = 'forward' | 'input' | 'weight';
 
+/** Both AVX-512 weight-gradient rules' channel bounds on planes of partial tiles (stop 42). */
+const AVX512_WEIGHT_PARTIAL_TILES = { minChannels: 64, minPairs: 4096 } as const;
+
 /**
  * WINOGRAD_RULE on a CPU adapter whose host has AVX-512 (EngineOptions.convAutoRules
  * 'cpu-avx512'), one rule per pass (null: never). Measured on lavapipe on an Intel Xeon (family 6
@@ -107,12 +110,12 @@ export const WINOGRAD_AVX512_RULE: Readonly<Record<WinogradSize, Readonly<Record
   3: {
     forward: null,
     input: null,
-    weight: { minChannels: 32, minPairs: 2048, minTiles: 512, minPlaneTiles: 4, partialTiles: { minChannels: 64, minPairs: 4096 } },
+    weight: { minChannels: 32, minPairs: 2048, minTiles: 512, minPlaneTiles: 4, partialTiles: AVX512_WEIGHT_PARTIAL_TILES },
   },
   5: {
     forward: { minChannels: 64, minPairs: 4096, minTiles: 512, minPlaneTiles: 4 },
     input: { minChannels: 64, minPairs: 4096, minTiles: 512, minPlaneTiles: 4 },
-    weight: { ...WINOGRAD_RULE[5], partialTiles: { minChannels: 64, minPairs: 4096 } },
+    weight: { ...WINOGRAD_RULE[5], partialTiles: AVX512_WEIGHT_PARTIAL_TILES },
   },
 };
 
