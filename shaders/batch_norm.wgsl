@@ -110,25 +110,44 @@ fn store_partial(wid: vec3u, lid: u32, v: vec4f, is_stats: bool) {
 }
 
 // An invocation's walk over channel c's units (floats, or vec4s where H·W is a multiple of 4) in
-// images [first, last): units lid, lid + WG, … of that range flattened, so one long loop over it
-// rather than a loop per image — on lavapipe every loop pays its set-up and lane masks, and a
-// plane of fewer units than WG (a 14 × 14 plane is 49 vec4s) left the rest of the workgroup idle
-// (1.3–1.9× the time per element of large planes on fmnist-6's 28 × 28 and 14 × 14 layers). Its
-// image n and unit i advance by WG = q·units + r without a division per step.
+// images [first, last), that range flattened, so one long loop over it rather than a loop per
+// image — on lavapipe every loop pays its set-up and lane masks, and a plane of fewer units than
+// WG (a 14 × 14 plane is 49 vec4s) left the rest of the workgroup idle (1.3–1.9× the time per
+// element of large planes on fmnist-6's 28 × 28 and 14 × 14 layers). Which units (walk_span):
+//   LANES = 0 (GPUs): invocation lid visits units lid, lid + WG, …: at each step the workgroup
+//     reads WG consecutive units;
+//   LANES > 0, a divisor of WG (CPU adapters: their subgroup width): the range in WG / LANES
+//     consecutive chunks, one per group of LANES invocations, which visit its units LANES apart.
+//     lavapipe runs a workgroup's subgroups one after another, so each streams through its own
+//     chunk instead of reading LANES units out of every WG (0.5–0.9× the time of all six passes).
+// The image n and unit i advance by the stride = q·units + r without a division per step.
 struct Walk {
   n: u32,
   i: u32,
   q: u32,
   r: u32,
-  last: u32,
+  left: u32,  // units still to visit
+}
+
+override LANES: u32 = 0u;
+
+// First unit and stride of invocation lid's visits, and the end of its range (flattened units).
+fn walk_span(lid: u32, total: u32) -> vec3u {
+  if (LANES == 0u) { return vec3u(lid, WG, total); }
+  let lanes = max(LANES, 1u);  // (a constant division by 0 would not compile even where unused)
+  let chunk = (total + WG - 1u) / WG * lanes;
+  let first = lid / lanes * chunk;
+  return vec3u(first + lid % lanes, lanes, min(first + chunk, total));
 }
 
 fn walk_start(lid: u32, images: vec2u, units: u32) -> Walk {
-  return Walk(images.x + lid / units, lid % units, WG / units, WG % units, images.y);
+  let span = walk_span(lid, (images.y - images.x) * units);
+  let left = select(0u, (span.z - span.x + span.y - 1u) / span.y, span.x < span.z);
+  return Walk(images.x + span.x / units, span.x % units, span.y / units, span.y % units, left);
 }
 
 fn walk_live(w: Walk) -> bool {
-  return w.n < w.last;
+  return w.left > 0u;
 }
 
 fn walk_at(w: Walk, c: u32, units: u32) -> u32 {
@@ -140,12 +159,12 @@ fn walk_next(w: ptr<function, Walk>, units: u32) {
   let wrap = i >= units;
   (*w).i = select(i, i - units, wrap);
   (*w).n += (*w).q + select(0u, 1u, wrap);
+  (*w).left -= 1u;
 }
 
 // How many units invocation lid's walk visits.
 fn walk_count(lid: u32, images: vec2u, units: u32) -> u32 {
-  let total = (images.y - images.x) * units;
-  return select(0u, (total - lid + WG - 1u) / WG, lid < total);
+  return walk_start(lid, images, units).left;
 }
 
 // (count, mean, M2) of `count` values from their sum s and sum of squares q of d = value − K: K

@@ -1,6 +1,6 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { batchNorm2d, batchNormState, noGrad, Tensor, type Engine } from '../src/index.js';
-import { BN_GPU_WORKGROUPS, BN_MIN_ELEMENTS_PER_WORKGROUP, bnReduction, bnReductionOverride } from '../src/ops/batch_norm.js';
+import { BN_GPU_WORKGROUPS, BN_MIN_ELEMENTS_PER_WORKGROUP, bnReduction, bnReductionOverride, bnWalkLanes, bnWalkLanesOverride } from '../src/ops/batch_norm.js';
 import { Rng } from '../src/random.js';
 import { checkOp, expectClose } from './helpers/check.js';
 import { testEngine } from './helpers/engine.js';
@@ -12,6 +12,7 @@ beforeAll(async () => {
 });
 afterEach(() => {
   bnReductionOverride.plan = null;
+  bnWalkLanesOverride.lanes = null;
 });
 
 const EPS = 1e-5;
@@ -97,24 +98,30 @@ async function checkTraining(
   [N, C, H, W]: readonly [number, number, number, number],
   rng: Rng,
   range: [number, number],
-  tolerances: { fwdTol: { rtol: number; atol: number }; gradTol: { rtol: number; atol: number }; fdEps: number; dirEps?: number },
+  tolerances: { fwdTol: { rtol: number; atol: number }; gradTol: { rtol: number; atol: number }; fdEps: number; dirEps?: number; relu?: boolean },
 ) {
   const HW = H * W;
   const running = new Float64Array(2 * C).fill(1, C);
+  const { relu = false, ...tol } = tolerances;
+  const bn = (x: Float64Array, gamma: Float64Array, beta: Float64Array) => {
+    const { mean, variance } = channelStats(x, N, C, HW);
+    return refBn(x, gamma, beta, mean, variance, N, C, HW);
+  };
   await checkOp(engine, {
-    name: `${name} ${N}×${C}×${H}×${W}`,
+    name: `${name} ${N}×${C}×${H}×${W}${relu ? ' relu' : ''}`,
     inputs: [
       { shape: [N, C, H, W], data: randomArray(rng, N * C * HW, range[0], range[1]) },
       { shape: [C], data: randomArray(rng, C, 0.5, 1.5) },
       { shape: [C], data: randomArray(rng, C) },
     ],
-    gpu: (x, gamma, beta) => batchNorm2d(x!, withState(C, gamma!, beta!, running), true),
-    ref: (x, gamma, beta) => {
-      const { mean, variance } = channelStats(x!, N, C, HW);
-      return refBn(x!, gamma!, beta!, mean, variance, N, C, HW);
+    gpu: (x, gamma, beta) => batchNorm2d(x!, withState(C, gamma!, beta!, running), true, { relu }),
+    ref: (x, gamma, beta) => (relu ? bn(x!, gamma!, beta!).map((v) => Math.max(v, 0)) : bn(x!, gamma!, beta!)),
+    refGrad: (g, x, gamma, beta) => {
+      // behind the ReLU, the gradient reaches BN's output only where that output is > 0
+      const y = relu ? bn(x!, gamma!, beta!) : null;
+      return refBnTrainGrad(y ? g.map((v, k) => (y[k]! > 0 ? v : 0)) : g, x!, gamma!, N, C, HW);
     },
-    refGrad: (g, x, gamma) => refBnTrainGrad(g, x!, gamma!, N, C, HW),
-    ...tolerances,
+    ...tol,
   });
 }
 
@@ -221,7 +228,7 @@ describe('batchNorm2d', () => {
   });
 
   // The reductions' layouts besides the CPU adapter's (one block per channel, no tree), forced
-  // here on lavapipe: blocks of images (the last one short: 7 images in blocks of 2 or 3), each
+  // here on lavapipe with a GPU's walk (LANES 0): blocks of images (the last one short: 7 images in blocks of 2 or 3), each
   // workgroup's partials combined in workgroup memory (tree) or left to the finish pass; f32 and
   // vec4 kernels, values near 0 and near 1000 (the statistics' combination must keep the variance;
   // there the GPU's directional derivative steps 0.1: float32 rounds x near 1000 to ~6e-5, too
@@ -230,6 +237,7 @@ describe('batchNorm2d', () => {
     for (const [N, C, H, W, far] of [[7, 3, 5, 7, false], [7, 2, 4, 6, false], [5, 2, 9, 9, true], [3, 2, 20, 52, true]] as const) {
       it(`training ${N}×${C}×${H}×${W}${far ? ' near 1000' : ''}, reductions in blocks of ${split} image${split > 1 ? 's' : ''}${tree ? ' summed in workgroup memory' : ''}: forward and gradients`, async () => {
         bnReductionOverride.plan = () => ({ split, tree });
+        bnWalkLanesOverride.lanes = 0; // as on a GPU, where the blocks are used
         await checkTraining(`batchNorm2d blocks of ${split}`, [N, C, H, W], new Rng(split * 31 + N * 7 + H * W), far ? [998, 1002] : [-2, 3],
           far ? { fwdTol: { rtol: 1e-3, atol: 1e-3 }, gradTol: { rtol: 1e-2, atol: 1e-3 }, fdEps: 1e-2, dirEps: 0.1 } : { fwdTol: { rtol: 1e-4, atol: 1e-4 }, gradTol: { rtol: 1e-3, atol: 1e-4 }, fdEps: 1e-5 });
       });
@@ -264,6 +272,34 @@ describe('batchNorm2d', () => {
     expect(Math.min(small.split, 64 - (small.splits - 1) * small.split) * 49).toBeGreaterThan(BN_MIN_ELEMENTS_PER_WORKGROUP / 2);
     // batch 1: a single block whatever the channels
     expect(bnReduction(false, 1, 2, 100)).toEqual({ split: 1, splits: 1, tree: true });
+  });
+
+  // every pass's walk forced to each layout: 0 (a GPU's: the workgroup's 64 invocations side by
+  // side), 4 and 16 lanes a chunk (CPU adapters: this one's 8 runs in every other case), 64 (one
+  // chunk); units per workgroup from 9 (most chunks empty) to 1040, chunks ending mid-image, f32 and
+  // vec4 kernels, the fused ReLU (on small planes: finite differences across its kinks need few
+  // of them), reductions in blocks of images; values near 1000 for the statistics' shifts (each
+  // invocation shifts by its chunk's first value)
+  for (const lanes of [0, 4, 16, 64]) {
+    for (const [N, C, H, W, far, relu, split] of [[1, 1, 3, 3, false, false, 0], [3, 2, 5, 7, true, false, 0], [2, 3, 5, 7, false, true, 0], [3, 2, 4, 6, false, true, 0], [7, 3, 24, 25, false, false, 0], [2, 2, 20, 52, true, false, 0], [5, 2, 9, 9, false, false, 2]] as const) {
+      it(`training ${N}×${C}×${H}×${W}${far ? ' near 1000' : ''}${relu ? ' with the fused ReLU' : ''}${split ? `, blocks of ${split} images` : ''}, walks of ${lanes} lanes a chunk: forward and gradients`, async () => {
+        bnWalkLanesOverride.lanes = lanes;
+        if (split) bnReductionOverride.plan = () => ({ split, tree: false });
+        await checkTraining(`batchNorm2d walk ${lanes}`, [N, C, H, W], new Rng(lanes * 17 + N * 7 + H * W), far ? [998, 1002] : [-2, 3],
+          far ? { fwdTol: { rtol: 1e-3, atol: 1e-3 }, gradTol: { rtol: 1e-2, atol: 1e-3 }, fdEps: 1e-2, dirEps: 0.1, relu } : { fwdTol: { rtol: 1e-4, atol: 1e-4 }, gradTol: { rtol: 1e-3, atol: 1e-4 }, fdEps: 1e-5, dirEps: relu ? 1e-3 : undefined, relu });
+      });
+    }
+  }
+
+  it('walks a chunk per subgroup on a CPU adapter and the workgroup side by side on a GPU', () => {
+    expect(bnWalkLanes(true, 8)).toBe(8);
+    expect(bnWalkLanes(true, 16)).toBe(16);
+    expect(bnWalkLanes(false, 32)).toBe(0);
+    // no fixed subgroup width, or one that does not divide the 64-invocation workgroup
+    expect(bnWalkLanes(true, null)).toBe(0);
+    expect(bnWalkLanes(true, 128)).toBe(0);
+    bnWalkLanesOverride.lanes = 48;
+    expect(bnWalkLanes(false, null)).toBe(0);
   });
 
   it('refuses a forced block that is not a whole number of images ≥ 1', () => {

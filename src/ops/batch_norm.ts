@@ -83,6 +83,22 @@ function checkedReduction(plan: { split: number; tree: boolean }, N: number): Bn
 /** Tests only: forces the reductions' layout (images per block — at most N — and the tree) for every batchNorm2d call while set. */
 export const bnReductionOverride: { plan: ((N: number, C: number, HW: number) => { split: number; tree: boolean }) | null } = { plan: null };
 
+/**
+ * How far apart one invocation's values lie in every batch-norm pass (LANES in batch_norm.wgsl):
+ * 0 on a GPU (a workgroup's invocations read WG consecutive units at each step, coalesced); on a
+ * CPU adapter its subgroup width, so that each group of that many lanes streams through a
+ * chunk of its own — lavapipe runs a workgroup's subgroups one after another, and a subgroup
+ * reading 8 vec4s every 1 KB took 1.5–2× the time (fmnist-6's 28×28 and 14×14 layers).
+ */
+export function bnWalkLanes(isCpu: boolean, subgroupSize: number | null): number {
+  const lanes = bnWalkLanesOverride.lanes ?? (isCpu ? (subgroupSize ?? 0) : 0);
+  // the chunks' groups must split the workgroup evenly, or the last group's stride skips values
+  return lanes > 0 && WG % lanes === 0 ? lanes : 0;
+}
+
+/** Tests only: forces bnWalkLanes's answer (0: the GPU's walk) for every batchNorm2d call while set. */
+export const bnWalkLanesOverride: { lanes: number | null } = { lanes: null };
+
 /** Learned affine (γ, β) and running statistics of one BatchNorm2d layer. */
 export interface BatchNormState {
   gamma: Tensor; // [C], trained
@@ -115,7 +131,6 @@ export function batchNormState(engine: Engine, channels: number, opts: { eps?: n
  */
 export function batchNorm2d(x: Tensor, bn: BatchNormState, training: boolean, opts: { relu?: boolean } = {}): Tensor {
   const op = opts.relu ? 'batchNorm2dRelu' : 'batchNorm2d';
-  const constants = { RELU: opts.relu ? 1 : 0 };
   expectFloat32(op, x);
   if (x.rank !== 4) throw new ShapeError(op, `input must be [N, C, H, W], got ${fmtShape(x.shape)}`);
   const [N, C, H, W] = x.shape as [number, number, number, number];
@@ -125,13 +140,15 @@ export function batchNorm2d(x: Tensor, bn: BatchNormState, training: boolean, op
   if (training && N * H * W < 2) throw new ShapeError(op, `training needs more than one value per channel, got ${fmtShape(x.shape)}`);
   if (C > 65535) throw new ShapeError(op, `C = ${C} channels exceeds the 65535 workgroups a dimension of one dispatch may have`);
   const engine = x.engine;
+  const walk = { LANES: bnWalkLanes(engine.adapterInfo.isCpu, engine.subgroupSize) };
+  const constants = { RELU: opts.relu ? 1 : 0, ...walk };
   const images = Math.max(1, Math.min(N, Math.floor(ELEMENTS_PER_WORKGROUP / (H * W))));
   const reduction = bnReduction(engine.adapterInfo.isCpu, N, C, H * W);
   const parts = reduction.tree ? reduction.splits : reduction.splits * WG;
   const params = { N, C, HW: H * W, eps: bn.eps, momentum: bn.momentum, training: training ? 1 : 0, update_running: training ? 1 : 0, images, split: reduction.split, parts };
   // the reductions' grid: a workgroup per (channel, block of images)
   const blocks: [number, number] = [C, reduction.splits];
-  const treeConstants = { TREE: reduction.tree ? 1 : 0 };
+  const treeConstants = { TREE: reduction.tree ? 1 : 0, ...walk };
   const stats = Tensor.empty(engine, [2 * C]);
   const vec4 = (H * W) % 4 === 0;
   if (training) {
