@@ -31,7 +31,7 @@ import { Search } from '../src/effconv/search.js';
 import { FinalTraining } from '../src/effconv/final_training.js';
 import { resolveBudget } from '../src/effconv/budget.js';
 import { tuneConvs } from '../src/ops/conv_tuning.js';
-import { bnReduction, bnReductionOverride } from '../src/ops/batch_norm.js';
+import { bnReduction, bnReductionOverride, bnWalkLanes, bnWalkLanesOverride } from '../src/ops/batch_norm.js';
 import { describeHostCpu, hostCpu } from '../src/host_cpu.js';
 import { loadTfjs, timeTf, type Tf, type TfTensor } from './peer_tfjs.js';
 import { checkTargets, peerRatios, type ConvRow } from './targets.js';
@@ -479,21 +479,26 @@ if (only.has('mask')) {
   out(`\n## Gaussian mask (k = 9)\n\nforward ${(1000 * fwd.medianMs).toFixed(1)} µs, forward+backward ${(1000 * fb.medianMs).toFixed(1)} µs (dispatch-bound: 81 taps).`);
 }
 
-// ---- batch norm's reduction layouts ----
+// ---- batch norm's layouts ----
 // Training-mode batch norm with its fused ReLU, forward + backward, on fmnist-6's activations at
-// batch 128, under both layouts of its per-channel reductions (bnReduction): one workgroup per
-// channel (a CPU adapter's) and blocks of images summed in workgroup memory (a GPU adapter's).
-// Its kernels' own time (a profile: the loss's sum and its backward left out); needs timestamps.
+// batch 128, under the layouts of its per-channel reductions (bnReduction) and of its walks over a
+// channel's values (bnWalkLanes): a CPU adapter's — one workgroup per channel, each subgroup
+// walking a chunk of its own —, the same with the workgroup's invocations side by side (a GPU's
+// walk, the CPU adapters' before stop 43), and a GPU adapter's — blocks of images summed in
+// workgroup memory, invocations side by side. Its kernels' own time (a profile: the loss's sum and
+// its backward left out); needs timestamps.
 if (only.has('bn') && engine.canTime) {
-  out(`\n## Batch norm: its kernels' time in forward + backward (training, fused ReLU), fmnist-6's activations at batch 128\n\nThe per-channel reductions one workgroup per channel (the CPU adapters' layout) or in blocks of images, each summed in workgroup memory (the GPU adapters'); this adapter uses the ${engine.adapterInfo.isCpu ? 'first' : 'second'}. Each dispatch in its own timed pass (a profile), median of ${reps}.\n`);
-  tableHead(['activations', 'one workgroup a channel, ms', 'blocks of images, ms', 'blocks × channels', 'blocks / one']);
+  const chunkLanes = bnWalkLanes(true, engine.subgroupSize);
+  out(`\n## Batch norm: its kernels' time in forward + backward (training, fused ReLU), fmnist-6's activations at batch 128\n\nThree layouts: the per-channel reductions one workgroup per channel, each subgroup walking a chunk of the channel's values (${chunkLanes} lanes apart; the CPU adapters' layout), the same with the workgroup's invocations side by side at each step, and the reductions in blocks of images summed in workgroup memory, invocations side by side (the GPU adapters'); this adapter uses the ${engine.adapterInfo.isCpu ? 'first' : 'third'}. Each dispatch in its own timed pass (a profile), median of ${reps}.\n`);
+  tableHead(['activations', 'a workgroup a channel, chunk per subgroup, ms', 'a workgroup a channel, side by side, ms', 'blocks of images, ms', 'blocks × channels', 'side by side / chunks', 'blocks / chunks']);
   const rows: unknown[] = [];
   for (const [N, C, H] of [[128, 16, 28], [128, 32, 14], [128, 64, 7]] as const) {
     const x = parameter(engine, rand(N * C * H * H), [N, C, H, H]);
     const st = batchNormState(engine, C);
     const blocks = bnReduction(false, N, C, H * H);
-    const time = async (layout: 'one' | 'blocks'): Promise<Timing> => {
-      bnReductionOverride.plan = () => (layout === 'one' ? { split: N, tree: false } : blocks);
+    const time = async (plan: { split: number; tree: boolean }, lanes: number): Promise<Timing> => {
+      bnReductionOverride.plan = () => plan;
+      bnWalkLanesOverride.lanes = lanes;
       try {
         const times: number[] = [];
         for (let i = 0; i <= reps; i++) {
@@ -506,12 +511,14 @@ if (only.has('bn') && engine.canTime) {
         return summarise(times, 'timestamp');
       } finally {
         bnReductionOverride.plan = null;
+        bnWalkLanesOverride.lanes = null;
       }
     };
-    const one = await time('one');
-    const split = await time('blocks');
-    rows.push({ shape: [N, C, H, H], oneWorkgroupPerChannel: one, blocks: { ...blocks, timing: split } });
-    out(`| ${N}×${C}×${H}×${H} | ${f2(one.medianMs)} | ${f2(split.medianMs)} | ${blocks.splits} × ${C} | ${f2(split.medianMs / one.medianMs)} |`);
+    const chunks = await time({ split: N, tree: false }, chunkLanes);
+    const sideBySide = await time({ split: N, tree: false }, 0);
+    const split = await time(blocks, 0);
+    rows.push({ shape: [N, C, H, H], oneWorkgroupPerChannel: { chunkLanes, timing: chunks }, oneWorkgroupPerChannelSideBySide: sideBySide, blocks: { ...blocks, timing: split } });
+    out(`| ${N}×${C}×${H}×${H} | ${f2(chunks.medianMs)} | ${f2(sideBySide.medianMs)} | ${f2(split.medianMs)} | ${blocks.splits} × ${C} | ${f2(sideBySide.medianMs / chunks.medianMs)} | ${f2(split.medianMs / chunks.medianMs)} |`);
     x.dispose();
     st.gamma.dispose();
     st.beta.dispose();
