@@ -198,17 +198,44 @@ struct Quad {
   c: u32,
   t0: u32,
   at: u32,
-  live: bool,  // output_quad: whether it has tiles to write
+  live: bool,  // output_quad: whether it has tiles to write; quad_of_interleaved: whether c < C
 }
 
-// From invocation i = (n·C + c)·P/4 + t0/4 (i within the batch's quads).
+// From invocation i = (c·N + n)·P/4 + t0/4 (i within the batch's quads): consecutive invocations
+// take consecutive quads of V's (M's, D's) channel rows, so a subgroup's store (load) of a
+// position is one run of vec4s. With the channel fastest (i = (n·C + c)·P/4 + …) a subgroup on
+// 7 × 7 planes (a quad a plane) had written 8 runs 2 KB apart at each of the 64 positions: the
+// 5 × 5 input transform took 1.2–1.8× the time, the upstream gradient's 1.7–2.1×, the output
+// 0.9–1.2× (lavapipe, fmnist-6's 64 → 64 layer at batch 128).
 fn quad_of(i: u32) -> Quad {
   let quads = p.P / 4u;
-  let plane = i / quads;
-  let t0 = (i - plane * quads) * 4u;
-  let n = plane / p.C;
-  let c = plane - n * p.C;
-  return Quad(plane, n, c, t0, (c * p.L + n * p.P + t0) / 4u, true);
+  let row = i / quads;  // c·N + n
+  let t0 = (i - row * quads) * 4u;
+  let c = row / p.N;
+  let n = row - c * p.N;
+  return Quad(n * p.C + c, n, c, t0, (c * p.L + n * p.P + t0) / 4u, true);
+}
+
+// The interleaved layout's order (the _input_interleaved kernels), over 4·⌈C/4⌉ channel slots
+// (c ≥ C: a padding slot, written as zeros): with several quads a plane, i = ((cb·N + n)·4 + k)·P/4
+// + t0/4, c = 4·cb + k — a quad's block of 4 channels' interleaved floats is completed by the
+// next channel's subgroups right after, where in quad_of's order the rest of it came from
+// another image's (32×32 and 14×14 planes at 5 × 5: 0.68–0.85× the time); with a quad a plane
+// (PLANE) quad_of's order, i = (c·N + n) + …, which measured faster there (0.68–0.73× the time of
+// the other on 7 × 7 planes at 5 × 5; at 3 × 3 within the noise).
+fn quad_of_interleaved(i: u32) -> Quad {
+  let quads = p.P / 4u;
+  let rest = i / quads;
+  let t0 = (i - rest * quads) * 4u;
+  var c = rest / p.N;  // PLANE: rest = c·N + n
+  var n = rest - c * p.N;
+  if (!PLANE) {  // rest = (cb·N + n)·4 + k
+    let row = rest / 4u;
+    let cb = row / p.N;
+    n = row - cb * p.N;
+    c = 4u * cb + rest % 4u;
+  }
+  return Quad(n * p.C + min(c, p.C - 1u), n, c, t0, 0u, c < p.C);
 }
 
 // Invocations past the batch's quads zero the quads that pad each channel's row of V or D to L
@@ -335,15 +362,15 @@ fn conv2d_winograd_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgro
 @compute @workgroup_size(WG)
 fn conv2d_winograd_input_interleaved(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = invocation(wid, nwg, lid);
-  let quads = p.N * p.C * p.P / 4u;
+  let quads = p.N * ((p.C + 3u) / 4u) * p.P;  // N·4⌈C/4⌉·P/4
   if (i >= quads) { zero_padding_interleaved(i - quads, 36u); return; }
-  let q = quad_of(i);
-  let t = transformed_input(q);
+  let q = quad_of_interleaved(i);
   let to = interleaved_at(q);
+  if (!q.live) { zero_slot(to, 36u); return; }
+  let t = transformed_input(q);
   for (var u = 0u; u < 6u; u++) {
     for (var v = 0u; v < 6u; v++) { store_interleaved((u * 6u + v) * to.stride + to.first, t[v][u]); }
   }
-  if (to.c + 1u == p.C) { zero_block_rest(to, 36u); }
 }
 
 // Where the quad's tiles of channel c go in the interleaved layout: position 0's first float
@@ -366,11 +393,9 @@ fn store_interleaved(at: u32, value: vec4f) {
   dst[at + 12u] = value.w;
 }
 
-// The slots of channel c's block of 4 past c (c the last channel), at the quad's 4 tiles of every position.
-fn zero_block_rest(to: InterleavedAt, positions: u32) {
-  for (var k = to.c % 4u + 1u; k < 4u; k++) {
-    for (var e = 0u; e < positions; e++) { store_interleaved(e * to.stride + to.first - to.c % 4u + k, vec4f(0.0)); }
-  }
+// A padding slot (channel c ≥ C of the last block of 4): zeros at the quad's 4 tiles of every position.
+fn zero_slot(to: InterleavedAt, positions: u32) {
+  for (var e = 0u; e < positions; e++) { store_interleaved(e * to.stride + to.first, vec4f(0.0)); }
 }
 
 // zero_padding in the interleaved layout: the j-th quad past the batch's tiles of channel slot
@@ -742,15 +767,15 @@ fn conv2d_winograd5_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgr
 @compute @workgroup_size(WG)
 fn conv2d_winograd5_input_interleaved(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = invocation(wid, nwg, lid);
-  let quads = p.N * p.C * p.P / 4u;
+  let quads = p.N * ((p.C + 3u) / 4u) * p.P;  // N·4⌈C/4⌉·P/4
   if (i >= quads) { zero_padding_interleaved(i - quads, 64u); return; }
-  let q = quad_of(i);
-  let t = transformed_input8(q);
+  let q = quad_of_interleaved(i);
   let to = interleaved_at(q);
+  if (!q.live) { zero_slot(to, 64u); return; }
+  let t = transformed_input8(q);
   for (var u = 0u; u < 8u; u++) {
     for (var v = 0u; v < 8u; v++) { store_interleaved((u * 8u + v) * to.stride + to.first, t[v][u]); }
   }
-  if (to.c + 1u == p.C) { zero_block_rest(to, 64u); }
 }
 
 // Aᵀ m A of the quad's 4 tiles: output row a's 4 columns in elements (tile k in component k).

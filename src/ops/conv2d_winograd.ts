@@ -102,14 +102,15 @@ function tileParams(shape: readonly number[]) {
 
 /**
  * A transform of x's tiles into `slots` channel rows of L tiles per position (C, or C padded to 4
- * when interleaved): one invocation per quad of tiles of the batch, then one per quad that pads a
- * channel slot's row to L.
+ * when interleaved): one invocation per quad of tiles of the batch and channel slot, then one per
+ * quad that pads a channel slot's row to L.
  */
 function tileTransform(def: ReturnType<typeof kernels>['input'], S: WinogradSize, x: Tensor, slots: number): Tensor {
   const params = tileParams(x.shape);
-  const { N, C, P, L } = params;
+  const { N, P, L } = params;
   const v = Tensor.empty(x.engine, [winogradPositions(S) * slots * L]);
-  const invocations = (N * C * P) / 4 + (slots * (L - N * P)) / 4;
+  // the interleaved kernels run every channel slot, the padding ones writing zeros
+  const invocations = (N * slots * P) / 4 + (slots * (L - N * P)) / 4;
   x.engine.dispatch(def, params, [x.buffer, x.buffer, v.buffer], grid1d(invocations, WG), { ROWS: rows(params.W) ? 1 : 0, PLANE: wholePlane(params.H, params.W) ? 1 : 0 });
   return v;
 }
