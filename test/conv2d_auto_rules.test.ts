@@ -93,15 +93,16 @@ describe("conv2d 'auto': the engine's rules", () => {
     expect(WINOGRAD_AVX512_RULE[5].input).toEqual(WINOGRAD_AVX512_RULE[5].forward);
     const { partialTiles, ...wholeTiles5 } = WINOGRAD_AVX512_RULE[5].weight!;
     expect(wholeTiles5).toEqual(WINOGRAD_RULE[5]);
-    expect(partialTiles).toEqual({ minChannels: 64, minPairs: 4096 });
+    expect(partialTiles).toEqual({ minChannels: 32, minPairs: 2048 });
     expect(WINOGRAD_AVX512_RULE[3].weight!.partialTiles).toEqual(partialTiles);
-    // 3 × 3: only the weight gradient, from 2048 pairs on planes of 4 tiles (of partial tiles: 64 channels a side, 4096 pairs)
+    // 3 × 3: only the weight gradient, from 2048 pairs on planes of 4 tiles (of partial tiles: 32 channels a side, 2048 pairs)
     expect(winogradOf([8, 32, 32, 32], 64, 3)).toEqual({ forward: false, input: false, weight: true });
     expect(winogradOf([32, 64, 16, 16], 128, 3)).toEqual({ forward: false, input: false, weight: true });
     expect(winogradOf([128, 64, 8, 8], 128, 3)).toEqual({ forward: false, input: false, weight: true }); // 4 tiles a plane, 512 in all
     expect(winogradOf([32, 64, 8, 8], 128, 3)).toEqual({ forward: false, input: false, weight: false }); // 128 tiles
     expect(winogradOf([128, 64, 7, 7], 64, 3)).toEqual({ forward: false, input: false, weight: true }); // partial tiles, 64 channels a side
-    expect(winogradOf([128, 32, 7, 7], 64, 3)).toEqual({ forward: false, input: false, weight: false }); // partial tiles, 32 input channels
+    expect(winogradOf([128, 32, 7, 7], 64, 3)).toEqual({ forward: false, input: false, weight: true }); // partial tiles, 32 → 64: 2048 pairs
+    expect(winogradOf([128, 16, 7, 7], 32, 3)).toEqual({ forward: false, input: false, weight: false }); // partial tiles, 16 input channels
     expect(winogradOf([8, 32, 32, 32], 32, 3)).toEqual({ forward: false, input: false, weight: false }); // 1024 pairs
     // 5 × 5: the forward and input gradient from 64 channels a side, 4096 pairs and 512 tiles, the weight gradient as WINOGRAD_RULE[5] on whole tiles
     expect(winogradOf([8, 32, 32, 32], 64, 5)).toEqual({ forward: false, input: false, weight: true }); // 32 input channels
@@ -110,7 +111,8 @@ describe("conv2d 'auto': the engine's rules", () => {
     expect(winogradOf([32, 64, 8, 8], 128, 5)).toEqual({ forward: false, input: false, weight: false }); // 128 tiles
     expect(winogradOf([32, 64, 16, 16], 128, 5)).toEqual({ forward: true, input: true, weight: true });
     expect(winogradOf([128, 64, 14, 14], 64, 5)).toEqual({ forward: true, input: true, weight: true });
-    expect(winogradOf([128, 32, 14, 14], 32, 5)).toEqual({ forward: false, input: false, weight: false }); // partial tiles, 32 channels a side
+    expect(winogradOf([128, 32, 14, 14], 32, 5)).toEqual({ forward: false, input: false, weight: false }); // partial tiles, 1024 pairs
+    expect(winogradOf([128, 32, 7, 7], 64, 5)).toEqual({ forward: false, input: false, weight: true }); // partial tiles, 2048 pairs; the forward's 32 input channels
     expect(winogradOf([128, 16, 14, 14], 32, 5)).toEqual({ forward: false, input: false, weight: false }); // 16 input channels
     // the same shapes under 'cpu': one rule for the three passes
     engine.convAutoRules = 'cpu';

@@ -62,8 +62,8 @@ export interface WinogradRule {
 /** A convolution's three passes, as the Winograd rules name them. */
 export type WinogradPass = 'forward' | 'input' | 'weight';
 
-/** Both AVX-512 weight-gradient rules' channel bounds on planes of partial tiles (stop 42). */
-const AVX512_WEIGHT_PARTIAL_TILES = { minChannels: 64, minPairs: 4096 } as const;
+/** Both AVX-512 weight-gradient rules' channel bounds on planes of partial tiles (stops 42, 43). */
+const AVX512_WEIGHT_PARTIAL_TILES = { minChannels: 32, minPairs: 2048 } as const;
 
 /**
  * WINOGRAD_RULE on a CPU adapter whose host has AVX-512 (EngineOptions.convAutoRules
@@ -105,6 +105,10 @@ const AVX512_WEIGHT_PARTIAL_TILES = { minChannels: 64, minPairs: 4096 } as const
  * 0.65, 16×16 0.56–0.77), 3 × 3 now from planes of 4 tiles (8×8 64→128 and 128→128 at N = 128:
  * 0.66, 0.52; at N = 32, 128 tiles, 1.01–1.16) — and at 1024 pairs not at 3 × 3 (32×32 32→32
  * 0.79–0.82, 16×16 0.86, but 28×28 1.10).
+ * The weight gradients on partial tiles measured again once the tile transforms took the
+ * batch's quads image-fastest (stop 43, 7 pairs, N = 128): 5 × 5 7×7 32→64 0.70–0.71, 32→32 0.78,
+ * 16→32 1.24, 14×14 32→64 0.84, 32→32 1.03, 64→64 0.72; 3 × 3 7×7 32→64 0.82–0.85, 32→32 0.94,
+ * 16→32 1.34, 14×14 32→64 0.94, 32→32 1.09, 64→64 0.78: from 32 channels a side and 2048 pairs.
  */
 export const WINOGRAD_AVX512_RULE: Readonly<Record<WinogradSize, Readonly<Record<WinogradPass, WinogradRule | null>>>> = {
   3: {
