@@ -162,11 +162,6 @@ fn walk_next(w: ptr<function, Walk>, units: u32) {
   (*w).left -= 1u;
 }
 
-// How many units invocation lid's walk visits.
-fn walk_count(lid: u32, images: vec2u, units: u32) -> u32 {
-  return walk_start(lid, images, units).left;
-}
-
 // (count, mean, M2) of `count` values from their sum s and sum of squares q of d = value − K: K
 // is one of the values, so Σd² keeps its precision.
 fn shifted_stats(count: f32, s: f32, q: f32, shift: f32) -> vec4f {
@@ -178,6 +173,7 @@ fn shifted_stats(count: f32, s: f32, q: f32, shift: f32) -> vec4f {
 fn stats_partial(c: u32, lid: u32, images: vec2u) -> vec4f {
   var w = walk_start(lid, images, p.HW);
   if (!walk_live(w)) { return vec4f(0.0); }
+  let count = w.left;  // the units it visits
   let shift = x[walk_at(w, c, p.HW)];
   var s = 0.0;
   var q = 0.0;
@@ -186,7 +182,7 @@ fn stats_partial(c: u32, lid: u32, images: vec2u) -> vec4f {
     s += d;
     q += d * d;
   }
-  return shifted_stats(f32(walk_count(lid, images, p.HW)), s, q, shift);
+  return shifted_stats(f32(count), s, q, shift);
 }
 
 // The same on vec4s (H·W a multiple of 4): K is the first component of the invocation's first vec4.
@@ -194,6 +190,7 @@ fn stats_partial4(c: u32, lid: u32, images: vec2u) -> vec4f {
   let quads = p.HW / 4u;
   var w = walk_start(lid, images, quads);
   if (!walk_live(w)) { return vec4f(0.0); }
+  let count = 4u * w.left;  // the values it visits
   let shift = x4[walk_at(w, c, quads)].x;
   var s = vec4f(0.0);
   var q = vec4f(0.0);
@@ -202,7 +199,7 @@ fn stats_partial4(c: u32, lid: u32, images: vec2u) -> vec4f {
     s += d;
     q += d * d;
   }
-  return shifted_stats(f32(4u * walk_count(lid, images, quads)), s.x + s.y + s.z + s.w, q.x + q.y + q.z + q.w, shift);
+  return shifted_stats(f32(count), s.x + s.y + s.z + s.w, q.x + q.y + q.z + q.w, shift);
 }
 
 @compute @workgroup_size(WG)

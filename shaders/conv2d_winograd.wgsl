@@ -235,7 +235,7 @@ fn quad_of_interleaved(i: u32) -> Quad {
     n = row - cb * p.N;
     c = 4u * cb + rest % 4u;
   }
-  return Quad(n * p.C + min(c, p.C - 1u), n, c, t0, 0u, c < p.C);
+  return Quad(n * p.C + min(c, p.C - 1u), n, c, t0, 0u, c < p.C);  // at unused: interleaved_at places the tiles
 }
 
 // Invocations past the batch's quads zero the quads that pad each channel's row of V or D to L

@@ -107,10 +107,11 @@ function tileParams(shape: readonly number[]) {
  */
 function tileTransform(def: ReturnType<typeof kernels>['input'], S: WinogradSize, x: Tensor, slots: number): Tensor {
   const params = tileParams(x.shape);
-  const { N, P, L } = params;
+  const { L } = params;
   const v = Tensor.empty(x.engine, [winogradPositions(S) * slots * L]);
-  // the interleaved kernels run every channel slot, the padding ones writing zeros
-  const invocations = (N * slots * P) / 4 + (slots * (L - N * P)) / 4;
+  // every slot's row of L tiles, a quad an invocation: the batch's N·P tiles, then the padding
+  // (the interleaved kernels' padding slots write zeros)
+  const invocations = (slots * L) / 4;
   x.engine.dispatch(def, params, [x.buffer, x.buffer, v.buffer], grid1d(invocations, WG), { ROWS: rows(params.W) ? 1 : 0, PLANE: wholePlane(params.H, params.W) ? 1 : 0 });
   return v;
 }
