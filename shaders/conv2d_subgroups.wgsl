@@ -47,7 +47,7 @@
 //                           or 64 products, one weight matrix per position (conv2d_winograd.wgsl)
 //   conv2d_pack_input_sg    x4[n,c/4,y,x][c mod 4] = x[n,c,y,x]
 //   conv2d_bwd_weight_sg    dw[o,c,off+a,off+b] = m(a,b) Σ_{n,y,x} g[n,o,y,x] x[n,c,y+a−pad,x+b−pad]
-//                           one invocation per 8·BLOCKS output × 4 input channels of one tap
+//                           one invocation per 8·BLOCKS output × 4·QUADS input channels of one tap
 //                           (and chunk of p.nchunk images)
 //   conv2d_bwd_weight_slide_sg  the same with a kernel row's S taps in one subgroup, which loads
 //                           each input once per S pixels and trades it by shuffles
@@ -142,6 +142,9 @@ override G_PAIRS: bool = false;
 // accumulator update (the host's rules: bwdWeightPixels in conv2d_subgroup_rules.ts); its BLOCKS = 4 runs with
 // PIXELS = 4 only.
 override PIXELS: u32 = 2;
+// conv2d_bwd_weight_sg: blocks of 4 input channels per lane (1 or 2; the host's rules:
+// bwdWeightQuads); 2 runs with BLOCKS ≤ 2 and PIXELS = 4 only.
+override QUADS: u32 = 1;
 // The 1 × 1 forward and Winograd products (forward_1x1): each lane loads its two channels' weights
 // of 4 input channels as two vec4s from w4 instead of 8 f32s from w (SUM_STEP = 4, W_STRIDE = 1
 // and Cin mod 4 = 0; forward1x1Constants checks them): 0.89–0.97 of the time on lavapipe (AVX-512 host).
@@ -1216,25 +1219,31 @@ fn fma_broadcast2(t: ptr<function, Block8>, xa: vec4f, ga: f32, xb: vec4f, gb: f
 // subgroupBroadcast hands it on) instead of 8 loads per lane. Lanes whose input position falls in
 // the padding read a clamped position and multiply by 0. With BLOCKS = 2 a lane sums 16 output
 // channels (acc: o0 …, acc_hi: o0 + 8 …), two g loads per pixel sharing its input load, mask and
-// shuffles.
+// shuffles. With QUADS = 2 a lane sums 8 input channels c0 … c0 + 7 (acc2, acc3: the second block
+// of 4, o0 … and o0 + 8 …), its two inputs per pixel sharing the mask, the g loads and their
+// broadcasts.
 @compute @workgroup_size(WG)
 fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32,
                         @builtin(subgroup_invocation_id) q: u32, @builtin(subgroup_size) sg: u32) {
   let v = size_v[0];
   if (other_size(v)) { return; }
   let nbc = (p.Cin + 3u) / 4u;
-  let lanes = nbc * S * S;
+  let groups = (nbc + QUADS - 1u) / QUADS;  // a lane's QUADS blocks of 4 input channels
+  let lanes = groups * S * S;
   let wt = weight_task(wid, lid, sg, lanes);
   if (wt.idle_block) { return; }  // uniform per subgroup
   let o0 = wt.o0;
   let r = wt.r;
   let task = wt.task;
-  // tasks ordered (kernel row a, block of 4 input channels, tap b), so that the lanes of a
+  // tasks ordered (kernel row a, group of input channels, tap b), so that the lanes of a
   // subgroup mostly share one kernel row and with it the image rows they can skip (weight_rows)
-  let a = task / (nbc * S);
-  let c0 = task / S % nbc * 4u;
+  let a = task / (groups * S);
+  let c0 = task / S % groups * 4u * QUADS;
   let b = task % S;
   let plane = p.H * p.W;
+  // QUADS = 2: the second block's offset in x4 from the first's — 0 where it is past Cin (the
+  // first block summed twice, not stored)
+  let x_hi = select(0u, plane, c0 + 4u < p.Cin);
   let og = min(o0 + (q & 7u), p.Cout - 1u) * plane;  // this lane's share of the g loads
   let og_hi = min(o0 + 8u + (q & 7u), p.Cout - 1u) * plane;
   let og2 = min(o0 + 16u + (q & 7u), p.Cout - 1u) * plane;
@@ -1277,18 +1286,40 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
     let gn2 = n * p.Cout * plane + og2;
     let gn3 = n * p.Cout * plane + og3;
     var prev = vec4f(0.0);  // this lane's input at the previous pixel
+    var prev_hi = vec4f(0.0);  // the same for its second block of input channels (QUADS = 2)
     var walk = span.walk;
     for (var p0 = span.first; p0 < span.end; p0 += PIXELS) {
       let v0 = tap_input(prev, p0 == span.first || loads, xn, i32(p0) + span.tap_offset, next_lane);
-      let xa = v0 * pixel_mask(&walk, p0, span.end, b);
+      let m0 = pixel_mask(&walk, p0, span.end, b);
+      let xa = v0 * m0;
       let v1 = tap_input(v0, loads, xn, i32(p0 + 1u) + span.tap_offset, next_lane);
-      let xb = v1 * pixel_mask(&walk, p0 + 1u, span.end, b);
+      let m1 = pixel_mask(&walk, p0 + 1u, span.end, b);
+      let xb = v1 * m1;
       if (PIXELS == 4u) {
         let v2 = tap_input(v1, loads, xn, i32(p0 + 2u) + span.tap_offset, next_lane);
-        let xc = v2 * pixel_mask(&walk, p0 + 2u, span.end, b);
+        let m2 = pixel_mask(&walk, p0 + 2u, span.end, b);
+        let xc = v2 * m2;
         let v3 = tap_input(v2, loads, xn, i32(p0 + 3u) + span.tap_offset, next_lane);
-        let xd = v3 * pixel_mask(&walk, p0 + 3u, span.end, b);
+        let m3 = pixel_mask(&walk, p0 + 3u, span.end, b);
+        let xd = v3 * m3;
         prev = v3;
+        // QUADS = 2: the same pixels of the lane's second block of input channels
+        var ya = vec4f(0.0);
+        var yb = vec4f(0.0);
+        var yc = vec4f(0.0);
+        var yd = vec4f(0.0);
+        if (QUADS > 1u) {
+          let xh = xn + x_hi;
+          let u0 = tap_input(prev_hi, p0 == span.first || loads, xh, i32(p0) + span.tap_offset, next_lane);
+          let u1 = tap_input(u0, loads, xh, i32(p0 + 1u) + span.tap_offset, next_lane);
+          let u2 = tap_input(u1, loads, xh, i32(p0 + 2u) + span.tap_offset, next_lane);
+          let u3 = tap_input(u2, loads, xh, i32(p0 + 3u) + span.tap_offset, next_lane);
+          prev_hi = u3;
+          ya = u0 * m0;
+          yb = u1 * m1;
+          yc = u2 * m2;
+          yd = u3 * m3;
+        }
         // every block's gradients are loaded before any block's sums
         let gl = g_quad(gn, p0, span.end);
         var gh = vec4f(0.0);
@@ -1304,6 +1335,10 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
         if (BLOCKS > 2u) {
           fma_broadcast4(&acc2, xa, xb, xc, xd, g2);
           fma_broadcast4(&acc3, xa, xb, xc, xd, g3);
+        }
+        if (QUADS > 1u) {
+          fma_broadcast4(&acc2, ya, yb, yc, yd, gl);
+          if (BLOCKS > 1u) { fma_broadcast4(&acc3, ya, yb, yc, yd, gh); }
         }
       } else {
         prev = v1;
@@ -1323,6 +1358,10 @@ fn conv2d_bwd_weight_sg(@builtin(workgroup_id) wid: vec3u, @builtin(local_invoca
   if (BLOCKS > 1u && o0 + 8u < p.Cout) { store_weight_block(wid, o0 + 8u, c0, window_offset(S) + a, window_offset(S) + b, v, acc_hi); }
   if (BLOCKS > 2u && o0 + 16u < p.Cout) { store_weight_block(wid, o0 + 16u, c0, window_offset(S) + a, window_offset(S) + b, v, acc2); }
   if (BLOCKS > 2u && o0 + 24u < p.Cout) { store_weight_block(wid, o0 + 24u, c0, window_offset(S) + a, window_offset(S) + b, v, acc3); }
+  if (QUADS > 1u && c0 + 4u < p.Cin) {
+    store_weight_block(wid, o0, c0 + 4u, window_offset(S) + a, window_offset(S) + b, v, acc2);
+    if (BLOCKS > 1u && o0 + 8u < p.Cout) { store_weight_block(wid, o0 + 8u, c0 + 4u, window_offset(S) + a, window_offset(S) + b, v, acc3); }
+  }
 }
 
 // The upstream gradients g[gn + p0] and g[gn + p0 + 1] (clamped to the span's last pixel): one

@@ -4,7 +4,7 @@ import { Rng } from '../src/random.js';
 import { checkOp, expectClose } from './helpers/check.js';
 import { refConv, refConvGrad, refMask, type ConvShape } from './helpers/conv_reference.js';
 import { tiledConfigProblem, tiledTile, type TiledTile } from '../src/ops/conv2d.js';
-import { bwdWeightChunks, subgroupWeightKernel, type WeightGradient } from '../src/ops/conv2d_subgroup_rules.js';
+import { bwdWeightChunks, bwdWeightQuads, bwdWeightQuadsOverride, subgroupWeightKernel, type WeightGradient } from '../src/ops/conv2d_subgroup_rules.js';
 import { itSubgroups as itSubgroupsOn, testEngine, underAutoRules, withAutoRules } from './helpers/engine.js';
 import { randomArray } from './helpers/random.js';
 import { checkConv as checkConvOn, checkSoftSizeConv, convCaseName, nearestOdd, subgroupCase, type ConvCase } from './helpers/conv_check.js';
@@ -117,6 +117,47 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
   for (const rules of ['cpu', 'cpu-avx512'] as const) {
     blockCases.forEach((c, i) => itSubgroups(`${rules} rules: ${caseName(c)}`, () => underAutoRules(engine, rules, () => checkConv(c, 340 + i, 'subgroups'))));
   }
+  // conv2d_bwd_weight_sg with two blocks of 4 input channels per lane (QUADS = 2: 'cpu-avx512', at
+  // most two blocks of 8 output channels, few idle lanes); forced here on shapes the rule would
+  // leave at one, to reach an odd count of channel blocks and a partial last block
+  const quadPairCases: Case[] = [
+    { N: 2, Cin: 16, H: 6, W: 7, Cout: 16, kw: 7, s: 7, stride: 1, pad: 3 }, // the rule's choice; odd W (no g pairs); rows skipped
+    { N: 3, Cin: 9, H: 5, W: 8, Cout: 20, kw: 9, s: 3, stride: 1, pad: 1, v: 2.4 }, // 3 channel blocks: the last lane group's second block absent; masked, window inside k_max; a partial second block of outputs
+    { N: 1, Cin: 22, H: 4, W: 6, Cout: 9, kw: 5, s: 5, stride: 1, pad: 2 }, // batch 1; one block of outputs (BLOCKS 1); the last channel block partial (2 of 4)
+    { N: 2, Cin: 8, H: 3, W: 4, Cout: 17, kw: 1, s: 1, stride: 1, pad: 0 }, // 1 × 1; a third output block of one channel
+  ];
+  quadPairCases.forEach((c, i) =>
+    itSubgroups(`weight gradient, two channel blocks per lane: ${caseName(c)}`, () =>
+      underAutoRules(engine, 'cpu-avx512', async () => {
+        bwdWeightQuadsOverride.quads = 2;
+        try {
+          expect(bwdWeightQuads(c.Cin, c.Cout, c.s, engine.subgroupSize!, 'rows', 'cpu-avx512')).toBe(2);
+          await checkConv(c, 390 + i, 'subgroups', 'rows');
+        } finally {
+          bwdWeightQuadsOverride.quads = null;
+        }
+      })));
+  itSubgroups("weight gradient, two channel blocks per lane, the size from the soft size (several candidates' dispatches)", () =>
+    underAutoRules(engine, 'cpu-avx512', async () => {
+      bwdWeightQuadsOverride.quads = 2;
+      try {
+        await checkSoftSizeConv(engine, { N: 2, Cin: 12, H: 7, W: 7, Cout: 16 }, 4.6, 1, 1, 'subgroups');
+      } finally {
+        bwdWeightQuadsOverride.quads = null;
+      }
+    }));
+  it("bwdWeightQuads: two channel blocks per lane under 'cpu-avx512' where their whole subgroups are at most 0.54 of one block's", () => {
+    const quads = (Cin: number, Cout: number, S: number, rules: 'cpu' | 'cpu-avx512' | 'gpu' = 'cpu-avx512') => bwdWeightQuads(Cin, Cout, S, 8, 'rows', rules);
+    // fmnist-6's 7×7 layers and the bench's k = 7, 9 rows: no idle lanes either way
+    expect([quads(64, 64, 3), quads(64, 64, 7), quads(32, 64, 9), quads(64, 128, 7)]).toEqual([2, 2, 2, 2]);
+    // 28×28 16→16 at S = 5, 7, 9 (104 lanes against 56 at S = 5); at S = 3 40 against 24
+    expect([quads(16, 16, 3), quads(16, 16, 5), quads(16, 16, 7), quads(16, 16, 9)]).toEqual([1, 2, 2, 2]);
+    // 32 channels at S = 3: 72 lanes against 40
+    expect(quads(32, 32, 3)).toBe(1);
+    // four blocks of outputs (S = 5, ≥ 32 outputs), the other kernels and the other rules: one
+    expect([quads(32, 32, 5), quads(64, 64, 7, 'cpu'), quads(64, 64, 7, 'gpu')]).toEqual([1, 1, 1]);
+    expect([bwdWeightQuads(64, 64, 7, 8, 'slide', 'cpu-avx512'), bwdWeightQuads(4, 64, 7, 8, 'taps', 'cpu-avx512')]).toEqual([1, 1]);
+  });
   // the 1 × 1 kernels sum SUM_STEP input channels per accumulator update: 4 under 'cpu-avx512',
   // 2 under 'cpu', 1 under 'gpu' (sumStep), the rest one by one; the forward loads its weights as
   // vec4s under 'cpu-avx512' when Cin is a multiple of 4 (forward1x1Constants)

@@ -22,7 +22,7 @@ import { reshape } from './shape.js';
 import { expectFloat32 } from './operands.js';
 import { TILED_MAX_PIXELS, TILED_TILES, tiledSplits, tiledSweep, tiledTile, type TiledTile } from './conv2d_tiled.js';
 import { gpuAutoChoice, windowTaps, winogradByRule, winogradObstacle, type WinogradPass } from './conv2d_auto_rules.js';
-import { BWD_WEIGHT_PARTIAL_FLOATS, bwdWeightBlocks, bwdWeightChunks, bwdWeightInvocations, bwdWeightPixels, forward1x1Constants, quadLayout, runBlocks, subgroupWeightKernel, WEIGHT_GRADIENTS, type WeightGradient } from './conv2d_subgroup_rules.js';
+import { BWD_WEIGHT_PARTIAL_FLOATS, bwdWeightBlocks, bwdWeightChunks, bwdWeightInvocations, bwdWeightPixels, bwdWeightQuads, forward1x1Constants, quadLayout, runBlocks, subgroupWeightKernel, WEIGHT_GRADIENTS, type WeightGradient } from './conv2d_subgroup_rules.js';
 import { winogradInput, winogradInputInterleaved, winogradOutput, winogradPositions, winogradProductWorkgroups, winogradTiles, winogradUpstream, winogradWeightGrad, winogradWeights, type WinogradSize } from './conv2d_winograd.js';
 
 export const ConvParams = uniformLayout('ConvParams', [
@@ -512,7 +512,7 @@ function runWinogradWeight(p: ConvPlan, x: Tensor, g: Tensor): Tensor {
   const d = winogradUpstream(S, g);
   const du = Tensor.empty(e, [positions * Cout * Cin]);
   const grid: [number, number] = [Math.ceil(bwdWeightInvocations(Cin, Cout, 1, e.subgroupSize!, 'rows', e.convAutoRules) / WG), positions];
-  e.dispatch(K.bwdWeightSubgroups, params, [interleaved.buffer, du.buffer, d.buffer, p.vt.buffer, d.buffer], grid, { S: 1, BLOCKS: bwdWeightBlocks('rows', Cout, 1, e.convAutoRules), G_PAIRS: 1, PIXELS: bwdWeightPixels(e.convAutoRules) });
+  e.dispatch(K.bwdWeightSubgroups, params, [interleaved.buffer, du.buffer, d.buffer, p.vt.buffer, d.buffer], grid, { S: 1, BLOCKS: bwdWeightBlocks('rows', Cout, 1, e.convAutoRules), G_PAIRS: 1, PIXELS: bwdWeightPixels(e.convAutoRules), QUADS: bwdWeightQuads(Cin, Cout, 1, e.subgroupSize!, 'rows', e.convAutoRules) });
   interleaved.dispose();
   d.dispose();
   const dw = winogradWeightGrad(S, du, Cout, Cin);
@@ -715,7 +715,7 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
       // g again as pairs of pixels (g2: G_PAIRS, rows of an even width: a pixel pair's upstream
       // gradients in one vec2 load: 0.91–0.99× the time at S = 3, 5, 0.86–0.90 at S = 9, 0.94–0.99
       // at S = 1, paired runs; its loop 1994 instructions against 2116)
-      engine.dispatch(K.bwdWeightSubgroups, params, [...buffers, g.buffer], grid, { S, BLOCKS: bwdWeightBlocks(kernel, Cout, S, engine.convAutoRules), G_PAIRS: W % 2 === 0 ? 1 : 0, PIXELS: bwdWeightPixels(engine.convAutoRules) });
+      engine.dispatch(K.bwdWeightSubgroups, params, [...buffers, g.buffer], grid, { S, BLOCKS: bwdWeightBlocks(kernel, Cout, S, engine.convAutoRules), G_PAIRS: W % 2 === 0 ? 1 : 0, PIXELS: bwdWeightPixels(engine.convAutoRules), QUADS: bwdWeightQuads(Cin, Cout, S, sg, kernel, engine.convAutoRules) });
     }
   }
   if (!taps) input.dispose();

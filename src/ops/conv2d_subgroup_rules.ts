@@ -97,14 +97,14 @@ const bwdWeightByTaps = (Cin: number) => Cin <= 6;
 
 /**
  * The weight-gradient kernel's invocations per block of 8·BLOCKS output channels, in whole subgroups:
- * ⌈Cin/4⌉·S² tasks (conv2d_bwd_weight_sg), Cin·S·⌈S/4⌉ (conv2d_bwd_weight_taps_sg), or S·⌈Cin/4⌉
+ * ⌈⌈Cin/4⌉/QUADS⌉·S² tasks (conv2d_bwd_weight_sg), Cin·S·⌈S/4⌉ (conv2d_bwd_weight_taps_sg), or S·⌈Cin/4⌉
  * kernel rows of S lanes, ⌊sg/S⌋ rows per subgroup (conv2d_bwd_weight_slide_sg).
  */
-const bwdWeightLanes = (Cin: number, S: number, sg: number, kernel: SubgroupWeightKernel) => {
+const bwdWeightLanes = (Cin: number, S: number, sg: number, kernel: SubgroupWeightKernel, quads: number) => {
   if (kernel === 'taps') return Math.ceil((Cin * S * Math.ceil(S / 4)) / sg) * sg;
   // conv2d_bwd_weight_slide_sg: whole kernel rows (groups of S lanes) per subgroup, the rest idle
   if (kernel === 'slide') return Math.ceil((S * Math.ceil(Cin / 4)) / Math.floor(sg / S)) * sg;
-  return Math.ceil((Math.ceil(Cin / 4) * S * S) / sg) * sg;
+  return Math.ceil((Math.ceil(Math.ceil(Cin / 4) / quads) * S * S) / sg) * sg;
 };
 
 /**
@@ -133,9 +133,30 @@ export const bwdWeightBlocks = (kernel: SubgroupWeightKernel, Cout: number, S: n
  */
 export const bwdWeightPixels = (rules: ConvAutoRules) => (rules === 'cpu-avx512' ? 4 : 2);
 
+/**
+ * Blocks of 4 input channels per lane of conv2d_bwd_weight_sg (QUADS): two under the
+ * 'cpu-avx512' rules where a lane holds at most two blocks of 8 output channels (four already make
+ * 32 vec4 accumulators) and the idle lanes stay few. Two quads share each pixel's mask, g loads and
+ * broadcasts: a lane of two cost 1.74–1.81× a lane of one on the AVX-512 host, so they pay where
+ * their lanes, in whole subgroups, are at most QUAD_PAIR_LANES of one quad's — paired, the whole
+ * weight gradient 0.81–0.86× the time on the bench's 32×32 32→64 k = 7, 9 and 16×16 64→128 k = 7,
+ * 0.84–0.92 on fmnist-6's 7×7 layers at S = 3, 7, 9, 0.88–0.95 on 28×28 16→16 at S = 5…9 and
+ * 0.92 on 14×14 at S = 7 — while at S = 3 on 14×14 and 28×28 (0.56–0.60 of the lanes) 1.00–1.10.
+ * bwdWeightQuadsOverride forces a count where it may run (tests).
+ */
+export const bwdWeightQuads = (Cin: number, Cout: number, S: number, sg: number, kernel: SubgroupWeightKernel, rules: ConvAutoRules) => {
+  // the shader's limits: QUADS = 2 with BLOCKS ≤ 2 and PIXELS = 4
+  if (kernel !== 'rows' || bwdWeightBlocks(kernel, Cout, S, rules) > 2 || bwdWeightPixels(rules) !== 4) return 1;
+  if (bwdWeightQuadsOverride.quads !== null) return bwdWeightQuadsOverride.quads;
+  if (rules !== 'cpu-avx512') return 1;
+  return bwdWeightLanes(Cin, S, sg, kernel, 2) <= QUAD_PAIR_LANES * bwdWeightLanes(Cin, S, sg, kernel, 1) ? 2 : 1;
+};
+const QUAD_PAIR_LANES = 0.54;
+export const bwdWeightQuadsOverride: { quads: 1 | 2 | null } = { quads: null };
+
 /** The weight-gradient kernel's invocations: its lanes per block of 8·BLOCKS output channels times the blocks. */
 export const bwdWeightInvocations = (Cin: number, Cout: number, S: number, sg: number, kernel: SubgroupWeightKernel, rules: ConvAutoRules) =>
-  Math.ceil(Cout / (8 * bwdWeightBlocks(kernel, Cout, S, rules))) * bwdWeightLanes(Cin, S, sg, kernel);
+  Math.ceil(Cout / (8 * bwdWeightBlocks(kernel, Cout, S, rules))) * bwdWeightLanes(Cin, S, sg, kernel, bwdWeightQuads(Cin, Cout, S, sg, kernel, rules));
 
 /**
  * How conv2d_bwd_weight_sg splits the N images: into `chunks` of `perChunk` (the last may be
