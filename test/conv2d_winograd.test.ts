@@ -12,6 +12,7 @@ import { checkConv, convCaseName, type ConvCase } from './helpers/conv_check.js'
 import { refConvGrad } from './helpers/conv_reference.js';
 import { itSubgroups as itSubgroupsOn, testEngine, underAutoRules, withAutoRules } from './helpers/engine.js';
 import { randomArray } from './helpers/random.js';
+import { bwdWeightQuads, bwdWeightQuadsOverride } from '../src/ops/conv2d_subgroup_rules.js';
 
 let engine: Engine;
 beforeAll(async () => {
@@ -72,6 +73,26 @@ describe('conv2d winograd: the products under each rule set (SUM_STEP input chan
   for (const rules of ['cpu', 'cpu-avx512', 'gpu'] as const) {
     cases.forEach((c, i) => itSubgroups(`${rules} rules: ${convCaseName(c)}`, () => underAutoRules(engine, rules, () => checkConv(engine, c, 980 + i, 'subgroups', 'auto', undefined, true))));
   }
+});
+
+describe('conv2d winograd: the weight gradient with two blocks of 4 input channels per lane (QUADS = 2)', () => {
+  // the products' sums over the tiles (conv2d_bwd_weight_sg at S = 1): under 'cpu-avx512' the rule
+  // takes two blocks from 48 input channels (6 lanes' tasks in 8, against 12 in 16)
+  itSubgroups("the rule's choice: N=1 48→16 8×8 s=3", () =>
+    underAutoRules(engine, 'cpu-avx512', async () => {
+      expect(bwdWeightQuads(48, 16, 1, 8, 'rows', 'cpu-avx512')).toBe(2);
+      await checkConv(engine, { N: 1, Cin: 48, H: 8, W: 8, Cout: 16, ...same3 }, 990, 'subgroups', 'auto', undefined, true);
+    }));
+  // forced on 3 blocks of input channels (the second lane group's second block absent)
+  itSubgroups('forced: N=2 9→10 7×9 s=5', () =>
+    underAutoRules(engine, 'cpu-avx512', async () => {
+      bwdWeightQuadsOverride.quads = 2;
+      try {
+        await checkConv(engine, { N: 2, Cin: 9, H: 7, W: 9, Cout: 10, ...same5 }, 991, 'subgroups', 'auto', undefined, true);
+      } finally {
+        bwdWeightQuadsOverride.quads = null;
+      }
+    }));
 });
 
 describe('conv2d winograd: the weight gradient sums only the batch\'s tiles', () => {
