@@ -43,6 +43,7 @@ struct ConvParams {
   kmin: u32,
   cs: u32,   // column stride of the register block (see below)
   nchunk: u32,  // a chunk's length: the subgroup weight gradient's images, the tiled weight gradient's pixels, the tiled forward's steps of the sum
+  cfirst: u32,  // conv2d_subgroups.wgsl: the channel its workgroup rows start from (unused here)
 }
 
 @group(0) @binding(0) var<uniform> p: ConvParams;

@@ -76,6 +76,7 @@ struct ConvParams {
   kmin: u32,
   cs: u32,
   nchunk: u32,  // conv2d_bwd_weight_sg: images per workgroup row (see there); 0: all
+  cfirst: u32,  // the row kernels' first channel: 0, or that of a dispatch of the channels past the last whole row of blocks (channelRows in conv2d_subgroup_rules.ts)
 }
 
 @group(0) @binding(0) var<uniform> p: ConvParams;
@@ -399,7 +400,7 @@ fn tile(wid: vec3u, lid: u32, q: u32, block: u32) -> Tile {
   let n = min(first_px / plane, p.N - 1u);
   let inside = first_px - n * plane;
   let idle = lane0 >= p.N * plane || other_size(size_v[0]);
-  return Tile(n, wid.y * block, inside, vec4i((vec4u(inside) + vec4u(0u, 1u, 2u, 3u)) % p.W), lane0, idle);
+  return Tile(n, p.cfirst + wid.y * block, inside, vec4i((vec4u(inside) + vec4u(0u, 1u, 2u, 3u)) % p.W), lane0, idle);
 }
 
 // conv2d_fwd_quads_sg, conv2d_bwd_input_quads_sg: conv2d_fwd_sg and conv2d_bwd_input_sg for rows
@@ -557,7 +558,7 @@ fn pair_tile(wid: vec3u, lid: u32, q: u32) -> PairTile {
   let at = pair_coords(quad0 + q);
   let idle = quad0 >= quads || other_size(size_v[0]);
   let px = vec4i(vec4u(4u * at.z) + vec4u(0u, 1u, 2u, 3u));
-  return PairTile(Tile(at.x, wid.y * 8u * BLOCKS, 2u * at.y * p.W + 4u * at.z, px, 0u, idle), quad0);
+  return PairTile(Tile(at.x, p.cfirst + wid.y * 8u * BLOCKS, 2u * at.y * p.W + 4u * at.z, px, 0u, idle), quad0);
 }
 
 // A kernel row's S weights (packed at wq[wb …]) as a list.
@@ -777,7 +778,7 @@ fn run_tile(wid: vec3u, lid: u32, q: u32, sg: u32, in_planes: u32, out_planes: u
   let m = vec4u(clamp(g / i32(plane), vec4i(0), vec4i(i32(p.N) - 1)));  // g ≥ −pad: truncation is floor but for −pad…−1, which clamp makes 0
   let m4 = u32(clamp(g4 / i32(plane), 0, i32(p.N) - 1));
   let idle = first_px >= total || other_size(size_v[0]);
-  return RunTile(wid.y * 8u * BLOCKS, n * out_planes * plane + inside, pix < vec4u(total), vec4i(inside % p.W),
+  return RunTile(p.cfirst + wid.y * 8u * BLOCKS, n * out_planes * plane + inside, pix < vec4u(total), vec4i(inside % p.W),
                  m * in_planes * plane, m4 * in_planes * plane, g - vec4i(m * plane), g4 - i32(m4 * plane), idle);
 }
 

@@ -4,7 +4,7 @@ import { Rng } from '../src/random.js';
 import { checkOp, expectClose } from './helpers/check.js';
 import { refConv, refConvGrad, refMask, type ConvShape } from './helpers/conv_reference.js';
 import { tiledConfigProblem, tiledTile, type TiledTile } from '../src/ops/conv2d.js';
-import { bwdWeightChunks, bwdWeightQuads, bwdWeightQuadsOverride, subgroupWeightKernel, type WeightGradient } from '../src/ops/conv2d_subgroup_rules.js';
+import { bwdWeightChunks, bwdWeightQuads, bwdWeightQuadsOverride, channelRows, subgroupWeightKernel, type WeightGradient } from '../src/ops/conv2d_subgroup_rules.js';
 import { itSubgroups as itSubgroupsOn, testEngine, underAutoRules, withAutoRules } from './helpers/engine.js';
 import { randomArray } from './helpers/random.js';
 import { checkConv as checkConvOn, checkSoftSizeConv, convCaseName, nearestOdd, subgroupCase, type ConvCase } from './helpers/conv_check.js';
@@ -117,6 +117,32 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
   for (const rules of ['cpu', 'cpu-avx512'] as const) {
     blockCases.forEach((c, i) => itSubgroups(`${rules} rules: ${caseName(c)}`, () => underAutoRules(engine, rules, () => checkConv(c, 340 + i, 'subgroups'))));
   }
+  // the channels past a pass's last whole row of blocks in a dispatch of fewer blocks from p.cfirst
+  // (channelRows): quad rows (and row pairs under 'cpu-avx512'), padded row pairs, the run layout
+  // with two and four blocks, the forward's output and the input gradient's input channels
+  const remainderCases: Case[] = [
+    { N: 2, Cin: 5, H: 6, W: 8, Cout: 19, kw: 3, s: 3, stride: 1, pad: 1 }, // forward: 16 + 3 (one block)
+    { N: 2, Cin: 19, H: 5, W: 8, Cout: 6, kw: 9, s: 3, stride: 1, pad: 1, v: 2.3 }, // input gradient: 16 + 3; masked, window inside k_max; odd H
+    { N: 1, Cin: 17, H: 14, W: 14, Cout: 21, kw: 5, s: 5, stride: 1, pad: 2 }, // padded row pairs ('cpu-avx512'): 16 + 5; input gradient 16 + 1
+    { N: 2, Cin: 6, H: 7, W: 7, Cout: 43, kw: 5, s: 5, stride: 1, pad: 2 }, // run layout: 32 + 11 in two blocks ('cpu-avx512'), 32 + 11 as a third row of two ('cpu')
+    { N: 3, Cin: 35, H: 5, W: 5, Cout: 4, kw: 3, s: 3, stride: 1, pad: 1 }, // run layout, input gradient: 32 + 3 (one block)
+  ];
+  for (const rules of ['cpu', 'cpu-avx512'] as const) {
+    remainderCases.forEach((c, i) => itSubgroups(`${rules} rules, the last channels in fewer blocks: ${caseName(c)}`, () => underAutoRules(engine, rules, () => checkConv(c, 380 + i, 'subgroups'))));
+  }
+  itSubgroups("the last channels in fewer blocks, the size from the soft size (each candidate's dispatches)", () =>
+    underAutoRules(engine, 'cpu-avx512', () => checkSoftSizeConv(engine, { N: 2, Cin: 5, H: 8, W: 8, Cout: 19 }, 3.4, 1, 1, 'subgroups')));
+  it('channelRows: whole rows of blocks, then the rest in the fewest blocks that hold it', () => {
+    expect(channelRows(19, 2, [1, 2])).toEqual([{ cfirst: 0, blocks: 2, rows: 1 }, { cfirst: 16, blocks: 1, rows: 1 }]);
+    expect(channelRows(75, 4, [1, 2, 4])).toEqual([{ cfirst: 0, blocks: 4, rows: 2 }, { cfirst: 64, blocks: 2, rows: 1 }]);
+    expect(channelRows(38, 2, [1, 2])).toEqual([{ cfirst: 0, blocks: 2, rows: 2 }, { cfirst: 32, blocks: 1, rows: 1 }]);
+    // no whole row: the rest alone; nothing left, or a rest that needs as many blocks: one dispatch
+    expect(channelRows(5, 2, [1, 2])).toEqual([{ cfirst: 0, blocks: 1, rows: 1 }]);
+    expect(channelRows(64, 4, [1, 2, 4])).toEqual([{ cfirst: 0, blocks: 4, rows: 2 }]);
+    expect(channelRows(30, 2, [1, 2])).toEqual([{ cfirst: 0, blocks: 2, rows: 2 }]);
+    expect(channelRows(57, 4, [1, 2, 4])).toEqual([{ cfirst: 0, blocks: 4, rows: 2 }]);
+    expect(channelRows(17, 1, [1])).toEqual([{ cfirst: 0, blocks: 1, rows: 3 }]);
+  });
   // conv2d_bwd_weight_sg with two blocks of 4 input channels per lane (QUADS = 2: 'cpu-avx512', at
   // most two blocks of 8 output channels, few idle lanes); forced here on shapes the rule would
   // leave at one, to reach an odd count of channel blocks and a partial last block

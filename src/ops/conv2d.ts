@@ -22,7 +22,7 @@ import { reshape } from './shape.js';
 import { expectFloat32 } from './operands.js';
 import { TILED_MAX_PIXELS, TILED_TILES, tiledSplits, tiledSweep, tiledTile, type TiledTile } from './conv2d_tiled.js';
 import { gpuAutoChoice, windowTaps, winogradByRule, winogradObstacle, type WinogradPass } from './conv2d_auto_rules.js';
-import { BWD_WEIGHT_PARTIAL_FLOATS, bwdWeightBlocks, bwdWeightChunks, bwdWeightInvocations, bwdWeightPixels, bwdWeightQuads, forward1x1Constants, quadLayout, runBlocks, subgroupWeightKernel, WEIGHT_GRADIENTS, type WeightGradient } from './conv2d_subgroup_rules.js';
+import { BWD_WEIGHT_PARTIAL_FLOATS, bwdWeightBlocks, bwdWeightChunks, bwdWeightInvocations, bwdWeightPixels, bwdWeightQuads, channelRows, forward1x1Constants, quadLayout, runBlocks, subgroupWeightKernel, WEIGHT_GRADIENTS, type WeightGradient } from './conv2d_subgroup_rules.js';
 import { winogradInput, winogradInputInterleaved, winogradOutput, winogradPositions, winogradProductWorkgroups, winogradTiles, winogradUpstream, winogradWeightGrad, winogradWeights, type WinogradSize } from './conv2d_winograd.js';
 
 export const ConvParams = uniformLayout('ConvParams', [
@@ -42,6 +42,7 @@ export const ConvParams = uniformLayout('ConvParams', [
   ['kmin', 'u32'],
   ['cs', 'u32'],
   ['nchunk', 'u32'],
+  ['cfirst', 'u32'],
 ] as const);
 
 /** Column stride of the register block (conv2d.wgsl): up to 8 neighbouring invocations per strip. */
@@ -334,7 +335,7 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
     const why = !subgroups ? `it runs on the ${tiled ? 'tiled' : 'plain'} kernels${obstacle && obstacle !== 'plain requested' ? ` (${obstacle})` : ''}, not the subgroup ones` : winogradObstacle(x.engine, auto ? 0 : s, N, H, W, Math.max(Cin, Cout));
     if (why) throw new RangeError(`${op}: winograd: true cannot run this convolution: ${why}`);
   }
-  const base = { N, Cin, H, W, Cout, Ho, Wo, s: auto ? 0 : s, kw, off: (kw - s) / 2, stride, pad, masked: v ? 1 : 0, kmin: kMin, nchunk: 0 };
+  const base = { N, Cin, H, W, Cout, Ho, Wo, s: auto ? 0 : s, kw, off: (kw - s) / 2, stride, pad, masked: v ? 1 : 0, kmin: kMin, nchunk: 0, cfirst: 0 };
   const params = { ...base, cs: columnStride(Wo) }; // forward and weight gradient: output columns
   const inputParams = { ...base, cs: columnStride(W) }; // input gradient: input columns
   return {
@@ -445,18 +446,18 @@ function paddedRowPairs(p: ConvPlan, S: number, rows: 1 | 2): boolean {
   return 8 * H * W >= 7 * slots && Math.ceil((N * Math.ceil(H / 2) * Math.ceil(W / 4)) / WG) <= 65535;
 }
 /**
- * The s × s subgroup kernels' launch for a pass writing `channels` channels: which kernels (the
- * quad rows, or the run layout), `grid` (a row per 8 channels) with a row per BLOCKS blocks
- * instead, and the pipeline constants — S, BLOCKS and, in the quad rows, whether runs of 4·SG
+ * The s × s subgroup kernels' launches for a pass writing `channels` channels: which kernels (the
+ * quad rows, or the run layout), and per dispatch (channelRows: whole rows of BLOCKS blocks of 8
+ * channels, then the rest in fewer blocks) `grid` with a row per BLOCKS blocks, the first channel
+ * `cfirst` and the pipeline constants — S, BLOCKS and, in the quad rows, whether runs of 4·SG
  * pixels can start inside a row (HALO) and whether the rows are padded to whole quads (PADDED).
  */
-function rowKernelLaunch(p: ConvPlan, S: number, channels: number, grid: [number, number]): { quads: boolean; grid: [number, number]; constants: Record<string, number> } {
+function rowKernelLaunches(p: ConvPlan, S: number, channels: number, grid: [number, number]): { quads: boolean; grid: [number, number]; cfirst: number; constants: Record<string, number> }[] {
   const rules = p.x.engine.convAutoRules;
   const { rows, blocks } = quadLayout(S, channels, rules);
   const padded = paddedRowPairs(p, S, rows);
   if (!quadRows(p, S) && !padded) {
-    const runLayoutBlocks = runBlocks(S, channels, rules);
-    return { quads: false, grid: [grid[0], Math.ceil(channels / (8 * runLayoutBlocks))], constants: { S, BLOCKS: runLayoutBlocks } };
+    return channelRows(channels, runBlocks(S, channels, rules), [1, 2, 4]).map((r) => ({ quads: false, grid: [grid[0], r.rows], cfirst: r.cfirst, constants: { S, BLOCKS: r.blocks } }));
   }
   const { N, H, W } = p.params;
   const run = 4 * p.x.engine.subgroupSize!;
@@ -464,7 +465,7 @@ function rowKernelLaunch(p: ConvPlan, S: number, channels: number, grid: [number
   // row pairs: a lane per quad of a pair of rows (no more workgroups than a lane per quad, which
   // subgroupObstacle bounds, or paddedRowPairs)
   const lanes = rows === 2 ? Math.ceil((N * Math.ceil(H / 2) * (slots / 4)) / WG) : grid[0];
-  return { quads: true, grid: [lanes, Math.ceil(channels / (8 * blocks))], constants: { S, HALO: run % slots === 0 ? 0 : 1, BLOCKS: blocks, ROWS: rows, PADDED: Number(padded) } };
+  return channelRows(channels, blocks, [1, 2]).map((r) => ({ quads: true, grid: [lanes, r.rows], cfirst: r.cfirst, constants: { S, HALO: run % slots === 0 ? 0 : 1, BLOCKS: r.blocks, ROWS: rows, PADDED: Number(padded) } }));
 }
 
 /** Whether `pass` of `p` (its product's input and output channels) runs on the Winograd kernels. */
@@ -646,9 +647,11 @@ function runForward(p: ConvPlan, x: Tensor, w: Tensor, packed: Tensor | null): T
         e.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, packed.buffer, packed.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S, SUM_STEP: sumStep(e.convAutoRules) });
         continue;
       }
-      const { quads: quadKernels, grid, constants } = rowKernelLaunch(p, S, p.params.Cout, p.grids.fwdSubgroups);
-      if (quadKernels) e.dispatch(K.fwdQuadsSubgroups, p.params, [x.buffer, x.buffer, packed.buffer, y.buffer, p.vt.buffer], grid, constants);
-      else e.dispatch(K.fwdSubgroups, p.params, [x.buffer, packed.buffer, y.buffer, p.vt.buffer], grid, constants);
+      for (const { quads: quadKernels, grid, cfirst, constants } of rowKernelLaunches(p, S, p.params.Cout, p.grids.fwdSubgroups)) {
+        const params = { ...p.params, cfirst };
+        if (quadKernels) e.dispatch(K.fwdQuadsSubgroups, params, [x.buffer, x.buffer, packed.buffer, y.buffer, p.vt.buffer], grid, constants);
+        else e.dispatch(K.fwdSubgroups, params, [x.buffer, packed.buffer, y.buffer, p.vt.buffer], grid, constants);
+      }
     }
   }
   return y;
@@ -669,9 +672,11 @@ function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor, packed:
         e.dispatch(K.bwdInput1x1Subgroups, p.inputParams, [packed.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput1x1, { S, SUM_STEP: sumStep(e.convAutoRules) });
         continue;
       }
-      const { quads: quadKernels, grid, constants } = rowKernelLaunch(p, S, p.params.Cin, p.grids.bwdInputSubgroups);
-      if (quadKernels) e.dispatch(K.bwdInputQuadsSubgroups, p.inputParams, [g.buffer, g.buffer, packed.buffer, dx.buffer, vt.buffer], grid, constants);
-      else e.dispatch(K.bwdInputSubgroups, p.inputParams, [g.buffer, packed.buffer, dx.buffer, vt.buffer], grid, constants);
+      for (const { quads: quadKernels, grid, cfirst, constants } of rowKernelLaunches(p, S, p.params.Cin, p.grids.bwdInputSubgroups)) {
+        const params = { ...p.inputParams, cfirst };
+        if (quadKernels) e.dispatch(K.bwdInputQuadsSubgroups, params, [g.buffer, g.buffer, packed.buffer, dx.buffer, vt.buffer], grid, constants);
+        else e.dispatch(K.bwdInputSubgroups, params, [g.buffer, packed.buffer, dx.buffer, vt.buffer], grid, constants);
+      }
     }
   }
   return dx;

@@ -78,6 +78,24 @@ export const runBlocks = (S: number, channels: number, rules: ConvAutoRules) => 
 };
 
 /**
+ * A pass's channels as workgroup rows of blocks of 8 (the row kernels' BLOCKS): rows of `blocks`
+ * blocks from channel 0, then the channels past the last whole row in one row of the fewest
+ * blocks in `allowed` that hold them, from `cfirst` (a dispatch of its own: the shaders' p.cfirst;
+ * where that is `blocks` again, one more row of the first dispatch) — so 19 channels at two blocks
+ * a lane cost a row of 16 and a row of 8, not two rows of 16 with 13 of the second's idle.
+ * Forward and input gradient only: the weight gradient's per-pixel work (inputs, masks) does not
+ * shrink with its blocks, and a second dispatch of it took 1.01–1.12× the time of one.
+ */
+export function channelRows(channels: number, blocks: number, allowed: readonly number[]): { cfirst: number; blocks: number; rows: number }[] {
+  const perRow = 8 * blocks;
+  const rows = Math.floor(channels / perRow);
+  const left = channels - rows * perRow;
+  const fit = Math.min(...allowed.filter((b) => b <= blocks && 8 * b >= left), blocks);
+  if (left === 0 || fit === blocks) return [{ cfirst: 0, blocks, rows: Math.ceil(channels / perRow) }];
+  return [...(rows > 0 ? [{ cfirst: 0, blocks, rows }] : []), { cfirst: rows * perRow, blocks: fit, rows: 1 }];
+}
+
+/**
  * conv2d_fwd_1x1_sg's and conv2d_winograd_product_sg's constants for unpacked weights (W_STRIDE 1)
  * over `channels` input channels: the weights as vec4s (W_VEC4) where a lane's 4 input channels
  * per step are 4 aligned floats — SUM_STEP 4 ('cpu-avx512') and channels a multiple of 4.
