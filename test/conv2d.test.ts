@@ -4,7 +4,7 @@ import { Rng } from '../src/random.js';
 import { checkOp, expectClose } from './helpers/check.js';
 import { refConv, refConvGrad, refMask, type ConvShape } from './helpers/conv_reference.js';
 import { tiledConfigProblem, tiledTile, type TiledTile } from '../src/ops/conv2d.js';
-import { bwdWeightChunks, bwdWeightQuads, bwdWeightQuadsOverride, channelRows, subgroupWeightKernel, type WeightGradient } from '../src/ops/conv2d_subgroup_rules.js';
+import { bwdWeightBlocks, bwdWeightChunks, bwdWeightQuads, bwdWeightQuadsOverride, channelRows, subgroupWeightKernel, type WeightGradient } from '../src/ops/conv2d_subgroup_rules.js';
 import { itSubgroups as itSubgroupsOn, testEngine, underAutoRules, withAutoRules } from './helpers/engine.js';
 import { randomArray } from './helpers/random.js';
 import { checkConv as checkConvOn, checkSoftSizeConv, convCaseName, nearestOdd, subgroupCase, type ConvCase } from './helpers/conv_check.js';
@@ -111,7 +111,7 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
     { N: 2, Cin: 20, H: 6, W: 30, Cout: 17, kw: 9, s: 3, stride: 1, pad: 1, v: 2.2 }, // masked, window inside k_max; 1/16 padding
     { N: 1, Cin: 16, H: 8, W: 33, Cout: 16, kw: 5, s: 5, stride: 1, pad: 2 }, // 36 slots a row, three of them padding: the right halo's second value a padding slot
     // the weight gradient in four blocks of 8 output channels at S = 5 ('cpu-avx512', ≥ 32 output channels)
-    { N: 2, Cin: 9, H: 6, W: 7, Cout: 36, kw: 9, s: 5, stride: 1, pad: 2, v: 3.0 }, // masked, odd W (no g pairs); the second lane group's blocks partial (4 channels) and empty
+    { N: 2, Cin: 9, H: 6, W: 7, Cout: 52, kw: 9, s: 5, stride: 1, pad: 2, v: 3.0 }, // masked, odd W (no g pairs); the second lane group's third block partial (4 channels), its fourth empty
     { N: 3, Cin: 12, H: 4, W: 8, Cout: 32, kw: 5, s: 5, stride: 1, pad: 2 }, // exactly four blocks
   ];
   for (const rules of ['cpu', 'cpu-avx512'] as const) {
@@ -172,6 +172,12 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
         bwdWeightQuadsOverride.quads = null;
       }
     }));
+  it("bwdWeightBlocks: four blocks of outputs per lane at S = 5 under 'cpu-avx512' only where the last four hold more than 16 channels", () => {
+    const blocks = (Cout: number, S = 5, rules: 'cpu' | 'cpu-avx512' = 'cpu-avx512') => bwdWeightBlocks('rows', Cout, S, rules);
+    expect([32, 64, 52, 56, 128].map((c) => blocks(c))).toEqual([4, 4, 4, 4, 4]);
+    expect([36, 38, 44, 48, 75, 80].map((c) => blocks(c))).toEqual([2, 2, 2, 2, 2, 2]);
+    expect([blocks(64, 3), blocks(64, 7), blocks(64, 5, 'cpu'), blocks(12), bwdWeightBlocks('slide', 64, 5, 'cpu-avx512')]).toEqual([2, 2, 2, 1, 1]);
+  });
   it("bwdWeightQuads: two channel blocks per lane under 'cpu-avx512' where their whole subgroups are at most 0.54 of one block's", () => {
     const quads = (Cin: number, Cout: number, S: number, rules: 'cpu' | 'cpu-avx512' | 'gpu' = 'cpu-avx512') => bwdWeightQuads(Cin, Cout, S, 8, 'rows', rules);
     // fmnist-6's 7×7 layers and the bench's k = 7, 9 rows: no idle lanes either way
@@ -180,7 +186,7 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
     expect([quads(16, 16, 3), quads(16, 16, 5), quads(16, 16, 7), quads(16, 16, 9)]).toEqual([1, 2, 2, 2]);
     // 32 channels at S = 3: 72 lanes against 40
     expect(quads(32, 32, 3)).toBe(1);
-    // four blocks of outputs (S = 5, ≥ 32 outputs), the other kernels and the other rules: one
+    // four blocks of outputs (S = 5, ≥ 32 outputs, more than 16 in the last four), the other kernels and the other rules: one
     expect([quads(32, 32, 5), quads(64, 64, 7, 'cpu'), quads(64, 64, 7, 'gpu')]).toEqual([1, 1, 1]);
     expect([bwdWeightQuads(64, 64, 7, 8, 'slide', 'cpu-avx512'), bwdWeightQuads(4, 64, 7, 8, 'taps', 'cpu-avx512')]).toEqual([1, 1]);
   });

@@ -134,12 +134,16 @@ const bwdWeightLanes = (Cin: number, S: number, sg: number, kernel: SubgroupWeig
  * keep one: the sliding kernel with two took 1.18–1.64× the time (paired runs).
  * Under the 'cpu-avx512' rules four at S = 5 from 32 output channels, with 4 pixels per update
  * (bwdWeightPixels): 0.81–0.85× two blocks' time on 32×32 32→64, 14×14 32→32, 7×7 64→64 and
- * 16×16 64→128 — but at S = 7 1.08–1.13 and at S = 3 0.87–1.23 (paired; bench/HISTORY.md stop 39).
+ * 16×16 64→128 — but at S = 7 1.08–1.13 and at S = 3 0.87–1.23 (paired; bench/HISTORY.md stop 39);
+ * and only where the last lane's four blocks hold more than 16 channels (or 32): with 38, 44 or 75
+ * output channels (6, 12, 11 in the last) two blocks took 0.78–0.84× four's time (paired trees,
+ * 14×14 38→38 and 32→44, 7×7 38→75; stop 44), the second half of four blocks being padding.
  */
 export const bwdWeightBlocks = (kernel: SubgroupWeightKernel, Cout: number, S: number, rules: ConvAutoRules) => {
   if (kernel !== 'rows' || Cout < 16) return 1;
   // four blocks run with 4 pixels per update only (the shader's BLOCKS and PIXELS)
-  return bwdWeightPixels(rules) === 4 && S === 5 && Cout >= 32 ? 4 : 2;
+  const lastFour = Cout % 32 === 0 ? 32 : Cout % 32;
+  return bwdWeightPixels(rules) === 4 && S === 5 && Cout >= 32 && lastFour > 16 ? 4 : 2;
 };
 
 /**
