@@ -55,7 +55,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
   return { help: values.help === true, only: only as Section[] | null, reps, peer: values['no-peer'] !== true, profile: values.profile === true, convKernels: convKernels as ConvVariantName, repeat, out };
 }
 
-export const PAIRED_USAGE = "usage: node dist/bench/paired_trees.js --old DIR [--new DIR] [--pairs N] [--only conv,e2e]   (DIR: a built tree's dist/src)";
+export const PAIRED_USAGE = "usage: node dist/bench/paired_trees.js --old DIR [--new DIR] [--pairs N] [--only conv,e2e] [--new-first]   (DIR: a built tree's dist/src; --new-first: load the new tree and create its engine first)";
 
 export interface PairedOptions {
   help: boolean;
@@ -64,17 +64,19 @@ export interface PairedOptions {
   new: string | null;
   pairs: number;
   only: ('conv' | 'e2e')[];
+  /** Load the new tree and create its engine before the old one's (the order favours the first on lavapipe). */
+  newFirst: boolean;
 }
 
 /** bench/paired_trees.ts's command line; the folders are checked to hold a built tree's index.js. */
 export function parsePairedOptions(argv: string[]): PairedOptions {
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, options: { old: { type: 'string' }, new: { type: 'string' }, pairs: { type: 'string', default: '9' }, only: { type: 'string', default: 'conv,e2e' }, help: { type: 'boolean', short: 'h' } } }));
+    ({ values } = parseArgs({ args: argv, options: { old: { type: 'string' }, new: { type: 'string' }, pairs: { type: 'string', default: '9' }, only: { type: 'string', default: 'conv,e2e' }, 'new-first': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } } }));
   } catch (e) {
     throw new BenchUsageError((e as Error).message);
   }
-  if (values.help) return { help: true, old: null, new: null, pairs: 0, only: [] };
+  if (values.help) return { help: true, old: null, new: null, pairs: 0, only: [], newFirst: false };
   if (values.old === undefined) throw new BenchUsageError('--old is required');
   const pairs = Number(values.pairs);
   if (!Number.isInteger(pairs) || pairs < 1) throw new BenchUsageError(`--pairs must be a positive integer, got "${values.pairs}"`);
@@ -82,7 +84,7 @@ export function parsePairedOptions(argv: string[]): PairedOptions {
   for (const s of only) if (s !== 'conv' && s !== 'e2e') throw new BenchUsageError(`--only: unknown section "${s}" (conv, e2e)`);
   const dirs = [values.old, values.new ?? null].map((d) => (d === null ? null : resolve(d)));
   for (const d of dirs) if (d !== null && !existsSync(join(d, 'index.js'))) throw new BenchUsageError(`${d} holds no index.js: give a built tree's dist/src`);
-  return { help: false, old: dirs[0]!, new: dirs[1]!, pairs, only: only as ('conv' | 'e2e')[] };
+  return { help: false, old: dirs[0]!, new: dirs[1]!, pairs, only: only as ('conv' | 'e2e')[], newFirst: values['new-first'] === true };
 }
 
 export const SWEEP_USAGE = 'usage: node dist/bench/tiled_sweep.js [--reps N (default 5)] [--repeat N (passes per timed run, default 8)] [--candidates NAME,… (default all: TILED_CANDIDATES)] [--out FILE.json]';

@@ -30,17 +30,22 @@ const { pairs, only } = options;
 const dirs = [options.old!, options.new ?? join(dirname(fileURLToPath(import.meta.url)), '../src')];
 
 const load = async (d: string, file: string) => import(pathToFileURL(join(d, file)).href);
-const trees: Tree[] = await Promise.all(
-  dirs.map(async (d) => ({
+// on lavapipe the tree loaded (and whose engine is created) first gains a few per cent (stop 44,
+// bench/HISTORY.md): --new-first swaps the order, so a change can be paired both ways
+const order = options.newFirst ? [1, 0] : [0, 1];
+const trees: Tree[] = [];
+const engines: Engine[] = [];
+for (const i of order) {
+  const d = dirs[i]!;
+  trees[i] = {
     lib: (await load(d, 'index.js')) as Lib,
     presets: (await load(d, 'effconv/spec.js')).PRESETS,
     FinalTraining: (await load(d, 'effconv/final_training.js')).FinalTraining,
     Search: (await load(d, 'effconv/search.js')).Search,
-  })),
-);
+  };
+  engines[i] = await trees[i]!.lib.Engine.create();
+}
 const peakKernel = (await load(dirs[1]!, 'ops/fma_peak.js')) as typeof import('../src/ops/fma_peak.js');
-const engines: Engine[] = [];
-for (const t of trees) engines.push(await t.lib.Engine.create());
 
 const f1 = (v: number) => v.toFixed(1);
 const f2 = (v: number) => v.toFixed(2);

@@ -33,7 +33,8 @@ describe('bench options', () => {
   it('paired_trees: --old names a built tree, the rest checked too', () => {
     const tree = mkdtempSync(join(tmpdir(), 'tree-'));
     writeFileSync(join(tree, 'index.js'), '');
-    expect(parsePairedOptions(['--old', tree])).toEqual({ help: false, old: tree, new: null, pairs: 9, only: ['conv', 'e2e'] });
+    expect(parsePairedOptions(['--old', tree])).toEqual({ help: false, old: tree, new: null, pairs: 9, only: ['conv', 'e2e'], newFirst: false });
+    expect(parsePairedOptions(['--old', tree, '--new-first'])).toMatchObject({ newFirst: true });
     expect(parsePairedOptions(['--old', tree, '--new', tree, '--pairs', '3', '--only', 'e2e'])).toMatchObject({ new: tree, pairs: 3, only: ['e2e'] });
     const bad = (args: string[], message: RegExp) => expect(() => parsePairedOptions(args)).toThrow(message);
     bad([], /--old is required/);
