@@ -123,7 +123,7 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
   const remainderCases: Case[] = [
     { N: 2, Cin: 5, H: 6, W: 8, Cout: 19, kw: 3, s: 3, stride: 1, pad: 1 }, // forward: 16 + 3 (one block)
     { N: 2, Cin: 19, H: 5, W: 8, Cout: 6, kw: 9, s: 3, stride: 1, pad: 1, v: 2.3 }, // input gradient: 16 + 3; masked, window inside k_max; odd H
-    { N: 1, Cin: 17, H: 14, W: 14, Cout: 21, kw: 5, s: 5, stride: 1, pad: 2 }, // padded row pairs ('cpu-avx512'): 16 + 5; input gradient 16 + 1
+    { N: 1, Cin: 17, H: 6, W: 14, Cout: 21, kw: 5, s: 5, stride: 1, pad: 2 }, // padded row pairs ('cpu-avx512', 1/8 of the slots padding): 16 + 5; input gradient 16 + 1
     { N: 2, Cin: 6, H: 7, W: 7, Cout: 43, kw: 5, s: 5, stride: 1, pad: 2 }, // run layout: 32 + 11 in two blocks ('cpu-avx512'), 32 + 11 as a third row of two ('cpu')
     { N: 3, Cin: 35, H: 5, W: 5, Cout: 4, kw: 3, s: 3, stride: 1, pad: 1 }, // run layout, input gradient: 32 + 3 (one block)
   ];
