@@ -22,7 +22,7 @@ import { reshape } from './shape.js';
 import { expectFloat32 } from './operands.js';
 import { TILED_MAX_PIXELS, TILED_TILES, tiledSplits, tiledSweep, tiledTile, type TiledTile } from './conv2d_tiled.js';
 import { gpuAutoChoice, windowTaps, winogradByRule, winogradObstacle, type WinogradPass } from './conv2d_auto_rules.js';
-import { BWD_WEIGHT_PARTIAL_FLOATS, bwdWeightBlocks, bwdWeightChunks, bwdWeightInvocations, bwdWeightPixels, bwdWeightQuads, channelRows, forward1x1Constants, quadLayout, runBlocks, subgroupWeightKernel, WEIGHT_GRADIENTS, type WeightGradient } from './conv2d_subgroup_rules.js';
+import { BWD_WEIGHT_PARTIAL_FLOATS, bwdWeightChunks, bwdWeightConstants, bwdWeightInvocations, channelRows, forward1x1Constants, quadLayout, runBlocks, subgroupWeightKernel, WEIGHT_GRADIENTS, type WeightGradient } from './conv2d_subgroup_rules.js';
 import { winogradInput, winogradInputInterleaved, winogradOutput, winogradPositions, winogradProductWorkgroups, winogradTiles, winogradUpstream, winogradWeightGrad, winogradWeights, type WinogradSize } from './conv2d_winograd.js';
 
 export const ConvParams = uniformLayout('ConvParams', [
@@ -221,7 +221,7 @@ interface ConvPlan {
   choice: ConvChoice | null;
   /** The options it was planned from (passPlan plans the gradients' families from them). */
   options: Conv2dOptions;
-  grids: { fwd: [number, number]; bwdInput: [number, number]; fwdSubgroups: [number, number]; bwdInputSubgroups: [number, number]; bwdWeight: [number, number]; fwd1x1: [number, number]; bwdInput1x1: [number, number] };
+  grids: { fwd: [number, number]; bwdInput: [number, number]; bwdWeight: [number, number]; fwd1x1: [number, number]; bwdInput1x1: [number, number] };
 }
 
 /**
@@ -359,10 +359,8 @@ function planConv(op: string, x: Tensor, w: Tensor, opts: Conv2dOptions): ConvPl
     grids: {
       fwd: [Math.ceil((Ho * rowInvocations(Wo, params.cs)) / WG), N * Math.ceil(Cout / 8)],
       bwdInput: [Math.ceil((H * rowInvocations(W, inputParams.cs)) / WG), N * Math.ceil(Cin / 8)],
-      // the subgroup kernels: 4 pixels per invocation, runs over the whole batch's pixels; y over
-      // blocks of 8 channels (16 in the 1 × 1 kernels)
-      fwdSubgroups: [Math.ceil(N * H * W / 4 / WG), Math.ceil(Cout / 8)],
-      bwdInputSubgroups: [Math.ceil(N * H * W / 4 / WG), Math.ceil(Cin / 8)],
+      // the 1 × 1 subgroup kernels: 4 pixels per invocation, runs over the whole batch's pixels; y
+      // over blocks of 16 channels (the s × s ones: rowKernelLaunches)
       fwd1x1: [Math.ceil(N * H * W / 4 / WG), Math.ceil(Cout / 16)],
       bwdInput1x1: [Math.ceil(N * H * W / 4 / WG), Math.ceil(Cin / 16)],
       bwdWeight: grid1d(Math.ceil(Cout / 8) * Math.ceil(Cin / 4) * kw * kw, WG),
@@ -452,19 +450,21 @@ function paddedRowPairs(p: ConvPlan, S: number, rows: 1 | 2): boolean {
  * `cfirst` and the pipeline constants — S, BLOCKS and, in the quad rows, whether runs of 4·SG
  * pixels can start inside a row (HALO) and whether the rows are padded to whole quads (PADDED).
  */
-function rowKernelLaunches(p: ConvPlan, S: number, channels: number, grid: [number, number]): { quads: boolean; grid: [number, number]; cfirst: number; constants: Record<string, number> }[] {
+function rowKernelLaunches(p: ConvPlan, S: number, channels: number): { quads: boolean; grid: [number, number]; cfirst: number; constants: Record<string, number> }[] {
   const rules = p.x.engine.convAutoRules;
+  const { N, H, W } = p.params;
+  // the run layout's workgroups: a lane per 4 pixels of the batch (runs over the whole batch's pixels)
+  const runLanes = Math.ceil((N * H * W) / 4 / WG);
   const { rows, blocks } = quadLayout(S, channels, rules);
   const padded = paddedRowPairs(p, S, rows);
   if (!quadRows(p, S) && !padded) {
-    return channelRows(channels, runBlocks(S, channels, rules), [1, 2, 4]).map((r) => ({ quads: false, grid: [grid[0], r.rows], cfirst: r.cfirst, constants: { S, BLOCKS: r.blocks } }));
+    return channelRows(channels, runBlocks(S, channels, rules), [1, 2, 4]).map((r) => ({ quads: false, grid: [runLanes, r.rows], cfirst: r.cfirst, constants: { S, BLOCKS: r.blocks } }));
   }
-  const { N, H, W } = p.params;
   const run = 4 * p.x.engine.subgroupSize!;
   const slots = 4 * Math.ceil(W / 4); // a row's slots (W where 4 divides it)
   // row pairs: a lane per quad of a pair of rows (no more workgroups than a lane per quad, which
   // subgroupObstacle bounds, or paddedRowPairs)
-  const lanes = rows === 2 ? Math.ceil((N * Math.ceil(H / 2) * (slots / 4)) / WG) : grid[0];
+  const lanes = rows === 2 ? Math.ceil((N * Math.ceil(H / 2) * (slots / 4)) / WG) : runLanes;
   return channelRows(channels, blocks, [1, 2]).map((r) => ({ quads: true, grid: [lanes, r.rows], cfirst: r.cfirst, constants: { S, HALO: run % slots === 0 ? 0 : 1, BLOCKS: r.blocks, ROWS: rows, PADDED: Number(padded) } }));
 }
 
@@ -513,7 +513,7 @@ function runWinogradWeight(p: ConvPlan, x: Tensor, g: Tensor): Tensor {
   const d = winogradUpstream(S, g);
   const du = Tensor.empty(e, [positions * Cout * Cin]);
   const grid: [number, number] = [Math.ceil(bwdWeightInvocations(Cin, Cout, 1, e.subgroupSize!, 'rows', e.convAutoRules) / WG), positions];
-  e.dispatch(K.bwdWeightSubgroups, params, [interleaved.buffer, du.buffer, d.buffer, p.vt.buffer, d.buffer], grid, { S: 1, BLOCKS: bwdWeightBlocks('rows', Cout, 1, e.convAutoRules), G_PAIRS: 1, PIXELS: bwdWeightPixels(e.convAutoRules), QUADS: bwdWeightQuads(Cin, Cout, 1, e.subgroupSize!, 'rows', e.convAutoRules) });
+  e.dispatch(K.bwdWeightSubgroups, params, [interleaved.buffer, du.buffer, d.buffer, p.vt.buffer, d.buffer], grid, bwdWeightConstants(Cin, Cout, 1, e.subgroupSize!, e.convAutoRules, true));
   interleaved.dispose();
   d.dispose();
   const dw = winogradWeightGrad(S, du, Cout, Cin);
@@ -647,7 +647,7 @@ function runForward(p: ConvPlan, x: Tensor, w: Tensor, packed: Tensor | null): T
         e.dispatch(K.fwd1x1Subgroups, p.params, [x.buffer, packed.buffer, packed.buffer, y.buffer, p.vt.buffer], p.grids.fwd1x1, { S, SUM_STEP: sumStep(e.convAutoRules) });
         continue;
       }
-      for (const { quads: quadKernels, grid, cfirst, constants } of rowKernelLaunches(p, S, p.params.Cout, p.grids.fwdSubgroups)) {
+      for (const { quads: quadKernels, grid, cfirst, constants } of rowKernelLaunches(p, S, p.params.Cout)) {
         const params = { ...p.params, cfirst };
         if (quadKernels) e.dispatch(K.fwdQuadsSubgroups, params, [x.buffer, x.buffer, packed.buffer, y.buffer, p.vt.buffer], grid, constants);
         else e.dispatch(K.fwdSubgroups, params, [x.buffer, packed.buffer, y.buffer, p.vt.buffer], grid, constants);
@@ -672,7 +672,7 @@ function runBackwardInput(p: ConvPlan, w: Tensor, g: Tensor, vt: Tensor, packed:
         e.dispatch(K.bwdInput1x1Subgroups, p.inputParams, [packed.buffer, dx.buffer, g.buffer, vt.buffer], p.grids.bwdInput1x1, { S, SUM_STEP: sumStep(e.convAutoRules) });
         continue;
       }
-      for (const { quads: quadKernels, grid, cfirst, constants } of rowKernelLaunches(p, S, p.params.Cin, p.grids.bwdInputSubgroups)) {
+      for (const { quads: quadKernels, grid, cfirst, constants } of rowKernelLaunches(p, S, p.params.Cin)) {
         const params = { ...p.inputParams, cfirst };
         if (quadKernels) e.dispatch(K.bwdInputQuadsSubgroups, params, [g.buffer, g.buffer, packed.buffer, dx.buffer, vt.buffer], grid, constants);
         else e.dispatch(K.bwdInputSubgroups, params, [g.buffer, packed.buffer, dx.buffer, vt.buffer], grid, constants);
@@ -720,7 +720,7 @@ function runBackwardWeight(p: ConvPlan, x: Tensor, g: Tensor, vt: Tensor): Tenso
       // g again as pairs of pixels (g2: G_PAIRS, rows of an even width: a pixel pair's upstream
       // gradients in one vec2 load: 0.91–0.99× the time at S = 3, 5, 0.86–0.90 at S = 9, 0.94–0.99
       // at S = 1, paired runs; its loop 1994 instructions against 2116)
-      engine.dispatch(K.bwdWeightSubgroups, params, [...buffers, g.buffer], grid, { S, BLOCKS: bwdWeightBlocks(kernel, Cout, S, engine.convAutoRules), G_PAIRS: W % 2 === 0 ? 1 : 0, PIXELS: bwdWeightPixels(engine.convAutoRules), QUADS: bwdWeightQuads(Cin, Cout, S, sg, kernel, engine.convAutoRules) });
+      engine.dispatch(K.bwdWeightSubgroups, params, [...buffers, g.buffer], grid, bwdWeightConstants(Cin, Cout, S, sg, engine.convAutoRules, W % 2 === 0));
     }
   }
   if (!taps) input.dispose();

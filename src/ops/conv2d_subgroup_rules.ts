@@ -176,6 +176,19 @@ export const bwdWeightQuads = (Cin: number, Cout: number, S: number, sg: number,
 const QUAD_PAIR_LANES = 0.54;
 export const bwdWeightQuadsOverride: { quads: 1 | 2 | null } = { quads: null };
 
+/**
+ * conv2d_bwd_weight_sg's pipeline constants at window S under `rules`: BLOCKS, PIXELS and QUADS
+ * by the rules above, G_PAIRS where the rows' width is even (a pixel pair's upstream gradients in
+ * one vec2 load).
+ */
+export const bwdWeightConstants = (Cin: number, Cout: number, S: number, sg: number, rules: ConvAutoRules, gPairs: boolean) => ({
+  S,
+  BLOCKS: bwdWeightBlocks('rows', Cout, S, rules),
+  G_PAIRS: Number(gPairs),
+  PIXELS: bwdWeightPixels(rules),
+  QUADS: bwdWeightQuads(Cin, Cout, S, sg, 'rows', rules),
+});
+
 /** The weight-gradient kernel's invocations: its lanes per block of 8·BLOCKS output channels times the blocks. */
 export const bwdWeightInvocations = (Cin: number, Cout: number, S: number, sg: number, kernel: SubgroupWeightKernel, rules: ConvAutoRules) =>
   Math.ceil(Cout / (8 * bwdWeightBlocks(kernel, Cout, S, rules))) * bwdWeightLanes(Cin, S, sg, kernel, bwdWeightQuads(Cin, Cout, S, sg, kernel, rules));
