@@ -4,8 +4,8 @@ import { Rng } from '../src/random.js';
 import { checkOp, expectClose } from './helpers/check.js';
 import { refConv, refConvGrad, refMask, type ConvShape } from './helpers/conv_reference.js';
 import { tiledConfigProblem, tiledTile, type TiledTile } from '../src/ops/conv2d.js';
-import { bwdWeightBlocks, bwdWeightChunks, bwdWeightQuads, bwdWeightQuadsOverride, channelRows, subgroupWeightKernel, type WeightGradient } from '../src/ops/conv2d_subgroup_rules.js';
-import { itSubgroups as itSubgroupsOn, testEngine, underAutoRules, withAutoRules } from './helpers/engine.js';
+import { bwdWeightBlocks, bwdWeightChunks, bwdWeightQuads, channelRows, subgroupWeightKernel, type WeightGradient } from '../src/ops/conv2d_subgroup_rules.js';
+import { itSubgroups as itSubgroupsOn, testEngine, underAutoRules, underForcedWeightQuads, withAutoRules } from './helpers/engine.js';
 import { randomArray } from './helpers/random.js';
 import { checkConv as checkConvOn, checkSoftSizeConv, convCaseName, nearestOdd, subgroupCase, type ConvCase } from './helpers/conv_check.js';
 
@@ -154,24 +154,12 @@ describe('conv2d subgroup kernels vs float64 reference', () => {
   ];
   quadPairCases.forEach((c, i) =>
     itSubgroups(`weight gradient, two channel blocks per lane: ${caseName(c)}`, () =>
-      underAutoRules(engine, 'cpu-avx512', async () => {
-        bwdWeightQuadsOverride.quads = 2;
-        try {
-          expect(bwdWeightQuads(c.Cin, c.Cout, c.s, engine.subgroupSize!, 'rows', 'cpu-avx512')).toBe(2);
-          await checkConv(c, 390 + i, 'subgroups', 'rows');
-        } finally {
-          bwdWeightQuadsOverride.quads = null;
-        }
+      underForcedWeightQuads(engine, async () => {
+        expect(bwdWeightQuads(c.Cin, c.Cout, c.s, engine.subgroupSize!, 'rows', 'cpu-avx512')).toBe(2);
+        await checkConv(c, 390 + i, 'subgroups', 'rows');
       })));
   itSubgroups("weight gradient, two channel blocks per lane, the size from the soft size (several candidates' dispatches)", () =>
-    underAutoRules(engine, 'cpu-avx512', async () => {
-      bwdWeightQuadsOverride.quads = 2;
-      try {
-        await checkSoftSizeConv(engine, { N: 2, Cin: 12, H: 7, W: 7, Cout: 16 }, 4.6, 1, 1, 'subgroups');
-      } finally {
-        bwdWeightQuadsOverride.quads = null;
-      }
-    }));
+    underForcedWeightQuads(engine, () => checkSoftSizeConv(engine, { N: 2, Cin: 12, H: 7, W: 7, Cout: 16 }, 4.6, 1, 1, 'subgroups')));
   it("bwdWeightBlocks: four blocks of outputs per lane at S = 5 under 'cpu-avx512' only where the last four hold more than 16 channels", () => {
     const blocks = (Cout: number, S = 5, rules: 'cpu' | 'cpu-avx512' = 'cpu-avx512') => bwdWeightBlocks('rows', Cout, S, rules);
     expect([32, 64, 52, 56, 128].map((c) => blocks(c))).toEqual([4, 4, 4, 4, 4]);

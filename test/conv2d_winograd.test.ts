@@ -10,9 +10,9 @@ import { Rng } from '../src/random.js';
 import { expectClose } from './helpers/check.js';
 import { checkConv, convCaseName, type ConvCase } from './helpers/conv_check.js';
 import { refConvGrad } from './helpers/conv_reference.js';
-import { itSubgroups as itSubgroupsOn, testEngine, underAutoRules, withAutoRules } from './helpers/engine.js';
+import { itSubgroups as itSubgroupsOn, testEngine, underAutoRules, underForcedWeightQuads, withAutoRules } from './helpers/engine.js';
 import { randomArray } from './helpers/random.js';
-import { bwdWeightQuads, bwdWeightQuadsOverride } from '../src/ops/conv2d_subgroup_rules.js';
+import { bwdWeightQuads } from '../src/ops/conv2d_subgroup_rules.js';
 
 let engine: Engine;
 beforeAll(async () => {
@@ -85,14 +85,7 @@ describe('conv2d winograd: the weight gradient with two blocks of 4 input channe
     }));
   // forced on 3 blocks of input channels (the second lane group's second block absent)
   itSubgroups('forced: N=2 9→10 7×9 s=5', () =>
-    underAutoRules(engine, 'cpu-avx512', async () => {
-      bwdWeightQuadsOverride.quads = 2;
-      try {
-        await checkConv(engine, { N: 2, Cin: 9, H: 7, W: 9, Cout: 10, ...same5 }, 991, 'subgroups', 'auto', undefined, true);
-      } finally {
-        bwdWeightQuadsOverride.quads = null;
-      }
-    }));
+    underForcedWeightQuads(engine, () => checkConv(engine, { N: 2, Cin: 9, H: 7, W: 9, Cout: 10, ...same5 }, 991, 'subgroups', 'auto', undefined, true)));
 });
 
 describe('conv2d winograd: the weight gradient sums only the batch\'s tiles', () => {

@@ -1,6 +1,7 @@
 /** One engine per test file (each file runs in its own process). */
 import { it } from 'vitest';
 import { Engine, type ConvAutoRules } from '../../src/index.js';
+import { bwdWeightQuadsOverride } from '../../src/ops/conv2d_subgroup_rules.js';
 
 let engine: Promise<Engine> | undefined;
 
@@ -29,6 +30,21 @@ export async function underAutoRules<T>(engine: Engine, rules: ConvAutoRules, fn
   } finally {
     engine.convAutoRules = before;
   }
+}
+
+/**
+ * `fn()` under the 'cpu-avx512' rules with conv2d_bwd_weight_sg forced to two blocks of input
+ * channels per lane wherever it may take them (bwdWeightQuadsOverride), both restored after.
+ */
+export async function underForcedWeightQuads<T>(engine: Engine, fn: () => Promise<T>): Promise<T> {
+  return underAutoRules(engine, 'cpu-avx512', async () => {
+    bwdWeightQuadsOverride.quads = 2;
+    try {
+      return await fn();
+    } finally {
+      bwdWeightQuadsOverride.quads = null;
+    }
+  });
 }
 
 /** `fn()` with conv2d's 'auto' following `rules` on `engine` (EngineOptions.convAutoRules), restored after. */
